@@ -1,0 +1,93 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { TimestreamWriteClient } from '@aws-sdk/client-timestream-write';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsClientConfig, AwsService } from '../../config/aws.ts';
+
+/**
+ * Builds every AWS client the project uses, for AWS or for the local emulators, from one
+ * configuration. Clients are created on first use and reused (build them once at module scope).
+ */
+export interface AwsClients {
+  readonly kinesis: KinesisClient;
+  readonly dynamodb: DynamoDBClient;
+  /** DynamoDB with native JS types (lib-dynamodb), empty values dropped. */
+  readonly documents: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly sns: SNSClient;
+  readonly timestream: TimestreamWriteClient;
+  destroy(): void;
+}
+
+function base(config: AwsClientConfig, service: AwsService) {
+  const endpoint = config.endpoints[service];
+  return {
+    region: config.region,
+    ...(endpoint ? { endpoint } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+  };
+}
+
+export function createAwsClients(config: AwsClientConfig): AwsClients {
+  const made = new Map<string, { destroy(): void }>();
+  const lazy = <T extends { destroy(): void }>(key: string, make: () => T): T => {
+    let c = made.get(key) as T | undefined;
+    if (!c) {
+      c = make();
+      made.set(key, c);
+    }
+    return c;
+  };
+  const clients: AwsClients = {
+    get kinesis() {
+      // Kinesis over HTTP/1.1: the default HTTP/2 handler is only needed for SubscribeToShard,
+      // and kinesalite speaks HTTP/1.1 only.
+      return lazy(
+        'kinesis',
+        () => new KinesisClient({ ...base(config, 'kinesis'), requestHandler: new NodeHttpHandler() }),
+      );
+    },
+    get dynamodb() {
+      return lazy('dynamodb', () => new DynamoDBClient(base(config, 'dynamodb')));
+    },
+    get documents() {
+      return lazy('documents', () =>
+        DynamoDBDocumentClient.from(clients.dynamodb, {
+          marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+        }),
+      );
+    },
+    get s3() {
+      return lazy(
+        's3',
+        () =>
+          new S3Client({
+            ...base(config, 's3'),
+            // Path-style addressing works with any endpoint (the emulator has no virtual hosts).
+            forcePathStyle: config.endpoints.s3 !== undefined,
+            requestChecksumCalculation: 'WHEN_REQUIRED',
+            responseChecksumValidation: 'WHEN_REQUIRED',
+          }),
+      );
+    },
+    get sqs() {
+      return lazy('sqs', () => new SQSClient(base(config, 'sqs')));
+    },
+    get sns() {
+      return lazy('sns', () => new SNSClient(base(config, 'sns')));
+    },
+    get timestream() {
+      return lazy('timestream', () => new TimestreamWriteClient(base(config, 'timestream')));
+    },
+    destroy() {
+      for (const c of made.values()) c.destroy();
+      made.clear();
+    },
+  };
+  return clients;
+}
