@@ -1,0 +1,116 @@
+/**
+ * The ports the stream processor needs. The pipeline (src/pipeline/process) orchestrates them;
+ * adapters in src/adapters/aws (and in-memory ones for the bench) implement them.
+ */
+
+/** A scalar a metrics row may hold: numbers for measures, strings for labels, null when not yet defined. */
+export type MetricValue = number | string | boolean | null;
+
+/** One computed metrics row, keyed by (symbol, event time). */
+export interface MetricRow {
+  readonly symbol: string;
+  /** Event time in epoch ms: a bar's start or a tick's exchange time. */
+  readonly time: number;
+  readonly kind: 'bar' | 'tick';
+  /** Flat measures (price, change %, indicator values…) and labels (session, source). */
+  readonly values: Readonly<Record<string, MetricValue>>;
+}
+
+/** Per-symbol processing state, persisted between invocations. */
+export interface SymbolStateRecord {
+  readonly symbol: string;
+  /** Kinesis sequence number (decimal string) of the last record applied. */
+  readonly lastSequenceNumber: string;
+  /** Event time (epoch ms) of the last event applied; older or equal events are duplicates or late. */
+  readonly lastEventTime: number;
+  /** The per-symbol analytics snapshot (plain JSON). */
+  readonly snapshot: unknown;
+}
+
+export type StateSaveOutcome = 'saved' | 'conflict';
+
+export interface SymbolStateStore {
+  /** Loads the states of many symbols in one round trip (per 100 keys). Missing symbols are absent. */
+  loadMany(symbols: readonly string[]): Promise<Map<string, SymbolStateRecord>>;
+  /**
+   * Saves a state only if the stored one still has `expectedLastSequenceNumber` (undefined: no state
+   * stored yet). Returns 'conflict' when another writer advanced it first.
+   */
+  save(state: SymbolStateRecord, expectedLastSequenceNumber: string | undefined): Promise<StateSaveOutcome>;
+}
+
+export interface MetricsStore {
+  /** Idempotent upserts of rows keyed by (symbol, time), and each symbol's LATEST item. */
+  write(rows: readonly MetricRow[]): Promise<void>;
+}
+
+/** One accepted stream record as stored in the raw zone of the lake. */
+export interface LakeRecord {
+  readonly symbol: string;
+  readonly time: number;
+  readonly kind: 'bar' | 'tick';
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  /** Approximate arrival time on the stream (epoch ms). */
+  readonly arrivalTime: number;
+  /** The validated market event's data. */
+  readonly event: unknown;
+}
+
+export interface LakeBatch {
+  readonly shardId: string;
+  readonly firstSequenceNumber: string;
+  readonly lastSequenceNumber: string;
+  readonly records: readonly LakeRecord[];
+}
+
+export interface LakeWriter {
+  /** Writes one compressed object per (batch, shard, event day); returns the object keys. */
+  writeBatch(batch: LakeBatch): Promise<readonly string[]>;
+}
+
+export interface TimeseriesSink {
+  write(rows: readonly MetricRow[]): Promise<void>;
+}
+
+export interface Alert {
+  /** Idempotency key: `${symbol}#${kind}#${barStart}`; the same condition never alerts twice. */
+  readonly id: string;
+  readonly symbol: string;
+  readonly kind: string;
+  readonly severity: string;
+  /** Event time the alert refers to (epoch ms). */
+  readonly at: number;
+  readonly value: number;
+  readonly threshold: number;
+  readonly message: string;
+}
+
+export type AlertClaim = 'claimed' | 'already-claimed';
+
+/** Remembers which alerts were sent, so a retry or a replay never sends one twice. */
+export interface AlertLedger {
+  claim(alert: Alert): Promise<AlertClaim>;
+  confirm(alert: Alert, messageId: string): Promise<void>;
+  /** Gives a claim back after a failed publish, so the retry sends it. */
+  release(alert: Alert): Promise<void>;
+}
+
+export interface AlertNotifier {
+  /** Publishes one alert (with attributes for subscription filter policies); returns the message id. */
+  publish(alert: Alert): Promise<string>;
+}
+
+/** A stream record that can never be processed, with the reason. */
+export interface RejectedRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  /** The record's payload as received (base64). */
+  readonly data: string;
+  readonly reason: string;
+}
+
+export interface RejectedRecordSink {
+  send(records: readonly RejectedRecord[]): Promise<void>;
+}
