@@ -1,0 +1,43 @@
+// Generates one AWS::SNS::Subscription (protocol email) on AlertsTopic per address in the
+// `alertEmails` stage param (a comma-separated string or a YAML list). An empty param yields no
+// subscription resources at all. Logical IDs derive from a hash of the address, so reordering or
+// adding addresses never replaces (and re-confirms) the existing subscriptions.
+// CommonJS on purpose: osls loads `${file(...)}` JavaScript sources with require().
+'use strict';
+
+const { createHash } = require('node:crypto');
+
+const EMAIL = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
+
+/** @param {unknown} raw @returns {string[]} */
+function parseAlertEmails(raw) {
+  if (raw === undefined || raw === null || raw === false) return [];
+  const items = Array.isArray(raw) ? raw : String(raw).split(',');
+  const emails = items.map((item) => String(item).trim()).filter((item) => item.length > 0);
+  for (const email of emails) {
+    if (!EMAIL.test(email)) {
+      throw new Error(`param alertEmails: "${email}" is not an e-mail address (expected name@domain.tld)`);
+    }
+  }
+  return [...new Set(emails.map((email) => email.toLowerCase()))];
+}
+
+/** @param {string[]} emails */
+function subscriptionResources(emails) {
+  const resources = {};
+  for (const email of emails) {
+    const id = createHash('sha256').update(email).digest('hex').slice(0, 10).toUpperCase();
+    resources[`AlertsEmailSubscription${id}`] = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: { Ref: 'AlertsTopic' }, Protocol: 'email', Endpoint: email },
+    };
+  }
+  return resources;
+}
+
+module.exports = async ({ resolveVariable }) => {
+  const emails = parseAlertEmails(await resolveVariable('param:alertEmails'));
+  return { Resources: subscriptionResources(emails) };
+};
+module.exports.parseAlertEmails = parseAlertEmails;
+module.exports.subscriptionResources = subscriptionResources;
