@@ -2,10 +2,17 @@ import { z } from 'zod';
 import { SymbolSchema } from './symbol.ts';
 import { issuesFromZod, type Validated, type ValidationIssue } from './validation.ts';
 
-const finite = (what: string) =>
-  z.number({
-    error: (iss) => (iss.input === undefined ? `${what} is required` : `${what} must be a finite number`),
-  });
+/** Names what is wrong with a value that should have been a finite number. */
+function numberIssue(what: string, input: unknown): string {
+  if (input === undefined) return `${what} is required`;
+  if (typeof input === 'number') {
+    if (Number.isNaN(input)) return `${what} must be a finite number, got NaN`;
+    return `${what} must be a finite number, got ${input}`;
+  }
+  return `${what} must be a finite number, got ${input === null ? 'null' : typeof input}`;
+}
+
+const finite = (what: string) => z.number({ error: (iss) => numberIssue(what, iss.input) });
 export const positivePrice = (what = 'price') => finite(what).positive(`${what} must be positive`);
 export const nonNegative = (what: string) => finite(what).nonnegative(`${what} must not be negative`);
 export const epochMillis = (what: string) =>
