@@ -1,0 +1,364 @@
+/**
+ * A local stand-in for Lambda's Kinesis event source mapping: polls each shard of a stream, builds
+ * real `KinesisStreamEvent`s, invokes the handler in-process, and honours the mapping's settings as
+ * the synthesized template declares them — batch size, batching window, starting position,
+ * partial-batch responses (ReportBatchItemFailures), bisect on function error, bounded retries,
+ * maximum record age, and the on-failure destination (an SQS queue receiving Lambda's metadata).
+ */
+import {
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  type _Record as KinesisRecord,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { compareSequenceNumbers } from '../../src/pipeline/process/sequence.ts';
+
+export interface EventSourceMappingSettings {
+  readonly streamName: string;
+  readonly streamArn: string;
+  readonly functionArn: string;
+  readonly batchSize: number;
+  readonly batchingWindowSeconds: number;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  readonly bisectOnError: boolean;
+  /** -1: retry until the records expire. */
+  readonly maxRetryAttempts: number;
+  /** -1: records never expire. */
+  readonly maxRecordAgeSeconds: number;
+  readonly reportBatchItemFailures: boolean;
+  /** Queue URL of the on-failure destination, if any. */
+  readonly onFailureQueueUrl?: string;
+  readonly region: string;
+}
+
+export type StreamHandler = (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | undefined>;
+
+/** Where each shard's progress is kept, so a restart continues after the last processed record. */
+export interface CheckpointStore {
+  get(shardId: string): string | undefined;
+  set(shardId: string, sequenceNumber: string): void;
+}
+
+export interface BatchOutcome {
+  readonly shardId: string;
+  readonly size: number;
+  readonly status: 'ok' | 'partial' | 'error' | 'discarded';
+  readonly attempt: number;
+  readonly durationMs: number;
+  /** Arrival time (epoch ms) of the batch's newest record. */
+  readonly newestArrival: number;
+  readonly error?: string;
+}
+
+export interface PollerOptions {
+  readonly kinesis: KinesisClient;
+  readonly sqs?: SQSClient;
+  readonly settings: EventSourceMappingSettings;
+  readonly handler: StreamHandler;
+  readonly checkpoints: CheckpointStore;
+  /** How long to sleep when a shard has nothing new (ms). */
+  readonly idlePollMs?: number;
+  /** Backoff before a retry (ms); doubled per attempt up to 8×. */
+  readonly retryBackoffMs?: number;
+  readonly onBatch?: (outcome: BatchOutcome) => void;
+  readonly log?: (line: string) => void;
+  readonly clock?: () => number;
+}
+
+interface PendingBatch {
+  readonly records: KinesisRecord[];
+  readonly attempts: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+export class KinesisEventSourcePoller {
+  readonly #o: PollerOptions;
+  readonly #abort = new AbortController();
+  #loops: Promise<void>[] = [];
+  /** Shards that have reached the end of what is in the stream, with nothing left to retry. */
+  readonly #caughtUp = new Map<string, boolean>();
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: PollerOptions) {
+    this.#o = options;
+  }
+
+  /** Starts one polling loop per shard. */
+  async start(): Promise<void> {
+    const shards = await this.#o.kinesis.send(
+      new ListShardsCommand({ StreamName: this.#o.settings.streamName }),
+    );
+    for (const shard of shards.Shards ?? []) {
+      const shardId = shard.ShardId!;
+      this.#caughtUp.set(shardId, false);
+      this.#loops.push(this.#pollShard(shardId));
+    }
+  }
+
+  /** Resolves once every shard has processed everything currently in the stream. */
+  async idle(): Promise<void> {
+    if ([...this.#caughtUp.values()].every(Boolean)) return;
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops polling after the batch in flight (it is finished and checkpointed, never cut short). */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await Promise.allSettled(this.#loops);
+    this.#loops = [];
+  }
+
+  #setCaughtUp(shardId: string, value: boolean) {
+    this.#caughtUp.set(shardId, value);
+    if (value && [...this.#caughtUp.values()].every(Boolean)) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  async #iterator(shardId: string): Promise<string> {
+    const after = this.#o.checkpoints.get(shardId);
+    const out = await this.#o.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: this.#o.settings.streamName,
+        ShardId: shardId,
+        ...(after
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
+          : { ShardIteratorType: this.#o.settings.startingPosition }),
+      }),
+    );
+    return out.ShardIterator!;
+  }
+
+  async #pollShard(shardId: string): Promise<void> {
+    const { settings } = this.#o;
+    const signal = this.#abort.signal;
+    const idlePollMs = this.#o.idlePollMs ?? 50;
+    const clock = this.#o.clock ?? Date.now;
+    let iterator: string | undefined;
+    const buffered: KinesisRecord[] = [];
+    let windowStart: number | undefined;
+
+    while (!signal.aborted) {
+      try {
+        iterator ??= await this.#iterator(shardId);
+        const out = await this.#o.kinesis.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: settings.batchSize - buffered.length }),
+        );
+        iterator = out.NextShardIterator;
+        const records = out.Records ?? [];
+        buffered.push(...records);
+        if (buffered.length > 0) windowStart ??= clock();
+        const atTip = (out.MillisBehindLatest ?? 0) === 0 && records.length === 0;
+        const windowOver =
+          windowStart !== undefined && clock() - windowStart >= settings.batchingWindowSeconds * 1000;
+        const full = buffered.length >= settings.batchSize;
+        if (buffered.length > 0 && (full || windowOver || (atTip && settings.batchingWindowSeconds === 0))) {
+          const batch = buffered.splice(0, buffered.length);
+          windowStart = undefined;
+          this.#setCaughtUp(shardId, false);
+          await this.#deliver(shardId, batch);
+          // Anything retried and given up on is checkpointed past; re-read from the checkpoint.
+          iterator = undefined;
+          continue;
+        }
+        if (buffered.length === 0 && atTip) this.#setCaughtUp(shardId, true);
+        if (records.length === 0) await sleep(idlePollMs, signal);
+        if (iterator === undefined) {
+          // The shard is closed (resharded) and fully read.
+          this.#setCaughtUp(shardId, true);
+          return;
+        }
+      } catch (err) {
+        if (err instanceof ExpiredIteratorException) {
+          iterator = undefined;
+          continue;
+        }
+        this.#o.log?.(`event source mapping: reading ${shardId} failed: ${(err as Error).message}`);
+        await sleep(500, signal);
+        iterator = undefined;
+      }
+    }
+  }
+
+  /** Invokes the handler for one batch until it succeeds, is discarded, or the poller stops. */
+  async #deliver(shardId: string, records: KinesisRecord[]): Promise<void> {
+    const { settings } = this.#o;
+    const clock = this.#o.clock ?? Date.now;
+    const backoff = this.#o.retryBackoffMs ?? 100;
+    const queue: PendingBatch[] = [{ records, attempts: 0 }];
+
+    while (queue.length > 0) {
+      const batch = queue.shift()!;
+      let live = batch.records;
+      if (settings.maxRecordAgeSeconds >= 0) {
+        const limit = clock() - settings.maxRecordAgeSeconds * 1000;
+        const expired = live.filter((r) => r.ApproximateArrivalTimestamp!.getTime() < limit);
+        if (expired.length > 0) {
+          await this.#discard(shardId, expired, 'RecordAgeExceeded', batch.attempts);
+          live = live.filter((r) => r.ApproximateArrivalTimestamp!.getTime() >= limit);
+        }
+      }
+      if (live.length === 0) continue;
+
+      const started = clock();
+      const newestArrival = live[live.length - 1]!.ApproximateArrivalTimestamp!.getTime();
+      let failedFrom: number | undefined;
+      let error: string | undefined;
+      try {
+        const response = await this.#o.handler(this.#event(shardId, live));
+        if (settings.reportBatchItemFailures) failedFrom = this.#firstFailure(live, response);
+      } catch (err) {
+        error = err instanceof Error ? err.message : String(err);
+        failedFrom = 0;
+      }
+      const durationMs = clock() - started;
+
+      if (failedFrom === undefined) {
+        this.#o.checkpoints.set(shardId, live[live.length - 1]!.SequenceNumber!);
+        this.#o.onBatch?.({
+          shardId,
+          size: live.length,
+          status: 'ok',
+          attempt: batch.attempts,
+          durationMs,
+          newestArrival,
+        });
+        continue;
+      }
+      // Everything before the first failure is done.
+      if (failedFrom > 0) this.#o.checkpoints.set(shardId, live[failedFrom - 1]!.SequenceNumber!);
+      const remaining = live.slice(failedFrom);
+      const attempts = batch.attempts + 1;
+      this.#o.onBatch?.({
+        shardId,
+        size: live.length,
+        status: error === undefined ? 'partial' : 'error',
+        attempt: batch.attempts,
+        durationMs,
+        newestArrival,
+        ...(error === undefined ? {} : { error }),
+      });
+      if (settings.maxRetryAttempts >= 0 && attempts > settings.maxRetryAttempts) {
+        await this.#discard(shardId, remaining, 'RetryAttemptsExhausted', attempts);
+        continue;
+      }
+      if (this.#abort.signal.aborted) return;
+      await sleep(Math.min(backoff * 2 ** (attempts - 1), backoff * 8), this.#abort.signal);
+      if (error !== undefined && settings.bisectOnError && remaining.length > 1) {
+        const half = Math.ceil(remaining.length / 2);
+        queue.unshift(
+          { records: remaining.slice(0, half), attempts },
+          { records: remaining.slice(half), attempts },
+        );
+      } else {
+        queue.unshift({ records: remaining, attempts });
+      }
+    }
+  }
+
+  /**
+   * Index of the first record to retry, or undefined when the batch succeeded. As in Lambda, an
+   * identifier that names no record of the batch fails the whole batch.
+   */
+  #firstFailure(records: readonly KinesisRecord[], response: KinesisStreamBatchResponse | undefined) {
+    const failures = response?.batchItemFailures ?? [];
+    if (failures.length === 0) return undefined;
+    let first: number | undefined;
+    for (const f of failures) {
+      const i = f.itemIdentifier ? records.findIndex((r) => r.SequenceNumber === f.itemIdentifier) : -1;
+      if (i < 0) return 0;
+      first = first === undefined ? i : Math.min(first, i);
+    }
+    return first;
+  }
+
+  /** Skips records for good, sending Lambda's failure metadata to the on-failure destination. */
+  async #discard(shardId: string, records: readonly KinesisRecord[], condition: string, attempts: number) {
+    const { settings } = this.#o;
+    const sorted = [...records].sort((a, b) => compareSequenceNumbers(a.SequenceNumber!, b.SequenceNumber!));
+    const first = sorted[0]!;
+    const last = sorted[sorted.length - 1]!;
+    const body = {
+      requestContext: {
+        requestId: crypto.randomUUID(),
+        functionArn: settings.functionArn,
+        condition,
+        approximateInvokeCount: attempts,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      KinesisBatchInfo: {
+        shardId,
+        startSequenceNumber: first.SequenceNumber,
+        endSequenceNumber: last.SequenceNumber,
+        approximateArrivalOfFirstRecord: first.ApproximateArrivalTimestamp!.toISOString(),
+        approximateArrivalOfLastRecord: last.ApproximateArrivalTimestamp!.toISOString(),
+        batchSize: sorted.length,
+        streamArn: settings.streamArn,
+      },
+    };
+    if (this.#o.sqs && settings.onFailureQueueUrl) {
+      await this.#o.sqs.send(
+        new SendMessageCommand({ QueueUrl: settings.onFailureQueueUrl, MessageBody: JSON.stringify(body) }),
+      );
+    }
+    this.#o.log?.(
+      `event source mapping: discarded ${sorted.length} record(s) of ${shardId} (${condition}), ` +
+        `${first.SequenceNumber}…${last.SequenceNumber}`,
+    );
+    this.#o.checkpoints.set(shardId, last.SequenceNumber!);
+    this.#o.onBatch?.({
+      shardId,
+      size: sorted.length,
+      status: 'discarded',
+      attempt: attempts,
+      durationMs: 0,
+      newestArrival: last.ApproximateArrivalTimestamp!.getTime(),
+      error: condition,
+    });
+  }
+
+  #event(shardId: string, records: readonly KinesisRecord[]): KinesisStreamEvent {
+    const { settings } = this.#o;
+    return {
+      Records: records.map(
+        (r): KinesisStreamRecord => ({
+          kinesis: {
+            kinesisSchemaVersion: '1.0',
+            partitionKey: r.PartitionKey!,
+            sequenceNumber: r.SequenceNumber!,
+            data: Buffer.from(r.Data!).toString('base64'),
+            approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() / 1000,
+          },
+          eventSource: 'aws:kinesis',
+          eventVersion: '1.0',
+          eventID: `${shardId}:${r.SequenceNumber}`,
+          eventName: 'aws:kinesis:record',
+          invokeIdentityArn: `arn:aws:iam::000000000000:role/${settings.streamName}-processor`,
+          awsRegion: settings.region,
+          eventSourceARN: settings.streamArn,
+        }),
+      ),
+    };
+  }
+}

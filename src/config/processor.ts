@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+const flag = z
+  .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+  .default('false')
+  .transform((v) => v === 'true');
+
+/** The stream processor's environment. A missing or malformed setting fails at cold start. */
+export const ProcessorEnvSchema = z
+  .object({
+    MARKET_TABLE_NAME: z.string({ error: 'MARKET_TABLE_NAME is required' }).min(3),
+    LAKE_BUCKET_NAME: z.string({ error: 'LAKE_BUCKET_NAME is required' }).min(3),
+    DEAD_LETTER_QUEUE_URL: z.url({ error: 'DEAD_LETTER_QUEUE_URL must be the queue URL' }),
+    ALERTS_TOPIC_ARN: z
+      .string({ error: 'ALERTS_TOPIC_ARN is required' })
+      .startsWith('arn:', 'must be an SNS topic ARN'),
+    METRICS_TTL_DAYS: z.coerce
+      .number()
+      .int()
+      .positive('METRICS_TTL_DAYS must be a positive whole number')
+      .default(30),
+    TIMESTREAM_ENABLED: flag,
+    TIMESTREAM_DATABASE: z.string().optional(),
+    TIMESTREAM_TABLE: z.string().optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.TIMESTREAM_ENABLED && (!e.TIMESTREAM_DATABASE || !e.TIMESTREAM_TABLE)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TIMESTREAM_DATABASE'],
+        message: 'TIMESTREAM_DATABASE and TIMESTREAM_TABLE are required when TIMESTREAM_ENABLED is true',
+      });
+    }
+  });
+
+export type ProcessorEnv = z.infer<typeof ProcessorEnvSchema>;
+
+export function loadProcessorEnv(env: NodeJS.ProcessEnv = process.env): ProcessorEnv {
+  const parsed = ProcessorEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid stream processor configuration: ${detail}`);
+  }
+  return parsed.data;
+}

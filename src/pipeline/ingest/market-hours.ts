@@ -1,0 +1,158 @@
+import { assetClassOf, type Session } from '../../domain/market/index.ts';
+
+/**
+ * US equity trading hours in New York time: pre-market 04:00–09:30, regular 09:30–16:00,
+ * post-market 16:00–20:00, Monday to Friday. Exchange holidays and half days are not known here:
+ * the domain's exchange calendar (src/domain/calendar) replaces this once it lands.
+ */
+export const NEW_YORK = 'America/New_York';
+
+const PRE_OPEN = 4 * 60;
+const REGULAR_OPEN = 9 * 60 + 30;
+const REGULAR_CLOSE = 16 * 60;
+const POST_CLOSE = 20 * 60;
+
+const fmtCache = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = fmtCache.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+      weekday: 'short',
+    });
+    fmtCache.set(timeZone, f);
+  }
+  return f;
+}
+
+export interface WallClock {
+  readonly year: number;
+  readonly month: number;
+  readonly day: number;
+  readonly hour: number;
+  readonly minute: number;
+  readonly second: number;
+  /** 0 = Sunday … 6 = Saturday */
+  readonly weekday: number;
+}
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** The wall-clock reading in `timeZone` at instant `t` (epoch ms). */
+export function wallClock(t: number, timeZone: string = NEW_YORK): WallClock {
+  const parts: Record<string, string> = {};
+  for (const p of formatter(timeZone).formatToParts(new Date(t))) parts[p.type] = p.value;
+  return {
+    year: Number(parts.year),
+    month: Number(parts.month),
+    day: Number(parts.day),
+    hour: Number(parts.hour),
+    minute: Number(parts.minute),
+    second: Number(parts.second),
+    weekday: WEEKDAYS.indexOf(parts.weekday ?? ''),
+  };
+}
+
+/** Offset of `timeZone` from UTC at instant `t`, in ms (New York in winter: −5 h). */
+export function zoneOffsetMs(t: number, timeZone: string = NEW_YORK): number {
+  const w = wallClock(t, timeZone);
+  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  return asUtc - Math.floor(t / 1000) * 1000;
+}
+
+/**
+ * The instant at which the wall clock in `timeZone` reads the given time. A time that does not
+ * exist (skipped by a spring-forward change) is an error; an ambiguous one (repeated by a
+ * fall-back change) resolves to its first occurrence (daylight time).
+ */
+export function zonedTimeToUtc(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second = 0,
+  timeZone: string = NEW_YORK,
+): number {
+  const naive = Date.UTC(year, month - 1, day, hour, minute, second);
+  const candidates = new Set<number>();
+  for (const probe of [naive - 12 * 3_600_000, naive + 12 * 3_600_000]) {
+    candidates.add(naive - zoneOffsetMs(probe, timeZone));
+  }
+  const matching = [...candidates]
+    .filter((t) => {
+      const w = wallClock(t, timeZone);
+      return (
+        w.year === year &&
+        w.month === month &&
+        w.day === day &&
+        w.hour === hour &&
+        w.minute === minute &&
+        w.second === second
+      );
+    })
+    .sort((a, b) => a - b);
+  const first = matching[0];
+  if (first === undefined) {
+    const hh = String(hour).padStart(2, '0');
+    const mm = String(minute).padStart(2, '0');
+    throw new RangeError(
+      `${year}-${month}-${day} ${hh}:${mm} does not exist in ${timeZone} (skipped by a daylight-saving change)`,
+    );
+  }
+  return first;
+}
+
+export type UsEquityPhase = Session | 'closed';
+
+/** Phase of the US equity market at `t` (no holidays; see the note above). */
+export function usEquityPhase(t: number): Exclude<UsEquityPhase, 'none'> {
+  const w = wallClock(t);
+  if (w.weekday === 0 || w.weekday === 6) return 'closed';
+  const m = w.hour * 60 + w.minute;
+  if (m < PRE_OPEN || m >= POST_CLOSE) return 'closed';
+  if (m < REGULAR_OPEN) return 'pre';
+  if (m < REGULAR_CLOSE) return 'regular';
+  return 'post';
+}
+
+/**
+ * Session label for a bar of `symbol` starting at `start`: `none` for instruments without
+ * sessions (crypto, FX, futures), otherwise pre/regular/post by New York time (bars outside
+ * extended hours count as pre before the open and post after the close).
+ */
+export function sessionOf(symbol: string, start: number): Session {
+  const cls = assetClassOf(symbol);
+  if (cls === 'crypto' || cls === 'fx' || cls === 'future') return 'none';
+  const w = wallClock(start);
+  const m = w.hour * 60 + w.minute;
+  if (m < REGULAR_OPEN) return 'pre';
+  if (m < REGULAR_CLOSE) return 'regular';
+  return 'post';
+}
+
+/**
+ * Whether `symbol` trades at `t`: crypto always; FX and futures Sunday 17:00 to Friday 17:00 New
+ * York time; equities and indices in regular hours, or extended hours when `extendedHours`.
+ */
+export function isMarketOpen(symbol: string, t: number, extendedHours = false): boolean {
+  const cls = assetClassOf(symbol);
+  if (cls === 'crypto') return true;
+  if (cls === 'fx' || cls === 'future') {
+    const w = wallClock(t);
+    if (w.weekday === 6) return false;
+    if (w.weekday === 0) return w.hour >= 17;
+    if (w.weekday === 5) return w.hour < 17;
+    return true;
+  }
+  const phase = usEquityPhase(t);
+  if (phase === 'regular') return true;
+  return extendedHours && (phase === 'pre' || phase === 'post');
+}

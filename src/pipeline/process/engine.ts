@@ -1,0 +1,37 @@
+import type { MarketEvent } from '../../domain/market/index.ts';
+import type { MetricRow } from '../../ports/processor.ts';
+
+/** What the metrics engine detected while applying one event. */
+export interface DetectedAnomaly {
+  readonly kind: string;
+  readonly severity: string;
+  readonly symbol: string;
+  /** Event time the anomaly refers to (the bar's start, or the tick's time). */
+  readonly at: number;
+  readonly value: number;
+  readonly threshold: number;
+  readonly message: string;
+}
+
+/** The result of applying one market event to a symbol's analytics. */
+export type EngineStep =
+  | {
+      readonly accepted: true;
+      readonly rows: readonly MetricRow[];
+      readonly anomalies: readonly DetectedAnomaly[];
+    }
+  /** A valid event the engine cannot use (a tick later than its bar's grace window, say). */
+  | { readonly accepted: false; readonly reason: string };
+
+/** One symbol's analytics, as the pipeline drives it. */
+export interface SymbolEngine {
+  apply(event: MarketEvent): EngineStep;
+  /** The symbol's whole analytics state as plain JSON (stored between invocations). */
+  snapshot(): unknown;
+}
+
+export interface SymbolEngineFactory {
+  create(symbol: string): SymbolEngine;
+  /** Restores a snapshot taken by `SymbolEngine.snapshot()`; throws a specific error if it is unusable. */
+  restore(symbol: string, snapshot: unknown): SymbolEngine;
+}

@@ -1,0 +1,448 @@
+import {
+  decodeMarketEvent,
+  eventSymbol,
+  eventTime,
+  formatIssues,
+  type MarketEvent,
+} from '../../domain/market/index.ts';
+import type {
+  Alert,
+  AlertLedger,
+  AlertNotifier,
+  LakeRecord,
+  LakeWriter,
+  MetricRow,
+  MetricsStore,
+  RejectedRecord,
+  RejectedRecordSink,
+  SymbolStateRecord,
+  SymbolStateStore,
+  TimeseriesSink,
+} from '../../ports/processor.ts';
+import type { DetectedAnomaly, SymbolEngine, SymbolEngineFactory } from './engine.ts';
+import { compareSequenceNumbers, isAfter } from './sequence.ts';
+
+/** One record of a Kinesis batch, as the handler hands it over. */
+export interface StreamRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  /** Base64 payload, as Lambda delivers it. */
+  readonly data: string;
+  /** Approximate arrival time on the stream (epoch ms). */
+  readonly arrivalTime: number;
+}
+
+export type SinkName = 'metrics' | 'lake' | 'timeseries' | 'alerts' | 'state' | 'rejects';
+
+export interface ProcessLog {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface ProcessDeps {
+  readonly engines: SymbolEngineFactory;
+  readonly state: SymbolStateStore;
+  readonly metrics: MetricsStore;
+  readonly lake: LakeWriter;
+  /** Only when the Timestream sink is enabled. */
+  readonly timeseries?: TimeseriesSink;
+  readonly ledger: AlertLedger;
+  readonly notifier: AlertNotifier;
+  readonly rejects: RejectedRecordSink;
+  readonly clock: () => number;
+  readonly log: ProcessLog;
+  /** Wraps each sink call (tracing subsegments, latency metrics); identity by default. */
+  readonly around?: <T>(sink: SinkName, work: () => Promise<T>) => Promise<T>;
+}
+
+export interface BatchReport {
+  /** Sequence numbers to report as `batchItemFailures` (each symbol's first unprocessed record). */
+  readonly failures: readonly string[];
+  readonly received: number;
+  readonly processed: number;
+  /** Events skipped because their symbol's state already covers them (retries, replays). */
+  readonly duplicates: number;
+  readonly rejected: readonly RejectedRecord[];
+  readonly rows: number;
+  readonly lakeObjects: readonly string[];
+  readonly anomalies: readonly DetectedAnomaly[];
+  readonly alertsPublished: number;
+  readonly alertsSuppressed: number;
+  readonly stateConflicts: number;
+  /** now − event time of the newest event of the batch (ms), the pipeline's lag behind the market. */
+  readonly maxLagMs: number | undefined;
+  /** The newest row per symbol of this batch, for dashboards. */
+  readonly latest: ReadonlyMap<string, MetricRow>;
+}
+
+interface Decoded {
+  readonly record: StreamRecord;
+  readonly event: MarketEvent;
+}
+
+/** What the pipeline stores as a symbol's state snapshot: the engine's, plus per-kind watermarks. */
+interface StoredSnapshot {
+  readonly v: 1;
+  /** Newest event time applied, per event kind (bars start before the ticks that follow them). */
+  readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+  readonly engine: unknown;
+}
+
+function storedSnapshot(state: SymbolStateRecord | undefined): StoredSnapshot | undefined {
+  if (state === undefined) return undefined;
+  const s = state.snapshot as Partial<StoredSnapshot> | null;
+  if (s === null || typeof s !== 'object' || s.v !== 1 || typeof s.watermarks !== 'object') {
+    throw new Error(`stored state of ${state.symbol} is not a version-1 pipeline snapshot`);
+  }
+  return s as StoredSnapshot;
+}
+
+interface SymbolWork {
+  readonly symbol: string;
+  readonly records: Decoded[];
+  readonly previous: SymbolStateRecord | undefined;
+  readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+  readonly rows: MetricRow[];
+  readonly anomalies: DetectedAnomaly[];
+  readonly accepted: Decoded[];
+  /** First record not (durably) processed: failures restart here. */
+  failedAt: string | undefined;
+  engine: SymbolEngine | undefined;
+  applied: Decoded | undefined;
+}
+
+const direct = <T>(_sink: SinkName, work: () => Promise<T>) => work();
+
+function alertFor(a: DetectedAnomaly): Alert {
+  return {
+    id: `${a.symbol}#${a.kind}#${a.at}`,
+    symbol: a.symbol,
+    kind: a.kind,
+    severity: a.severity,
+    at: a.at,
+    value: a.value,
+    threshold: a.threshold,
+    message: a.message,
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/**
+ * Processes one ordered Kinesis batch (one shard): decode and validate → group by symbol → load
+ * every symbol's state in one round trip → apply the metrics engine in sequence order → write the
+ * sinks → advance each symbol's state with a condition on its last sequence number.
+ *
+ * Effects are idempotent so a retry or replay changes nothing twice: rows are upserts keyed by
+ * (symbol, event time), lake objects have deterministic keys, alerts pass an idempotency ledger,
+ * and events already covered by the stored state are skipped. A record that can never be processed
+ * goes to the rejected-record sink with its reason; a symbol whose writes fail is reported from its
+ * first unprocessed record on, and the other symbols succeed.
+ */
+export async function processBatch(
+  records: readonly StreamRecord[],
+  deps: ProcessDeps,
+): Promise<BatchReport> {
+  const around = deps.around ?? direct;
+  const now = deps.clock();
+  const rejected: RejectedRecord[] = [];
+  const bySymbol = new Map<string, Decoded[]>();
+
+  for (const record of records) {
+    const reason = decodeInto(record, now, bySymbol);
+    if (reason !== undefined) {
+      rejected.push({
+        shardId: record.shardId,
+        sequenceNumber: record.sequenceNumber,
+        partitionKey: record.partitionKey,
+        data: record.data,
+        reason,
+      });
+    }
+  }
+
+  const failures = new Set<string>();
+  let duplicates = 0;
+  let stateConflicts = 0;
+
+  // Load every symbol's state in one round trip; if that fails nothing of the batch can proceed.
+  const symbols = [...bySymbol.keys()];
+  let states: Map<string, SymbolStateRecord>;
+  try {
+    states = symbols.length > 0 ? await around('state', () => deps.state.loadMany(symbols)) : new Map();
+  } catch (err) {
+    deps.log.error('loading symbol state failed; the whole batch will be retried', { error: describe(err) });
+    const first = records[0];
+    return emptyReport(records.length, first ? [first.sequenceNumber] : []);
+  }
+
+  const work: SymbolWork[] = [];
+  for (const [symbol, decoded] of bySymbol) {
+    decoded.sort((a, b) => compareSequenceNumbers(a.record.sequenceNumber, b.record.sequenceNumber));
+    const previous = states.get(symbol);
+    const w: SymbolWork = {
+      symbol,
+      records: decoded,
+      previous,
+      watermarks: {},
+      rows: [],
+      anomalies: [],
+      accepted: [],
+      failedAt: undefined,
+      engine: undefined,
+      applied: undefined,
+    };
+    work.push(w);
+    duplicates += applyEvents(w, deps, rejected);
+  }
+
+  // Rejected records go to the dead-letter queue first; if that fails they are retried, never lost.
+  if (rejected.length > 0) {
+    try {
+      await around('rejects', () => deps.rejects.send(rejected));
+      for (const r of rejected) deps.log.warn('record rejected', { ...r, data: undefined });
+    } catch (err) {
+      deps.log.error('sending rejected records to the dead-letter queue failed', { error: describe(err) });
+      for (const r of rejected) failures.add(r.sequenceNumber);
+    }
+  }
+
+  const healthy = () => work.filter((w) => w.failedAt === undefined && w.applied !== undefined);
+  const failSymbols = (sink: SinkName, affected: readonly SymbolWork[], err: unknown) => {
+    deps.log.error(`${sink} write failed`, { error: describe(err), symbols: affected.map((w) => w.symbol) });
+    for (const w of affected) w.failedAt ??= firstUnprocessed(w);
+  };
+
+  const rowsOf = (ws: readonly SymbolWork[]) => ws.flatMap((w) => w.rows);
+
+  let batchWork = healthy();
+  if (batchWork.length > 0) {
+    try {
+      await around('metrics', () => deps.metrics.write(rowsOf(batchWork)));
+    } catch (err) {
+      failSymbols('metrics', batchWork, err);
+    }
+  }
+
+  const lakeObjects: string[] = [];
+  batchWork = healthy();
+  const lakeRecords = batchWork.flatMap((w) => w.accepted.map((d) => toLakeRecord(d)));
+  if (lakeRecords.length > 0) {
+    lakeRecords.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
+    try {
+      const keys = await around('lake', () =>
+        deps.lake.writeBatch({
+          shardId: lakeRecords[0]!.shardId,
+          firstSequenceNumber: lakeRecords[0]!.sequenceNumber,
+          lastSequenceNumber: lakeRecords[lakeRecords.length - 1]!.sequenceNumber,
+          records: lakeRecords,
+        }),
+      );
+      lakeObjects.push(...keys);
+    } catch (err) {
+      failSymbols('lake', batchWork, err);
+    }
+  }
+
+  const timeseries = deps.timeseries;
+  batchWork = healthy();
+  if (timeseries && batchWork.length > 0) {
+    try {
+      await around('timeseries', () => timeseries.write(rowsOf(batchWork)));
+    } catch (err) {
+      failSymbols('timeseries', batchWork, err);
+    }
+  }
+
+  let alertsPublished = 0;
+  let alertsSuppressed = 0;
+  for (const w of healthy()) {
+    for (const anomaly of w.anomalies) {
+      try {
+        const outcome = await around('alerts', () => publishOnce(alertFor(anomaly), deps));
+        if (outcome === 'published') alertsPublished++;
+        else alertsSuppressed++;
+      } catch (err) {
+        failSymbols('alerts', [w], err);
+        break;
+      }
+    }
+  }
+
+  // Advance each symbol's state last: until then a retry recomputes the same effects.
+  for (const w of healthy()) {
+    const applied = w.applied!;
+    const snapshot: StoredSnapshot = { v: 1, watermarks: w.watermarks, engine: w.engine!.snapshot() };
+    const next: SymbolStateRecord = {
+      symbol: w.symbol,
+      lastSequenceNumber: applied.record.sequenceNumber,
+      lastEventTime: Math.max(...Object.values(w.watermarks), w.previous?.lastEventTime ?? 0),
+      snapshot,
+    };
+    try {
+      const outcome = await around('state', () => deps.state.save(next, w.previous?.lastSequenceNumber));
+      if (outcome === 'conflict') {
+        stateConflicts++;
+        deps.log.warn('symbol state was advanced by another writer; keeping the stored state', {
+          symbol: w.symbol,
+          expected: w.previous?.lastSequenceNumber,
+        });
+      }
+    } catch (err) {
+      failSymbols('state', [w], err);
+    }
+  }
+
+  for (const w of work) if (w.failedAt !== undefined) failures.add(w.failedAt);
+
+  const ok = work.filter((w) => w.failedAt === undefined);
+  const latest = new Map<string, MetricRow>();
+  let newest: number | undefined;
+  for (const w of ok) {
+    const last = w.rows[w.rows.length - 1];
+    if (last) latest.set(w.symbol, last);
+    for (const d of w.accepted) newest = Math.max(newest ?? 0, eventTime(d.event));
+  }
+
+  return {
+    failures: [...failures].sort(compareSequenceNumbers),
+    received: records.length,
+    processed: ok.reduce((n, w) => n + w.accepted.length, 0),
+    duplicates,
+    rejected,
+    rows: ok.reduce((n, w) => n + w.rows.length, 0),
+    lakeObjects,
+    anomalies: ok.flatMap((w) => w.anomalies),
+    alertsPublished,
+    alertsSuppressed,
+    stateConflicts,
+    maxLagMs: newest === undefined ? undefined : now - newest,
+    latest,
+  };
+}
+
+function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Decoded[]>): string | undefined {
+  let json: string;
+  try {
+    json = Buffer.from(record.data, 'base64').toString('utf8');
+  } catch (err) {
+    return `payload is not base64: ${describe(err)}`;
+  }
+  const decoded = decodeMarketEvent(json, now);
+  if (!decoded.ok) return formatIssues(decoded.issues);
+  const symbol = eventSymbol(decoded.value);
+  if (symbol !== record.partitionKey) {
+    // Ordering per symbol relies on partition key = symbol; a mismatched record could be reordered.
+    return `partitionKey '${record.partitionKey}' does not match the event's symbol '${symbol}'`;
+  }
+  let group = bySymbol.get(symbol);
+  if (!group) {
+    group = [];
+    bySymbol.set(symbol, group);
+  }
+  group.push({ record, event: decoded.value });
+  return undefined;
+}
+
+/** Applies a symbol's new events in sequence order; returns how many were duplicates. */
+function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[]): number {
+  let duplicates = 0;
+  const unusable: RejectedRecord[] = [];
+  try {
+    const stored = storedSnapshot(w.previous);
+    Object.assign(w.watermarks, stored?.watermarks);
+    for (const d of w.records) {
+      const seq = d.record.sequenceNumber;
+      const time = eventTime(d.event);
+      const watermark = w.watermarks[d.event.kind];
+      // Covered by the stored state: a retried record (sequence) or a replayed event (event time).
+      if (!isAfter(seq, w.previous?.lastSequenceNumber) || (watermark !== undefined && time <= watermark)) {
+        duplicates++;
+        continue;
+      }
+      w.engine ??= stored ? deps.engines.restore(w.symbol, stored.engine) : deps.engines.create(w.symbol);
+      const step = w.engine.apply(d.event);
+      w.applied = d;
+      w.watermarks[d.event.kind] = time;
+      if (!step.accepted) {
+        unusable.push({
+          shardId: d.record.shardId,
+          sequenceNumber: seq,
+          partitionKey: d.record.partitionKey,
+          data: d.record.data,
+          reason: step.reason,
+        });
+        continue;
+      }
+      w.accepted.push(d);
+      w.rows.push(...step.rows);
+      w.anomalies.push(...step.anomalies);
+    }
+    rejected.push(...unusable);
+  } catch (err) {
+    // Not bad input (that was rejected above) but a fault: nothing of this symbol is kept, and the
+    // symbol is retried from its first unprocessed record; bisection isolates a poison record.
+    w.failedAt = firstUnprocessed(w);
+    deps.log.error('applying events failed; the symbol will be retried', {
+      symbol: w.symbol,
+      from: w.failedAt,
+      error: describe(err),
+    });
+  }
+  return duplicates;
+}
+
+function firstUnprocessed(w: SymbolWork): string {
+  const previous = w.previous?.lastSequenceNumber;
+  const first = w.records.find((d) => isAfter(d.record.sequenceNumber, previous));
+  return (first ?? w.records[0]!).record.sequenceNumber;
+}
+
+async function publishOnce(alert: Alert, deps: ProcessDeps): Promise<'published' | 'duplicate'> {
+  if ((await deps.ledger.claim(alert)) === 'already-claimed') return 'duplicate';
+  let messageId: string;
+  try {
+    messageId = await deps.notifier.publish(alert);
+  } catch (err) {
+    // The publish failed for sure: give the claim back so the retry sends the alert.
+    await deps.ledger.release(alert);
+    throw err;
+  }
+  await deps.ledger.confirm(alert, messageId);
+  return 'published';
+}
+
+function toLakeRecord(d: Decoded): LakeRecord {
+  const e = d.event;
+  return {
+    symbol: eventSymbol(e),
+    time: eventTime(e),
+    kind: e.kind,
+    shardId: d.record.shardId,
+    sequenceNumber: d.record.sequenceNumber,
+    arrivalTime: d.record.arrivalTime,
+    event: e.kind === 'tick' ? e.tick : e.bar,
+  };
+}
+
+function emptyReport(received: number, failures: string[]): BatchReport {
+  return {
+    failures,
+    received,
+    processed: 0,
+    duplicates: 0,
+    rejected: [],
+    rows: 0,
+    lakeObjects: [],
+    anomalies: [],
+    alertsPublished: 0,
+    alertsSuppressed: 0,
+    stateConflicts: 0,
+    maxLagMs: undefined,
+    latest: new Map(),
+  };
+}
