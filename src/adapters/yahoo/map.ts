@@ -1,0 +1,239 @@
+import {
+  type Bar,
+  formatIssues,
+  type MarketState,
+  MarketStateSchema,
+  ONE_MINUTE_MS,
+  type Session,
+  type Tick,
+  validateBar,
+  validateTick,
+} from '../../domain/market/index.ts';
+import type { SourceIssue } from '../../ports/market-source.ts';
+
+/** Yahoo returns times as Date (after the library's coercion) or epoch seconds (raw). */
+export function yahooTime(v: unknown): number | undefined {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v.getTime();
+  if (typeof v === 'number' && Number.isFinite(v)) return v < 1e11 ? v * 1000 : v;
+  if (typeof v === 'string' && v !== '') {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+type Raw = Record<string, unknown>;
+
+/**
+ * One Yahoo quote to a Tick. The price and time are those of the latest trade Yahoo reports:
+ * the regular session's, or the pre/post-market one when it is more recent. Day fields are the
+ * regular session's. Never throws: an unusable quote yields its issues.
+ */
+export function quoteToTick(
+  q: Raw,
+  now: number = Date.now(),
+): { ok: true; tick: Tick } | { ok: false; issue: SourceIssue } {
+  const symbol = typeof q.symbol === 'string' ? q.symbol : undefined;
+  let price = num(q.regularMarketPrice);
+  let time = yahooTime(q.regularMarketTime);
+  for (const [p, t] of [
+    ['preMarketPrice', 'preMarketTime'],
+    ['postMarketPrice', 'postMarketTime'],
+  ] as const) {
+    const pp = num(q[p]);
+    const pt = yahooTime(q[t]);
+    if (pp !== undefined && pt !== undefined && (time === undefined || pt > time)) {
+      price = pp;
+      time = pt;
+    }
+  }
+  const marketState =
+    typeof q.marketState === 'string' && MarketStateSchema.safeParse(q.marketState).success
+      ? (q.marketState as MarketState)
+      : undefined;
+  const candidate = {
+    symbol,
+    time,
+    price,
+    dayOpen: num(q.regularMarketOpen),
+    dayHigh: num(q.regularMarketDayHigh),
+    dayLow: num(q.regularMarketDayLow),
+    previousClose: num(q.regularMarketPreviousClose),
+    dayVolume: num(q.regularMarketVolume),
+    currency: typeof q.currency === 'string' ? q.currency.toUpperCase() : undefined,
+    marketState,
+    source: 'yahoo' as const,
+  };
+  // Drop optional fields Yahoo did not send (reduced-field responses) or sent as 0 where the
+  // schema wants a positive price (Yahoo reports 0 for "unknown" on some instruments).
+  for (const k of ['dayOpen', 'dayHigh', 'dayLow', 'previousClose'] as const) {
+    if (candidate[k] === undefined || candidate[k] === 0) delete candidate[k];
+  }
+  for (const k of ['dayVolume', 'currency', 'marketState'] as const) {
+    if (candidate[k] === undefined) delete candidate[k];
+  }
+  const r = validateTick(candidate, now);
+  if (r.ok) return { ok: true, tick: r.value };
+  return {
+    ok: false,
+    issue: {
+      ...(symbol ? { symbol } : {}),
+      at: 'quote',
+      reason: `unusable quote: ${formatIssues(r.issues)}`,
+    },
+  };
+}
+
+/** The parts of a Yahoo chart result this project reads (the library's `chart()` or the raw body). */
+export interface ChartLike {
+  readonly meta: Raw & { readonly symbol?: unknown; readonly tradingPeriods?: unknown };
+  readonly quotes: readonly {
+    readonly date: unknown;
+    readonly open: unknown;
+    readonly high: unknown;
+    readonly low: unknown;
+    readonly close: unknown;
+    readonly volume: unknown;
+  }[];
+}
+
+interface Period {
+  readonly start: number;
+  readonly end: number;
+  readonly session: Session;
+}
+
+function periodsOf(tp: unknown, fallback: Session): Period[] {
+  const out: Period[] = [];
+  const add = (p: unknown, session: Session) => {
+    if (Array.isArray(p)) {
+      for (const x of p) add(x, session);
+      return;
+    }
+    if (p && typeof p === 'object') {
+      const start = yahooTime((p as Raw).start);
+      const end = yahooTime((p as Raw).end);
+      if (start !== undefined && end !== undefined) out.push({ start, end, session });
+    }
+  };
+  if (Array.isArray(tp)) add(tp, fallback);
+  else if (tp && typeof tp === 'object') {
+    const o = tp as Raw;
+    add(o.pre, 'pre');
+    add(o.regular, 'regular');
+    add(o.post, 'post');
+  }
+  return out;
+}
+
+/** A Yahoo chart response in raw JSON (`{chart:{result:[…]}}`) to the library's shape. */
+export function rawChartToChartLike(body: unknown): ChartLike {
+  const result = (body as { chart?: { result?: unknown[]; error?: unknown } })?.chart?.result?.[0] as
+    | Raw
+    | undefined;
+  if (!result || typeof result !== 'object')
+    throw new Error('not a Yahoo chart response: chart.result[0] missing');
+  const meta = (result.meta ?? {}) as ChartLike['meta'];
+  const ts = Array.isArray(result.timestamp) ? (result.timestamp as unknown[]) : [];
+  const q = ((result.indicators as Raw | undefined)?.quote as Raw[] | undefined)?.[0] ?? {};
+  const col = (k: string) => (Array.isArray(q[k]) ? (q[k] as unknown[]) : []);
+  const [open, high, low, close, volume] = ['open', 'high', 'low', 'close', 'volume'].map(col);
+  return {
+    meta,
+    quotes: ts.map((t, i) => ({
+      date: t,
+      open: open?.[i] ?? null,
+      high: high?.[i] ?? null,
+      low: low?.[i] ?? null,
+      close: close?.[i] ?? null,
+      volume: volume?.[i] ?? null,
+    })),
+  };
+}
+
+export interface ChartBars {
+  readonly bars: Bar[];
+  readonly issues: SourceIssue[];
+  /** Bars Yahoo returned with no prices (all-null), dropped. */
+  readonly nullBars: number;
+  /** Bars dropped as not (yet) complete or outside the trading periods (the trailing price bar). */
+  readonly incompleteBars: number;
+}
+
+/**
+ * 1-minute bars from a Yahoo chart. Dropped: all-null bars, bars not aligned to a minute, bars
+ * outside the trading periods Yahoo lists (its trailing "current price" bar), bars still in
+ * progress at `now` (start + 1 min > now), and bars at or before `after` (the cursor).
+ * `sessionFor` labels bars when Yahoo's trading periods do not.
+ */
+export function chartToBars(
+  chart: ChartLike,
+  opts: {
+    readonly now?: number;
+    readonly after?: number;
+    readonly symbol?: string;
+    readonly source?: Bar['source'];
+    readonly sessionFor: (symbol: string, start: number) => Session;
+  },
+): ChartBars {
+  const now = opts.now ?? Date.now();
+  const symbol = opts.symbol ?? (typeof chart.meta.symbol === 'string' ? chart.meta.symbol : undefined);
+  const issues: SourceIssue[] = [];
+  if (!symbol)
+    return {
+      bars: [],
+      issues: [{ at: 'chart', reason: 'chart has no symbol' }],
+      nullBars: 0,
+      incompleteBars: 0,
+    };
+  const periods = periodsOf(chart.meta.tradingPeriods, 'regular');
+  const bars: Bar[] = [];
+  let nullBars = 0;
+  let incompleteBars = 0;
+  let last = opts.after ?? Number.NEGATIVE_INFINITY;
+  for (const q of chart.quotes) {
+    const start = yahooTime(q.date);
+    const fields = [q.open, q.high, q.low, q.close];
+    if (fields.every((f) => f === null || f === undefined)) {
+      nullBars++;
+      continue;
+    }
+    if (start === undefined || start % ONE_MINUTE_MS !== 0 || start + ONE_MINUTE_MS > now) {
+      incompleteBars++;
+      continue;
+    }
+    let session: Session | undefined;
+    if (periods.length > 0) {
+      const p = periods.find((x) => start >= x.start && start < x.end);
+      if (!p) {
+        incompleteBars++;
+        continue;
+      }
+      session = p.session;
+    }
+    if (start <= last) continue;
+    const candidate = {
+      symbol,
+      start,
+      interval: '1m',
+      open: q.open,
+      high: q.high,
+      low: q.low,
+      close: q.close,
+      volume: q.volume ?? 0,
+      session:
+        opts.sessionFor(symbol, start) === 'none' ? 'none' : (session ?? opts.sessionFor(symbol, start)),
+      source: opts.source ?? 'yahoo',
+    };
+    const r = validateBar(candidate, now);
+    if (!r.ok) {
+      issues.push({ symbol, at: `bar ${new Date(start).toISOString()}`, reason: formatIssues(r.issues) });
+      continue;
+    }
+    bars.push(r.value);
+    last = start;
+  }
+  return { bars, issues, nullBars, incompleteBars };
+}

@@ -1,0 +1,266 @@
+import YahooFinance from 'yahoo-finance2';
+import { ExtendedCookieJar } from 'yahoo-finance2/lib/cookieJar';
+import type { Bar, Session, Tick } from '../../domain/market/index.ts';
+import { type BackoffOptions, errorMessage, retry } from '../../pipeline/ingest/backoff.ts';
+import { sessionOf } from '../../pipeline/ingest/market-hours.ts';
+import type { SourceIssue } from '../../ports/market-source.ts';
+import { type ChartLike, chartToBars, quoteToTick } from './map.ts';
+
+/** The two Yahoo calls this project makes, as the library exposes them. */
+export interface YahooApi {
+  quote(symbols: string[], opts: { return: 'array' }): Promise<unknown[]>;
+  chart(
+    symbol: string,
+    opts: { period1: Date; period2: Date; interval: '1m'; includePrePost: boolean },
+  ): Promise<ChartLike>;
+}
+
+export interface YahooClientOptions {
+  /** Replaces `globalThis.fetch` (tests serve recorded responses through it). */
+  readonly fetch?: typeof fetch;
+  /** Per HTTP request; a request that takes longer is aborted and counts as a timeout. */
+  readonly timeoutMs?: number;
+  /** Where the library's own log lines go (default: dropped at debug/info, kept at warn/error). */
+  readonly logger?: { warn(...a: unknown[]): void; error(...a: unknown[]): void };
+}
+
+/**
+ * A fresh `yahoo-finance2` client: the given fetch with a per-request timeout, notices and the
+ * version check off, validation errors thrown (not printed).
+ */
+export function createYahooClient(o: YahooClientOptions = {}): YahooApi {
+  const base = o.fetch ?? globalThis.fetch;
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const timedFetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    base(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
+  const quiet = () => {};
+  const yf = new YahooFinance({
+    fetch: timedFetch,
+    // A jar per client (the library's default jar is shared by every instance in the process), so a
+    // new client after a crumb/cookie failure really starts a new Yahoo session.
+    cookieJar: new ExtendedCookieJar(),
+    suppressNotices: ['yahooSurvey', 'ripHistorical'],
+    versionCheck: false,
+    validation: { logErrors: false },
+    logger: {
+      info: quiet,
+      debug: quiet,
+      dir: quiet,
+      warn: (...a: unknown[]) => o.logger?.warn(...a),
+      error: (...a: unknown[]) => o.logger?.error(...a),
+    },
+  });
+  return yf as unknown as YahooApi;
+}
+
+export type YahooFailureKind =
+  | 'rate-limit'
+  | 'crumb'
+  | 'validation'
+  | 'timeout'
+  | 'server'
+  | 'network'
+  | 'not-found'
+  | 'other';
+
+/** Classifies a Yahoo failure for retries, logs and metrics. */
+export function classifyYahooError(err: unknown): { kind: YahooFailureKind; retryable: boolean } {
+  const e = err as { name?: string; message?: string; code?: unknown; cause?: unknown } | undefined;
+  const name = e?.name ?? '';
+  const msg = (e?.message ?? String(err)).toLowerCase();
+  const status = typeof e?.code === 'number' ? e.code : undefined;
+  if (
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    msg.includes('timeout') ||
+    msg.includes('timed out')
+  ) {
+    return { kind: 'timeout', retryable: true };
+  }
+  if (status === 429 || msg.includes('too many requests')) return { kind: 'rate-limit', retryable: true };
+  if (msg.includes('crumb') || msg.includes('cookie') || status === 401 || msg.includes('unauthorized')) {
+    return { kind: 'crumb', retryable: true };
+  }
+  if (name === 'FailedYahooValidationError' || msg.includes('validat'))
+    return { kind: 'validation', retryable: true };
+  if (status !== undefined && status >= 500) return { kind: 'server', retryable: true };
+  if (status === 404 || msg.includes('not found') || msg.includes('no data found')) {
+    return { kind: 'not-found', retryable: false };
+  }
+  if (
+    name === 'BadRequestError' ||
+    name === 'InvalidOptionsError' ||
+    (status !== undefined && status >= 400)
+  ) {
+    return { kind: 'other', retryable: false };
+  }
+  if (name === 'TypeError' || msg.includes('fetch failed') || msg.includes('econn')) {
+    return { kind: 'network', retryable: true };
+  }
+  return { kind: 'other', retryable: true };
+}
+
+/** One failed Yahoo request for a symbol (after retries), for logs and metrics. */
+export interface YahooFailure extends SourceIssue {
+  readonly kind: YahooFailureKind;
+  readonly attempts: number;
+}
+
+export interface YahooMarketDataOptions {
+  /** Builds a client; called again after a crumb/cookie failure so the retry starts a fresh session. */
+  readonly client: () => YahooApi;
+  readonly backoff: BackoffOptions;
+  /** Called on every retry (for logs). */
+  readonly onRetry?: (info: {
+    symbols: string[];
+    call: 'quote' | 'chart';
+    attempt: number;
+    delayMs: number;
+    error: string;
+  }) => void;
+  readonly sessionFor?: (symbol: string, start: number) => Session;
+  readonly now?: () => number;
+}
+
+export interface QuotesResult {
+  readonly ticks: Tick[];
+  readonly issues: SourceIssue[];
+  readonly failures: YahooFailure[];
+  /** HTTP-level quote calls attempted (including retries). */
+  readonly requests: number;
+}
+
+export interface BarsResult {
+  readonly bars: Bar[];
+  readonly issues: SourceIssue[];
+  readonly failure?: YahooFailure;
+  readonly nullBars: number;
+  readonly incompleteBars: number;
+}
+
+/** Yahoo Finance as a market-data source: batched quotes and 1-minute candles, retried and isolated per symbol. */
+export class YahooMarketData {
+  private api: YahooApi | undefined;
+  private readonly o: YahooMarketDataOptions;
+
+  constructor(o: YahooMarketDataOptions) {
+    this.o = o;
+  }
+
+  private client(): YahooApi {
+    this.api ??= this.o.client();
+    return this.api;
+  }
+
+  private async call<T>(
+    call: 'quote' | 'chart',
+    symbols: string[],
+    fn: (api: YahooApi) => Promise<T>,
+  ): Promise<
+    { ok: true; value: T; attempts: number } | { ok: false; failure: YahooFailure; attempts: number }
+  > {
+    const out = await retry(
+      () => fn(this.client()),
+      (err) => classifyYahooError(err).retryable,
+      this.o.backoff,
+      (err, attempt, delayMs) => {
+        // A crumb/cookie failure: drop the session so the retry fetches a new cookie and crumb.
+        if (classifyYahooError(err).kind === 'crumb') this.api = undefined;
+        this.o.onRetry?.({ symbols, call, attempt, delayMs, error: errorMessage(err) });
+      },
+    );
+    if (out.ok) return { ok: true, value: out.value as T, attempts: out.attempts };
+    const kind = classifyYahooError(out.error).kind;
+    return {
+      ok: false,
+      attempts: out.attempts,
+      failure: {
+        ...(symbols.length === 1 ? { symbol: symbols[0] } : {}),
+        at: call,
+        kind,
+        attempts: out.attempts,
+        reason: `${call} failed after ${out.attempts} attempt(s) (${kind}): ${errorMessage(out.error)}`,
+      },
+    };
+  }
+
+  /**
+   * Quotes for all symbols in one request (the library sends them as one `symbols=` list). If that
+   * request keeps failing, each symbol is asked for on its own, so one bad symbol cannot starve the
+   * others. A symbol missing from the response or with an unusable quote is reported, not thrown.
+   */
+  async quotes(symbols: readonly string[]): Promise<QuotesResult> {
+    const ticks: Tick[] = [];
+    const issues: SourceIssue[] = [];
+    const failures: YahooFailure[] = [];
+    let requests = 0;
+    if (symbols.length === 0) return { ticks, issues, failures, requests };
+    const now = this.o.now?.() ?? Date.now();
+    const take = (symbolsAsked: readonly string[], quotes: unknown[]) => {
+      const seen = new Set<string>();
+      for (const q of quotes) {
+        if (!q || typeof q !== 'object') continue;
+        const r = quoteToTick(q as Record<string, unknown>, now);
+        const sym = (q as { symbol?: unknown }).symbol;
+        if (typeof sym === 'string') seen.add(sym);
+        if (r.ok) {
+          if (symbolsAsked.includes(r.tick.symbol)) ticks.push(r.tick);
+        } else issues.push(r.issue);
+      }
+      for (const s of symbolsAsked) {
+        if (!seen.has(s))
+          issues.push({ symbol: s, at: 'quote', reason: 'Yahoo returned no quote for this symbol' });
+      }
+    };
+    const all = await this.call('quote', [...symbols], (api) => api.quote([...symbols], { return: 'array' }));
+    requests += all.attempts;
+    if (all.ok) {
+      take(symbols, all.value);
+      return { ticks, issues, failures, requests };
+    }
+    if (symbols.length === 1) {
+      failures.push({ ...all.failure, symbol: symbols[0] });
+      return { ticks, issues, failures, requests };
+    }
+    // Isolate: one request per symbol.
+    for (const s of symbols) {
+      const one = await this.call('quote', [s], (api) => api.quote([s], { return: 'array' }));
+      requests += one.attempts;
+      if (one.ok) take([s], one.value);
+      else failures.push(one.failure);
+    }
+    return { ticks, issues, failures, requests };
+  }
+
+  /**
+   * Completed 1-minute bars of `symbol` that start after `after` (epoch ms; the cursor), from
+   * `from` (default: `after` + 1 min, or 1 hour ago) to now. Yahoo serves 1-minute history for
+   * the last 30 days, at most 8 days per request.
+   */
+  async bars(
+    symbol: string,
+    opts: { after?: number; from?: number; to?: number; includePrePost?: boolean } = {},
+  ): Promise<BarsResult> {
+    const now = this.o.now?.() ?? Date.now();
+    const to = opts.to ?? now;
+    const from = opts.from ?? (opts.after !== undefined ? opts.after + 60_000 : now - 3_600_000);
+    // Nothing can have completed since the cursor: no request.
+    if (to - from < 60_000) return { bars: [], issues: [], nullBars: 0, incompleteBars: 0 };
+    const r = await this.call('chart', [symbol], (api) =>
+      api.chart(symbol, {
+        period1: new Date(from),
+        period2: new Date(to),
+        interval: '1m',
+        includePrePost: opts.includePrePost ?? false,
+      }),
+    );
+    if (!r.ok) return { bars: [], issues: [], failure: r.failure, nullBars: 0, incompleteBars: 0 };
+    const out = chartToBars(r.value, {
+      now,
+      symbol,
+      ...(opts.after !== undefined ? { after: opts.after } : {}),
+      sessionFor: this.o.sessionFor ?? sessionOf,
+    });
+    return { bars: out.bars, issues: out.issues, nullBars: out.nullBars, incompleteBars: out.incompleteBars };
+  }
+}

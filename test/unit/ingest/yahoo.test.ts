@@ -1,0 +1,302 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createYahooClient, YahooMarketData } from '../../../src/adapters/yahoo/yahoo-market-data.ts';
+import { sessionOf } from '../../../src/pipeline/ingest/market-hours.ts';
+import { RecordedYahoo } from './support/recorded-yahoo.ts';
+
+const noWait = { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 2, sleep: async () => {} };
+// The recorded quotes are from 2025-02-17 and older; the clock is set just after them.
+const QUOTE_CLOCK = Date.parse('2025-02-17T12:00:00Z');
+
+function yahoo(y: RecordedYahoo, now = QUOTE_CLOCK, retries: Array<{ attempt: number; error: string }> = []) {
+  return new YahooMarketData({
+    client: () => createYahooClient({ fetch: y.fetch, timeoutMs: 2_000 }),
+    backoff: noWait,
+    now: () => now,
+    onRetry: (r) => retries.push({ attempt: r.attempt, error: r.error }),
+  });
+}
+
+describe('Yahoo quotes from recorded responses', () => {
+  it('maps an equity quote, taking the post-market trade when it is the latest', async () => {
+    const y = new RecordedYahoo().quote('AAPL', 'quote-AAPL.json');
+    const r = await yahoo(y).quotes(['AAPL']);
+    expect(r.failures).toEqual([]);
+    expect(r.issues).toEqual([]);
+    expect(r.ticks).toEqual([
+      {
+        symbol: 'AAPL',
+        // postMarketTime 1739581198 is after regularMarketTime 1739566800: the latest trade wins
+        time: 1739581198_000,
+        price: 244.64,
+        dayOpen: 241.07,
+        dayHigh: 245.41,
+        dayLow: 241,
+        previousClose: 241.53,
+        dayVolume: 40896227,
+        currency: 'USD',
+        marketState: 'CLOSED',
+        source: 'yahoo',
+      },
+    ]);
+  });
+
+  it('maps an ETF (QQQ) and crypto (BTC-USD, no post market)', async () => {
+    const y = new RecordedYahoo().quote('QQQ', 'quote-QQQ.json').quote('BTC-USD', 'quote-BTC-USD.json');
+    const yd = yahoo(y);
+    const qqq = await yd.quotes(['QQQ']);
+    expect(qqq.ticks[0]).toMatchObject({
+      symbol: 'QQQ',
+      price: 538.13,
+      time: 1739581191_000,
+      dayVolume: 17862572,
+    });
+    const btc = await yd.quotes(['BTC-USD']);
+    expect(btc.ticks[0]).toMatchObject({
+      symbol: 'BTC-USD',
+      price: 96077.45,
+      time: 1739789580_000,
+      dayVolume: 21228961792,
+      marketState: 'REGULAR',
+    });
+  });
+
+  it('keeps FX with zero volume and an index whose day range Yahoo reports as 0', async () => {
+    const y = new RecordedYahoo()
+      .quote('EURUSD=X', 'quote-EURUSD=X.json')
+      .quote('^VXAPL', 'quote-^VXAPL.json');
+    const yd = yahoo(y);
+    const fx = await yd.quotes(['EURUSD=X']);
+    expect(fx.issues).toEqual([]);
+    expect(fx.ticks[0]).toMatchObject({
+      symbol: 'EURUSD=X',
+      price: 1.0489877,
+      dayVolume: 0,
+      time: 1739789683_000,
+    });
+    const idx = await yd.quotes(['^VXAPL']);
+    expect(idx.issues).toEqual([]);
+    expect(idx.ticks[0]).toMatchObject({
+      symbol: '^VXAPL',
+      price: 23.77,
+      previousClose: 24.28,
+      dayVolume: 0,
+    });
+    expect(idx.ticks[0]).not.toHaveProperty('dayHigh');
+    expect(idx.ticks[0]).not.toHaveProperty('dayOpen');
+  });
+
+  it('asks for several symbols in one request and maps each', async () => {
+    const y = new RecordedYahoo().quote('AAPL,BABA', 'quote-AAPL-BABA.json');
+    const r = await yahoo(y).quotes(['AAPL', 'BABA']);
+    expect(y.count('quote')).toBe(1);
+    expect(r.ticks.map((t) => [t.symbol, t.price, t.time])).toEqual([
+      ['AAPL', 244.64, 1739581198_000],
+      ['BABA', expect.any(Number), expect.any(Number)],
+    ]);
+    const baba = recordedBabaPost();
+    expect(r.ticks[1]?.price).toBe(baba.price);
+    expect(r.ticks[1]?.time).toBe(baba.time);
+  });
+
+  it('maps the older quoteCombine response, with the pre-market trade as the latest', async () => {
+    const y = new RecordedYahoo().quote('AAPL,TSLA', 'quoteCombine-AAPL-TSLA.json');
+    const r = await yahoo(y, Date.parse('2022-02-24T12:00:00Z')).quotes(['AAPL', 'TSLA']);
+    expect(r.ticks.map((t) => [t.symbol, t.price, t.time, t.marketState])).toEqual([
+      ['AAPL', 155.82, 1645697777_000, 'PRE'],
+      ['TSLA', 721, 1645697778_000, 'PRE'],
+    ]);
+  });
+
+  it('accepts reduced-field responses with only what they carry', async () => {
+    const y = new RecordedYahoo()
+      .quote('MSFT', 'quote-MSFT-fields-beta.json')
+      .quote('TSLA', 'quote-TSLA-fields-symbol-shortName.json');
+    const yd = yahoo(y);
+    const msft = await yd.quotes(['MSFT']);
+    expect(msft.ticks).toEqual([
+      { symbol: 'MSFT', time: 1739566800_000, price: 408.43, marketState: 'CLOSED', source: 'yahoo' },
+    ]);
+    const tsla = await yd.quotes(['TSLA']);
+    expect(tsla.ticks).toEqual([
+      { symbol: 'TSLA', time: 1739566801_000, price: 355.84, marketState: 'CLOSED', source: 'yahoo' },
+    ]);
+  });
+
+  it('reports a quote with no price, naming the symbol and field, and keeps the others', async () => {
+    const body = JSON.parse(readRecorded('quote-AAPL-BABA.json')) as {
+      quoteResponse: { result: Record<string, unknown>[] };
+    };
+    delete body.quoteResponse.result[1]?.regularMarketPrice;
+    delete body.quoteResponse.result[1]?.postMarketPrice;
+    const y = new RecordedYahoo().quoteBody('AAPL,BABA', body);
+    const r = await yahoo(y).quotes(['AAPL', 'BABA']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
+    expect(r.issues).toHaveLength(1);
+    expect(r.issues[0]?.symbol).toBe('BABA');
+    expect(r.issues[0]?.reason).toMatch(/price/);
+  });
+
+  it('reports a symbol Yahoo left out of the response', async () => {
+    const y = new RecordedYahoo().quote('AAPL,NOPE', 'quote-AAPL.json');
+    const r = await yahoo(y).quotes(['AAPL', 'NOPE']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
+    expect(r.issues).toEqual([
+      { symbol: 'NOPE', at: 'quote', reason: 'Yahoo returned no quote for this symbol' },
+    ]);
+  });
+});
+
+function readRecorded(file: string): string {
+  const j = JSON.parse(readFileSync(new URL(`../../fixtures/yahoo/${file}`, import.meta.url), 'utf8'));
+  return JSON.stringify(j.response.bodyJson ?? JSON.parse(j.response.body));
+}
+
+function recordedBabaPost(): { price: number; time: number } {
+  const body = JSON.parse(readRecorded('quote-AAPL-BABA.json'));
+  const q = body.quoteResponse.result.find((x: { symbol: string }) => x.symbol === 'BABA');
+  return q.postMarketTime > q.regularMarketTime
+    ? { price: q.postMarketPrice, time: q.postMarketTime * 1000 }
+    : { price: q.regularMarketPrice, time: q.regularMarketTime * 1000 };
+}
+
+describe('Yahoo failures: retried with backoff, isolated per symbol', () => {
+  it('retries HTTP 429 and then succeeds', async () => {
+    const retries: Array<{ attempt: number; error: string }> = [];
+    const y = new RecordedYahoo()
+      .quote('AAPL', 'quote-AAPL.json')
+      .fail('quote', { status: 429, body: 'Too Many Requests' }, 2);
+    const r = await yahoo(y, QUOTE_CLOCK, retries).quotes(['AAPL']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
+    expect(r.failures).toEqual([]);
+    expect(y.count('quote')).toBe(3);
+    expect(retries.map((x) => x.attempt)).toEqual([1, 2]);
+  });
+
+  it('retries a crumb failure with a fresh cookie and crumb', async () => {
+    const y = new RecordedYahoo()
+      .quote('AAPL', 'quote-AAPL.json')
+      .fail('crumb', { status: 403, body: '' }, 1);
+    const r = await yahoo(y).quotes(['AAPL']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
+    // first handshake failed at the crumb; the retry did the whole handshake again
+    expect(y.count('cookie')).toBe(2);
+    expect(y.count('crumb')).toBe(2);
+  });
+
+  it('retries a timeout', async () => {
+    const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+    const y = new RecordedYahoo()
+      .quote('AAPL', 'quote-AAPL.json')
+      .fail('quote', { throws: timeout as unknown as Error }, 1);
+    const r = await yahoo(y).quotes(['AAPL']);
+    expect(r.ticks).toHaveLength(1);
+    expect(y.count('quote')).toBe(2);
+  });
+
+  it('retries a response that fails validation, then reports it with the symbol', async () => {
+    const bad = {
+      quoteResponse: {
+        result: [{ symbol: 'AAPL', quoteType: 'EQUITY', regularMarketTime: 'not a time' }],
+        error: null,
+      },
+    };
+    const y = new RecordedYahoo().quoteBody('AAPL', bad);
+    const r = await yahoo(y).quotes(['AAPL']);
+    expect(r.ticks).toEqual([]);
+    expect(y.count('quote')).toBe(noWait.maxAttempts);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]).toMatchObject({ symbol: 'AAPL', kind: 'validation', attempts: noWait.maxAttempts });
+  });
+
+  it('isolates a permanently failing symbol: the others still get their quotes', async () => {
+    const y = new RecordedYahoo()
+      .quote('AAPL', 'quote-AAPL.json')
+      .quote('QQQ', 'quote-QQQ.json')
+      .fail('quote', { status: 500, body: 'boom' }, 1_000, 'BAD');
+    const r = await yahoo(y).quotes(['AAPL', 'BAD', 'QQQ']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL', 'QQQ']);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]).toMatchObject({ symbol: 'BAD', kind: 'server', attempts: noWait.maxAttempts });
+    expect(r.failures[0]?.reason).toMatch(/quote failed after 4 attempt/);
+  });
+
+  it('does not retry a symbol Yahoo does not know (404) and never throws', async () => {
+    const y = new RecordedYahoo();
+    const r = await yahoo(y).bars('ZZZZ', { after: Date.parse('2024-10-02T13:00:00Z') });
+    expect(r.bars).toEqual([]);
+    expect(r.failure).toMatchObject({ symbol: 'ZZZZ', kind: 'not-found', attempts: 1 });
+  });
+});
+
+describe('Yahoo 1-minute chart', () => {
+  const CSV = readFileSync(new URL('../../../data/samples/aapl-2024-10-02.csv', import.meta.url), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
+
+  it('drops the null bar and the trailing bar: the 389 bars of the flattened sample', async () => {
+    const y = new RecordedYahoo().chart(
+      'AAPL',
+      'chart-AAPL-2024-10-02-to-2024-10-03-includePrePost-false-interval-1m.json',
+    );
+    const r = await yahoo(y, Date.parse('2024-10-04T00:00:00Z')).bars('AAPL', {
+      from: Date.parse('2024-10-02T00:00:00Z'),
+      to: Date.parse('2024-10-03T00:00:00Z'),
+    });
+    expect(r.failure).toBeUndefined();
+    expect(r.nullBars).toBe(1);
+    expect(r.incompleteBars).toBe(1);
+    expect(r.bars).toHaveLength(CSV.length);
+    expect(r.bars.map((b) => new Date(b.start).toISOString().replace('.000Z', 'Z'))).toEqual(
+      CSV.map((c) => c[2]),
+    );
+    expect(r.bars.some((b) => b.start === Date.parse('2024-10-02T15:15:00Z'))).toBe(false);
+    for (const [i, b] of r.bars.entries()) {
+      const c = CSV[i]!;
+      expect(b.open).toBeCloseTo(Number(c[3]), 3);
+      expect(b.close).toBeCloseTo(Number(c[6]), 3);
+      expect(b.volume).toBe(Number(c[7]));
+      expect(b.session).toBe('regular');
+      expect(b.interval).toBe('1m');
+    }
+  });
+
+  it('sends only bars after the cursor and none still in progress', async () => {
+    const y = new RecordedYahoo().chart(
+      'AAPL',
+      'chart-AAPL-2024-10-02-to-2024-10-03-includePrePost-false-interval-1m.json',
+    );
+    // clock at 14:00:30Z: the 14:00 bar is in progress, the 13:59 bar is the last complete one
+    const r = await yahoo(y, Date.parse('2024-10-02T14:00:30Z')).bars('AAPL', {
+      after: Date.parse('2024-10-02T13:49:00Z'),
+    });
+    expect(r.bars.map((b) => new Date(b.start).toISOString())).toEqual(
+      Array.from({ length: 10 }, (_, i) =>
+        new Date(Date.parse('2024-10-02T13:50:00Z') + i * 60_000).toISOString(),
+      ),
+    );
+  });
+
+  it('returns no bars and no failure for the empty weekend chart', async () => {
+    const y = new RecordedYahoo().chart(
+      'AAPL',
+      'chart-AAPL-2025-02-01-to-2025-02-02-includePrePost-false-interval-1m.json',
+    );
+    const r = await yahoo(y, Date.parse('2025-02-03T00:00:00Z')).bars('AAPL', {
+      from: Date.parse('2025-02-01T00:00:00Z'),
+      to: Date.parse('2025-02-02T00:00:00Z'),
+    });
+    expect(r.failure).toBeUndefined();
+    expect(r.bars).toEqual([]);
+    expect(r.issues).toEqual([]);
+  });
+
+  it('labels sessions by New York time when Yahoo gives no trading periods', () => {
+    expect(sessionOf('AAPL', Date.parse('2024-10-02T13:29:00Z'))).toBe('pre');
+    expect(sessionOf('AAPL', Date.parse('2024-10-02T13:30:00Z'))).toBe('regular');
+    expect(sessionOf('AAPL', Date.parse('2024-10-02T20:00:00Z'))).toBe('post');
+    expect(sessionOf('BTC-USD', Date.parse('2024-10-02T13:30:00Z'))).toBe('none');
+  });
+});
