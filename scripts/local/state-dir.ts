@@ -1,0 +1,117 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/**
+ * The local cloud's state directory (`.local/` for `npm start`): one sub-directory per emulator,
+ * the SQS snapshot, and a lock file so that two local clouds never share it.
+ */
+
+export const LOCK_FILE = 'lock.json';
+
+export interface LockInfo {
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: string;
+}
+
+export class StateDirLockedError extends Error {
+  override name = 'StateDirLockedError';
+  readonly holder: LockInfo;
+  constructor(dir: string, holder: LockInfo) {
+    super(
+      `${dir} is in use by another local cloud (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}); ` +
+        'stop it first (Ctrl-C in its terminal)',
+    );
+    this.holder = holder;
+  }
+}
+
+/** Writes a file atomically: temp file in the same directory, fsync, rename over the target. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // Directory fsync is not supported everywhere; the rename itself is atomic.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Reads the lock of a state directory; undefined when there is none or its holder has exited. */
+export function readLiveLock(dir: string): LockInfo | undefined {
+  let info: LockInfo;
+  try {
+    info = JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')) as LockInfo;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // A lock file cut short by a crash while it was being written: treat as stale.
+    return undefined;
+  }
+  if (typeof info.pid !== 'number') return undefined;
+  if (info.host !== hostname()) return info; // cannot check another host's process: respect it
+  return isAlive(info.pid) ? info : undefined;
+}
+
+/**
+ * Takes the lock of a state directory (exclusive create). A lock left by a process that no longer
+ * runs is taken over. Returns the release function (idempotent).
+ */
+export function acquireLock(dir: string): () => void {
+  const path = join(dir, LOCK_FILE);
+  const info: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o644);
+      try {
+        writeSync(fd, JSON.stringify(info));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        try {
+          const current = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+          if (current.pid === process.pid) rmSync(path, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = readLiveLock(dir);
+      if (holder) throw new StateDirLockedError(dir, holder);
+      rmSync(path, { force: true }); // stale: its holder is gone
+    }
+  }
+  throw new Error(`${path}: could not take the lock (another local cloud keeps re-creating it)`);
+}
