@@ -1,0 +1,131 @@
+import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { MetricRow, MetricsStore } from '../../ports/processor.ts';
+import { isConditionalCheckFailed } from './dynamodb-state-store.ts';
+import {
+  type BackoffOptions,
+  expiresAtSeconds,
+  latestKey,
+  metricKey,
+  resolveBackoff,
+  storableValues,
+} from './market-table.ts';
+
+/** BatchWriteItem takes at most 25 put/delete requests per call. */
+export const BATCH_WRITE_LIMIT = 25;
+
+export class UnprocessedItemsError extends Error {
+  readonly unprocessedCount: number;
+  constructor(tableName: string, count: number, attempts: number) {
+    super(
+      `DynamoDB BatchWriteItem on ${tableName} left ${count} metric row(s) unprocessed after ${attempts} attempts (throttled)`,
+    );
+    this.name = 'UnprocessedItemsError';
+    this.unprocessedCount = count;
+  }
+}
+
+export interface DynamoDbMetricsStoreOptions {
+  readonly documents: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** METRICS_TTL_DAYS: a row expires this many days after its event time. */
+  readonly ttlDays: number;
+  readonly backoff?: BackoffOptions;
+  /** Conditional LATEST puts in flight at once (default 16). */
+  readonly latestConcurrency?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Metric rows keyed by (symbol, kind, event time) — a put of the same key is an idempotent upsert —
+ * written with BatchWriteItem (25 per call, UnprocessedItems retried with jittered backoff), then one
+ * conditional LATEST put per symbol that only ever moves forward in event time.
+ */
+export class DynamoDbMetricsStore implements MetricsStore {
+  readonly #documents: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #ttlDays: number;
+  readonly #backoff: ReturnType<typeof resolveBackoff>;
+  readonly #concurrency: number;
+  readonly #now: () => number;
+
+  constructor(options: DynamoDbMetricsStoreOptions) {
+    if (!(options.ttlDays > 0))
+      throw new RangeError(`ttlDays must be a positive number, got ${options.ttlDays}`);
+    this.#documents = options.documents;
+    this.#table = options.tableName;
+    this.#ttlDays = options.ttlDays;
+    this.#backoff = resolveBackoff(options.backoff);
+    this.#concurrency = Math.max(1, options.latestConcurrency ?? 16);
+    this.#now = options.now ?? Date.now;
+  }
+
+  async write(rows: readonly MetricRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    // One item per key: DynamoDB rejects a batch naming the same key twice; the last row wins.
+    const items = new Map<string, Record<string, unknown>>();
+    const newest = new Map<string, MetricRow>();
+    for (const row of rows) {
+      const key = metricKey(row.symbol, row.kind, row.time);
+      items.set(`${key.pk}|${key.sk}`, {
+        ...key,
+        symbol: row.symbol,
+        time: row.time,
+        kind: row.kind,
+        values: storableValues(row.values),
+        expiresAt: expiresAtSeconds(row.time, this.#ttlDays),
+      });
+      const best = newest.get(row.symbol);
+      if (!best || row.time >= best.time) newest.set(row.symbol, row);
+    }
+    const all = [...items.values()];
+    for (let i = 0; i < all.length; i += BATCH_WRITE_LIMIT) {
+      await this.#writeChunk(all.slice(i, i + BATCH_WRITE_LIMIT));
+    }
+    const latest = [...newest.values()];
+    for (let i = 0; i < latest.length; i += this.#concurrency) {
+      await Promise.all(latest.slice(i, i + this.#concurrency).map((row) => this.#putLatest(row)));
+    }
+  }
+
+  async #writeChunk(items: readonly Record<string, unknown>[]): Promise<void> {
+    let requests: unknown[] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.#documents.send(
+        new BatchWriteCommand({
+          RequestItems: { [this.#table]: requests as { PutRequest: { Item: Record<string, unknown> } }[] },
+        }),
+      );
+      const left = res.UnprocessedItems?.[this.#table] ?? [];
+      if (left.length === 0) return;
+      if (attempt >= this.#backoff.maxRetries) {
+        throw new UnprocessedItemsError(this.#table, left.length, attempt + 1);
+      }
+      requests = left;
+      await this.#backoff.delay(attempt);
+    }
+  }
+
+  async #putLatest(row: MetricRow): Promise<void> {
+    try {
+      await this.#documents.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...latestKey(row.symbol),
+            symbol: row.symbol,
+            time: row.time,
+            kind: row.kind,
+            values: storableValues(row.values),
+            updatedAt: this.#now(),
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR #time < :time',
+          ExpressionAttributeNames: { '#time': 'time' },
+          ExpressionAttributeValues: { ':time': row.time },
+        }),
+      );
+    } catch (error) {
+      // A newer (or the same) event is already LATEST: nothing to do.
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+}

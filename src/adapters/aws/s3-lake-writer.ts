@@ -1,0 +1,122 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { LakeBatch, LakeRecord, LakeWriter } from '../../ports/processor.ts';
+
+const gzip = promisify(gzipCallback);
+
+export const LAKE_CONTENT_TYPE = 'application/x-ndjson';
+export const LAKE_CONTENT_ENCODING = 'gzip';
+export const DEFAULT_RAW_PREFIX = 'raw/';
+
+/** UTC calendar day (YYYY-MM-DD) of an epoch-ms event time. */
+export function eventDay(epochMs: number): string {
+  if (!Number.isFinite(epochMs))
+    throw new RangeError(`lake record time must be a finite epoch-ms number, got ${epochMs}`);
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+/**
+ * `raw/dt=YYYY-MM-DD/shard=<shardId>/<firstSeq>-<lastSeq>.ndjson.gz`: deterministic for a batch, so a
+ * retry of the same batch overwrites its object instead of adding one.
+ */
+export function lakeObjectKey(
+  prefix: string,
+  day: string,
+  batch: Pick<LakeBatch, 'shardId' | 'firstSequenceNumber' | 'lastSequenceNumber'>,
+): string {
+  return `${prefix}dt=${day}/shard=${batch.shardId}/${batch.firstSequenceNumber}-${batch.lastSequenceNumber}.ndjson.gz`;
+}
+
+/** Splits a batch by the UTC day of each record's event time, keeping the batch's order within a day. */
+export function groupByEventDay(records: readonly LakeRecord[]): Map<string, LakeRecord[]> {
+  const days = new Map<string, LakeRecord[]>();
+  for (const r of records) {
+    const day = eventDay(r.time);
+    let list = days.get(day);
+    if (!list) {
+      list = [];
+      days.set(day, list);
+    }
+    list.push(r);
+  }
+  return days;
+}
+
+/** One JSON object per line, each line ending in '\n' (the lake's raw format). */
+export function toNdjson(records: readonly LakeRecord[]): string {
+  let out = '';
+  for (const r of records) {
+    out += `${JSON.stringify({
+      symbol: r.symbol,
+      time: r.time,
+      kind: r.kind,
+      shardId: r.shardId,
+      sequenceNumber: r.sequenceNumber,
+      arrivalTime: r.arrivalTime,
+      event: r.event,
+    })}\n`;
+  }
+  return out;
+}
+
+export async function encodeLakeObject(records: readonly LakeRecord[]): Promise<Buffer> {
+  return gzip(Buffer.from(toNdjson(records), 'utf8'));
+}
+
+function validateBatch(batch: LakeBatch): void {
+  if (!batch.shardId) throw new RangeError('lake batch shardId must be a non-empty string');
+  if (!/^\d+$/.test(batch.firstSequenceNumber)) {
+    throw new RangeError(
+      `lake batch firstSequenceNumber must be a decimal string, got '${batch.firstSequenceNumber}'`,
+    );
+  }
+  if (!/^\d+$/.test(batch.lastSequenceNumber)) {
+    throw new RangeError(
+      `lake batch lastSequenceNumber must be a decimal string, got '${batch.lastSequenceNumber}'`,
+    );
+  }
+}
+
+export interface S3LakeWriterOptions {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  /** Key prefix of the raw zone (default 'raw/'). */
+  readonly prefix?: string;
+}
+
+/** The raw zone: one gzip NDJSON object per (batch, shard, event day), never one per record. */
+export class S3LakeWriter implements LakeWriter {
+  readonly #s3: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(options: S3LakeWriterOptions) {
+    if (!options.bucket) throw new RangeError('S3LakeWriter bucket must be a non-empty string');
+    this.#s3 = options.s3;
+    this.#bucket = options.bucket;
+    const prefix = options.prefix ?? DEFAULT_RAW_PREFIX;
+    this.#prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  }
+
+  async writeBatch(batch: LakeBatch): Promise<readonly string[]> {
+    if (batch.records.length === 0) return [];
+    validateBatch(batch);
+    const days = groupByEventDay(batch.records);
+    return Promise.all(
+      [...days].map(async ([day, records]) => {
+        const key = lakeObjectKey(this.#prefix, day, batch);
+        await this.#s3.send(
+          new PutObjectCommand({
+            Bucket: this.#bucket,
+            Key: key,
+            Body: await encodeLakeObject(records),
+            ContentType: LAKE_CONTENT_TYPE,
+            ContentEncoding: LAKE_CONTENT_ENCODING,
+          }),
+        );
+        return key;
+      }),
+    );
+  }
+}
