@@ -92,9 +92,12 @@ export class KinesisEventSourcePoller {
   readonly #o: PollerOptions;
   readonly #abort = new AbortController();
   #loops: Promise<void>[] = [];
-  /** Shards that have reached the end of what is in the stream, with nothing left to retry. */
-  readonly #caughtUp = new Map<string, boolean>();
-  #idleWaiters: (() => void)[] = [];
+  /**
+   * Per shard: when (epoch ms, request start) a read found the shard's end with nothing buffered or
+   * left to retry; -1 while it has work.
+   */
+  readonly #atTipSince = new Map<string, number>();
+  #idleWaiters: { since: number; resolve: () => void }[] = [];
 
   constructor(options: PollerOptions) {
     this.#o = options;
@@ -107,15 +110,18 @@ export class KinesisEventSourcePoller {
     );
     for (const shard of shards.Shards ?? []) {
       const shardId = shard.ShardId!;
-      this.#caughtUp.set(shardId, false);
+      this.#atTipSince.set(shardId, -1);
       this.#loops.push(this.#pollShard(shardId));
     }
   }
 
-  /** Resolves once every shard has processed everything currently in the stream. */
+  /** Resolves once every shard has processed everything that was in the stream when it was called. */
   async idle(): Promise<void> {
-    if ([...this.#caughtUp.values()].every(Boolean)) return;
-    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    const since = (this.#o.clock ?? Date.now)();
+    await new Promise<void>((resolve) => {
+      this.#idleWaiters.push({ since, resolve });
+      this.#wakeIdleWaiters();
+    });
   }
 
   /** Stops polling after the batch in flight (it is finished and checkpointed, never cut short). */
@@ -125,13 +131,18 @@ export class KinesisEventSourcePoller {
     this.#loops = [];
   }
 
-  #setCaughtUp(shardId: string, value: boolean) {
-    this.#caughtUp.set(shardId, value);
-    if (value && [...this.#caughtUp.values()].every(Boolean)) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const w of waiters) w();
-    }
+  #markTip(shardId: string, requestStartedAt: number) {
+    this.#atTipSince.set(shardId, requestStartedAt);
+    this.#wakeIdleWaiters();
+  }
+
+  #wakeIdleWaiters() {
+    const oldest = Math.min(...this.#atTipSince.values());
+    this.#idleWaiters = this.#idleWaiters.filter((w) => {
+      if (oldest < w.since) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   async #iterator(shardId: string): Promise<string> {
@@ -160,6 +171,7 @@ export class KinesisEventSourcePoller {
     while (!signal.aborted) {
       try {
         iterator ??= await this.#iterator(shardId);
+        const requestStartedAt = clock();
         const out = await this.#o.kinesis.send(
           new GetRecordsCommand({ ShardIterator: iterator, Limit: settings.batchSize - buffered.length }),
         );
@@ -174,17 +186,17 @@ export class KinesisEventSourcePoller {
         if (buffered.length > 0 && (full || windowOver || (atTip && settings.batchingWindowSeconds === 0))) {
           const batch = buffered.splice(0, buffered.length);
           windowStart = undefined;
-          this.#setCaughtUp(shardId, false);
+          this.#atTipSince.set(shardId, -1);
           await this.#deliver(shardId, batch);
           // Anything retried and given up on is checkpointed past; re-read from the checkpoint.
           iterator = undefined;
           continue;
         }
-        if (buffered.length === 0 && atTip) this.#setCaughtUp(shardId, true);
+        if (buffered.length === 0 && atTip) this.#markTip(shardId, requestStartedAt);
         if (records.length === 0) await sleep(idlePollMs, signal);
         if (iterator === undefined) {
           // The shard is closed (resharded) and fully read.
-          this.#setCaughtUp(shardId, true);
+          this.#markTip(shardId, Number.POSITIVE_INFINITY);
           return;
         }
       } catch (err) {

@@ -1,0 +1,197 @@
+/**
+ * Runs the template's stream-triggered functions locally: for every Kinesis event source mapping of
+ * the synthesized template, the function's real handler module is loaded with its environment from
+ * the template (resolved against the local cloud) and driven by a local event source mapping.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { LocalCloud } from '../local/local-cloud.ts';
+import { writeFileAtomic } from '../local/state-dir.ts';
+import type { CloudFormationTemplate } from '../local/template.ts';
+import {
+  type BatchOutcome,
+  type CheckpointStore,
+  type EventSourceMappingSettings,
+  KinesisEventSourcePoller,
+} from './event-source-mapping.ts';
+
+export interface MappingPlan {
+  readonly logicalId: string;
+  readonly functionLogicalId: string;
+  /** `functions/process-ticks.handler` → the module path and its export. */
+  readonly handlerModule: string;
+  readonly handlerExport: string;
+  readonly streamLogicalId: string;
+  readonly onFailureQueueLogicalId?: string;
+  readonly batchSize: number;
+  readonly batchingWindowSeconds: number;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  readonly bisectOnError: boolean;
+  readonly maxRetryAttempts: number;
+  readonly maxRecordAgeSeconds: number;
+  readonly reportBatchItemFailures: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function getAttTarget(value: unknown): string | undefined {
+  const att = (value as Json | undefined)?.['Fn::GetAtt'];
+  if (Array.isArray(att)) return att[0] as string;
+  if (typeof att === 'string') return att.split('.')[0];
+  return undefined;
+}
+
+/** Reads every Kinesis event source mapping of the template, with the settings Lambda would apply. */
+export function kinesisMappings(template: CloudFormationTemplate): MappingPlan[] {
+  const plans: MappingPlan[] = [];
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+    const p = (resource.Properties ?? {}) as Json;
+    const streamLogicalId = getAttTarget(p.EventSourceArn);
+    if (!streamLogicalId || template.Resources[streamLogicalId]?.Type !== 'AWS::Kinesis::Stream') continue;
+    const functionLogicalId = getAttTarget(p.FunctionName);
+    const fn = functionLogicalId ? template.Resources[functionLogicalId] : undefined;
+    const handler = (fn?.Properties as Json | undefined)?.Handler;
+    if (!functionLogicalId || typeof handler !== 'string') {
+      throw new Error(`event source mapping ${logicalId} names no function with a Handler in the template`);
+    }
+    const dot = handler.lastIndexOf('.');
+    const onFailure = getAttTarget(
+      ((p.DestinationConfig as Json | undefined)?.OnFailure as Json | undefined)?.Destination,
+    );
+    plans.push({
+      logicalId,
+      functionLogicalId,
+      handlerModule: handler.slice(0, dot),
+      handlerExport: handler.slice(dot + 1),
+      streamLogicalId,
+      ...(onFailure ? { onFailureQueueLogicalId: onFailure } : {}),
+      batchSize: Number(p.BatchSize ?? 100),
+      batchingWindowSeconds: Number(p.MaximumBatchingWindowInSeconds ?? 0),
+      startingPosition: p.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
+      bisectOnError: p.BisectBatchOnFunctionError === true,
+      maxRetryAttempts: Number(p.MaximumRetryAttempts ?? -1),
+      maxRecordAgeSeconds: Number(p.MaximumRecordAgeInSeconds ?? -1),
+      reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes(
+        'ReportBatchItemFailures',
+      ),
+    });
+  }
+  return plans;
+}
+
+/** Per-shard checkpoints in a JSON file, written atomically on every change. */
+export class FileCheckpointStore implements CheckpointStore {
+  readonly #file: string;
+  readonly #data: Record<string, string>;
+  constructor(file: string) {
+    this.#file = file;
+    this.#data = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  }
+  get(shardId: string) {
+    return this.#data[shardId];
+  }
+  set(shardId: string, sequenceNumber: string) {
+    this.#data[shardId] = sequenceNumber;
+    writeFileAtomic(this.#file, JSON.stringify(this.#data));
+  }
+}
+
+export interface LocalPipelineOptions {
+  readonly cloud: LocalCloud;
+  /** Project root the handler paths are relative to (default: the current directory). */
+  readonly root?: string;
+  /** Overrides of the template's mapping settings (the latency bench uses a zero batching window). */
+  readonly overrides?: Partial<Pick<MappingPlan, 'batchSize' | 'batchingWindowSeconds'>>;
+  readonly idlePollMs?: number;
+  readonly onBatch?: (outcome: BatchOutcome) => void;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalPipeline {
+  readonly mappings: readonly MappingPlan[];
+  /** Resolves when every mapping has processed everything in its stream. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function lambdaContext(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  const { cloud } = options;
+  const root = options.root ?? process.cwd();
+  const mappings = kinesisMappings(cloud.template);
+  const pollers: KinesisEventSourcePoller[] = [];
+  for (const m of mappings) {
+    const stream = cloud.resources.streams[m.streamLogicalId];
+    if (!stream)
+      throw new Error(`stream ${m.streamLogicalId} of mapping ${m.logicalId} was not created locally`);
+    const queue = m.onFailureQueueLogicalId ? cloud.resources.queues[m.onFailureQueueLogicalId] : undefined;
+    // The handler reads its configuration at import: give it the template's environment first.
+    Object.assign(process.env, cloud.functionEnv(m.functionLogicalId));
+    const modulePath = resolve(root, `${m.handlerModule}.ts`);
+    const mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+    const handler = mod[m.handlerExport] as (
+      e: KinesisStreamEvent,
+      c: Context,
+    ) => Promise<KinesisStreamBatchResponse>;
+    if (typeof handler !== 'function')
+      throw new Error(`${modulePath} exports no function ${m.handlerExport}`);
+    const functionName = String(
+      (cloud.template.Resources[m.functionLogicalId]?.Properties as Json | undefined)?.FunctionName ??
+        m.functionLogicalId,
+    );
+    const settings: EventSourceMappingSettings = {
+      streamName: stream.name,
+      streamArn: stream.arn,
+      functionArn: `arn:aws:lambda:${cloud.region}:000000000000:function:${functionName}`,
+      batchSize: options.overrides?.batchSize ?? m.batchSize,
+      batchingWindowSeconds: options.overrides?.batchingWindowSeconds ?? m.batchingWindowSeconds,
+      startingPosition: m.startingPosition,
+      bisectOnError: m.bisectOnError,
+      maxRetryAttempts: m.maxRetryAttempts,
+      maxRecordAgeSeconds: m.maxRecordAgeSeconds,
+      reportBatchItemFailures: m.reportBatchItemFailures,
+      ...(queue ? { onFailureQueueUrl: queue.url } : {}),
+      region: cloud.region,
+    };
+    const poller = new KinesisEventSourcePoller({
+      kinesis: cloud.clients.kinesis,
+      sqs: cloud.clients.sqs,
+      settings,
+      handler: (event) => handler(event, lambdaContext(functionName)),
+      checkpoints: new FileCheckpointStore(join(cloud.state.dir, `checkpoints-${m.logicalId}.json`)),
+      ...(options.idlePollMs !== undefined ? { idlePollMs: options.idlePollMs } : {}),
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    await poller.start();
+    pollers.push(poller);
+  }
+  return {
+    mappings,
+    async idle() {
+      await Promise.all(pollers.map((p) => p.idle()));
+    },
+    async stop() {
+      await Promise.all(pollers.map((p) => p.stop()));
+    },
+  };
+}
