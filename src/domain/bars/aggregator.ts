@@ -12,8 +12,8 @@
  *   bar. A tick in a minute when the market is closed (US equities outside 04:00–20:00 New York,
  *   weekends, holidays) is rejected with reason `outside-session`.
  * - Volume: quotes carry the CUMULATIVE day volume. A bar's volume is the increase of that counter
- *   since the end of the previous closed bar. When the counter goes down (a new session or day
- *   reset it) the bar's volume is the new counter value, never a negative number. The very first
+ *   since the end of the previous closed bar. When a bar's counter is below the previous bar's (a new
+ *   session or day reset it) the bar's volume is its own counter value, never a negative number. The very first
  *   bar after a cold start counts from its own first tick (earlier volume of the day is unknown).
  *   Ticks without a day volume add no volume.
  * - Minutes without ticks produce no bar (no forward fill).
@@ -220,7 +220,7 @@ export class BarAggregator {
     let volume = 0;
     if (b.maxCum !== null) {
       if (this.lastCum === null) volume = b.maxCum - (b.minCum as number);
-      else if (b.maxCum >= this.lastCum) volume = b.maxCum - this.lastCum;
+      else if ((b.minCum as number) >= this.lastCum) volume = b.maxCum - this.lastCum;
       else volume = b.maxCum; // the day counter was reset: everything since the reset is this bar's
       this.lastCum = b.maxCum;
     }
