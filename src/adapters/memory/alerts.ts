@@ -1,0 +1,93 @@
+import type { Alert, AlertClaim, AlertLedger, AlertNotifier } from '../../ports/processor.ts';
+import { Faults } from './faults.ts';
+
+interface LedgerEntry {
+  readonly alertId: string;
+  status: 'claimed' | 'published';
+  claimedAt: number;
+  messageId?: string;
+}
+
+/** The ledger's key: (symbol, kind, alert time), as in the table (`ALERT#<kind>#<ISO time>`). */
+function ledgerKey(alert: Alert): string {
+  return `${alert.symbol}|${alert.kind}|${alert.at}`;
+}
+
+/**
+ * In-memory AlertLedger with the DynamoDB ledger's semantics: claim succeeds once per key (or after
+ * a stale claim's lease ran out), confirm marks it published, release gives back only a claim that
+ * was never published.
+ */
+export class MemoryAlertLedger implements AlertLedger {
+  readonly faults = new Faults('alert ledger');
+  readonly #entries = new Map<string, LedgerEntry>();
+  readonly #leaseMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { claimLeaseMs?: number; now?: () => number } = {}) {
+    this.#leaseMs = options.claimLeaseMs ?? 15 * 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async claim(alert: Alert): Promise<AlertClaim> {
+    this.faults.check('before');
+    const now = this.#now();
+    const key = ledgerKey(alert);
+    const entry = this.#entries.get(key);
+    const stale = entry?.status === 'claimed' && this.#leaseMs > 0 && entry.claimedAt < now - this.#leaseMs;
+    if (entry && !stale) return 'already-claimed';
+    this.#entries.set(key, { alertId: alert.id, status: 'claimed', claimedAt: now });
+    this.faults.check('after');
+    return 'claimed';
+  }
+
+  async confirm(alert: Alert, messageId: string): Promise<void> {
+    this.faults.check('before');
+    const key = ledgerKey(alert);
+    const entry = this.#entries.get(key) ?? { alertId: alert.id, status: 'claimed', claimedAt: this.#now() };
+    entry.status = 'published';
+    entry.messageId = messageId;
+    this.#entries.set(key, entry);
+    this.faults.check('after');
+  }
+
+  async release(alert: Alert): Promise<void> {
+    this.faults.check('before');
+    const key = ledgerKey(alert);
+    if (this.#entries.get(key)?.status === 'claimed') this.#entries.delete(key);
+    this.faults.check('after');
+  }
+
+  status(
+    alert: Pick<Alert, 'symbol' | 'kind' | 'at'>,
+  ): { status: 'claimed' | 'published'; messageId?: string } | undefined {
+    const e = this.#entries.get(`${alert.symbol}|${alert.kind}|${alert.at}`);
+    return e ? { status: e.status, ...(e.messageId ? { messageId: e.messageId } : {}) } : undefined;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** In-memory AlertNotifier: records every publish, in order, with a message id like SNS's. */
+export class MemoryAlertNotifier implements AlertNotifier {
+  readonly faults = new Faults('alert notifier');
+  readonly published: { readonly alert: Alert; readonly messageId: string }[] = [];
+  #next = 1;
+
+  async publish(alert: Alert): Promise<string> {
+    this.faults.check('before');
+    for (const field of ['symbol', 'kind', 'severity'] as const) {
+      if (typeof alert[field] !== 'string' || alert[field].trim() === '') {
+        throw new Error(
+          `cannot publish alert ${alert.id}: ${field} must be a non-empty string (it is a filter-policy attribute)`,
+        );
+      }
+    }
+    const messageId = `memory-${String(this.#next++).padStart(8, '0')}`;
+    this.published.push({ alert, messageId });
+    this.faults.check('after');
+    return messageId;
+  }
+}

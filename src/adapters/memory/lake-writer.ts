@@ -1,0 +1,62 @@
+import type { LakeBatch, LakeRecord, LakeWriter } from '../../ports/processor.ts';
+import {
+  DEFAULT_RAW_PREFIX,
+  encodeLakeObject,
+  groupByEventDay,
+  lakeObjectKey,
+} from '../aws/s3-lake-writer.ts';
+import { Faults } from './faults.ts';
+
+export interface MemoryLakeObject {
+  readonly key: string;
+  readonly records: readonly LakeRecord[];
+  /** The gzip NDJSON body, when the writer was built with `encode: true`. */
+  readonly body?: Buffer;
+}
+
+/**
+ * In-memory LakeWriter with the S3 writer's object layout: one object per (batch, shard, event day)
+ * under the same deterministic key, so writing a batch twice overwrites rather than adds.
+ * `encode: true` also builds the gzip NDJSON body (the real CPU cost, for the bench).
+ */
+export class MemoryLakeWriter implements LakeWriter {
+  readonly faults = new Faults('lake writer');
+  readonly #objects = new Map<string, MemoryLakeObject>();
+  readonly #encode: boolean;
+  readonly #prefix: string;
+  /** PUTs made (an overwrite counts again, as S3 would bill it). */
+  puts = 0;
+
+  constructor(options: { encode?: boolean; prefix?: string } = {}) {
+    this.#encode = options.encode ?? false;
+    this.#prefix = options.prefix ?? DEFAULT_RAW_PREFIX;
+  }
+
+  async writeBatch(batch: LakeBatch): Promise<readonly string[]> {
+    this.faults.check('before');
+    if (batch.records.length === 0) return [];
+    const keys: string[] = [];
+    for (const [day, records] of groupByEventDay(batch.records)) {
+      const key = lakeObjectKey(this.#prefix, day, batch);
+      const body = this.#encode ? await encodeLakeObject(records) : undefined;
+      this.#objects.set(key, { key, records: [...records], ...(body ? { body } : {}) });
+      this.puts += 1;
+      keys.push(key);
+    }
+    this.faults.check('after');
+    return keys;
+  }
+
+  objects(): MemoryLakeObject[] {
+    return [...this.#objects.values()].sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  get objectCount(): number {
+    return this.#objects.size;
+  }
+
+  /** Every stored record, in key order then batch order. */
+  records(): LakeRecord[] {
+    return this.objects().flatMap((o) => o.records);
+  }
+}
