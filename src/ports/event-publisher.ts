@@ -8,7 +8,7 @@ export interface FailedEvent {
 }
 
 export interface PublishReport {
-  /** Events acknowledged by the stream since the publisher was created. */
+  /** Events acknowledged by the stream (since the previous flush). */
   readonly delivered: number;
   /** Events given up on (bounded retries exhausted, too large, rejected): never dropped silently. */
   readonly failed: readonly FailedEvent[];
@@ -21,7 +21,8 @@ export interface PublishReport {
 /**
  * Writes market events to the stream, preserving each symbol's order. `publish` resolves once the
  * event is buffered; it waits while the bounded buffer is full (back-pressure on the source).
- * `flush` resolves when everything buffered has been delivered or given up on.
+ * `flush` resolves when everything buffered has been delivered or given up on, and reports what
+ * happened since the previous flush.
  */
 export interface EventPublisher {
   publish(event: MarketEvent): Promise<void>;

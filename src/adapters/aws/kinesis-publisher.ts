@@ -1,0 +1,281 @@
+import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { encodeMarketEvent, eventSymbol, type MarketEvent } from '../../domain/market/index.ts';
+import { backoffDelay, errorMessage, sleep } from '../../pipeline/ingest/backoff.ts';
+import type { EventPublisher, FailedEvent, PublishReport } from '../../ports/event-publisher.ts';
+
+/** Kinesis PutRecords limits (Kinesis Data Streams quotas). */
+export const KINESIS_LIMITS = {
+  recordsPerCall: 500,
+  bytesPerCall: 5 * 1024 * 1024,
+  /** Data blob plus partition key. */
+  bytesPerRecord: 1024 * 1024,
+  /** Write throughput of one shard. */
+  recordsPerSecondPerShard: 1_000,
+} as const;
+
+/** The one call the publisher makes (a `KinesisClient` satisfies it). */
+export interface PutRecordsSender {
+  send(command: PutRecordsCommand): Promise<PutRecordsCommandOutput>;
+}
+
+export interface KinesisPublisherOptions {
+  readonly streamName: string;
+  readonly kinesis: PutRecordsSender;
+  /** Bound of the buffer; `publish` waits while it is full (default 10,000 records). */
+  readonly maxBufferedRecords?: number;
+  /** Bound of the buffer in bytes (default 16 MiB). */
+  readonly maxBufferedBytes?: number;
+  /** Tries per record, the first included, before it is reported as failed (default 8). */
+  readonly maxAttempts?: number;
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  /** Called once per record given up on (also listed in the report). */
+  readonly onFailed?: (f: FailedEvent) => void;
+  /** Record payload (default: the compact versioned envelope `encodeMarketEvent`). */
+  readonly encode?: (e: MarketEvent) => string;
+  /** Called after each PutRecords call (metrics, benchmarks). */
+  readonly onCall?: (c: { records: number; bytes: number; failed: number; error?: string }) => void;
+}
+
+interface Entry {
+  readonly event: MarketEvent;
+  readonly key: string;
+  readonly data: Uint8Array;
+  readonly size: number;
+  attempts: number;
+  lastError: string;
+}
+
+/** Whole-call errors that no retry can fix: every record of the call is reported at once. */
+const PERMANENT_CALL_ERRORS = new Set([
+  'ResourceNotFoundException',
+  'ValidationException',
+  'InvalidArgumentException',
+  'AccessDeniedException',
+  'KMSAccessDeniedException',
+  'KMSDisabledException',
+  'KMSNotFoundException',
+  'UnrecognizedClientException',
+]);
+
+const utf8 = new TextEncoder();
+
+/**
+ * Writes market events to a Kinesis stream with PutRecords, partition key = symbol.
+ *
+ * Ordering: a call carries at most ONE record per symbol and only one call is in flight. Kinesis
+ * may fail any entry of a call while accepting the entries after it; if a call held two records
+ * of a symbol and the first failed, the second would already be on the stream ahead of it. With
+ * one record per symbol per call, a failed record stays at the head of its symbol's queue and is
+ * resent (with backoff) before any later record of that symbol; other symbols carry on.
+ * Calls hold up to 500 records / 5 MiB, so a call is as large as the number of symbols with
+ * pending records allows.
+ *
+ * Only the failed entries of a response are resent. After `maxAttempts` a record is reported as
+ * failed (report + `onFailed`), never dropped silently; the symbol's later records then proceed.
+ */
+export class KinesisPublisher implements EventPublisher {
+  private readonly o: KinesisPublisherOptions;
+  private readonly queues = new Map<string, Entry[]>();
+  private count = 0;
+  private bytes = 0;
+  private delivered = 0;
+  private calls = 0;
+  private retries = 0;
+  private readonly failed: FailedEvent[] = [];
+  private pumping: Promise<void> | undefined;
+  private spaceWaiters: (() => void)[] = [];
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
+  private readonly maxAttempts: number;
+
+  constructor(o: KinesisPublisherOptions) {
+    this.o = o;
+    this.maxRecords = Math.max(1, o.maxBufferedRecords ?? 10_000);
+    this.maxBytes = Math.max(KINESIS_LIMITS.bytesPerRecord, o.maxBufferedBytes ?? 16 * 1024 * 1024);
+    this.maxAttempts = Math.max(1, o.maxAttempts ?? 8);
+  }
+
+  get pending(): number {
+    return this.count;
+  }
+
+  /** Bytes buffered (data + partition keys). */
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
+  async publish(event: MarketEvent): Promise<void> {
+    const key = eventSymbol(event);
+    const data = utf8.encode((this.o.encode ?? encodeMarketEvent)(event));
+    const size = data.byteLength + utf8.encode(key).byteLength;
+    if (size > KINESIS_LIMITS.bytesPerRecord) {
+      this.giveUp(
+        { event, key, data, size, attempts: 0, lastError: '' },
+        `record is ${size} bytes; Kinesis accepts at most ${KINESIS_LIMITS.bytesPerRecord} bytes per record (data + partition key)`,
+      );
+      return;
+    }
+    while (this.count >= this.maxRecords || (this.count > 0 && this.bytes + size > this.maxBytes)) {
+      this.ensurePump();
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    let q = this.queues.get(key);
+    if (!q) {
+      q = [];
+      this.queues.set(key, q);
+    }
+    q.push({ event, key, data, size, attempts: 0, lastError: '' });
+    this.count++;
+    this.bytes += size;
+    this.ensurePump();
+  }
+
+  async flush(): Promise<PublishReport> {
+    while (this.count > 0 || this.pumping) {
+      this.ensurePump();
+      await this.pumping;
+    }
+    const report = this.report();
+    this.delivered = 0;
+    this.calls = 0;
+    this.retries = 0;
+    this.failed.length = 0;
+    return report;
+  }
+
+  /** Counts since the last `flush` (which resets them), so a long-lived publisher holds no history. */
+  report(): PublishReport {
+    return { delivered: this.delivered, failed: [...this.failed], calls: this.calls, retries: this.retries };
+  }
+
+  private ensurePump(): void {
+    if (this.pumping || this.count === 0) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      if (this.count > 0) this.ensurePump();
+    });
+  }
+
+  /** Heads of the symbol queues, one per symbol, within the per-call limits; served symbols rotate to the back. */
+  private nextCall(): Entry[] {
+    const batch: Entry[] = [];
+    let bytes = 0;
+    const served: string[] = [];
+    for (const [key, q] of this.queues) {
+      const head = q[0];
+      if (!head) continue;
+      if (batch.length >= KINESIS_LIMITS.recordsPerCall) break;
+      if (bytes + head.size > KINESIS_LIMITS.bytesPerCall) continue;
+      batch.push(head);
+      bytes += head.size;
+      served.push(key);
+    }
+    for (const key of served) {
+      const q = this.queues.get(key)!;
+      this.queues.delete(key);
+      this.queues.set(key, q);
+    }
+    return batch;
+  }
+
+  private async pump(): Promise<void> {
+    // Let a producer that is publishing right now fill the buffer before the first call (batching).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.count > 0) {
+      const batch = this.nextCall();
+      if (batch.length === 0) return;
+      const bytes = batch.reduce((n, e) => n + e.size, 0);
+      this.calls++;
+      let failedNow: Entry[] = [];
+      let callError: string | undefined;
+      try {
+        const out = await this.o.kinesis.send(
+          new PutRecordsCommand({
+            StreamName: this.o.streamName,
+            Records: batch.map((e) => ({ Data: e.data, PartitionKey: e.key })),
+          }),
+        );
+        const results = out.Records ?? [];
+        if (results.length !== batch.length) {
+          throw new Error(`PutRecords answered ${results.length} results for ${batch.length} records`);
+        }
+        batch.forEach((e, i) => {
+          const r = results[i]!;
+          if (r.ErrorCode) {
+            e.lastError = `${r.ErrorCode}: ${r.ErrorMessage ?? ''}`.trim();
+            failedNow.push(e);
+          } else {
+            this.remove(e);
+            this.delivered++;
+          }
+        });
+      } catch (err) {
+        callError = errorMessage(err);
+        const name = (err as { name?: string }).name ?? '';
+        for (const e of batch) e.lastError = callError;
+        if (PERMANENT_CALL_ERRORS.has(name)) {
+          for (const e of batch) {
+            e.attempts++;
+            this.remove(e);
+            this.giveUp(e, `PutRecords failed permanently: ${callError}`);
+          }
+          failedNow = [];
+        } else {
+          failedNow = batch;
+        }
+      }
+      this.o.onCall?.({
+        records: batch.length,
+        bytes,
+        failed: failedNow.length,
+        ...(callError ? { error: callError } : {}),
+      });
+      let worst = 0;
+      for (const e of failedNow) {
+        e.attempts++;
+        if (e.attempts >= this.maxAttempts) {
+          this.remove(e);
+          this.giveUp(e, `not delivered after ${e.attempts} attempts: ${e.lastError}`);
+        } else {
+          this.retries++;
+          worst = Math.max(worst, e.attempts);
+        }
+      }
+      this.wakeWriters();
+      if (worst > 0) {
+        const delay = backoffDelay(worst, {
+          maxAttempts: this.maxAttempts,
+          baseDelayMs: this.o.baseDelayMs ?? 100,
+          maxDelayMs: this.o.maxDelayMs ?? 5_000,
+          ...(this.o.random ? { random: this.o.random } : {}),
+        });
+        await (this.o.sleep ?? sleep)(delay);
+      }
+    }
+  }
+
+  /** Removes `e`, which is the head of its symbol's queue. */
+  private remove(e: Entry): void {
+    const q = this.queues.get(e.key);
+    if (!q || q[0] !== e) throw new Error(`internal: ${e.key} record is not at the head of its queue`);
+    q.shift();
+    if (q.length === 0) this.queues.delete(e.key);
+    this.count--;
+    this.bytes -= e.size;
+  }
+
+  private giveUp(e: Entry, reason: string): void {
+    const f: FailedEvent = { event: e.event, reason, attempts: e.attempts };
+    this.failed.push(f);
+    this.o.onFailed?.(f);
+  }
+
+  private wakeWriters(): void {
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const w of waiters) w();
+  }
+}
