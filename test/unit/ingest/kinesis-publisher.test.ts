@@ -13,9 +13,10 @@ const tick = (symbol: string, i: number): MarketEvent => ({
 class FakeStream {
   readonly accepted = new Map<string, number[]>();
   readonly calls: { keys: string[]; bytes: number }[] = [];
-  constructor(
-    private readonly fail: (key: string, seq: number, call: number) => string | undefined = () => undefined,
-  ) {}
+  private readonly fail: (key: string, seq: number, call: number) => string | undefined;
+  constructor(fail: (key: string, seq: number, call: number) => string | undefined = () => undefined) {
+    this.fail = fail;
+  }
   async send(cmd: PutRecordsCommand): Promise<PutRecordsCommandOutput> {
     const records = cmd.input.Records ?? [];
     const call = this.calls.length;
