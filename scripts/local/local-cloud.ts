@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type AwsClients, createAwsClients } from '../../src/adapters/aws/clients.ts';
 import { type AwsClientConfig, type AwsService, LOCAL_CREDENTIALS } from '../../src/config/aws.ts';
+import { synthesizeTemplate } from '../template/synthesize.ts';
 import { startEmulators } from './emulators.ts';
 import {
   countBucketObjects,
@@ -133,24 +134,6 @@ export function stackNameFor(stage: string): string {
   return `tickstream-${stage}`;
 }
 
-async function synthesize(stage: string): Promise<CloudFormationTemplate> {
-  // Owned by the template work; imported lazily so the local cloud also runs from a given template.
-  const specifier = '../template/synthesize.ts';
-  let mod: { synthesizeTemplate?: (stage?: string) => Promise<CloudFormationTemplate> } | undefined;
-  try {
-    mod = (await import(specifier)) as typeof mod;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-  }
-  if (mod?.synthesizeTemplate) return mod.synthesizeTemplate(stage);
-  const packaged = resolve('.serverless', 'cloudformation-template-update-stack.json');
-  if (existsSync(packaged)) return JSON.parse(readFileSync(packaged, 'utf8')) as CloudFormationTemplate;
-  throw new Error(
-    'no CloudFormation template: scripts/template/synthesize.ts is missing and .serverless/ has no packaged ' +
-      `template; run \`npx sls package --stage ${stage}\``,
-  );
-}
-
 export async function startLocalCloud(options: StartLocalCloudOptions = {}): Promise<LocalCloud> {
   const t0 = performance.now();
   const log = options.log ?? (() => {});
@@ -194,7 +177,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
   if (!persistent) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
   try {
-    const templatePromise = options.template ? Promise.resolve(options.template) : synthesize(stage);
+    const templatePromise = options.template ? Promise.resolve(options.template) : synthesizeTemplate(stage);
     const emulators = await startEmulators({
       ...(persistent ? { stateDir: dir } : {}),
       s3Directory: join(dir, 's3'),
@@ -224,7 +207,6 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       sqsEndpoint: emulators.sqs.endpoint,
     };
     const plan = planLocalResources(template, ctx);
-    for (const s of plan.skipped) log(`skipped ${s.logicalId} (${s.type}): ${s.reason}`);
     const created = await provisionAll(clients, plan, log);
     const byId = <T extends { logicalId: string }>(list: T[]) =>
       Object.fromEntries(list.map((x) => [x.logicalId, x])) as Record<string, T>;

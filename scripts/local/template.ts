@@ -15,17 +15,16 @@ export interface CloudFormationResource {
   readonly Properties?: Record<string, unknown>;
   readonly Condition?: string;
   readonly DependsOn?: string | readonly string[];
-  readonly [key: string]: unknown;
 }
 
 export interface CloudFormationTemplate {
   readonly AWSTemplateFormatVersion?: string;
   readonly Description?: string;
-  readonly Parameters?: Record<string, { readonly Type?: string; readonly Default?: unknown }>;
+  /** Each parameter is `{ Type, Default, … }`; a parameter without a Default is unresolvable locally. */
+  readonly Parameters?: Record<string, unknown>;
   readonly Conditions?: Record<string, unknown>;
   readonly Resources: Record<string, CloudFormationResource>;
   readonly Outputs?: Record<string, unknown>;
-  readonly [key: string]: unknown;
 }
 
 export const LOCAL_ACCOUNT_ID = '000000000000';
@@ -170,7 +169,7 @@ export function createResolver(
   const ref = (name: string, where: string): Json => {
     if (name in pseudo) return pseudo[name];
     if (name === 'AWS::NoValue') return undefined;
-    const param = template.Parameters?.[name];
+    const param = template.Parameters?.[name] as { Default?: unknown } | undefined;
     if (param) {
       if (param.Default === undefined)
         throw new UnresolvableError(`${where}: parameter ${name} has no Default to use locally`);

@@ -1,0 +1,71 @@
+/**
+ * `npm run local:reset`: deletes the local cloud's persisted state (.local/ by default), so the
+ * next `npm start` begins empty. Refuses while a running local cloud holds the directory's lock.
+ *
+ *   node scripts/local-reset.ts [--state-dir DIR]
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { acquireLock, LOCK_FILE, StateDirLockedError } from './local/state-dir.ts';
+
+const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export class ResetRefusedError extends Error {
+  override name = 'ResetRefusedError';
+}
+
+/** Clears a state directory; returns the entries removed. Throws while a local cloud holds it. */
+export function resetLocalState(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  let release: () => void;
+  try {
+    // Hold the lock while deleting, so no local cloud can start on a half-deleted directory.
+    release = acquireLock(dir);
+  } catch (e) {
+    if (!(e instanceof StateDirLockedError)) throw e;
+    const h = e.holder;
+    throw new ResetRefusedError(
+      `${dir} is in use by a running local cloud (pid ${h.pid} on ${h.host}, started ${h.startedAt}); ` +
+        'stop it (Ctrl-C) before resetting',
+    );
+  }
+  const removed = readdirSync(dir).filter((entry) => entry !== LOCK_FILE);
+  try {
+    for (const entry of removed) rmSync(join(dir, entry), { recursive: true, force: true });
+  } finally {
+    release();
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return removed;
+}
+
+function main(argv: string[]): number {
+  let dir = resolve(PROJECT_ROOT, process.env.TICKSTREAM_STATE_DIR ?? '.local');
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--state-dir' && argv[i + 1]) dir = resolve(argv[++i]!);
+    else if (a?.startsWith('--state-dir=')) dir = resolve(a.slice('--state-dir='.length));
+    else {
+      console.error(`local:reset: unknown option ${a}\nusage: npm run local:reset [-- --state-dir DIR]`);
+      return 2;
+    }
+  }
+  try {
+    const removed = resetLocalState(dir);
+    console.log(
+      removed.length
+        ? `removed ${dir} (${removed.join(', ')})`
+        : `nothing to reset: ${dir} is empty or absent`,
+    );
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ResetRefusedError)) throw e;
+    console.error(`local:reset: ${e.message}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = main(process.argv.slice(2));
+}
