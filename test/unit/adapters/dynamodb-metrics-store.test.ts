@@ -1,0 +1,139 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DynamoDbMetricsStore,
+  UnprocessedItemsError,
+} from '../../../src/adapters/aws/dynamodb-metrics-store.ts';
+import type { MetricRow } from '../../../src/ports/processor.ts';
+
+const TABLE = 'market';
+const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const ddb = mockClient(documents);
+const noSleep = { sleep: async () => {}, random: () => 0 };
+// 2024-03-08T14:30:00Z
+const T0 = Date.UTC(2024, 2, 8, 14, 30);
+
+afterEach(() => ddb.reset());
+
+function bar(symbol: string, minute: number, close: number): MetricRow {
+  return { symbol, time: T0 + minute * 60_000, kind: 'bar', values: { close, session: 'regular' } };
+}
+
+type Put = { PutRequest: { Item: Record<string, unknown> } };
+
+describe('DynamoDbMetricsStore.write', () => {
+  it('writes rows in batches of ≤ 25 with no duplicate key in a batch, the last duplicate winning', async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
+    const rows = Array.from({ length: 60 }, (_, i) => bar('AAPL', i, 100 + i));
+    // Duplicates of minutes 3 and 40 (a retry resends them), with revised values.
+    rows.push(bar('AAPL', 3, 999), bar('AAPL', 40, 777));
+    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 7 });
+    await store.write(rows);
+    const batches = ddb
+      .commandCalls(BatchWriteCommand)
+      .map((c) => c.args[0].input.RequestItems![TABLE] as Put[]);
+    expect(batches.map((b) => b.length)).toEqual([25, 25, 10]);
+    const keys = batches.flat().map((p) => `${p.PutRequest.Item.pk}|${p.PutRequest.Item.sk}`);
+    expect(new Set(keys).size).toBe(60);
+    const m3 = batches.flat().find((p) => p.PutRequest.Item.sk === 'BAR#2024-03-08T14:33:00.000Z');
+    expect(m3!.PutRequest.Item).toEqual({
+      pk: 'SYMBOL#AAPL',
+      sk: 'BAR#2024-03-08T14:33:00.000Z',
+      symbol: 'AAPL',
+      time: T0 + 3 * 60_000,
+      kind: 'bar',
+      values: { close: 999, session: 'regular' },
+      // event time (seconds) + 7 days
+      expiresAt: T0 / 1000 + 180 + 7 * 86_400,
+    });
+  });
+
+  it('stores non-finite numbers as null and tick rows under TICK#', async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
+    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 1 });
+    await store.write([
+      { symbol: 'MSFT', time: T0 + 1234, kind: 'tick', values: { price: 1, rsi: Number.NaN } },
+    ]);
+    const item = (ddb.commandCalls(BatchWriteCommand)[0]!.args[0].input.RequestItems![TABLE] as Put[])[0]!
+      .PutRequest.Item;
+    expect(item.sk).toBe('TICK#2024-03-08T14:30:01.234Z');
+    expect(item.values).toEqual({ price: 1, rsi: null });
+  });
+
+  it('puts one forward-only LATEST per symbol, with the newest row', async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
+    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 7, now: () => 5 });
+    await store.write([bar('AAPL', 2, 12), bar('MSFT', 1, 21), bar('AAPL', 5, 15), bar('AAPL', 4, 14)]);
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(puts).toHaveLength(2);
+    const aapl = puts.find((p) => p.Item!.pk === 'SYMBOL#AAPL')!;
+    expect(aapl.Item).toEqual({
+      pk: 'SYMBOL#AAPL',
+      sk: 'LATEST',
+      symbol: 'AAPL',
+      time: T0 + 5 * 60_000,
+      kind: 'bar',
+      values: { close: 15, session: 'regular' },
+      updatedAt: 5,
+    });
+    expect(aapl.ConditionExpression).toBe('attribute_not_exists(pk) OR #time < :time');
+    expect(aapl.ExpressionAttributeValues).toEqual({ ':time': T0 + 5 * 60_000 });
+  });
+
+  it('ignores a LATEST condition failure (an older row) but not other errors', async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 7 });
+    await expect(store.write([bar('AAPL', 1, 1)])).resolves.toBeUndefined();
+    ddb.on(PutCommand).rejects(new Error('throttled for good'));
+    await expect(store.write([bar('AAPL', 1, 1)])).rejects.toThrow('throttled for good');
+  });
+
+  it('retries UnprocessedItems with backoff until every row is written', async () => {
+    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 7, backoff: noSleep });
+    ddb.on(PutCommand).resolves({});
+    ddb
+      .on(BatchWriteCommand)
+      .callsFakeOnce((input) => ({
+        UnprocessedItems: { [TABLE]: (input.RequestItems[TABLE] as Put[]).slice(0, 7) },
+      }))
+      .callsFakeOnce((input) => ({
+        UnprocessedItems: { [TABLE]: (input.RequestItems[TABLE] as Put[]).slice(0, 2) },
+      }))
+      .resolves({});
+    await store.write(Array.from({ length: 10 }, (_, i) => bar('NVDA', i, i)));
+    const sizes = ddb
+      .commandCalls(BatchWriteCommand)
+      .map((c) => (c.args[0].input.RequestItems![TABLE] as Put[]).length);
+    expect(sizes).toEqual([10, 7, 2]);
+  });
+
+  it('throws naming how many rows were left after the bounded retries', async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(BatchWriteCommand).callsFake((input) => ({
+      UnprocessedItems: { [TABLE]: (input.RequestItems[TABLE] as Put[]).slice(0, 3) },
+    }));
+    const store = new DynamoDbMetricsStore({
+      documents,
+      tableName: TABLE,
+      ttlDays: 7,
+      backoff: { ...noSleep, maxRetries: 2 },
+    });
+    const err = await store
+      .write(Array.from({ length: 5 }, (_, i) => bar('NVDA', i, i)))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnprocessedItemsError);
+    expect((err as UnprocessedItemsError).unprocessedCount).toBe(3);
+    expect((err as Error).message).toMatch(/left 3 metric row\(s\) unprocessed after 3 attempts/);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('refuses a non-positive TTL', () => {
+    expect(() => new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 0 })).toThrow(/ttlDays/);
+  });
+});

@@ -1,0 +1,83 @@
+import { gunzipSync } from 'node:zlib';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import type { LakeBatch, LakeRecord } from '../../../src/ports/processor.ts';
+
+const s3 = new S3Client({ region: 'us-east-1' });
+const s3Mock = mockClient(s3);
+afterEach(() => s3Mock.reset());
+
+function record(seq: string, iso: string): LakeRecord {
+  return {
+    symbol: 'AAPL',
+    time: Date.parse(iso),
+    kind: 'bar',
+    shardId: 'shardId-000000000001',
+    sequenceNumber: seq,
+    arrivalTime: Date.parse(iso) + 500,
+    event: { type: 'bar', symbol: 'AAPL', close: 170.5 },
+  };
+}
+
+// Straddles UTC midnight: an after-hours bar on 2024-03-08 (New York 19:59 = 00:59Z next day is the 9th).
+const batch: LakeBatch = {
+  shardId: 'shardId-000000000001',
+  firstSequenceNumber: '100',
+  lastSequenceNumber: '103',
+  records: [
+    record('100', '2024-03-08T23:58:00.000Z'),
+    record('101', '2024-03-08T23:59:00.000Z'),
+    record('102', '2024-03-09T00:00:00.000Z'),
+    record('103', '2024-03-09T00:01:00.000Z'),
+  ],
+};
+
+function expectedLine(seq: string, iso: string): string {
+  const t = Date.parse(iso);
+  return `{"symbol":"AAPL","time":${t},"kind":"bar","shardId":"shardId-000000000001","sequenceNumber":"${seq}","arrivalTime":${t + 500},"event":{"type":"bar","symbol":"AAPL","close":170.5}}\n`;
+}
+
+describe('S3LakeWriter', () => {
+  it('writes one gzip NDJSON object per event day (UTC) under dt=/shard= with deterministic keys', async () => {
+    s3Mock.on(PutObjectCommand).resolves({});
+    const writer = new S3LakeWriter({ s3, bucket: 'lake' });
+    const keys = await writer.writeBatch(batch);
+    expect([...keys].sort()).toEqual([
+      'raw/dt=2024-03-08/shard=shardId-000000000001/100-103.ndjson.gz',
+      'raw/dt=2024-03-09/shard=shardId-000000000001/100-103.ndjson.gz',
+    ]);
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts).toHaveLength(2);
+    const day8 = puts.find((p) => p.Key!.includes('dt=2024-03-08'))!;
+    expect(day8.Bucket).toBe('lake');
+    expect(day8.ContentType).toBe('application/x-ndjson');
+    expect(day8.ContentEncoding).toBe('gzip');
+    expect(gunzipSync(day8.Body as Buffer).toString('utf8')).toBe(
+      expectedLine('100', '2024-03-08T23:58:00.000Z') + expectedLine('101', '2024-03-08T23:59:00.000Z'),
+    );
+  });
+
+  it('writes byte-identical objects for the same batch (a retry overwrites)', async () => {
+    s3Mock.on(PutObjectCommand).resolves({});
+    const writer = new S3LakeWriter({ s3, bucket: 'lake', prefix: 'raw' });
+    const first = await writer.writeBatch(batch);
+    const second = await writer.writeBatch(batch);
+    expect(second).toEqual(first);
+    const bodies = s3Mock
+      .commandCalls(PutObjectCommand)
+      .map((c) => (c.args[0].input.Body as Buffer).toString('base64'));
+    expect(bodies[2]).toBe(bodies[0]);
+    expect(bodies[3]).toBe(bodies[1]);
+  });
+
+  it('writes nothing for an empty batch and refuses a bad sequence number', async () => {
+    const writer = new S3LakeWriter({ s3, bucket: 'lake' });
+    expect(await writer.writeBatch({ ...batch, records: [] })).toEqual([]);
+    await expect(writer.writeBatch({ ...batch, firstSequenceNumber: '../x' })).rejects.toThrow(
+      /firstSequenceNumber must be a decimal string/,
+    );
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
