@@ -56,8 +56,10 @@ export const INDICATOR_TYPES = Object.keys(restorers) as readonly IndicatorSnaps
 
 /** Rebuilds any indicator from its snapshot, dispatching on the snapshot's `type` tag. */
 export function restoreIndicator(snapshot: unknown): AnyIndicator {
-  const type =
-    snapshot !== null && typeof snapshot === 'object' ? (snapshot as { type?: unknown }).type : undefined;
+  if (snapshot === null || typeof snapshot !== 'object' || Array.isArray(snapshot)) {
+    throw new IndicatorSnapshotError('indicator', 'snapshot', `must be an object, got ${describe(snapshot)}`);
+  }
+  const type = (snapshot as { type?: unknown }).type;
   if (typeof type !== 'string' || !Object.hasOwn(restorers, type)) {
     throw new IndicatorSnapshotError(
       'indicator',
