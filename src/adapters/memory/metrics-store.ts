@@ -25,14 +25,20 @@ export class MemoryMetricsStore implements MetricsStore {
     this.faults.check('before');
     this.writes += 1;
     this.rowsReceived += rows.length;
+    const newest = new Map<string, MetricRow>();
     for (const row of rows) {
       if (!Number.isFinite(row.time))
         throw new RangeError(`metric row time must be a finite epoch-ms number, got ${row.time}`);
       if (!row.symbol) throw new RangeError('metric row symbol must be a non-empty string');
       const stored = storable(row);
       this.#rows.set(`${row.symbol}|${row.kind}|${row.time}`, stored);
-      const latest = this.#latest.get(row.symbol);
-      if (!latest || latest.time < row.time) this.#latest.set(row.symbol, stored);
+      const best = newest.get(row.symbol);
+      if (!best || row.time >= best.time) newest.set(row.symbol, stored);
+    }
+    // As in the table: the call's newest row per symbol, then a forward-only conditional put.
+    for (const [symbol, row] of newest) {
+      const latest = this.#latest.get(symbol);
+      if (!latest || latest.time < row.time) this.#latest.set(symbol, row);
     }
     this.faults.check('after');
   }

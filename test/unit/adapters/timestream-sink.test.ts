@@ -134,15 +134,13 @@ describe('TimestreamSink', () => {
   });
 
   it('reports rejections to onRejected instead of throwing when given one', async () => {
-    tsMock
-      .on(WriteRecordsCommand)
-      .rejects(
-        new RejectedRecordsException({
-          message: 'rejected',
-          $metadata: {},
-          RejectedRecords: [{ RecordIndex: 0, Reason: 'bad' }],
-        }),
-      );
+    tsMock.on(WriteRecordsCommand).rejects(
+      new RejectedRecordsException({
+        message: 'rejected',
+        $metadata: {},
+        RejectedRecords: [{ RecordIndex: 0, Reason: 'bad' }],
+      }),
+    );
     const seen: TimestreamRejection[] = [];
     const sink = new TimestreamSink({
       client,
