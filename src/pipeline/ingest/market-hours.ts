@@ -1,16 +1,22 @@
+import { calendarForSymbol, type ExchangeCalendar } from '../../domain/calendar/calendar.ts';
 import { assetClassOf, type Session } from '../../domain/market/index.ts';
 
 /**
- * US equity trading hours in New York time: pre-market 04:00–09:30, regular 09:30–16:00,
- * post-market 16:00–20:00, Monday to Friday. Exchange holidays and half days are not known here:
- * the domain's exchange calendar (src/domain/calendar) replaces this once it lands.
+ * Market hours for ingestion, on the domain's exchange calendars (NYSE sessions, holidays and
+ * early closes for US equities and indices; continuous markets for crypto, FX and futures), and
+ * wall-clock helpers for parsing exchange-local times in replay files.
  */
 export const NEW_YORK = 'America/New_York';
 
-const PRE_OPEN = 4 * 60;
-const REGULAR_OPEN = 9 * 60 + 30;
-const REGULAR_CLOSE = 16 * 60;
-const POST_CLOSE = 20 * 60;
+const calendars = new Map<string, ExchangeCalendar>();
+function calendarOf(symbol: string): ExchangeCalendar {
+  let c = calendars.get(symbol);
+  if (!c) {
+    c = calendarForSymbol(symbol);
+    calendars.set(symbol, c);
+  }
+  return c;
+}
 
 const fmtCache = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
@@ -110,37 +116,23 @@ export function zonedTimeToUtc(
   return first;
 }
 
-export type UsEquityPhase = Session | 'closed';
-
-/** Phase of the US equity market at `t` (no holidays; see the note above). */
-export function usEquityPhase(t: number): Exclude<UsEquityPhase, 'none'> {
-  const w = wallClock(t);
-  if (w.weekday === 0 || w.weekday === 6) return 'closed';
-  const m = w.hour * 60 + w.minute;
-  if (m < PRE_OPEN || m >= POST_CLOSE) return 'closed';
-  if (m < REGULAR_OPEN) return 'pre';
-  if (m < REGULAR_CLOSE) return 'regular';
-  return 'post';
-}
-
 /**
- * Session label for a bar of `symbol` starting at `start`: `none` for instruments without
- * sessions (crypto, FX, futures), otherwise pre/regular/post by New York time (bars outside
- * extended hours count as pre before the open and post after the close).
+ * Session label for a bar of `symbol` starting at `start`: the calendar's session (`none` for
+ * markets without sessions). A bar the calendar calls closed (outside extended hours, or on a
+ * holiday a file still has data for) is labelled pre before the regular open's minute of day and
+ * post after it.
  */
 export function sessionOf(symbol: string, start: number): Session {
-  const cls = assetClassOf(symbol);
-  if (cls === 'crypto' || cls === 'fx' || cls === 'future') return 'none';
-  const w = wallClock(start);
-  const m = w.hour * 60 + w.minute;
-  if (m < REGULAR_OPEN) return 'pre';
-  if (m < REGULAR_CLOSE) return 'regular';
-  return 'post';
+  const s = calendarOf(symbol).sessionAt(start);
+  if (s !== 'closed') return s;
+  const w = wallClock(start, calendarOf(symbol).timeZone);
+  return w.hour * 60 + w.minute < 9 * 60 + 30 ? 'pre' : 'post';
 }
 
 /**
  * Whether `symbol` trades at `t`: crypto always; FX and futures Sunday 17:00 to Friday 17:00 New
- * York time; equities and indices in regular hours, or extended hours when `extendedHours`.
+ * York time (no polling on weekends); equities and indices in the regular session of a trading
+ * day, or also pre/post when `extendedHours`.
  */
 export function isMarketOpen(symbol: string, t: number, extendedHours = false): boolean {
   const cls = assetClassOf(symbol);
@@ -152,7 +144,7 @@ export function isMarketOpen(symbol: string, t: number, extendedHours = false): 
     if (w.weekday === 5) return w.hour < 17;
     return true;
   }
-  const phase = usEquityPhase(t);
-  if (phase === 'regular') return true;
-  return extendedHours && (phase === 'pre' || phase === 'post');
+  const s = calendarOf(symbol).sessionAt(t);
+  if (s === 'regular' || s === 'none') return true;
+  return extendedHours && (s === 'pre' || s === 'post');
 }

@@ -1,0 +1,276 @@
+import {
+  type Bar,
+  decodeMarketEvent,
+  formatIssues,
+  type MarketEvent,
+  ONE_MINUTE_MS,
+  validateBar,
+  validateTick,
+} from '../../domain/market/index.ts';
+import { NEW_YORK, sessionOf, zonedTimeToUtc } from '../../pipeline/ingest/market-hours.ts';
+import type { SourceIssue } from '../../ports/market-source.ts';
+import { chartToBars, rawChartToChartLike } from '../yahoo/map.ts';
+
+/**
+ * Replay file formats:
+ * - `yahoo-chart`: a Yahoo `/v8/finance/chart` response, raw or as yahoo-finance2 records it
+ *   (`{request, response: {bodyJson | body}}`); null bars and the trailing bar are dropped.
+ * - `csv`: a header row, then one bar (open/high/low/close[/volume]) or tick (price) per row; the
+ *   time column is the first of bar_start_utc, start, timestamp, time, datetime, date,
+ *   bar_start_et; ISO-8601 with a zone, epoch seconds/ms, or a local time in `timeZone`.
+ * - `ninjatrader`: `YYYYMMDD HHMMSS;open;high;low;close;volume`, UTC, the time marks the bar END.
+ * - `mdy-ny`: a CSV whose time is `M/D/YYYY H:MM` New York time (bar start).
+ * - `ndjson`: one stream envelope per line, `{"v":1,"kind":"tick"|"bar","data":{…}}`.
+ */
+export const REPLAY_FORMATS = ['yahoo-chart', 'csv', 'ninjatrader', 'mdy-ny', 'ndjson'] as const;
+export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
+
+const NINJA = /^(\d{4})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2});/;
+const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+const LOCAL_ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
+const TIME_COLUMNS = ['bar_start_utc', 'start', 'timestamp', 'time', 'datetime', 'date', 'bar_start_et'];
+
+/** Detects the format from the start of a file (its first few KB). */
+export function detectFormat(head: string): ReplayFormat {
+  const text = head.replace(/^\uFEFF/, '');
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const first = lines[0]?.trim() ?? '';
+  if (first.startsWith('{')) {
+    try {
+      const o = JSON.parse(first) as Record<string, unknown>;
+      if ('kind' in o && 'data' in o) return 'ndjson';
+    } catch {
+      // a multi-line JSON document
+    }
+    return 'yahoo-chart';
+  }
+  if (NINJA.test(first)) return 'ninjatrader';
+  if (first.includes(',') && lines[1] !== undefined) {
+    const header = splitCsv(first).map((h) => h.toLowerCase());
+    const timeIdx = header.findIndex((h) => TIME_COLUMNS.includes(h));
+    const value = splitCsv(lines[1])[timeIdx] ?? '';
+    if (MDY.test(value.trim())) return 'mdy-ny';
+    return 'csv';
+  }
+  throw new Error(
+    `cannot detect the replay format from the first line ${JSON.stringify(first.slice(0, 80))}; pass --format (${REPLAY_FORMATS.join(', ')})`,
+  );
+}
+
+export function splitCsv(line: string): string[] {
+  // The bundled formats have no quoted commas; strip surrounding quotes only.
+  return line.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+}
+
+export interface ParseContext {
+  /** Symbol for files that carry none (NinjaTrader, M/D/YYYY, CSV without a symbol column). */
+  readonly symbol?: string;
+  /** Zone of local (zone-less) times in CSV files; default America/New_York. */
+  readonly timeZone?: string;
+  /** Clock for the "not in the future" check. */
+  readonly now?: number;
+}
+
+export type LineResult = { event: MarketEvent } | { issue: SourceIssue } | null;
+
+function bar(
+  symbol: string,
+  start: number,
+  o: unknown,
+  h: unknown,
+  l: unknown,
+  c: unknown,
+  v: unknown,
+  at: string,
+  now: number,
+): LineResult {
+  const candidate: Omit<Bar, 'session'> & { session: Bar['session'] } = {
+    symbol,
+    start,
+    interval: '1m',
+    open: o as number,
+    high: h as number,
+    low: l as number,
+    close: c as number,
+    volume: v as number,
+    session: safeSession(symbol, start),
+    source: 'replay',
+  };
+  const r = validateBar(candidate, now);
+  return r.ok
+    ? { event: { kind: 'bar', bar: r.value } }
+    : { issue: { symbol, at, reason: formatIssues(r.issues) } };
+}
+
+function safeSession(symbol: string, start: number): Bar['session'] {
+  try {
+    return sessionOf(symbol, start);
+  } catch {
+    return 'none';
+  }
+}
+
+const numOrNaN = (s: string | undefined): number =>
+  s === undefined || s.trim() === '' ? Number.NaN : Number(s);
+
+function requireSymbol(ctx: ParseContext, format: string): string {
+  if (!ctx.symbol) throw new Error(`${format} files carry no symbol: pass --symbol (e.g. --symbol SPY)`);
+  return ctx.symbol;
+}
+
+/** A line parser for a line-based format; the first call receives the header when there is one. */
+export function lineParser(
+  format: Exclude<ReplayFormat, 'yahoo-chart'>,
+  ctx: ParseContext,
+): (line: string, lineNo: number) => LineResult {
+  const now = ctx.now ?? Date.now();
+  switch (format) {
+    case 'ndjson':
+      return (line, n) => {
+        if (line.trim() === '') return null;
+        const r = decodeMarketEvent(line, now);
+        return r.ok ? { event: r.value } : { issue: { at: `line ${n}`, reason: formatIssues(r.issues) } };
+      };
+    case 'ninjatrader': {
+      const symbol = requireSymbol(ctx, 'NinjaTrader');
+      return (line, n) => {
+        if (line.trim() === '') return null;
+        const at = `line ${n}`;
+        const m = NINJA.exec(line);
+        if (!m)
+          return {
+            issue: {
+              symbol,
+              at,
+              field: 'time',
+              reason: `expected "YYYYMMDD HHMMSS;open;high;low;close;volume", got ${JSON.stringify(line.slice(0, 60))}`,
+            },
+          };
+        const end = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+        const f = line.trim().split(';');
+        // NinjaTrader stamps the bar's END: the bar started one minute earlier.
+        return bar(
+          symbol,
+          end - ONE_MINUTE_MS,
+          numOrNaN(f[1]),
+          numOrNaN(f[2]),
+          numOrNaN(f[3]),
+          numOrNaN(f[4]),
+          numOrNaN(f[5]),
+          at,
+          now,
+        );
+      };
+    }
+    case 'csv':
+    case 'mdy-ny': {
+      let cols: string[] | undefined;
+      const zone = format === 'mdy-ny' ? NEW_YORK : (ctx.timeZone ?? NEW_YORK);
+      return (line, n) => {
+        if (line.trim() === '') return null;
+        const at = `line ${n}`;
+        if (!cols) {
+          cols = splitCsv(line.replace(/^\uFEFF/, '')).map((h) => h.toLowerCase());
+          if (!TIME_COLUMNS.some((t) => cols!.includes(t))) {
+            throw new Error(`CSV header has no time column (one of ${TIME_COLUMNS.join(', ')}): ${line}`);
+          }
+          if (!cols.includes('symbol') && !ctx.symbol) {
+            throw new Error('CSV has no symbol column: pass --symbol (e.g. --symbol ^GSPC)');
+          }
+          return null;
+        }
+        const cells = splitCsv(line);
+        const get = (name: string) => {
+          const i = cols!.indexOf(name);
+          return i < 0 ? undefined : cells[i];
+        };
+        const symbol = get('symbol') || ctx.symbol || '';
+        const timeCol = TIME_COLUMNS.find((t) => cols!.includes(t))!;
+        const raw = get(timeCol) ?? '';
+        let time: number;
+        try {
+          time = parseTime(raw, zone);
+        } catch (err) {
+          return { issue: { symbol, at, field: timeCol, reason: (err as Error).message } };
+        }
+        if (cols.includes('price') && !cols.includes('open')) {
+          const r = validateTick(
+            {
+              symbol,
+              time,
+              price: numOrNaN(get('price')),
+              ...(get('volume') !== undefined ? { dayVolume: numOrNaN(get('volume')) } : {}),
+              source: 'replay',
+            },
+            now,
+          );
+          return r.ok
+            ? { event: { kind: 'tick', tick: r.value } }
+            : { issue: { symbol, at, reason: formatIssues(r.issues) } };
+        }
+        return bar(
+          symbol,
+          time,
+          numOrNaN(get('open')),
+          numOrNaN(get('high')),
+          numOrNaN(get('low')),
+          numOrNaN(get('close')),
+          get('volume') === undefined ? 0 : numOrNaN(get('volume')),
+          at,
+          now,
+        );
+      };
+    }
+  }
+}
+
+/** Parses a CSV time cell: ISO-8601 with a zone, epoch seconds or ms, or a local time in `zone`. */
+export function parseTime(raw: string, zone: string): number {
+  const s = raw.trim();
+  if (s === '') throw new Error('time is empty');
+  if (/^\d+(\.\d+)?$/.test(s)) {
+    const n = Number(s);
+    return Math.round(n < 1e11 ? n * 1000 : n);
+  }
+  const mdy = MDY.exec(s);
+  if (mdy) return zonedTimeToUtc(+mdy[3]!, +mdy[1]!, +mdy[2]!, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone);
+  const local = LOCAL_ISO.exec(s);
+  if (local)
+    return zonedTimeToUtc(+local[1]!, +local[2]!, +local[3]!, +local[4]!, +local[5]!, +(local[6] ?? 0), zone);
+  if (/[zZ]$|[+-]\d{2}:?\d{2}$/.test(s)) {
+    const t = Date.parse(s);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new Error(
+    `time ${JSON.stringify(s)} is not ISO-8601 with a zone, epoch seconds/ms, or M/D/YYYY H:MM`,
+  );
+}
+
+/** Bars of a Yahoo chart document (raw, or recorded by yahoo-finance2). */
+export function parseYahooChart(
+  text: string,
+  ctx: ParseContext,
+): { events: MarketEvent[]; issues: SourceIssue[] } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`not a JSON document: ${(err as Error).message}`);
+  }
+  const rec = doc as { response?: { bodyJson?: unknown; body?: unknown }; chart?: unknown };
+  const body = rec.chart
+    ? rec
+    : rec.response?.bodyJson !== undefined
+      ? rec.response.bodyJson
+      : typeof rec.response?.body === 'string'
+        ? JSON.parse(rec.response.body)
+        : rec;
+  const chart = rawChartToChartLike(body);
+  const out = chartToBars(chart, {
+    now: ctx.now ?? Date.now(),
+    ...(ctx.symbol ? { symbol: ctx.symbol } : {}),
+    source: 'replay',
+    sessionFor: safeSession,
+  });
+  return { events: out.bars.map((b) => ({ kind: 'bar', bar: b })), issues: out.issues };
+}

@@ -1,0 +1,211 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { detectFormat, parseTime } from '../../../src/adapters/replay/formats.ts';
+import { parseSpeed, ReplaySource } from '../../../src/adapters/replay/replay-source.ts';
+import { eventSymbol, eventTime, type MarketEvent } from '../../../src/domain/market/index.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const sample = (f: string) => join(root, 'data/samples', f);
+const fixture = (f: string) => join(root, 'test/fixtures/replay', f);
+const iso = (t: number) => new Date(t).toISOString();
+
+async function collect(src: ReplaySource): Promise<MarketEvent[]> {
+  const out: MarketEvent[] = [];
+  for await (const e of src.events()) out.push(e);
+  return out;
+}
+
+function tmpFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'replay-test-'));
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+describe('replay of the bundled real samples (counts and first/last times taken with awk)', () => {
+  it('flat CSV with a header: AAPL 2024-10-02, 389 bars 13:30Z..19:59Z', async () => {
+    const src = new ReplaySource({ file: sample('aapl-2024-10-02.csv'), format: 'auto' });
+    expect(await src.format()).toBe('csv');
+    const ev = await collect(src);
+    expect(src.issues()).toEqual([]);
+    expect(ev).toHaveLength(389);
+    expect(iso(eventTime(ev[0]!))).toBe('2024-10-02T13:30:00.000Z');
+    expect(iso(eventTime(ev.at(-1)!))).toBe('2024-10-02T19:59:00.000Z');
+    expect(ev[0]).toEqual({
+      kind: 'bar',
+      bar: {
+        symbol: 'AAPL',
+        start: Date.parse('2024-10-02T13:30:00Z'),
+        interval: '1m',
+        open: 225.89,
+        high: 226.11,
+        low: 225.42,
+        close: 225.7,
+        volume: 1205461,
+        session: 'regular',
+        source: 'replay',
+      },
+    });
+  });
+
+  it('NinjaTrader (UTC, time = bar END): SPY January 2011, 14180 bars, starts one minute before the stamp', async () => {
+    const src = new ReplaySource({
+      file: sample('spy-2011-01-ninjatrader.csv'),
+      format: 'auto',
+      symbol: 'SPY',
+    });
+    expect(await src.format()).toBe('ninjatrader');
+    const ev = await collect(src);
+    expect(src.issues()).toEqual([]);
+    expect(ev).toHaveLength(14180);
+    // first stamp 20110103 090100 → starts 09:00Z (04:00 EST: pre-market)
+    expect(iso(eventTime(ev[0]!))).toBe('2011-01-03T09:00:00.000Z');
+    expect(ev[0]?.kind === 'bar' && ev[0].bar).toMatchObject({
+      open: 126.35,
+      high: 126.39,
+      low: 126.35,
+      close: 126.39,
+      volume: 1579,
+      session: 'pre',
+    });
+    // last stamp 20110201 010000 → starts 00:59Z (19:59 EST on Jan 31: post-market)
+    expect(iso(eventTime(ev.at(-1)!))).toBe('2011-02-01T00:59:00.000Z');
+    const last = ev.at(-1);
+    expect(last?.kind === 'bar' ? last.bar.session : undefined).toBe('post');
+  });
+
+  it('M/D/YYYY H:MM New York time: S&P 500 2019-11-05..08, 1563 bars, EST (UTC-5)', async () => {
+    const src = new ReplaySource({
+      file: sample('sp500-2019-11-05-to-08.csv'),
+      format: 'auto',
+      symbol: '^GSPC',
+    });
+    expect(await src.format()).toBe('mdy-ny');
+    const ev = await collect(src);
+    expect(src.issues()).toEqual([]);
+    expect(ev).toHaveLength(1563);
+    expect(iso(eventTime(ev[0]!))).toBe('2019-11-05T14:30:00.000Z');
+    expect(iso(eventTime(ev.at(-1)!))).toBe('2019-11-08T20:59:00.000Z');
+    // the file's columns are Date,Open,Close,High,Low: mapped by name, not position
+    expect(ev[0]?.kind === 'bar' && ev[0].bar).toMatchObject({
+      open: 3080.8,
+      close: 3080.49,
+      high: 3081.47,
+      low: 3080.3,
+      volume: 0,
+    });
+  });
+
+  it('Yahoo chart JSON as recorded: the null and trailing bars dropped, 389 bars', async () => {
+    const src = new ReplaySource({ file: sample('yahoo-chart-AAPL-2024-10-02-1m.json'), format: 'auto' });
+    expect(await src.format()).toBe('yahoo-chart');
+    const ev = await collect(src);
+    expect(ev).toHaveLength(389);
+    expect(new Set(ev.map(eventSymbol))).toEqual(new Set(['AAPL']));
+    expect(iso(eventTime(ev[0]!))).toBe('2024-10-02T13:30:00.000Z');
+    expect(iso(eventTime(ev.at(-1)!))).toBe('2024-10-02T19:59:00.000Z');
+  });
+});
+
+describe('replay across daylight-saving changes', () => {
+  it('M/D/YYYY New York across 2024-03-10: EST before, EDT after; the skipped 02:30 is reported', async () => {
+    const src = new ReplaySource({ file: fixture('dst-2024-03-mdy.csv'), symbol: '^GSPC' });
+    const ev = await collect(src);
+    expect(ev.map((e) => iso(eventTime(e)))).toEqual([
+      '2024-03-08T20:58:00.000Z',
+      '2024-03-08T20:59:00.000Z',
+      '2024-03-11T13:30:00.000Z',
+      '2024-03-11T13:31:00.000Z',
+    ]);
+    expect(ev.map((e) => (e.kind === 'bar' ? e.bar.session : ''))).toEqual([
+      'regular',
+      'regular',
+      'regular',
+      'regular',
+    ]);
+    expect(src.issues()).toHaveLength(1);
+    expect(src.issues()[0]).toMatchObject({ at: 'line 4', field: 'date' });
+    expect(src.issues()[0]?.reason).toMatch(/2024-3-10 02:30 does not exist in America\/New_York/);
+  });
+
+  it('NDJSON of the stream envelope across 2024-11-03 keeps exchange times as written', async () => {
+    const src = new ReplaySource({ file: fixture('dst-2024-11-03.ndjson'), format: 'auto' });
+    expect(await src.format()).toBe('ndjson');
+    const ev = await collect(src);
+    expect(src.issues()).toEqual([]);
+    expect(ev.map((e) => [eventSymbol(e), iso(eventTime(e))])).toEqual([
+      ['SPY', '2024-11-01T13:30:00.000Z'],
+      ['BTC-USD', '2024-11-03T05:30:00.000Z'],
+      ['BTC-USD', '2024-11-03T06:30:00.000Z'],
+      ['SPY', '2024-11-04T14:30:00.000Z'],
+    ]);
+  });
+
+  it('a local time repeated by the fall-back change resolves to its first (daylight) occurrence', () => {
+    expect(iso(parseTime('2024-11-03 01:30', 'America/New_York'))).toBe('2024-11-03T05:30:00.000Z');
+    expect(iso(parseTime('11/3/2024 1:30', 'America/New_York'))).toBe('2024-11-03T05:30:00.000Z');
+    expect(iso(parseTime('2024-11-03T01:30:00-05:00', 'America/New_York'))).toBe('2024-11-03T06:30:00.000Z');
+    expect(iso(parseTime('1730615400', 'UTC'))).toBe('2024-11-03T06:30:00.000Z');
+  });
+});
+
+describe('replay input errors', () => {
+  it('reports a bad row with its line and field and keeps every other row', async () => {
+    const f = tmpFile(
+      'bad.csv',
+      'symbol,bar_start_utc,open,high,low,close,volume\n' +
+        'AAPL,2024-10-02T13:30:00Z,225.89,226.11,225.42,225.7,1205461\n' +
+        'AAPL,2024-10-02T13:31:00Z,abc,226.0,225.55,225.94,205420\n' +
+        'AAPL,2024-10-02T13:32:00Z,225.9,226.0,225.55,225.94,-5\n' +
+        'AAPL,2024-10-02T13:31:30Z,225.9,226.0,225.55,225.94,5\n' +
+        'AAPL,2024-10-02T13:30:00Z,225.9,226.0,225.55,225.94,5\n' +
+        'AAPL,2024-10-02T13:33:00Z,225.9,226.0,225.55,225.94,5\n',
+    );
+    const src = new ReplaySource({ file: f });
+    const ev = await collect(src);
+    expect(ev.map((e) => iso(eventTime(e)))).toEqual([
+      '2024-10-02T13:30:00.000Z',
+      '2024-10-02T13:33:00.000Z',
+    ]);
+    const issues = src.issues();
+    expect(issues.map((i) => i.at)).toEqual(['line 3', 'line 4', 'line 5', 'line 6']);
+    expect(issues[0]?.reason).toMatch(/open: open must be a finite number/);
+    expect(issues[1]?.reason).toMatch(/volume: volume must not be negative/);
+    expect(issues[2]?.reason).toMatch(/start must be aligned to a whole minute/);
+    expect(issues[3]?.reason).toMatch(/not after the previous/);
+  });
+
+  it('asks for --symbol when the file has none', async () => {
+    const src = new ReplaySource({ file: sample('spy-2011-01-ninjatrader.csv') });
+    await expect(collect(src)).rejects.toThrow(/pass --symbol/);
+  });
+
+  it('says which formats exist when it cannot detect one', () => {
+    expect(() => detectFormat('hello world\n')).toThrow(
+      /pass --format \(yahoo-chart, csv, ninjatrader, mdy-ny, ndjson\)/,
+    );
+  });
+
+  it('paces events at a multiple of real time, and not at all at max', async () => {
+    const waits: number[] = [];
+    let now = 0;
+    const src = new ReplaySource({
+      file: fixture('dst-2024-11-03.ndjson'),
+      speed: 3600,
+      clock: () => now,
+      sleep: async (ms) => {
+        waits.push(ms);
+        now += ms;
+      },
+    });
+    await collect(src);
+    // gaps 40h, 1h, 32h at 3600x → 40 s, 1 s, 32 s
+    expect(waits).toEqual([40_000, 1_000, 32_000]);
+    expect(parseSpeed('max')).toBe('max');
+    expect(parseSpeed('60x')).toBe(60);
+    expect(() => parseSpeed('0')).toThrow(/--speed must be "max" or a positive number/);
+  });
+});
