@@ -73,7 +73,10 @@ describe('SQS (local-aws-sqs) through createAwsClients', () => {
     expect(hidden.Messages ?? []).toHaveLength(0);
     await sleep(1200);
     const back = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl, AttributeNames: ['ApproximateReceiveCount'] }),
+      new ReceiveMessageCommand({
+        QueueUrl,
+        AttributeNames: ['All'] /* local-aws-sqs reads the legacy parameter only */,
+      }),
     );
     expect(back.Messages?.[0]?.MessageId).toBe(sent.MessageId);
     expect(back.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
