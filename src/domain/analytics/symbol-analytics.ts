@@ -1,0 +1,622 @@
+/**
+ * The per-symbol aggregate: one instrument's bar aggregation, change metrics, indicators and
+ * anomaly detectors, applied one tick or one bar at a time, and saved/restored as ONE JSON
+ * document (the per-symbol state item in DynamoDB).
+ *
+ * - `applyTick(tick)`: quote-level change metrics for the tick, plus the metrics rows of the bars
+ *   the tick closed (bars close once their grace window has passed in event time).
+ * - `applyBar(bar)`: one complete 1-minute bar → one metrics row. Bars must come in time order; a
+ *   bar at or before the last applied one is rejected as `stale` (a replayed record changes
+ *   nothing). Feed a symbol either ticks or bars, not both.
+ * - `flush()`: closes the open bars (end of a replay or of a session).
+ *
+ * The session of every bar is (re)classified with the symbol's exchange calendar; bars in a closed
+ * market are rejected as `outside-session`. The previous close is the close of the last regular
+ * bar of the previous trading day (the last bar, for markets without sessions), or the
+ * `previousClose` a quote tick reports for its trading day, which wins when present.
+ */
+
+import { BarAggregator, type BarAggregatorSnapshot, type TickRejectionCode } from '../bars/aggregator.ts';
+import { calendarForSymbol, type ExchangeCalendar, type SessionOrClosed } from '../calendar/calendar.ts';
+import {
+  ATR,
+  BollingerBands,
+  type BollingerBandsValue,
+  EMA,
+  type IndicatorSnapshot,
+  MACD,
+  type MACDValue,
+  ReturnsZScore,
+  ROC,
+  RollingStdDev,
+  RSI,
+  restoreIndicator,
+  SMA,
+  VWAP,
+  WMA,
+} from '../indicators/index.ts';
+import type { Bar, Session } from '../market/bar.ts';
+import type { Tick } from '../market/tick.ts';
+import {
+  type Anomaly,
+  type EpisodeState,
+  newEpisode,
+  openingGapAnomaly,
+  priceMoveAnomaly,
+  returnZAnomaly,
+  stepEpisode,
+  volumeSpikeAnomaly,
+} from './anomalies.ts';
+import { type ChangeMetrics, changeMetrics } from './change.ts';
+import {
+  type AnalyticsConfig,
+  DEFAULT_ANALYTICS_CONFIG,
+  type DetectorSettings,
+  detectorSettingsFor,
+  type IndicatorSpec,
+} from './config.ts';
+
+/** The metrics row of one closed bar: what the processor stores. */
+export interface MetricsRow {
+  readonly symbol: string;
+  /** Bar start (epoch ms, exchange minute). */
+  readonly start: number;
+  /** Trading day `YYYY-MM-DD` of the bar on its exchange calendar. */
+  readonly tradingDay: string;
+  readonly session: Session;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+  readonly change: ChangeMetrics;
+  /** Indicator values by column name (`sma20`, `macd`, `macdSignal`, `bb20Upper`…); null while warming up. */
+  readonly indicators: Readonly<Record<string, number | null>>;
+  readonly anomalies: readonly Anomaly[];
+}
+
+/** Quote-level metrics of one tick. */
+export interface QuoteMetrics {
+  readonly symbol: string;
+  readonly time: number;
+  readonly price: number;
+  readonly tradingDay: string;
+  readonly session: SessionOrClosed;
+  readonly change: ChangeMetrics;
+}
+
+export type RejectionCode = TickRejectionCode | 'stale' | 'symbol-mismatch';
+
+export interface Rejection {
+  readonly code: RejectionCode;
+  readonly time: number;
+  readonly reason: string;
+}
+
+export interface TickResult {
+  /** Metrics of the tick itself (absent only for a tick of another symbol). */
+  readonly quote?: QuoteMetrics;
+  /** Rows of the bars this tick closed, oldest first. */
+  readonly rows: readonly MetricsRow[];
+  /** Set when the tick was not folded into a bar (late, market closed, wrong symbol). */
+  readonly rejected?: Rejection;
+}
+
+export type BarResult =
+  | { readonly row: MetricsRow; readonly rejected?: undefined }
+  | { readonly row?: undefined; readonly rejected: Rejection };
+
+export const SYMBOL_ANALYTICS_SNAPSHOT_VERSION = 1;
+
+export interface SymbolAnalyticsSnapshot {
+  readonly v: typeof SYMBOL_ANALYTICS_SNAPSHOT_VERSION;
+  readonly symbol: string;
+  readonly calendar: string;
+  readonly aggregator: BarAggregatorSnapshot;
+  readonly day: string | null;
+  readonly previousClose: number | null;
+  readonly dayClose: number | null;
+  readonly feedPreviousClose: { readonly day: string; readonly value: number } | null;
+  readonly lastBar: { readonly start: number; readonly close: number } | null;
+  readonly lastFedDay: string | null;
+  readonly gapChecked: boolean;
+  readonly indicators: ReadonlyArray<{ readonly spec: IndicatorSpec; readonly state: IndicatorSnapshot }>;
+  readonly returns: { readonly window: number; readonly state: IndicatorSnapshot };
+  readonly volume: { readonly window: number; readonly state: IndicatorSnapshot };
+  readonly episodes: {
+    readonly priceMove: EpisodeState;
+    readonly returnZ: EpisodeState;
+    readonly volume: EpisodeState;
+  };
+}
+
+export class SymbolAnalyticsSnapshotError extends Error {
+  constructor(field: string, reason: string) {
+    super(`invalid symbol analytics snapshot: ${field}: ${reason}`);
+    this.name = 'SymbolAnalyticsSnapshotError';
+  }
+}
+
+const K_CLOSE = 0;
+const K_MACD = 1;
+const K_BB = 2;
+const K_ATR = 3;
+const K_VWAP = 4;
+
+type AnyInd =
+  | SMA
+  | EMA
+  | WMA
+  | RSI
+  | ROC
+  | RollingStdDev
+  | ReturnsZScore
+  | MACD
+  | BollingerBands
+  | ATR
+  | VWAP;
+
+interface Slot {
+  readonly spec: IndicatorSpec;
+  readonly kind: number;
+  readonly ind: AnyInd;
+  readonly k0: string;
+  readonly k1: string;
+  readonly k2: string;
+}
+
+function createIndicator(spec: IndicatorSpec): AnyInd {
+  switch (spec.type) {
+    case 'SMA':
+      return new SMA({ period: spec.period });
+    case 'EMA':
+      return new EMA({ period: spec.period });
+    case 'WMA':
+      return new WMA({ period: spec.period });
+    case 'RSI':
+      return new RSI({ period: spec.period });
+    case 'ROC':
+      return new ROC({ period: spec.period });
+    case 'ATR':
+      return new ATR({ period: spec.period });
+    case 'RollingStdDev':
+      return new RollingStdDev({
+        period: spec.period,
+        ...(spec.deviation ? { deviation: spec.deviation } : {}),
+      });
+    case 'ReturnsZScore':
+      return new ReturnsZScore({
+        period: spec.period,
+        ...(spec.deviation ? { deviation: spec.deviation } : {}),
+      });
+    case 'MACD':
+      return new MACD({ fast: spec.fast ?? 12, slow: spec.slow ?? 26, signal: spec.signal ?? 9 });
+    case 'BollingerBands':
+      return new BollingerBands({
+        period: spec.period ?? 20,
+        multiplier: spec.multiplier ?? 2,
+        deviation: spec.deviation ?? 'population',
+      });
+    case 'VWAP':
+      return new VWAP();
+  }
+}
+
+function slotOf(spec: IndicatorSpec, ind: AnyInd): Slot {
+  const n = spec.name;
+  switch (spec.type) {
+    case 'MACD':
+      return { spec, ind, kind: K_MACD, k0: n, k1: `${n}Signal`, k2: `${n}Histogram` };
+    case 'BollingerBands':
+      return { spec, ind, kind: K_BB, k0: `${n}Upper`, k1: `${n}Middle`, k2: `${n}Lower` };
+    case 'ATR':
+      return { spec, ind, kind: K_ATR, k0: n, k1: '', k2: '' };
+    case 'VWAP':
+      return { spec, ind, kind: K_VWAP, k0: n, k1: '', k2: '' };
+    default:
+      return { spec, ind, kind: K_CLOSE, k0: n, k1: '', k2: '' };
+  }
+}
+
+/** Canonical text of a spec (key order independent) to match saved indicator state to config. */
+function specKey(spec: IndicatorSpec): string {
+  const o = spec as unknown as Record<string, unknown>;
+  return Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${k}=${String(o[k])}`)
+    .join(';');
+}
+
+const NO_ANOMALIES: readonly Anomaly[] = Object.freeze([]) as readonly Anomaly[];
+function withAnomaly(list: Anomaly[] | undefined, a: Anomaly): Anomaly[] {
+  if (list === undefined) return [a];
+  list.push(a);
+  return list;
+}
+
+const NO_ROWS: readonly MetricsRow[] = Object.freeze([]) as readonly MetricsRow[];
+
+export class SymbolAnalytics {
+  readonly symbol: string;
+  readonly config: AnalyticsConfig;
+  readonly calendar: ExchangeCalendar;
+  private readonly settings: DetectorSettings;
+  private readonly aggregator: BarAggregator;
+  private readonly slots: Slot[];
+  private readonly returns: ReturnsZScore;
+  private readonly volumeMean: SMA;
+  private readonly feedsAll: boolean;
+  private readonly on: { priceMove: boolean; returnZ: boolean; volume: boolean; gap: boolean };
+  private readonly vwapIn = { high: 0, low: 0, close: 0, volume: 0, sessionId: '' };
+
+  private day: string | null = null;
+  private previousClose: number | null = null;
+  private dayClose: number | null = null;
+  private feedPreviousClose: { day: string; value: number } | null = null;
+  private lastBar: { start: number; close: number } | null = null;
+  private lastFedDay: string | null = null;
+  private gapChecked = false;
+  private episodes = { priceMove: newEpisode(), returnZ: newEpisode(), volume: newEpisode() };
+
+  constructor(
+    symbol: string,
+    config: AnalyticsConfig = DEFAULT_ANALYTICS_CONFIG,
+    calendar?: ExchangeCalendar,
+  ) {
+    this.symbol = symbol;
+    this.config = config;
+    this.calendar = calendar ?? calendarForSymbol(symbol);
+    this.settings = detectorSettingsFor(config, symbol);
+    this.aggregator = new BarAggregator(symbol, this.calendar, { graceMs: config.graceMs });
+    this.slots = config.indicators.map((spec) => slotOf(spec, createIndicator(spec)));
+    this.returns = new ReturnsZScore({ period: this.settings.returnWindow, deviation: 'sample' });
+    this.volumeMean = new SMA({ period: this.settings.volumeWindow });
+    this.feedsAll = config.indicatorSessions === 'all';
+    const off = new Set(this.settings.disabled);
+    this.on = {
+      priceMove: !off.has('price-move'),
+      returnZ: !off.has('return-zscore'),
+      volume: !off.has('volume-spike'),
+      gap: !off.has('opening-gap'),
+    };
+  }
+
+  /** Folds a quote tick in: its change metrics, and rows for the bars it closed. */
+  applyTick(tick: Tick): TickResult {
+    if (tick.symbol !== this.symbol) {
+      return { rows: NO_ROWS, rejected: this.mismatch(tick.symbol, tick.time) };
+    }
+    const day = this.calendar.tradingDayAt(tick.time).date;
+    if (tick.previousClose !== undefined) {
+      this.feedPreviousClose = { day, value: tick.previousClose };
+      if (day === this.day) this.previousClose = tick.previousClose;
+    }
+    const out = this.aggregator.addTick(tick);
+    const rows = out.closed.length === 0 ? NO_ROWS : this.rowsOf(out.closed);
+    const quote: QuoteMetrics = {
+      symbol: this.symbol,
+      time: tick.time,
+      price: tick.price,
+      tradingDay: day,
+      session: this.calendar.sessionAt(tick.time),
+      change: changeMetrics(
+        tick.price,
+        this.previousCloseFor(day),
+        this.lastBar === null ? null : this.lastBar.close,
+      ),
+    };
+    return out.rejected ? { quote, rows, rejected: out.rejected } : { quote, rows };
+  }
+
+  /** Applies one complete 1-minute bar. */
+  applyBar(bar: Bar): BarResult {
+    if (bar.symbol !== this.symbol) return { rejected: this.mismatch(bar.symbol, bar.start) };
+    if (this.lastBar !== null && bar.start <= this.lastBar.start) {
+      return {
+        rejected: {
+          code: 'stale',
+          time: bar.start,
+          reason: `bar ${new Date(bar.start).toISOString()} is not after the last applied bar ${new Date(this.lastBar.start).toISOString()} (duplicate or out of order)`,
+        },
+      };
+    }
+    const session = this.calendar.sessionAt(bar.start);
+    if (session === 'closed') {
+      return {
+        rejected: {
+          code: 'outside-session',
+          time: bar.start,
+          reason: `bar ${new Date(bar.start).toISOString()} is outside trading hours (${this.calendar.id} is closed on ${this.calendar.tradingDayAt(bar.start).date} at that time)`,
+        },
+      };
+    }
+    return { row: this.step(bar, session) };
+  }
+
+  /** Moves event time on (a heartbeat, the end of a batch) and returns rows of bars that closed. */
+  advance(eventTime: number): readonly MetricsRow[] {
+    const closed = this.aggregator.advance(eventTime);
+    return closed.length === 0 ? NO_ROWS : this.rowsOf(closed);
+  }
+
+  /** Closes all open bars and returns their rows. */
+  flush(): readonly MetricsRow[] {
+    const closed = this.aggregator.flush();
+    return closed.length === 0 ? NO_ROWS : this.rowsOf(closed);
+  }
+
+  /** The previous close for a trading day, as far as this aggregate knows it. */
+  previousCloseFor(day: string): number | null {
+    if (this.feedPreviousClose !== null && this.feedPreviousClose.day === day)
+      return this.feedPreviousClose.value;
+    if (this.day === null || day === this.day) return this.previousClose;
+    if (day > this.day) return this.dayClose ?? this.previousClose;
+    return null;
+  }
+
+  private mismatch(symbol: string, time: number): Rejection {
+    return {
+      code: 'symbol-mismatch',
+      time,
+      reason: `event for ${symbol} given to the ${this.symbol} aggregate`,
+    };
+  }
+
+  private rowsOf(bars: readonly Bar[]): MetricsRow[] {
+    const rows: MetricsRow[] = [];
+    for (const b of bars) {
+      if (this.lastBar !== null && b.start <= this.lastBar.start) continue; // already applied as a bar
+      rows.push(this.step(b, b.session));
+    }
+    return rows;
+  }
+
+  /** The hot path: one bar through change metrics, indicators and detectors. */
+  private step(bar: Bar, session: Session): MetricsRow {
+    const day = this.calendar.tradingDayAt(bar.start).date;
+    if (day !== this.day) this.rollDay(day);
+    const hasSessions = this.calendar.hasSessions;
+    const closesDay = session === 'regular' || session === 'none';
+    const prevClose = this.previousClose;
+    const close = bar.close;
+    const change = changeMetrics(close, prevClose, this.lastBar === null ? null : this.lastBar.close);
+    if (closesDay) this.dayClose = close;
+
+    let anomalies: Anomaly[] | undefined;
+    const s = this.settings;
+    const sev = this.config.severity;
+    if (this.feedsAll || closesDay) {
+      // detectors first where they need the state BEFORE this bar
+      if (this.on.gap && !this.gapChecked && closesDay) {
+        this.gapChecked = true;
+        if (prevClose !== null) {
+          const gap = (bar.open / prevClose - 1) * 100;
+          if (Math.abs(gap) >= s.openingGapPct) {
+            const e = newEpisode();
+            const level = stepEpisode(e, gap, s.openingGapPct, 1, sev);
+            if (level)
+              anomalies = withAnomaly(
+                anomalies,
+                openingGapAnomaly(this.symbol, bar.start, level, gap, s.openingGapPct, bar.open, prevClose),
+              );
+          }
+        }
+      }
+      const typical = this.volumeMean.value;
+      this.volumeMean.update(bar.volume);
+      if (this.on.volume && typical !== undefined && typical > 0) {
+        const multiple = bar.volume / typical;
+        const level = stepEpisode(this.episodes.volume, multiple, s.volumeSpikeMultiple, s.rearm, sev);
+        if (level)
+          anomalies = withAnomaly(
+            anomalies,
+            volumeSpikeAnomaly(
+              this.symbol,
+              bar.start,
+              level,
+              multiple,
+              s.volumeSpikeMultiple,
+              bar.volume,
+              typical,
+            ),
+          );
+      }
+      const z = this.returns.update(close);
+      if (this.on.returnZ && z !== undefined && Number.isFinite(z) && this.lastFedDay === day) {
+        const level = stepEpisode(this.episodes.returnZ, z, s.returnZ, s.rearm, sev);
+        if (level)
+          anomalies = withAnomaly(
+            anomalies,
+            returnZAnomaly(this.symbol, bar.start, level, z, s.returnZ, s.returnWindow),
+          );
+      }
+      this.lastFedDay = day;
+      if (this.on.priceMove && change.changePct !== null) {
+        const level = stepEpisode(this.episodes.priceMove, change.changePct, s.priceMovePct, s.rearm, sev);
+        if (level)
+          anomalies = withAnomaly(
+            anomalies,
+            priceMoveAnomaly(
+              this.symbol,
+              bar.start,
+              level,
+              change.changePct,
+              s.priceMovePct,
+              close,
+              prevClose as number,
+            ),
+          );
+      }
+    }
+
+    const feeds = this.feedsAll || closesDay;
+    const indicators: Record<string, number | null> = {};
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as Slot;
+      switch (slot.kind) {
+        case K_CLOSE: {
+          const ind = slot.ind as SMA;
+          const v = feeds ? ind.update(close) : ind.value;
+          indicators[slot.k0] = v === undefined ? null : v;
+          break;
+        }
+        case K_MACD: {
+          const ind = slot.ind as MACD;
+          const v: MACDValue | undefined = feeds ? ind.update(close) : ind.value;
+          indicators[slot.k0] = v === undefined ? null : v.macd;
+          indicators[slot.k1] = v === undefined ? null : v.signal;
+          indicators[slot.k2] = v === undefined ? null : v.histogram;
+          break;
+        }
+        case K_BB: {
+          const ind = slot.ind as BollingerBands;
+          const v: BollingerBandsValue | undefined = feeds ? ind.update(close) : ind.value;
+          indicators[slot.k0] = v === undefined ? null : v.upper;
+          indicators[slot.k1] = v === undefined ? null : v.middle;
+          indicators[slot.k2] = v === undefined ? null : v.lower;
+          break;
+        }
+        case K_ATR: {
+          const ind = slot.ind as ATR;
+          const v = feeds ? ind.update(bar) : ind.value;
+          indicators[slot.k0] = v === undefined ? null : v;
+          break;
+        }
+        default: {
+          // Session VWAP: regular bars of the trading day (every bar, without sessions).
+          const ind = slot.ind as VWAP;
+          let v: number | undefined;
+          if (closesDay) {
+            const input = this.vwapIn;
+            input.high = bar.high;
+            input.low = bar.low;
+            input.close = close;
+            input.volume = bar.volume;
+            input.sessionId = day;
+            v = ind.update(input);
+          } else if (hasSessions && session === 'post' && ind.sessionId === day) {
+            v = ind.value; // post-market rows carry the day's regular-session VWAP
+          }
+          indicators[slot.k0] = v === undefined ? null : v;
+        }
+      }
+    }
+
+    this.lastBar = { start: bar.start, close };
+    return {
+      symbol: this.symbol,
+      start: bar.start,
+      tradingDay: day,
+      session,
+      open: bar.open,
+      high: bar.high,
+      low: bar.low,
+      close,
+      volume: bar.volume,
+      change,
+      indicators,
+      anomalies: anomalies ?? NO_ANOMALIES,
+    };
+  }
+
+  private rollDay(day: string): void {
+    if (this.day !== null && this.dayClose !== null) this.previousClose = this.dayClose;
+    if (this.feedPreviousClose !== null && this.feedPreviousClose.day === day) {
+      this.previousClose = this.feedPreviousClose.value;
+    }
+    this.day = day;
+    this.dayClose = null;
+    this.gapChecked = false;
+    this.episodes.priceMove = newEpisode();
+  }
+
+  /** The whole per-symbol state as one JSON-safe document. */
+  snapshot(): SymbolAnalyticsSnapshot {
+    return {
+      v: SYMBOL_ANALYTICS_SNAPSHOT_VERSION,
+      symbol: this.symbol,
+      calendar: this.calendar.id,
+      aggregator: this.aggregator.snapshot(),
+      day: this.day,
+      previousClose: this.previousClose,
+      dayClose: this.dayClose,
+      feedPreviousClose: this.feedPreviousClose === null ? null : { ...this.feedPreviousClose },
+      lastBar: this.lastBar === null ? null : { ...this.lastBar },
+      lastFedDay: this.lastFedDay,
+      gapChecked: this.gapChecked,
+      indicators: this.slots.map((s) => ({ spec: s.spec, state: s.ind.snapshot() as IndicatorSnapshot })),
+      returns: { window: this.settings.returnWindow, state: this.returns.snapshot() },
+      volume: { window: this.settings.volumeWindow, state: this.volumeMean.snapshot() },
+      episodes: {
+        priceMove: { ...this.episodes.priceMove },
+        returnZ: { ...this.episodes.returnZ },
+        volume: { ...this.episodes.volume },
+      },
+    };
+  }
+
+  /**
+   * Rebuilds an aggregate from its snapshot under `config`. Indicators whose spec is unchanged
+   * continue where they were; indicators new to the config (or with changed parameters) start
+   * warming up; indicators dropped from the config are discarded. The same holds for the
+   * detectors' windows.
+   */
+  static restore(
+    snapshot: SymbolAnalyticsSnapshot,
+    config: AnalyticsConfig = DEFAULT_ANALYTICS_CONFIG,
+    calendar?: ExchangeCalendar,
+  ): SymbolAnalytics {
+    if (snapshot === null || typeof snapshot !== 'object') {
+      throw new SymbolAnalyticsSnapshotError('(root)', 'must be an object');
+    }
+    if (snapshot.v !== SYMBOL_ANALYTICS_SNAPSHOT_VERSION) {
+      throw new SymbolAnalyticsSnapshotError(
+        'v',
+        `must be ${SYMBOL_ANALYTICS_SNAPSHOT_VERSION}, got ${String(snapshot.v)}`,
+      );
+    }
+    if (typeof snapshot.symbol !== 'string')
+      throw new SymbolAnalyticsSnapshotError('symbol', 'must be a string');
+    const a = new SymbolAnalytics(snapshot.symbol, config, calendar);
+    const mutable = a as unknown as {
+      aggregator: BarAggregator;
+      slots: Slot[];
+      returns: ReturnsZScore;
+      volumeMean: SMA;
+    };
+    mutable.aggregator = BarAggregator.restore(snapshot.aggregator, a.calendar);
+    if (snapshot.aggregator.graceMs !== config.graceMs) {
+      mutable.aggregator = BarAggregator.restore(
+        { ...snapshot.aggregator, graceMs: config.graceMs },
+        a.calendar,
+      );
+    }
+    a.day = snapshot.day;
+    a.previousClose = snapshot.previousClose;
+    a.dayClose = snapshot.dayClose;
+    a.feedPreviousClose = snapshot.feedPreviousClose === null ? null : { ...snapshot.feedPreviousClose };
+    a.lastBar = snapshot.lastBar === null ? null : { ...snapshot.lastBar };
+    a.lastFedDay = snapshot.lastFedDay;
+    a.gapChecked = snapshot.gapChecked;
+    const saved = new Map<string, IndicatorSnapshot>();
+    for (const entry of snapshot.indicators ?? []) saved.set(specKey(entry.spec), entry.state);
+    mutable.slots = a.slots.map((slot) => {
+      const state = saved.get(specKey(slot.spec));
+      return state === undefined ? slot : slotOf(slot.spec, restoreIndicator(state) as AnyInd);
+    });
+    if (snapshot.returns?.window === a.settings.returnWindow) {
+      mutable.returns = ReturnsZScore.restore(snapshot.returns.state);
+    }
+    if (snapshot.volume?.window === a.settings.volumeWindow) {
+      mutable.volumeMean = SMA.restore(snapshot.volume.state);
+    }
+    a.episodes = {
+      priceMove: { ...snapshot.episodes.priceMove },
+      returnZ: { ...snapshot.episodes.returnZ },
+      volume: { ...snapshot.episodes.volume },
+    };
+    return a;
+  }
+}
