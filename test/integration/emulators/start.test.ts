@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startLocalCloud } from '../../../scripts/local/local-cloud.ts';
+import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
+import { awsClientConfigFromEnv } from '../../../src/config/aws.ts';
+import { realTemplate } from '../../support/local-cloud.ts';
+
+// `npm start` as a user runs it: a separate Node process (no --openssl-legacy-provider).
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'tickstream-start-'));
+  dirs.push(d);
+  return d;
+};
+
+function startProcess(args: string[]) {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, ['scripts/start.ts', ...args], { cwd: process.cwd(), env });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitFor = async (text: string, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!stdout.includes(text)) {
+      if (child.exitCode !== null)
+        throw new Error(`start exited ${child.exitCode} before "${text}":\n${stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`no "${text}" within ${timeoutMs} ms:\n${stdout}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { child, exited, waitFor, out: () => stdout, err: () => stderr };
+}
+
+const lastJson = (stdout: string) =>
+  JSON.parse(stdout.trim().split('\n').pop()!) as {
+    bootMs: number;
+    env: Record<string, string>;
+    endpoints: Record<string, string>;
+    state: { foundEarlierState: boolean; previousRun: string };
+    resources: { streams: Record<string, { name: string }>; tables: Record<string, { name: string }> };
+  };
+
+describe('npm start (scripts/start.ts)', () => {
+  it('--once boots the template resources, prints them, and exits 0', async () => {
+    const template = await realTemplate('dev');
+    const p = startProcess(['--once', '--ephemeral', '--json']);
+    const { code } = await p.exited;
+    expect(code, p.err()).toBe(0);
+    const summary = lastJson(p.out());
+    const streamName = (template.Resources.TicksStream!.Properties as { Name: string }).Name;
+    const tableName = (template.Resources.MarketTable!.Properties as { TableName: string }).TableName;
+    expect(summary.resources.streams.TicksStream!.name).toBe(streamName);
+    expect(summary.env.TICKS_STREAM_NAME).toBe(streamName);
+    expect(summary.env.MARKET_TABLE_NAME).toBe(tableName);
+    for (const url of Object.values(summary.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(p.out()).toContain(`kinesis stream  ${streamName}`);
+    expect(p.out()).toContain('ready in');
+  });
+
+  it('stays up until SIGINT, then stops cleanly with exit 0 and releases its state directory', async () => {
+    const dir = tempDir();
+    const p = startProcess(['--state-dir', dir, '--json']);
+    await p.waitFor('"bootMs"');
+    const summary = lastJson(p.out());
+    expect(existsSync(join(dir, 'lock.json'))).toBe(true);
+    // Write through the printed environment, as another process (the pipeline) would.
+    const clients = createAwsClients(awsClientConfigFromEnv(summary.env));
+    await clients.documents.send(
+      new PutCommand({
+        TableName: summary.env.MARKET_TABLE_NAME,
+        Item: { pk: 'SYM#QQQ', sk: 'LATEST', close: 487.1 },
+      }),
+    );
+    clients.destroy();
+    p.child.kill('SIGINT');
+    const { code, signal } = await p.exited;
+    expect(signal).toBeNull();
+    expect(code, p.err()).toBe(0);
+    expect(p.err()).toContain('stopped cleanly');
+    expect(existsSync(join(dir, 'lock.json'))).toBe(false);
+
+    const again = startProcess(['--state-dir', dir, '--once', '--json']);
+    expect((await again.exited).code, again.err()).toBe(0);
+    const second = lastJson(again.out());
+    expect(second.state).toMatchObject({ foundEarlierState: true, previousRun: 'clean' });
+    expect(again.out()).toMatch(/dynamodb table {2}\S+ .* — 1 item\n/);
+  });
+
+  it('after a crash (SIGKILL) the next start takes over the stale lock and finds the written state', async () => {
+    const dir = tempDir();
+    const p = startProcess(['--state-dir', dir, '--json']);
+    await p.waitFor('"bootMs"');
+    const summary = lastJson(p.out());
+    const clients = createAwsClients(awsClientConfigFromEnv(summary.env));
+    await clients.kinesis.send(
+      new PutRecordsCommand({
+        StreamName: summary.env.TICKS_STREAM_NAME,
+        Records: ['AAPL', 'NVDA'].map((s) => ({ PartitionKey: s, Data: Buffer.from(s) })),
+      }),
+    );
+    await clients.documents.send(
+      new PutCommand({
+        TableName: summary.env.MARKET_TABLE_NAME,
+        Item: { pk: 'SYM#NVDA', sk: 'LATEST', close: 118.85 },
+      }),
+    );
+    clients.destroy();
+    p.child.kill('SIGKILL');
+    expect((await p.exited).signal).toBe('SIGKILL');
+    expect(existsSync(join(dir, 'lock.json'))).toBe(true); // left behind by the crash
+
+    const cloud = await startLocalCloud({ stateDir: dir, template: await realTemplate('dev') });
+    try {
+      expect(cloud.state.previousRun).toBe('unclean');
+      expect(cloud.state.counts.streams.TicksStream).toEqual({ count: 2, complete: true });
+      const item = await cloud.clients.documents.send(
+        new GetCommand({ TableName: cloud.env.MARKET_TABLE_NAME, Key: { pk: 'SYM#NVDA', sk: 'LATEST' } }),
+      );
+      expect(item.Item?.close).toBe(118.85);
+    } finally {
+      await cloud.stop();
+    }
+  });
+
+  it('rejects an unknown option with its name and exit code 2', async () => {
+    const p = startProcess(['--replya', 'x']);
+    const { code } = await p.exited;
+    expect(code).toBe(2);
+    expect(p.err()).toContain('unknown option --replya');
+  });
+});
