@@ -111,7 +111,7 @@ describe('local resources match the synthesized template (dev)', () => {
         await cloud().clients.sqs.send(
           new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }),
         )
-      ).Attributes!;
+      ).Attributes as Record<string, string>;
       const props = template.Resources[id]!.Properties as Record<string, unknown>;
       for (const key of ['VisibilityTimeout', 'MessageRetentionPeriod', 'DelaySeconds'])
         if (props[key] !== undefined) expect(attrs[key], `${id}.${key}`).toBe(String(props[key]));
