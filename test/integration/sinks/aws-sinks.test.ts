@@ -1,0 +1,247 @@
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { DynamoDbAlertLedger } from '../../../src/adapters/aws/dynamodb-alert-ledger.ts';
+import { DynamoDbMetricsStore } from '../../../src/adapters/aws/dynamodb-metrics-store.ts';
+import { DynamoDbStateStore } from '../../../src/adapters/aws/dynamodb-state-store.ts';
+import { countMetricRows } from '../../../src/adapters/aws/market-table.ts';
+import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { SqsRejectedRecordSink } from '../../../src/adapters/aws/sqs-rejected-record-sink.ts';
+import type { Alert, LakeBatch, MetricRow } from '../../../src/ports/processor.ts';
+import { useLocalCloud } from '../../support/local-cloud.ts';
+
+const cloud = useLocalCloud();
+const env = (name: string) => {
+  const v = cloud().env[name];
+  if (!v) throw new Error(`local cloud env has no ${name}`);
+  return v;
+};
+// 2024-03-08T14:30:00Z, a Friday session of the bundled sample.
+const T0 = Date.UTC(2024, 2, 8, 14, 30);
+
+describe('DynamoDB state store against the emulator', () => {
+  it('saves conditionally: a stale expected sequence number is a conflict', async () => {
+    const store = new DynamoDbStateStore({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+    });
+    const s = (seq: string) => ({
+      symbol: 'STATE1',
+      lastSequenceNumber: seq,
+      lastEventTime: T0,
+      snapshot: { ema: 171.25, n: 3 },
+    });
+    expect(await store.save(s('100'), undefined)).toBe('saved');
+    expect(await store.save(s('101'), undefined)).toBe('conflict');
+    expect(await store.save(s('200'), '100')).toBe('saved');
+    // A retry that read the state before the save above: stale.
+    expect(await store.save(s('201'), '100')).toBe('conflict');
+    const loaded = await store.loadMany(['STATE1', 'NOPE']);
+    expect([...loaded.keys()]).toEqual(['STATE1']);
+    expect(loaded.get('STATE1')).toEqual(s('200'));
+  });
+
+  it('loads more than 100 states in chunks', async () => {
+    const store = new DynamoDbStateStore({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+    });
+    const symbols = Array.from({ length: 130 }, (_, i) => `MANY${i}`);
+    for (const symbol of symbols) {
+      await store.save({ symbol, lastSequenceNumber: '1', lastEventTime: T0, snapshot: null }, undefined);
+    }
+    const loaded = await store.loadMany(symbols);
+    expect(loaded.size).toBe(130);
+    expect(loaded.get('MANY129')!.snapshot).toBeNull();
+  });
+});
+
+describe('DynamoDB metrics store against the emulator', () => {
+  const bar = (symbol: string, minute: number, close: number): MetricRow => ({
+    symbol,
+    time: T0 + minute * 60_000,
+    kind: 'bar',
+    values: { close, volume: 1200 + minute, session: 'regular', rsi14: minute < 14 ? null : 55.5 },
+  });
+
+  it('writes > 25 rows including duplicates as one row per (symbol, event time)', async () => {
+    const store = new DynamoDbMetricsStore({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+      ttlDays: 7,
+    });
+    const rows = Array.from({ length: 40 }, (_, i) => bar('ROWS', i, 170 + i / 100));
+    rows.push(bar('ROWS', 5, 999), bar('ROWS', 30, 888), bar('ROWS', 5, 777));
+    await store.write(rows);
+    await store.write(rows); // a retry of the same batch
+    expect(await countMetricRows(cloud().clients.documents, env('MARKET_TABLE_NAME'), 'ROWS')).toBe(40);
+    expect(await countMetricRows(cloud().clients.documents, env('MARKET_TABLE_NAME'), 'ROWS', 'tick')).toBe(
+      0,
+    );
+    const item = await cloud().clients.documents.send(
+      new GetCommand({
+        TableName: env('MARKET_TABLE_NAME'),
+        Key: { pk: 'SYMBOL#ROWS', sk: 'BAR#2024-03-08T14:35:00.000Z' },
+      }),
+    );
+    expect(item.Item).toMatchObject({
+      symbol: 'ROWS',
+      kind: 'bar',
+      time: T0 + 5 * 60_000,
+      values: { close: 777, volume: 1205, session: 'regular', rsi14: null },
+      expiresAt: Math.floor((T0 + 5 * 60_000) / 1000) + 7 * 86_400,
+    });
+  });
+
+  it('LATEST never moves backwards', async () => {
+    const store = new DynamoDbMetricsStore({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+      ttlDays: 7,
+    });
+    await store.write([bar('LAT', 10, 10), bar('LAT', 12, 12)]);
+    await store.write([bar('LAT', 11, 11)]); // late row
+    const latest = async () =>
+      (
+        await cloud().clients.documents.send(
+          new GetCommand({ TableName: env('MARKET_TABLE_NAME'), Key: { pk: 'SYMBOL#LAT', sk: 'LATEST' } }),
+        )
+      ).Item;
+    expect(await latest()).toMatchObject({ time: T0 + 12 * 60_000, values: { close: 12 } });
+    await store.write([bar('LAT', 13, 13)]);
+    expect(await latest()).toMatchObject({ time: T0 + 13 * 60_000, values: { close: 13 } });
+    expect(await countMetricRows(cloud().clients.documents, env('MARKET_TABLE_NAME'), 'LAT')).toBe(4);
+  });
+});
+
+describe('DynamoDB alert ledger against the emulator', () => {
+  const alert: Alert = {
+    id: `LEDG#volume-spike#${T0}`,
+    symbol: 'LEDG',
+    kind: 'volume-spike',
+    severity: 'medium',
+    at: T0,
+    value: 6,
+    threshold: 4,
+    message: 'volume 6σ above normal',
+  };
+
+  it('claim twice → already-claimed; release → claimable again; confirmed → never released', async () => {
+    const ledger = new DynamoDbAlertLedger({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+    });
+    expect(await ledger.claim(alert)).toBe('claimed');
+    expect(await ledger.claim(alert)).toBe('already-claimed');
+    await ledger.release(alert);
+    expect(await ledger.claim(alert)).toBe('claimed');
+    await ledger.confirm(alert, 'msg-123');
+    await ledger.release(alert);
+    expect(await ledger.claim(alert)).toBe('already-claimed');
+    const item = await cloud().clients.documents.send(
+      new GetCommand({
+        TableName: env('MARKET_TABLE_NAME'),
+        Key: { pk: 'SYMBOL#LEDG', sk: 'ALERT#volume-spike#2024-03-08T14:30:00.000Z' },
+      }),
+    );
+    expect(item.Item).toMatchObject({ status: 'published', messageId: 'msg-123', alertId: alert.id });
+    // TTL: 35 days after the claim.
+    expect(item.Item!.expiresAt).toBeGreaterThan(Date.now() / 1000 + 34 * 86_400);
+  });
+
+  it('a stale claim (publisher died) can be taken over after the lease', async () => {
+    let now = T0;
+    const ledger = new DynamoDbAlertLedger({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+      claimLeaseMs: 60_000,
+      now: () => now,
+    });
+    const a = { ...alert, symbol: 'LEASE', id: 'LEASE#x' };
+    expect(await ledger.claim(a)).toBe('claimed');
+    now += 30_000;
+    expect(await ledger.claim(a)).toBe('already-claimed');
+    now += 31_000;
+    expect(await ledger.claim(a)).toBe('claimed');
+  });
+});
+
+describe('S3 lake writer against the emulator', () => {
+  const record = (seq: string, minute: number, close: number) => ({
+    symbol: 'LAKE',
+    time: T0 + minute * 60_000,
+    kind: 'bar' as const,
+    shardId: 'shardId-000000000000',
+    sequenceNumber: seq,
+    arrivalTime: T0 + minute * 60_000 + 61_000,
+    event: { type: 'bar', symbol: 'LAKE', open: close, high: close, low: close, close, volume: 100 },
+  });
+  const batch: LakeBatch = {
+    shardId: 'shardId-000000000000',
+    firstSequenceNumber: '49650000000000000000000000000000000000000000000000000001',
+    lastSequenceNumber: '49650000000000000000000000000000000000000000000000000002',
+    records: [
+      record('49650000000000000000000000000000000000000000000000000001', 0, 171.5),
+      record('49650000000000000000000000000000000000000000000000000002', 1, 171.75),
+    ],
+  };
+
+  it('writes one gzip NDJSON object under dt=, byte-exact, and a rewrite of the batch is still one object', async () => {
+    const s3 = cloud().clients.s3;
+    const bucket = env('LAKE_BUCKET_NAME');
+    const writer = new S3LakeWriter({ s3, bucket });
+    const keys = await writer.writeBatch(batch);
+    await writer.writeBatch(batch);
+    const key =
+      'raw/dt=2024-03-08/shard=shardId-000000000000/49650000000000000000000000000000000000000000000000000001-49650000000000000000000000000000000000000000000000000002.ndjson.gz';
+    expect(keys).toEqual([key]);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'raw/dt=2024-03-08/' }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([key]);
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(got.ContentType).toBe('application/x-ndjson');
+    const text = gunzipSync(Buffer.from(await got.Body!.transformToByteArray())).toString('utf8');
+    expect(text).toBe(
+      '{"symbol":"LAKE","time":1709908200000,"kind":"bar","shardId":"shardId-000000000000","sequenceNumber":"49650000000000000000000000000000000000000000000000000001","arrivalTime":1709908261000,"event":{"type":"bar","symbol":"LAKE","open":171.5,"high":171.5,"low":171.5,"close":171.5,"volume":100}}\n' +
+        '{"symbol":"LAKE","time":1709908260000,"kind":"bar","shardId":"shardId-000000000000","sequenceNumber":"49650000000000000000000000000000000000000000000000000002","arrivalTime":1709908321000,"event":{"type":"bar","symbol":"LAKE","open":171.75,"high":171.75,"low":171.75,"close":171.75,"volume":100}}\n',
+    );
+  });
+});
+
+describe('SQS dead-letter sink against the emulator', () => {
+  it('delivers every rejected record with its reason', async () => {
+    const sqs = cloud().clients.sqs;
+    const queueUrl = env('DEAD_LETTER_QUEUE_URL');
+    const sink = new SqsRejectedRecordSink({ sqs, queueUrl });
+    const records = Array.from({ length: 12 }, (_, i) => ({
+      shardId: 'shardId-000000000000',
+      sequenceNumber: String(1000 + i),
+      partitionKey: 'BAD',
+      data: Buffer.from(`{"symbol":"BAD","price":"x${i}"}`).toString('base64'),
+      reason: `price: expected a number, got string (record ${i})`,
+    }));
+    await sink.send(records);
+    const got: { body: Record<string, unknown>; reason: string | undefined }[] = [];
+    for (let i = 0; i < 10 && got.length < 12; i++) {
+      const res = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          MessageAttributeNames: ['All'],
+          VisibilityTimeout: 60,
+        }),
+      );
+      for (const m of res.Messages ?? []) {
+        got.push({ body: JSON.parse(m.Body!), reason: m.MessageAttributes?.reason?.StringValue });
+      }
+    }
+    expect(got).toHaveLength(12);
+    const bySeq = new Map(got.map((g) => [g.body.sequenceNumber, g]));
+    for (const r of records) {
+      const g = bySeq.get(r.sequenceNumber)!;
+      expect(g.reason).toBe(r.reason);
+      expect(g.body).toMatchObject(r);
+    }
+  });
+});
