@@ -126,4 +126,35 @@ describe('S3 (s3rver) through createAwsClients', () => {
     expect(result.desShim).toBe(true);
     expect(result.keys).toEqual(['k0', 'k1', 'k2', 'k3', 'k4']);
   });
+  it('the shim is single DES: the published known-answer vector holds without the legacy provider', async () => {
+    // DES worked example (J. Orlin Grabbe, "The DES Algorithm Illustrated"): key 133457799BBCDFF1,
+    // plaintext 0123456789ABCDEF -> ciphertext 85E813540F0AB405. CBC with a zero IV = ECB for one block.
+    const script = `
+      import { installDesShim } from './scripts/local/des-shim.ts';
+      import crypto from 'node:crypto';
+      const active = installDesShim();
+      const c = crypto.createCipheriv('des', Buffer.from('133457799BBCDFF1', 'hex'), Buffer.alloc(8));
+      c.setAutoPadding(false);
+      const ct = Buffer.concat([c.update(Buffer.from('0123456789ABCDEF', 'hex')), c.final()]);
+      const d = crypto.createDecipheriv('des', Buffer.from('133457799BBCDFF1', 'hex'), Buffer.alloc(8));
+      d.setAutoPadding(false);
+      const pt = Buffer.concat([d.update(ct), d.final()]);
+      console.log(JSON.stringify({ active, ct: ct.toString('hex'), pt: pt.toString('hex') }));
+    `;
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { cwd: process.cwd(), env, timeout: 30_000 },
+        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
+      ),
+    );
+    expect(JSON.parse(stdout.trim())).toEqual({
+      active: true,
+      ct: '85e813540f0ab405',
+      pt: '0123456789abcdef',
+    });
+  });
 });
