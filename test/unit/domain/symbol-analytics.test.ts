@@ -1,0 +1,463 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type AnalyticsConfig,
+  DEFAULT_ANALYTICS_CONFIG,
+  type MetricsRow,
+  parseAnalyticsConfig,
+  SymbolAnalytics,
+  type SymbolAnalyticsSnapshot,
+  severityOf,
+} from '../../../src/domain/analytics/index.ts';
+import { UsEquityCalendar } from '../../../src/domain/calendar/calendar.ts';
+import type { Bar, Tick } from '../../../src/domain/market/index.ts';
+import { aaplCsvBars, barsToTicks, type RawBar, spy2011Bars, yahooChartAapl } from './helpers/fixtures.ts';
+
+const at = (iso: string) => Date.parse(iso);
+const toBar = (symbol: string, r: RawBar): Bar => ({
+  symbol,
+  interval: '1m',
+  session: 'regular', // reclassified by the aggregate's calendar
+  source: 'replay',
+  ...r,
+});
+const bar = (symbol: string, iso: string, close: number, extra: Partial<RawBar> = {}): Bar =>
+  toBar(symbol, {
+    start: at(iso),
+    open: extra.open ?? close,
+    high: Math.max(extra.high ?? close, extra.open ?? close, close),
+    low: Math.min(extra.low ?? close, extra.open ?? close, close),
+    close,
+    volume: extra.volume ?? 1000,
+  });
+const config = (patch: Record<string, unknown>): AnalyticsConfig => parseAnalyticsConfig(patch);
+const rowsOf = (a: SymbolAnalytics, bars: readonly Bar[]): MetricsRow[] =>
+  bars.map((b) => {
+    const r = a.applyBar(b);
+    if (!r.row) throw new Error(r.rejected.reason);
+    return r.row;
+  });
+const relClose = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+
+describe('change metrics on AAPL 2024-10-02', () => {
+  const bars = aaplCsvBars().map((b) => toBar('AAPL', b));
+
+  it('without a known previous close: null change, bar-to-bar change from the previous bar', () => {
+    const rows = rowsOf(new SymbolAnalytics('AAPL'), bars.slice(0, 3));
+    expect(rows[0]?.change).toEqual({
+      previousClose: null,
+      change: null,
+      changePct: null,
+      previousBarClose: null,
+      barChange: null,
+      barChangePct: null,
+    });
+    // CSV rows 1 and 2: close 225.7 then 225.94
+    expect(rows[1]?.change.previousBarClose).toBe(225.7);
+    expect(rows[1]?.change.barChange).toBeCloseTo(0.24, 10);
+    expect(rows[1]?.change.barChangePct).toBeCloseTo((0.24 / 225.7) * 100, 10);
+  });
+
+  it('uses the previous close a quote reports (Yahoo chartPreviousClose 226.21 = the 2024-10-01 close)', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const prev = yahooChartAapl().previousClose;
+    expect(prev).toBe(226.21);
+    const quote: Tick = {
+      symbol: 'AAPL',
+      time: at('2024-10-02T13:00:00Z'),
+      price: 226,
+      previousClose: prev,
+      source: 'yahoo',
+    };
+    const q = a.applyTick(quote);
+    expect(q.quote?.change.previousClose).toBe(226.21);
+    expect(q.quote?.session).toBe('pre');
+    const [first] = rowsOf(a, bars.slice(0, 1));
+    expect(first?.change.previousClose).toBe(226.21);
+    expect(first?.change.change).toBeCloseTo(225.7 - 226.21, 10);
+    expect(first?.change.changePct).toBeCloseTo(((225.7 - 226.21) / 226.21) * 100, 10);
+  });
+
+  it('rolls the day: the next day’s previous close is the last regular bar’s close, unless a quote says otherwise', () => {
+    const trailing = bar('AAPL', '2024-10-03T20:00:00Z', 225.67); // Yahoo's trailing bar, 16:00 ET = post
+    const a = new SymbolAnalytics('AAPL');
+    const rows = rowsOf(a, [...bars, trailing]);
+    const last = rows[rows.length - 1] as MetricsRow;
+    expect(last.session).toBe('post');
+    expect(last.tradingDay).toBe('2024-10-03');
+    // last CSV row (15:59 ET) closes at 226.81; Yahoo's official close (closing auction) is 226.78
+    expect(last.change.previousClose).toBe(226.81);
+    const b = new SymbolAnalytics('AAPL');
+    rowsOf(b, bars);
+    const q = b.applyTick({
+      symbol: 'AAPL',
+      time: at('2024-10-03T12:00:00Z'),
+      price: 225,
+      previousClose: 226.78,
+      source: 'yahoo',
+    });
+    expect(q.quote?.change.previousClose).toBe(226.78);
+    const [r] = rowsOf(b, [trailing]);
+    // Yahoo meta: regularMarketPrice 225.67, previousClose 226.78 → -1.11, -0.4895 %
+    expect(r?.change.change).toBeCloseTo(-1.11, 10);
+    expect(r?.change.changePct).toBeCloseTo(-0.48946, 4);
+  });
+});
+
+describe('previous close', () => {
+  it('is the last REGULAR close of the previous trading day: post-market bars do not move it', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const rows = rowsOf(a, [
+      bar('AAPL', '2024-10-02T19:59:00Z', 100), // 15:59 ET regular
+      bar('AAPL', '2024-10-02T21:30:00Z', 110), // 17:30 ET post
+      bar('AAPL', '2024-10-03T08:00:00Z', 104), // 04:00 ET pre, next day
+    ]);
+    expect(rows[1]?.change.previousClose).toBeNull();
+    expect(rows[2]?.change.previousClose).toBe(100);
+    expect(rows[2]?.change.previousBarClose).toBe(110);
+    expect(rows[2]?.change.changePct).toBeCloseTo(4, 10);
+  });
+
+  it('for crypto is the last close of the previous UTC day', () => {
+    const a = new SymbolAnalytics('BTC-USD');
+    const rows = rowsOf(a, [
+      bar('BTC-USD', '2025-02-01T23:59:00Z', 100_000),
+      bar('BTC-USD', '2025-02-02T00:00:00Z', 101_000),
+    ]);
+    expect(rows.map((r) => r.session)).toEqual(['none', 'none']);
+    expect(rows[1]?.change.previousClose).toBe(100_000);
+    expect(rows[1]?.tradingDay).toBe('2025-02-02');
+  });
+});
+
+describe('indicators in the row', () => {
+  it('session VWAP: Σ typical price × volume / Σ volume over the day’s regular bars, null before the open', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const pre = rowsOf(a, [bar('AAPL', '2024-10-02T13:00:00Z', 225, { volume: 5000 })]);
+    expect(pre[0]?.indicators.vwap).toBeNull();
+    const raw = aaplCsvBars().slice(0, 3);
+    const rows = rowsOf(
+      a,
+      raw.map((b) => toBar('AAPL', b)),
+    );
+    let pv = 0;
+    let v = 0;
+    raw.forEach((b, i) => {
+      pv += ((b.high + b.low + b.close) / 3) * b.volume;
+      v += b.volume;
+      expect(relClose(rows[i]?.indicators.vwap as number, pv / v)).toBe(true);
+    });
+    // next trading day: restarts
+    const [next] = rowsOf(a, [bar('AAPL', '2024-10-03T13:30:00Z', 220, { high: 221, low: 219, volume: 10 })]);
+    expect(next?.indicators.vwap).toBeCloseTo(220, 10);
+  });
+
+  it('flattens multi-valued indicators into named columns and reports null while warming up', () => {
+    const rows = rowsOf(
+      new SymbolAnalytics('SPY'),
+      spy2011Bars()
+        .slice(0, 40)
+        .map((b) => toBar('SPY', b)),
+    );
+    const keys = Object.keys(rows[0]?.indicators ?? {});
+    expect(keys).toEqual([
+      'sma20',
+      'sma200',
+      'ema20',
+      'rsi14',
+      'macd',
+      'macdSignal',
+      'macdHistogram',
+      'bb20Upper',
+      'bb20Middle',
+      'bb20Lower',
+      'atr14',
+      'vwap',
+      'roc10',
+    ]);
+    expect(rows[18]?.indicators.sma20).toBeNull();
+    const closes = spy2011Bars()
+      .slice(0, 20)
+      .map((b) => b.close);
+    expect(relClose(rows[19]?.indicators.sma20 as number, closes.reduce((s, c) => s + c, 0) / 20)).toBe(true);
+    expect(rows[39]?.indicators.sma200).toBeNull();
+  });
+
+  it("indicatorSessions 'regular' keeps pre/post bars out of the indicators", () => {
+    const a = new SymbolAnalytics(
+      'AAPL',
+      config({ indicatorSessions: 'regular', indicators: [{ name: 'sma2', type: 'SMA', period: 2 }] }),
+    );
+    const rows = rowsOf(a, [
+      bar('AAPL', '2024-10-02T13:30:00Z', 10),
+      bar('AAPL', '2024-10-02T13:31:00Z', 20),
+      bar('AAPL', '2024-10-02T20:00:00Z', 1000), // post
+      bar('AAPL', '2024-10-03T13:30:00Z', 30),
+    ]);
+    expect(rows.map((r) => r.indicators.sma2)).toEqual([null, 15, 15, 25]);
+  });
+});
+
+describe('anomaly detectors', () => {
+  const prevDay = (symbol: string, close: number) => bar(symbol, '2024-10-01T19:59:00Z', close);
+
+  it('price move: fires once per episode, again on escalation or direction flip, re-arms below threshold × 0.8', () => {
+    const a = new SymbolAnalytics(
+      'AAPL',
+      config({ detectors: { disabled: ['volume-spike', 'return-zscore', 'opening-gap'] } }),
+    );
+    rowsOf(a, [prevDay('AAPL', 100)]);
+    const closes = [103, 105.5, 106, 107.6, 104.5, 105.2, 99, 94, 89.9];
+    const rows = rowsOf(
+      a,
+      closes.map((c, i) => bar('AAPL', `2024-10-02T13:${30 + i}:00Z`, c)),
+    );
+    const fired = rows.map((r) => r.anomalies.map((x) => `${x.severity}:${x.value.toFixed(1)}`).join(','));
+    expect(fired).toEqual([
+      '', // +3 %
+      'info:5.5', // crosses +5 %
+      '', // +6 %: same episode
+      'warning:7.6', // 7.6 / 5 = 1.52 ≥ 1.5: escalates
+      '', // +4.5 %: below 5 but above 4 (rearm 0.8): episode continues
+      '', // +5.2 %: same episode, lower severity
+      '', // -1 %: episode ends
+      'info:-6.0', // new episode, down
+      'critical:-10.1', // escalates: 10.1 / 5 ≥ 2
+    ]);
+    const x = rows[1]?.anomalies[0];
+    expect(x).toMatchObject({
+      kind: 'price-move',
+      symbol: 'AAPL',
+      at: at('2024-10-02T13:31:00Z'),
+      threshold: 5,
+    });
+    expect(x?.message).toMatch(/AAPL up \+5\.50 % vs previous close 100/);
+  });
+
+  it('price move thresholds are per symbol', () => {
+    const cfg = config({ overrides: { TSLA: { priceMovePct: 8 } } });
+    for (const [symbol, expected] of [
+      ['AAPL', 1],
+      ['TSLA', 0],
+    ] as const) {
+      const a = new SymbolAnalytics(symbol, cfg);
+      rowsOf(a, [prevDay(symbol, 100)]);
+      const [r] = rowsOf(a, [bar(symbol, '2024-10-02T13:30:00Z', 106, { open: 100 })]);
+      expect(
+        r?.anomalies.filter((x) => x.kind === 'price-move'),
+        symbol,
+      ).toHaveLength(expected);
+    }
+  });
+
+  it('opening gap: first regular bar vs previous close, once a day, not in the pre-market', () => {
+    const a = new SymbolAnalytics(
+      'AAPL',
+      config({ detectors: { disabled: ['price-move', 'volume-spike', 'return-zscore'] } }),
+    );
+    rowsOf(a, [prevDay('AAPL', 100)]);
+    const rows = rowsOf(a, [
+      bar('AAPL', '2024-10-02T12:00:00Z', 104, { open: 104 }), // pre-market
+      bar('AAPL', '2024-10-02T13:30:00Z', 102, { open: 102.5 }),
+      bar('AAPL', '2024-10-02T13:31:00Z', 110, { open: 110 }),
+    ]);
+    expect(rows[0]?.anomalies).toEqual([]);
+    expect(rows[1]?.anomalies).toHaveLength(1);
+    expect(rows[1]?.anomalies[0]).toMatchObject({ kind: 'opening-gap', severity: 'info', threshold: 2 });
+    expect(rows[1]?.anomalies[0]?.value).toBeCloseTo(2.5, 10);
+    expect(rows[2]?.anomalies).toEqual([]);
+  });
+
+  it('volume spike against the mean of the previous window', () => {
+    const a = new SymbolAnalytics(
+      'AAPL',
+      config({ detectors: { volumeWindow: 5, disabled: ['price-move', 'return-zscore', 'opening-gap'] } }),
+    );
+    const volumes = [100, 100, 100, 100, 100, 499, 600, 100, 100, 100, 100, 3000];
+    const rows = rowsOf(
+      a,
+      volumes.map((v, i) => bar('AAPL', `2024-10-02T14:${10 + i}:00Z`, 100, { volume: v })),
+    );
+    // bar 5: 499 / 100 = 4.99 < 5; bar 6: 600 / mean(100,100,100,100,499) = 600 / 179.8 = 3.34
+    // bar 11: 3000 / mean(600,100,100,100,100)= 3000 / 200 = 15 → critical (≥ 2 × 5)
+    const fired = rows.map((r) => r.anomalies.map((x) => `${x.severity}:${x.value.toFixed(2)}`).join(','));
+    expect(fired).toEqual(['', '', '', '', '', '', '', '', '', '', '', 'critical:15.00']);
+    const b = new SymbolAnalytics(
+      'AAPL',
+      config({ detectors: { volumeWindow: 2, disabled: ['price-move', 'return-zscore', 'opening-gap'] } }),
+    );
+    const r2 = rowsOf(
+      b,
+      [100, 100, 600, 3000, 100, 100, 1000].map((v, i) =>
+        bar('AAPL', `2024-10-02T14:${10 + i}:00Z`, 100, { volume: v }),
+      ),
+    );
+    // 600 / 100 = 6 → info; 3000 / 350 = 8.57 → warning (escalation); 100 / 1800 ends it; 1000 / 100 = 10 → critical
+    expect(r2.map((r) => r.anomalies.map((x) => x.severity).join(','))).toEqual([
+      '',
+      '',
+      'info',
+      'warning',
+      '',
+      '',
+      'critical',
+    ]);
+  });
+
+  it('return z-score against the previous window (sample deviation), not on a day’s first bar', () => {
+    const window = 5;
+    const a = new SymbolAnalytics(
+      'AAPL',
+      config({
+        detectors: {
+          returnWindow: window,
+          returnZ: 3,
+          disabled: ['price-move', 'volume-spike', 'opening-gap'],
+        },
+      }),
+    );
+    const closes = [100, 100.1, 100.0, 100.2, 100.1, 100.15, 102];
+    const rows = rowsOf(
+      a,
+      closes.map((c, i) => bar('AAPL', `2024-10-02T14:${10 + i}:00Z`, c)),
+    );
+    // by hand: returns r_i = c_i / c_{i-1} - 1; z of the last against the 5 before it, sample sd
+    const r = closes.slice(1).map((c, i) => c / (closes[i] as number) - 1);
+    const ref = r.slice(0, window);
+    const mean = ref.reduce((s, x) => s + x, 0) / window;
+    const sd = Math.sqrt(ref.reduce((s, x) => s + (x - mean) ** 2, 0) / (window - 1));
+    const z = ((r[window] as number) - mean) / sd;
+    expect(z).toBeGreaterThan(6);
+    const last = rows[rows.length - 1]?.anomalies ?? [];
+    expect(last).toHaveLength(1);
+    expect(last[0]?.kind).toBe('return-zscore');
+    expect(last[0]?.severity).toBe('critical');
+    expect(relClose(last[0]?.value as number, z)).toBe(true);
+    expect(rows.slice(0, -1).every((x) => x.anomalies.length === 0)).toBe(true);
+    // the next day's first bar jumps 5 % (overnight): not scored as a 1-minute return
+    const [open] = rowsOf(a, [bar('AAPL', '2024-10-03T13:30:00Z', 107)]);
+    expect(open?.anomalies.filter((x) => x.kind === 'return-zscore')).toEqual([]);
+  });
+
+  it('severity levels', () => {
+    const levels = DEFAULT_ANALYTICS_CONFIG.severity;
+    expect([5, 7.49, 7.5, 9.99, 10, -12].map((v) => severityOf(v, 5, levels))).toEqual([
+      'info',
+      'info',
+      'warning',
+      'warning',
+      'critical',
+      'critical',
+    ]);
+  });
+});
+
+describe('rejections', () => {
+  it('rejects a replayed (stale) bar, a bar of another symbol and a bar in a closed market', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const b = bar('AAPL', '2024-10-02T13:30:00Z', 100);
+    expect(a.applyBar(b).row).toBeDefined();
+    expect(a.applyBar(b).rejected?.code).toBe('stale');
+    expect(a.applyBar({ ...b, symbol: 'MSFT', start: b.start + 60_000 }).rejected?.code).toBe(
+      'symbol-mismatch',
+    );
+    expect(a.applyBar(bar('AAPL', '2024-10-05T13:30:00Z', 100)).rejected).toMatchObject({
+      code: 'outside-session',
+      reason: expect.stringContaining('2024-10-05'),
+    });
+  });
+});
+
+describe('one JSON state document', () => {
+  const spy = spy2011Bars().map((b) => toBar('SPY', b));
+
+  it('snapshot → JSON → restore → continue equals an uninterrupted run (bars, across days and sessions)', () => {
+    const whole = rowsOf(new SymbolAnalytics('SPY'), spy);
+    expect(whole.some((r) => r.anomalies.length > 0)).toBe(true);
+    for (const cut of [1, 389, 700, 5000, 9999]) {
+      const first = new SymbolAnalytics('SPY');
+      const a = rowsOf(first, spy.slice(0, cut));
+      const doc = JSON.parse(JSON.stringify(first.snapshot())) as SymbolAnalyticsSnapshot;
+      const b = rowsOf(SymbolAnalytics.restore(doc), spy.slice(cut));
+      expect([...a, ...b], `cut ${cut}`).toEqual(whole);
+    }
+  });
+
+  it('snapshot → restore → continue equals an uninterrupted run (ticks with open bars)', () => {
+    const cal = new UsEquityCalendar();
+    const ticks = barsToTicks(
+      'SPY',
+      spy2011Bars().slice(600, 1800),
+      (t) => cal.tradingDayAt(t).date,
+    ) as Tick[];
+    const run = (a: SymbolAnalytics, ts: readonly Tick[]) => ts.flatMap((t) => [...a.applyTick(t).rows]);
+    const wholeA = new SymbolAnalytics('SPY');
+    const whole = [...run(wholeA, ticks), ...wholeA.flush()];
+    for (const cut of [3, 1001, 2502]) {
+      const first = new SymbolAnalytics('SPY');
+      const a = run(first, ticks.slice(0, cut));
+      const restored = SymbolAnalytics.restore(JSON.parse(JSON.stringify(first.snapshot())));
+      const b = [...run(restored, ticks.slice(cut)), ...restored.flush()];
+      expect([...a, ...b], `cut ${cut}`).toEqual(whole);
+    }
+  });
+
+  it('fits a DynamoDB item with a wide margin: < 40 KB (10 % of 400 KB) for the default set with 200-period windows', () => {
+    const a = new SymbolAnalytics('SPY');
+    rowsOf(a, spy.slice(0, 1000)); // every window full
+    const bytes = Buffer.byteLength(JSON.stringify(a.snapshot()), 'utf8');
+    expect(DEFAULT_ANALYTICS_CONFIG.detectors.returnWindow).toBe(200);
+    expect(DEFAULT_ANALYTICS_CONFIG.detectors.volumeWindow).toBe(200);
+    expect(bytes).toBeLessThan(40 * 1024);
+    expect(bytes).toBeGreaterThan(3 * 200 * 4); // three full 200-windows are really in it
+  });
+
+  it('restoring under a changed config keeps matching indicators and starts new ones', () => {
+    const first = new SymbolAnalytics('SPY');
+    rowsOf(first, spy.slice(0, 300));
+    const cfg = config({
+      indicators: [
+        ...DEFAULT_ANALYTICS_CONFIG.indicators.filter((s) => s.name !== 'roc10'),
+        { name: 'wma50', type: 'WMA', period: 50 },
+      ],
+    });
+    const restored = SymbolAnalytics.restore(JSON.parse(JSON.stringify(first.snapshot())), cfg);
+    const cont = new SymbolAnalytics('SPY');
+    const ref = rowsOf(cont, spy.slice(0, 301)).at(-1);
+    const [row] = rowsOf(restored, spy.slice(300, 301));
+    expect(row?.indicators.sma200).toBe(ref?.indicators.sma200);
+    expect(row?.indicators.wma50).toBeNull();
+    expect('roc10' in (row?.indicators ?? {})).toBe(false);
+  });
+
+  it('refuses a document of another version', () => {
+    const doc = new SymbolAnalytics('SPY').snapshot();
+    expect(() => SymbolAnalytics.restore({ ...doc, v: 2 } as never)).toThrow(/v: must be 1, got 2/);
+  });
+});
+
+describe('configuration', () => {
+  it('names the bad field', () => {
+    expect(() => parseAnalyticsConfig({ detectors: { priceMovePct: -1 } })).toThrow(
+      /detectors\.priceMovePct: must be positive/,
+    );
+    expect(() => parseAnalyticsConfig({ indicators: [{ name: 'x', type: 'SMA', period: 0 }] })).toThrow(
+      /indicators\.0\.period: must be at least 1/,
+    );
+    expect(() =>
+      parseAnalyticsConfig({
+        indicators: [
+          { name: 'a', type: 'SMA', period: 2 },
+          { name: 'a', type: 'EMA', period: 2 },
+        ],
+      }),
+    ).toThrow(/indicators\.1\.name: duplicate indicator name a/);
+    expect(() => parseAnalyticsConfig({ graceMs: -5 })).toThrow(/graceMs: must not be negative/);
+  });
+
+  it('merges a partial config over the defaults', () => {
+    const c = parseAnalyticsConfig({ detectors: { priceMovePct: 3 } });
+    expect(c.detectors.priceMovePct).toBe(3);
+    expect(c.detectors.returnZ).toBe(DEFAULT_ANALYTICS_CONFIG.detectors.returnZ);
+    expect(c.indicators).toEqual(DEFAULT_ANALYTICS_CONFIG.indicators);
+  });
+});
