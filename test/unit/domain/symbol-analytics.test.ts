@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   type AnalyticsConfig,
   DEFAULT_ANALYTICS_CONFIG,
+  flattenMetricsRow,
+  flattenQuoteMetrics,
   type MetricsRow,
   parseAnalyticsConfig,
+  type QuoteMetrics,
   SymbolAnalytics,
   type SymbolAnalyticsSnapshot,
   severityOf,
@@ -459,5 +462,47 @@ describe('configuration', () => {
     expect(c.detectors.priceMovePct).toBe(3);
     expect(c.detectors.returnZ).toBe(DEFAULT_ANALYTICS_CONFIG.detectors.returnZ);
     expect(c.indicators).toEqual(DEFAULT_ANALYTICS_CONFIG.indicators);
+  });
+});
+
+describe('flat views', () => {
+  it('puts OHLCV, session, change and indicator columns in one record', () => {
+    const a = new SymbolAnalytics('AAPL', config({ indicators: [{ name: 'sma1', type: 'SMA', period: 1 }] }));
+    const [r] = rowsOf(a, [
+      bar('AAPL', '2024-10-02T13:30:00Z', 225.7, {
+        open: 225.89,
+        high: 226.11,
+        low: 225.42,
+        volume: 1205461,
+      }),
+    ]);
+    expect(flattenMetricsRow(r as MetricsRow)).toEqual({
+      sma1: 225.7,
+      open: 225.89,
+      high: 226.11,
+      low: 225.42,
+      close: 225.7,
+      volume: 1205461,
+      session: 'regular',
+      tradingDay: '2024-10-02',
+      previousClose: null,
+      change: null,
+      changePct: null,
+      previousBarClose: null,
+      barChange: null,
+      barChangePct: null,
+      anomalies: 0,
+    });
+    const q = a.applyTick({
+      symbol: 'AAPL',
+      time: at('2024-10-02T13:31:10Z'),
+      price: 226,
+      source: 'yahoo',
+    }).quote;
+    expect(flattenQuoteMetrics(q as QuoteMetrics)).toMatchObject({
+      price: 226,
+      session: 'regular',
+      previousBarClose: 225.7,
+    });
   });
 });
