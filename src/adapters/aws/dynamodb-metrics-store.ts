@@ -32,6 +32,8 @@ export interface DynamoDbMetricsStoreOptions {
   readonly backoff?: BackoffOptions;
   /** Conditional LATEST puts in flight at once (default 16). */
   readonly latestConcurrency?: number;
+  /** BatchWriteItem calls in flight at once (default 4). */
+  readonly writeConcurrency?: number;
   readonly now?: () => number;
 }
 
@@ -46,6 +48,7 @@ export class DynamoDbMetricsStore implements MetricsStore {
   readonly #ttlDays: number;
   readonly #backoff: ReturnType<typeof resolveBackoff>;
   readonly #concurrency: number;
+  readonly #writeConcurrency: number;
   readonly #now: () => number;
 
   constructor(options: DynamoDbMetricsStoreOptions) {
@@ -56,6 +59,7 @@ export class DynamoDbMetricsStore implements MetricsStore {
     this.#ttlDays = options.ttlDays;
     this.#backoff = resolveBackoff(options.backoff);
     this.#concurrency = Math.max(1, options.latestConcurrency ?? 16);
+    this.#writeConcurrency = Math.max(1, options.writeConcurrency ?? 4);
     this.#now = options.now ?? Date.now;
   }
 
@@ -78,8 +82,10 @@ export class DynamoDbMetricsStore implements MetricsStore {
       if (!best || row.time >= best.time) newest.set(row.symbol, row);
     }
     const all = [...items.values()];
-    for (let i = 0; i < all.length; i += BATCH_WRITE_LIMIT) {
-      await this.#writeChunk(all.slice(i, i + BATCH_WRITE_LIMIT));
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < all.length; i += BATCH_WRITE_LIMIT) chunks.push(all.slice(i, i + BATCH_WRITE_LIMIT));
+    for (let i = 0; i < chunks.length; i += this.#writeConcurrency) {
+      await Promise.all(chunks.slice(i, i + this.#writeConcurrency).map((c) => this.#writeChunk(c)));
     }
     const latest = [...newest.values()];
     for (let i = 0; i < latest.length; i += this.#concurrency) {
