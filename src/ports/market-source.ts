@@ -1,4 +1,4 @@
-import type { MarketEvent } from '../domain/market/index.ts';
+import type { Bar, MarketEvent, Tick } from '../domain/market/index.ts';
 
 /**
  * Something that was rejected or went wrong while reading a source, reported instead of thrown so
@@ -26,4 +26,32 @@ export interface MarketSource {
   events(signal?: AbortSignal): AsyncIterable<MarketEvent>;
   /** Issues found so far (rejected rows, failed symbols). */
   issues(): readonly SourceIssue[];
+}
+
+/** A request that failed for good (after retries), for logs and metrics. */
+export interface FeedFailure extends SourceIssue {
+  /** e.g. rate-limit, crumb, validation, timeout, server, network, not-found. */
+  readonly kind: string;
+  readonly attempts: number;
+}
+
+/** Latest quotes for a list of symbols (Yahoo). Never throws for a symbol's failure: reports it. */
+export interface QuoteFeed {
+  quotes(symbols: readonly string[]): Promise<{
+    readonly ticks: readonly Tick[];
+    readonly issues: readonly SourceIssue[];
+    readonly failures: readonly FeedFailure[];
+  }>;
+}
+
+/** Completed 1-minute bars of one symbol after a cursor, or in a time range (Yahoo). */
+export interface BarFeed {
+  bars(
+    symbol: string,
+    opts: { readonly after?: number; readonly from?: number; readonly to?: number },
+  ): Promise<{
+    readonly bars: readonly Bar[];
+    readonly issues: readonly SourceIssue[];
+    readonly failure?: FeedFailure;
+  }>;
 }

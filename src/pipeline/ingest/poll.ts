@@ -1,0 +1,191 @@
+import type { CursorStore } from '../../ports/cursor-store.ts';
+import type { EventPublisher, FailedEvent } from '../../ports/event-publisher.ts';
+import type { BarFeed, FeedFailure, QuoteFeed, SourceIssue } from '../../ports/market-source.ts';
+import { errorMessage, sleep } from './backoff.ts';
+import { isMarketOpen } from './market-hours.ts';
+
+export type IngestMode = 'quotes' | 'bars' | 'both';
+
+/** Yahoo serves at most 8 days of 1-minute bars per request (and 30 days back). */
+export const MAX_BAR_WINDOW_MS = 7 * 24 * 3_600_000;
+
+export interface PollOptions {
+  readonly symbols: readonly string[];
+  /** What this poll fetches: quotes, bars or both. */
+  readonly quotes: boolean;
+  readonly bars: boolean;
+  readonly now: number;
+  /** Equities also in pre/post market. */
+  readonly extendedHours?: boolean;
+  /** Poll symbols whose market is closed too. */
+  readonly whenClosed?: boolean;
+  /** First bar poll of a symbol without a cursor reaches this far back (default 60 min). */
+  readonly lookbackMs?: number;
+}
+
+export interface PollDeps {
+  readonly quoteFeed: QuoteFeed;
+  readonly barFeed: BarFeed;
+  readonly cursors: CursorStore;
+  readonly publisher: EventPublisher;
+}
+
+export interface PollResult {
+  readonly polled: readonly string[];
+  /** Symbols skipped because their market is closed. */
+  readonly skippedClosed: readonly string[];
+  readonly ticksPublished: number;
+  readonly barsPublished: number;
+  /** Symbols whose bar cursor moved, with the new cursor. */
+  readonly cursors: Readonly<Record<string, number>>;
+  /** Rejected data (e.g. an unusable quote), with the symbol. */
+  readonly issues: readonly SourceIssue[];
+  /** Yahoo requests that failed after retries, and cursor-store errors. */
+  readonly failures: readonly FeedFailure[];
+  /** Events the stream did not take after bounded retries. */
+  readonly publishFailed: readonly FailedEvent[];
+}
+
+/**
+ * One poll: quotes of the open symbols in one batch, then each open symbol's new completed 1-minute
+ * bars after its cursor; everything published and flushed; then each symbol's cursor advanced to
+ * its last bar the stream took (stopping before the first bar it did not, so that bar is asked for
+ * again next time: at-least-once, never skipped). One symbol's failure never stops the others,
+ * and a poll never throws for a symbol's failure.
+ */
+export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult> {
+  const open = o.whenClosed
+    ? [...o.symbols]
+    : o.symbols.filter((s) => isMarketOpen(s, o.now, o.extendedHours));
+  const skippedClosed = o.symbols.filter((s) => !open.includes(s));
+  const issues: SourceIssue[] = [];
+  const failures: FeedFailure[] = [];
+  let ticksPublished = 0;
+  let barsPublished = 0;
+  const barsBySymbol = new Map<string, number[]>();
+  if (open.length > 0 && o.quotes) {
+    const q = await d.quoteFeed.quotes(open);
+    issues.push(...q.issues);
+    failures.push(...q.failures);
+    for (const tick of q.ticks) {
+      await d.publisher.publish({ kind: 'tick', tick });
+      ticksPublished++;
+    }
+  }
+  if (o.bars) {
+    for (const symbol of open) {
+      let cursor: number | undefined;
+      try {
+        cursor = await d.cursors.get(symbol, 'bars-1m');
+      } catch (err) {
+        failures.push({
+          symbol,
+          at: 'cursor',
+          kind: 'cursor-store',
+          attempts: 1,
+          reason: `cannot read the bar cursor: ${errorMessage(err)}`,
+        });
+        continue;
+      }
+      const earliest = o.now - MAX_BAR_WINDOW_MS;
+      const from = cursor !== undefined ? cursor + 60_000 : o.now - (o.lookbackMs ?? 3_600_000);
+      if (from < earliest) {
+        issues.push({
+          symbol,
+          at: 'bars',
+          reason: `bars from ${new Date(from).toISOString()} to ${new Date(earliest).toISOString()} are beyond one request's reach and are skipped (use npm run backfill)`,
+        });
+      }
+      const r = await d.barFeed.bars(symbol, {
+        ...(cursor !== undefined ? { after: cursor } : {}),
+        from: Math.max(from, earliest),
+        to: o.now,
+      });
+      issues.push(...r.issues);
+      if (r.failure) failures.push(r.failure);
+      const starts: number[] = [];
+      for (const bar of r.bars) {
+        await d.publisher.publish({ kind: 'bar', bar });
+        starts.push(bar.start);
+        barsPublished++;
+      }
+      if (starts.length > 0) barsBySymbol.set(symbol, starts);
+    }
+  }
+  const report = await d.publisher.flush();
+  const firstFailedBar = new Map<string, number>();
+  for (const f of report.failed) {
+    if (f.event.kind !== 'bar') continue;
+    const prev = firstFailedBar.get(f.event.bar.symbol);
+    if (prev === undefined || f.event.bar.start < prev)
+      firstFailedBar.set(f.event.bar.symbol, f.event.bar.start);
+  }
+  const cursors: Record<string, number> = {};
+  for (const [symbol, starts] of barsBySymbol) {
+    const stop = firstFailedBar.get(symbol);
+    const delivered = stop === undefined ? starts : starts.filter((s) => s < stop);
+    const last = delivered.at(-1);
+    if (last === undefined) continue;
+    try {
+      await d.cursors.advance(symbol, 'bars-1m', last);
+      cursors[symbol] = last;
+    } catch (err) {
+      failures.push({
+        symbol,
+        at: 'cursor',
+        kind: 'cursor-store',
+        attempts: 1,
+        reason: `cannot advance the bar cursor: ${errorMessage(err)}`,
+      });
+    }
+  }
+  return {
+    polled: open,
+    skippedClosed,
+    ticksPublished,
+    barsPublished,
+    cursors,
+    issues,
+    failures,
+    publishFailed: report.failed,
+  };
+}
+
+export interface PollLoopOptions {
+  readonly intervalMs: number;
+  /** Stop starting polls this long after the first one (the schedule period minus a margin). */
+  readonly windowMs: number;
+  /** Milliseconds the invocation has left (Lambda's getRemainingTimeInMillis), checked before each poll. */
+  readonly remainingMs?: () => number;
+  /** A poll is not started with less than this left (default 10 s). */
+  readonly safetyMs?: number;
+  readonly clock?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Runs `poll` every `intervalMs` within one invocation: polls start at t0, t0 + interval, … while
+ * they start within `windowMs` and the invocation has time left, so the last one ends before the
+ * next scheduled invocation begins. Polls never overlap: a slow poll delays the next; missed slots
+ * are skipped, not bunched. `poll` gets the iteration number (0 first).
+ */
+export async function runPollLoop(
+  o: PollLoopOptions,
+  poll: (iteration: number) => Promise<void>,
+): Promise<number> {
+  const clock = o.clock ?? Date.now;
+  const wait = o.sleep ?? sleep;
+  const t0 = clock();
+  const safety = o.safetyMs ?? 10_000;
+  let iteration = 0;
+  for (let slot = 0; ; ) {
+    await poll(iteration++);
+    const elapsed = clock() - t0;
+    slot = Math.max(slot + 1, Math.ceil(elapsed / o.intervalMs));
+    const nextStart = slot * o.intervalMs;
+    if (nextStart >= o.windowMs) return iteration;
+    if (o.remainingMs && o.remainingMs() - (nextStart - elapsed) < safety) return iteration;
+    const delay = nextStart - (clock() - t0);
+    if (delay > 0) await wait(delay);
+  }
+}

@@ -1,0 +1,244 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryCursorStore } from '../../../src/adapters/aws/dynamodb-cursor-store.ts';
+import { ingestConfigFromEnv } from '../../../src/config/ingest.ts';
+import type { Bar, MarketEvent, Tick } from '../../../src/domain/market/index.ts';
+import { pollOnce, runPollLoop } from '../../../src/pipeline/ingest/poll.ts';
+import type { EventPublisher, FailedEvent } from '../../../src/ports/event-publisher.ts';
+import type { BarFeed, QuoteFeed } from '../../../src/ports/market-source.ts';
+
+// Wednesday 2024-10-02 14:00:30Z = 10:00:30 New York (regular session); Saturday 2024-10-05.
+const OPEN = Date.parse('2024-10-02T14:00:30Z');
+const SATURDAY = Date.parse('2024-10-05T15:00:00Z');
+
+const bar = (symbol: string, start: number): Bar => ({
+  symbol,
+  start,
+  interval: '1m',
+  open: 10,
+  high: 11,
+  low: 9,
+  close: 10.5,
+  volume: 100,
+  session: 'regular',
+  source: 'yahoo',
+});
+const tick = (symbol: string, time: number): Tick => ({ symbol, time, price: 10, source: 'yahoo' });
+
+/** Yahoo stand-in that serves every minute up to `now` after the cursor. */
+function feeds(now: number, calls: string[] = []): QuoteFeed & BarFeed {
+  return {
+    async quotes(symbols) {
+      calls.push(`quotes:${symbols.join(',')}`);
+      return { ticks: symbols.map((s) => tick(s, now - 1000)), issues: [], failures: [] };
+    },
+    async bars(symbol, o) {
+      calls.push(`bars:${symbol}:${o.after ?? 'none'}`);
+      if (symbol === 'DOWN') {
+        return {
+          bars: [],
+          issues: [],
+          failure: {
+            symbol,
+            at: 'chart',
+            kind: 'server',
+            attempts: 4,
+            reason: 'chart failed after 4 attempt(s)',
+          },
+        };
+      }
+      const out: Bar[] = [];
+      for (
+        let t = o.after !== undefined ? o.after + 60_000 : Math.ceil(o.from! / 60_000) * 60_000;
+        t + 60_000 <= now;
+        t += 60_000
+      )
+        out.push(bar(symbol, t));
+      return { bars: out, issues: [] };
+    },
+  };
+}
+
+class RecordingPublisher implements EventPublisher {
+  readonly sent: MarketEvent[] = [];
+  pending = 0;
+  private readonly reject: (e: MarketEvent) => boolean;
+  constructor(reject: (e: MarketEvent) => boolean = () => false) {
+    this.reject = reject;
+  }
+  private failed: FailedEvent[] = [];
+  async publish(e: MarketEvent) {
+    if (this.reject(e)) this.failed.push({ event: e, reason: 'injected', attempts: 3 });
+    else this.sent.push(e);
+  }
+  async flush() {
+    const r = { delivered: this.sent.length, failed: this.failed, calls: 1, retries: 0 };
+    this.failed = [];
+    return r;
+  }
+}
+
+describe('pollOnce', () => {
+  it('sends each bar once across polls: the cursor moves to the last delivered bar', async () => {
+    const cursors = new MemoryCursorStore();
+    const pub = new RecordingPublisher();
+    const base = { symbols: ['AAPL'], quotes: false, bars: true, lookbackMs: 5 * 60_000 };
+    const r1 = await pollOnce(
+      { ...base, now: OPEN },
+      { quoteFeed: feeds(OPEN), barFeed: feeds(OPEN), cursors, publisher: pub },
+    );
+    // 5 minutes back from 14:00:30 → the completed bars 13:56..13:59
+    expect(r1.barsPublished).toBe(4);
+    expect(r1.cursors.AAPL).toBe(Date.parse('2024-10-02T13:59:00Z'));
+    const later = OPEN + 3 * 60_000;
+    const r2 = await pollOnce(
+      { ...base, now: later },
+      { quoteFeed: feeds(later), barFeed: feeds(later), cursors, publisher: pub },
+    );
+    expect(r2.barsPublished).toBe(3);
+    const starts = pub.sent.map((e) => (e.kind === 'bar' ? e.bar.start : 0));
+    expect(new Set(starts).size).toBe(starts.length);
+    expect(starts.map((t) => new Date(t).toISOString().slice(11, 16))).toEqual([
+      '13:56',
+      '13:57',
+      '13:58',
+      '13:59',
+      '14:00',
+      '14:01',
+      '14:02',
+    ]);
+  });
+
+  it('stops the cursor before the first bar the stream did not take, so it is sent again', async () => {
+    const cursors = new MemoryCursorStore();
+    const failAt = Date.parse('2024-10-02T13:57:00Z');
+    const pub = new RecordingPublisher((e) => e.kind === 'bar' && e.bar.start === failAt);
+    const r = await pollOnce(
+      { symbols: ['AAPL'], quotes: false, bars: true, now: OPEN, lookbackMs: 5 * 60_000 },
+      { quoteFeed: feeds(OPEN), barFeed: feeds(OPEN), cursors, publisher: pub },
+    );
+    expect(r.publishFailed).toHaveLength(1);
+    expect(r.cursors.AAPL).toBe(Date.parse('2024-10-02T13:56:00Z'));
+    expect(await cursors.get('AAPL', 'bars-1m')).toBe(Date.parse('2024-10-02T13:56:00Z'));
+  });
+
+  it('isolates a failing symbol and reports it; quotes go in one batch', async () => {
+    const calls: string[] = [];
+    const pub = new RecordingPublisher();
+    const f = feeds(OPEN, calls);
+    const r = await pollOnce(
+      { symbols: ['AAPL', 'DOWN', 'MSFT'], quotes: true, bars: true, now: OPEN, lookbackMs: 2 * 60_000 },
+      { quoteFeed: f, barFeed: f, cursors: new MemoryCursorStore(), publisher: pub },
+    );
+    expect(calls).toEqual(['quotes:AAPL,DOWN,MSFT', 'bars:AAPL:none', 'bars:DOWN:none', 'bars:MSFT:none']);
+    expect(r.failures).toEqual([expect.objectContaining({ symbol: 'DOWN', kind: 'server' })]);
+    expect(Object.keys(r.cursors)).toEqual(['AAPL', 'MSFT']);
+    expect(r.ticksPublished).toBe(3);
+  });
+
+  it('does not poll closed markets unless told to; crypto is always open', async () => {
+    const calls: string[] = [];
+    const f = feeds(SATURDAY, calls);
+    const deps = {
+      quoteFeed: f,
+      barFeed: f,
+      cursors: new MemoryCursorStore(),
+      publisher: new RecordingPublisher(),
+    };
+    const r = await pollOnce(
+      { symbols: ['AAPL', 'EURUSD=X', 'BTC-USD'], quotes: true, bars: false, now: SATURDAY },
+      deps,
+    );
+    expect(r.polled).toEqual(['BTC-USD']);
+    expect(r.skippedClosed).toEqual(['AAPL', 'EURUSD=X']);
+    expect(calls).toEqual(['quotes:BTC-USD']);
+    const forced = await pollOnce(
+      { symbols: ['AAPL'], quotes: true, bars: false, now: SATURDAY, whenClosed: true },
+      deps,
+    );
+    expect(forced.polled).toEqual(['AAPL']);
+    // pre-market: only with extended hours (08:00 New York)
+    const pre = Date.parse('2024-10-02T12:00:00Z');
+    expect((await pollOnce({ symbols: ['AAPL'], quotes: true, bars: false, now: pre }, deps)).polled).toEqual(
+      [],
+    );
+    expect(
+      (await pollOnce({ symbols: ['AAPL'], quotes: true, bars: false, now: pre, extendedHours: true }, deps))
+        .polled,
+    ).toEqual(['AAPL']);
+  });
+});
+
+describe('runPollLoop', () => {
+  function fakeTime() {
+    let now = 0;
+    return {
+      clock: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+      },
+      advance: (ms: number) => {
+        now += ms;
+      },
+    };
+  }
+
+  it('polls every interval inside the window without overlapping the next invocation', async () => {
+    const t = fakeTime();
+    const starts: number[] = [];
+    const n = await runPollLoop(
+      { intervalMs: 30_000, windowMs: 55_000, clock: t.clock, sleep: t.sleep },
+      async () => {
+        starts.push(t.clock());
+        t.advance(2_000);
+      },
+    );
+    expect(n).toBe(2);
+    expect(starts).toEqual([0, 30_000]);
+  });
+
+  it('skips slots a slow poll overran instead of bunching polls, and respects the time left', async () => {
+    const t = fakeTime();
+    const starts: number[] = [];
+    await runPollLoop({ intervalMs: 10_000, windowMs: 55_000, clock: t.clock, sleep: t.sleep }, async (i) => {
+      starts.push(t.clock());
+      t.advance(i === 0 ? 25_000 : 1_000);
+    });
+    expect(starts).toEqual([0, 30_000, 40_000, 50_000]);
+
+    const t2 = fakeTime();
+    const starts2: number[] = [];
+    await runPollLoop(
+      {
+        intervalMs: 10_000,
+        windowMs: 55_000,
+        remainingMs: () => 30_000 - t2.clock(),
+        safetyMs: 10_000,
+        clock: t2.clock,
+        sleep: t2.sleep,
+      },
+      async () => void starts2.push(t2.clock()),
+    );
+    // at 20 s exactly the safety margin is left: the last poll starts; at 30 s nothing is left
+    expect(starts2).toEqual([0, 10_000, 20_000]);
+  });
+});
+
+describe('ingest configuration', () => {
+  const env = { SYMBOLS: 'aapl, msft,BTC-USD', TICKS_STREAM_NAME: 'ticks', MARKET_TABLE_NAME: 'market' };
+  it('reads symbols, mode and defaults', () => {
+    const c = ingestConfigFromEnv(env);
+    expect(c.SYMBOLS).toEqual(['AAPL', 'MSFT', 'BTC-USD']);
+    expect(c.INGEST_MODE).toBe('both');
+    expect(c.POLL_INTERVAL_SECONDS).toBe(30);
+    expect(c.INGEST_WHEN_CLOSED).toBe(false);
+  });
+  it('names each bad setting and why', () => {
+    expect(() => ingestConfigFromEnv({ ...env, INGEST_MODE: 'all', POLL_INTERVAL_SECONDS: '0' })).toThrow(
+      /INGEST_MODE: INGEST_MODE must be quotes, bars or both; POLL_INTERVAL_SECONDS: POLL_INTERVAL_SECONDS must be at least 1/,
+    );
+    expect(() => ingestConfigFromEnv({ ...env, SYMBOLS: 'AAPL,$$$' })).toThrow(
+      /SYMBOLS.*unknown symbol format/,
+    );
+    expect(() => ingestConfigFromEnv({ SYMBOLS: 'AAPL' })).toThrow(/TICKS_STREAM_NAME is required/);
+  });
+});
