@@ -123,11 +123,15 @@ async function main(): Promise<number> {
     return 0;
   }
   return await new Promise<number>((resolveExit) => {
+    let firstSignalAt = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
-        console.error(`${signal} again: still stopping (flushing state), please wait`);
+        // npm forwards the terminal's signal too: only a later, deliberate repeat gets an answer.
+        if (Date.now() - firstSignalAt > 1000)
+          console.error(`${signal} again: still stopping (flushing state), please wait`);
         return;
       }
+      firstSignalAt = Date.now();
       console.error(`\n${signal}: stopping the local cloud…`);
       stop().then(
         () => {
