@@ -336,9 +336,22 @@ describe('anomaly detectors', () => {
     expect(last[0]?.severity).toBe('critical');
     expect(relClose(last[0]?.value as number, z)).toBe(true);
     expect(rows.slice(0, -1).every((x) => x.anomalies.length === 0)).toBe(true);
-    // the next day's first bar jumps 5 % (overnight): not scored as a 1-minute return
-    const [open] = rowsOf(a, [bar('AAPL', '2024-10-03T13:30:00Z', 107)]);
+    // calm again, then the next day's first bar jumps 5 % (overnight): not scored as a 1-minute return
+    const calm = [102.1, 102.0, 102.1, 102.0, 102.1, 102.0];
+    const calmRows = rowsOf(
+      a,
+      calm.map((c, i) => bar('AAPL', `2024-10-02T15:${10 + i}:00Z`, c)),
+    );
+    expect(calmRows.every((x) => x.anomalies.length === 0)).toBe(true);
+    const [open] = rowsOf(a, [bar('AAPL', '2024-10-03T13:30:00Z', 107.1)]);
     expect(open?.anomalies.filter((x) => x.kind === 'return-zscore')).toEqual([]);
+    // …although, as a 1-minute return, it would be far beyond the threshold:
+    const all = [...closes, ...calm, 107.1];
+    const rs = all.slice(1).map((c, i) => c / (all[i] as number) - 1);
+    const w = rs.slice(-window - 1, -1);
+    const m = w.reduce((s2, x) => s2 + x, 0) / window;
+    const sd2 = Math.sqrt(w.reduce((s2, x) => s2 + (x - m) ** 2, 0) / (window - 1));
+    expect(((rs.at(-1) as number) - m) / sd2).toBeGreaterThan(3);
   });
 
   it('severity levels', () => {
@@ -430,6 +443,26 @@ describe('one JSON state document', () => {
     expect(row?.indicators.sma200).toBe(ref?.indicators.sma200);
     expect(row?.indicators.wma50).toBeNull();
     expect('roc10' in (row?.indicators ?? {})).toBe(false);
+  });
+
+  it('restores the detectors’ episode state: a gap or a persisting move does not fire twice', () => {
+    const run = (restoreAfter: number | undefined) => {
+      let a = new SymbolAnalytics('AAPL');
+      const bars = [
+        bar('AAPL', '2024-10-01T19:59:00Z', 100),
+        bar('AAPL', '2024-10-02T13:30:00Z', 106, { open: 103 }), // gap +3 %, move +6 %
+        bar('AAPL', '2024-10-02T13:31:00Z', 106.5, { open: 103.5 }),
+        bar('AAPL', '2024-10-02T13:32:00Z', 107, { open: 106.5 }),
+      ];
+      return bars.map((b, i) => {
+        if (i === restoreAfter) a = SymbolAnalytics.restore(JSON.parse(JSON.stringify(a.snapshot())));
+        return (a.applyBar(b).row as MetricsRow).anomalies.map((x) => x.kind);
+      });
+    };
+    const expected = [[], ['opening-gap', 'price-move'], [], []];
+    expect(run(undefined)).toEqual(expected);
+    expect(run(2)).toEqual(expected);
+    expect(run(3)).toEqual(expected);
   });
 
   it('refuses a document of another version', () => {
