@@ -177,12 +177,21 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
   if (!persistent) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
   try {
-    const templatePromise = options.template ? Promise.resolve(options.template) : synthesizeTemplate(stage);
+    const template = options.template ?? (await synthesizeTemplate(stage));
+    const baseCtx: TemplateContext = {
+      region,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: stackNameFor(stage),
+      partition: 'aws',
+    };
+    // A first plan sizes kinesalite's shard limit (queue URLs need the SQS port: planned again below).
+    const shardLimit = planLocalResources(template, baseCtx).streams.reduce((n, s) => n + s.shardCount, 0);
     const emulators = await startEmulators({
       ...(persistent ? { stateDir: dir } : {}),
       s3Directory: join(dir, 's3'),
       region,
       accountId: LOCAL_ACCOUNT_ID,
+      shardLimit,
     });
     cleanups.push(() => emulators.close());
     const meta: Meta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
@@ -198,12 +207,8 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
     const clients = createAwsClients(clientConfig);
     cleanups.push(() => clients.destroy());
 
-    const template = await templatePromise;
     const ctx: TemplateContext = {
-      region,
-      accountId: LOCAL_ACCOUNT_ID,
-      stackName: stackNameFor(stage),
-      partition: 'aws',
+      ...baseCtx,
       sqsEndpoint: emulators.sqs.endpoint,
     };
     const plan = planLocalResources(template, ctx);
