@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalCloud } from '../../../scripts/local/local-cloud.ts';
@@ -108,7 +109,7 @@ describe('npm start (scripts/start.ts)', () => {
     expect(again.out()).toMatch(/dynamodb table {2}\S+ .* — 1 item\n/);
   });
 
-  it('after a crash (SIGKILL) the next start takes over the stale lock and finds the written state', async () => {
+  it('after a crash (SIGKILL) the next start takes over the stale lock and finds the written state and the last SQS snapshot', async () => {
     const dir = tempDir();
     const p = startProcess(['--state-dir', dir, '--json']);
     await p.waitFor('"bootMs"');
@@ -126,7 +127,20 @@ describe('npm start (scripts/start.ts)', () => {
         Item: { pk: 'SYM#NVDA', sk: 'LATEST', close: 118.85 },
       }),
     );
+    await clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: summary.env.DEAD_LETTER_QUEUE_URL,
+        MessageBody: 'rejected: price NaN',
+      }),
+    );
     clients.destroy();
+    // SQS lives in memory: its snapshot is rewritten every ~2 s while something changed.
+    const snapshot = join(dir, 'sqs.json');
+    const deadline = Date.now() + 8000;
+    while (!(existsSync(snapshot) && readFileSync(snapshot, 'utf8').includes('rejected: price NaN'))) {
+      if (Date.now() > deadline) throw new Error('no SQS snapshot with the message within 8 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     p.child.kill('SIGKILL');
     expect((await p.exited).signal).toBe('SIGKILL');
     expect(existsSync(join(dir, 'lock.json'))).toBe(true); // left behind by the crash
@@ -139,6 +153,11 @@ describe('npm start (scripts/start.ts)', () => {
         new GetCommand({ TableName: cloud.env.MARKET_TABLE_NAME, Key: { pk: 'SYM#NVDA', sk: 'LATEST' } }),
       );
       expect(item.Item?.close).toBe(118.85);
+      expect(cloud.state.counts.queues.ProcessorDeadLetterQueue).toEqual({ count: 1, complete: true });
+      const msg = await cloud.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: cloud.env.DEAD_LETTER_QUEUE_URL }),
+      );
+      expect(msg.Messages?.map((m) => m.Body)).toEqual(['rejected: price NaN']);
     } finally {
       await cloud.stop();
     }
