@@ -16,7 +16,13 @@
  * `previousClose` a quote tick reports for its trading day, which wins when present.
  */
 
-import { BarAggregator, type BarAggregatorSnapshot, type TickRejectionCode } from '../bars/aggregator.ts';
+import { z } from 'zod';
+import {
+  BarAggregator,
+  type BarAggregatorSnapshot,
+  BarAggregatorSnapshotSchema,
+  type TickRejectionCode,
+} from '../bars/aggregator.ts';
 import { calendarForSymbol, type ExchangeCalendar, type SessionOrClosed } from '../calendar/calendar.ts';
 import {
   ATR,
@@ -37,6 +43,7 @@ import {
 } from '../indicators/index.ts';
 import type { Bar, Session } from '../market/bar.ts';
 import type { Tick } from '../market/tick.ts';
+import { formatIssues, issuesFromZod } from '../market/validation.ts';
 import {
   type Anomaly,
   type EpisodeState,
@@ -54,6 +61,7 @@ import {
   type DetectorSettings,
   detectorSettingsFor,
   type IndicatorSpec,
+  IndicatorSpecSchema,
 } from './config.ts';
 
 /** The metrics row of one closed bar: what the processor stores. */
@@ -130,9 +138,35 @@ export interface SymbolAnalyticsSnapshot {
   };
 }
 
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+const episode = z.object({ sign: z.number().int().min(-1).max(1), rank: z.number().int().min(0).max(3) });
+const indicatorState = z.looseObject({ type: z.string(), version: z.number() });
+const dayText = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a YYYY-MM-DD date');
+
+/** Shape check of a stored state document; the indicator states are checked by their own restore. */
+export const SymbolAnalyticsSnapshotSchema = z.object({
+  v: z.literal(1, { error: 'must be 1 (the supported version)' }),
+  symbol: z.string().min(1),
+  calendar: z.string(),
+  aggregator: BarAggregatorSnapshotSchema,
+  day: dayText.nullable(),
+  previousClose: finite.nullable(),
+  dayClose: finite.nullable(),
+  feedPreviousClose: z.object({ day: dayText, value: finite }).nullable(),
+  lastBar: z.object({ start: finite, close: finite }).nullable(),
+  lastFedDay: dayText.nullable(),
+  gapChecked: z.boolean(),
+  indicators: z.array(z.object({ spec: IndicatorSpecSchema, state: indicatorState })),
+  returns: z.object({ window: z.number().int(), state: indicatorState }),
+  volume: z.object({ window: z.number().int(), state: indicatorState }),
+  episodes: z.object({ priceMove: episode, returnZ: episode, volume: episode }),
+});
+
 export class SymbolAnalyticsSnapshotError extends Error {
-  constructor(field: string, reason: string) {
-    super(`invalid symbol analytics snapshot: ${field}: ${reason}`);
+  readonly field: string;
+  constructor(field: string, detail: string) {
+    super(`invalid symbol analytics snapshot: ${detail}`);
+    this.field = field;
     this.name = 'SymbolAnalyticsSnapshotError';
   }
 }
@@ -568,17 +602,11 @@ export class SymbolAnalytics {
     config: AnalyticsConfig = DEFAULT_ANALYTICS_CONFIG,
     calendar?: ExchangeCalendar,
   ): SymbolAnalytics {
-    if (snapshot === null || typeof snapshot !== 'object') {
-      throw new SymbolAnalyticsSnapshotError('(root)', 'must be an object');
+    const parsed = SymbolAnalyticsSnapshotSchema.safeParse(snapshot);
+    if (!parsed.success) {
+      const issues = issuesFromZod(parsed.error);
+      throw new SymbolAnalyticsSnapshotError(issues[0]?.field ?? '(root)', formatIssues(issues));
     }
-    if (snapshot.v !== SYMBOL_ANALYTICS_SNAPSHOT_VERSION) {
-      throw new SymbolAnalyticsSnapshotError(
-        'v',
-        `must be ${SYMBOL_ANALYTICS_SNAPSHOT_VERSION}, got ${String(snapshot.v)}`,
-      );
-    }
-    if (typeof snapshot.symbol !== 'string')
-      throw new SymbolAnalyticsSnapshotError('symbol', 'must be a string');
     const a = new SymbolAnalytics(snapshot.symbol, config, calendar);
     const mutable = a as unknown as {
       aggregator: BarAggregator;

@@ -20,9 +20,11 @@
  *
  * The state is plain data and round-trips through `snapshot()` / `BarAggregator.restore()`.
  */
+import { z } from 'zod';
 import type { ExchangeCalendar } from '../calendar/calendar.ts';
 import { type Bar, ONE_MINUTE_MS } from '../market/bar.ts';
-import type { Source } from '../market/tick.ts';
+import { type Source, SourceSchema } from '../market/tick.ts';
+import { formatIssues, issuesFromZod } from '../market/validation.ts';
 
 /** What the aggregator needs from a tick (a validated `Tick` fits). */
 export interface TickInput {
@@ -69,6 +71,34 @@ interface OpenBar {
   minCum: number | null;
   maxCum: number | null;
 }
+
+const num = z.number().refine(Number.isFinite, 'must be a finite number');
+const OpenBarSchema = z.object({
+  start: num,
+  session: z.enum(['pre', 'regular', 'post', 'none']),
+  source: SourceSchema,
+  openTime: num,
+  openCum: num,
+  open: num,
+  closeTime: num,
+  closeCum: num,
+  close: num,
+  high: num,
+  low: num,
+  minCum: num.nullable(),
+  maxCum: num.nullable(),
+});
+
+/** Shape check of a stored aggregator snapshot; errors name the field. */
+export const BarAggregatorSnapshotSchema = z.object({
+  v: z.literal(1, { error: 'must be 1 (the supported version)' }),
+  symbol: z.string(),
+  graceMs: num.min(0),
+  watermark: num.nullable(),
+  lastClosedStart: num.nullable(),
+  lastCum: num.nullable(),
+  open: z.array(OpenBarSchema),
+});
 
 export interface BarAggregatorSnapshot {
   readonly v: 1;
@@ -251,8 +281,12 @@ export class BarAggregator {
     };
   }
 
-  static restore(s: BarAggregatorSnapshot, calendar: ExchangeCalendar): BarAggregator {
-    if (s?.v !== 1) throw new Error(`unsupported bar aggregator snapshot version: ${String(s?.v)}`);
+  static restore(snapshot: BarAggregatorSnapshot, calendar: ExchangeCalendar): BarAggregator {
+    const parsed = BarAggregatorSnapshotSchema.safeParse(snapshot);
+    if (!parsed.success) {
+      throw new Error(`invalid bar aggregator snapshot: ${formatIssues(issuesFromZod(parsed.error))}`);
+    }
+    const s = parsed.data;
     const a = new BarAggregator(s.symbol, calendar, { graceMs: s.graceMs });
     a.watermark = s.watermark;
     a.lastClosedStart = s.lastClosedStart;

@@ -162,7 +162,12 @@ describe('BarAggregator', () => {
 
   it('refuses a snapshot of another version', () => {
     const s = new BarAggregator('AAPL', new UsEquityCalendar()).snapshot();
-    expect(() => BarAggregator.restore({ ...s, v: 2 } as never, new UsEquityCalendar())).toThrow(/version/);
+    expect(() => BarAggregator.restore({ ...s, v: 2 } as never, new UsEquityCalendar())).toThrow(
+      /v: must be 1 \(the supported version\)/,
+    );
+    expect(() => BarAggregator.restore({ ...s, watermark: 'x' } as never, new UsEquityCalendar())).toThrow(
+      /watermark: /,
+    );
   });
 });
 

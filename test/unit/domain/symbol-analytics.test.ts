@@ -467,7 +467,19 @@ describe('one JSON state document', () => {
 
   it('refuses a document of another version', () => {
     const doc = new SymbolAnalytics('SPY').snapshot();
-    expect(() => SymbolAnalytics.restore({ ...doc, v: 2 } as never)).toThrow(/v: must be 1, got 2/);
+    expect(() => SymbolAnalytics.restore({ ...doc, v: 2 } as never)).toThrow(
+      /v: must be 1 \(the supported version\)/,
+    );
+  });
+
+  it('names the broken field of a corrupted document', () => {
+    const doc = JSON.parse(JSON.stringify(new SymbolAnalytics('SPY').snapshot()));
+    expect(() => SymbolAnalytics.restore({ ...doc, previousClose: 'abc' })).toThrow(/previousClose: /);
+    expect(() => SymbolAnalytics.restore({ ...doc, episodes: {} })).toThrow(/episodes\.priceMove: /);
+    expect(() => SymbolAnalytics.restore({ ...doc, aggregator: { ...doc.aggregator, open: [{}] } })).toThrow(
+      /aggregator\.open\.0\.start: /,
+    );
+    expect(() => SymbolAnalytics.restore(null as never)).toThrow(/invalid symbol analytics snapshot/);
   });
 });
 
