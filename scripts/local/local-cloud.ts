@@ -284,14 +284,18 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       stop() {
         stopping ??= (async () => {
           clients.destroy();
-          await emulators.close();
-          if (persistent)
-            writeFileAtomic(
-              join(dir, META_FILE),
-              JSON.stringify({ ...meta, stoppedAt: new Date().toISOString() }),
-            );
-          release();
-          if (!persistent) rmSync(dir, { recursive: true, force: true });
+          try {
+            await emulators.close();
+            // Only a complete close counts as a clean stop for the next run.
+            if (persistent)
+              writeFileAtomic(
+                join(dir, META_FILE),
+                JSON.stringify({ ...meta, stoppedAt: new Date().toISOString() }),
+              );
+          } finally {
+            release();
+            if (!persistent) rmSync(dir, { recursive: true, force: true });
+          }
         })();
         return stopping;
       },
