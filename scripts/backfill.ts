@@ -1,0 +1,154 @@
+/**
+ * Backfills 1-minute bars from Yahoo Finance into the ticks stream, with a progress bar.
+ *
+ *   npm run backfill -- --symbols AAPL,MSFT --from 2024-10-01 --to 2024-10-03
+ *
+ * Yahoo keeps 1-minute history for about 30 days and serves at most 8 days per request: the range
+ * is fetched in 7-day windows, each symbol in time order (bars never overlap between windows).
+ * Writes to TICKS_STREAM_NAME through the project's AWS client factory (AWS, or the local cloud
+ * when TICKSTREAM_ENDPOINT_KINESIS is set); --dry-run prints NDJSON instead.
+ */
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { createAwsClients } from '../src/adapters/aws/clients.ts';
+import { DynamoDbCursorStore } from '../src/adapters/aws/dynamodb-cursor-store.ts';
+import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
+import { createYahooClient, YahooMarketData } from '../src/adapters/yahoo/yahoo-market-data.ts';
+import { awsClientConfigFromEnv } from '../src/config/aws.ts';
+import { SymbolSchema } from '../src/domain/market/index.ts';
+import { parseInstant, requireStreamName, StdoutPublisher, UsageError } from '../src/pipeline/ingest/cli.ts';
+import { MAX_BAR_WINDOW_MS } from '../src/pipeline/ingest/poll.ts';
+import type { EventPublisher } from '../src/ports/event-publisher.ts';
+import type { FeedFailure, SourceIssue } from '../src/ports/market-source.ts';
+
+const YAHOO_1M_HISTORY_MS = 30 * 24 * 3_600_000;
+
+const USAGE = `usage: npm run backfill -- --symbols AAPL,MSFT [--from DATE] [--to DATE] [--update-cursor] [--dry-run]
+  --symbols        comma-separated Yahoo symbols (required)
+  --from           start, ISO date/time (default: 7 days ago; Yahoo keeps ~30 days of 1-minute bars)
+  --to             end, ISO date/time (default: now)
+  --update-cursor  also move each symbol's bar cursor in MARKET_TABLE_NAME past the delivered bars,
+                   so the scheduled poller continues from there
+  --dry-run        print the bars as NDJSON instead of writing to the stream
+env: TICKS_STREAM_NAME, AWS_REGION, TICKSTREAM_ENDPOINT_KINESIS / _DYNAMODB (local cloud), MARKET_TABLE_NAME`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      symbols: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'update-cursor': { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.symbols) throw new UsageError('--symbols is required, e.g. --symbols AAPL,MSFT');
+  const symbols = values.symbols
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter((s) => s !== '');
+  for (const s of symbols) {
+    const r = SymbolSchema.safeParse(s);
+    if (!r.success) throw new UsageError(`--symbols: "${s}": ${r.error.issues[0]?.message}`);
+  }
+  const now = Date.now();
+  const to = Math.min(parseInstant('to', values.to) ?? now, now);
+  let from = parseInstant('from', values.from) ?? to - MAX_BAR_WINDOW_MS;
+  if (from >= to)
+    throw new UsageError(
+      `--from (${new Date(from).toISOString()}) must be before --to (${new Date(to).toISOString()})`,
+    );
+  const oldest = now - YAHOO_1M_HISTORY_MS + 60_000;
+  if (from < oldest) {
+    console.error(
+      `note: Yahoo keeps about 30 days of 1-minute bars; starting at ${new Date(oldest).toISOString()} instead of ${new Date(from).toISOString()}`,
+    );
+    from = oldest;
+  }
+  const dryRun = values['dry-run'];
+  const clients = dryRun ? undefined : createAwsClients(awsClientConfigFromEnv());
+  const streamName = dryRun ? '' : requireStreamName();
+  let cursors: DynamoDbCursorStore | undefined;
+  if (values['update-cursor']) {
+    if (!clients) throw new UsageError('--update-cursor cannot be combined with --dry-run');
+    const table = process.env.MARKET_TABLE_NAME;
+    if (!table) throw new UsageError('--update-cursor needs MARKET_TABLE_NAME');
+    cursors = new DynamoDbCursorStore({ documents: clients.documents, tableName: table });
+  }
+  const publisher: EventPublisher = clients
+    ? new KinesisPublisher({ streamName, kinesis: clients.kinesis })
+    : new StdoutPublisher();
+  const yahoo = new YahooMarketData({
+    client: () => createYahooClient({ timeoutMs: 15_000 }),
+    backoff: { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15_000 },
+  });
+
+  const windows: [number, number][] = [];
+  for (let a = from; a < to; a += MAX_BAR_WINDOW_MS) windows.push([a, Math.min(to, a + MAX_BAR_WINDOW_MS)]);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'backfill |{bar}| {value}/{total} windows | {symbol} | {bars} bars',
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(symbols.length * windows.length, 0, { symbol: '', bars: 0 });
+  const failures: FeedFailure[] = [];
+  const issues: SourceIssue[] = [];
+  const lastBar = new Map<string, number>();
+  let bars = 0;
+  for (const symbol of symbols) {
+    for (const [a, b] of windows) {
+      const after = lastBar.get(symbol);
+      const r = await yahoo.bars(symbol, { from: a, to: b, ...(after !== undefined ? { after } : {}) });
+      if (r.failure) failures.push(r.failure);
+      issues.push(...r.issues);
+      for (const x of r.bars) {
+        await publisher.publish({ kind: 'bar', bar: x });
+        lastBar.set(symbol, x.start);
+        bars++;
+      }
+      bar.increment(1, { symbol, bars });
+    }
+  }
+  const report = await publisher.flush();
+  bar.stop();
+  if (cursors) {
+    for (const [symbol, last] of lastBar) {
+      const failed = report.failed
+        .filter((f) => f.event.kind === 'bar' && f.event.bar.symbol === symbol)
+        .map((f) => (f.event.kind === 'bar' ? f.event.bar.start : 0));
+      const stop = failed.length > 0 ? Math.min(...failed) - 60_000 : last;
+      if (stop > 0 && stop <= last) await cursors.advance(symbol, 'bars-1m', stop);
+    }
+  }
+  clients?.destroy();
+  for (const f of failures) console.error(`failed: ${f.symbol ?? ''} ${f.reason}`);
+  for (const i of issues.slice(0, 20)) console.error(`rejected: ${i.symbol ?? ''} ${i.at ?? ''} ${i.reason}`);
+  for (const f of report.failed.slice(0, 20)) console.error(`not delivered: ${f.reason}`);
+  console.error(
+    `done: ${bars} bars for ${symbols.length} symbol(s) from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}, ` +
+      `${report.delivered} delivered in ${report.calls} PutRecords calls, ${report.failed.length} not delivered, ${failures.length} failed requests`,
+  );
+  return failures.length > 0 || report.failed.length > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`backfill: ${(err as Error).message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error(`backfill: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);

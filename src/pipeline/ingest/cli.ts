@@ -1,0 +1,46 @@
+import type { MarketEvent } from '../../domain/market/index.ts';
+import { encodeMarketEvent } from '../../domain/market/index.ts';
+import type { EventPublisher, PublishReport } from '../../ports/event-publisher.ts';
+
+/** A usage error: printed with the usage text, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Parses a date/time option: ISO-8601 (a bare date is 00:00 UTC) or epoch ms. */
+export function parseInstant(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = /^\d{10,}$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t))
+    throw new UsageError(
+      `--${name} must be an ISO date/time such as 2024-10-02 or 2024-10-02T13:30:00Z, got "${v}"`,
+    );
+  return t;
+}
+
+/** Writes events as NDJSON to stdout instead of the stream (`--dry-run`). */
+export class StdoutPublisher implements EventPublisher {
+  private n = 0;
+  readonly pending = 0;
+  async publish(e: MarketEvent): Promise<void> {
+    this.n++;
+    if (!process.stdout.write(`${encodeMarketEvent(e)}\n`)) {
+      await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+    }
+  }
+  async flush(): Promise<PublishReport> {
+    const r = { delivered: this.n, failed: [], calls: 0, retries: 0 };
+    this.n = 0;
+    return r;
+  }
+}
+
+export function requireStreamName(env: NodeJS.ProcessEnv = process.env): string {
+  const s = env.TICKS_STREAM_NAME;
+  if (!s) {
+    throw new UsageError(
+      'TICKS_STREAM_NAME is not set: name the stream to write to (and TICKSTREAM_ENDPOINT_KINESIS for the local cloud), or pass --dry-run to print NDJSON',
+    );
+  }
+  return s;
+}
