@@ -2,11 +2,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../../scripts/local/local-cloud.ts';
 import { StateDirLockedError } from '../../../scripts/local/state-dir.ts';
+import type { CloudFormationTemplate } from '../../../scripts/local/template.ts';
 import { ResetRefusedError, resetLocalState } from '../../../scripts/local-reset.ts';
 import { realTemplate, useTempStateDir } from '../../support/local-cloud.ts';
 
@@ -123,5 +129,55 @@ describe('local cloud restart with the same stateDir', () => {
       expect.arrayContaining(['kinesis', 'dynamodb', 's3', 'sqs.json']),
     );
     expect(existsSync(stateDir())).toBe(false);
+  });
+  it('keeps SQS redrives and FIFO group order across a restart (queues from a template with a redrive policy)', async () => {
+    const template: CloudFormationTemplate = {
+      Resources: {
+        Dlq: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'restart-dlq' } },
+        Work: {
+          Type: 'AWS::SQS::Queue',
+          Properties: {
+            QueueName: 'restart-work',
+            VisibilityTimeout: 1,
+            RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['Dlq', 'Arn'] }, maxReceiveCount: 1 },
+          },
+        },
+        Orders: {
+          Type: 'AWS::SQS::Queue',
+          Properties: { QueueName: 'restart-orders.fifo', FifoQueue: true, ContentBasedDeduplication: true },
+        },
+      },
+    };
+    const dir = join(stateDir(), 'redrive');
+    const first = await startLocalCloud({ stateDir: dir, template });
+    const sqs = first.clients.sqs;
+    const work = first.resources.queues.Work!.url;
+    const orders = first.resources.queues.Orders!.url;
+    await sqs.send(new SendMessageCommand({ QueueUrl: work, MessageBody: 'poison' }));
+    for (const body of ['o1', 'o2', 'o3'])
+      await sqs.send(new SendMessageCommand({ QueueUrl: orders, MessageBody: body, MessageGroupId: 'AAPL' }));
+    expect((await sqs.send(new ReceiveMessageCommand({ QueueUrl: work }))).Messages).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1300)); // visibility passes: receive count 1 = max -> redriven
+    await first.stop();
+
+    const second = await startLocalCloud({ stateDir: dir, template });
+    try {
+      expect(second.state.counts.queues).toEqual({
+        Dlq: { count: 1, complete: true },
+        Work: { count: 0, complete: true },
+        Orders: { count: 3, complete: true },
+      });
+      const dead = await second.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: second.resources.queues.Dlq!.url, AttributeNames: ['All'] }),
+      );
+      expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
+      expect(dead.Messages?.[0]?.Attributes?.DeadLetterQueueSourceArn).toBe(first.resources.queues.Work!.arn);
+      const got = await second.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: second.resources.queues.Orders!.url, MaxNumberOfMessages: 10 }),
+      );
+      expect(got.Messages?.map((m) => m.Body)).toEqual(['o1', 'o2', 'o3']);
+    } finally {
+      await second.stop();
+    }
   });
 });
