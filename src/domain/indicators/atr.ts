@@ -33,47 +33,59 @@ export class ATR implements Indicator<HighLowClose, number, ATRSnapshot> {
   readonly type = 'ATR' as const;
   readonly period: number;
   readonly requiredInputs: number;
+  private readonly weight: number;
+  private readonly decay: number;
   private count = 0;
   private previousClose = 0;
   private acc = 0;
-  private current: number | undefined = undefined;
 
   constructor(options: ATROptions) {
     this.period = checkPeriod('ATR', 'period', options?.period);
     this.requiredInputs = this.period;
+    this.weight = 1 / this.period;
+    this.decay = 1 - this.weight;
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.count === this.period ? this.acc : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.count === this.period;
   }
 
   update(candle: HighLowClose): number | undefined {
-    checkHighLowClose('ATR', candle);
-    const { high, low, close } = candle;
-    let tr = high - low;
+    if (typeof candle !== 'object' || candle === null) checkHighLowClose('ATR', candle);
+    const high = candle.high;
+    const low = candle.low;
+    const close = candle.close;
+    // One cheap test on the hot path; the slow path names the bad field (and lets through only an
+    // overflowing but finite candle).
+    if (!(high >= low) || !Number.isFinite(high + low + close)) checkHighLowClose('ATR', candle);
     const c = this.count;
-    if (c > 0) {
-      const pc = this.previousClose;
-      const up = high - pc;
-      const down = pc - low;
-      if (up > tr) tr = up;
-      if (down > tr) tr = down;
-    }
-    this.previousClose = close;
     const p = this.period;
     if (c === p) {
-      this.acc = (this.acc * (p - 1) + tr) / p;
-    } else {
-      this.acc += tr;
-      this.count = c + 1;
-      if (c + 1 < p) return undefined;
-      this.acc /= p;
+      // TR = max(high, previous close) − min(low, previous close), written as selects (no
+      // unpredictable branches); Wilder (atr·(p − 1) + tr) / p as atr·(1 − 1/p) + tr/p.
+      const pc = this.previousClose;
+      // biome-ignore lint/complexity/useMathMinMax: a select compiles branch-free; Math.max/min do not here
+      const tr = (high > pc ? high : pc) - (low < pc ? low : pc);
+      this.previousClose = close;
+      const atr = this.acc * this.decay + tr * this.weight;
+      this.acc = atr;
+      return atr;
     }
-    this.current = this.acc;
+    let tr = high - low;
+    if (c > 0) {
+      const pc = this.previousClose;
+      // biome-ignore lint/complexity/useMathMinMax: see above
+      tr = (high > pc ? high : pc) - (low < pc ? low : pc);
+    }
+    this.previousClose = close;
+    this.acc += tr;
+    this.count = c + 1;
+    if (c + 1 < p) return undefined;
+    this.acc /= p;
     return this.acc;
   }
 
@@ -89,7 +101,6 @@ export class ATR implements Indicator<HighLowClose, number, ATRSnapshot> {
     if (atr.count > 0) atr.previousClose = r.number('previousClose');
     atr.acc = r.number('acc');
     if (atr.acc < 0) r.fail('acc', `must not be negative, got ${atr.acc}`);
-    if (atr.count === atr.period) atr.current = atr.acc;
     return atr;
   }
 }

@@ -69,8 +69,9 @@ export class BollingerBands implements Indicator<number, BollingerBandsValue, Bo
     middle: 0,
     upper: 0,
     lower: 0,
-    width: undefined,
-    percentB: undefined,
+    // NaN, not undefined: keeps these double fields, so updating them never allocates
+    width: Number.NaN,
+    percentB: Number.NaN,
   };
   private current: BollingerBandsValue | undefined = undefined;
 

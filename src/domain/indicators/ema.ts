@@ -22,7 +22,7 @@ export interface EMASnapshot extends IndicatorSnapshotBase {
 }
 
 /**
- * Exponential moving average with multiplier 2 / (period + 1), seeded with the simple average of
+ * Exponential moving average EMA = k·price + (1 − k)·EMA(prev) with k = 2 / (period + 1), seeded with the simple average of
  * its first `period` inputs (as StockCharts computes it): undefined until `period` inputs.
  */
 export class EMA implements Indicator<number, number, EMASnapshot> {
@@ -30,38 +30,46 @@ export class EMA implements Indicator<number, number, EMASnapshot> {
   readonly period: number;
   readonly requiredInputs: number;
   private readonly k: number;
+  private readonly decay: number;
   private count = 0;
   private acc = 0;
-  private current: number | undefined = undefined;
+  /** The latest value; a double field that never holds undefined, so stores never allocate. */
+  private cur = Number.NaN;
+  private ready = false;
 
   constructor(options: EMAOptions) {
     this.period = checkPeriod('EMA', 'period', options?.period);
     this.requiredInputs = this.period;
     this.k = 2 / (this.period + 1);
+    this.decay = 1 - this.k;
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   update(price: number): number | undefined {
     if (!Number.isFinite(price)) rejectNumber('EMA', 'value', price);
     if (this.count === this.period) {
-      const prev = this.acc;
-      this.acc = prev + (price - prev) * this.k;
-      this.current = this.acc;
+      // k·x + (1 − k)·prev: one multiply and one add on the loop-carried dependency.
+      const ema = price * this.k + this.acc * this.decay;
+      this.acc = ema;
+      this.cur = ema;
+      return ema;
     } else {
       this.acc += price;
       if (++this.count === this.period) {
         this.acc /= this.period;
-        this.current = this.acc;
+        this.cur = this.acc;
+        this.ready = true;
+        return this.cur;
       }
     }
-    return this.current;
+    return undefined;
   }
 
   snapshot(): EMASnapshot {
@@ -73,7 +81,10 @@ export class EMA implements Indicator<number, number, EMASnapshot> {
     const ema = new EMA({ period: r.int('period', 1, MAX_PERIOD) });
     ema.count = r.int('count', 0, ema.period);
     ema.acc = r.number('acc');
-    if (ema.count === ema.period) ema.current = ema.acc;
+    if (ema.count === ema.period) {
+      ema.cur = ema.acc;
+      ema.ready = true;
+    }
     return ema;
   }
 }

@@ -32,7 +32,9 @@ export class ROC implements Indicator<number, number, ROCSnapshot> {
   private readonly buf: Float64Array;
   private head = 0;
   private filled = 0;
-  private current: number | undefined = undefined;
+  /** The latest value: a double field that never holds undefined, so storing it never allocates. */
+  private cur = Number.NaN;
+  private ready = false;
 
   constructor(options: ROCOptions) {
     this.period = checkPeriod('ROC', 'period', options?.period);
@@ -41,11 +43,11 @@ export class ROC implements Indicator<number, number, ROCSnapshot> {
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   update(price: number): number | undefined {
@@ -57,14 +59,15 @@ export class ROC implements Indicator<number, number, ROCSnapshot> {
     this.head = h;
     if (this.filled < size) this.filled++;
     if (this.filled === size) this.compute();
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   private compute(): void {
     const h = this.head;
     const newest = this.buf[h === 0 ? this.requiredInputs - 1 : h - 1]!;
     const oldest = this.buf[h]!;
-    this.current = ((newest - oldest) / oldest) * 100;
+    this.cur = ((newest - oldest) / oldest) * 100;
+    this.ready = true;
   }
 
   snapshot(): ROCSnapshot {

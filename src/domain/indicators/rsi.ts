@@ -34,23 +34,29 @@ export class RSI implements Indicator<number, number, RSISnapshot> {
   readonly type = 'RSI' as const;
   readonly period: number;
   readonly requiredInputs: number;
+  private readonly weight: number;
+  private readonly decay: number;
   private count = 0;
   private previous = 0;
   private gain = 0;
   private loss = 0;
-  private current: number | undefined = undefined;
+  /** The latest value; a double field that never holds undefined, so stores never allocate. */
+  private cur = Number.NaN;
+  private ready = false;
 
   constructor(options: RSIOptions) {
     this.period = checkPeriod('RSI', 'period', options?.period);
     this.requiredInputs = this.period + 1;
+    this.weight = 1 / this.period;
+    this.decay = 1 - this.weight;
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   update(price: number): number | undefined {
@@ -63,12 +69,21 @@ export class RSI implements Indicator<number, number, RSISnapshot> {
     }
     const change = price - this.previous;
     this.previous = price;
-    const g = Math.max(change, 0);
-    const l = Math.max(-change, 0);
+    // gain = max(change, 0), loss = max(−change, 0), computed without a branch (the sign of a
+    // price change is unpredictable) and exactly: change + |change| is 2·change or 0.
+    const g = 0.5 * (change + Math.abs(change));
+    const l = g - change;
     const p = this.period;
     if (c > p) {
-      this.gain = (this.gain * (p - 1) + g) / p;
-      this.loss = (this.loss * (p - 1) + l) / p;
+      // (avg·(p − 1) + x) / p, as avg·(1 − 1/p) + x/p: no division on the loop-carried chain.
+      const gain = this.gain * this.decay + g * this.weight;
+      const loss = this.loss * this.decay + l * this.weight;
+      this.gain = gain;
+      this.loss = loss;
+      const total = gain + loss;
+      const rsi = total === 0 ? 50 : (100 * gain) / total;
+      this.cur = rsi;
+      return rsi;
     } else {
       this.gain += g;
       this.loss += l;
@@ -77,9 +92,9 @@ export class RSI implements Indicator<number, number, RSISnapshot> {
       this.gain /= p;
       this.loss /= p;
     }
-    const rsi = rsiOf(this.gain, this.loss);
-    this.current = rsi;
-    return rsi;
+    this.cur = rsiOf(this.gain, this.loss);
+    this.ready = true;
+    return this.cur;
   }
 
   snapshot(): RSISnapshot {
@@ -103,7 +118,10 @@ export class RSI implements Indicator<number, number, RSISnapshot> {
     rsi.loss = r.number('loss');
     if (rsi.gain < 0) r.fail('gain', `must not be negative, got ${rsi.gain}`);
     if (rsi.loss < 0) r.fail('loss', `must not be negative, got ${rsi.loss}`);
-    if (rsi.count > rsi.period) rsi.current = rsiOf(rsi.gain, rsi.loss);
+    if (rsi.count > rsi.period) {
+      rsi.cur = rsiOf(rsi.gain, rsi.loss);
+      rsi.ready = true;
+    }
     return rsi;
   }
 }

@@ -34,7 +34,9 @@ export class SMA implements Indicator<number, number, SMASnapshot> {
   private head = 0;
   private filled = 0;
   private sum = 0;
-  private current: number | undefined = undefined;
+  /** The latest value: a double field that never holds undefined, so storing it never allocates. */
+  private cur = Number.NaN;
+  private ready = false;
 
   constructor(options: SMAOptions) {
     this.period = checkPeriod('SMA', 'period', options?.period);
@@ -43,11 +45,11 @@ export class SMA implements Indicator<number, number, SMASnapshot> {
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   update(price: number): number | undefined {
@@ -69,8 +71,11 @@ export class SMA implements Indicator<number, number, SMASnapshot> {
       this.sum = s;
     }
     this.head = h;
-    if (this.filled === p) this.current = this.sum / p;
-    return this.current;
+    if (this.filled === p) {
+      this.cur = this.sum / p;
+      this.ready = true;
+    }
+    return this.ready ? this.cur : undefined;
   }
 
   snapshot(): SMASnapshot {
@@ -92,7 +97,10 @@ export class SMA implements Indicator<number, number, SMASnapshot> {
     sma.head = ring.head;
     sma.filled = ring.filled;
     sma.sum = r.number('sum');
-    if (sma.filled === sma.period) sma.current = sma.sum / sma.period;
+    if (sma.filled === sma.period) {
+      sma.cur = sma.sum / sma.period;
+      sma.ready = true;
+    }
     return sma;
   }
 }

@@ -35,7 +35,9 @@ export class RollingStdDev implements Indicator<number, number, RollingStdDevSna
   readonly requiredInputs: number;
   private moments: RollingMoments;
   private readonly sample: boolean;
-  private current: number | undefined = undefined;
+  /** The latest value: a double field that never holds undefined, so storing it never allocates. */
+  private cur = Number.NaN;
+  private ready = false;
 
   constructor(options: RollingStdDevOptions) {
     this.deviation = checkDeviation('RollingStdDev', options?.deviation, 'population');
@@ -46,19 +48,22 @@ export class RollingStdDev implements Indicator<number, number, RollingStdDevSna
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   update(value: number): number | undefined {
     if (!Number.isFinite(value)) rejectNumber('RollingStdDev', 'value', value);
     const m = this.moments;
     m.push(value);
-    if (m.filled === this.period) this.current = m.stdDev(this.sample);
-    return this.current;
+    if (m.filled === this.period) {
+      this.cur = m.stdDev(this.sample);
+      this.ready = true;
+    }
+    return this.ready ? this.cur : undefined;
   }
 
   snapshot(): RollingStdDevSnapshot {
@@ -79,7 +84,10 @@ export class RollingStdDev implements Indicator<number, number, RollingStdDevSna
       deviation,
     });
     x.moments = RollingMoments.fromSnapshot(r, x.period);
-    if (x.moments.full) x.current = x.moments.stdDev(x.sample);
+    if (x.moments.full) {
+      x.cur = x.moments.stdDev(x.sample);
+      x.ready = true;
+    }
     return x;
   }
 }

@@ -39,14 +39,16 @@ export class VWAP implements Indicator<VWAPInput, number, VWAPSnapshot> {
   private pvc = 0;
   private vol = 0;
   private volc = 0;
-  private current: number | undefined = undefined;
+  /** The latest value: a double field that never holds undefined, so storing it never allocates. */
+  private cur = Number.NaN;
+  private ready = false;
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   /** The session the current value belongs to. */
@@ -63,7 +65,7 @@ export class VWAP implements Indicator<VWAPInput, number, VWAPSnapshot> {
       this.pvc = 0;
       this.vol = 0;
       this.volc = 0;
-      this.current = undefined;
+      this.ready = false;
     }
     const x = ((bar.high + bar.low + bar.close) / 3) * v;
     let s = this.pv;
@@ -75,12 +77,15 @@ export class VWAP implements Indicator<VWAPInput, number, VWAPSnapshot> {
     this.volc += s >= v ? s - t + v : v - t + s;
     this.vol = t;
     this.compute();
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   private compute(): void {
     const vol = this.vol + this.volc;
-    if (vol > 0) this.current = (this.pv + this.pvc) / vol;
+    if (vol > 0) {
+      this.cur = (this.pv + this.pvc) / vol;
+      this.ready = true;
+    }
   }
 
   snapshot(): VWAPSnapshot {

@@ -37,7 +37,9 @@ export class WMA implements Indicator<number, number, WMASnapshot> {
   private filled = 0;
   private sum = 0;
   private weighted = 0;
-  private current: number | undefined = undefined;
+  /** The latest value: a double field that never holds undefined, so storing it never allocates. */
+  private cur = Number.NaN;
+  private ready = false;
 
   constructor(options: WMAOptions) {
     this.period = checkPeriod('WMA', 'period', options?.period);
@@ -47,11 +49,11 @@ export class WMA implements Indicator<number, number, WMASnapshot> {
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   update(price: number): number | undefined {
@@ -81,8 +83,11 @@ export class WMA implements Indicator<number, number, WMASnapshot> {
       this.weighted = w;
     }
     this.head = h;
-    if (this.filled === p) this.current = this.weighted / this.divisor;
-    return this.current;
+    if (this.filled === p) {
+      this.cur = this.weighted / this.divisor;
+      this.ready = true;
+    }
+    return this.ready ? this.cur : undefined;
   }
 
   snapshot(): WMASnapshot {
@@ -106,7 +111,10 @@ export class WMA implements Indicator<number, number, WMASnapshot> {
     wma.filled = ring.filled;
     wma.sum = r.number('sum');
     wma.weighted = r.number('weighted');
-    if (wma.filled === wma.period) wma.current = wma.weighted / wma.divisor;
+    if (wma.filled === wma.period) {
+      wma.cur = wma.weighted / wma.divisor;
+      wma.ready = true;
+    }
     return wma;
   }
 }

@@ -47,7 +47,9 @@ export class ReturnsZScore implements Indicator<number, number, ReturnsZScoreSna
   private readonly sample: boolean;
   private hasPrevious = false;
   private previous = 0;
-  private current: number | undefined = undefined;
+  /** The latest value: a double field that never holds undefined, so storing it never allocates. */
+  private cur = Number.NaN;
+  private ready = false;
 
   constructor(options: ReturnsZScoreOptions) {
     this.deviation = checkDeviation('ReturnsZScore', options?.deviation, 'sample');
@@ -58,11 +60,11 @@ export class ReturnsZScore implements Indicator<number, number, ReturnsZScoreSna
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   get isStable(): boolean {
-    return this.current !== undefined;
+    return this.ready;
   }
 
   update(price: number): number | undefined {
@@ -78,15 +80,15 @@ export class ReturnsZScore implements Indicator<number, number, ReturnsZScoreSna
     if (m.filled === this.period) {
       const sd = m.stdDev(this.sample);
       const d = r - m.mean;
-      this.current =
-        sd > 0 ? d / sd : d === 0 ? 0 : d > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+      this.cur = sd > 0 ? d / sd : d === 0 ? 0 : d > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+      this.ready = true;
     }
     m.push(r);
-    return this.current;
+    return this.ready ? this.cur : undefined;
   }
 
   snapshot(): ReturnsZScoreSnapshot {
-    const z = this.current;
+    const z = this.value;
     return {
       type: 'ReturnsZScore',
       version: 1,
@@ -113,11 +115,18 @@ export class ReturnsZScore implements Indicator<number, number, ReturnsZScoreSna
     }
     x.moments = RollingMoments.fromSnapshot(r, x.period);
     const z = r.raw('z');
-    if (z === 'Infinity') x.current = Number.POSITIVE_INFINITY;
-    else if (z === '-Infinity') x.current = Number.NEGATIVE_INFINITY;
-    else x.current = r.optionalNumber('z');
+    const value =
+      z === 'Infinity'
+        ? Number.POSITIVE_INFINITY
+        : z === '-Infinity'
+          ? Number.NEGATIVE_INFINITY
+          : r.optionalNumber('z');
+    if (value !== undefined) {
+      x.cur = value;
+      x.ready = true;
+    }
     if (x.moments.filled > 0 && !x.hasPrevious) r.fail('previous', 'is required once returns have been seen');
-    if (x.current !== undefined && !x.moments.full) {
+    if (x.ready && !x.moments.full) {
       r.fail('z', `cannot exist before the window holds ${x.period} returns`);
     }
     return x;
