@@ -1,4 +1,130 @@
-// PLACEHOLDER so `sls package` has an entry point; the stream-processor owner replaces this file.
-export const handler = async (): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> => ({
-  batchItemFailures: [],
-});
+/**
+ * processTicks: the Kinesis-triggered stream processor. Thin by design — it reads its configuration,
+ * builds the adapters once per container, and hands each batch to the pipeline; the pipeline decides.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { createAwsClients } from '../src/adapters/aws/clients.ts';
+import { DynamoDbAlertLedger } from '../src/adapters/aws/dynamodb-alert-ledger.ts';
+import { DynamoDbMetricsStore } from '../src/adapters/aws/dynamodb-metrics-store.ts';
+import { DynamoDbStateStore } from '../src/adapters/aws/dynamodb-state-store.ts';
+import { S3LakeWriter } from '../src/adapters/aws/s3-lake-writer.ts';
+import { SnsAlertNotifier } from '../src/adapters/aws/sns-alert-notifier.ts';
+import { SqsRejectedRecordSink } from '../src/adapters/aws/sqs-rejected-record-sink.ts';
+import { TimestreamSink } from '../src/adapters/aws/timestream-sink.ts';
+import { awsClientConfigFromEnv } from '../src/config/aws.ts';
+import { loadProcessorEnv } from '../src/config/processor.ts';
+import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
+import {
+  type ProcessDeps,
+  processBatch,
+  type SinkName,
+  type StreamRecord,
+} from '../src/pipeline/process/process-batch.ts';
+
+const config = loadProcessorEnv();
+const logger = new Logger({ serviceName: 'tickstream-processor' });
+const tracer = new Tracer({ serviceName: 'tickstream-processor' });
+const metrics = new Metrics({ namespace: 'tickstream', serviceName: 'tickstream-processor' });
+const clients = createAwsClients(awsClientConfigFromEnv());
+for (const c of [clients.dynamodb, clients.s3, clients.sns, clients.sqs, clients.timestream])
+  tracer.captureAWSv3Client(c);
+
+/** Runs one sink call in its own X-Ray subsegment and records its latency per sink. */
+async function around<T>(sink: SinkName, work: () => Promise<T>): Promise<T> {
+  const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+  const sub = parent?.addNewSubsegment(`### sink ${sink}`);
+  if (sub) tracer.setSegment(sub);
+  const started = performance.now();
+  try {
+    return await work();
+  } catch (err) {
+    sub?.addError(err as Error);
+    throw err;
+  } finally {
+    sub?.close();
+    if (parent) tracer.setSegment(parent);
+    const single = metrics.singleMetric();
+    single.addDimension('sink', sink);
+    single.addMetric('SinkLatency', MetricUnit.Milliseconds, performance.now() - started);
+  }
+}
+
+const deps: ProcessDeps = {
+  engines: analyticsEngines(),
+  state: new DynamoDbStateStore({ documents: clients.documents, tableName: config.MARKET_TABLE_NAME }),
+  metrics: new DynamoDbMetricsStore({
+    documents: clients.documents,
+    tableName: config.MARKET_TABLE_NAME,
+    ttlDays: config.METRICS_TTL_DAYS,
+  }),
+  lake: new S3LakeWriter({ s3: clients.s3, bucket: config.LAKE_BUCKET_NAME }),
+  ...(config.TIMESTREAM_ENABLED
+    ? {
+        timeseries: new TimestreamSink({
+          client: clients.timestream,
+          database: config.TIMESTREAM_DATABASE!,
+          table: config.TIMESTREAM_TABLE!,
+        }),
+      }
+    : {}),
+  ledger: new DynamoDbAlertLedger({ documents: clients.documents, tableName: config.MARKET_TABLE_NAME }),
+  notifier: new SnsAlertNotifier({ sns: clients.sns, topicArn: config.ALERTS_TOPIC_ARN }),
+  rejects: new SqsRejectedRecordSink({ sqs: clients.sqs, queueUrl: config.DEAD_LETTER_QUEUE_URL }),
+  clock: Date.now,
+  log: {
+    info: (message, attributes) => logger.info(message, attributes ?? {}),
+    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+    error: (message, attributes) => logger.error(message, attributes ?? {}),
+  },
+  around,
+};
+
+export function toStreamRecords(event: KinesisStreamEvent): StreamRecord[] {
+  return event.Records.map((r) => ({
+    shardId: r.eventID.slice(0, r.eventID.indexOf(':')),
+    sequenceNumber: r.kinesis.sequenceNumber,
+    partitionKey: r.kinesis.partitionKey,
+    data: r.kinesis.data,
+    arrivalTime: Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
+  }));
+}
+
+async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
+  const records = toStreamRecords(event);
+  const first = records[0];
+  if (first) logger.appendKeys({ shardId: first.shardId, firstSequenceNumber: first.sequenceNumber });
+  const report = await processBatch(records, deps);
+
+  metrics.addMetric('RecordsReceived', MetricUnit.Count, report.received);
+  metrics.addMetric('RecordsProcessed', MetricUnit.Count, report.processed);
+  metrics.addMetric('RecordsRejected', MetricUnit.Count, report.rejected.length);
+  metrics.addMetric('RecordsDuplicate', MetricUnit.Count, report.duplicates);
+  metrics.addMetric('Anomalies', MetricUnit.Count, report.anomalies.length);
+  metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alertsPublished);
+  metrics.addMetric('BatchItemFailures', MetricUnit.Count, report.failures.length);
+  if (report.maxLagMs !== undefined)
+    metrics.addMetric('IteratorLag', MetricUnit.Milliseconds, report.maxLagMs);
+  logger.info('batch processed', {
+    received: report.received,
+    processed: report.processed,
+    rejected: report.rejected.length,
+    duplicates: report.duplicates,
+    rows: report.rows,
+    lakeObjects: report.lakeObjects.length,
+    alertsPublished: report.alertsPublished,
+    failures: report.failures,
+  });
+  return { batchItemFailures: report.failures.map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+export const handler = middy(processTicks)
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));

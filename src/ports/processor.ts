@@ -96,8 +96,22 @@ export interface AlertLedger {
   release(alert: Alert): Promise<void>;
 }
 
+/**
+ * Thrown by an AlertNotifier when the alert was certainly NOT published (the service answered with
+ * an error, or the request was refused before sending). Any other error leaves the outcome unknown.
+ */
+export class AlertNotPublishedError extends Error {
+  constructor(alertId: string, reason: string, options?: { cause?: unknown }) {
+    super(`alert ${alertId} was not published: ${reason}`, options);
+    this.name = 'AlertNotPublishedError';
+  }
+}
+
 export interface AlertNotifier {
-  /** Publishes one alert (with attributes for subscription filter policies); returns the message id. */
+  /**
+   * Publishes one alert (with attributes for subscription filter policies); returns the message id.
+   * Throws AlertNotPublishedError when nothing was sent.
+   */
   publish(alert: Alert): Promise<string>;
 }
 

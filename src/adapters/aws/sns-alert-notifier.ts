@@ -1,5 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type { Alert, AlertNotifier } from '../../ports/processor.ts';
+import { type Alert, type AlertNotifier, AlertNotPublishedError } from '../../ports/processor.ts';
 
 /**
  * SNS limits this adapter honours (Publish API reference):
@@ -12,11 +12,18 @@ import type { Alert, AlertNotifier } from '../../ports/processor.ts';
 export const SNS_MAX_MESSAGE_BYTES = 262_144;
 export const SNS_MAX_SUBJECT_CHARS = 99;
 
-export class AlertPublishError extends Error {
+/** The alert cannot be published as it is (too large, empty attribute): nothing was sent. */
+export class AlertPublishError extends AlertNotPublishedError {
   constructor(alertId: string, reason: string) {
-    super(`cannot publish alert ${alertId}: ${reason}`);
+    super(alertId, reason);
     this.name = 'AlertPublishError';
   }
+}
+
+/** True when SNS answered (an HTTP status came back): the service refused it, nothing was published. */
+function answeredWithError(err: unknown): boolean {
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status >= 400;
 }
 
 /** A readable e-mail subject within SNS's constraints: printable ASCII only, < 100 characters. */
@@ -93,14 +100,24 @@ export class SnsAlertNotifier implements AlertNotifier {
         `message is ${size} bytes, over SNS's ${SNS_MAX_MESSAGE_BYTES}-byte limit`,
       );
     }
-    const res = await this.#sns.send(
-      new PublishCommand({
-        TopicArn: this.#topicArn,
-        Subject: alertSubject(alert),
-        Message: message,
-        MessageAttributes: attributes,
-      }),
-    );
+    let res: { MessageId?: string | undefined };
+    try {
+      res = await this.#sns.send(
+        new PublishCommand({
+          TopicArn: this.#topicArn,
+          Subject: alertSubject(alert),
+          Message: message,
+          MessageAttributes: attributes,
+        }),
+      );
+    } catch (err) {
+      // An error answer means SNS did not take the message; a timeout or a broken connection does not
+      // tell, so it is passed on as it is (the outcome is unknown).
+      if (answeredWithError(err)) {
+        throw new AlertNotPublishedError(alert.id, (err as Error).message, { cause: err });
+      }
+      throw err;
+    }
     if (!res.MessageId) throw new AlertPublishError(alert.id, 'SNS returned no MessageId');
     return res.MessageId;
   }

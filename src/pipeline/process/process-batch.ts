@@ -5,19 +5,20 @@ import {
   formatIssues,
   type MarketEvent,
 } from '../../domain/market/index.ts';
-import type {
-  Alert,
-  AlertLedger,
-  AlertNotifier,
-  LakeRecord,
-  LakeWriter,
-  MetricRow,
-  MetricsStore,
-  RejectedRecord,
-  RejectedRecordSink,
-  SymbolStateRecord,
-  SymbolStateStore,
-  TimeseriesSink,
+import {
+  type Alert,
+  type AlertLedger,
+  type AlertNotifier,
+  AlertNotPublishedError,
+  type LakeRecord,
+  type LakeWriter,
+  type MetricRow,
+  type MetricsStore,
+  type RejectedRecord,
+  type RejectedRecordSink,
+  type SymbolStateRecord,
+  type SymbolStateStore,
+  type TimeseriesSink,
 } from '../../ports/processor.ts';
 import type { DetectedAnomaly, SymbolEngine, SymbolEngineFactory } from './engine.ts';
 import { compareSequenceNumbers, isAfter } from './sequence.ts';
@@ -402,14 +403,26 @@ function firstUnprocessed(w: SymbolWork): string {
   return (first ?? w.records[0]!).record.sequenceNumber;
 }
 
+/**
+ * Claim → publish → confirm. A claimed alert is never published again: a crash after the publish
+ * cannot send it twice. Only when the notifier knows nothing was sent is the claim given back, so
+ * the retry sends it; when the outcome is unknown (a crash or a timeout between claim and confirm)
+ * the alert stays claimed — at most once, never twice — and is logged for the operator.
+ */
 async function publishOnce(alert: Alert, deps: ProcessDeps): Promise<'published' | 'duplicate'> {
   if ((await deps.ledger.claim(alert)) === 'already-claimed') return 'duplicate';
   let messageId: string;
   try {
     messageId = await deps.notifier.publish(alert);
   } catch (err) {
-    // The publish failed for sure: give the claim back so the retry sends the alert.
-    await deps.ledger.release(alert);
+    if (err instanceof AlertNotPublishedError) {
+      await deps.ledger.release(alert);
+    } else {
+      deps.log.error('alert outcome unknown: it stays claimed and will not be sent again', {
+        alertId: alert.id,
+        error: describe(err),
+      });
+    }
     throw err;
   }
   await deps.ledger.confirm(alert, messageId);

@@ -1,0 +1,300 @@
+import { readFileSync } from 'node:fs';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createMemorySinks, type MemorySinks } from '../../../src/adapters/memory/index.ts';
+import { type Bar, encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
+import type { SymbolEngineFactory } from '../../../src/pipeline/process/engine.ts';
+import {
+  type ProcessDeps,
+  processBatch,
+  type StreamRecord,
+} from '../../../src/pipeline/process/process-batch.ts';
+import { AlertNotPublishedError } from '../../../src/ports/processor.ts';
+
+/** The real AAPL regular session of 2024-10-02 (389 bars; see data/samples/SOURCES.md). */
+function aaplBars(): Bar[] {
+  const lines = readFileSync(new URL('../../../data/samples/aapl-2024-10-02.csv', import.meta.url), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1);
+  return lines.map((line) => {
+    const [symbol, , startUtc, open, high, low, close, volume] = line.split(',');
+    return {
+      symbol: symbol!,
+      start: Date.parse(startUtc!),
+      interval: '1m',
+      open: Number(open),
+      high: Number(high),
+      low: Number(low),
+      close: Number(close),
+      volume: Number(volume),
+      session: 'regular',
+      source: 'replay',
+    };
+  });
+}
+
+const NOW = Date.parse('2024-10-03T00:00:00Z');
+let seq = 49_000_000_000_000_000_000n;
+
+function nextSeq(): string {
+  seq += 1_000n;
+  return seq.toString();
+}
+
+function record(payload: string, partitionKey: string, sequenceNumber = nextSeq()): StreamRecord {
+  return {
+    shardId: 'shardId-000000000000',
+    sequenceNumber,
+    partitionKey,
+    data: Buffer.from(payload).toString('base64'),
+    arrivalTime: NOW,
+  };
+}
+
+function barRecord(bar: Bar, sequenceNumber?: string): StreamRecord {
+  return record(encodeMarketEvent({ kind: 'bar', bar }), bar.symbol, sequenceNumber);
+}
+
+/**
+ * A copy of the AAPL day under another symbol with a +8 % jump at bar 300: a 1-minute return far
+ * beyond 4 standard deviations of the 200-bar window (the default return z-score detector).
+ */
+const JUMP_AT = 300;
+
+function jumpDay(symbol: string): Bar[] {
+  return aaplBars().map((b, i) => {
+    if (i < JUMP_AT) return { ...b, symbol };
+    const f = 1.08;
+    return { ...b, symbol, open: b.open * f, high: b.high * f, low: b.low * f, close: b.close * f };
+  });
+}
+
+const silent = { info() {}, warn() {}, error() {} };
+
+function depsFor(sinks: MemorySinks, engines: SymbolEngineFactory = analyticsEngines()): ProcessDeps {
+  return { ...sinks, engines, clock: () => NOW, log: silent };
+}
+
+async function runInBatches(records: readonly StreamRecord[], deps: ProcessDeps, size = 100) {
+  const reports = [];
+  for (let i = 0; i < records.length; i += size)
+    reports.push(await processBatch(records.slice(i, i + size), deps));
+  return reports;
+}
+
+function tableOf(sinks: MemorySinks) {
+  return JSON.stringify(
+    sinks.metrics.rows().sort((a, b) => a.time - b.time || a.symbol.localeCompare(b.symbol)),
+  );
+}
+
+describe('processBatch', () => {
+  let sinks: MemorySinks;
+  beforeEach(() => {
+    sinks = createMemorySinks({ now: () => NOW });
+  });
+
+  it('processes a real session in sequence order: one row per bar, state at the last record, one lake object per batch', async () => {
+    const bars = aaplBars();
+    const records = bars.map((b) => barRecord(b));
+    // Deliver each batch shuffled: the pipeline must still apply records in sequence order.
+    const reports = [];
+    for (let i = 0; i < records.length; i += 100) {
+      const batch = records.slice(i, i + 100).reverse();
+      reports.push(await processBatch(batch, depsFor(sinks)));
+    }
+    expect(reports.flatMap((r) => r.failures)).toEqual([]);
+    expect(reports.reduce((n, r) => n + r.processed, 0)).toBe(389);
+    expect(sinks.metrics.count('AAPL', 'bar')).toBe(389);
+    expect(sinks.lake.objectCount).toBe(4);
+    const state = sinks.state.get('AAPL')!;
+    expect(state.lastSequenceNumber).toBe(records[records.length - 1]!.sequenceNumber);
+    expect(state.lastEventTime).toBe(bars[bars.length - 1]!.start);
+    // The closes are the file's closes, in order: nothing was applied out of sequence.
+    const closes = sinks.metrics.rows('AAPL', 'bar').map((r) => r.values.close);
+    expect(closes).toEqual(bars.map((b) => b.close));
+    expect(sinks.metrics.latest('AAPL')!.time).toBe(bars[bars.length - 1]!.start);
+  });
+
+  it('rejects a poison record with its reason and stores every other record; the shard moves on', async () => {
+    const bars = aaplBars().slice(0, 50);
+    const records = bars.map((b) => barRecord(b));
+    const broken = { ...bars[25]!, start: bars[25]!.start + 30_000, high: 1, low: 2 };
+    records.splice(10, 0, record('{"v":1,"kind":"bar","data":', 'AAPL'));
+    records.splice(20, 0, barRecord(broken as Bar));
+    records.splice(
+      30,
+      0,
+      record(encodeMarketEvent({ kind: 'bar', bar: { ...bars[0]!, symbol: 'MSFT' } }), 'AAPL'),
+    );
+    // Sequence numbers must stay increasing in batch order.
+    const ordered = records.map((r, i) => ({ ...r, sequenceNumber: (10n ** 20n + BigInt(i)).toString() }));
+
+    const report = await processBatch(ordered, depsFor(sinks));
+
+    expect(report.failures).toEqual([]);
+    expect(report.rejected.map((r) => r.sequenceNumber)).toEqual([
+      ordered[10]!.sequenceNumber,
+      ordered[20]!.sequenceNumber,
+      ordered[30]!.sequenceNumber,
+    ]);
+    const reasons = sinks.rejects.records.map((r) => r.reason);
+    expect(reasons[0]).toMatch(/not JSON/);
+    expect(reasons[1]).toMatch(/start: start must be aligned to a whole minute|high/);
+    expect(reasons[2]).toMatch(/partitionKey 'AAPL' does not match the event's symbol 'MSFT'/);
+    expect(sinks.metrics.count('AAPL', 'bar')).toBe(50);
+    expect(sinks.state.get('AAPL')!.lastSequenceNumber).toBe(ordered[ordered.length - 1]!.sequenceNumber);
+  });
+
+  it('reports rejected records as failures when the dead-letter queue is down, so nothing is lost', async () => {
+    sinks.rejects.faults.failNext();
+    const good = barRecord(aaplBars()[0]!);
+    const bad = record('not json', 'AAPL');
+    const report = await processBatch([good, bad], depsFor(sinks));
+    expect(report.failures).toEqual([bad.sequenceNumber]);
+  });
+
+  it('retried and replayed records change nothing twice and publish no second alert', async () => {
+    const records = [...aaplBars(), ...jumpDay('JUMP')]
+      .sort((a, b) => a.start - b.start)
+      .map((b) => barRecord(b));
+    await runInBatches(records, depsFor(sinks));
+    const table = tableOf(sinks);
+    const states = JSON.stringify([sinks.state.get('AAPL'), sinks.state.get('JUMP')]);
+    const alerts = sinks.notifier.published.length;
+    expect(alerts).toBeGreaterThan(0);
+    expect(
+      sinks.notifier.published.some(
+        ({ alert: a }) =>
+          a.symbol === 'JUMP' && a.kind === 'return-zscore' && a.at === jumpDay('JUMP')[JUMP_AT]!.start,
+      ),
+    ).toBe(true);
+
+    // The same records again (a retry after a timeout, say): all duplicates.
+    const retry = await runInBatches(records, depsFor(sinks));
+    expect(retry.reduce((n, r) => n + r.duplicates, 0)).toBe(records.length);
+    // The same file replayed through the producer: new sequence numbers, same events.
+    const replayed = records.map((r) => ({ ...r, sequenceNumber: nextSeq() }));
+    const replay = await runInBatches(replayed, depsFor(sinks));
+    expect(replay.reduce((n, r) => n + r.duplicates, 0)).toBe(records.length);
+
+    expect(tableOf(sinks)).toBe(table);
+    expect(sinks.notifier.published.length).toBe(alerts);
+    // Nothing advanced: the stored states are the ones of the first run.
+    expect(JSON.stringify([sinks.state.get('AAPL'), sinks.state.get('JUMP')])).toBe(states);
+  });
+
+  for (const sink of ['metrics', 'lake', 'timeseries', 'notifier', 'state'] as const) {
+    it(`a crash right after the ${sink} write, then the retry, leaves exactly the uninterrupted result`, async () => {
+      const records = jumpDay('JUMP').map((b) => barRecord(b));
+      const reference = createMemorySinks({ now: () => NOW });
+      await runInBatches(records, depsFor(reference), 50);
+
+      // Crash after the effect in the batch holding the jump (records 300..349), then retry it.
+      await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+      sinks[sink].faults.failNext({ timing: 'after' });
+      const crashed = records.slice(JUMP_AT, JUMP_AT + 50);
+      const first = await processBatch(crashed, depsFor(sinks));
+      // The effect landed, yet the invocation saw an error: the symbol is reported from its first record.
+      expect(first.failures).toEqual([crashed[0]!.sequenceNumber]);
+      await processBatch(crashed, depsFor(sinks));
+      await runInBatches(records.slice(JUMP_AT + 50), depsFor(sinks), 50);
+
+      expect(tableOf(sinks)).toBe(tableOf(reference));
+      expect(sinks.metrics.count('JUMP', 'bar')).toBe(389);
+      expect(JSON.stringify(sinks.state.get('JUMP'))).toBe(JSON.stringify(reference.state.get('JUMP')));
+      const key = (a: { symbol: string; kind: string; at: number }) => `${a.symbol}|${a.kind}|${a.at}`;
+      expect(sinks.notifier.published.map((p) => key(p.alert))).toEqual(
+        reference.notifier.published.map((p) => key(p.alert)),
+      );
+    });
+  }
+
+  it('a failed publish releases its claim so the retry sends the alert', async () => {
+    const records = jumpDay('JUMP').map((b) => barRecord(b));
+    await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+    sinks.notifier.faults.failNext({ timing: 'before', error: new AlertNotPublishedError('x', 'throttled') });
+    const batch = records.slice(JUMP_AT, JUMP_AT + 50);
+    expect((await processBatch(batch, depsFor(sinks))).failures).toEqual([batch[0]!.sequenceNumber]);
+    expect(sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore')).toHaveLength(0);
+    await processBatch(batch, depsFor(sinks));
+    expect(sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore')).toHaveLength(1);
+  });
+
+  it('an alert whose publish outcome is unknown stays claimed: never sent twice', async () => {
+    const records = jumpDay('JUMP').map((b) => barRecord(b));
+    await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+    // The connection breaks after the request left: SNS may or may not have it.
+    sinks.notifier.faults.failNext({ timing: 'after', error: new Error('socket hang up') });
+    const batch = records.slice(JUMP_AT, JUMP_AT + 50);
+    expect((await processBatch(batch, depsFor(sinks))).failures).toEqual([batch[0]!.sequenceNumber]);
+    const retry = await processBatch(batch, depsFor(sinks));
+    expect(retry.failures).toEqual([]);
+    expect(retry.alertsSuppressed).toBe(1);
+    expect(sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore')).toHaveLength(1);
+  });
+
+  it('isolates a failing symbol: it fails from its first unprocessed record, the others succeed', async () => {
+    const aapl = aaplBars().slice(0, 20);
+    const msft = aapl.map((b) => ({ ...b, symbol: 'MSFT' }));
+    const records = aapl.flatMap((b, i) => [barRecord(b), barRecord(msft[i]!)]);
+    // MSFT's stored state is unusable (written by an incompatible version, say).
+    await sinks.state.save(
+      {
+        symbol: 'MSFT',
+        lastSequenceNumber: '1',
+        lastEventTime: 0,
+        snapshot: { v: 1, watermarks: {}, engine: { v: 99 } },
+      },
+      undefined,
+    );
+    const report = await processBatch(records, depsFor(sinks));
+    expect(report.failures).toEqual([records[1]!.sequenceNumber]);
+    expect(sinks.metrics.count('AAPL', 'bar')).toBe(20);
+    expect(sinks.metrics.count('MSFT', 'bar')).toBe(0);
+    expect(sinks.state.get('AAPL')!.lastSequenceNumber).toBe(records[records.length - 2]!.sequenceNumber);
+    expect(sinks.state.get('MSFT')!.lastSequenceNumber).toBe('1');
+  });
+
+  it('fails the whole batch from its first record when state cannot be loaded', async () => {
+    sinks.state.faults.failNext();
+    const records = aaplBars()
+      .slice(0, 5)
+      .map((b) => barRecord(b));
+    const report = await processBatch(records, depsFor(sinks));
+    expect(report.failures).toEqual([records[0]!.sequenceNumber]);
+    expect(sinks.metrics.count()).toBe(0);
+  });
+
+  it('turns ticks into quote rows and closed 1-minute bars', async () => {
+    const t0 = Date.parse('2024-10-02T13:30:05Z');
+    const prices = [225.9, 226.1, 225.4, 225.7, 225.95];
+    const ticks = prices.map((price, i) =>
+      record(
+        encodeMarketEvent({
+          kind: 'tick',
+          tick: {
+            symbol: 'AAPL',
+            time: t0 + i * 20_000,
+            price,
+            dayVolume: 1_000_000 + i * 10_000,
+            previousClose: 226.78,
+            source: 'replay',
+          },
+        }),
+        'AAPL',
+      ),
+    );
+    const report = await processBatch(ticks, depsFor(sinks));
+    expect(report.failures).toEqual([]);
+    expect(sinks.metrics.count('AAPL', 'tick')).toBe(5);
+    // Ticks at :05, :25, :45 make the 13:30 bar; the tick at 13:31:05 closes it.
+    const bars = sinks.metrics.rows('AAPL', 'bar');
+    expect(bars).toHaveLength(1);
+    expect(bars[0]!.time).toBe(Date.parse('2024-10-02T13:30:00Z'));
+    expect(bars[0]!.values).toMatchObject({ open: 225.9, high: 226.1, low: 225.4, close: 225.4 });
+    const quote = sinks.metrics.rows('AAPL', 'tick')[0]!;
+    expect(quote.values.changePct).toBeCloseTo(((225.9 - 226.78) / 226.78) * 100, 10);
+  });
+});
