@@ -7,10 +7,15 @@
  *   previous `returnWindow` returns (volatility-adjusted; not scored on the first bar of a trading
  *   day, whose return spans the overnight gap — that is the opening gap's job).
  * - `volume-spike`: the bar's volume is ≥ volumeSpikeMultiple × the mean volume of the previous
- *   `volumeWindow` bars (needs a full window and a typical volume above 0; FX quotes with volume 0
- *   never spike).
+ *   `volumeWindow` bars of the same liquidity class — regular-session bars against regular ones,
+ *   pre/post-market bars against extended-hours ones, so a thin pre-market does not make every
+ *   open a spike (needs a full window and a typical volume above 0; FX quotes with volume 0 never
+ *   spike).
  * - `opening-gap`: the first regular bar of a trading day (the first bar, for markets without
  *   sessions) opens beyond ±openingGapPct % of the previous close.
+ *
+ * `volume-spike` and `return-zscore` judge regular-session bars only unless `extendedHoursAlerts`
+ * is set (their windows still see every bar).
  *
  * Severity, by ratio = |value| / threshold: `info` from 1, `warning` from warningRatio (1.5),
  * `critical` from criticalRatio (2). With the default 5 % move: 5 % info, 7.5 % warning, 10 %

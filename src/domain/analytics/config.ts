@@ -68,6 +68,12 @@ export const DetectorSettingsSchema = z.object({
   openingGapPct: z.number().positive('must be positive'),
   /** An episode ends when the measure falls below threshold × rearm (hysteresis, 0 < rearm ≤ 1). */
   rearm: z.number().gt(0, 'must be greater than 0').max(1, 'must be at most 1'),
+  /**
+   * Whether `volume-spike` and `return-zscore` also judge pre/post-market bars. Off by default:
+   * thin extended-hours prints make both fire constantly (SPY, January 2011, 5× volume: 63 regular
+   * spikes against 259 pre/post ones in 20 days). Their windows are fed either way.
+   */
+  extendedHoursAlerts: z.boolean(),
   /** Detectors switched off by kind. */
   disabled: z.array(z.enum(['price-move', 'return-zscore', 'volume-spike', 'opening-gap'])),
 });
@@ -142,6 +148,7 @@ export const DEFAULT_ANALYTICS_CONFIG: AnalyticsConfig = {
     volumeWindow: 200,
     openingGapPct: 2,
     rearm: 0.8,
+    extendedHoursAlerts: false,
     disabled: [],
   },
   overrides: {},

@@ -130,7 +130,11 @@ export interface SymbolAnalyticsSnapshot {
   readonly gapChecked: boolean;
   readonly indicators: ReadonlyArray<{ readonly spec: IndicatorSpec; readonly state: IndicatorSnapshot }>;
   readonly returns: { readonly window: number; readonly state: IndicatorSnapshot };
-  readonly volume: { readonly window: number; readonly state: IndicatorSnapshot };
+  readonly volume: {
+    readonly window: number;
+    readonly state: IndicatorSnapshot;
+    readonly extended: IndicatorSnapshot;
+  };
   readonly episodes: {
     readonly priceMove: EpisodeState;
     readonly returnZ: EpisodeState;
@@ -158,7 +162,7 @@ export const SymbolAnalyticsSnapshotSchema = z.object({
   gapChecked: z.boolean(),
   indicators: z.array(z.object({ spec: IndicatorSpecSchema, state: indicatorState })),
   returns: z.object({ window: z.number().int(), state: indicatorState }),
-  volume: z.object({ window: z.number().int(), state: indicatorState }),
+  volume: z.object({ window: z.number().int(), state: indicatorState, extended: indicatorState }),
   episodes: z.object({ priceMove: episode, returnZ: episode, volume: episode }),
 });
 
@@ -279,7 +283,9 @@ export class SymbolAnalytics {
   private readonly aggregator: BarAggregator;
   private readonly slots: Slot[];
   private readonly returns: ReturnsZScore;
+  /** Typical volume of regular (or session-less) bars, and of extended-hours bars, kept apart. */
   private readonly volumeMean: SMA;
+  private readonly extendedVolumeMean: SMA;
   private readonly feedsAll: boolean;
   private readonly on: { priceMove: boolean; returnZ: boolean; volume: boolean; gap: boolean };
   private readonly vwapIn = { high: 0, low: 0, close: 0, volume: 0, sessionId: '' };
@@ -306,6 +312,7 @@ export class SymbolAnalytics {
     this.slots = config.indicators.map((spec) => slotOf(spec, createIndicator(spec)));
     this.returns = new ReturnsZScore({ period: this.settings.returnWindow, deviation: 'sample' });
     this.volumeMean = new SMA({ period: this.settings.volumeWindow });
+    this.extendedVolumeMean = new SMA({ period: this.settings.volumeWindow });
     this.feedsAll = config.indicatorSessions === 'all';
     const off = new Set(this.settings.disabled);
     this.on = {
@@ -437,9 +444,11 @@ export class SymbolAnalytics {
           }
         }
       }
-      const typical = this.volumeMean.value;
-      this.volumeMean.update(bar.volume);
-      if (this.on.volume && typical !== undefined && typical > 0) {
+      const mean = closesDay ? this.volumeMean : this.extendedVolumeMean;
+      const typical = mean.value;
+      mean.update(bar.volume);
+      const judged = closesDay || s.extendedHoursAlerts;
+      if (this.on.volume && judged && typical !== undefined && typical > 0) {
         const multiple = bar.volume / typical;
         const level = stepEpisode(this.episodes.volume, multiple, s.volumeSpikeMultiple, s.rearm, sev);
         if (level)
@@ -457,7 +466,7 @@ export class SymbolAnalytics {
           );
       }
       const z = this.returns.update(close);
-      if (this.on.returnZ && z !== undefined && Number.isFinite(z) && this.lastFedDay === day) {
+      if (this.on.returnZ && judged && z !== undefined && Number.isFinite(z) && this.lastFedDay === day) {
         const level = stepEpisode(this.episodes.returnZ, z, s.returnZ, s.rearm, sev);
         if (level)
           anomalies = withAnomaly(
@@ -582,7 +591,11 @@ export class SymbolAnalytics {
       gapChecked: this.gapChecked,
       indicators: this.slots.map((s) => ({ spec: s.spec, state: s.ind.snapshot() as IndicatorSnapshot })),
       returns: { window: this.settings.returnWindow, state: this.returns.snapshot() },
-      volume: { window: this.settings.volumeWindow, state: this.volumeMean.snapshot() },
+      volume: {
+        window: this.settings.volumeWindow,
+        state: this.volumeMean.snapshot(),
+        extended: this.extendedVolumeMean.snapshot(),
+      },
       episodes: {
         priceMove: { ...this.episodes.priceMove },
         returnZ: { ...this.episodes.returnZ },
@@ -613,6 +626,7 @@ export class SymbolAnalytics {
       slots: Slot[];
       returns: ReturnsZScore;
       volumeMean: SMA;
+      extendedVolumeMean: SMA;
     };
     mutable.aggregator = BarAggregator.restore(snapshot.aggregator, a.calendar);
     if (snapshot.aggregator.graceMs !== config.graceMs) {
@@ -639,6 +653,7 @@ export class SymbolAnalytics {
     }
     if (snapshot.volume?.window === a.settings.volumeWindow) {
       mutable.volumeMean = SMA.restore(snapshot.volume.state);
+      mutable.extendedVolumeMean = SMA.restore(snapshot.volume.extended);
     }
     a.episodes = {
       priceMove: { ...snapshot.episodes.priceMove },

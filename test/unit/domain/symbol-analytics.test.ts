@@ -306,6 +306,26 @@ describe('anomaly detectors', () => {
     ]);
   });
 
+  it('volume spike: regular bars against regular volume, extended hours only when asked', () => {
+    const only = { volumeWindow: 3, disabled: ['price-move', 'return-zscore', 'opening-gap'] };
+    const bars = [
+      bar('AAPL', '2024-10-01T13:30:00Z', 100, { volume: 50_000 }), // previous day's regular bars
+      bar('AAPL', '2024-10-01T13:31:00Z', 100, { volume: 50_000 }),
+      bar('AAPL', '2024-10-01T13:32:00Z', 100, { volume: 50_000 }),
+      bar('AAPL', '2024-10-02T12:00:00Z', 100, { volume: 100 }), // thin pre-market
+      bar('AAPL', '2024-10-02T12:01:00Z', 100, { volume: 100 }),
+      bar('AAPL', '2024-10-02T12:02:00Z', 100, { volume: 100 }),
+      bar('AAPL', '2024-10-02T12:03:00Z', 100, { volume: 5_000 }), // 50× the pre-market mean
+      bar('AAPL', '2024-10-02T13:30:00Z', 100, { volume: 120_000 }), // the open: 2.4× regular, not a spike
+    ];
+    const fired = (extendedHoursAlerts: boolean) =>
+      rowsOf(new SymbolAnalytics('AAPL', config({ detectors: { ...only, extendedHoursAlerts } })), bars).map(
+        (r) => r.anomalies.map((x) => `${r.session}:${x.value}`).join(','),
+      );
+    expect(fired(false)).toEqual(['', '', '', '', '', '', '', '']);
+    expect(fired(true)).toEqual(['', '', '', '', '', '', 'pre:50', '']);
+  });
+
   it('return z-score against the previous window (sample deviation), not on a day’s first bar', () => {
     const window = 5;
     const a = new SymbolAnalytics(
