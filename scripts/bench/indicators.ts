@@ -35,11 +35,23 @@ import {
   WMA,
 } from '../../src/domain/indicators/index.ts';
 
-const N = 1_000_000;
-const WARMUP = 200_000;
+/** Updates per measurement: 1,000,000 (BENCH_UPDATES overrides it, e.g. for a quick smoke run). */
+const N = updatesFromEnv(process.env.BENCH_UPDATES);
+const WARMUP = Math.min(200_000, Math.ceil(N / 5));
 const RUNS = 5;
 /** Stop repeating a measurement once it has used this long (slow library loops). */
 const BUDGET_MS = 3_000;
+
+function updatesFromEnv(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 1_000_000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1_000 || n > 100_000_000) {
+    throw new Error(
+      `BENCH_UPDATES must be an integer between 1000 and 100000000, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
+}
 
 interface Candle {
   high: number;
