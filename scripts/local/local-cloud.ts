@@ -25,6 +25,8 @@ import {
   type TemplateContext,
 } from './template.ts';
 
+import { type LocalSns, startLocalSns } from './sns.ts';
+
 /** The local cloud: in-process emulators with the synthesized template's resources in them. */
 
 export interface StartLocalCloudOptions {
@@ -86,6 +88,8 @@ export interface LocalCloud {
   readonly state: LocalState;
   /** Clients from the project's factory, pointed at the emulators. */
   readonly clients: AwsClients;
+  /** The local SNS (fauxqs): the template's topics, and an inbox queue per subscription. */
+  readonly sns: LocalSns;
   /** Client configuration for `createAwsClients` (e.g. for another set of clients). */
   readonly clientConfig: AwsClientConfig;
   readonly template: CloudFormationTemplate;
@@ -197,11 +201,20 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
     const meta: Meta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
     if (persistent) writeFileAtomic(join(dir, META_FILE), JSON.stringify(meta));
 
+    const sns = await startLocalSns({
+      template,
+      ...(persistent ? { stateDir: dir } : {}),
+      log,
+      region,
+      stackName: stackNameFor(stage),
+    });
+    cleanups.push(() => sns.stop());
     const endpoints: Partial<Record<AwsService, string>> = {
       kinesis: emulators.kinesis.endpoint,
       dynamodb: emulators.dynamodb.endpoint,
       s3: emulators.s3.endpoint,
       sqs: emulators.sqs.endpoint,
+      sns: sns.endpoint,
     };
     const clientConfig: AwsClientConfig = { region, endpoints, credentials: LOCAL_CREDENTIALS };
     const clients = createAwsClients(clientConfig);
@@ -230,6 +243,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       const r = resources[kind][logicalId] as { name: string; url?: string } | undefined;
       if (r) env[name] = kind === 'queues' ? r.url! : r.name;
     }
+    if (sns.topics.AlertsTopic) env.ALERTS_TOPIC_ARN = sns.topics.AlertsTopic;
 
     const existedAny = [...created.streams, ...created.tables, ...created.buckets, ...created.queues].some(
       (r) => r.existed,
@@ -274,6 +288,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       resources,
       state,
       clients,
+      sns,
       clientConfig,
       template,
       desShim: emulators.desShim,
@@ -285,6 +300,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
         stopping ??= (async () => {
           clients.destroy();
           try {
+            await sns.stop();
             await emulators.close();
             // Only a complete close counts as a clean stop for the next run.
             if (persistent)

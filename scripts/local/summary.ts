@@ -48,6 +48,13 @@ export function describeLocalCloud(cloud: LocalCloud): string[] {
         count(state.counts.queues[q.logicalId], 'message'),
     );
   }
+  for (const [id, arn] of Object.entries(cloud.sns.topics)) lines.push(`  sns topic       ${arn} (${id})`);
+  for (const sub of cloud.sns.subscriptions)
+    lines.push(
+      `  sns inbox       ${sub.queueUrl} (${sub.logicalId}: ${sub.protocol} ${sub.endpoint ?? ''}` +
+        `${sub.filterPolicy ? `, filter ${sub.filterPolicy}` : ''})`,
+    );
+  for (const s of cloud.sns.skipped) lines.push(`  not created     ${s.logicalId} (AWS::SNS::Subscription): ${s.reason}`);
   for (const s of r.skipped) lines.push(`  not created     ${s.logicalId} (${s.type}): ${s.reason}`);
   const others = Object.entries(r.notEmulated);
   if (others.length)

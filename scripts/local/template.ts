@@ -514,11 +514,8 @@ export function planLocalResources(template: CloudFormationTemplate, ctx: Templa
       }
     }
     if (!emulated) {
-      if (res.Type === 'AWS::SNS::Topic') {
-        skipped.push({ logicalId: id, type: res.Type, reason: 'no local SNS emulator (topic not created)' });
-      } else {
-        notEmulated[res.Type] = (notEmulated[res.Type] ?? 0) + 1;
-      }
+      // Topics (and their subscriptions) are created by the local SNS (sns.ts), not by this plan.
+      if (res.Type !== 'AWS::SNS::Topic') notEmulated[res.Type] = (notEmulated[res.Type] ?? 0) + 1;
       continue;
     }
     try {
@@ -660,7 +657,7 @@ export function functionEnvironment(
   for (const t of plan.tables) byId.set(t.logicalId, { ...t, type: 'AWS::DynamoDB::Table' });
   for (const b of plan.buckets) byId.set(b.logicalId, { ...b, type: 'AWS::S3::Bucket' });
   for (const q of plan.queues) byId.set(q.logicalId, { ...q, type: 'AWS::SQS::Queue' });
-  // Topics are not emulated, but their ARN is deterministic: functions may still read it.
+  // Topics live in the local SNS (sns.ts); their ARN is deterministic, so it is resolved here too.
   const names = createResolver(
     template,
     ctx,
@@ -668,11 +665,7 @@ export function functionEnvironment(
     () => undefined,
   );
   for (const [id, r] of Object.entries(template.Resources)) {
-    if (
-      r.Type !== 'AWS::SNS::Topic' ||
-      plan.skipped.some((s) => s.logicalId === id && !s.reason.includes('SNS'))
-    )
-      continue;
+    if (r.Type !== 'AWS::SNS::Topic' || plan.skipped.some((s) => s.logicalId === id)) continue;
     try {
       const given = r.Properties?.TopicName;
       const name =

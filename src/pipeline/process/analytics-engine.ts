@@ -7,7 +7,7 @@ import {
   SymbolAnalytics,
   type SymbolAnalyticsSnapshot,
 } from '../../domain/analytics/index.ts';
-import type { MarketEvent } from '../../domain/market/index.ts';
+import { type MarketEvent, ONE_MINUTE_MS } from '../../domain/market/index.ts';
 import type { MetricRow } from '../../ports/processor.ts';
 import type { EngineStep, SymbolEngine, SymbolEngineFactory } from './engine.ts';
 
@@ -26,13 +26,13 @@ class AnalyticsEngine implements SymbolEngine {
   apply(event: MarketEvent): EngineStep {
     if (event.kind === 'bar') {
       const r = this.#analytics.applyBar(event.bar);
-      if (r.rejected) return { accepted: false, reason: r.rejected.reason };
-      return { accepted: true, rows: [barRow(r.row)], anomalies: r.row.anomalies };
+      if (r.rejected) return { rows: [], anomalies: [], rejected: r.rejected.reason };
+      return { rows: [barRow(r.row)], anomalies: r.row.anomalies };
     }
+    // A rejected tick (late, market closed) may still have closed earlier bars: keep their rows.
     const r = this.#analytics.applyTick(event.tick);
-    if (r.rejected) return { accepted: false, reason: r.rejected.reason };
     const rows: MetricRow[] = r.rows.map(barRow);
-    if (r.quote) {
+    if (r.quote && !r.rejected) {
       rows.push({
         symbol: r.quote.symbol,
         time: r.quote.time,
@@ -40,7 +40,8 @@ class AnalyticsEngine implements SymbolEngine {
         values: flattenQuoteMetrics(r.quote),
       });
     }
-    return { accepted: true, rows, anomalies: r.rows.flatMap((row) => row.anomalies) };
+    const anomalies = r.rows.flatMap((row) => row.anomalies);
+    return r.rejected ? { rows, anomalies, rejected: r.rejected.reason } : { rows, anomalies };
   }
 
   snapshot(): unknown {
@@ -50,6 +51,8 @@ class AnalyticsEngine implements SymbolEngine {
 
 export function analyticsEngines(config: AnalyticsConfig = DEFAULT_ANALYTICS_CONFIG): SymbolEngineFactory {
   return {
+    // A tick may land in any still-open bar: up to one bar plus the grace window behind the newest.
+    tickReorderWindowMs: ONE_MINUTE_MS + config.graceMs,
     create: (symbol) => new AnalyticsEngine(new SymbolAnalytics(symbol, config)),
     restore: (_symbol, snapshot) =>
       new AnalyticsEngine(SymbolAnalytics.restore(snapshot as SymbolAnalyticsSnapshot, config)),

@@ -14,14 +14,13 @@ export interface DetectedAnomaly {
 }
 
 /** The result of applying one market event to a symbol's analytics. */
-export type EngineStep =
-  | {
-      readonly accepted: true;
-      readonly rows: readonly MetricRow[];
-      readonly anomalies: readonly DetectedAnomaly[];
-    }
-  /** A valid event the engine cannot use (a tick later than its bar's grace window, say). */
-  | { readonly accepted: false; readonly reason: string };
+export interface EngineStep {
+  /** Rows the event produced (a tick's quote row; bars it closed), even when the event itself was rejected. */
+  readonly rows: readonly MetricRow[];
+  readonly anomalies: readonly DetectedAnomaly[];
+  /** Set when the event itself could not be used (a tick later than its bar's grace window, say). */
+  readonly rejected?: string;
+}
 
 /** One symbol's analytics, as the pipeline drives it. */
 export interface SymbolEngine {
@@ -31,6 +30,11 @@ export interface SymbolEngine {
 }
 
 export interface SymbolEngineFactory {
+  /**
+   * How far (ms of event time) a tick may be older than the newest applied one and still be folded
+   * in (the bar grace window). Older ticks are duplicates or hopelessly late and are skipped.
+   */
+  readonly tickReorderWindowMs: number;
   create(symbol: string): SymbolEngine;
   /** Restores a snapshot taken by `SymbolEngine.snapshot()`; throws a specific error if it is unusable. */
   restore(symbol: string, snapshot: unknown): SymbolEngine;

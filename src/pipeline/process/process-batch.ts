@@ -360,28 +360,33 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
       const seq = d.record.sequenceNumber;
       const time = eventTime(d.event);
       const watermark = w.watermarks[d.event.kind];
-      // Covered by the stored state: a retried record (sequence) or a replayed event (event time).
-      if (!isAfter(seq, w.previous?.lastSequenceNumber) || (watermark !== undefined && time <= watermark)) {
+      // Covered by the stored state: a retried record (sequence), or a replayed event (event time;
+      // ticks a little out of order inside the bar grace window are still folded in, idempotently).
+      const tolerance = d.event.kind === 'tick' ? deps.engines.tickReorderWindowMs : 0;
+      if (
+        !isAfter(seq, w.previous?.lastSequenceNumber) ||
+        (watermark !== undefined && time <= watermark - tolerance)
+      ) {
         duplicates++;
         continue;
       }
       w.engine ??= stored ? deps.engines.restore(w.symbol, stored.engine) : deps.engines.create(w.symbol);
       const step = w.engine.apply(d.event);
       w.applied = d;
-      w.watermarks[d.event.kind] = time;
-      if (!step.accepted) {
+      w.watermarks[d.event.kind] = Math.max(time, watermark ?? time);
+      w.rows.push(...step.rows);
+      w.anomalies.push(...step.anomalies);
+      if (step.rejected !== undefined) {
         unusable.push({
           shardId: d.record.shardId,
           sequenceNumber: seq,
           partitionKey: d.record.partitionKey,
           data: d.record.data,
-          reason: step.reason,
+          reason: step.rejected,
         });
         continue;
       }
       w.accepted.push(d);
-      w.rows.push(...step.rows);
-      w.anomalies.push(...step.anomalies);
     }
     rejected.push(...unusable);
   } catch (err) {

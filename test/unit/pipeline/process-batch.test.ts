@@ -270,7 +270,7 @@ describe('processBatch', () => {
   it('turns ticks into quote rows and closed 1-minute bars', async () => {
     const t0 = Date.parse('2024-10-02T13:30:05Z');
     const prices = [225.9, 226.1, 225.4, 225.7, 225.95];
-    const ticks = prices.map((price, i) =>
+    const tickRecords = prices.map((price, i) =>
       record(
         encodeMarketEvent({
           kind: 'tick',
@@ -286,8 +286,19 @@ describe('processBatch', () => {
         'AAPL',
       ),
     );
-    const report = await processBatch(ticks, depsFor(sinks));
+    // The :25 tick arrives after the :45 one, in a later batch: it is still folded into its open bar.
+    const [a, b, c, d, e] = tickRecords as [
+      StreamRecord,
+      StreamRecord,
+      StreamRecord,
+      StreamRecord,
+      StreamRecord,
+    ];
+    const first = await processBatch([{ ...a }, { ...c, sequenceNumber: b.sequenceNumber }], depsFor(sinks));
+    const report = await processBatch([{ ...b, sequenceNumber: c.sequenceNumber }, d, e], depsFor(sinks));
+    expect(first.failures).toEqual([]);
     expect(report.failures).toEqual([]);
+    expect(report.duplicates).toBe(0);
     expect(sinks.metrics.count('AAPL', 'tick')).toBe(5);
     // Ticks at :05, :25, :45 make the 13:30 bar; the tick at 13:31:05 closes it.
     const bars = sinks.metrics.rows('AAPL', 'bar');

@@ -1,0 +1,160 @@
+/**
+ * The local pipeline's live terminal view: per symbol the last price, change %, a few indicators and
+ * anomalies — read back from the table the processor writes, end to end — plus throughput, lag and
+ * the alerts as the local SNS delivers them.
+ */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BAR_PREFIX, LATEST_SK, symbolPk } from '../../src/adapters/aws/market-table.ts';
+
+export interface SymbolLine {
+  readonly symbol: string;
+  readonly time?: number;
+  readonly price?: number;
+  readonly changePct?: number | null;
+  readonly barTime?: number;
+  readonly sma20?: number | null;
+  readonly ema20?: number | null;
+  readonly rsi14?: number | null;
+  readonly vwap?: number | null;
+  readonly anomalies: number;
+}
+
+export interface AlertLine {
+  readonly symbol: string;
+  readonly kind: string;
+  readonly severity: string;
+  readonly at: number;
+  readonly message: string;
+}
+
+export interface DashboardView {
+  readonly title: string;
+  readonly symbols: readonly SymbolLine[];
+  readonly counters: Readonly<Record<string, number>>;
+  /** Records per second processed over the last few seconds. */
+  readonly throughput: number;
+  /** now − arrival time of the newest processed record (ms). */
+  readonly lagMs: number | undefined;
+  readonly alerts: readonly AlertLine[];
+  readonly status: string;
+}
+
+const fmt = (v: number | null | undefined, digits = 2) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+const pct = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}%`;
+const time = (t: number | undefined) => (t === undefined ? '—' : new Date(t).toISOString().slice(0, 16).replace('T', ' '));
+
+function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** Renders the view as plain text lines (no colour codes), `width` columns wide at most. */
+export function renderDashboard(view: DashboardView, width = 120): string {
+  const out: string[] = [];
+  out.push(`${view.title}  ·  ${view.status}`);
+  out.push(
+    Object.entries(view.counters)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('  ·  '),
+  );
+  out.push(
+    `throughput ${view.throughput.toFixed(0)} rec/s  ·  lag ${view.lagMs === undefined ? '—' : `${Math.max(0, view.lagMs).toFixed(0)} ms`}`,
+  );
+  out.push('');
+  out.push(
+    ...table(
+      ['symbol', 'event time (UTC)', 'last', 'chg %', 'SMA20', 'EMA20', 'RSI14', 'VWAP', 'anomalies'],
+      view.symbols.map((s) => [
+        s.symbol,
+        time(s.time),
+        fmt(s.price),
+        pct(s.changePct),
+        fmt(s.sma20),
+        fmt(s.ema20),
+        fmt(s.rsi14, 1),
+        fmt(s.vwap),
+        String(s.anomalies),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(`alerts (${view.alerts.length} most recent)`);
+  if (view.alerts.length === 0) out.push('  none yet');
+  for (const a of view.alerts) {
+    out.push(`  ${time(a.at)}  ${a.severity.toUpperCase().padEnd(8)} ${a.symbol.padEnd(8)} ${a.kind.padEnd(14)} ${a.message}`);
+  }
+  return out.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
+}
+
+const num = (v: unknown): number | null | undefined => (typeof v === 'number' ? v : v === null ? null : undefined);
+
+/** Reads a symbol's LATEST item and newest bar row from the table. */
+export async function readSymbolLine(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  symbol: string,
+  anomalies: number,
+): Promise<SymbolLine> {
+  const [latest, bar] = await Promise.all([
+    documents.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': symbolPk(symbol), ':sk': LATEST_SK },
+      }),
+    ),
+    documents.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :bar)',
+        ExpressionAttributeValues: { ':pk': symbolPk(symbol), ':bar': BAR_PREFIX },
+        ScanIndexForward: false,
+        Limit: 1,
+      }),
+    ),
+  ]);
+  const l = latest.Items?.[0] as { time?: number; values?: Record<string, unknown> } | undefined;
+  const b = bar.Items?.[0] as { time?: number; values?: Record<string, unknown> } | undefined;
+  const lv = l?.values ?? {};
+  const bv = b?.values ?? {};
+  const price = num(lv.price) ?? num(lv.close) ?? undefined;
+  return {
+    symbol,
+    ...(l?.time !== undefined ? { time: l.time } : {}),
+    ...(price !== null && price !== undefined ? { price } : {}),
+    changePct: num(lv.changePct) ?? num(lv.barChangePct) ?? null,
+    ...(b?.time !== undefined ? { barTime: b.time } : {}),
+    sma20: num(bv.sma20) ?? null,
+    ema20: num(bv.ema20) ?? null,
+    rsi14: num(bv.rsi14) ?? null,
+    vwap: num(bv.vwap) ?? null,
+    anomalies,
+  };
+}
+
+/** Redraws the view in place on a terminal; prints nothing when stdout is not a terminal. */
+export class TerminalDashboard {
+  readonly #out: NodeJS.WriteStream;
+  #drawn = false;
+
+  constructor(out: NodeJS.WriteStream = process.stdout) {
+    this.#out = out;
+  }
+
+  get interactive(): boolean {
+    return this.#out.isTTY === true;
+  }
+
+  draw(view: DashboardView): void {
+    if (!this.interactive) return;
+    const text = renderDashboard(view, this.#out.columns ?? 120);
+    // Home the cursor and clear below: no flicker, no scrollback spam.
+    this.#out.write(`${this.#drawn ? '\x1b[H\x1b[J' : '\x1b[2J\x1b[H'}${text}\n`);
+    this.#drawn = true;
+  }
+}
