@@ -61,6 +61,8 @@ const CACHE_DIR = join(TMP_DIR, 'template-cache');
 const PACKAGE_ROOT = join(TMP_DIR, 'sls-package');
 const TEMPLATE_FILE = 'cloudformation-template-update-stack.json';
 
+const SLS_TIMEOUT_MS = 180_000;
+
 const STAGE_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,15}$/;
 const PARAM_KEY = /^[a-zA-Z][a-zA-Z0-9]*$/;
 
@@ -125,8 +127,19 @@ function runSlsPackage(
     child.stderr.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    child.on('error', reject);
+    // Never hang a caller (a test's beforeAll, the local cloud's boot) on a stuck packager.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(`sls package --stage ${stage} did not finish in ${SLS_TIMEOUT_MS} ms:\n${output.trim()}`),
+      );
+    }, SLS_TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.on('close', (code) => {
+      clearTimeout(timer);
       if (code === 0) resolvePromise();
       else reject(new Error(`sls package --stage ${stage} failed with exit code ${code}:\n${output.trim()}`));
     });
