@@ -1,0 +1,352 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type CloudFormationTemplate, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
+import { evaluateCondition, props, resolveIf, resource, resourcesOfType } from './helpers.ts';
+
+// Reference values from the AWS documentation, not from the template:
+const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 60 * 60; // SQS MessageRetentionPeriod maximum: 14 days
+const S3_STANDARD_IA_MIN_DAYS = 30; // lifecycle transitions to STANDARD_IA need ≥ 30 days
+const KINESIS_MIN_RETENTION_HOURS = 24;
+const KINESIS_MAX_RETENTION_HOURS = 8760;
+
+let dev: CloudFormationTemplate;
+let prod: CloudFormationTemplate;
+
+beforeAll(async () => {
+  dev = await synthesizeTemplate('dev');
+  prod = await synthesizeTemplate('prod');
+});
+
+const stages = () =>
+  [
+    ['dev', dev],
+    ['prod', prod],
+  ] as const;
+
+describe('Lambda functions', () => {
+  it.each(['IngestQuotesLambdaFunction', 'ProcessTicksLambdaFunction'])(
+    '%s runs nodejs24.x on arm64 with X-Ray active tracing in every stage',
+    (id) => {
+      for (const [, t] of stages()) {
+        const p = props(t, id);
+        expect(p.Runtime).toBe('nodejs24.x');
+        expect(p.Architectures).toEqual(['arm64']);
+        expect(p.TracingConfig).toEqual({ Mode: 'Active' });
+      }
+    },
+  );
+
+  it('packages each function individually from its own bundle', () => {
+    const ingest = props(dev, 'IngestQuotesLambdaFunction');
+    const process = props(dev, 'ProcessTicksLambdaFunction');
+    expect(ingest.Handler).toBe('functions/ingest-quotes.handler');
+    expect(process.Handler).toBe('functions/process-ticks.handler');
+    expect(ingest.Code.S3Key).toMatch(/ingestQuotes\.zip$/);
+    expect(process.Code.S3Key).toMatch(/processTicks\.zip$/);
+  });
+
+  it('keeps scheduled polls from overlapping or piling up', () => {
+    for (const [, t] of stages()) {
+      expect(props(t, 'IngestQuotesLambdaFunction').ReservedConcurrentExecutions).toBe(1);
+      const invokeConfig = props(t, 'IngestQuotesLambdaEvConf');
+      expect(invokeConfig.MaximumRetryAttempts).toBe(0);
+      expect(invokeConfig.MaximumEventAgeInSeconds).toBe(60);
+    }
+  });
+
+  it('schedules ingestion every minute, off in dev and on in prod by default', () => {
+    const rule = (t: CloudFormationTemplate) => {
+      const [entry] = resourcesOfType(t, 'AWS::Events::Rule');
+      return entry?.[1].Properties as { ScheduleExpression: string; State: string };
+    };
+    expect(rule(dev).ScheduleExpression).toBe('rate(1 minute)');
+    expect(rule(dev).State).toBe('DISABLED');
+    expect(rule(prod).State).toBe('ENABLED');
+  });
+
+  it('gives the processor exactly the environment contract the code reads, wired to the resources', () => {
+    const env = props(dev, 'ProcessTicksLambdaFunction').Environment.Variables;
+    expect(env.TICKS_STREAM_NAME).toEqual({ Ref: 'TicksStream' });
+    expect(env.MARKET_TABLE_NAME).toEqual({ Ref: 'MarketTable' });
+    expect(env.LAKE_BUCKET_NAME).toEqual({ Ref: 'LakeBucket' });
+    expect(env.DEAD_LETTER_QUEUE_URL).toEqual({ Ref: 'ProcessorDeadLetterQueue' }); // Ref of a queue is its URL
+    expect(env.ALERTS_TOPIC_ARN).toEqual({ Ref: 'AlertsTopic' }); // Ref of a topic is its ARN
+    expect(env.TIMESTREAM_ENABLED).toBe('false');
+    expect(env.TIMESTREAM_DATABASE).toBe('tickstream-dev');
+    expect(env.TIMESTREAM_TABLE).toBe('ticks');
+    expect(env.METRICS_TTL_DAYS).toMatch(/^[1-9]\d*$/);
+    expect(env.POWERTOOLS_SERVICE_NAME).toBe('tickstream');
+    expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('tickstream');
+    expect(['DEBUG', 'INFO', 'WARN', 'ERROR']).toContain(env.POWERTOOLS_LOG_LEVEL);
+  });
+
+  it('gives the poller its symbols, mode, poll interval, stream and cursor table', () => {
+    const env = props(prod, 'IngestQuotesLambdaFunction').Environment.Variables;
+    expect(env.SYMBOLS.split(',').length).toBeGreaterThan(0);
+    for (const symbol of env.SYMBOLS.split(',')) expect(symbol).toMatch(/^[A-Z0-9^=.-]+$/);
+    expect(['quotes', 'bars', 'both']).toContain(env.INGEST_MODE);
+    expect(env.POLL_INTERVAL_SECONDS).toBe('30');
+    expect(env.TICKS_STREAM_NAME).toEqual({ Ref: 'TicksStream' });
+    expect(env.MARKET_TABLE_NAME).toEqual({ Ref: 'MarketTable' });
+    // Every environment value is a string (Lambda rejects other types).
+    for (const value of Object.values(env))
+      expect(typeof value === 'string' || typeof value === 'object').toBe(true);
+  });
+
+  it('retains logs per stage', () => {
+    const retention = (t: CloudFormationTemplate) =>
+      resourcesOfType(t, 'AWS::Logs::LogGroup').map(
+        ([, r]) => (r.Properties as { RetentionInDays: number }).RetentionInDays,
+      );
+    expect(new Set(retention(dev))).toEqual(new Set([7]));
+    expect(new Set(retention(prod))).toEqual(new Set([90]));
+  });
+});
+
+describe('Kinesis event source mapping of the processor', () => {
+  const mapping = (t: CloudFormationTemplate) => {
+    const all = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping');
+    expect(all).toHaveLength(1);
+    return (all[0]?.[1].Properties ?? {}) as Record<string, unknown>;
+  };
+
+  it('isolates failures: bisect, bounded retries and age, partial batch responses, SQS on-failure', () => {
+    for (const [, t] of stages()) {
+      const m = mapping(t);
+      expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': ['TicksStream', 'Arn'] });
+      expect(m.FunctionName).toEqual({ 'Fn::GetAtt': ['ProcessTicksLambdaFunction', 'Arn'] });
+      expect(m.BisectBatchOnFunctionError).toBe(true);
+      expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(m.MaximumRetryAttempts).toBeGreaterThanOrEqual(0);
+      expect(m.MaximumRetryAttempts).toBeLessThanOrEqual(10); // bounded (-1 would mean forever)
+      expect(m.MaximumRecordAgeInSeconds).toBeGreaterThanOrEqual(60);
+      // Records must go to the DLQ before the stream drops them.
+      const retentionHours = props(t, 'TicksStream').RetentionPeriodHours as number;
+      expect(m.MaximumRecordAgeInSeconds).toBeLessThan(retentionHours * 3600);
+      expect(m.DestinationConfig).toEqual({
+        OnFailure: { Destination: { 'Fn::GetAtt': ['ProcessorDeadLetterQueue', 'Arn'] } },
+      });
+      expect(m.StartingPosition).toBe('TRIM_HORIZON');
+      expect(m.BatchSize).toBeGreaterThanOrEqual(1);
+      expect(m.BatchSize).toBeLessThanOrEqual(10000);
+      expect(m.MaximumBatchingWindowInSeconds).toBeLessThanOrEqual(300);
+      expect(m.ParallelizationFactor).toBeGreaterThanOrEqual(1);
+      expect(m.ParallelizationFactor).toBeLessThanOrEqual(10);
+    }
+  });
+
+  it('uses the stage params: zero batching window in dev, more retries, age and parallelism in prod', () => {
+    expect(mapping(dev).MaximumBatchingWindowInSeconds).toBe(0);
+    expect(mapping(prod).MaximumRetryAttempts as number).toBeGreaterThan(
+      mapping(dev).MaximumRetryAttempts as number,
+    );
+    expect(mapping(prod).MaximumRecordAgeInSeconds as number).toBeGreaterThan(
+      mapping(dev).MaximumRecordAgeInSeconds as number,
+    );
+    expect(mapping(prod).ParallelizationFactor).toBe(2);
+  });
+});
+
+describe('TicksStream', () => {
+  it('is KMS-encrypted with the AWS managed key and named per stage', () => {
+    for (const [stage, t] of stages()) {
+      const p = props(t, 'TicksStream');
+      expect(resource(t, 'TicksStream').Type).toBe('AWS::Kinesis::Stream');
+      expect(p.StreamEncryption).toEqual({ EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' });
+      expect(p.Name).toBe(`tickstream-${stage}-ticks`);
+      expect(p.RetentionPeriodHours).toBeGreaterThanOrEqual(KINESIS_MIN_RETENTION_HOURS);
+      expect(p.RetentionPeriodHours).toBeLessThanOrEqual(KINESIS_MAX_RETENTION_HOURS);
+    }
+  });
+
+  it('is on-demand without a shard count in dev, provisioned with shards in prod', () => {
+    expect(props(dev, 'TicksStream').StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+    expect(resolveIf(dev, props(dev, 'TicksStream').ShardCount)).toEqual({ Ref: 'AWS::NoValue' });
+    expect(props(prod, 'TicksStream').StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    expect(resolveIf(prod, props(prod, 'TicksStream').ShardCount)).toBe(2);
+    expect(props(prod, 'TicksStream').RetentionPeriodHours).toBe(168);
+    expect(props(dev, 'TicksStream').RetentionPeriodHours).toBe(24);
+  });
+});
+
+describe('MarketTable', () => {
+  it('is on-demand, encrypted, point-in-time recoverable, with the expiresAt TTL and pk/sk keys', () => {
+    for (const [stage, t] of stages()) {
+      const p = props(t, 'MarketTable');
+      expect(p.TableName).toBe(`tickstream-${stage}-market`);
+      expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(p.SSESpecification).toEqual({ SSEEnabled: true });
+      expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(p.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+      expect(p.KeySchema).toEqual([
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ]);
+      expect(p.AttributeDefinitions).toEqual([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ]);
+    }
+  });
+
+  it('is protected and retained in prod, disposable in dev', () => {
+    expect(props(prod, 'MarketTable').DeletionProtectionEnabled).toBe(true);
+    expect(resource(prod, 'MarketTable').DeletionPolicy).toBe('Retain');
+    expect(resource(prod, 'MarketTable').UpdateReplacePolicy).toBe('Retain');
+    expect(props(dev, 'MarketTable').DeletionProtectionEnabled).toBe(false);
+    expect(resource(dev, 'MarketTable').DeletionPolicy).toBe('Delete');
+  });
+});
+
+describe('LakeBucket', () => {
+  it('is encrypted, versioned, fully private, owner-enforced and named from account and region', () => {
+    for (const [stage, t] of stages()) {
+      const p = props(t, 'LakeBucket');
+      expect(p.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+        { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+      ]);
+      expect(p.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(p.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(p.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+      expect(p.BucketName).toEqual({
+        'Fn::Sub': `tickstream-\${AWS::AccountId}-\${AWS::Region}-${stage}-lake`,
+      });
+    }
+  });
+
+  it('tiers to STANDARD_IA then GLACIER_IR, expires old versions and aborts stale multipart uploads', () => {
+    for (const [, t] of stages()) {
+      const rules = props(t, 'LakeBucket').LifecycleConfiguration.Rules as Record<string, unknown>[];
+      const tiering = rules.find((r) => r.Id === 'tiering') as {
+        Status: string;
+        Transitions: { StorageClass: string; TransitionInDays: number }[];
+        NoncurrentVersionExpiration: { NoncurrentDays: number };
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: number };
+      };
+      expect(tiering.Status).toBe('Enabled');
+      const [ia, glacier] = tiering.Transitions;
+      expect(ia?.StorageClass).toBe('STANDARD_IA');
+      expect(glacier?.StorageClass).toBe('GLACIER_IR');
+      expect(ia?.TransitionInDays).toBeGreaterThanOrEqual(S3_STANDARD_IA_MIN_DAYS);
+      expect((glacier?.TransitionInDays ?? 0) - (ia?.TransitionInDays ?? 0)).toBeGreaterThanOrEqual(30);
+      expect(tiering.NoncurrentVersionExpiration.NoncurrentDays).toBeGreaterThan(0);
+      expect(tiering.AbortIncompleteMultipartUpload.DaysAfterInitiation).toBeGreaterThan(0);
+    }
+  });
+
+  it('has a bucket policy denying every request not made over TLS', () => {
+    for (const [, t] of stages()) {
+      const p = props(t, 'LakeBucketPolicy');
+      expect(p.Bucket).toEqual({ Ref: 'LakeBucket' });
+      expect(p.PolicyDocument.Statement).toContainEqual({
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [{ 'Fn::GetAtt': ['LakeBucket', 'Arn'] }, { 'Fn::Sub': '${LakeBucket.Arn}/*' }],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      });
+    }
+  });
+
+  it('is retained in prod', () => {
+    expect(resource(prod, 'LakeBucket').DeletionPolicy).toBe('Retain');
+    expect(resource(dev, 'LakeBucket').DeletionPolicy).toBe('Delete');
+  });
+});
+
+describe('ProcessorDeadLetterQueue and AlertsTopic', () => {
+  it('keeps dead letters 14 days with SQS-managed encryption and TLS only', () => {
+    for (const [stage, t] of stages()) {
+      const q = props(t, 'ProcessorDeadLetterQueue');
+      expect(q.QueueName).toBe(`tickstream-${stage}-processor-dlq`);
+      expect(q.SqsManagedSseEnabled).toBe(true);
+      expect(q.MessageRetentionPeriod).toBe(SQS_MAX_RETENTION_SECONDS);
+      const policy = props(t, 'ProcessorDeadLetterQueuePolicy');
+      expect(policy.Queues).toEqual([{ Ref: 'ProcessorDeadLetterQueue' }]);
+      expect(policy.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+  });
+
+  it('encrypts the alerts topic with the AWS managed SNS key and enforces TLS for publishers', () => {
+    for (const [stage, t] of stages()) {
+      const topic = props(t, 'AlertsTopic');
+      expect(topic.TopicName).toBe(`tickstream-${stage}-alerts`);
+      expect(topic.KmsMasterKeyId).toBe('alias/aws/sns');
+      const policy = props(t, 'AlertsTopicPolicy');
+      expect(policy.Topics).toEqual([{ Ref: 'AlertsTopic' }]);
+      expect(policy.PolicyDocument.Statement).toContainEqual({
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sns:Publish',
+        Resource: { Ref: 'AlertsTopic' },
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      });
+    }
+  });
+
+  it('subscribes nobody when no alert e-mail is configured', () => {
+    for (const [, t] of stages()) expect(resourcesOfType(t, 'AWS::SNS::Subscription')).toEqual([]);
+  });
+});
+
+describe('Timestream (closed to new AWS customers: off by default)', () => {
+  const timestreamIds = ['TimestreamDatabase', 'TimestreamTable', 'ProcessTicksTimestreamPolicy'];
+
+  it('exists only under the TimestreamEnabled condition, which is false by default in every stage', () => {
+    for (const [, t] of stages()) {
+      for (const id of timestreamIds) expect(resource(t, id).Condition).toBe('TimestreamEnabled');
+      expect(evaluateCondition(t, 'TimestreamEnabled')).toBe(false);
+      for (const [id, r] of Object.entries(t.Resources)) {
+        if (r.Type.startsWith('AWS::Timestream::')) expect(timestreamIds).toContain(id);
+      }
+      for (const output of ['TimestreamDatabaseName', 'TimestreamTableArn']) {
+        expect(t.Outputs?.[output]?.Condition).toBe('TimestreamEnabled');
+      }
+    }
+  });
+
+  it('keeps memory and magnetic retention and enables magnetic store writes', () => {
+    const p = props(prod, 'TimestreamTable');
+    expect(p.DatabaseName).toEqual({ Ref: 'TimestreamDatabase' });
+    expect(p.MagneticStoreWriteProperties).toEqual({ EnableMagneticStoreWrites: true });
+    // CloudFormation's Timestream retention properties are strings.
+    expect(p.RetentionProperties).toEqual({
+      MemoryStoreRetentionPeriodInHours: '24',
+      MagneticStoreRetentionPeriodInDays: '730',
+    });
+    expect(props(dev, 'TimestreamTable').RetentionProperties.MagneticStoreRetentionPeriodInDays).toBe('365');
+  });
+
+  it('turns on with the flag', async () => {
+    const on = await synthesizeTemplate('dev', { params: { timestreamEnabled: 'true' } });
+    expect(evaluateCondition(on, 'TimestreamEnabled')).toBe(true);
+    expect(props(on, 'ProcessTicksLambdaFunction').Environment.Variables.TIMESTREAM_ENABLED).toBe('true');
+  });
+});
+
+describe('Outputs', () => {
+  it.each([
+    ['TicksStreamName', { Ref: 'TicksStream' }],
+    ['TicksStreamArn', { 'Fn::GetAtt': ['TicksStream', 'Arn'] }],
+    ['MarketTableName', { Ref: 'MarketTable' }],
+    ['MarketTableArn', { 'Fn::GetAtt': ['MarketTable', 'Arn'] }],
+    ['LakeBucketName', { Ref: 'LakeBucket' }],
+    ['LakeBucketArn', { 'Fn::GetAtt': ['LakeBucket', 'Arn'] }],
+    ['ProcessorDeadLetterQueueUrl', { Ref: 'ProcessorDeadLetterQueue' }],
+    ['ProcessorDeadLetterQueueArn', { 'Fn::GetAtt': ['ProcessorDeadLetterQueue', 'Arn'] }],
+    ['AlertsTopicArn', { Ref: 'AlertsTopic' }],
+  ])('exports %s per stage', (name, value) => {
+    for (const [stage, t] of stages()) {
+      expect(t.Outputs?.[name]?.Value).toEqual(value);
+      expect(t.Outputs?.[name]?.Export?.Name).toBe(`tickstream-${stage}-${name}`);
+    }
+  });
+});
