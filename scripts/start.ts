@@ -1,18 +1,32 @@
 /**
- * `npm start`: boots the local cloud (in-process emulators with the synthesized template's
- * resources), prints what it created and where, and stays up until Ctrl-C / SIGTERM, then stops
- * cleanly (state kept under .local/).
+ * `npm start`: the whole pipeline locally. Boots the local cloud (in-process emulators with the
+ * synthesized template's resources), runs the template's stream processor on a local event source
+ * mapping, and feeds the bundled real market data (or a given file, or a synthetic market) through
+ * the producer into the stream, with a live terminal view; Ctrl-C drains and stops cleanly (state
+ * kept under .local/).
  *
- *   node scripts/start.ts [--stage dev] [--state-dir .local | --ephemeral] [--once] [--json]
+ *   node scripts/start.ts [--replay FILE [--format F] [--symbol S]] [--speed max|N] [--synthetic SYMS]
+ *                         [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
  *
- * --once (or TICKSTREAM_START_ONCE=1): boot, print, stop, exit 0 — for tests and scripts.
- * --json: also print one JSON object (endpoints, env, resources, state, bootMs) as the last stdout line.
+ * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line.
+ * --cloud-only: boot the local cloud only, print what it created (with --once: and exit).
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/formats.ts';
+import {
+  BUNDLED_SAMPLES,
+  parseSpeed,
+  ReplaySource,
+  type ReplaySpeed,
+} from '../src/adapters/replay/replay-source.ts';
+import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
+import { SymbolSchema } from '../src/domain/market/index.ts';
+import type { MarketSource } from '../src/ports/market-source.ts';
 import type { LocalCloud } from './local/local-cloud.ts';
 import { startLocalCloud } from './local/local-cloud.ts';
 import { describeLocalCloud } from './local/summary.ts';
+import { runPipeline } from './pipeline/run.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_STATE_DIR = resolve(PROJECT_ROOT, '.local');
@@ -23,6 +37,12 @@ export interface StartArgs {
   stateDir: string | undefined;
   once: boolean;
   json: boolean;
+  cloudOnly: boolean;
+  replay: string | undefined;
+  format: ReplayFormat | 'auto';
+  symbol: string | undefined;
+  speed: ReplaySpeed;
+  synthetic: string[] | undefined;
 }
 
 export class UsageError extends Error {
@@ -35,6 +55,12 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     stateDir: env.TICKSTREAM_STATE_DIR ? resolve(env.TICKSTREAM_STATE_DIR) : DEFAULT_STATE_DIR,
     once: env.TICKSTREAM_START_ONCE === '1' || env.TICKSTREAM_START_ONCE === 'true',
     json: false,
+    cloudOnly: false,
+    replay: undefined,
+    format: 'auto',
+    symbol: undefined,
+    speed: 'max',
+    synthetic: undefined,
   };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
@@ -62,6 +88,42 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       case '--json':
         args.json = true;
         break;
+      case '--cloud-only':
+        args.cloudOnly = true;
+        break;
+      case '--replay':
+        args.replay = resolve(take());
+        break;
+      case '--format': {
+        const f = take();
+        if (f !== 'auto' && !(REPLAY_FORMATS as readonly string[]).includes(f))
+          throw new UsageError(`--format must be auto or one of ${REPLAY_FORMATS.join(', ')}, got "${f}"`);
+        args.format = f as ReplayFormat | 'auto';
+        break;
+      }
+      case '--symbol': {
+        const sym = SymbolSchema.safeParse(take().toUpperCase());
+        if (!sym.success) throw new UsageError(`--symbol: ${sym.error.issues[0]?.message}`);
+        args.symbol = sym.data;
+        break;
+      }
+      case '--speed':
+        try {
+          args.speed = parseSpeed(take());
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        break;
+      case '--synthetic': {
+        const list = take()
+          .split(',')
+          .map((x) => x.trim().toUpperCase())
+          .filter(Boolean);
+        for (const sym of list)
+          if (!SymbolSchema.safeParse(sym).success) throw new UsageError(`--synthetic: bad symbol "${sym}"`);
+        args.synthetic = list;
+        break;
+      }
       case '--help':
       case '-h':
         throw new UsageError('');
@@ -69,17 +131,56 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         throw new UsageError(`unknown option ${a}`);
     }
   }
+  if (args.replay && args.synthetic) throw new UsageError('--replay and --synthetic are exclusive');
   if (!/^[a-zA-Z][a-zA-Z0-9-]{0,15}$/.test(args.stage))
     throw new UsageError(`--stage "${args.stage}" must be letters, digits and '-' (like dev, staging, prod)`);
   return args;
 }
 
-const USAGE = `usage: npm start -- [--stage dev] [--state-dir .local | --ephemeral] [--once] [--json]
-  --stage S        stage whose template is provisioned (default dev; env TICKSTREAM_STAGE)
-  --state-dir DIR  where emulator state persists (default .local/; env TICKSTREAM_STATE_DIR)
-  --ephemeral      keep state in a temp directory, deleted on stop
-  --once           boot, print, stop (env TICKSTREAM_START_ONCE=1)
-  --json           print one JSON summary object as the last stdout line`;
+const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--speed max|N] [--synthetic SYMS]
+                    [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
+  (no feed option)  replay the bundled real samples (data/samples: AAPL 2024-10-02, SPY Jan 2011, S&P 500 Nov 2019)
+  --replay FILE     replay this file (formats: ${REPLAY_FORMATS.join(', ')}; detected unless --format)
+  --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY)
+  --speed max|N     as fast as the stream takes it (default), or N times real time
+  --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C)
+  --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
+  --cloud-only      boot the local cloud only and print what it created (with --once: then exit)
+  --stage S         stage whose template is provisioned (default dev; env TICKSTREAM_STAGE)
+  --state-dir DIR   where emulator state persists (default .local/; env TICKSTREAM_STATE_DIR)
+  --ephemeral       keep state in a temp directory, deleted on stop
+  --json            with --cloud-only: print the local cloud as one JSON object (last stdout line)`;
+
+function feedsFor(args: StartArgs): MarketSource[] {
+  if (args.synthetic) {
+    return [
+      new SyntheticMarket({
+        symbols: args.synthetic,
+        seed: 1,
+        rate: args.speed === 'max' ? 'max' : 20 * args.speed,
+      }),
+    ];
+  }
+  if (args.replay) {
+    return [
+      new ReplaySource({
+        file: args.replay,
+        format: args.format,
+        speed: args.speed,
+        ...(args.symbol ? { symbol: args.symbol } : {}),
+      }),
+    ];
+  }
+  return BUNDLED_SAMPLES.map(
+    (s) =>
+      new ReplaySource({
+        file: resolve(PROJECT_ROOT, s.file),
+        format: s.format,
+        symbol: s.symbol,
+        speed: args.speed,
+      }),
+  );
+}
 
 export function summaryJson(cloud: LocalCloud) {
   return {
@@ -93,6 +194,50 @@ export function summaryJson(cloud: LocalCloud) {
   };
 }
 
+/** The pipeline mode: cloud + processor + feed; the view (or, with --once, a JSON summary) on stdout. */
+async function runWholePipeline(args: StartArgs): Promise<number> {
+  // The functions' console output is routed to a log file once the pipeline starts: write directly.
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const feeds = feedsFor(args);
+  const cloud = await startLocalCloud({
+    stage: args.stage,
+    ...(args.stateDir ? { stateDir: args.stateDir } : {}),
+    log: err,
+  });
+  for (const line of describeLocalCloud(cloud)) err(line);
+  err(`local cloud ready in ${cloud.bootMs} ms; feed: ${feeds.map((f) => f.name).join(', ')}`);
+  const abort = new AbortController();
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) {
+      if (Date.now() - firstSignalAt > 1000) err(`${signal} again: still draining, please wait`);
+      return;
+    }
+    firstSignalAt = Date.now();
+    err(`\n${signal}: stopping the feed, draining the stream, then stopping…`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await runPipeline({ cloud, feeds, once: args.once, signal: abort.signal, log: err });
+    for (const f of feeds)
+      for (const i of f.issues().slice(0, 20)) err(`feed rejected ${i.at ?? ''} ${i.reason}`);
+    err(
+      `done: ${summary.ticksIn} events in, ${summary.recordsPut} records put, ${summary.processed} processed, ` +
+        `${summary.rejected} rejected, ${summary.dynamodbMetricRows} metric rows, ${summary.lakeObjects} lake objects, ` +
+        `${summary.alertsPublished} alerts in ${(summary.durationMs / 1000).toFixed(1)} s`,
+    );
+    await cloud.stop();
+    err(args.stateDir ? `stopped cleanly; state kept in ${args.stateDir}` : 'stopped cleanly');
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return 0;
+  } catch (e) {
+    await cloud.stop();
+    throw e;
+  }
+}
+
 async function main(): Promise<number> {
   let args: StartArgs;
   try {
@@ -103,6 +248,7 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return e.message ? 2 : 0;
   }
+  if (!args.cloudOnly) return runWholePipeline(args);
   const cloud = await startLocalCloud({
     stage: args.stage,
     ...(args.stateDir ? { stateDir: args.stateDir } : {}),

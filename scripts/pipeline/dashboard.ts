@@ -3,8 +3,9 @@
  * anomalies — read back from the table the processor writes, end to end — plus throughput, lag and
  * the alerts as the local SNS delivers them.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { BAR_PREFIX, LATEST_SK, symbolPk } from '../../src/adapters/aws/market-table.ts';
 
 export interface SymbolLine {
@@ -44,7 +45,8 @@ const fmt = (v: number | null | undefined, digits = 2) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
 const pct = (v: number | null | undefined) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}%`;
-const time = (t: number | undefined) => (t === undefined ? '—' : new Date(t).toISOString().slice(0, 16).replace('T', ' '));
+const time = (t: number | undefined) =>
+  t === undefined ? '—' : new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
 function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -86,12 +88,15 @@ export function renderDashboard(view: DashboardView, width = 120): string {
   out.push(`alerts (${view.alerts.length} most recent)`);
   if (view.alerts.length === 0) out.push('  none yet');
   for (const a of view.alerts) {
-    out.push(`  ${time(a.at)}  ${a.severity.toUpperCase().padEnd(8)} ${a.symbol.padEnd(8)} ${a.kind.padEnd(14)} ${a.message}`);
+    out.push(
+      `  ${time(a.at)}  ${a.severity.toUpperCase().padEnd(8)} ${a.symbol.padEnd(8)} ${a.kind.padEnd(14)} ${a.message}`,
+    );
   }
   return out.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
 }
 
-const num = (v: unknown): number | null | undefined => (typeof v === 'number' ? v : v === null ? null : undefined);
+const num = (v: unknown): number | null | undefined =>
+  typeof v === 'number' ? v : v === null ? null : undefined;
 
 /** Reads a symbol's LATEST item and newest bar row from the table. */
 export async function readSymbolLine(

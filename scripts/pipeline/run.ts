@@ -1,0 +1,260 @@
+/**
+ * The whole pipeline on one machine: the local cloud, the template's stream processor driven by a
+ * local event source mapping, and a producer writing a feed (replayed files or a synthetic market)
+ * into the stream — with a live terminal view, or, with `once`, a run to completion that ends in a
+ * JSON summary.
+ */
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
+import { countMetricRows } from '../../src/adapters/aws/market-table.ts';
+import { eventSymbol } from '../../src/domain/market/index.ts';
+import type { MarketSource } from '../../src/ports/market-source.ts';
+import type { LocalCloud } from '../local/local-cloud.ts';
+import { countBucketObjects } from '../local/provision.ts';
+import { type AlertLine, type DashboardView, readSymbolLine, TerminalDashboard } from './dashboard.ts';
+import type { BatchOutcome } from './event-source-mapping.ts';
+import { startLocalPipeline } from './local-pipeline.ts';
+
+export interface RunSummary {
+  /** Events read from the feed. */
+  ticksIn: number;
+  /** Records the stream acknowledged. */
+  recordsPut: number;
+  /** Records the processor completed (applied, skipped as duplicates, or rejected with a reason). */
+  processed: number;
+  /** Rows the feed rejected before the stream, plus records the processor rejected to the DLQ. */
+  rejected: number;
+  /** Messages that reached the dead-letter queue during the run (rejected records, discarded batches). */
+  dlq: number;
+  /** Metric rows in the table for the run's symbols after the run. */
+  dynamodbMetricRows: number;
+  /** Lake objects written during the run. */
+  lakeObjects: number;
+  /** Alerts the local SNS delivered during the run. */
+  alertsPublished: number;
+  notDelivered: number;
+  symbols: string[];
+  durationMs: number;
+}
+
+export interface RunOptions {
+  readonly cloud: LocalCloud;
+  readonly feeds: readonly MarketSource[];
+  /** Process the feeds to the end, then stop (no terminal view). */
+  readonly once: boolean;
+  readonly signal: AbortSignal;
+  /** Progress and diagnostics (stderr). */
+  readonly log: (line: string) => void;
+  readonly stdout?: NodeJS.WriteStream;
+}
+
+/**
+ * The functions' own logs (Powertools, JSON) go to a file, as CloudWatch Logs would hold them; the
+ * terminal is the view's. Returns the file's path.
+ */
+function routeFunctionLogs(dir: string): string {
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const file = join(dir, 'logs', 'functions.log');
+  const out = createWriteStream(file, { flags: 'a' });
+  const write = (...args: unknown[]) => {
+    out.write(`${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}\n`);
+  };
+  console.log = write;
+  console.info = write;
+  console.warn = write;
+  console.error = write;
+  console.debug = write;
+  // Powertools writes through the global console in dev mode; metrics stay on (EMF lines in the log).
+  process.env.POWERTOOLS_DEV = 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  return file;
+}
+
+interface DlqMessage {
+  readonly sentAt: number;
+  readonly rejectedRecord: boolean;
+}
+
+/** Reads the dead-letter queue without consuming it (visibility timeout 0, de-duplicated by id). */
+async function peekDeadLetters(cloud: LocalCloud, queueUrl: string): Promise<DlqMessage[]> {
+  const seen = new Map<string, DlqMessage>();
+  for (let round = 0; round < 1000; round++) {
+    const out = await cloud.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        AttributeNames: ['All'],
+      }),
+    );
+    const fresh = (out.Messages ?? []).filter((m) => !seen.has(m.MessageId!));
+    if (fresh.length === 0) break;
+    for (const m of fresh) {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(m.Body ?? '{}') as Record<string, unknown>;
+      } catch {
+        // not ours
+      }
+      seen.set(m.MessageId!, {
+        sentAt: Number(m.Attributes?.SentTimestamp ?? 0),
+        rejectedRecord: typeof body.reason === 'string',
+      });
+    }
+  }
+  return [...seen.values()];
+}
+
+export async function runPipeline(options: RunOptions): Promise<RunSummary> {
+  const { cloud, log } = options;
+  const started = Date.now();
+  const streamName = cloud.env.TICKS_STREAM_NAME;
+  const tableName = cloud.env.MARKET_TABLE_NAME;
+  const dlqUrl = cloud.env.DEAD_LETTER_QUEUE_URL;
+  const lake = Object.values(cloud.resources.buckets).find((b) => b.name === cloud.env.LAKE_BUCKET_NAME);
+  const alertsInbox = cloud.sns.allInboxes.AlertsTopic;
+  if (!streamName || !tableName || !dlqUrl || !lake) {
+    throw new Error('the local cloud has no ticks stream, market table, lake bucket or dead-letter queue');
+  }
+
+  const logFile = routeFunctionLogs(cloud.state.dir);
+  log(`function logs: ${logFile}`);
+  const lakeBefore = (await countBucketObjects(cloud.clients, lake, { deadline: Date.now() + 10_000 })).count;
+  // Alerts left in the view's inbox by an earlier run are not this run's.
+  if (alertsInbox) while ((await cloud.sns.receive(alertsInbox, { max: 10 })).length > 0);
+
+  let processed = 0;
+  let lagMs: number | undefined;
+  const recent: { at: number; n: number }[] = [];
+  const onBatch = (b: BatchOutcome) => {
+    if (b.status === 'ok' || b.status === 'discarded') {
+      processed += b.size;
+      recent.push({ at: Date.now(), n: b.size });
+      lagMs = Date.now() - b.newestArrival;
+    }
+    if (b.status !== 'ok')
+      log(`processor batch on ${b.shardId}: ${b.status}${b.error ? ` (${b.error})` : ''}`);
+  };
+  const pipeline = await startLocalPipeline({ cloud, onBatch, log });
+
+  const symbols = new Set<string>();
+  const anomalies = new Map<string, number>();
+  const alerts: AlertLine[] = [];
+  let alertsPublished = 0;
+  const drainAlerts = async () => {
+    if (!alertsInbox) return;
+    for (;;) {
+      const got = await cloud.sns.receive(alertsInbox, { max: 10 });
+      if (got.length === 0) return;
+      for (const m of got) {
+        alertsPublished++;
+        try {
+          const envelope = JSON.parse(m.body) as { Message?: string };
+          const a = JSON.parse(envelope.Message ?? m.body) as AlertLine;
+          anomalies.set(a.symbol, (anomalies.get(a.symbol) ?? 0) + 1);
+          alerts.unshift(a);
+          alerts.length = Math.min(alerts.length, 8);
+        } catch {
+          log(`unreadable alert message ${m.messageId}`);
+        }
+      }
+    }
+  };
+
+  let ticksIn = 0;
+  const publisher = new KinesisPublisher({ streamName, kinesis: cloud.clients.kinesis });
+  const feedAbort = new AbortController();
+  options.signal.addEventListener('abort', () => feedAbort.abort(), { once: true });
+  let feedDone = false;
+  const feeding = Promise.all(
+    options.feeds.map(async (source) => {
+      for await (const e of source.events(feedAbort.signal)) {
+        symbols.add(eventSymbol(e));
+        await publisher.publish(e);
+        ticksIn++;
+      }
+    }),
+  ).finally(() => {
+    feedDone = true;
+  });
+
+  const dashboard = new TerminalDashboard(options.stdout);
+  const interactive = !options.once && dashboard.interactive;
+  const view = async (status: string): Promise<DashboardView> => {
+    const now = Date.now();
+    while (recent.length > 0 && recent[0]!.at < now - 5_000) recent.shift();
+    const lines = await Promise.all(
+      [...symbols]
+        .slice(0, 16)
+        .map((s) => readSymbolLine(cloud.clients.documents, tableName, s, anomalies.get(s) ?? 0)),
+    );
+    return {
+      title: 'tickstream — local pipeline',
+      status,
+      symbols: lines,
+      counters: { 'ticks in': ticksIn, processed, alerts: alertsPublished },
+      throughput: recent.reduce((n, r) => n + r.n, 0) / 5,
+      lagMs,
+      alerts,
+    };
+  };
+
+  let lastProgress = 0;
+  const refresh = async () => {
+    await drainAlerts();
+    const status = options.signal.aborted
+      ? 'stopping…'
+      : feedDone
+        ? 'feed finished — Ctrl-C to stop'
+        : 'running — Ctrl-C to stop';
+    if (interactive) dashboard.draw(await view(status));
+    else if (Date.now() - lastProgress > 5_000) {
+      lastProgress = Date.now();
+      log(`progress: ${ticksIn} events in, ${processed} processed, ${alertsPublished} alerts`);
+    }
+  };
+  const timer = setInterval(() => {
+    refresh().catch((e: unknown) => log(`view: ${(e as Error).message}`));
+  }, 500);
+
+  let report: Awaited<ReturnType<KinesisPublisher['flush']>>;
+  try {
+    await feeding;
+    report = await publisher.flush();
+    if (!options.once && !options.signal.aborted) {
+      // Keep the view up until Ctrl-C.
+      await new Promise<void>((resolve) =>
+        options.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+    }
+    // Drain: everything the stream took is processed before the stop.
+    await pipeline.idle();
+    await drainAlerts();
+  } finally {
+    clearInterval(timer);
+    await pipeline.stop();
+  }
+
+  const deadLetters = (await peekDeadLetters(cloud, dlqUrl)).filter((m) => m.sentAt >= started);
+  const rowsPerSymbol = await Promise.all(
+    [...symbols].map((s) => countMetricRows(cloud.clients.documents, tableName, s)),
+  );
+  const lakeAfter = (await countBucketObjects(cloud.clients, lake, { deadline: Date.now() + 10_000 })).count;
+  const sourceRejected = options.feeds.reduce((n, f) => n + f.issues().length, 0);
+  if (interactive) dashboard.draw(await view('stopped'));
+  return {
+    ticksIn,
+    recordsPut: report.delivered,
+    processed,
+    rejected: sourceRejected + deadLetters.filter((m) => m.rejectedRecord).length,
+    dlq: deadLetters.length,
+    dynamodbMetricRows: rowsPerSymbol.reduce((a, b) => a + b, 0),
+    lakeObjects: lakeAfter - lakeBefore,
+    alertsPublished,
+    notDelivered: report.failed.length,
+    symbols: [...symbols].sort(),
+    durationMs: Date.now() - started,
+  };
+}
