@@ -15,6 +15,7 @@ import {
   type LocalTable,
   provisionAll,
 } from './provision.ts';
+import { type LocalSns, startLocalSns } from './sns.ts';
 import { acquireLock, writeFileAtomic } from './state-dir.ts';
 import {
   type CloudFormationTemplate,
@@ -24,8 +25,6 @@ import {
   type SkippedResource,
   type TemplateContext,
 } from './template.ts';
-
-import { type LocalSns, startLocalSns } from './sns.ts';
 
 /** The local cloud: in-process emulators with the synthesized template's resources in them. */
 

@@ -54,7 +54,8 @@ export function describeLocalCloud(cloud: LocalCloud): string[] {
       `  sns inbox       ${sub.queueUrl} (${sub.logicalId}: ${sub.protocol} ${sub.endpoint ?? ''}` +
         `${sub.filterPolicy ? `, filter ${sub.filterPolicy}` : ''})`,
     );
-  for (const s of cloud.sns.skipped) lines.push(`  not created     ${s.logicalId} (AWS::SNS::Subscription): ${s.reason}`);
+  for (const s of cloud.sns.skipped)
+    lines.push(`  not created     ${s.logicalId} (AWS::SNS::Subscription): ${s.reason}`);
   for (const s of r.skipped) lines.push(`  not created     ${s.logicalId} (${s.type}): ${s.reason}`);
   const others = Object.entries(r.notEmulated);
   if (others.length)

@@ -66,7 +66,7 @@ const lastJson = (stdout: string) =>
 describe('npm start (scripts/start.ts)', () => {
   it('--once boots the template resources, prints them, and exits 0', async () => {
     const template = await realTemplate('dev');
-    const p = startProcess(['--once', '--ephemeral', '--json']);
+    const p = startProcess(['--cloud-only', '--once', '--ephemeral', '--json']);
     const { code } = await p.exited;
     expect(code, p.err()).toBe(0);
     const summary = lastJson(p.out());
@@ -82,7 +82,7 @@ describe('npm start (scripts/start.ts)', () => {
 
   it('stays up until SIGINT, then stops cleanly with exit 0 and releases its state directory', async () => {
     const dir = tempDir();
-    const p = startProcess(['--state-dir', dir, '--json']);
+    const p = startProcess(['--cloud-only', '--state-dir', dir, '--json']);
     await p.waitFor('"bootMs"');
     const summary = lastJson(p.out());
     expect(existsSync(join(dir, 'lock.json'))).toBe(true);
@@ -102,7 +102,7 @@ describe('npm start (scripts/start.ts)', () => {
     expect(p.err()).toContain('stopped cleanly');
     expect(existsSync(join(dir, 'lock.json'))).toBe(false);
 
-    const again = startProcess(['--state-dir', dir, '--once', '--json']);
+    const again = startProcess(['--cloud-only', '--state-dir', dir, '--once', '--json']);
     expect((await again.exited).code, again.err()).toBe(0);
     const second = lastJson(again.out());
     expect(second.state).toMatchObject({ foundEarlierState: true, previousRun: 'clean' });
@@ -111,7 +111,7 @@ describe('npm start (scripts/start.ts)', () => {
 
   it('after a crash (SIGKILL) the next start takes over the stale lock and finds the written state and the last SQS snapshot', async () => {
     const dir = tempDir();
-    const p = startProcess(['--state-dir', dir, '--json']);
+    const p = startProcess(['--cloud-only', '--state-dir', dir, '--json']);
     await p.waitFor('"bootMs"');
     const summary = lastJson(p.out());
     const clients = createAwsClients(awsClientConfigFromEnv(summary.env));

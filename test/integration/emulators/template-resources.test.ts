@@ -118,12 +118,15 @@ describe('local resources match the synthesized template (dev)', () => {
     }
   });
 
-  it('creates nothing for SNS or the Timestream resources behind the false TimestreamEnabled condition', () => {
+  it('creates no Timestream resources behind the false TimestreamEnabled condition; topics live in the local SNS', () => {
     const skipped = Object.fromEntries(cloud().resources.skipped.map((s) => [s.logicalId, s.reason]));
     for (const [id, r] of Object.entries(template.Resources)) {
       if (r.Condition === 'TimestreamEnabled')
         expect(skipped[id]).toBe('condition TimestreamEnabled is false');
-      if (r.Type === 'AWS::SNS::Topic') expect(skipped[id]).toMatch(/SNS/);
+      if (r.Type === 'AWS::SNS::Topic') {
+        expect(skipped[id]).toBeUndefined();
+        expect(cloud().sns.topics[id]).toMatch(/^arn:aws:sns:us-east-1:000000000000:/);
+      }
     }
   });
 });
@@ -180,7 +183,8 @@ describe('planLocalResources on a hand-written template (intrinsics, conditions,
     expect(reasons.TimestreamDatabase).toBe('condition TimestreamEnabled is false');
     expect(reasons.ImportedBucket).toMatch(/condition Imported cannot be evaluated locally.*Fn::ImportValue/);
     expect(reasons.CrossStackQueue).toMatch(/CrossStackQueue\.Properties\.QueueName: Fn::ImportValue/);
-    expect(reasons.AlertsTopic).toMatch(/no local SNS emulator/);
+    // Topics are the local SNS's (scripts/local/sns.ts), neither skipped nor counted as not emulated.
+    expect(reasons.AlertsTopic).toBeUndefined();
     expect(plan.notEmulated).toEqual({
       'AWS::S3::BucketPolicy': 1,
       'AWS::Lambda::Function': 1,
