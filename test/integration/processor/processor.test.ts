@@ -1,0 +1,221 @@
+/**
+ * The stream processor against the emulators: the template's real handler on the local event
+ * source mapping (poison records), and the pipeline on the real AWS adapters with a crash injected
+ * right after each sink's write (retries change nothing twice).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
+import { startLocalPipeline } from '../../../scripts/pipeline/local-pipeline.ts';
+import { DynamoDbAlertLedger } from '../../../src/adapters/aws/dynamodb-alert-ledger.ts';
+import { DynamoDbMetricsStore } from '../../../src/adapters/aws/dynamodb-metrics-store.ts';
+import { DynamoDbStateStore } from '../../../src/adapters/aws/dynamodb-state-store.ts';
+import { countMetricRows } from '../../../src/adapters/aws/market-table.ts';
+import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { SnsAlertNotifier } from '../../../src/adapters/aws/sns-alert-notifier.ts';
+import { SqsRejectedRecordSink } from '../../../src/adapters/aws/sqs-rejected-record-sink.ts';
+import { type Bar, encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
+import {
+  type ProcessDeps,
+  processBatch,
+  type StreamRecord,
+} from '../../../src/pipeline/process/process-batch.ts';
+import { useLocalCloud } from '../../support/local-cloud.ts';
+
+function aaplBars(symbol: string): Bar[] {
+  return readFileSync('data/samples/aapl-2024-10-02.csv', 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const [, , start, open, high, low, close, volume] = line.split(',');
+      return {
+        symbol,
+        start: Date.parse(start!),
+        interval: '1m' as const,
+        open: Number(open),
+        high: Number(high),
+        low: Number(low),
+        close: Number(close),
+        volume: Number(volume),
+        session: 'regular' as const,
+        source: 'replay' as const,
+      };
+    });
+}
+
+describe('processTicks on the local event source mapping', () => {
+  const cloud = useLocalCloud();
+  it('reports a poison record mid-batch with its reason, stores every other record, and moves on', async () => {
+    const c = cloud();
+    const stream = c.env.TICKS_STREAM_NAME!;
+    const bars = aaplBars('AAPL').slice(0, 30);
+    const payloads = bars.map((bar) => encodeMarketEvent({ kind: 'bar', bar }));
+    payloads.splice(12, 0, '{"v":1,"kind":"bar","data":{"symbol":"AAPL","start":"yesterday"}}');
+    payloads.splice(20, 0, 'definitely not json');
+    for (const p of payloads) {
+      await c.clients.kinesis.send(
+        new PutRecordCommand({ StreamName: stream, PartitionKey: 'AAPL', Data: Buffer.from(p) }),
+      );
+    }
+    const outcomes: string[] = [];
+    const pipeline = await startLocalPipeline({ cloud: c, onBatch: (b) => outcomes.push(b.status) });
+    try {
+      await pipeline.idle();
+    } finally {
+      await pipeline.stop();
+    }
+    // Every batch succeeded: the bad records did not block the shard.
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(outcomes.every((s) => s === 'ok')).toBe(true);
+    expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'AAPL', 'bar')).toBe(30);
+
+    const dlq = await c.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: c.env.DEAD_LETTER_QUEUE_URL!, MaxNumberOfMessages: 10 }),
+    );
+    const reasons = (dlq.Messages ?? [])
+      .map((m) => (JSON.parse(m.Body!) as { reason: string }).reason)
+      .sort();
+    expect(reasons).toHaveLength(2);
+    expect(reasons[0]).toMatch(/^\(record\): not JSON/);
+    expect(reasons[1]).toMatch(/^start: start must be a finite number, got string/);
+
+    // The checkpoint is past the last record: a restart does not read them again.
+    const checkpoints = JSON.parse(
+      readFileSync(join(c.state.dir, `checkpoints-${pipeline.mappings[0]!.logicalId}.json`), 'utf8'),
+    ) as Record<string, string>;
+    expect(Object.keys(checkpoints)).toHaveLength(1);
+  });
+});
+
+describe('the pipeline on the AWS adapters, with a crash right after each sink write', () => {
+  const cloud = useLocalCloud();
+  const NOW = Date.parse('2024-10-03T00:00:00Z');
+  const JUMP_AT = 300;
+  let seq = 10n ** 20n;
+
+  /** The AAPL day with a +8 % jump at bar 300 (a return z-score alert in that batch). */
+  function jumpRecords(symbol: string): StreamRecord[] {
+    return aaplBars(symbol).map((b, i) => {
+      const f = i < JUMP_AT ? 1 : 1.08;
+      const bar = { ...b, open: b.open * f, high: b.high * f, low: b.low * f, close: b.close * f };
+      seq += 1000n;
+      return {
+        shardId: 'shardId-000000000000',
+        sequenceNumber: seq.toString(),
+        partitionKey: symbol,
+        data: Buffer.from(encodeMarketEvent({ kind: 'bar', bar })).toString('base64'),
+        arrivalTime: NOW,
+      };
+    });
+  }
+
+  /** Calls through to the real adapter, then fails once right after its effect landed (a crash). */
+  function crashOnceAfter<T extends object>(target: T, method: keyof T, armed: { on: boolean }): T {
+    return new Proxy(target, {
+      get(t, p, r) {
+        const v = Reflect.get(t, p, r);
+        if (p !== method || typeof v !== 'function') return typeof v === 'function' ? v.bind(t) : v;
+        return async (...args: unknown[]) => {
+          const result = await v.apply(t, args);
+          if (armed.on) {
+            armed.on = false;
+            throw new Error(`injected crash after ${String(p)}`);
+          }
+          return result;
+        };
+      },
+    });
+  }
+
+  function deps(crash?: 'metrics' | 'lake' | 'notifier' | 'state', armed = { on: false }): ProcessDeps {
+    const c = cloud();
+    const table = c.env.MARKET_TABLE_NAME!;
+    const base = {
+      state: new DynamoDbStateStore({ documents: c.clients.documents, tableName: table }),
+      metrics: new DynamoDbMetricsStore({ documents: c.clients.documents, tableName: table, ttlDays: 30 }),
+      lake: new S3LakeWriter({ s3: c.clients.s3, bucket: c.env.LAKE_BUCKET_NAME! }),
+      notifier: new SnsAlertNotifier({ sns: c.clients.sns, topicArn: c.env.ALERTS_TOPIC_ARN! }),
+    };
+    const methods = { metrics: 'write', lake: 'writeBatch', notifier: 'publish', state: 'save' } as const;
+    const wrapped = { ...base };
+    if (crash) {
+      // biome-ignore lint/suspicious/noExplicitAny: the proxy keeps the adapter's own type
+      (wrapped as any)[crash] = crashOnceAfter(base[crash] as any, methods[crash], armed);
+    }
+    return {
+      ...wrapped,
+      engines: analyticsEngines(),
+      ledger: new DynamoDbAlertLedger({ documents: c.clients.documents, tableName: table }),
+      rejects: new SqsRejectedRecordSink({ sqs: c.clients.sqs, queueUrl: c.env.DEAD_LETTER_QUEUE_URL! }),
+      clock: () => NOW,
+      log: { info() {}, warn() {}, error() {} },
+    };
+  }
+
+  async function run(records: readonly StreamRecord[], d: ProcessDeps, size = 50) {
+    const failures: string[] = [];
+    for (let i = 0; i < records.length; i += size) {
+      failures.push(...(await processBatch(records.slice(i, i + size), d)).failures);
+    }
+    return failures;
+  }
+
+  async function alertsBySymbol(): Promise<Map<string, string[]>> {
+    const c = cloud();
+    const inbox = c.sns.allInboxes.AlertsTopic!;
+    const out = new Map<string, string[]>();
+    for (;;) {
+      const got = await c.sns.receive(inbox, { max: 10 });
+      if (got.length === 0) return out;
+      for (const m of got) {
+        const a = JSON.parse((JSON.parse(m.body) as { Message: string }).Message) as {
+          symbol: string;
+          kind: string;
+          at: number;
+        };
+        out.set(a.symbol, [...(out.get(a.symbol) ?? []), `${a.kind}@${a.at}`]);
+      }
+    }
+  }
+
+  it('leaves one row per (symbol, event time), the state advanced once and no second alert', async () => {
+    const c = cloud();
+    const table = c.env.MARKET_TABLE_NAME!;
+    expect(await run(jumpRecords('REF'), deps())).toEqual([]);
+
+    const symbols = { metrics: 'CMETRICS', lake: 'CLAKE', notifier: 'CNOTIFY', state: 'CSTATE' } as const;
+    for (const [sink, symbol] of Object.entries(symbols) as [keyof typeof symbols, string][]) {
+      const records = jumpRecords(symbol);
+      expect(await run(records.slice(0, JUMP_AT), deps())).toEqual([]);
+      const batch = records.slice(JUMP_AT, JUMP_AT + 50);
+      const armed = { on: true };
+      const crashed = await processBatch(batch, deps(sink, armed));
+      expect(armed.on, `${sink}: the crash fired`).toBe(false);
+      expect(crashed.failures, sink).toEqual([batch[0]!.sequenceNumber]);
+      // Lambda retries the batch from the reported record.
+      expect(await run(batch, deps())).toEqual([]);
+      expect(await run(records.slice(JUMP_AT + 50), deps())).toEqual([]);
+
+      expect(await countMetricRows(c.clients.documents, table, symbol, 'bar'), sink).toBe(389);
+      const state = await new DynamoDbStateStore({
+        documents: c.clients.documents,
+        tableName: table,
+      }).loadMany([symbol, 'REF']);
+      expect(state.get(symbol)!.lastSequenceNumber, sink).toBe(records.at(-1)!.sequenceNumber);
+      expect(JSON.stringify(state.get(symbol)!.snapshot).replaceAll(symbol, 'REF'), sink).toBe(
+        JSON.stringify(state.get('REF')!.snapshot),
+      );
+    }
+
+    const alerts = await alertsBySymbol();
+    const reference = alerts.get('REF')!;
+    expect(reference.some((a) => a.startsWith('return-zscore@'))).toBe(true);
+    for (const symbol of Object.values(symbols)) {
+      expect(alerts.get(symbol), symbol).toEqual(reference);
+    }
+  });
+});
