@@ -161,7 +161,7 @@ describe('IAM: one least-privilege role per function', () => {
     for (const file of sources) {
       const lines = readFileSync(join(PROJECT_ROOT, file), 'utf8').split('\n');
       lines.forEach((line, i) => {
-        if (!/^\s*Resource:\s*'\*'/.test(line)) return;
+        if (!/^\s*Resource:\s*(['"])\*\1/.test(line)) return;
         stars += 1;
         // Walk up over the statement's own lines to the comment that introduces it.
         let j = i - 1;

@@ -343,10 +343,70 @@ describe('Outputs', () => {
     ['ProcessorDeadLetterQueueUrl', { Ref: 'ProcessorDeadLetterQueue' }],
     ['ProcessorDeadLetterQueueArn', { 'Fn::GetAtt': ['ProcessorDeadLetterQueue', 'Arn'] }],
     ['AlertsTopicArn', { Ref: 'AlertsTopic' }],
+    ['GlueDatabaseName', { Ref: 'GlueDatabase' }],
+    ['RawEventsTableName', { Ref: 'RawEventsTable' }],
+    ['AthenaWorkGroupName', { Ref: 'AthenaWorkGroup' }],
   ])('exports %s per stage', (name, value) => {
     for (const [stage, t] of stages()) {
       expect(t.Outputs?.[name]?.Value).toEqual(value);
       expect(t.Outputs?.[name]?.Export?.Name).toBe(`tickstream-${stage}-${name}`);
+    }
+  });
+});
+
+describe('analytics: Glue table over the raw zone and the Athena workgroup', () => {
+  it('projects dt=YYYY-MM-DD partitions over raw/ (Athena partition projection settings)', () => {
+    for (const [stage, t] of stages()) {
+      expect(props(t, 'GlueDatabase').DatabaseInput.Name).toBe(`tickstream_${stage}`);
+      const input = props(t, 'RawEventsTable').TableInput;
+      expect(props(t, 'RawEventsTable').DatabaseName).toEqual({ Ref: 'GlueDatabase' });
+      expect(input.TableType).toBe('EXTERNAL_TABLE');
+      expect(input.PartitionKeys).toEqual([{ Name: 'dt', Type: 'string' }]);
+      expect(input.Parameters).toMatchObject({
+        'projection.enabled': 'true',
+        'projection.dt.type': 'date',
+        'projection.dt.format': 'yyyy-MM-dd',
+        'projection.dt.interval.unit': 'DAYS',
+      });
+      expect(input.Parameters['projection.dt.range']).toMatch(/^\d{4}-\d{2}-\d{2},NOW$/);
+      // `${!dt}` is Fn::Sub's escape: CloudFormation writes a literal ${dt} for Athena to fill in.
+      expect(input.Parameters['storage.location.template']).toEqual({
+        'Fn::Sub': `s3://\${LakeBucket}/raw/dt=\${!dt}/`,
+      });
+      expect(input.StorageDescriptor.Location).toEqual({ 'Fn::Sub': `s3://\${LakeBucket}/raw/` });
+      expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(
+        'org.openx.data.jsonserde.JsonSerDe',
+      );
+      const columns = (input.StorageDescriptor.Columns as { Name: string }[]).map((c) => c.Name);
+      // The fields the lake writer puts on each NDJSON line, lower-cased as Glue stores them.
+      expect(columns).toEqual([
+        'symbol',
+        'time',
+        'kind',
+        'shardid',
+        'sequencenumber',
+        'arrivaltime',
+        'event',
+      ]);
+    }
+  });
+
+  it('encrypts and enforces Athena results inside the lake, where the lifecycle expires them', () => {
+    for (const [, t] of stages()) {
+      const config = props(t, 'AthenaWorkGroup').WorkGroupConfiguration;
+      expect(config.EnforceWorkGroupConfiguration).toBe(true);
+      expect(config.ResultConfiguration).toEqual({
+        OutputLocation: { 'Fn::Sub': `s3://\${LakeBucket}/athena-results/` },
+        EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
+      });
+      expect(config.BytesScannedCutoffPerQuery).toBeGreaterThanOrEqual(10_000_000); // Athena's minimum
+      const rules = props(t, 'LakeBucket').LifecycleConfiguration.Rules as {
+        Prefix?: string;
+        ExpirationInDays?: number;
+      }[];
+      expect(rules).toContainEqual(
+        expect.objectContaining({ Prefix: 'athena-results/', ExpirationInDays: 7 }),
+      );
     }
   });
 });
