@@ -21,12 +21,8 @@ import { TimestreamSink } from '../src/adapters/aws/timestream-sink.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadProcessorEnv } from '../src/config/processor.ts';
 import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
-import {
-  type ProcessDeps,
-  processBatch,
-  type SinkName,
-  type StreamRecord,
-} from '../src/pipeline/process/process-batch.ts';
+import { type ProcessDeps, processBatch, type SinkName } from '../src/pipeline/process/process-batch.ts';
+import { toStreamRecords } from '../src/pipeline/process/stream-records.ts';
 
 const config = loadProcessorEnv();
 const logger = new Logger({ serviceName: 'tickstream-processor' });
@@ -85,16 +81,6 @@ const deps: ProcessDeps = {
   },
   around,
 };
-
-export function toStreamRecords(event: KinesisStreamEvent): StreamRecord[] {
-  return event.Records.map((r) => ({
-    shardId: r.eventID.slice(0, r.eventID.indexOf(':')),
-    sequenceNumber: r.kinesis.sequenceNumber,
-    partitionKey: r.kinesis.partitionKey,
-    data: r.kinesis.data,
-    arrivalTime: Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
-  }));
-}
 
 async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
   const records = toStreamRecords(event);

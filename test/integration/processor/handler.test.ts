@@ -1,0 +1,75 @@
+/**
+ * The processTicks handler as Lambda invokes it: Kinesis events built by a factory, the handler's
+ * real adapters pointed at the emulators through its template environment.
+ */
+
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { countMetricRows, stateKey } from '../../../src/adapters/aws/market-table.ts';
+import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { kinesisEvent } from '../../support/kinesis-events.ts';
+import { useLocalCloud } from '../../support/local-cloud.ts';
+
+type Handler = (e: KinesisStreamEvent, c: Context) => Promise<KinesisStreamBatchResponse>;
+
+const context = { functionName: 'tickstream-dev-processTicks', awsRequestId: 'test' } as unknown as Context;
+
+function bar(symbol: string, minute: number) {
+  const start = Date.parse('2024-10-02T13:30:00Z') + minute * 60_000;
+  return encodeMarketEvent({
+    kind: 'bar',
+    bar: {
+      symbol,
+      start,
+      interval: '1m',
+      open: 100,
+      high: 101,
+      low: 99,
+      close: 100.5,
+      volume: 1000,
+      session: 'regular',
+      source: 'replay',
+    },
+  });
+}
+
+describe('processTicks handler', () => {
+  const cloud = useLocalCloud();
+
+  async function loadHandler(): Promise<Handler> {
+    Object.assign(process.env, cloud().functionEnv('ProcessTicksLambdaFunction'));
+    return ((await import('../../../functions/process-ticks.ts')) as { handler: Handler }).handler;
+  }
+
+  it('reports a failing symbol from its first record and stores the other symbols', async () => {
+    const c = cloud();
+    const handler = await loadHandler();
+    // MSFT's stored state is unusable (an incompatible snapshot): MSFT must fail, AAPL succeed.
+    await c.clients.documents.send(
+      new PutCommand({
+        TableName: c.env.MARKET_TABLE_NAME,
+        Item: {
+          ...stateKey('MSFT'),
+          symbol: 'MSFT',
+          lastSequenceNumber: '1',
+          lastEventTime: 0,
+          snapshot: { v: 7 },
+        },
+      }),
+    );
+    const records = [0, 1, 2].flatMap((m) => [
+      { partitionKey: 'AAPL', payload: bar('AAPL', m), sequenceNumber: String(100 + 2 * m) },
+      { partitionKey: 'MSFT', payload: bar('MSFT', m), sequenceNumber: String(101 + 2 * m) },
+    ]);
+    const response = await handler(kinesisEvent(records), context);
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
+    expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'AAPL', 'bar')).toBe(3);
+    expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'MSFT', 'bar')).toBe(0);
+
+    // Lambda redelivers from the reported record: AAPL's are duplicates now, MSFT still fails alone.
+    const again = await handler(kinesisEvent(records.slice(1)), context);
+    expect(again).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
+    expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'AAPL', 'bar')).toBe(3);
+  });
+});

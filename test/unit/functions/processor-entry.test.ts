@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { loadProcessorEnv } from '../../../src/config/processor.ts';
+import { toStreamRecords } from '../../../src/pipeline/process/stream-records.ts';
+import { kinesisEvent } from '../../support/kinesis-events.ts';
+
+const GOOD_ENV = {
+  MARKET_TABLE_NAME: 'tickstream-dev-market',
+  LAKE_BUCKET_NAME: 'tickstream-000000000000-us-east-1-dev-lake',
+  DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/tickstream-dev-processor-dlq',
+  ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:tickstream-dev-alerts',
+};
+
+describe('the processor entry point', () => {
+  it('maps a Kinesis event to stream records: shard from the eventID, arrival in ms, payload untouched', () => {
+    const event = kinesisEvent(
+      [
+        { partitionKey: 'AAPL', payload: '{"a":1}', sequenceNumber: '49600', arrival: 1_727_900_000_123 },
+        { partitionKey: 'MSFT', payload: 'x', sequenceNumber: '49601', arrival: 1_727_900_000_456 },
+      ],
+      'shardId-000000000003',
+    );
+    expect(toStreamRecords(event)).toEqual([
+      {
+        shardId: 'shardId-000000000003',
+        sequenceNumber: '49600',
+        partitionKey: 'AAPL',
+        data: Buffer.from('{"a":1}').toString('base64'),
+        arrivalTime: 1_727_900_000_123,
+      },
+      {
+        shardId: 'shardId-000000000003',
+        sequenceNumber: '49601',
+        partitionKey: 'MSFT',
+        data: Buffer.from('x').toString('base64'),
+        arrivalTime: 1_727_900_000_456,
+      },
+    ]);
+  });
+
+  it('rejects an eventID without a shard id', () => {
+    const event = kinesisEvent([{ partitionKey: 'AAPL', payload: '{}', sequenceNumber: '1' }]);
+    event.Records[0]!.eventID = '1';
+    expect(() => toStreamRecords(event)).toThrow(/eventID "1" has no "shardId:sequenceNumber" form/);
+  });
+
+  it('reads its configuration with defaults, and fails at cold start naming each bad setting', () => {
+    expect(loadProcessorEnv(GOOD_ENV)).toMatchObject({ METRICS_TTL_DAYS: 30, TIMESTREAM_ENABLED: false });
+    expect(() => loadProcessorEnv({ ...GOOD_ENV, MARKET_TABLE_NAME: undefined })).toThrow(
+      /MARKET_TABLE_NAME: MARKET_TABLE_NAME is required/,
+    );
+    expect(() => loadProcessorEnv({ ...GOOD_ENV, ALERTS_TOPIC_ARN: 'alerts' })).toThrow(
+      /ALERTS_TOPIC_ARN: must be an SNS topic ARN/,
+    );
+    expect(() => loadProcessorEnv({ ...GOOD_ENV, TIMESTREAM_ENABLED: 'yes' })).toThrow(
+      /TIMESTREAM_ENABLED: must be "true" or "false"/,
+    );
+    expect(() => loadProcessorEnv({ ...GOOD_ENV, TIMESTREAM_ENABLED: 'true' })).toThrow(
+      /TIMESTREAM_DATABASE and TIMESTREAM_TABLE are required when TIMESTREAM_ENABLED is true/,
+    );
+  });
+});
