@@ -410,3 +410,24 @@ describe('analytics: Glue table over the raw zone and the Athena workgroup', () 
     }
   });
 });
+
+describe('ServerlessDeploymentBucket (the code artifacts)', () => {
+  it('is encrypted, private and TLS-only', () => {
+    for (const [, t] of stages()) {
+      const p = props(t, 'ServerlessDeploymentBucket');
+      expect(
+        p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm,
+      ).toBe('AES256');
+      expect(p.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      const statements = props(t, 'ServerlessDeploymentBucketPolicy').PolicyDocument.Statement;
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': false } } }),
+      );
+    }
+  });
+});
