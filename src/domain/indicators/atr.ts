@@ -68,7 +68,6 @@ export class ATR implements Indicator<HighLowClose, number, ATRSnapshot> {
       // TR = max(high, previous close) − min(low, previous close), written as selects (no
       // unpredictable branches); Wilder (atr·(p − 1) + tr) / p as atr·(1 − 1/p) + tr/p.
       const pc = this.previousClose;
-      // biome-ignore lint/complexity/useMathMinMax: a select compiles branch-free; Math.max/min do not here
       const tr = (high > pc ? high : pc) - (low < pc ? low : pc);
       this.previousClose = close;
       const atr = this.acc * this.decay + tr * this.weight;
@@ -78,7 +77,6 @@ export class ATR implements Indicator<HighLowClose, number, ATRSnapshot> {
     let tr = high - low;
     if (c > 0) {
       const pc = this.previousClose;
-      // biome-ignore lint/complexity/useMathMinMax: see above
       tr = (high > pc ? high : pc) - (low < pc ? low : pc);
     }
     this.previousClose = close;

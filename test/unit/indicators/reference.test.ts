@@ -206,21 +206,21 @@ describe('formula references over real AAPL daily closes (2016–2018)', () => {
     });
   });
 
-  it.each(['population', 'sample'] as const)(
-    'RollingStdDev(20, %s) equals the two-pass SD of each window',
-    (d) => {
-      const sd = new RollingStdDev({ period: 20, deviation: d });
-      closes.forEach((c, i) => {
-        const v = sd.update(c);
-        if (i < 19) {
-          expect(v).toBeUndefined();
-          return;
-        }
-        const want = naiveSd(closes.slice(i - 19, i + 1), d === 'sample');
-        near(v, want, rel(want), `bar ${i}`);
-      });
-    },
-  );
+  it.each([
+    'population',
+    'sample',
+  ] as const)('RollingStdDev(20, %s) equals the two-pass SD of each window', (d) => {
+    const sd = new RollingStdDev({ period: 20, deviation: d });
+    closes.forEach((c, i) => {
+      const v = sd.update(c);
+      if (i < 19) {
+        expect(v).toBeUndefined();
+        return;
+      }
+      const want = naiveSd(closes.slice(i - 19, i + 1), d === 'sample');
+      near(v, want, rel(want), `bar ${i}`);
+    });
+  });
 
   it('ReturnsZScore(20) scores each return against the 20 returns before it (sample SD)', () => {
     const z = new ReturnsZScore({ period: 20 });
