@@ -41,15 +41,15 @@ beforeAll(async () => {
 });
 
 describe("the template's environment satisfies each handler's configuration schema", () => {
-  it.each([...STAGES, 'timestream'])(
-    '%s: processTicks starts with the environment the template gives it',
-    (name) => {
-      const t = templates.get(name) as CloudFormationTemplate;
-      const env = loadProcessorEnv(deployedEnv(t, 'ProcessTicksLambdaFunction'));
-      expect(env.DEAD_LETTER_QUEUE_URL).toBe(DEPLOYED_REF_VALUES.ProcessorDeadLetterQueue);
-      expect(env.TIMESTREAM_ENABLED).toBe(name === 'timestream');
-    },
-  );
+  it.each([
+    ...STAGES,
+    'timestream',
+  ])('%s: processTicks starts with the environment the template gives it', (name) => {
+    const t = templates.get(name) as CloudFormationTemplate;
+    const env = loadProcessorEnv(deployedEnv(t, 'ProcessTicksLambdaFunction'));
+    expect(env.DEAD_LETTER_QUEUE_URL).toBe(DEPLOYED_REF_VALUES.ProcessorDeadLetterQueue);
+    expect(env.TIMESTREAM_ENABLED).toBe(name === 'timestream');
+  });
 
   it.each(STAGES)('%s: ingestQuotes starts with the environment the template gives it', (stage) => {
     const t = templates.get(stage) as CloudFormationTemplate;

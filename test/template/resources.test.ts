@@ -23,17 +23,17 @@ const stages = () =>
   ] as const;
 
 describe('Lambda functions', () => {
-  it.each(['IngestQuotesLambdaFunction', 'ProcessTicksLambdaFunction'])(
-    '%s runs nodejs24.x on arm64 with X-Ray active tracing in every stage',
-    (id) => {
-      for (const [, t] of stages()) {
-        const p = props(t, id);
-        expect(p.Runtime).toBe('nodejs24.x');
-        expect(p.Architectures).toEqual(['arm64']);
-        expect(p.TracingConfig).toEqual({ Mode: 'Active' });
-      }
-    },
-  );
+  it.each([
+    'IngestQuotesLambdaFunction',
+    'ProcessTicksLambdaFunction',
+  ])('%s runs nodejs24.x on arm64 with X-Ray active tracing in every stage', (id) => {
+    for (const [, t] of stages()) {
+      const p = props(t, id);
+      expect(p.Runtime).toBe('nodejs24.x');
+      expect(p.Architectures).toEqual(['arm64']);
+      expect(p.TracingConfig).toEqual({ Mode: 'Active' });
+    }
+  });
 
   it('packages each function individually from its own bundle', () => {
     const ingest = props(dev, 'IngestQuotesLambdaFunction');
