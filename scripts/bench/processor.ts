@@ -1,0 +1,1103 @@
+/**
+ * Bench part "processor" (issue 5, item 6): the stream processor's throughput, its local end-to-end
+ * latency and its AWS bill per million records. Three sections, each bounded:
+ *
+ * 1. throughput — records/s through `processBatch` on one core with the in-memory sinks (real gzip
+ *    NDJSON lake bodies), in batches of the template's size (500, one shard each), BESIDE bare
+ *    base64 decode + JSON.parse of the same records in the same run. Records: the bundled real
+ *    AAPL 1-minute bars (data/samples/aapl-2024-10-02.csv) cycled over many symbols (per-symbol
+ *    price/volume scale) and over consecutive full NYSE trading days (times shifted on the
+ *    calendar, so DST is right). Also a sweep over the number of symbols per batch, since per-symbol
+ *    state is loaded and saved once per batch. Targets (printed, never asserted):
+ *    ≥ 100,000 records/s and ≥ 1/3 of bare decode.
+ * 2. latency — an ephemeral local cloud from the real template, the template's processor on the
+ *    local event source mapping with a ZERO batching window, the project's Kinesis producer at a
+ *    fixed rate (default 1,000 records/s) for a bounded time. Per record: from the start of the
+ *    PutRecords call that carried it to the end of the handler invocation that processed it (the
+ *    metric rows are written before the handler returns), matched by shard and sequence number;
+ *    plus a direct probe (1 record in PROBE_EVERY: GetItem on its metric row until it is visible)
+ *    and a read-back of a sample of rows after the run. Target: p99 < 250 ms.
+ * 3. cost — AWS API calls per 1,000,000 records per sink, counted by a middleware on the SDK
+ *    clients of the real AWS adapters (DynamoDB, S3, SNS, SQS) against the local cloud's emulators,
+ *    in full batches of 500, with write/read units from the marshalled item sizes; priced at
+ *    us-east-1 list prices (printed) beside the per-record design (one S3 object and one PutItem
+ *    per record). Target: ≥ 10× cheaper. The latency run's own handler calls (small batches, zero
+ *    window) are counted too, by instrumenting the SDK's Client.send, as a cross-check.
+ *
+ * Environment (for quick runs): BENCH_PROCESSOR_RECORDS (throughput records, default 100000),
+ * BENCH_PROCESSOR_SYMBOLS (default 200), BENCH_PROCESSOR_LATENCY_SECONDS (default 15),
+ * BENCH_PROCESSOR_RATE (records/s, default 1000), BENCH_PROCESSOR_COST_RECORDS (default 20000),
+ * BENCH_PROCESSOR_SECTIONS (comma list of throughput,latency,cost; default all).
+ *
+ *   npm run bench -- processor
+ *   BENCH_PROCESSOR_SECTIONS=throughput BENCH_PROCESSOR_RECORDS=20000 npm run bench -- processor
+ */
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type AwsClients, createAwsClients } from '../../src/adapters/aws/clients.ts';
+import { DynamoDbAlertLedger } from '../../src/adapters/aws/dynamodb-alert-ledger.ts';
+import { DynamoDbMetricsStore } from '../../src/adapters/aws/dynamodb-metrics-store.ts';
+import { DynamoDbStateStore } from '../../src/adapters/aws/dynamodb-state-store.ts';
+import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
+import { metricKey } from '../../src/adapters/aws/market-table.ts';
+import { S3LakeWriter } from '../../src/adapters/aws/s3-lake-writer.ts';
+import { SnsAlertNotifier } from '../../src/adapters/aws/sns-alert-notifier.ts';
+import { SqsRejectedRecordSink } from '../../src/adapters/aws/sqs-rejected-record-sink.ts';
+import { createMemorySinks } from '../../src/adapters/memory/index.ts';
+import { UsEquityCalendar } from '../../src/domain/calendar/calendar.ts';
+import { type Bar, encodeMarketEvent } from '../../src/domain/market/index.ts';
+import { analyticsEngines } from '../../src/pipeline/process/analytics-engine.ts';
+import {
+  type ProcessDeps,
+  processBatch,
+  type StreamRecord,
+} from '../../src/pipeline/process/process-batch.ts';
+import { compareSequenceNumbers } from '../../src/pipeline/process/sequence.ts';
+import type { BatchOutcome } from '../pipeline/event-source-mapping.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+/** The template's processorBatchSize (serverless.yml) and the 4 shards an on-demand stream starts with. */
+const BATCH_SIZE = 500;
+const SHARDS = 4;
+const TARGET_RECORDS_PER_SECOND = 100_000;
+const TARGET_SHARE_OF_BARE_DECODE = 1 / 3;
+const TARGET_P99_MS = 250;
+const TARGET_COST_FACTOR = 10;
+/** One record in this many gets a live GetItem probe in the latency section. */
+const PROBE_EVERY = 250;
+const PROBE_INTERVAL_MS = 10;
+const READBACK_SAMPLE = 200;
+
+/** us-east-1 list prices used by the cost model (printed with the figures so they can be checked). */
+export const PRICES_USD = {
+  dynamodbPerMillionWriteRequestUnits: 0.625,
+  dynamodbPerMillionReadRequestUnits: 0.125,
+  s3PerThousandPutRequests: 0.005,
+  snsPerMillionPublishes: 0.5,
+  sqsPerMillionRequests: 0.4,
+  lambdaArm64PerGbSecond: 0.0000133334,
+  lambdaPerMillionRequests: 0.2,
+  kinesisOnDemandPerGbIngested: 0.08,
+} as const;
+
+interface Settings {
+  readonly records: number;
+  readonly symbols: number;
+  readonly latencySeconds: number;
+  readonly rate: number;
+  readonly costRecords: number;
+  readonly sections: ReadonlySet<Section>;
+}
+
+const SECTIONS = ['throughput', 'latency', 'cost'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+export function settingsFromEnv(): Settings {
+  const rawSections = process.env.BENCH_PROCESSOR_SECTIONS;
+  const sections = new Set<Section>();
+  for (const s of (rawSections === undefined || rawSections === '' ? SECTIONS.join(',') : rawSections).split(
+    ',',
+  )) {
+    const name = s.trim();
+    if (!(SECTIONS as readonly string[]).includes(name)) {
+      throw new Error(
+        `BENCH_PROCESSOR_SECTIONS must list sections among ${SECTIONS.join(', ')}, got ${JSON.stringify(name)}`,
+      );
+    }
+    sections.add(name as Section);
+  }
+  return {
+    records: intFromEnv('BENCH_PROCESSOR_RECORDS', 100_000, 1_000, 5_000_000),
+    symbols: intFromEnv('BENCH_PROCESSOR_SYMBOLS', 200, 1, 10_000),
+    latencySeconds: intFromEnv('BENCH_PROCESSOR_LATENCY_SECONDS', 15, 1, 120),
+    rate: intFromEnv('BENCH_PROCESSOR_RATE', 1_000, 10, 10_000),
+    costRecords: intFromEnv('BENCH_PROCESSOR_COST_RECORDS', 20_000, 1_000, 1_000_000),
+    sections,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload: the bundled real AAPL bars, cycled over symbols and trading days
+
+interface SampleBar {
+  /** Minutes after the regular open. */
+  readonly minute: number;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SAMPLE = 'data/samples/aapl-2024-10-02.csv';
+
+export function loadSampleBars(file = join(ROOT, SAMPLE)): SampleBar[] {
+  const lines = readFileSync(file, 'utf8').trim().split(/\r?\n/);
+  const header = lines[0]?.split(',') ?? [];
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new Error(`${file}: no column ${name}`);
+    return i;
+  };
+  const [iStart, iO, iH, iL, iC, iV] = ['bar_start_utc', 'open', 'high', 'low', 'close', 'volume'].map(col);
+  const open = Date.parse('2024-10-02T13:30:00Z');
+  return lines.slice(1).map((line) => {
+    const f = line.split(',');
+    return {
+      minute: (Date.parse(f[iStart!]!) - open) / 60_000,
+      open: Number(f[iO!]),
+      high: Number(f[iH!]),
+      low: Number(f[iL!]),
+      close: Number(f[iC!]),
+      volume: Number(f[iV!]),
+    };
+  });
+}
+
+/** Regular-session opens (epoch ms) of `count` consecutive full NYSE trading days from 2024-01-02. */
+function tradingDayOpens(count: number): number[] {
+  const cal = new UsEquityCalendar();
+  const opens: number[] = [];
+  let t = Date.UTC(2024, 0, 2);
+  while (opens.length < count) {
+    const d = new Date(t);
+    const day = cal.dayOf(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
+    if (day.kind === 'full' && day.regularOpen !== undefined) opens.push(day.regularOpen);
+    t += 86_400_000;
+  }
+  return opens;
+}
+
+const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+
+/** A bounded lazy stream of bars, market order: minute by minute, every symbol each minute. */
+export class RealBarMarket {
+  readonly symbols: readonly string[];
+  readonly #sample: readonly SampleBar[];
+  readonly #opens: number[];
+  readonly #priceScale: number[];
+  readonly #volumeScale: number[];
+
+  constructor(symbols: readonly string[], maxBarsPerSymbol: number, sample = loadSampleBars()) {
+    this.symbols = symbols;
+    this.#sample = sample;
+    this.#opens = tradingDayOpens(Math.ceil(maxBarsPerSymbol / sample.length) + 1);
+    // Deterministic per-symbol scales (golden-ratio sequence), so symbols differ in level and liquidity.
+    this.#priceScale = symbols.map((_, i) => 0.25 + ((i * 0.6180339887) % 1) * 4);
+    this.#volumeScale = symbols.map((_, i) => 0.1 + ((i * 0.7548776662) % 1) * 2);
+  }
+
+  /** The `n`-th bar (in market order) of symbol `s`. */
+  bar(s: number, n: number): Bar {
+    const day = Math.floor(n / this.#sample.length);
+    const b = this.#sample[n % this.#sample.length]!;
+    const k = this.#priceScale[s]!;
+    return {
+      symbol: this.symbols[s]!,
+      start: this.#opens[day]! + b.minute * 60_000,
+      interval: '1m',
+      open: round4(b.open * k),
+      high: round4(b.high * k),
+      low: round4(b.low * k),
+      close: round4(b.close * k),
+      volume: Math.round(b.volume * this.#volumeScale[s]!),
+      session: 'regular',
+      source: 'replay',
+    };
+  }
+
+  /** `count` bars in market order. */
+  *bars(count: number): Generator<Bar> {
+    const n = this.symbols.length;
+    for (let i = 0; i < count; i++) yield this.bar(i % n, Math.floor(i / n));
+  }
+}
+
+export function symbolNames(prefix: string, count: number): string[] {
+  const width = String(count - 1).length;
+  return Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(width, '0')}`);
+}
+
+const shardName = (i: number) => `shardId-${String(i).padStart(12, '0')}`;
+/** Kinesis-like 56-digit sequence numbers, increasing within a shard. */
+const sequenceNumber = (n: number) => `49${String(n).padStart(54, '0')}`;
+
+/**
+ * Stream records of `count` bars as Lambda delivers them: symbol i on shard i mod SHARDS, sequence
+ * numbers per shard, batches of BATCH_SIZE records of one shard, shards taking turns.
+ */
+export function streamBatches(market: RealBarMarket, count: number): StreamRecord[][] {
+  const perShard: StreamRecord[][] = Array.from({ length: SHARDS }, () => []);
+  const index = new Map(market.symbols.map((s, i) => [s, i]));
+  for (const bar of market.bars(count)) {
+    const shard = index.get(bar.symbol)! % SHARDS;
+    const list = perShard[shard]!;
+    list.push({
+      shardId: shardName(shard),
+      sequenceNumber: sequenceNumber(list.length + 1),
+      partitionKey: bar.symbol,
+      data: Buffer.from(encodeMarketEvent({ kind: 'bar', bar }), 'utf8').toString('base64'),
+      arrivalTime: bar.start + 61_000,
+    });
+  }
+  const batches: StreamRecord[][] = [];
+  for (let offset = 0; ; offset += BATCH_SIZE) {
+    let any = false;
+    for (const list of perShard) {
+      if (offset < list.length) {
+        batches.push(list.slice(offset, offset + BATCH_SIZE));
+        any = true;
+      }
+    }
+    if (!any) return batches;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+const quiet = { info() {}, warn() {}, error() {} };
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Section 1: throughput
+
+function bareDecode(batches: readonly StreamRecord[][]): number {
+  let check = 0;
+  for (const batch of batches) {
+    for (const r of batch) {
+      const o = JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')) as { v: number };
+      check += o.v;
+    }
+  }
+  return check;
+}
+
+interface PipelinePass {
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+  readonly processed: number;
+  readonly rows: number;
+  readonly lakeObjects: number;
+  readonly anomalies: number;
+}
+
+async function pipelinePass(batches: readonly StreamRecord[][], now: number): Promise<PipelinePass> {
+  const sinks = createMemorySinks({ encodeLake: true });
+  const deps: ProcessDeps = {
+    engines: analyticsEngines(),
+    state: sinks.state,
+    metrics: sinks.metrics,
+    lake: sinks.lake,
+    ledger: sinks.ledger,
+    notifier: sinks.notifier,
+    rejects: sinks.rejects,
+    clock: () => now,
+    log: quiet,
+  };
+  let processed = 0;
+  let rows = 0;
+  let lakeObjects = 0;
+  let anomalies = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const batch of batches) {
+    const r = await processBatch(batch, deps);
+    if (r.failures.length > 0 || r.rejected.length > 0) {
+      throw new Error(
+        `throughput workload: batch of ${batch[0]?.shardId} had ${r.failures.length} failure(s) and ${r.rejected.length} rejected record(s)${r.rejected[0] ? `: ${r.rejected[0].reason}` : ''}`,
+      );
+    }
+    processed += r.processed;
+    rows += r.rows;
+    lakeObjects += r.lakeObjects.length;
+    anomalies += r.anomalies.length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, processed, rows, lakeObjects, anomalies };
+}
+
+function bestOf<T extends { seconds: number }>(passes: readonly T[]): T {
+  return passes.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+}
+
+async function measureThroughput(
+  symbols: number,
+  records: number,
+  passes: number,
+  now: number,
+): Promise<Record<string, unknown>> {
+  const market = new RealBarMarket(symbolNames('T', symbols), Math.ceil(records / symbols));
+  const batches = streamBatches(market, records);
+  const count = batches.reduce((n, b) => n + b.length, 0);
+  // Warm-up (JIT) on a prefix, then alternate bare and pipeline passes; best of each is reported.
+  const warm = batches.slice(0, Math.min(batches.length, 24));
+  bareDecode(warm);
+  await pipelinePass(warm, now);
+  const bare: { seconds: number }[] = [];
+  const pipe: PipelinePass[] = [];
+  for (let p = 0; p < passes; p++) {
+    const t0 = performance.now();
+    if (bareDecode(batches) !== count) throw new Error('bare decode: unexpected schema versions');
+    bare.push({ seconds: (performance.now() - t0) / 1000 });
+    pipe.push(await pipelinePass(batches, now));
+  }
+  const b = bestOf(bare);
+  const p = bestOf(pipe);
+  if (p.processed !== count) throw new Error(`pipeline processed ${p.processed} of ${count} records`);
+  const bareRate = count / b.seconds;
+  const pipeRate = count / p.seconds;
+  const symbolsPerShard = Math.ceil(symbols / SHARDS);
+  return {
+    symbols,
+    records: count,
+    batches: batches.length,
+    recordsPerSymbolPerBatch: round(BATCH_SIZE / Math.min(BATCH_SIZE, symbolsPerShard), 1),
+    pipelineRecordsPerSecond: Math.round(pipeRate),
+    pipelineRecordsPerCpuSecond: Math.round(count / p.cpuSeconds),
+    pipelinePassRates: pipe.map((x) => Math.round(count / x.seconds)),
+    bareDecodeRecordsPerSecond: Math.round(bareRate),
+    bareDecodePassRates: bare.map((x) => Math.round(count / x.seconds)),
+    shareOfBareDecode: round(pipeRate / bareRate, 4),
+    rows: p.rows,
+    lakeObjects: p.lakeObjects,
+    anomalies: p.anomalies,
+  };
+}
+
+async function throughputSection(s: Settings, log: (line: string) => void): Promise<Record<string, unknown>> {
+  const now = Date.now();
+  log(
+    `throughput: ${fmt(s.records)} real AAPL bars cycled over ${s.symbols} symbols on ${SHARDS} shards, ` +
+      `batches of ${BATCH_SIZE}, in-memory sinks with gzip lake bodies; best of 3 passes`,
+  );
+  const main = await measureThroughput(s.symbols, s.records, 3, now);
+  const pipeRate = main.pipelineRecordsPerSecond as number;
+  const share = main.shareOfBareDecode as number;
+  const metRate = pipeRate >= TARGET_RECORDS_PER_SECOND;
+  const metShare = share >= TARGET_SHARE_OF_BARE_DECODE;
+  log(
+    `processBatch: ${fmt(pipeRate)} records/s wall (${fmt(main.pipelineRecordsPerCpuSecond as number)} per CPU-second, gzip on the libuv pool included); ` +
+      `bare base64 + JSON.parse: ${fmt(main.bareDecodeRecordsPerSecond as number)} records/s; ratio ${share.toFixed(3)}`,
+  );
+  log(
+    `targets: ≥ ${fmt(TARGET_RECORDS_PER_SECOND)} records/s ${metRate ? 'met' : 'NOT met'}; ` +
+      `≥ 1/3 of bare decode ${metShare ? 'met' : 'NOT met'} (${(share * 100).toFixed(1)} %)`,
+  );
+  // Per-symbol work (state restore, snapshot, LATEST) is per batch: density matters.
+  const sweepRecords = Math.min(s.records, 50_000);
+  const sweep: Record<string, unknown>[] = [];
+  for (const symbols of [...new Set([20, 2_000])].filter((n) => n !== s.symbols)) {
+    const r = await measureThroughput(symbols, sweepRecords, 2, now);
+    sweep.push(r);
+    log(
+      `  ${symbols} symbols (${r.recordsPerSymbolPerBatch} records per symbol per batch): ` +
+        `${fmt(r.pipelineRecordsPerSecond as number)} records/s, ${((r.shareOfBareDecode as number) * 100).toFixed(1)} % of bare decode`,
+    );
+  }
+  return {
+    ...main,
+    targetRecordsPerSecond: TARGET_RECORDS_PER_SECOND,
+    targetShareOfBareDecode: round(TARGET_SHARE_OF_BARE_DECODE, 4),
+    targetRecordsPerSecondMet: metRate,
+    targetShareMet: metShare,
+    bySymbolCount: sweep,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// API call counting
+
+interface CallCounts {
+  /** API name (BatchWriteItem, PutObject…) → calls. */
+  readonly calls: Record<string, number>;
+  writeUnits: number;
+  readUnits: number;
+  /** Items written by BatchWriteItem (metric rows) and their units. */
+  batchWriteItems: number;
+  batchWriteUnits: number;
+  s3Bytes: number;
+  /** PutItem calls by the item they write (from its sort key). */
+  readonly putItems: { state: number; latest: number; alertClaim: number; other: number };
+}
+
+const newCounts = (): CallCounts => ({
+  calls: {},
+  writeUnits: 0,
+  readUnits: 0,
+  batchWriteItems: 0,
+  batchWriteUnits: 0,
+  s3Bytes: 0,
+  putItems: { state: 0, latest: 0, alertClaim: 0, other: 0 },
+});
+
+type AttributeValue = Record<string, unknown>;
+
+/** DynamoDB's documented item size: attribute names + values (S utf-8, N digits/2+1, M/L 3 + 1 per element). */
+export function attributeSize(v: AttributeValue): number {
+  if ('S' in v) return Buffer.byteLength(v.S as string);
+  if ('N' in v) {
+    const digits = String(v.N).replace(/^-/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+    return Math.ceil(Math.max(1, digits.length) / 2) + 1;
+  }
+  if ('B' in v) return (v.B as Uint8Array).byteLength;
+  if ('BOOL' in v || 'NULL' in v) return 1;
+  if ('M' in v) {
+    let n = 3;
+    for (const [k, x] of Object.entries(v.M as Record<string, AttributeValue>))
+      n += 1 + Buffer.byteLength(k) + attributeSize(x);
+    return n;
+  }
+  if ('L' in v) {
+    let n = 3;
+    for (const x of v.L as AttributeValue[]) n += 1 + attributeSize(x);
+    return n;
+  }
+  if ('SS' in v) return (v.SS as string[]).reduce((n, s) => n + Buffer.byteLength(s), 0);
+  if ('NS' in v) return (v.NS as string[]).reduce((n, s) => n + attributeSize({ N: s }), 0);
+  return 0;
+}
+
+export function itemSize(item: Record<string, AttributeValue>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(item)) n += Buffer.byteLength(k) + attributeSize(v);
+  return n;
+}
+
+const writeUnits = (item: Record<string, AttributeValue>) => Math.max(1, Math.ceil(itemSize(item) / 1024));
+/** Strongly consistent read: 1 unit per 4 KB. */
+const readUnits = (item: Record<string, AttributeValue>) => Math.max(1, Math.ceil(itemSize(item) / 4096));
+
+type Input = Record<string, unknown>;
+
+/**
+ * Counts every call a client makes (by API name) and, for DynamoDB, the write/read request units of
+ * the marshalled items. A 'build'-step middleware: it sees the wire-level input (the document
+ * client's marshalling has run) and the undecoded output.
+ */
+function instrument(
+  client: AwsClients['dynamodb'] | AwsClients['s3'] | AwsClients['sns'] | AwsClients['sqs'],
+  counts: CallCounts,
+) {
+  const stack = (client as unknown as { middlewareStack: { add: (...a: unknown[]) => void } })
+    .middlewareStack;
+  stack.add(
+    (next: (args: { input: Input }) => Promise<{ output: Input }>, context: { commandName?: string }) =>
+      async (args: { input: Input }) => {
+        const api = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+        counts.calls[api] = (counts.calls[api] ?? 0) + 1;
+        const input = args.input;
+        if (api === 'BatchWriteItem') {
+          for (const reqs of Object.values(input.RequestItems as Record<string, Input[]>))
+            for (const r of reqs) {
+              const item = (r.PutRequest as Input | undefined)?.Item as Record<string, AttributeValue>;
+              const units = item ? writeUnits(item) : 1;
+              counts.writeUnits += units;
+              counts.batchWriteUnits += units;
+              counts.batchWriteItems += 1;
+            }
+        } else if (api === 'PutItem') {
+          const item = input.Item as Record<string, AttributeValue>;
+          counts.writeUnits += writeUnits(item);
+          const sk = (item.sk?.S as string | undefined) ?? '';
+          if (sk === 'STATE') counts.putItems.state++;
+          else if (sk === 'LATEST') counts.putItems.latest++;
+          else if (sk.startsWith('ALERT#')) counts.putItems.alertClaim++;
+          else counts.putItems.other++;
+        } else if (api === 'UpdateItem' || api === 'DeleteItem') {
+          // Alert ledger items are well under 1 KB: one unit each.
+          counts.writeUnits += 1;
+        } else if (api === 'PutObject') {
+          const body = input.Body as Uint8Array | undefined;
+          counts.s3Bytes += body?.byteLength ?? 0;
+        }
+        const out = await next(args);
+        if (api === 'BatchGetItem') {
+          const requested = Object.values(input.RequestItems as Record<string, { Keys: unknown[] }>).reduce(
+            (n, r) => n + r.Keys.length,
+            0,
+          );
+          const items = Object.values(
+            (out.output.Responses ?? {}) as Record<string, Record<string, AttributeValue>[]>,
+          ).flat();
+          // Found items by size; keys not found still cost the minimum unit.
+          counts.readUnits += items.reduce((n, it) => n + readUnits(it), 0) + (requested - items.length);
+        }
+        return out;
+      },
+    { step: 'build', name: 'benchApiCallCounter', override: true },
+  );
+}
+
+/**
+ * Counts calls of every SDK client in this process by patching the shared smithy Client.send (the
+ * template's handler builds its own clients inside its module). Returns the undo function.
+ */
+function countEverySend(anyClient: object, calls: Record<string, number>): () => void {
+  let proto = Object.getPrototypeOf(anyClient) as Record<string, unknown> | null;
+  while (proto && !Object.hasOwn(proto, 'send')) proto = Object.getPrototypeOf(proto);
+  if (!proto) throw new Error('no send() on the SDK client prototype chain');
+  const owner = proto;
+  const original = owner.send as (this: unknown, command: unknown, ...rest: unknown[]) => unknown;
+  owner.send = function send(this: unknown, command: unknown, ...rest: unknown[]) {
+    const c = command as { clientCommand?: object; constructor: { name: string } };
+    const api = (c.clientCommand ?? c).constructor.name.replace(/Command$/, '');
+    calls[api] = (calls[api] ?? 0) + 1;
+    return original.call(this, command, ...rest);
+  };
+  return () => {
+    owner.send = original;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section 2: local end-to-end latency
+
+type LocalCloudModule = typeof import('../local/local-cloud.ts');
+type LocalCloud = Awaited<ReturnType<LocalCloudModule['startLocalCloud']>>;
+
+/**
+ * The functions' own logs (Powertools JSON, EMF metrics) go to a file, as `npm start` does, so the
+ * bench output stays readable; returns the undo function.
+ */
+function routeConsoleTo(file: string): { restore: () => void; stream: WriteStream } {
+  const stream = createWriteStream(file, { flags: 'a' });
+  const saved = {
+    log: console.log,
+    info: console.info,
+    warn: console.warn,
+    error: console.error,
+    debug: console.debug,
+  };
+  const write = (...args: unknown[]) => {
+    stream.write(`${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}\n`);
+  };
+  console.log = write;
+  console.info = write;
+  console.warn = write;
+  console.error = write;
+  console.debug = write;
+  return { restore: () => Object.assign(console, saved), stream };
+}
+
+interface SentRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  /** performance.now() when the PutRecords call carrying it started. */
+  readonly sentAt: number;
+}
+
+interface Probe {
+  readonly symbol: string;
+  readonly start: number;
+  readonly sentAt: number;
+}
+
+async function latencySection(
+  s: Settings,
+  cloud: LocalCloud,
+  log: (line: string) => void,
+  handlerCalls: Record<string, number>,
+): Promise<Record<string, unknown>> {
+  const { startLocalPipeline } = await import('../pipeline/local-pipeline.ts');
+  const streamName = cloud.env.TICKS_STREAM_NAME;
+  const tableName = cloud.env.MARKET_TABLE_NAME;
+  if (!streamName || !tableName) throw new Error('the local cloud has no ticks stream or market table');
+
+  const completions = new Map<string, { cum: number; at: number }[]>();
+  const notOk: string[] = [];
+  const batchSizes: number[] = [];
+  const handlerMs: number[] = [];
+  const onBatch = (b: BatchOutcome) => {
+    const at = performance.now();
+    if (b.status !== 'ok') notOk.push(`${b.shardId} ${b.status}${b.error ? `: ${b.error}` : ''}`);
+    if (b.status === 'ok' || b.status === 'discarded') {
+      const list = completions.get(b.shardId) ?? [];
+      list.push({ cum: (list.at(-1)?.cum ?? 0) + b.size, at });
+      completions.set(b.shardId, list);
+      batchSizes.push(b.size);
+      handlerMs.push(b.durationMs);
+    }
+  };
+
+  // The handler module reads its environment and builds its logger at import: route its output first.
+  process.env.POWERTOOLS_DEV = 'true';
+  const logFile = join(cloud.state.dir, 'functions.log');
+  const route = routeConsoleTo(logFile);
+  const undoCount = countEverySend(cloud.clients.dynamodb, handlerCalls);
+  const lines: string[] = [];
+  const sent: SentRecord[] = [];
+  const probes: Probe[] = [];
+  const probeLatencies: number[] = [];
+  let probeMisses = 0;
+  const probing: Promise<void>[] = [];
+  const sample: { symbol: string; start: number }[] = [];
+  let firstCall = Number.NaN;
+  let lastCallEnd = Number.NaN;
+  let calls = 0;
+  let pipeline: Awaited<ReturnType<typeof startLocalPipeline>> | undefined;
+  try {
+    pipeline = await startLocalPipeline({
+      cloud,
+      overrides: { batchingWindowSeconds: 0 },
+      onBatch,
+      log: (line) => lines.push(line),
+    });
+    const mapping = pipeline.mappings[0];
+    lines.push(
+      `mapping ${mapping?.logicalId}: batch size ${mapping?.batchSize}, template window ${mapping?.batchingWindowSeconds} s → 0 s here`,
+    );
+
+    const probe = (p: Probe) =>
+      (async () => {
+        const key = metricKey(p.symbol, 'bar', p.start);
+        const deadline = performance.now() + 10_000;
+        while (performance.now() < deadline) {
+          const got = await cloud.clients.documents.send(new GetCommand({ TableName: tableName, Key: key }));
+          if (got.Item) {
+            probeLatencies.push(performance.now() - p.sentAt);
+            return;
+          }
+          await sleep(PROBE_INTERVAL_MS);
+        }
+        probeMisses++;
+      })();
+
+    let seen = 0;
+    const sender = {
+      send: async (command: PutRecordsCommand): Promise<PutRecordsCommandOutput> => {
+        const sentAt = performance.now();
+        if (Number.isNaN(firstCall)) firstCall = sentAt;
+        calls++;
+        const out = await cloud.clients.kinesis.send(command);
+        lastCallEnd = performance.now();
+        const input = command.input.Records ?? [];
+        (out.Records ?? []).forEach((r, i) => {
+          if (r.ErrorCode || !r.ShardId || !r.SequenceNumber) return;
+          sent.push({ shardId: r.ShardId, sequenceNumber: r.SequenceNumber, sentAt });
+          seen++;
+          const sampled = seen % PROBE_EVERY === 0;
+          const readBack =
+            seen % Math.max(1, Math.floor((s.rate * s.latencySeconds) / READBACK_SAMPLE)) === 0;
+          if (sampled || readBack) {
+            const e = JSON.parse(Buffer.from(input[i]!.Data!).toString('utf8')) as {
+              data: { symbol: string; start: number };
+            };
+            if (readBack) sample.push({ symbol: e.data.symbol, start: e.data.start });
+            if (sampled) {
+              const p = { symbol: e.data.symbol, start: e.data.start, sentAt };
+              probes.push(p);
+              probing.push(probe(p));
+            }
+          }
+        });
+        return out;
+      },
+    };
+    const publisher = new KinesisPublisher({ streamName, kinesis: sender });
+    const symbols = symbolNames('L', s.symbols);
+    const total = s.rate * s.latencySeconds;
+    const bars = new RealBarMarket(symbols, Math.ceil(total / symbols.length)).bars(total);
+    const t0 = performance.now();
+    let published = 0;
+    // Paced: every 10 ms, publish what is due at the rate (the publisher batches them per call).
+    while (published < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) * s.rate) / 1000));
+      for (; published < due; published++)
+        await publisher.publish({ kind: 'bar', bar: bars.next().value as Bar });
+      await sleep(10);
+    }
+    const report = await publisher.flush();
+    if (report.failed.length > 0)
+      throw new Error(`${report.failed.length} records not delivered: ${report.failed[0]?.reason}`);
+    // Bounded wait for the processor to catch up.
+    await Promise.race([pipeline.idle(), sleep(30_000)]);
+    await Promise.all(probing);
+  } finally {
+    await pipeline?.stop();
+    undoCount();
+    route.restore();
+    await new Promise<void>((r) => route.stream.end(r));
+  }
+  for (const line of lines) log(`  ${line}`);
+  for (const line of notOk.slice(0, 5)) log(`  batch not ok: ${line}`);
+
+  // Match records to the batch that processed them: per shard, in sequence order.
+  const latencies: number[] = [];
+  let unmatched = 0;
+  const byShard = new Map<string, SentRecord[]>();
+  for (const r of sent) {
+    const list = byShard.get(r.shardId) ?? [];
+    list.push(r);
+    byShard.set(r.shardId, list);
+  }
+  for (const [shard, list] of byShard) {
+    list.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
+    const done = completions.get(shard) ?? [];
+    let c = 0;
+    list.forEach((r, i) => {
+      while (c < done.length && done[c]!.cum <= i) c++;
+      if (c >= done.length) unmatched++;
+      else latencies.push(done[c]!.at - r.sentAt);
+    });
+  }
+  latencies.sort((a, b) => a - b);
+  probeLatencies.sort((a, b) => a - b);
+
+  // Read-back: a sample of metric rows must be in the table.
+  let found = 0;
+  for (const k of sample) {
+    const got = await cloud.clients.documents.send(
+      new GetCommand({ TableName: tableName, Key: metricKey(k.symbol, 'bar', k.start) }),
+    );
+    if (got.Item) found++;
+  }
+
+  const seconds = (lastCallEnd - firstCall) / 1000;
+  const achieved = sent.length / seconds;
+  const p50 = percentile(latencies, 50);
+  const p99 = percentile(latencies, 99);
+  const max = latencies.at(-1) ?? Number.NaN;
+  const met = p99 < TARGET_P99_MS && unmatched === 0;
+  const meanBatch = batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, batchSizes.length);
+  log(
+    `latency: ${fmt(sent.length)} records at ${fmt(achieved)} records/s achieved (asked ${fmt(s.rate)}, ${calls} PutRecords calls, ${s.symbols} symbols), ` +
+      `${batchSizes.length} batches of ${meanBatch.toFixed(1)} records on average`,
+  );
+  log(
+    `PutRecords → handler done (rows written): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; ` +
+      `target p99 < ${TARGET_P99_MS} ms: ${met ? 'met' : 'NOT met'}${unmatched > 0 ? ` (${unmatched} records never processed)` : ''}`,
+  );
+  log(
+    `probe (GetItem every ${PROBE_INTERVAL_MS} ms until the row is visible, ${probes.length} records): ` +
+      `p50 ${percentile(probeLatencies, 50).toFixed(1)} ms, p99 ${percentile(probeLatencies, 99).toFixed(1)} ms, ` +
+      `max ${(probeLatencies.at(-1) ?? Number.NaN).toFixed(1)} ms${probeMisses > 0 ? `, ${probeMisses} never seen` : ''}; ` +
+      `read-back after the run: ${found}/${sample.length} sampled rows present`,
+  );
+  return {
+    records: sent.length,
+    askedRecordsPerSecond: s.rate,
+    achievedRecordsPerSecond: Math.round(achieved),
+    seconds: round(seconds, 2),
+    symbols: s.symbols,
+    putRecordsCalls: calls,
+    batches: batchSizes.length,
+    meanBatchSize: round(meanBatch, 1),
+    batchingWindowSeconds: 0,
+    handlerMsP50: round(
+      percentile(
+        [...handlerMs].sort((a, b) => a - b),
+        50,
+      ),
+      1,
+    ),
+    p50Ms: round(p50, 1),
+    p99Ms: round(p99, 1),
+    maxMs: round(max, 1),
+    unmatchedRecords: unmatched,
+    batchesNotOk: notOk.length,
+    probe: {
+      records: probes.length,
+      p50Ms: round(percentile(probeLatencies, 50), 1),
+      p99Ms: round(percentile(probeLatencies, 99), 1),
+      maxMs: round(probeLatencies.at(-1) ?? Number.NaN, 1),
+      neverSeen: probeMisses,
+    },
+    readBack: { sampled: sample.length, found },
+    targetP99Ms: TARGET_P99_MS,
+    targetMet: met,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section 3: cost model
+
+/** Which sink each counted API call belongs to. */
+const SINK_OF: Record<string, string> = {
+  BatchWriteItem: 'dynamodb metric rows',
+  BatchGetItem: 'dynamodb state reads',
+  Publish: 'sns alerts',
+  PutObject: 's3 lake',
+  SendMessageBatch: 'sqs rejected records',
+  SendMessage: 'sqs rejected records',
+  UpdateItem: 'dynamodb alert ledger',
+  DeleteItem: 'dynamodb alert ledger',
+};
+
+function perMillion(n: number, records: number): number {
+  return (n * 1_000_000) / records;
+}
+
+async function costSection(
+  s: Settings,
+  cloud: LocalCloud,
+  log: (line: string) => void,
+  latency: Record<string, unknown> | undefined,
+  handlerCalls: Record<string, number>,
+): Promise<Record<string, unknown>> {
+  const { kinesisMappings } = await import('../pipeline/local-pipeline.ts');
+  const mapping = kinesisMappings(cloud.template)[0];
+  if (!mapping) throw new Error('the template has no Kinesis event source mapping');
+  const env = cloud.functionEnv(mapping.functionLogicalId);
+  const fn = cloud.template.Resources[mapping.functionLogicalId]?.Properties as Record<string, unknown>;
+  const memoryMb = Number(fn?.MemorySize ?? 1024);
+  const { MARKET_TABLE_NAME: table, LAKE_BUCKET_NAME: bucket, ALERTS_TOPIC_ARN: topic } = env;
+  const dlq = env.DEAD_LETTER_QUEUE_URL;
+  if (!table || !bucket || !topic || !dlq)
+    throw new Error('processor environment incomplete in the local cloud');
+  const ttlDays = Number(env.METRICS_TTL_DAYS ?? 30);
+  const timestreamOn = env.TIMESTREAM_ENABLED === 'true';
+
+  const counts = newCounts();
+  const clients = createAwsClients(cloud.clientConfig);
+  for (const c of [clients.dynamodb, clients.s3, clients.sns, clients.sqs]) instrument(c, counts);
+  const puts = counts.putItems;
+  const deps: ProcessDeps = {
+    engines: analyticsEngines(),
+    state: new DynamoDbStateStore({ documents: clients.documents, tableName: table }),
+    metrics: new DynamoDbMetricsStore({ documents: clients.documents, tableName: table, ttlDays }),
+    lake: new S3LakeWriter({ s3: clients.s3, bucket }),
+    ledger: new DynamoDbAlertLedger({ documents: clients.documents, tableName: table }),
+    notifier: new SnsAlertNotifier({ sns: clients.sns, topicArn: topic }),
+    rejects: new SqsRejectedRecordSink({ sqs: clients.sqs, queueUrl: dlq }),
+    clock: Date.now,
+    log: quiet,
+  };
+
+  const symbols = symbolNames('C', s.symbols);
+  const batches = streamBatches(
+    new RealBarMarket(symbols, Math.ceil(s.costRecords / s.symbols) + 1),
+    s.costRecords,
+  );
+  // The first batch of each shard finds no state (a cold start): run those uncounted.
+  const warm = batches.slice(0, SHARDS);
+  for (const b of warm) await processBatch(b, deps);
+  for (const k of Object.keys(counts.calls)) delete counts.calls[k];
+  Object.assign(counts, { writeUnits: 0, readUnits: 0, batchWriteItems: 0, batchWriteUnits: 0, s3Bytes: 0 });
+  Object.assign(puts, { state: 0, latest: 0, alertClaim: 0, other: 0 });
+
+  let records = 0;
+  let rows = 0;
+  let alerts = 0;
+  let rejected = 0;
+  let kinesisKb = 0;
+  let kinesisBytes = 0;
+  let lambdaMs = 0;
+  const measured = batches.slice(SHARDS);
+  for (const batch of measured) {
+    const t0 = performance.now();
+    const r = await processBatch(batch, deps);
+    lambdaMs += performance.now() - t0;
+    if (r.failures.length > 0) throw new Error(`cost run: a batch reported ${r.failures.length} failure(s)`);
+    records += batch.length;
+    rows += r.rows;
+    alerts += r.alertsPublished;
+    rejected += r.rejected.length;
+    for (const rec of batch) {
+      const bytes = Buffer.byteLength(rec.data, 'base64') + Buffer.byteLength(rec.partitionKey);
+      kinesisBytes += bytes;
+      kinesisKb += Math.ceil(bytes / 1024);
+    }
+  }
+  clients.destroy();
+  if (records === 0)
+    throw new Error('cost run: BENCH_PROCESSOR_COST_RECORDS too small for one measured batch');
+
+  const m = (n: number) => perMillion(n, records);
+  const calls = Object.fromEntries(
+    Object.entries(counts.calls)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, Math.round(m(v))]),
+  );
+  const invocations = m(measured.length);
+  const gbSeconds = (m(lambdaMs) / 1000) * (memoryMb / 1024);
+  const kinesisGb = (m(kinesisKb) * 1024) / 1024 ** 3;
+  // Average WRUs of one metric row, as BatchWriteItem billed it (for the per-record design's PutItem).
+  const rowWriteUnitsPerRow =
+    counts.batchWriteItems > 0 ? counts.batchWriteUnits / counts.batchWriteItems : 1;
+
+  const p = PRICES_USD;
+  const shared = {
+    sns: (m(counts.calls.Publish ?? 0) * p.snsPerMillionPublishes) / 1e6,
+    lambdaRequests: (invocations * p.lambdaPerMillionRequests) / 1e6,
+    lambdaCompute: gbSeconds * p.lambdaArm64PerGbSecond,
+    kinesisIngest: kinesisGb * p.kinesisOnDemandPerGbIngested,
+  };
+  const batched = {
+    dynamodbWrites: (m(counts.writeUnits) * p.dynamodbPerMillionWriteRequestUnits) / 1e6,
+    dynamodbReads: (m(counts.readUnits) * p.dynamodbPerMillionReadRequestUnits) / 1e6,
+    s3Puts: (m(counts.calls.PutObject ?? 0) * p.s3PerThousandPutRequests) / 1e3,
+    sqs:
+      (m((counts.calls.SendMessageBatch ?? 0) + (counts.calls.SendMessage ?? 0)) * p.sqsPerMillionRequests) /
+      1e6,
+    ...shared,
+  };
+  // Per-record design: one S3 object and one PutItem (same row, same units) per record; the
+  // alert path, Lambda and Kinesis as above; no state or LATEST items at all (in its favour).
+  const rowsPerRecord = rows / records;
+  const perRecord = {
+    dynamodbWrites:
+      (1_000_000 * rowsPerRecord * rowWriteUnitsPerRow * p.dynamodbPerMillionWriteRequestUnits) / 1e6,
+    dynamodbReads: 0,
+    s3Puts: (1_000_000 * p.s3PerThousandPutRequests) / 1e3,
+    sqs: batched.sqs,
+    ...shared,
+    // The alert ledger's writes are the same in both designs.
+    dynamodbAlertLedger: 0,
+  };
+  const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  const batchedTotal = total(batched);
+  const perRecordTotal = total(perRecord);
+  const factor = perRecordTotal / batchedTotal;
+  const met = factor >= TARGET_COST_FACTOR;
+  const usd = (x: number) => `$${x.toFixed(4)}`;
+
+  log(
+    `cost: ${fmt(records)} records (${s.symbols} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted after ${warm.length} cold ones) ` +
+      `through the real AWS adapters against the emulators; every default sink on (Timestream ${timestreamOn ? 'ON' : 'off, the default'})`,
+  );
+  log(
+    `API calls per 1,000,000 records: ${Object.entries(calls)
+      .map(([k, v]) => `${k} ${fmt(v)}${SINK_OF[k] ? ` (${SINK_OF[k]})` : ''}`)
+      .join(
+        ', ',
+      )}; PutItem by item: state ${fmt(m(puts.state))}, LATEST ${fmt(m(puts.latest))}, alert claims ${fmt(m(puts.alertClaim))}`,
+  );
+  log(
+    `units per 1,000,000 records: ${fmt(m(counts.writeUnits))} WRU (${rowWriteUnitsPerRow.toFixed(2)} per metric row, ${rowsPerRecord.toFixed(3)} rows per record), ` +
+      `${fmt(m(counts.readUnits))} RRU; S3 ${fmt(m(counts.s3Bytes) / 1024 / 1024)} MiB gzip; Lambda ${fmt(invocations)} invocations, ` +
+      `${gbSeconds.toFixed(1)} GB-s at ${memoryMb} MB (durations measured here, emulators in-process); Kinesis ${kinesisGb.toFixed(3)} GB (1 KB rounding)`,
+  );
+  log(
+    `prices (us-east-1 list): DynamoDB on-demand $${p.dynamodbPerMillionWriteRequestUnits}/M WRU, $${p.dynamodbPerMillionReadRequestUnits}/M RRU; ` +
+      `S3 PUT $${p.s3PerThousandPutRequests}/1,000; SNS publish $${p.snsPerMillionPublishes}/M; SQS $${p.sqsPerMillionRequests}/M requests; ` +
+      `Lambda arm64 $${p.lambdaArm64PerGbSecond}/GB-s + $${p.lambdaPerMillionRequests}/M requests; Kinesis on-demand $${p.kinesisOnDemandPerGbIngested}/GB ingested; GetRecords via the Lambda ESM: not billed per call`,
+  );
+  log(
+    `per 1,000,000 records: batched design ${usd(batchedTotal)} (${Object.entries(batched)
+      .map(([k, v]) => `${k} ${usd(v)}`)
+      .join(', ')})`,
+  );
+  log(
+    `per-record design ${usd(perRecordTotal)} (S3 PUTs ${usd(perRecord.s3Puts)}, PutItem ${usd(perRecord.dynamodbWrites)}, rest as above): ` +
+      `${factor.toFixed(1)}× the batched cost; target ≥ ${TARGET_COST_FACTOR}×: ${met ? 'met' : 'NOT met'}`,
+  );
+  let latencyMode: Record<string, unknown> | undefined;
+  const latencyRecords = latency?.records as number | undefined;
+  if (latencyRecords) {
+    const handlerOnly = Object.fromEntries(
+      Object.entries(handlerCalls)
+        .filter(
+          ([k]) => !['PutRecords', 'GetRecords', 'GetShardIterator', 'ListShards', 'GetItem'].includes(k),
+        )
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, Math.round(perMillion(v, latencyRecords))]),
+    );
+    latencyMode = { meanBatchSize: latency?.meanBatchSize, callsPerMillionRecords: handlerOnly };
+    log(
+      `latency run (the template's handler, zero window, ${latency?.meanBatchSize} records per batch): calls per 1,000,000 records: ${Object.entries(
+        handlerOnly,
+      )
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}`,
+    );
+  }
+  return {
+    records,
+    symbols: s.symbols,
+    shards: SHARDS,
+    batchSize: BATCH_SIZE,
+    batches: measured.length,
+    rows,
+    alertsPublished: alerts,
+    rejected,
+    timestreamEnabled: timestreamOn,
+    callsPerMillionRecords: calls,
+    putItemsPerMillionRecords: {
+      state: Math.round(m(puts.state)),
+      latest: Math.round(m(puts.latest)),
+      alertClaim: Math.round(m(puts.alertClaim)),
+      other: Math.round(m(puts.other)),
+    },
+    writeUnitsPerMillionRecords: Math.round(m(counts.writeUnits)),
+    readUnitsPerMillionRecords: Math.round(m(counts.readUnits)),
+    writeUnitsPerMetricRow: round(rowWriteUnitsPerRow, 3),
+    s3BytesPerMillionRecords: Math.round(m(counts.s3Bytes)),
+    lambda: {
+      memoryMb,
+      invocationsPerMillionRecords: Math.round(invocations),
+      gbSecondsPerMillionRecords: round(gbSeconds, 2),
+    },
+    kinesisGbPerMillionRecords: round(kinesisGb, 4),
+    kinesisMeanRecordBytes: round(kinesisBytes / records, 1),
+    pricesUsd: PRICES_USD,
+    usdPerMillionRecords: {
+      batched: Object.fromEntries(Object.entries(batched).map(([k, v]) => [k, round(v, 5)])),
+      batchedTotal: round(batchedTotal, 4),
+      perRecordDesign: Object.fromEntries(Object.entries(perRecord).map(([k, v]) => [k, round(v, 5)])),
+      perRecordDesignTotal: round(perRecordTotal, 4),
+    },
+    cheaperFactor: round(factor, 2),
+    targetFactor: TARGET_COST_FACTOR,
+    targetMet: met,
+    ...(latencyMode ? { latencyRun: latencyMode } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function run(log: (line: string) => void): Promise<Record<string, unknown>> {
+  const s = settingsFromEnv();
+  const figures: Record<string, unknown> = {};
+  if (s.sections.has('throughput')) figures.throughput = await throughputSection(s, log);
+  if (s.sections.has('latency') || s.sections.has('cost')) {
+    const { startLocalCloud } = (await import('../local/local-cloud.ts')) as LocalCloudModule;
+    const t0 = performance.now();
+    const cloud = await startLocalCloud({ stage: 'dev', countState: false });
+    log(
+      `local cloud (ephemeral, template of stage dev) up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    const handlerCalls: Record<string, number> = {};
+    try {
+      if (s.sections.has('latency')) figures.latency = await latencySection(s, cloud, log, handlerCalls);
+      if (s.sections.has('cost'))
+        figures.cost = await costSection(
+          s,
+          cloud,
+          log,
+          figures.latency as Record<string, unknown> | undefined,
+          handlerCalls,
+        );
+    } finally {
+      await cloud.stop();
+    }
+  }
+  return figures;
+}
