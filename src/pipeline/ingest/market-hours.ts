@@ -1,4 +1,5 @@
 import { calendarForSymbol, type ExchangeCalendar } from '../../domain/calendar/calendar.ts';
+import { instantOf, localDateTime } from '../../domain/calendar/zone.ts';
 import { assetClassOf, type Session } from '../../domain/market/index.ts';
 
 /**
@@ -18,61 +19,6 @@ function calendarOf(symbol: string): ExchangeCalendar {
   return c;
 }
 
-const fmtCache = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = fmtCache.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      weekday: 'short',
-    });
-    fmtCache.set(timeZone, f);
-  }
-  return f;
-}
-
-export interface WallClock {
-  readonly year: number;
-  readonly month: number;
-  readonly day: number;
-  readonly hour: number;
-  readonly minute: number;
-  readonly second: number;
-  /** 0 = Sunday … 6 = Saturday */
-  readonly weekday: number;
-}
-
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-
-/** The wall-clock reading in `timeZone` at instant `t` (epoch ms). */
-export function wallClock(t: number, timeZone: string = NEW_YORK): WallClock {
-  const parts: Record<string, string> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(t))) parts[p.type] = p.value;
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    hour: Number(parts.hour),
-    minute: Number(parts.minute),
-    second: Number(parts.second),
-    weekday: WEEKDAYS.indexOf(parts.weekday ?? ''),
-  };
-}
-
-/** Offset of `timeZone` from UTC at instant `t`, in ms (New York in winter: −5 h). */
-export function zoneOffsetMs(t: number, timeZone: string = NEW_YORK): number {
-  const w = wallClock(t, timeZone);
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - Math.floor(t / 1000) * 1000;
-}
-
 /**
  * The instant at which the wall clock in `timeZone` reads the given time. A time that does not
  * exist (skipped by a spring-forward change) is an error; an ambiguous one (repeated by a
@@ -87,33 +33,16 @@ export function zonedTimeToUtc(
   second = 0,
   timeZone: string = NEW_YORK,
 ): number {
-  const naive = Date.UTC(year, month - 1, day, hour, minute, second);
-  const candidates = new Set<number>();
-  for (const probe of [naive - 12 * 3_600_000, naive + 12 * 3_600_000]) {
-    candidates.add(naive - zoneOffsetMs(probe, timeZone));
-  }
-  const matching = [...candidates]
-    .filter((t) => {
-      const w = wallClock(t, timeZone);
-      return (
-        w.year === year &&
-        w.month === month &&
-        w.day === day &&
-        w.hour === hour &&
-        w.minute === minute &&
-        w.second === second
-      );
-    })
-    .sort((a, b) => a - b);
-  const first = matching[0];
-  if (first === undefined) {
+  const t = instantOf(year, month, day, hour, minute, timeZone) + second * 1000;
+  const l = localDateTime(t, timeZone);
+  if (l.year !== year || l.month !== month || l.day !== day || l.hour !== hour || l.minute !== minute) {
     const hh = String(hour).padStart(2, '0');
     const mm = String(minute).padStart(2, '0');
     throw new RangeError(
       `${year}-${month}-${day} ${hh}:${mm} does not exist in ${timeZone} (skipped by a daylight-saving change)`,
     );
   }
-  return first;
+  return t;
 }
 
 /**
@@ -125,7 +54,7 @@ export function zonedTimeToUtc(
 export function sessionOf(symbol: string, start: number): Session {
   const s = calendarOf(symbol).sessionAt(start);
   if (s !== 'closed') return s;
-  const w = wallClock(start, calendarOf(symbol).timeZone);
+  const w = localDateTime(start, calendarOf(symbol).timeZone);
   return w.hour * 60 + w.minute < 9 * 60 + 30 ? 'pre' : 'post';
 }
 
@@ -138,7 +67,7 @@ export function isMarketOpen(symbol: string, t: number, extendedHours = false): 
   const cls = assetClassOf(symbol);
   if (cls === 'crypto') return true;
   if (cls === 'fx' || cls === 'future') {
-    const w = wallClock(t);
+    const w = localDateTime(t, NEW_YORK);
     if (w.weekday === 6) return false;
     if (w.weekday === 0) return w.hour >= 17;
     if (w.weekday === 5) return w.hour < 17;
