@@ -12,10 +12,10 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalCloud } from '../../scripts/local/local-cloud.ts';
 import { SymbolAnalytics } from '../../src/domain/analytics/index.ts';
-import type { Bar } from '../../src/domain/market/index.ts';
 import { realTemplate } from '../support/local-cloud.ts';
+import { AAPL_SAMPLE, aaplSampleBars } from '../support/samples.ts';
 
-const SAMPLE = 'data/samples/aapl-2024-10-02.csv';
+const SAMPLE = AAPL_SAMPLE;
 
 interface Summary {
   ticksIn: number;
@@ -56,29 +56,6 @@ function runOnce(args: string[]): Promise<{ code: number | null; summary: Summar
   });
 }
 
-/** The sample's bars, parsed here (independently of the replay adapter). */
-function sampleBars(): Bar[] {
-  return readFileSync(SAMPLE, 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((line) => {
-      const [symbol, , start, open, high, low, close, volume] = line.split(',');
-      return {
-        symbol: symbol!,
-        start: Date.parse(start!),
-        interval: '1m' as const,
-        open: Number(open),
-        high: Number(high),
-        low: Number(low),
-        close: Number(close),
-        volume: Number(volume),
-        session: 'regular' as const,
-        source: 'replay' as const,
-      };
-    });
-}
-
 async function readTable(stateDir: string) {
   const cloud = await startLocalCloud({ stateDir, template: await realTemplate(), countState: false });
   try {
@@ -109,7 +86,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
   });
 
   it('processes a bundled real day with exact counts, and a second replay changes nothing', async () => {
-    const bars = sampleBars();
+    const bars = aaplSampleBars();
     expect(bars).toHaveLength(389);
     // What the domain detects on the same bars, applied directly: the pipeline must deliver exactly
     // these alerts, no more, no fewer.

@@ -16,7 +16,7 @@ import { countMetricRows } from '../../../src/adapters/aws/market-table.ts';
 import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import { SnsAlertNotifier } from '../../../src/adapters/aws/sns-alert-notifier.ts';
 import { SqsRejectedRecordSink } from '../../../src/adapters/aws/sqs-rejected-record-sink.ts';
-import { type Bar, encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
 import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
 import {
   type ProcessDeps,
@@ -24,28 +24,9 @@ import {
   type StreamRecord,
 } from '../../../src/pipeline/process/process-batch.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
+import { aaplSampleBars } from '../../support/samples.ts';
 
-function aaplBars(symbol: string): Bar[] {
-  return readFileSync('data/samples/aapl-2024-10-02.csv', 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((line) => {
-      const [, , start, open, high, low, close, volume] = line.split(',');
-      return {
-        symbol,
-        start: Date.parse(start!),
-        interval: '1m' as const,
-        open: Number(open),
-        high: Number(high),
-        low: Number(low),
-        close: Number(close),
-        volume: Number(volume),
-        session: 'regular' as const,
-        source: 'replay' as const,
-      };
-    });
-}
+const aaplBars = aaplSampleBars;
 
 describe('processTicks on the local event source mapping', () => {
   const cloud = useLocalCloud();

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createMemorySinks, type MemorySinks } from '../../../src/adapters/memory/index.ts';
 import { type Bar, encodeMarketEvent } from '../../../src/domain/market/index.ts';
@@ -10,29 +9,9 @@ import {
   type StreamRecord,
 } from '../../../src/pipeline/process/process-batch.ts';
 import { AlertNotPublishedError } from '../../../src/ports/processor.ts';
+import { aaplSampleBars } from '../../support/samples.ts';
 
-/** The real AAPL regular session of 2024-10-02 (389 bars; see data/samples/SOURCES.md). */
-function aaplBars(): Bar[] {
-  const lines = readFileSync(new URL('../../../data/samples/aapl-2024-10-02.csv', import.meta.url), 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1);
-  return lines.map((line) => {
-    const [symbol, , startUtc, open, high, low, close, volume] = line.split(',');
-    return {
-      symbol: symbol!,
-      start: Date.parse(startUtc!),
-      interval: '1m',
-      open: Number(open),
-      high: Number(high),
-      low: Number(low),
-      close: Number(close),
-      volume: Number(volume),
-      session: 'regular',
-      source: 'replay',
-    };
-  });
-}
+const aaplBars = () => aaplSampleBars();
 
 const NOW = Date.parse('2024-10-03T00:00:00Z');
 let seq = 49_000_000_000_000_000_000n;
