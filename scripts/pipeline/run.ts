@@ -17,6 +17,9 @@ import { type AlertLine, type DashboardView, readSymbolLine, TerminalDashboard }
 import type { BatchOutcome } from './event-source-mapping.ts';
 import { startLocalPipeline } from './local-pipeline.ts';
 
+/** How long Ctrl-C waits for the stream to drain before stopping anyway. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
 export interface RunSummary {
   /** Events read from the feed. */
   ticksIn: number;
@@ -164,7 +167,12 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   };
 
   let ticksIn = 0;
-  const publisher = new KinesisPublisher({ streamName, kinesis: cloud.clients.kinesis });
+  // A small buffer keeps the feed close to what the stream has taken, so Ctrl-C flushes quickly.
+  const publisher = new KinesisPublisher({
+    streamName,
+    kinesis: cloud.clients.kinesis,
+    maxBufferedRecords: 500,
+  });
   const feedAbort = new AbortController();
   options.signal.addEventListener('abort', () => feedAbort.abort(), { once: true });
   let feedDone = false;
@@ -229,8 +237,19 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         options.signal.addEventListener('abort', () => resolve(), { once: true }),
       );
     }
-    // Drain: everything the stream took is processed before the stop.
-    await pipeline.idle();
+    if (options.once) {
+      // Run to completion: everything the stream took is processed before the stop.
+      await pipeline.idle();
+    } else {
+      // Ctrl-C: finish what is in flight, for a bounded time. What is left stays in the stream and
+      // the next start continues from the checkpoint: nothing is lost.
+      const drained = await Promise.race([
+        pipeline.idle().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS).unref()),
+      ]);
+      if (!drained)
+        log(`stopping before the stream is drained; the next start continues from the checkpoint`);
+    }
     await drainAlerts();
   } finally {
     clearInterval(timer);
