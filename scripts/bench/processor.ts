@@ -32,9 +32,12 @@
  *   npm run bench -- processor
  *   BENCH_PROCESSOR_SECTIONS=throughput BENCH_PROCESSOR_RECORDS=20000 npm run bench -- processor
  */
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClients, createAwsClients } from '../../src/adapters/aws/clients.ts';
@@ -69,9 +72,11 @@ const TARGET_SHARE_OF_BARE_DECODE = 1 / 3;
 const TARGET_P99_MS = 250;
 const TARGET_COST_FACTOR = 10;
 /** One record in this many gets a live GetItem probe in the latency section. */
-const PROBE_EVERY = 250;
-const PROBE_INTERVAL_MS = 10;
+const PROBE_EVERY = 1_000;
+const PROBE_INTERVAL_MS = 20;
 const READBACK_SAMPLE = 200;
+/** Bars of history each symbol has before the cost run is counted (the longest window is 200). */
+const WARM_BARS = 250;
 
 /** us-east-1 list prices used by the cost model (printed with the figures so they can be checked). */
 export const PRICES_USD = {
@@ -88,10 +93,13 @@ export const PRICES_USD = {
 interface Settings {
   readonly records: number;
   readonly symbols: number;
+  readonly latencySymbols: readonly number[];
   readonly latencySeconds: number;
   readonly rate: number;
   readonly costRecords: number;
   readonly sections: ReadonlySet<Section>;
+  /** Where the emulators run: their own process (default, as AWS services are elsewhere) or this one. */
+  readonly cloud: 'process' | 'inprocess';
 }
 
 const SECTIONS = ['throughput', 'latency', 'cost'] as const;
@@ -105,6 +113,20 @@ function intFromEnv(name: string, fallback: number, min: number, max: number): n
     throw new Error(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+function intListFromEnv(name: string, fallback: number[], min: number, max: number): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  return raw.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (part.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new Error(
+        `${name} must be a comma list of integers between ${min} and ${max}, got ${JSON.stringify(raw)}`,
+      );
+    }
+    return n;
+  });
 }
 
 export function settingsFromEnv(): Settings {
@@ -124,11 +146,20 @@ export function settingsFromEnv(): Settings {
   return {
     records: intFromEnv('BENCH_PROCESSOR_RECORDS', 100_000, 1_000, 5_000_000),
     symbols: intFromEnv('BENCH_PROCESSOR_SYMBOLS', 200, 1, 10_000),
+    latencySymbols: intListFromEnv('BENCH_PROCESSOR_LATENCY_SYMBOLS', [20, 200], 1, 10_000),
     latencySeconds: intFromEnv('BENCH_PROCESSOR_LATENCY_SECONDS', 15, 1, 120),
     rate: intFromEnv('BENCH_PROCESSOR_RATE', 1_000, 10, 10_000),
     costRecords: intFromEnv('BENCH_PROCESSOR_COST_RECORDS', 20_000, 1_000, 1_000_000),
     sections,
+    cloud: cloudModeFromEnv(),
   };
+}
+
+function cloudModeFromEnv(): 'process' | 'inprocess' {
+  const raw = process.env.BENCH_PROCESSOR_CLOUD;
+  if (raw === undefined || raw === '' || raw === 'process') return 'process';
+  if (raw === 'inprocess') return 'inprocess';
+  throw new Error(`BENCH_PROCESSOR_CLOUD must be process or inprocess, got ${JSON.stringify(raw)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,33 +271,42 @@ const sequenceNumber = (n: number) => `49${String(n).padStart(54, '0')}`;
 
 /**
  * Stream records of `count` bars as Lambda delivers them: symbol i on shard i mod SHARDS, sequence
- * numbers per shard, batches of BATCH_SIZE records of one shard, shards taking turns.
+ * numbers per shard, batches of BATCH_SIZE records of one shard, shards taking turns. With `split`,
+ * the bars before that market-order index and those from it are batched apart (same sequence).
  */
 export function streamBatches(market: RealBarMarket, count: number): StreamRecord[][] {
-  const perShard: StreamRecord[][] = Array.from({ length: SHARDS }, () => []);
+  return splitStreamBatches(market, count, 0)[1];
+}
+
+export function splitStreamBatches(
+  market: RealBarMarket,
+  count: number,
+  split: number,
+): [StreamRecord[][], StreamRecord[][]] {
+  const parts = [0, 1].map(() => Array.from({ length: SHARDS }, () => [] as StreamRecord[]));
+  const sequences = new Array<number>(SHARDS).fill(0);
   const index = new Map(market.symbols.map((s, i) => [s, i]));
+  let i = 0;
   for (const bar of market.bars(count)) {
     const shard = index.get(bar.symbol)! % SHARDS;
-    const list = perShard[shard]!;
-    list.push({
+    sequences[shard]! += 1;
+    parts[i++ < split ? 0 : 1]![shard]!.push({
       shardId: shardName(shard),
-      sequenceNumber: sequenceNumber(list.length + 1),
+      sequenceNumber: sequenceNumber(sequences[shard]!),
       partitionKey: bar.symbol,
       data: Buffer.from(encodeMarketEvent({ kind: 'bar', bar }), 'utf8').toString('base64'),
       arrivalTime: bar.start + 61_000,
     });
   }
-  const batches: StreamRecord[][] = [];
-  for (let offset = 0; ; offset += BATCH_SIZE) {
-    let any = false;
-    for (const list of perShard) {
-      if (offset < list.length) {
-        batches.push(list.slice(offset, offset + BATCH_SIZE));
-        any = true;
-      }
+  const [before, after] = parts.map((perShard) => {
+    const batches: StreamRecord[][] = [];
+    for (let offset = 0; perShard.some((l) => offset < l.length); offset += BATCH_SIZE) {
+      for (const list of perShard)
+        if (offset < list.length) batches.push(list.slice(offset, offset + BATCH_SIZE));
     }
-    if (!any) return batches;
-  }
+    return batches;
+  });
+  return [before!, after!];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,9 +525,33 @@ export function attributeSize(v: AttributeValue): number {
   return 0;
 }
 
-export function itemSize(item: Record<string, AttributeValue>): number {
+const AV_TYPES = new Set(['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS']);
+
+function isAttributeValue(v: unknown): v is AttributeValue {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return false;
+  const keys = Object.keys(v);
+  return keys.length === 1 && AV_TYPES.has(keys[0]!);
+}
+
+/** The same size rules for a native JS value (the document client's side of the wire). */
+export function nativeSize(v: unknown): number {
+  if (typeof v === 'string') return Buffer.byteLength(v);
+  if (typeof v === 'number' || typeof v === 'bigint') return attributeSize({ N: String(v) });
+  if (typeof v === 'boolean' || v === null || v === undefined) return 1;
+  if (v instanceof Uint8Array) return v.byteLength;
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + 1 + nativeSize(x), 3);
+  if (v instanceof Set) return [...v].reduce((n: number, x) => n + nativeSize(x), 0);
+  let n = 3;
+  for (const [k, x] of Object.entries(v as Record<string, unknown>))
+    n += 1 + Buffer.byteLength(k) + nativeSize(x);
+  return n;
+}
+
+/** Item size in bytes, whether the item is marshalled (AttributeValues) or native. */
+export function itemSize(item: Record<string, unknown>): number {
   let n = 0;
-  for (const [k, v] of Object.entries(item)) n += Buffer.byteLength(k) + attributeSize(v);
+  for (const [k, v] of Object.entries(item))
+    n += Buffer.byteLength(k) + (isAttributeValue(v) ? attributeSize(v) : nativeSize(v));
   return n;
 }
 
@@ -526,7 +590,8 @@ function instrument(
         } else if (api === 'PutItem') {
           const item = input.Item as Record<string, AttributeValue>;
           counts.writeUnits += writeUnits(item);
-          const sk = (item.sk?.S as string | undefined) ?? '';
+          const skValue = item.sk as unknown;
+          const sk = isAttributeValue(skValue) ? String(skValue.S ?? '') : String(skValue ?? '');
           if (sk === 'STATE') counts.putItems.state++;
           else if (sk === 'LATEST') counts.putItems.latest++;
           else if (sk.startsWith('ALERT#')) counts.putItems.alertClaim++;
@@ -583,6 +648,129 @@ function countEverySend(anyClient: object, calls: Record<string, number>): () =>
 type LocalCloudModule = typeof import('../local/local-cloud.ts');
 type LocalCloud = Awaited<ReturnType<LocalCloudModule['startLocalCloud']>>;
 
+// ---------------------------------------------------------------------------------------------
+// The local cloud, in this process or in a child process of its own
+
+interface BenchCloud {
+  readonly cloud: LocalCloud;
+  readonly where: string;
+  stop(): Promise<void>;
+}
+
+/** What the child process reports about the cloud it runs (everything the bench reads from it). */
+interface CloudDescription {
+  readonly stage: string;
+  readonly region: string;
+  readonly endpoints: LocalCloud['endpoints'];
+  readonly env: Record<string, string>;
+  readonly resources: LocalCloud['resources'];
+  readonly clientConfig: LocalCloud['clientConfig'];
+  readonly functionEnv: Record<string, Record<string, string>>;
+  readonly bootMs: number;
+}
+
+const CHILD_FLAG = '--serve-local-cloud';
+
+async function describeCloud(cloud: LocalCloud): Promise<CloudDescription> {
+  const { kinesisMappings } = await import('../pipeline/local-pipeline.ts');
+  const functionEnv: Record<string, Record<string, string>> = {};
+  for (const m of kinesisMappings(cloud.template))
+    functionEnv[m.functionLogicalId] = cloud.functionEnv(m.functionLogicalId);
+  return {
+    stage: cloud.stage,
+    region: cloud.region,
+    endpoints: cloud.endpoints,
+    env: cloud.env,
+    resources: cloud.resources,
+    clientConfig: cloud.clientConfig,
+    functionEnv,
+    bootMs: cloud.bootMs,
+  };
+}
+
+/** Child mode: boot the cloud, print its description as one JSON line, stop when stdin closes. */
+async function serveLocalCloud(): Promise<void> {
+  const { startLocalCloud } = (await import('../local/local-cloud.ts')) as LocalCloudModule;
+  const cloud = await startLocalCloud({ stage: 'dev', countState: false });
+  process.stdout.write(`${JSON.stringify(await describeCloud(cloud))}\n`);
+  const stop = async () => {
+    await cloud.stop();
+    process.exit(0);
+  };
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.resume();
+  // Bounded: never outlive a lost parent.
+  setTimeout(stop, 15 * 60_000).unref();
+}
+
+async function startBenchCloud(mode: Settings['cloud']): Promise<BenchCloud> {
+  const { startLocalCloud } = (await import('../local/local-cloud.ts')) as LocalCloudModule;
+  if (mode === 'inprocess') {
+    const cloud = await startLocalCloud({ stage: 'dev', countState: false });
+    return { cloud, where: 'in this process', stop: () => cloud.stop() };
+  }
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), CHILD_FLAG], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    const timer = setTimeout(
+      () => reject(new Error('local cloud child did not start within 120 s')),
+      120_000,
+    );
+    rl.once('line', (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`local cloud child exited with ${code}: ${stderr.trim().slice(-500)}`));
+    });
+  });
+  const d = JSON.parse(line) as CloudDescription;
+  const { synthesizeTemplate } = await import('../template/synthesize.ts');
+  const template = await synthesizeTemplate(d.stage);
+  const dir = mkdtempSync(join(tmpdir(), 'tickstream-bench-'));
+  const clients = createAwsClients(d.clientConfig);
+  // The parts of LocalCloud that startLocalPipeline and this bench use, backed by the child's cloud.
+  const cloud = {
+    stage: d.stage,
+    region: d.region,
+    endpoints: d.endpoints,
+    env: d.env,
+    resources: d.resources,
+    clientConfig: d.clientConfig,
+    clients,
+    template,
+    bootMs: d.bootMs,
+    state: { dir, persistent: false },
+    functionEnv: (id: string) => {
+      const env = d.functionEnv[id];
+      if (!env) throw new Error(`no environment for function ${id} from the local cloud child`);
+      return env;
+    },
+  } as unknown as LocalCloud;
+  return {
+    cloud,
+    where: `in its own process (pid ${child.pid})`,
+    async stop() {
+      clients.destroy();
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGTERM'), 20_000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
  * The functions' own logs (Powertools JSON, EMF metrics) go to a file, as `npm start` does, so the
  * bench output stays readable; returns the undo function.
@@ -624,8 +812,9 @@ async function latencySection(
   s: Settings,
   cloud: LocalCloud,
   log: (line: string) => void,
-  handlerCalls: Record<string, number>,
+  symbolCount: number,
 ): Promise<Record<string, unknown>> {
+  const handlerCalls: Record<string, number> = {};
   const { startLocalPipeline } = await import('../pipeline/local-pipeline.ts');
   const streamName = cloud.env.TICKS_STREAM_NAME;
   const tableName = cloud.env.MARKET_TABLE_NAME;
@@ -649,7 +838,8 @@ async function latencySection(
 
   // The handler module reads its environment and builds its logger at import: route its output first.
   process.env.POWERTOOLS_DEV = 'true';
-  const logFile = join(cloud.state.dir, 'functions.log');
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  const logFile = join(cloud.state.dir, `functions-${symbolCount}-symbols.log`);
   const route = routeConsoleTo(logFile);
   const undoCount = countEverySend(cloud.clients.dynamodb, handlerCalls);
   const lines: string[] = [];
@@ -663,9 +853,14 @@ async function latencySection(
   let lastCallEnd = Number.NaN;
   let calls = 0;
   let pipeline: Awaited<ReturnType<typeof startLocalPipeline>> | undefined;
+  let elu0: ReturnType<typeof performance.eventLoopUtilization> | undefined;
+  let cpu0: NodeJS.CpuUsage | undefined;
+  let busy = Number.NaN;
+  let cpuShare = Number.NaN;
   try {
     pipeline = await startLocalPipeline({
       cloud,
+      root: ROOT,
       overrides: { batchingWindowSeconds: 0 },
       onBatch,
       log: (line) => lines.push(line),
@@ -722,7 +917,9 @@ async function latencySection(
       },
     };
     const publisher = new KinesisPublisher({ streamName, kinesis: sender });
-    const symbols = symbolNames('L', s.symbols);
+    elu0 = performance.eventLoopUtilization();
+    cpu0 = process.cpuUsage();
+    const symbols = symbolNames(`L${symbolCount}X`, symbolCount);
     const total = s.rate * s.latencySeconds;
     const bars = new RealBarMarket(symbols, Math.ceil(total / symbols.length)).bars(total);
     const t0 = performance.now();
@@ -738,7 +935,18 @@ async function latencySection(
     if (report.failed.length > 0)
       throw new Error(`${report.failed.length} records not delivered: ${report.failed[0]?.reason}`);
     // Bounded wait for the processor to catch up.
-    await Promise.race([pipeline.idle(), sleep(30_000)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      pipeline.idle(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, 30_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    const elu = performance.eventLoopUtilization(elu0);
+    const cpu = process.cpuUsage(cpu0);
+    busy = elu.utilization;
+    cpuShare = (cpu.user + cpu.system) / 1000 / (elu.idle + elu.active);
     await Promise.all(probing);
   } finally {
     await pipeline?.stop();
@@ -771,6 +979,30 @@ async function latencySection(
   latencies.sort((a, b) => a - b);
   probeLatencies.sort((a, b) => a - b);
 
+  // Per-sink latency as the handler reported it (EMF SinkLatency lines in the function log).
+  const sinkMs = new Map<string, number[]>();
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('SinkLatency')) continue;
+    try {
+      const o = JSON.parse(line) as { sink?: string; SinkLatency?: number | number[] };
+      if (typeof o.sink !== 'string' || o.SinkLatency === undefined) continue;
+      const list = sinkMs.get(o.sink) ?? [];
+      list.push(...(Array.isArray(o.SinkLatency) ? o.SinkLatency : [o.SinkLatency]));
+      sinkMs.set(o.sink, list);
+    } catch {
+      // not an EMF line
+    }
+  }
+  const sinks = Object.fromEntries(
+    [...sinkMs].map(([sink, list]) => {
+      list.sort((a, b) => a - b);
+      return [
+        sink,
+        { calls: list.length, p50Ms: round(percentile(list, 50), 1), p99Ms: round(percentile(list, 99), 1) },
+      ];
+    }),
+  );
+
   // Read-back: a sample of metric rows must be in the table.
   let found = 0;
   for (const k of sample) {
@@ -788,7 +1020,7 @@ async function latencySection(
   const met = p99 < TARGET_P99_MS && unmatched === 0;
   const meanBatch = batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, batchSizes.length);
   log(
-    `latency: ${fmt(sent.length)} records at ${fmt(achieved)} records/s achieved (asked ${fmt(s.rate)}, ${calls} PutRecords calls, ${s.symbols} symbols), ` +
+    `latency: ${fmt(sent.length)} records at ${fmt(achieved)} records/s achieved (asked ${fmt(s.rate)}, ${calls} PutRecords calls, ${symbolCount} symbols), ` +
       `${batchSizes.length} batches of ${meanBatch.toFixed(1)} records on average`,
   );
   log(
@@ -801,12 +1033,35 @@ async function latencySection(
       `max ${(probeLatencies.at(-1) ?? Number.NaN).toFixed(1)} ms${probeMisses > 0 ? `, ${probeMisses} never seen` : ''}; ` +
       `read-back after the run: ${found}/${sample.length} sampled rows present`,
   );
+  const sortedHandler = [...handlerMs].sort((a, b) => a - b);
+  // The template's handler's own API calls (the bench's Kinesis calls and GetItem probes left out).
+  const handlerCallsPerMillion = Object.fromEntries(
+    Object.entries(handlerCalls)
+      .filter(([k]) => !['PutRecords', 'GetRecords', 'GetShardIterator', 'ListShards', 'GetItem'].includes(k))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, Math.round(perMillion(v, Math.max(1, sent.length)))]),
+  );
+  log(
+    `handler per batch: p50 ${percentile(sortedHandler, 50).toFixed(1)} ms, p99 ${percentile(sortedHandler, 99).toFixed(1)} ms; ` +
+      `per sink call (p50/p99 ms): ${Object.entries(sinks)
+        .map(([k, v]) => `${k} ${v.p50Ms}/${v.p99Ms} ×${v.calls}`)
+        .join(', ')}`,
+  );
+  log(
+    `bench process (producer + processor${s.cloud === 'inprocess' ? ' + emulators' : '; emulators in their own process'}): ` +
+      `event loop ${(busy * 100).toFixed(0)} % busy, ` +
+      `CPU ${(cpuShare * 100).toFixed(0)} % of one core; handler API calls per 1,000,000 records at this batch size: ${Object.entries(
+        handlerCallsPerMillion,
+      )
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}`,
+  );
   return {
     records: sent.length,
     askedRecordsPerSecond: s.rate,
     achievedRecordsPerSecond: Math.round(achieved),
     seconds: round(seconds, 2),
-    symbols: s.symbols,
+    symbols: symbolCount,
     putRecordsCalls: calls,
     batches: batchSizes.length,
     meanBatchSize: round(meanBatch, 1),
@@ -859,8 +1114,6 @@ async function costSection(
   s: Settings,
   cloud: LocalCloud,
   log: (line: string) => void,
-  latency: Record<string, unknown> | undefined,
-  handlerCalls: Record<string, number>,
 ): Promise<Record<string, unknown>> {
   const { kinesisMappings } = await import('../pipeline/local-pipeline.ts');
   const mapping = kinesisMappings(cloud.template)[0];
@@ -879,6 +1132,7 @@ async function costSection(
   const clients = createAwsClients(cloud.clientConfig);
   for (const c of [clients.dynamodb, clients.s3, clients.sns, clients.sqs]) instrument(c, counts);
   const puts = counts.putItems;
+  const errors: string[] = [];
   const deps: ProcessDeps = {
     engines: analyticsEngines(),
     state: new DynamoDbStateStore({ documents: clients.documents, tableName: table }),
@@ -888,20 +1142,39 @@ async function costSection(
     notifier: new SnsAlertNotifier({ sns: clients.sns, topicArn: topic }),
     rejects: new SqsRejectedRecordSink({ sqs: clients.sqs, queueUrl: dlq }),
     clock: Date.now,
-    log: quiet,
+    log: {
+      ...quiet,
+      error: (message, attributes) => errors.push(`${message} ${JSON.stringify(attributes ?? {})}`),
+    },
   };
 
+  // Steady state: every symbol starts with a full history (WARM_BARS bars, ≥ the 200-bar windows),
+  // computed in memory and stored as its state item, so the counted batches load and save
+  // full-size state documents as a long-running stream does.
   const symbols = symbolNames('C', s.symbols);
-  const batches = streamBatches(
-    new RealBarMarket(symbols, Math.ceil(s.costRecords / s.symbols) + 1),
-    s.costRecords,
+  const warmRecords = WARM_BARS * s.symbols;
+  const [warmBatches, measured] = splitStreamBatches(
+    new RealBarMarket(symbols, WARM_BARS + Math.ceil(s.costRecords / s.symbols) + 1),
+    warmRecords + s.costRecords,
+    warmRecords,
   );
-  // The first batch of each shard finds no state (a cold start): run those uncounted.
-  const warm = batches.slice(0, SHARDS);
-  for (const b of warm) await processBatch(b, deps);
-  for (const k of Object.keys(counts.calls)) delete counts.calls[k];
-  Object.assign(counts, { writeUnits: 0, readUnits: 0, batchWriteItems: 0, batchWriteUnits: 0, s3Bytes: 0 });
-  Object.assign(puts, { state: 0, latest: 0, alertClaim: 0, other: 0 });
+  const memory = createMemorySinks();
+  const memoryDeps: ProcessDeps = { ...deps, ...memory, timeseries: undefined, log: deps.log } as ProcessDeps;
+  for (const b of warmBatches) {
+    const r = await processBatch(b, memoryDeps);
+    if (r.failures.length > 0)
+      throw new Error(`cost run warm-up: ${r.failures.length} failure(s): ${errors[0] ?? 'no error logged'}`);
+  }
+  const primer = new DynamoDbStateStore({ documents: cloud.clients.documents, tableName: table });
+  let stateBytes = 0;
+  for (const symbol of symbols) {
+    const state = memory.state.get(symbol);
+    if (!state) continue;
+    stateBytes += Buffer.byteLength(JSON.stringify(state.snapshot));
+    if ((await primer.save(state, undefined)) !== 'saved')
+      throw new Error(`cost run: state of ${symbol} exists`);
+  }
+  const meanStateJsonBytes = stateBytes / symbols.length;
 
   let records = 0;
   let rows = 0;
@@ -910,12 +1183,14 @@ async function costSection(
   let kinesisKb = 0;
   let kinesisBytes = 0;
   let lambdaMs = 0;
-  const measured = batches.slice(SHARDS);
   for (const batch of measured) {
     const t0 = performance.now();
     const r = await processBatch(batch, deps);
     lambdaMs += performance.now() - t0;
-    if (r.failures.length > 0) throw new Error(`cost run: a batch reported ${r.failures.length} failure(s)`);
+    if (r.failures.length > 0)
+      throw new Error(
+        `cost run: a batch reported ${r.failures.length} failure(s): ${errors[0] ?? 'no error logged'}`,
+      );
     records += batch.length;
     rows += r.rows;
     alerts += r.alertsPublished;
@@ -980,7 +1255,7 @@ async function costSection(
   const usd = (x: number) => `$${x.toFixed(4)}`;
 
   log(
-    `cost: ${fmt(records)} records (${s.symbols} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted after ${warm.length} cold ones) ` +
+    `cost: ${fmt(records)} records (${s.symbols} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted; each symbol's state primed with ${WARM_BARS} bars of history, ${fmt(meanStateJsonBytes)} bytes of JSON) ` +
       `through the real AWS adapters against the emulators; every default sink on (Timestream ${timestreamOn ? 'ON' : 'off, the default'})`,
   );
   log(
@@ -993,7 +1268,7 @@ async function costSection(
   log(
     `units per 1,000,000 records: ${fmt(m(counts.writeUnits))} WRU (${rowWriteUnitsPerRow.toFixed(2)} per metric row, ${rowsPerRecord.toFixed(3)} rows per record), ` +
       `${fmt(m(counts.readUnits))} RRU; S3 ${fmt(m(counts.s3Bytes) / 1024 / 1024)} MiB gzip; Lambda ${fmt(invocations)} invocations, ` +
-      `${gbSeconds.toFixed(1)} GB-s at ${memoryMb} MB (durations measured here, emulators in-process); Kinesis ${kinesisGb.toFixed(3)} GB (1 KB rounding)`,
+      `${gbSeconds.toFixed(1)} GB-s at ${memoryMb} MB (batch durations measured here against the local emulators); Kinesis ${kinesisGb.toFixed(3)} GB (1 KB rounding)`,
   );
   log(
     `prices (us-east-1 list): DynamoDB on-demand $${p.dynamodbPerMillionWriteRequestUnits}/M WRU, $${p.dynamodbPerMillionReadRequestUnits}/M RRU; ` +
@@ -1009,32 +1284,14 @@ async function costSection(
     `per-record design ${usd(perRecordTotal)} (S3 PUTs ${usd(perRecord.s3Puts)}, PutItem ${usd(perRecord.dynamodbWrites)}, rest as above): ` +
       `${factor.toFixed(1)}× the batched cost; target ≥ ${TARGET_COST_FACTOR}×: ${met ? 'met' : 'NOT met'}`,
   );
-  let latencyMode: Record<string, unknown> | undefined;
-  const latencyRecords = latency?.records as number | undefined;
-  if (latencyRecords) {
-    const handlerOnly = Object.fromEntries(
-      Object.entries(handlerCalls)
-        .filter(
-          ([k]) => !['PutRecords', 'GetRecords', 'GetShardIterator', 'ListShards', 'GetItem'].includes(k),
-        )
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => [k, Math.round(perMillion(v, latencyRecords))]),
-    );
-    latencyMode = { meanBatchSize: latency?.meanBatchSize, callsPerMillionRecords: handlerOnly };
-    log(
-      `latency run (the template's handler, zero window, ${latency?.meanBatchSize} records per batch): calls per 1,000,000 records: ${Object.entries(
-        handlerOnly,
-      )
-        .map(([k, v]) => `${k} ${fmt(v)}`)
-        .join(', ')}`,
-    );
-  }
   return {
     records,
     symbols: s.symbols,
     shards: SHARDS,
     batchSize: BATCH_SIZE,
     batches: measured.length,
+    warmBarsPerSymbol: WARM_BARS,
+    meanStateJsonBytes: Math.round(meanStateJsonBytes),
     rows,
     alertsPublished: alerts,
     rejected,
@@ -1067,7 +1324,6 @@ async function costSection(
     cheaperFactor: round(factor, 2),
     targetFactor: TARGET_COST_FACTOR,
     targetMet: met,
-    ...(latencyMode ? { latencyRun: latencyMode } : {}),
   };
 }
 
@@ -1078,26 +1334,31 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
   const figures: Record<string, unknown> = {};
   if (s.sections.has('throughput')) figures.throughput = await throughputSection(s, log);
   if (s.sections.has('latency') || s.sections.has('cost')) {
-    const { startLocalCloud } = (await import('../local/local-cloud.ts')) as LocalCloudModule;
     const t0 = performance.now();
-    const cloud = await startLocalCloud({ stage: 'dev', countState: false });
+    const bench = await startBenchCloud(s.cloud);
+    const cloud = bench.cloud;
     log(
-      `local cloud (ephemeral, template of stage dev) up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `local cloud (ephemeral, template of stage dev) ${bench.where}, up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    const handlerCalls: Record<string, number> = {};
     try {
-      if (s.sections.has('latency')) figures.latency = await latencySection(s, cloud, log, handlerCalls);
-      if (s.sections.has('cost'))
-        figures.cost = await costSection(
-          s,
-          cloud,
-          log,
-          figures.latency as Record<string, unknown> | undefined,
-          handlerCalls,
-        );
+      if (s.sections.has('latency')) {
+        const runs: Record<string, unknown>[] = [];
+        for (const n of s.latencySymbols) runs.push(await latencySection(s, cloud, log, n));
+        figures.latency = {
+          targetP99Ms: TARGET_P99_MS,
+          targetMet: runs.every((r) => r.targetMet === true),
+          bySymbolCount: runs,
+        };
+      }
+      if (s.sections.has('cost')) figures.cost = await costSection(s, cloud, log);
     } finally {
-      await cloud.stop();
+      await bench.stop();
     }
   }
+  figures.cloud = s.cloud;
   return figures;
+}
+
+if (process.argv[2] === CHILD_FLAG && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await serveLocalCloud();
 }

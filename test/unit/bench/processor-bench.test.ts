@@ -1,0 +1,101 @@
+/**
+ * Smoke test of the processor bench part (`npm run bench -- processor`) with tiny sizes: it checks
+ * the output contract — human lines, then ONE JSON object as the last line — and the figures that
+ * follow from the workload and from AWS's published limits and prices, never speeds.
+ *
+ * Workload here: 10 symbols (3, 3, 2, 2 on the 4 shards), 1,000 counted records = 100 one-minute
+ * bars per symbol, all inside one trading day (bars 250–349 of the 389-bar AAPL sample day).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+function bench(env: Record<string, string>) {
+  const r = spawnSync(process.execPath, ['scripts/bench/index.ts', 'processor'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 170_000,
+  });
+  return { status: r.status, lines: r.stdout.trim().split('\n'), stderr: r.stderr };
+}
+
+const SMALL = {
+  BENCH_PROCESSOR_RECORDS: '1000',
+  BENCH_PROCESSOR_SYMBOLS: '10',
+  BENCH_PROCESSOR_LATENCY_SECONDS: '2',
+  BENCH_PROCESSOR_RATE: '200',
+  BENCH_PROCESSOR_LATENCY_SYMBOLS: '5',
+  BENCH_PROCESSOR_COST_RECORDS: '1000',
+};
+
+describe('npm run bench -- processor', () => {
+  it('runs the three sections and ends with one JSON object of their figures', { timeout: 180_000 }, () => {
+    const { status, lines, stderr } = bench(SMALL);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const last = JSON.parse(lines.at(-1)!);
+    expect(Object.keys(last)).toEqual(['processor']);
+    const { throughput, latency, cost } = last.processor;
+    expect(lines.slice(0, -1).every((l) => !l.startsWith('{'))).toBe(true);
+
+    // 1. throughput: every bar is processed into exactly one metric row; the ratio is pipeline/bare.
+    expect(throughput.records).toBe(1000);
+    expect(throughput.rows).toBe(1000);
+    expect(throughput.batches).toBe(4); // 300, 300, 200, 200 records: one batch per shard
+    expect(throughput.pipelineRecordsPerSecond).toBeGreaterThan(0);
+    expect(throughput.bareDecodeRecordsPerSecond).toBeGreaterThan(0);
+    expect(throughput.shareOfBareDecode).toBeCloseTo(
+      throughput.pipelineRecordsPerSecond / throughput.bareDecodeRecordsPerSecond,
+      3,
+    );
+    expect(throughput.bySymbolCount.map((r: { symbols: number }) => r.symbols)).toEqual([20, 2000]);
+    expect(lines.some((l) => l.includes('bare base64 + JSON.parse'))).toBe(true);
+
+    // 2. latency: every record sent is matched to the batch that processed it and its row is stored.
+    const run = latency.bySymbolCount[0];
+    expect(run.symbols).toBe(5);
+    expect(run.records).toBe(400); // 200 records/s for 2 s
+    expect(run.unmatchedRecords).toBe(0);
+    expect(run.batchesNotOk).toBe(0);
+    expect(run.readBack.sampled).toBeGreaterThan(0);
+    expect(run.readBack.found).toBe(run.readBack.sampled);
+    expect(run.p50Ms).toBeGreaterThan(0);
+    expect(run.p50Ms).toBeLessThanOrEqual(run.p99Ms);
+    expect(run.p99Ms).toBeLessThanOrEqual(run.maxMs);
+    expect(run.batchingWindowSeconds).toBe(0);
+    expect(latency.targetP99Ms).toBe(250);
+
+    // 3. cost: calls follow from the batch shapes and DynamoDB's 25-item BatchWriteItem limit.
+    expect(cost.records).toBe(1000);
+    expect(cost.batches).toBe(4);
+    expect(cost.rows).toBe(1000);
+    const perMillion = 1_000_000 / 1000;
+    // ⌈300/25⌉ + ⌈300/25⌉ + ⌈200/25⌉ + ⌈200/25⌉ = 40 BatchWriteItem calls per 1,000 records
+    expect(cost.callsPerMillionRecords.BatchWriteItem).toBe(40 * perMillion);
+    // one state BatchGetItem and one lake object per batch (one shard, one day each)
+    expect(cost.callsPerMillionRecords.BatchGetItem).toBe(4 * perMillion);
+    expect(cost.callsPerMillionRecords.PutObject).toBe(4 * perMillion);
+    // one conditional state put and one LATEST put per symbol per batch
+    expect(cost.putItemsPerMillionRecords.state).toBe(10 * perMillion);
+    expect(cost.putItemsPerMillionRecords.latest).toBe(10 * perMillion);
+    // prices: $0.005 per 1,000 PUTs → one PUT per record costs $5 per million records
+    expect(cost.pricesUsd.s3PerThousandPutRequests).toBe(0.005);
+    expect(cost.usdPerMillionRecords.perRecordDesign.s3Puts).toBeCloseTo(5, 6);
+    expect(cost.usdPerMillionRecords.batched.s3Puts).toBeCloseTo((4 * perMillion * 0.005) / 1000, 6);
+    expect(cost.lambda.invocationsPerMillionRecords).toBe(4 * perMillion);
+    expect(cost.cheaperFactor).toBeCloseTo(
+      cost.usdPerMillionRecords.perRecordDesignTotal / cost.usdPerMillionRecords.batchedTotal,
+      1,
+    );
+    expect(lines.some((l) => l.includes('per-record design'))).toBe(true);
+  });
+
+  it('rejects a malformed setting naming it, and still ends with the JSON line', () => {
+    const { status, lines } = bench({ BENCH_PROCESSOR_SECTIONS: 'throughput,speed' });
+    expect(status).toBe(1);
+    expect(JSON.parse(lines.at(-1)!).processor.error).toContain('BENCH_PROCESSOR_SECTIONS');
+  });
+});
