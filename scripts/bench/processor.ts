@@ -96,7 +96,8 @@ interface Settings {
   readonly latencySymbols: readonly number[];
   readonly latencySeconds: number;
   readonly rate: number;
-  readonly costRecords: number;
+  /** Counted records per cost run; undefined = one sample trading day (389 bars) per symbol. */
+  readonly costRecords: number | undefined;
   readonly sections: ReadonlySet<Section>;
   /** Where the emulators run: their own process (default, as AWS services are elsewhere) or this one. */
   readonly cloud: 'process' | 'inprocess';
@@ -149,7 +150,9 @@ export function settingsFromEnv(): Settings {
     latencySymbols: intListFromEnv('BENCH_PROCESSOR_LATENCY_SYMBOLS', [20, 200], 1, 10_000),
     latencySeconds: intFromEnv('BENCH_PROCESSOR_LATENCY_SECONDS', 15, 1, 120),
     rate: intFromEnv('BENCH_PROCESSOR_RATE', 1_000, 10, 10_000),
-    costRecords: intFromEnv('BENCH_PROCESSOR_COST_RECORDS', 20_000, 1_000, 1_000_000),
+    costRecords: process.env.BENCH_PROCESSOR_COST_RECORDS
+      ? intFromEnv('BENCH_PROCESSOR_COST_RECORDS', 0, 1_000, 2_000_000)
+      : undefined,
     sections,
     cloud: cloudModeFromEnv(),
   };
@@ -483,6 +486,8 @@ interface CallCounts {
   /** Items written by BatchWriteItem (metric rows) and their units. */
   batchWriteItems: number;
   batchWriteUnits: number;
+  /** Units of the alert ledger's writes (claims, confirms, releases): the same in either design. */
+  alertWriteUnits: number;
   s3Bytes: number;
   /** PutItem calls by the item they write (from its sort key). */
   readonly putItems: { state: number; latest: number; alertClaim: number; other: number };
@@ -494,6 +499,7 @@ const newCounts = (): CallCounts => ({
   readUnits: 0,
   batchWriteItems: 0,
   batchWriteUnits: 0,
+  alertWriteUnits: 0,
   s3Bytes: 0,
   putItems: { state: 0, latest: 0, alertClaim: 0, other: 0 },
 });
@@ -589,16 +595,20 @@ function instrument(
             }
         } else if (api === 'PutItem') {
           const item = input.Item as Record<string, AttributeValue>;
-          counts.writeUnits += writeUnits(item);
+          const units = writeUnits(item);
+          counts.writeUnits += units;
           const skValue = item.sk as unknown;
           const sk = isAttributeValue(skValue) ? String(skValue.S ?? '') : String(skValue ?? '');
           if (sk === 'STATE') counts.putItems.state++;
           else if (sk === 'LATEST') counts.putItems.latest++;
-          else if (sk.startsWith('ALERT#')) counts.putItems.alertClaim++;
-          else counts.putItems.other++;
+          else if (sk.startsWith('ALERT#')) {
+            counts.putItems.alertClaim++;
+            counts.alertWriteUnits += units;
+          } else counts.putItems.other++;
         } else if (api === 'UpdateItem' || api === 'DeleteItem') {
           // Alert ledger items are well under 1 KB: one unit each.
           counts.writeUnits += 1;
+          counts.alertWriteUnits += 1;
         } else if (api === 'PutObject') {
           const body = input.Body as Uint8Array | undefined;
           counts.s3Bytes += body?.byteLength ?? 0;
@@ -1113,8 +1123,10 @@ function perMillion(n: number, records: number): number {
 async function costSection(
   s: Settings,
   cloud: LocalCloud,
-  log: (line: string) => void,
+  verboseLog: (line: string) => void,
+  symbolCount: number,
 ): Promise<Record<string, unknown>> {
+  const log = verboseLog;
   const { kinesisMappings } = await import('../pipeline/local-pipeline.ts');
   const mapping = kinesisMappings(cloud.template)[0];
   if (!mapping) throw new Error('the template has no Kinesis event source mapping');
@@ -1151,11 +1163,13 @@ async function costSection(
   // Steady state: every symbol starts with a full history (WARM_BARS bars, ≥ the 200-bar windows),
   // computed in memory and stored as its state item, so the counted batches load and save
   // full-size state documents as a long-running stream does.
-  const symbols = symbolNames('C', s.symbols);
-  const warmRecords = WARM_BARS * s.symbols;
+  const symbols = symbolNames(`C${symbolCount}X`, symbolCount);
+  const warmRecords = WARM_BARS * symbolCount;
+  const sampleDay = loadSampleBars().length;
+  const costRecords = s.costRecords ?? symbolCount * sampleDay;
   const [warmBatches, measured] = splitStreamBatches(
-    new RealBarMarket(symbols, WARM_BARS + Math.ceil(s.costRecords / s.symbols) + 1),
-    warmRecords + s.costRecords,
+    new RealBarMarket(symbols, WARM_BARS + Math.ceil(costRecords / symbolCount) + 1),
+    warmRecords + costRecords,
     warmRecords,
   );
   const memory = createMemorySinks();
@@ -1235,17 +1249,18 @@ async function costSection(
     ...shared,
   };
   // Per-record design: one S3 object and one PutItem (same row, same units) per record; the
-  // alert path, Lambda and Kinesis as above; no state or LATEST items at all (in its favour).
+  // alert path (SNS + ledger), Lambda and Kinesis as above; no state or LATEST items at all (in its
+  // favour: a per-record design that kept per-symbol state would read and write it per record).
   const rowsPerRecord = rows / records;
   const perRecord = {
     dynamodbWrites:
-      (1_000_000 * rowsPerRecord * rowWriteUnitsPerRow * p.dynamodbPerMillionWriteRequestUnits) / 1e6,
+      ((1_000_000 * rowsPerRecord * rowWriteUnitsPerRow + m(counts.alertWriteUnits)) *
+        p.dynamodbPerMillionWriteRequestUnits) /
+      1e6,
     dynamodbReads: 0,
     s3Puts: (1_000_000 * p.s3PerThousandPutRequests) / 1e3,
     sqs: batched.sqs,
     ...shared,
-    // The alert ledger's writes are the same in both designs.
-    dynamodbAlertLedger: 0,
   };
   const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
   const batchedTotal = total(batched);
@@ -1255,7 +1270,7 @@ async function costSection(
   const usd = (x: number) => `$${x.toFixed(4)}`;
 
   log(
-    `cost: ${fmt(records)} records (${s.symbols} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted; each symbol's state primed with ${WARM_BARS} bars of history, ${fmt(meanStateJsonBytes)} bytes of JSON) ` +
+    `cost: ${fmt(records)} records (${symbolCount} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted; each symbol's state primed with ${WARM_BARS} bars of history, ${fmt(meanStateJsonBytes)} bytes of JSON) ` +
       `through the real AWS adapters against the emulators; every default sink on (Timestream ${timestreamOn ? 'ON' : 'off, the default'})`,
   );
   log(
@@ -1286,7 +1301,7 @@ async function costSection(
   );
   return {
     records,
-    symbols: s.symbols,
+    symbols: symbolCount,
     shards: SHARDS,
     batchSize: BATCH_SIZE,
     batches: measured.length,
@@ -1350,7 +1365,21 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
           bySymbolCount: runs,
         };
       }
-      if (s.sections.has('cost')) figures.cost = await costSection(s, cloud, log);
+      if (s.sections.has('cost')) {
+        const main = await costSection(s, cloud, log, s.symbols);
+        // Denser batches (more records per symbol per batch) spread the per-symbol items thinner.
+        const others: Record<string, unknown>[] = [];
+        for (const n of [20].filter((x) => x !== s.symbols)) {
+          const r = await costSection(s, cloud, () => {}, n);
+          const usd = r.usdPerMillionRecords as Record<string, number>;
+          log(
+            `  ${n} symbols (${(r.records as number) / (r.batches as number) / Math.ceil(n / SHARDS)} records per symbol per batch): ` +
+              `batched $${usd.batchedTotal?.toFixed(4)} vs per-record $${usd.perRecordDesignTotal?.toFixed(4)} per million records: ${(r.cheaperFactor as number).toFixed(1)}×`,
+          );
+          others.push(r);
+        }
+        figures.cost = { ...main, bySymbolCount: others };
+      }
     } finally {
       await bench.stop();
     }
