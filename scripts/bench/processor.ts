@@ -72,7 +72,7 @@ const TARGET_SHARE_OF_BARE_DECODE = 1 / 3;
 const TARGET_P99_MS = 250;
 const TARGET_COST_FACTOR = 10;
 /** One record in this many gets a live GetItem probe in the latency section. */
-const PROBE_EVERY = 1_000;
+const PROBE_EVERY = 200;
 const PROBE_INTERVAL_MS = 20;
 const READBACK_SAMPLE = 200;
 /** Bars of history each symbol has before the cost run is counted (the longest window is 200). */
