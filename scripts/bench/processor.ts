@@ -25,9 +25,13 @@
  *    window) are counted too, by instrumenting the SDK's Client.send, as a cross-check.
  *
  * Environment (for quick runs): BENCH_PROCESSOR_RECORDS (throughput records, default 100000),
- * BENCH_PROCESSOR_SYMBOLS (default 200), BENCH_PROCESSOR_LATENCY_SECONDS (default 15),
- * BENCH_PROCESSOR_RATE (records/s, default 1000), BENCH_PROCESSOR_COST_RECORDS (default 20000),
- * BENCH_PROCESSOR_SECTIONS (comma list of throughput,latency,cost; default all).
+ * BENCH_PROCESSOR_SYMBOLS (throughput and cost, default 200), BENCH_PROCESSOR_LATENCY_SECONDS
+ * (default 15), BENCH_PROCESSOR_RATE (records/s, default 1000), BENCH_PROCESSOR_LATENCY_SYMBOLS
+ * (comma list, one latency run each, default 20,200), BENCH_PROCESSOR_COST_RECORDS (counted records
+ * per cost run, default one sample day = 389 bars per symbol), BENCH_PROCESSOR_SECTIONS (comma list
+ * of throughput,latency,cost; default all), BENCH_PROCESSOR_CLOUD (process = the emulators in a
+ * child process of their own, the default, as the AWS services are not in the Lambda's process;
+ * inprocess = in the bench's process, sharing its one thread).
  *
  *   npm run bench -- processor
  *   BENCH_PROCESSOR_SECTIONS=throughput BENCH_PROCESSOR_RECORDS=20000 npm run bench -- processor
