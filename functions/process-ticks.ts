@@ -21,7 +21,12 @@ import { TimestreamSink } from '../src/adapters/aws/timestream-sink.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadProcessorEnv } from '../src/config/processor.ts';
 import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
-import { type ProcessDeps, processBatch, type SinkName } from '../src/pipeline/process/process-batch.ts';
+import {
+  EngineCache,
+  type ProcessDeps,
+  processBatch,
+  type SinkName,
+} from '../src/pipeline/process/process-batch.ts';
 import { toStreamRecords } from '../src/pipeline/process/stream-records.ts';
 
 const config = loadProcessorEnv();
@@ -54,6 +59,8 @@ async function around<T>(sink: SinkName, work: () => Promise<T>): Promise<T> {
 
 const deps: ProcessDeps = {
   engines: analyticsEngines(),
+  // A warm container keeps its symbols' engines: a batch whose stored state is unchanged skips the restore.
+  engineCache: new EngineCache(),
   state: new DynamoDbStateStore({ documents: clients.documents, tableName: config.MARKET_TABLE_NAME }),
   metrics: new DynamoDbMetricsStore({
     documents: clients.documents,

@@ -73,24 +73,31 @@ export const US_EQUITY_HOURS: SessionHours = {
   earlyPostClose: 17 * 60,
 };
 
+const RECENT_DAYS = 8;
+
 /** The US equity calendar (NYSE / Nasdaq): sessions in America/New_York, NYSE holidays. */
 export class UsEquityCalendar implements ExchangeCalendar {
   readonly id = 'XNYS';
   readonly timeZone = 'America/New_York';
   readonly hasSessions = true;
   readonly hours: SessionHours;
-  private cached: TradingDay | undefined;
+  /** The last few trading days looked up (one calendar serves many symbols, on different days). */
+  private readonly recent: TradingDay[] = [];
 
   constructor(hours: SessionHours = US_EQUITY_HOURS) {
     this.hours = hours;
   }
 
   tradingDayAt(epochMs: number): TradingDay {
-    const c = this.cached;
-    if (c !== undefined && epochMs >= c.start && epochMs < c.end) return c;
+    const recent = this.recent;
+    for (let i = 0; i < recent.length; i++) {
+      const c = recent[i] as TradingDay;
+      if (epochMs >= c.start && epochMs < c.end) return c;
+    }
     const l = localDateTime(epochMs, this.timeZone);
     const day = this.dayOf(l.year, l.month, l.day);
-    this.cached = day;
+    if (recent.length >= RECENT_DAYS) recent.pop();
+    recent.unshift(day);
     return day;
   }
 
@@ -187,20 +194,36 @@ const FOREIGN_EXCHANGE_SUFFIX = /\.[A-Z]{1,2}$/;
  * The calendar for a symbol, by its Yahoo spelling. Returns a new instance (each keeps its own
  * one-day cache, so give each per-symbol aggregate its own).
  */
+/** Calendars hold no per-symbol state (only a memo of recent days): one instance each serves all symbols. */
+let shared:
+  | {
+      us: UsEquityCalendar;
+      crypto: ContinuousCalendar;
+      fx: ContinuousCalendar;
+      future: ContinuousCalendar;
+      unknown: ContinuousCalendar;
+    }
+  | undefined;
+
 export function calendarForSymbol(symbol: string): ExchangeCalendar {
+  shared ??= {
+    us: new UsEquityCalendar(),
+    crypto: new ContinuousCalendar('CRYPTO-24x7', 'UTC', 0),
+    fx: new ContinuousCalendar('FX-24x5', 'America/New_York', 17 * 60),
+    future: new ContinuousCalendar('CME-GLOBEX', 'America/New_York', 18 * 60),
+    unknown: new ContinuousCalendar('UNKNOWN-UTC', 'UTC', 0),
+  };
   switch (assetClassOf(symbol)) {
     case 'crypto':
-      return new ContinuousCalendar('CRYPTO-24x7', 'UTC', 0);
+      return shared.crypto;
     case 'fx':
-      return new ContinuousCalendar('FX-24x5', 'America/New_York', 17 * 60);
+      return shared.fx;
     case 'future':
-      return new ContinuousCalendar('CME-GLOBEX', 'America/New_York', 18 * 60);
+      return shared.future;
     case 'index':
-      return new UsEquityCalendar();
+      return shared.us;
     case 'equity':
       // Yahoo writes US share classes with a dash (BRK-B); a 1–2 letter dot suffix is an exchange.
-      return FOREIGN_EXCHANGE_SUFFIX.test(symbol)
-        ? new ContinuousCalendar('UNKNOWN-UTC', 'UTC', 0)
-        : new UsEquityCalendar();
+      return FOREIGN_EXCHANGE_SUFFIX.test(symbol) ? shared.unknown : shared.us;
   }
 }

@@ -54,6 +54,8 @@ export interface ProcessDeps {
   readonly rejects: RejectedRecordSink;
   readonly clock: () => number;
   readonly log: ProcessLog;
+  /** Engines kept warm between invocations of one container (skips restoring unchanged state). */
+  readonly engineCache?: EngineCache;
   /** Wraps each sink call (tracing subsegments, latency metrics); identity by default. */
   readonly around?: <T>(sink: SinkName, work: () => Promise<T>) => Promise<T>;
 }
@@ -115,6 +117,49 @@ interface SymbolWork {
 }
 
 const direct = <T>(_sink: SinkName, work: () => Promise<T>) => work();
+
+/** Symbols whose alerts or state are written side by side. */
+const SINK_CONCURRENCY = 16;
+
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/**
+ * Keeps each symbol's engine in memory after its state was saved, tagged with the saved sequence
+ * number. The next batch takes it back (skipping the restore) only if the stored state is still that
+ * one; an engine taken out and not saved again (the symbol failed) is simply dropped.
+ */
+export class EngineCache {
+  readonly #engines = new Map<string, { readonly sequenceNumber: string; readonly engine: SymbolEngine }>();
+  readonly #max: number;
+
+  constructor(maxSymbols = 10_000) {
+    this.#max = maxSymbols;
+  }
+
+  take(symbol: string, storedSequenceNumber: string): SymbolEngine | undefined {
+    const hit = this.#engines.get(symbol);
+    this.#engines.delete(symbol);
+    return hit?.sequenceNumber === storedSequenceNumber ? hit.engine : undefined;
+  }
+
+  keep(symbol: string, sequenceNumber: string, engine: SymbolEngine): void {
+    if (this.#engines.size >= this.#max && !this.#engines.has(symbol)) {
+      const oldest = this.#engines.keys().next().value as string;
+      this.#engines.delete(oldest);
+    }
+    this.#engines.set(symbol, { sequenceNumber, engine });
+  }
+
+  get size(): number {
+    return this.#engines.size;
+  }
+}
 
 function alertFor(a: DetectedAnomaly): Alert {
   return {
@@ -220,48 +265,40 @@ export async function processBatch(
 
   const rowsOf = (ws: readonly SymbolWork[]) => ws.flatMap((w) => w.rows);
 
-  let batchWork = healthy();
-  if (batchWork.length > 0) {
-    try {
-      await around('metrics', () => deps.metrics.write(rowsOf(batchWork)));
-    } catch (err) {
-      failSymbols('metrics', batchWork, err);
-    }
-  }
-
+  // The row store, the lake and the time series are independent and idempotent: write them at once.
   const lakeObjects: string[] = [];
-  batchWork = healthy();
+  const batchWork = healthy();
   const lakeRecords = batchWork.flatMap((w) => w.accepted.map((d) => toLakeRecord(d)));
-  if (lakeRecords.length > 0) {
-    lakeRecords.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
-    try {
-      const keys = await around('lake', () =>
+  lakeRecords.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
+  const timeseries = deps.timeseries;
+  await Promise.all([
+    batchWork.length > 0 &&
+      around('metrics', () => deps.metrics.write(rowsOf(batchWork))).catch((err: unknown) =>
+        failSymbols('metrics', batchWork, err),
+      ),
+    lakeRecords.length > 0 &&
+      around('lake', () =>
         deps.lake.writeBatch({
           shardId: lakeRecords[0]!.shardId,
           firstSequenceNumber: lakeRecords[0]!.sequenceNumber,
           lastSequenceNumber: lakeRecords[lakeRecords.length - 1]!.sequenceNumber,
           records: lakeRecords,
         }),
-      );
-      lakeObjects.push(...keys);
-    } catch (err) {
-      failSymbols('lake', batchWork, err);
-    }
-  }
+      ).then(
+        (keys) => lakeObjects.push(...keys),
+        (err: unknown) => failSymbols('lake', batchWork, err),
+      ),
+    timeseries &&
+      batchWork.length > 0 &&
+      around('timeseries', () => timeseries.write(rowsOf(batchWork))).catch((err: unknown) =>
+        failSymbols('timeseries', batchWork, err),
+      ),
+  ]);
 
-  const timeseries = deps.timeseries;
-  batchWork = healthy();
-  if (timeseries && batchWork.length > 0) {
-    try {
-      await around('timeseries', () => timeseries.write(rowsOf(batchWork)));
-    } catch (err) {
-      failSymbols('timeseries', batchWork, err);
-    }
-  }
-
+  // Alerts: in order within a symbol, symbols side by side.
   let alertsPublished = 0;
   let alertsSuppressed = 0;
-  for (const w of healthy()) {
+  await forEachLimited(healthy(), SINK_CONCURRENCY, async (w) => {
     for (const anomaly of w.anomalies) {
       try {
         const outcome = await around('alerts', () => publishOnce(alertFor(anomaly), deps));
@@ -269,15 +306,16 @@ export async function processBatch(
         else alertsSuppressed++;
       } catch (err) {
         failSymbols('alerts', [w], err);
-        break;
+        return;
       }
     }
-  }
+  });
 
   // Advance each symbol's state last: until then a retry recomputes the same effects.
-  for (const w of healthy()) {
+  await forEachLimited(healthy(), SINK_CONCURRENCY, async (w) => {
     const applied = w.applied!;
-    const snapshot: StoredSnapshot = { v: 1, watermarks: w.watermarks, engine: w.engine!.snapshot() };
+    const engine = w.engine!;
+    const snapshot: StoredSnapshot = { v: 1, watermarks: w.watermarks, engine: engine.snapshot() };
     const next: SymbolStateRecord = {
       symbol: w.symbol,
       lastSequenceNumber: applied.record.sequenceNumber,
@@ -292,11 +330,13 @@ export async function processBatch(
           symbol: w.symbol,
           expected: w.previous?.lastSequenceNumber,
         });
+      } else {
+        deps.engineCache?.keep(w.symbol, next.lastSequenceNumber, engine);
       }
     } catch (err) {
       failSymbols('state', [w], err);
     }
-  }
+  });
 
   for (const w of work) if (w.failedAt !== undefined) failures.add(w.failedAt);
 
@@ -370,7 +410,9 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         duplicates++;
         continue;
       }
-      w.engine ??= stored ? deps.engines.restore(w.symbol, stored.engine) : deps.engines.create(w.symbol);
+      w.engine ??=
+        (w.previous && deps.engineCache?.take(w.symbol, w.previous.lastSequenceNumber)) ??
+        (stored ? deps.engines.restore(w.symbol, stored.engine) : deps.engines.create(w.symbol));
       const step = w.engine.apply(d.event);
       w.applied = d;
       w.watermarks[d.event.kind] = Math.max(time, watermark ?? time);

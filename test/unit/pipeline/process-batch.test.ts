@@ -4,6 +4,7 @@ import { type Bar, encodeMarketEvent } from '../../../src/domain/market/index.ts
 import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
 import type { SymbolEngineFactory } from '../../../src/pipeline/process/engine.ts';
 import {
+  EngineCache,
   type ProcessDeps,
   processBatch,
   type StreamRecord,
@@ -51,9 +52,15 @@ function jumpDay(symbol: string): Bar[] {
 
 const silent = { info() {}, warn() {}, error() {} };
 
-function depsFor(sinks: MemorySinks, engines: SymbolEngineFactory = analyticsEngines()): ProcessDeps {
-  return { ...sinks, engines, clock: () => NOW, log: silent };
+function depsForShared(
+  sinks: MemorySinks,
+  engines: SymbolEngineFactory = analyticsEngines(),
+  engineCache?: EngineCache,
+): ProcessDeps {
+  return { ...sinks, engines, clock: () => NOW, log: silent, ...(engineCache ? { engineCache } : {}) };
 }
+
+const depsFor = (sinks: MemorySinks, engines?: SymbolEngineFactory) => depsForShared(sinks, engines);
 
 async function runInBatches(records: readonly StreamRecord[], deps: ProcessDeps, size = 100) {
   const reports = [];
@@ -164,21 +171,30 @@ describe('processBatch', () => {
     expect(JSON.stringify([sinks.state.get('AAPL'), sinks.state.get('JUMP')])).toBe(states);
   });
 
-  for (const sink of ['metrics', 'lake', 'timeseries', 'notifier', 'state'] as const) {
-    it(`a crash right after the ${sink} write, then the retry, leaves exactly the uninterrupted result`, async () => {
+  for (const [sink, cached] of (['metrics', 'lake', 'timeseries', 'notifier', 'state'] as const).flatMap(
+    (s) =>
+      [
+        [s, false],
+        [s, true],
+      ] as const,
+  )) {
+    it(`a crash right after the ${sink} write, then the retry, leaves exactly the uninterrupted result${cached ? ' (warm engine cache)' : ''}`, async () => {
       const records = jumpDay('JUMP').map((b) => barRecord(b));
       const reference = createMemorySinks({ now: () => NOW });
       await runInBatches(records, depsFor(reference), 50);
+      // With a cache, engines stay warm across batches; the crashed batch's engine must not be reused.
+      const cache = cached ? new EngineCache() : undefined;
+      const warm = (s: MemorySinks) => depsForShared(s, analyticsEngines(), cache);
 
       // Crash after the effect in the batch holding the jump (records 300..349), then retry it.
-      await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+      await runInBatches(records.slice(0, JUMP_AT), warm(sinks), 50);
       sinks[sink].faults.failNext({ timing: 'after' });
       const crashed = records.slice(JUMP_AT, JUMP_AT + 50);
-      const first = await processBatch(crashed, depsFor(sinks));
+      const first = await processBatch(crashed, warm(sinks));
       // The effect landed, yet the invocation saw an error: the symbol is reported from its first record.
       expect(first.failures).toEqual([crashed[0]!.sequenceNumber]);
-      await processBatch(crashed, depsFor(sinks));
-      await runInBatches(records.slice(JUMP_AT + 50), depsFor(sinks), 50);
+      await processBatch(crashed, warm(sinks));
+      await runInBatches(records.slice(JUMP_AT + 50), warm(sinks), 50);
 
       expect(tableOf(sinks)).toBe(tableOf(reference));
       expect(sinks.metrics.count('JUMP', 'bar')).toBe(389);
