@@ -58,6 +58,7 @@ import { UsEquityCalendar } from '../../src/domain/calendar/calendar.ts';
 import { type Bar, encodeMarketEvent } from '../../src/domain/market/index.ts';
 import { analyticsEngines } from '../../src/pipeline/process/analytics-engine.ts';
 import {
+  EngineCache,
   type ProcessDeps,
   processBatch,
   type StreamRecord,
@@ -359,6 +360,8 @@ async function pipelinePass(batches: readonly StreamRecord[][], now: number): Pr
   const sinks = createMemorySinks({ encodeLake: true });
   const deps: ProcessDeps = {
     engines: analyticsEngines(),
+    // As the handler runs it: a warm container keeps engines whose stored state is unchanged.
+    engineCache: new EngineCache(),
     state: sinks.state,
     metrics: sinks.metrics,
     lake: sinks.lake,

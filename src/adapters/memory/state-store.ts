@@ -1,10 +1,31 @@
 import type { StateSaveOutcome, SymbolStateRecord, SymbolStateStore } from '../../ports/processor.ts';
-import { cloneJson, Faults } from './faults.ts';
+import { Faults } from './faults.ts';
+
+/** A fresh record whose snapshot is parsed from the stored JSON on first access. */
+function materialize(
+  item: Omit<SymbolStateRecord, 'snapshot'> & { readonly json: string },
+): SymbolStateRecord {
+  let parsed: unknown;
+  let done = false;
+  return {
+    symbol: item.symbol,
+    lastSequenceNumber: item.lastSequenceNumber,
+    lastEventTime: item.lastEventTime,
+    get snapshot() {
+      if (!done) {
+        parsed = JSON.parse(item.json);
+        done = true;
+      }
+      return parsed;
+    },
+  };
+}
 
 /** In-memory SymbolStateStore with the DynamoDB adapter's conditional-save semantics. */
 export class MemoryStateStore implements SymbolStateStore {
   readonly faults = new Faults('state store');
-  readonly #items = new Map<string, SymbolStateRecord>();
+  /** As a store holds it: the snapshot serialized (parsed again only when a reader looks at it). */
+  readonly #items = new Map<string, Omit<SymbolStateRecord, 'snapshot'> & { readonly json: string }>();
   /** Round trips made (loadMany calls, save calls), for tests and the bench. */
   loads = 0;
   saves = 0;
@@ -16,7 +37,7 @@ export class MemoryStateStore implements SymbolStateStore {
     const out = new Map<string, SymbolStateRecord>();
     for (const s of new Set(symbols)) {
       const item = this.#items.get(s);
-      if (item) out.set(s, { ...item, snapshot: cloneJson(item.snapshot) });
+      if (item) out.set(s, materialize(item));
     }
     this.faults.check('after');
     return out;
@@ -35,7 +56,7 @@ export class MemoryStateStore implements SymbolStateStore {
       symbol: state.symbol,
       lastSequenceNumber: state.lastSequenceNumber,
       lastEventTime: state.lastEventTime,
-      snapshot: cloneJson(state.snapshot ?? null),
+      json: JSON.stringify(state.snapshot ?? null),
     });
     this.faults.check('after');
     return 'saved';
@@ -44,7 +65,7 @@ export class MemoryStateStore implements SymbolStateStore {
   /** The stored state (a copy), or undefined. */
   get(symbol: string): SymbolStateRecord | undefined {
     const item = this.#items.get(symbol);
-    return item ? { ...item, snapshot: cloneJson(item.snapshot) } : undefined;
+    return item ? materialize(item) : undefined;
   }
 
   get size(): number {

@@ -134,30 +134,36 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
  * number. The next batch takes it back (skipping the restore) only if the stored state is still that
  * one; an engine taken out and not saved again (the symbol failed) is simply dropped.
  */
+/** An engine with the per-kind watermarks saved beside it. */
+export interface WarmEngine {
+  readonly engine: SymbolEngine;
+  readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+}
+
 export class EngineCache {
-  readonly #engines = new Map<string, { readonly sequenceNumber: string; readonly engine: SymbolEngine }>();
+  readonly #entries = new Map<string, { readonly sequenceNumber: string; readonly warm: WarmEngine }>();
   readonly #max: number;
 
   constructor(maxSymbols = 10_000) {
     this.#max = maxSymbols;
   }
 
-  take(symbol: string, storedSequenceNumber: string): SymbolEngine | undefined {
-    const hit = this.#engines.get(symbol);
-    this.#engines.delete(symbol);
-    return hit?.sequenceNumber === storedSequenceNumber ? hit.engine : undefined;
+  take(symbol: string, storedSequenceNumber: string): WarmEngine | undefined {
+    const hit = this.#entries.get(symbol);
+    this.#entries.delete(symbol);
+    return hit?.sequenceNumber === storedSequenceNumber ? hit.warm : undefined;
   }
 
-  keep(symbol: string, sequenceNumber: string, engine: SymbolEngine): void {
-    if (this.#engines.size >= this.#max && !this.#engines.has(symbol)) {
-      const oldest = this.#engines.keys().next().value as string;
-      this.#engines.delete(oldest);
+  keep(symbol: string, sequenceNumber: string, warm: WarmEngine): void {
+    if (this.#entries.size >= this.#max && !this.#entries.has(symbol)) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
     }
-    this.#engines.set(symbol, { sequenceNumber, engine });
+    this.#entries.set(symbol, { sequenceNumber, warm });
   }
 
   get size(): number {
-    return this.#engines.size;
+    return this.#entries.size;
   }
 }
 
@@ -331,7 +337,10 @@ export async function processBatch(
           expected: w.previous?.lastSequenceNumber,
         });
       } else {
-        deps.engineCache?.keep(w.symbol, next.lastSequenceNumber, engine);
+        deps.engineCache?.keep(w.symbol, next.lastSequenceNumber, {
+          engine,
+          watermarks: { ...w.watermarks },
+        });
       }
     } catch (err) {
       failSymbols('state', [w], err);
@@ -393,9 +402,11 @@ function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Dec
 function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[]): number {
   let duplicates = 0;
   const unusable: RejectedRecord[] = [];
+  // A warm engine whose saved state is the stored one spares parsing and restoring the snapshot.
+  const warm = w.previous ? deps.engineCache?.take(w.symbol, w.previous.lastSequenceNumber) : undefined;
   try {
-    const stored = storedSnapshot(w.previous);
-    Object.assign(w.watermarks, stored?.watermarks);
+    const stored = warm ? undefined : storedSnapshot(w.previous);
+    Object.assign(w.watermarks, warm ? warm.watermarks : stored?.watermarks);
     for (const d of w.records) {
       const seq = d.record.sequenceNumber;
       const time = eventTime(d.event);
@@ -411,7 +422,7 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         continue;
       }
       w.engine ??=
-        (w.previous && deps.engineCache?.take(w.symbol, w.previous.lastSequenceNumber)) ??
+        warm?.engine ??
         (stored ? deps.engines.restore(w.symbol, stored.engine) : deps.engines.create(w.symbol));
       const step = w.engine.apply(d.event);
       w.applied = d;
@@ -431,6 +442,9 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
       w.accepted.push(d);
     }
     rejected.push(...unusable);
+    // Nothing new for this symbol: its warm engine is still the stored state.
+    if (warm && w.engine === undefined)
+      deps.engineCache?.keep(w.symbol, w.previous!.lastSequenceNumber, warm);
   } catch (err) {
     // Not bad input (that was rejected above) but a fault: nothing of this symbol is kept, and the
     // symbol is retried from its first unprocessed record; bisection isolates a poison record.
