@@ -161,10 +161,6 @@ export class EngineCache {
     }
     this.#entries.set(symbol, { sequenceNumber, warm });
   }
-
-  get size(): number {
-    return this.#entries.size;
-  }
 }
 
 function alertFor(a: DetectedAnomaly): Alert {
