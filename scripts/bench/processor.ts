@@ -1191,11 +1191,11 @@ async function costSection(
   for (const symbol of symbols) {
     const state = memory.state.get(symbol);
     if (!state) continue;
-    stateBytes += Buffer.byteLength(JSON.stringify(state.snapshot));
+    stateBytes += (state.snapshot as Uint8Array).byteLength;
     if ((await primer.save(state, undefined)) !== 'saved')
       throw new Error(`cost run: state of ${symbol} exists`);
   }
-  const meanStateJsonBytes = stateBytes / symbols.length;
+  const meanStateBytes = stateBytes / symbols.length;
 
   let records = 0;
   let rows = 0;
@@ -1277,7 +1277,7 @@ async function costSection(
   const usd = (x: number) => `$${x.toFixed(4)}`;
 
   log(
-    `cost: ${fmt(records)} records (${symbolCount} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted; each symbol's state primed with ${WARM_BARS} bars of history, ${fmt(meanStateJsonBytes)} bytes of JSON) ` +
+    `cost: ${fmt(records)} records (${symbolCount} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted; each symbol's state primed with ${WARM_BARS} bars of history, an encoded snapshot of ${fmt(meanStateBytes)} bytes) ` +
       `through the real AWS adapters against the emulators; every default sink on (Timestream ${timestreamOn ? 'ON' : 'off, the default'})`,
   );
   log(
@@ -1313,7 +1313,7 @@ async function costSection(
     batchSize: BATCH_SIZE,
     batches: measured.length,
     warmBarsPerSymbol: WARM_BARS,
-    meanStateJsonBytes: Math.round(meanStateJsonBytes),
+    meanStateBytes: Math.round(meanStateBytes),
     rows,
     alertsPublished: alerts,
     rejected,

@@ -23,7 +23,10 @@ export interface SymbolStateRecord {
   readonly lastSequenceNumber: string;
   /** Event time (epoch ms) of the last event applied; older or equal events are duplicates or late. */
   readonly lastEventTime: number;
-  /** The per-symbol analytics snapshot (plain JSON). */
+  /**
+   * The pipeline's snapshot of the symbol, opaque to the store: bytes (the pipeline's encoded
+   * snapshot, stored as a binary attribute) or, as earlier releases wrote it, a plain JSON document.
+   */
   readonly snapshot: unknown;
 }
 

@@ -11,11 +11,14 @@ function storable(row: MetricRow): MetricRow {
 
 /**
  * In-memory MetricsStore: rows keyed by (symbol, kind, time) — the same key the table uses — so
- * writing a row twice is an upsert; LATEST per symbol only moves forward in event time.
+ * writing a row twice is an upsert; LATEST per symbol only moves forward in event time. Rows are
+ * held as written (the pipeline never mutates a row it handed over) and shown as the table stores
+ * them — non-finite numbers as null — when read.
  */
 export class MemoryMetricsStore implements MetricsStore {
   readonly faults = new Faults('metrics store');
-  readonly #rows = new Map<string, MetricRow>();
+  /** symbol → `${kind}|${time}` → row. */
+  readonly #rows = new Map<string, Map<string, MetricRow>>();
   readonly #latest = new Map<string, MetricRow>();
   /** write() calls and rows received (before deduplication). */
   writes = 0;
@@ -25,15 +28,26 @@ export class MemoryMetricsStore implements MetricsStore {
     this.faults.check('before');
     this.writes += 1;
     this.rowsReceived += rows.length;
-    const newest = new Map<string, MetricRow>();
     for (const row of rows) {
       if (!Number.isFinite(row.time))
         throw new RangeError(`metric row time must be a finite epoch-ms number, got ${row.time}`);
       if (!row.symbol) throw new RangeError('metric row symbol must be a non-empty string');
-      const stored = storable(row);
-      this.#rows.set(`${row.symbol}|${row.kind}|${row.time}`, stored);
+    }
+    const newest = new Map<string, MetricRow>();
+    let symbolRows: Map<string, MetricRow> | undefined;
+    let symbol: string | undefined;
+    for (const row of rows) {
+      if (row.symbol !== symbol) {
+        symbol = row.symbol;
+        symbolRows = this.#rows.get(symbol);
+        if (!symbolRows) {
+          symbolRows = new Map();
+          this.#rows.set(symbol, symbolRows);
+        }
+      }
+      symbolRows!.set(`${row.kind}|${row.time}`, row);
       const best = newest.get(row.symbol);
-      if (!best || row.time >= best.time) newest.set(row.symbol, stored);
+      if (!best || row.time >= best.time) newest.set(row.symbol, row);
     }
     // As in the table: the call's newest row per symbol, then a forward-only conditional put.
     for (const [symbol, row] of newest) {
@@ -43,18 +57,28 @@ export class MemoryMetricsStore implements MetricsStore {
     this.faults.check('after');
   }
 
-  /** Rows of a symbol (optionally one kind), oldest first. */
+  /** Rows of a symbol (optionally one kind), oldest first, as the table holds them. */
   rows(symbol?: string, kind?: 'bar' | 'tick'): MetricRow[] {
-    return [...this.#rows.values()]
-      .filter((r) => (symbol === undefined || r.symbol === symbol) && (kind === undefined || r.kind === kind))
-      .sort((a, b) => a.time - b.time || a.kind.localeCompare(b.kind));
+    const maps = symbol === undefined ? [...this.#rows.values()] : [this.#rows.get(symbol) ?? new Map()];
+    return maps
+      .flatMap((m) => [...m.values()])
+      .filter((r) => kind === undefined || r.kind === kind)
+      .sort((a, b) => a.time - b.time || a.kind.localeCompare(b.kind))
+      .map(storable);
   }
 
   count(symbol?: string, kind?: 'bar' | 'tick'): number {
-    return this.rows(symbol, kind).length;
+    let n = 0;
+    for (const [s, m] of this.#rows) {
+      if (symbol !== undefined && s !== symbol) continue;
+      if (kind === undefined) n += m.size;
+      else for (const r of m.values()) if (r.kind === kind) n++;
+    }
+    return n;
   }
 
   latest(symbol: string): MetricRow | undefined {
-    return this.#latest.get(symbol);
+    const row = this.#latest.get(symbol);
+    return row && storable(row);
   }
 }

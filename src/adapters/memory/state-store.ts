@@ -1,11 +1,19 @@
 import type { StateSaveOutcome, SymbolStateRecord, SymbolStateStore } from '../../ports/processor.ts';
 import { Faults } from './faults.ts';
 
-/** A fresh record whose snapshot is parsed from the stored JSON on first access. */
-function materialize(
-  item: Omit<SymbolStateRecord, 'snapshot'> & { readonly json: string },
-): SymbolStateRecord {
-  let parsed: unknown;
+/** As a store holds a snapshot: a copy of its bytes (a binary attribute), or else serialized JSON. */
+type Held = { readonly bytes: Uint8Array } | { readonly json: string };
+type Item = Omit<SymbolStateRecord, 'snapshot'> & { readonly held: Held };
+
+function hold(snapshot: unknown): Held {
+  return snapshot instanceof Uint8Array
+    ? { bytes: Uint8Array.prototype.slice.call(snapshot) }
+    : { json: JSON.stringify(snapshot ?? null) };
+}
+
+/** A fresh record whose snapshot is copied (bytes) or parsed (JSON) from the stored form on first access. */
+function materialize(item: Item): SymbolStateRecord {
+  let value: unknown;
   let done = false;
   return {
     symbol: item.symbol,
@@ -13,10 +21,11 @@ function materialize(
     lastEventTime: item.lastEventTime,
     get snapshot() {
       if (!done) {
-        parsed = JSON.parse(item.json);
+        const held = item.held;
+        value = 'bytes' in held ? held.bytes.slice() : JSON.parse(held.json);
         done = true;
       }
-      return parsed;
+      return value;
     },
   };
 }
@@ -24,8 +33,8 @@ function materialize(
 /** In-memory SymbolStateStore with the DynamoDB adapter's conditional-save semantics. */
 export class MemoryStateStore implements SymbolStateStore {
   readonly faults = new Faults('state store');
-  /** As a store holds it: the snapshot serialized (parsed again only when a reader looks at it). */
-  readonly #items = new Map<string, Omit<SymbolStateRecord, 'snapshot'> & { readonly json: string }>();
+  /** As a store holds it: the snapshot's bytes copied, or serialized (read back only when a reader looks). */
+  readonly #items = new Map<string, Item>();
   /** Round trips made (loadMany calls, save calls), for tests and the bench. */
   loads = 0;
   saves = 0;
@@ -56,7 +65,7 @@ export class MemoryStateStore implements SymbolStateStore {
       symbol: state.symbol,
       lastSequenceNumber: state.lastSequenceNumber,
       lastEventTime: state.lastEventTime,
-      json: JSON.stringify(state.snapshot ?? null),
+      held: hold(state.snapshot),
     });
     this.faults.check('after');
     return 'saved';

@@ -22,6 +22,7 @@ import {
 } from '../../ports/processor.ts';
 import type { DetectedAnomaly, SymbolEngine, SymbolEngineFactory } from './engine.ts';
 import { compareSequenceNumbers, isAfter } from './sequence.ts';
+import { decodeSnapshot, encodeSnapshot, isEncodedSnapshot } from './snapshot-codec.ts';
 
 /** One record of a Kinesis batch, as the handler hands it over. */
 export interface StreamRecord {
@@ -85,9 +86,13 @@ interface Decoded {
   readonly event: MarketEvent;
 }
 
-/** What the pipeline stores as a symbol's state snapshot: the engine's, plus per-kind watermarks. */
+/**
+ * What the pipeline stores as a symbol's state snapshot: the engine's, plus per-kind watermarks,
+ * encoded with the snapshot codec (version 2). Version 1 (the same document stored as a plain JSON
+ * map by earlier releases) is still read, so a deployed table keeps working across the upgrade.
+ */
 interface StoredSnapshot {
-  readonly v: 1;
+  readonly v: 1 | 2;
   /** Newest event time applied, per event kind (bars start before the ticks that follow them). */
   readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
   readonly engine: unknown;
@@ -95,9 +100,11 @@ interface StoredSnapshot {
 
 function storedSnapshot(state: SymbolStateRecord | undefined): StoredSnapshot | undefined {
   if (state === undefined) return undefined;
-  const s = state.snapshot as Partial<StoredSnapshot> | null;
-  if (s === null || typeof s !== 'object' || s.v !== 1 || typeof s.watermarks !== 'object') {
-    throw new Error(`stored state of ${state.symbol} is not a version-1 pipeline snapshot`);
+  const raw = state.snapshot;
+  const s = (isEncodedSnapshot(raw) ? decodeSnapshot(raw) : raw) as Partial<StoredSnapshot> | null;
+  const expected = isEncodedSnapshot(raw) ? 2 : 1;
+  if (s === null || typeof s !== 'object' || s.v !== expected || typeof s.watermarks !== 'object') {
+    throw new Error(`stored state of ${state.symbol} is not a version-${expected} pipeline snapshot`);
   }
   return s as StoredSnapshot;
 }
@@ -317,12 +324,12 @@ export async function processBatch(
   await forEachLimited(healthy(), SINK_CONCURRENCY, async (w) => {
     const applied = w.applied!;
     const engine = w.engine!;
-    const snapshot: StoredSnapshot = { v: 1, watermarks: w.watermarks, engine: engine.snapshot() };
+    const stored: StoredSnapshot = { v: 2, watermarks: w.watermarks, engine: engine.snapshot() };
     const next: SymbolStateRecord = {
       symbol: w.symbol,
       lastSequenceNumber: applied.record.sequenceNumber,
       lastEventTime: Math.max(...Object.values(w.watermarks), w.previous?.lastEventTime ?? 0),
-      snapshot,
+      snapshot: encodeSnapshot(stored),
     };
     try {
       const outcome = await around('state', () => deps.state.save(next, w.previous?.lastSequenceNumber));

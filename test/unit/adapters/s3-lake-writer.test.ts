@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { eventDay, S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import type { LakeBatch, LakeRecord } from '../../../src/ports/processor.ts';
 
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -83,5 +83,50 @@ describe('S3LakeWriter', () => {
       /firstSequenceNumber must be a decimal string/,
     );
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('toNdjson', () => {
+  it('writes each record as JSON.stringify would, fields in the lake order, one per line', () => {
+    const records: LakeRecord[] = [
+      record('200', '2024-03-08T15:30:00.000Z'),
+      {
+        ...record('201', '2024-03-08T15:31:00.000Z'),
+        symbol: 'BRK-B',
+        kind: 'tick',
+        event: {
+          note: 'quote "q" \\ back\nslash é 😀',
+          price: 1e21,
+          small: 5e-7,
+          none: null,
+          list: [1, 'a'],
+        },
+      },
+      { ...record('202', '2024-03-08T15:32:00.000Z'), arrivalTime: Number.NaN, shardId: 'shard "x"' },
+    ];
+    const expected = records
+      .map((r) =>
+        JSON.stringify({
+          symbol: r.symbol,
+          time: r.time,
+          kind: r.kind,
+          shardId: r.shardId,
+          sequenceNumber: r.sequenceNumber,
+          arrivalTime: r.arrivalTime,
+          event: r.event,
+        }),
+      )
+      .join('\n');
+    expect(toNdjson(records)).toBe(`${expected}\n`);
+    expect(toNdjson([])).toBe('');
+  });
+});
+
+describe('eventDay', () => {
+  it('is the UTC calendar day, also for times before 1970 and right at midnight', () => {
+    for (const iso of ['2024-03-08T23:59:59.999Z', '2024-03-09T00:00:00.000Z', '1969-12-31T12:00:00.000Z']) {
+      expect(eventDay(Date.parse(iso))).toBe(iso.slice(0, 10));
+    }
+    expect(() => eventDay(Number.NaN)).toThrow(/finite epoch-ms/);
   });
 });

@@ -230,6 +230,37 @@ describe('processBatch', () => {
     expect(sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore')).toHaveLength(1);
   });
 
+  it('continues from state an earlier release stored as a JSON document (version 1), as if never interrupted', async () => {
+    const bars = aaplBars();
+    const records = bars.map((b) => barRecord(b));
+    const reference = createMemorySinks({ now: () => NOW });
+    await runInBatches(records, depsFor(reference));
+
+    // The state as version 1 wrote it after the first 150 bars: the same document, plain JSON.
+    const engine = analyticsEngines().create('AAPL');
+    for (const bar of bars.slice(0, 150)) engine.apply({ kind: 'bar', bar });
+    const first = await runInBatches(records.slice(0, 150), depsFor(sinks));
+    expect(first.flatMap((r) => r.failures)).toEqual([]);
+    const upgraded = createMemorySinks({ now: () => NOW });
+    await upgraded.state.save(
+      {
+        symbol: 'AAPL',
+        lastSequenceNumber: records[149]!.sequenceNumber,
+        lastEventTime: bars[149]!.start,
+        snapshot: JSON.parse(
+          JSON.stringify({ v: 1, watermarks: { bar: bars[149]!.start }, engine: engine.snapshot() }),
+        ),
+      },
+      undefined,
+    );
+    for (const row of sinks.metrics.rows()) await upgraded.metrics.write([row]);
+    const rest = await runInBatches(records.slice(150), depsFor(upgraded));
+    expect(rest.flatMap((r) => r.failures)).toEqual([]);
+    expect(tableOf(upgraded)).toBe(tableOf(reference));
+    // From then on the state is stored in the binary form.
+    expect(upgraded.state.get('AAPL')!.snapshot).toBeInstanceOf(Uint8Array);
+  });
+
   it('isolates a failing symbol: it fails from its first unprocessed record, the others succeed', async () => {
     const aapl = aaplBars().slice(0, 20);
     const msft = aapl.map((b) => ({ ...b, symbol: 'MSFT' }));
