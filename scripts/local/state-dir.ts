@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -54,6 +55,35 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     // Directory fsync is not supported everywhere; the rename itself is atomic.
   }
 }
+
+/** `writeFileAtomic` off the event loop: the same steps on the libuv pool (tmp name unique per call). */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.${++asyncWrites}.tmp`);
+  const file = await open(tmp, 'w', 0o644);
+  try {
+    await file.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  try {
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    // Directory fsync is not supported everywhere; the rename itself is atomic.
+  }
+}
+let asyncWrites = 0;
 
 function isAlive(pid: number): boolean {
   try {

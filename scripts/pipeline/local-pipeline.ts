@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { LocalCloud } from '../local/local-cloud.ts';
-import { writeFileAtomic } from '../local/state-dir.ts';
+import { writeFileAtomicAsync } from '../local/state-dir.ts';
 import type { CloudFormationTemplate } from '../local/template.ts';
 import {
   type BatchOutcome,
@@ -82,10 +82,20 @@ export function kinesisMappings(template: CloudFormationTemplate): MappingPlan[]
   return plans;
 }
 
-/** Per-shard checkpoints in a JSON file, written atomically on every change. */
+/**
+ * Per-shard checkpoints in a JSON file, written atomically behind the poller: `set` returns at once
+ * and the file follows on the libuv pool, one write at a time, always with the newest positions (a
+ * burst of batches is one write). A checkpoint only says where a restart resumes; resuming from an
+ * older one replays records whose effects are already stored, which the processor skips. `flush`
+ * waits for the file to hold the newest positions; a failed write is thrown by the next call.
+ */
 export class FileCheckpointStore implements CheckpointStore {
   readonly #file: string;
   readonly #data: Record<string, string>;
+  #writing: Promise<void> | undefined;
+  #dirty = false;
+  #error: unknown;
+
   constructor(file: string) {
     this.#file = file;
     this.#data = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
@@ -94,8 +104,36 @@ export class FileCheckpointStore implements CheckpointStore {
     return this.#data[shardId];
   }
   set(shardId: string, sequenceNumber: string) {
+    this.#throwIfFailed();
     this.#data[shardId] = sequenceNumber;
-    writeFileAtomic(this.#file, JSON.stringify(this.#data));
+    this.#dirty = true;
+    this.#writing ??= this.#drain();
+  }
+  async flush(): Promise<void> {
+    while (this.#writing) await this.#writing;
+    this.#throwIfFailed();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#dirty) {
+        this.#dirty = false;
+        await writeFileAtomicAsync(this.#file, JSON.stringify(this.#data));
+      }
+    } catch (e) {
+      this.#error = e;
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  #throwIfFailed() {
+    if (this.#error === undefined) return;
+    const e = this.#error;
+    this.#error = undefined;
+    throw new Error(`writing checkpoints to ${this.#file} failed: ${(e as Error).message ?? String(e)}`, {
+      cause: e,
+    });
   }
 }
 
@@ -139,6 +177,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const root = options.root ?? process.cwd();
   const mappings = kinesisMappings(cloud.template);
   const pollers: KinesisEventSourcePoller[] = [];
+  const checkpointStores: FileCheckpointStore[] = [];
   for (const m of mappings) {
     const stream = cloud.resources.streams[m.streamLogicalId];
     if (!stream)
@@ -172,12 +211,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       ...(queue ? { onFailureQueueUrl: queue.url } : {}),
       region: cloud.region,
     };
+    const checkpoints = new FileCheckpointStore(join(cloud.state.dir, `checkpoints-${m.logicalId}.json`));
+    checkpointStores.push(checkpoints);
     const poller = new KinesisEventSourcePoller({
       kinesis: cloud.clients.kinesis,
       sqs: cloud.clients.sqs,
       settings,
       handler: (event) => handler(event, lambdaContext(functionName)),
-      checkpoints: new FileCheckpointStore(join(cloud.state.dir, `checkpoints-${m.logicalId}.json`)),
+      checkpoints,
       ...(options.idlePollMs !== undefined ? { idlePollMs: options.idlePollMs } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
       ...(options.log ? { log: options.log } : {}),
@@ -192,6 +233,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     },
     async stop() {
       await Promise.all(pollers.map((p) => p.stop()));
+      await Promise.all(checkpointStores.map((c) => c.flush()));
     },
   };
 }
