@@ -55,12 +55,16 @@ export function encodeSnapshot(value: unknown): Uint8Array {
     }
     return out;
   };
-  const json = Buffer.from(JSON.stringify(walk(value)), 'utf8');
-  const valuesAt = HEADER_BYTES + Math.ceil(json.length / 8) * 8;
-  const bytes = Buffer.alloc(valuesAt + total * 8);
+  const text = JSON.stringify(walk(value));
+  // Room for the worst case of UTF-8 (3 bytes per UTF-16 unit); the padding is zeroed explicitly.
+  const room = HEADER_BYTES + text.length * 3;
+  const scratch = Buffer.allocUnsafe(room + 8 + total * 8);
+  const jsonLength = scratch.write(text, HEADER_BYTES, 'utf8');
+  const valuesAt = HEADER_BYTES + Math.ceil(jsonLength / 8) * 8;
+  scratch.fill(0, HEADER_BYTES + jsonLength, valuesAt);
+  const bytes = scratch.subarray(0, valuesAt + total * 8);
   bytes.writeUInt32LE(MAGIC, 0);
-  bytes.writeUInt32LE(json.length, 4);
-  json.copy(bytes, HEADER_BYTES);
+  bytes.writeUInt32LE(jsonLength, 4);
   const doubles = new Float64Array(bytes.buffer, bytes.byteOffset + valuesAt, total);
   let at = 0;
   for (const list of numbers) {
