@@ -4,6 +4,11 @@
  * invocation, and writes them to the ticks stream. Thin: configuration and adapters are built once
  * per container; the poll itself is src/pipeline/ingest/poll.ts. A poll never throws for a
  * symbol's failure: failures are logged with the symbol and counted.
+ *
+ * `handler` is `createIngestHandler()` built at import from `process.env`. The factory lets a
+ * caller build the same handler from another environment or give the Yahoo client its HTTP fetch
+ * (the integration test serves recorded Yahoo responses through it; a local run could go through
+ * a proxy-aware fetch).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -19,43 +24,6 @@ import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { ingestConfigFromEnv } from '../src/config/ingest.ts';
 import { pollOnce, runPollLoop } from '../src/pipeline/ingest/poll.ts';
 
-const config = ingestConfigFromEnv();
-const logger = new Logger({ serviceName: 'tickstream-ingest' });
-const metrics = new Metrics({ namespace: 'tickstream', serviceName: 'tickstream-ingest' });
-const clients = createAwsClients(awsClientConfigFromEnv());
-
-const yahoo = new YahooMarketData({
-  client: () =>
-    createYahooClient({
-      timeoutMs: config.YAHOO_TIMEOUT_MS,
-      logger: {
-        warn: (...a) => logger.warn('yahoo-finance2', { detail: a.map(String).join(' ') }),
-        error: (...a) => logger.error('yahoo-finance2', { detail: a.map(String).join(' ') }),
-      },
-    }),
-  backoff: { maxAttempts: config.YAHOO_MAX_ATTEMPTS, baseDelayMs: 500, maxDelayMs: 5_000 },
-  onRetry: (r) => {
-    logger.warn('Yahoo request failed, retrying', { ...r, symbol: r.symbols.join(',') });
-    metrics.addMetric('YahooRetries', MetricUnit.Count, 1);
-  },
-});
-const publisher = new KinesisPublisher({
-  streamName: config.TICKS_STREAM_NAME,
-  kinesis: clients.kinesis,
-  maxAttempts: 6,
-  onFailed: (f) =>
-    logger.error('Record not delivered to the stream', {
-      symbol: f.event.kind === 'tick' ? f.event.tick.symbol : f.event.bar.symbol,
-      kind: f.event.kind,
-      reason: f.reason,
-      attempts: f.attempts,
-    }),
-});
-const cursors = new DynamoDbCursorStore({
-  documents: clients.documents,
-  tableName: config.MARKET_TABLE_NAME,
-});
-
 export interface IngestSummary {
   readonly polls: number;
   readonly ticksPublished: number;
@@ -64,73 +32,124 @@ export interface IngestSummary {
   readonly recordsFailed: number;
 }
 
-const lambdaHandler = async (_event: unknown, context: Context): Promise<IngestSummary> => {
-  const wantQuotes = config.INGEST_MODE !== 'bars';
-  const wantBars = config.INGEST_MODE !== 'quotes';
-  const total = { ticksPublished: 0, barsPublished: 0, failures: 0, recordsFailed: 0 };
-  const polls = await runPollLoop(
-    {
-      // Bars-only needs one poll per invocation (the schedule runs every minute).
-      intervalMs: config.POLL_INTERVAL_SECONDS * 1000,
-      windowMs: wantQuotes ? config.POLL_WINDOW_SECONDS * 1000 : 1,
-      remainingMs: () => context.getRemainingTimeInMillis(),
+export interface IngestHandlerOptions {
+  /** The environment the configuration and AWS clients are read from (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The HTTP fetch of every Yahoo request (default `globalThis.fetch`). */
+  readonly yahooFetch?: typeof fetch;
+}
+
+/** Builds the ingestQuotes handler: configuration and adapters once, then one poll loop per invocation. */
+export function createIngestHandler(options: IngestHandlerOptions = {}) {
+  const env = options.env ?? process.env;
+  const config = ingestConfigFromEnv(env);
+  const logger = new Logger({ serviceName: 'tickstream-ingest' });
+  const metrics = new Metrics({ namespace: 'tickstream', serviceName: 'tickstream-ingest' });
+  const clients = createAwsClients(awsClientConfigFromEnv(env));
+
+  const yahoo = new YahooMarketData({
+    client: () =>
+      createYahooClient({
+        ...(options.yahooFetch ? { fetch: options.yahooFetch } : {}),
+        timeoutMs: config.YAHOO_TIMEOUT_MS,
+        logger: {
+          warn: (...a) => logger.warn('yahoo-finance2', { detail: a.map(String).join(' ') }),
+          error: (...a) => logger.error('yahoo-finance2', { detail: a.map(String).join(' ') }),
+        },
+      }),
+    backoff: { maxAttempts: config.YAHOO_MAX_ATTEMPTS, baseDelayMs: 500, maxDelayMs: 5_000 },
+    onRetry: (r) => {
+      logger.warn('Yahoo request failed, retrying', { ...r, symbol: r.symbols.join(',') });
+      metrics.addMetric('YahooRetries', MetricUnit.Count, 1);
     },
-    async (iteration) => {
-      const started = Date.now();
-      try {
-        const r = await pollOnce(
-          {
-            symbols: config.SYMBOLS,
-            quotes: wantQuotes,
-            bars: wantBars && iteration === 0,
-            now: started,
-            extendedHours: config.INGEST_EXTENDED_HOURS,
-            whenClosed: config.INGEST_WHEN_CLOSED,
-            lookbackMs: config.BARS_LOOKBACK_MINUTES * 60_000,
-          },
-          { quoteFeed: yahoo, barFeed: yahoo, cursors, publisher },
-        );
-        for (const f of r.failures) logger.error('Yahoo request failed', { ...f });
-        for (const i of r.issues) logger.warn('Market data rejected', { ...i });
-        if (r.skippedClosed.length > 0 && iteration === 0) {
-          logger.info('Market closed, not polled', { symbols: r.skippedClosed });
+  });
+  const publisher = new KinesisPublisher({
+    streamName: config.TICKS_STREAM_NAME,
+    kinesis: clients.kinesis,
+    maxAttempts: 6,
+    onFailed: (f) =>
+      logger.error('Record not delivered to the stream', {
+        symbol: f.event.kind === 'tick' ? f.event.tick.symbol : f.event.bar.symbol,
+        kind: f.event.kind,
+        reason: f.reason,
+        attempts: f.attempts,
+      }),
+  });
+  const cursors = new DynamoDbCursorStore({
+    documents: clients.documents,
+    tableName: config.MARKET_TABLE_NAME,
+  });
+
+  const lambdaHandler = async (_event: unknown, context: Context): Promise<IngestSummary> => {
+    const wantQuotes = config.INGEST_MODE !== 'bars';
+    const wantBars = config.INGEST_MODE !== 'quotes';
+    const total = { ticksPublished: 0, barsPublished: 0, failures: 0, recordsFailed: 0 };
+    const polls = await runPollLoop(
+      {
+        // Bars-only needs one poll per invocation (the schedule runs every minute).
+        intervalMs: config.POLL_INTERVAL_SECONDS * 1000,
+        windowMs: wantQuotes ? config.POLL_WINDOW_SECONDS * 1000 : 1,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      },
+      async (iteration) => {
+        const started = Date.now();
+        try {
+          const r = await pollOnce(
+            {
+              symbols: config.SYMBOLS,
+              quotes: wantQuotes,
+              bars: wantBars && iteration === 0,
+              now: started,
+              extendedHours: config.INGEST_EXTENDED_HOURS,
+              whenClosed: config.INGEST_WHEN_CLOSED,
+              lookbackMs: config.BARS_LOOKBACK_MINUTES * 60_000,
+            },
+            { quoteFeed: yahoo, barFeed: yahoo, cursors, publisher },
+          );
+          for (const f of r.failures) logger.error('Yahoo request failed', { ...f });
+          for (const i of r.issues) logger.warn('Market data rejected', { ...i });
+          if (r.skippedClosed.length > 0 && iteration === 0) {
+            logger.info('Market closed, not polled', { symbols: r.skippedClosed });
+          }
+          total.ticksPublished += r.ticksPublished;
+          total.barsPublished += r.barsPublished;
+          total.failures += r.failures.length;
+          total.recordsFailed += r.publishFailed.length;
+          metrics.addMetric(
+            'QuotesPublished',
+            MetricUnit.Count,
+            r.ticksPublished - countFailed(r.publishFailed, 'tick'),
+          );
+          metrics.addMetric(
+            'BarsPublished',
+            MetricUnit.Count,
+            r.barsPublished - countFailed(r.publishFailed, 'bar'),
+          );
+          metrics.addMetric('YahooFailures', MetricUnit.Count, r.failures.length);
+          metrics.addMetric('DataRejected', MetricUnit.Count, r.issues.length);
+          metrics.addMetric('RecordsNotDelivered', MetricUnit.Count, r.publishFailed.length);
+          metrics.addMetric('SymbolsSkippedClosed', MetricUnit.Count, r.skippedClosed.length);
+        } catch (err) {
+          // Never crash the schedule: an unexpected error ends this poll, the next one runs.
+          total.failures++;
+          logger.error('Poll failed', err as Error);
+          metrics.addMetric('PollErrors', MetricUnit.Count, 1);
         }
-        total.ticksPublished += r.ticksPublished;
-        total.barsPublished += r.barsPublished;
-        total.failures += r.failures.length;
-        total.recordsFailed += r.publishFailed.length;
-        metrics.addMetric(
-          'QuotesPublished',
-          MetricUnit.Count,
-          r.ticksPublished - countFailed(r.publishFailed, 'tick'),
-        );
-        metrics.addMetric(
-          'BarsPublished',
-          MetricUnit.Count,
-          r.barsPublished - countFailed(r.publishFailed, 'bar'),
-        );
-        metrics.addMetric('YahooFailures', MetricUnit.Count, r.failures.length);
-        metrics.addMetric('DataRejected', MetricUnit.Count, r.issues.length);
-        metrics.addMetric('RecordsNotDelivered', MetricUnit.Count, r.publishFailed.length);
-        metrics.addMetric('SymbolsSkippedClosed', MetricUnit.Count, r.skippedClosed.length);
-      } catch (err) {
-        // Never crash the schedule: an unexpected error ends this poll, the next one runs.
-        total.failures++;
-        logger.error('Poll failed', err as Error);
-        metrics.addMetric('PollErrors', MetricUnit.Count, 1);
-      }
-      metrics.addMetric('PollDuration', MetricUnit.Milliseconds, Date.now() - started);
-    },
-  );
-  const summary = { polls, ...total };
-  logger.info('Ingest invocation done', { ...summary });
-  return summary;
-};
+        metrics.addMetric('PollDuration', MetricUnit.Milliseconds, Date.now() - started);
+      },
+    );
+    const summary = { polls, ...total };
+    logger.info('Ingest invocation done', { ...summary });
+    return summary;
+  };
+
+  return middy(lambdaHandler)
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
 
 function countFailed(failed: readonly { event: { kind: string } }[], kind: string): number {
   return failed.filter((f) => f.event.kind === kind).length;
 }
 
-export const handler = middy(lambdaHandler)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+export const handler = createIngestHandler();
