@@ -1,0 +1,494 @@
+/**
+ * The ingestQuotes handler as Lambda invokes it: the real module (imported after its template
+ * environment is set, as the local pipeline does for the processor), its real adapters pointed at
+ * the local cloud, and a fake Yahoo behind the Yahoo client's fetch that serves RECORDED Yahoo
+ * responses (test/fixtures/yahoo). No request leaves the process. What it publishes is read back
+ * from the local Kinesis stream with GetRecords and compared with the recorded responses and with
+ * the independently flattened sample of the same chart (data/samples/aapl-2024-10-02.csv).
+ */
+import { readFileSync } from 'node:fs';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LocalCloud } from '../../../scripts/local/local-cloud.ts';
+import { cursorKey } from '../../../src/adapters/aws/dynamodb-cursor-store.ts';
+import { type Bar, decodeMarketEvent, type Tick } from '../../../src/domain/market/index.ts';
+import { useLocalCloud } from '../../support/local-cloud.ts';
+import { aaplSampleBars } from '../../support/samples.ts';
+
+type IngestModule = typeof import('../../../functions/ingest-quotes.ts');
+type IngestHandler = ReturnType<IngestModule['createIngestHandler']>;
+interface Summary {
+  polls: number;
+  ticksPublished: number;
+  barsPublished: number;
+  failures: number;
+  recordsFailed: number;
+}
+
+const FUNCTION_ID = 'IngestQuotesLambdaFunction';
+const CHART_FILE = 'chart-AAPL-2024-10-02-to-2024-10-03-includePrePost-false-interval-1m.json';
+
+// ---------------------------------------------------------------- recorded Yahoo responses
+
+type Json = Record<string, unknown>;
+
+function recordedBody(file: string): Json {
+  const j = JSON.parse(readFileSync(new URL(`../../fixtures/yahoo/${file}`, import.meta.url), 'utf8')) as {
+    response: { bodyJson?: Json; body?: string };
+  };
+  return j.response.bodyJson ?? (JSON.parse(j.response.body ?? '') as Json);
+}
+
+/** The one quote of `symbol` in a recorded /v7/finance/quote response. */
+function recordedQuote(file: string, symbol: string): Json {
+  const body = recordedBody(file) as { quoteResponse: { result: Json[] } };
+  const q = body.quoteResponse.result.find((x) => x.symbol === symbol);
+  if (!q) throw new Error(`${file} has no quote for ${symbol}`);
+  return q;
+}
+
+/**
+ * The latest trade a recorded quote carries, read straight from its fields: the regular session's
+ * or the pre/post-market one when that is more recent (Yahoo's times are epoch seconds).
+ */
+function latestTrade(q: Json): { price: number; time: number } {
+  let best = { price: q.regularMarketPrice as number, time: (q.regularMarketTime as number) * 1000 };
+  for (const [p, t] of [
+    ['preMarketPrice', 'preMarketTime'],
+    ['postMarketPrice', 'postMarketTime'],
+  ] as const) {
+    if (typeof q[p] === 'number' && typeof q[t] === 'number' && (q[t] as number) * 1000 > best.time) {
+      best = { price: q[p] as number, time: (q[t] as number) * 1000 };
+    }
+  }
+  return best;
+}
+
+/** The recorded AAPL chart cut to its first `n` timestamps (as a poll earlier that day would get it). */
+function chartPrefix(n: number): Json {
+  const body = structuredClone(recordedBody(CHART_FILE)) as {
+    chart: { result: { timestamp: number[]; indicators: { quote: Record<string, unknown[]>[] } }[] };
+  };
+  const r = body.chart.result[0]!;
+  r.timestamp = r.timestamp.slice(0, n);
+  const q = r.indicators.quote[0]!;
+  for (const k of Object.keys(q)) q[k] = q[k]!.slice(0, n);
+  return body;
+}
+
+type Served = { status: number; body: string };
+
+/**
+ * Yahoo as the yahoo-finance2 client sees it through its fetch: the cookie and crumb handshake,
+ * /v7/finance/quote composed from per-symbol quote objects (symbols it does not know are left out,
+ * as Yahoo does), /v8/finance/chart per symbol (404 "No data found" when unknown). Every request
+ * is logged. Anything else answers 404; nothing goes to the network.
+ */
+class FakeYahoo {
+  readonly requests: { route: string; symbols: string[]; url: string }[] = [];
+  readonly quotes = new Map<string, Json>();
+  readonly charts = new Map<string, Served>();
+
+  quote(symbol: string, q: Json): this {
+    this.quotes.set(symbol, q);
+    return this;
+  }
+
+  chart(symbol: string, body: Json | Served): this {
+    this.charts.set(
+      symbol,
+      'status' in body && 'body' in body ? (body as Served) : { status: 200, body: JSON.stringify(body) },
+    );
+    return this;
+  }
+
+  count(route: string, symbol?: string): number {
+    return this.requests.filter((r) => r.route === route && (!symbol || r.symbols.includes(symbol))).length;
+  }
+
+  readonly fetch = (async (input: Parameters<typeof fetch>[0]): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const json = (status: number, body: string) =>
+      new Response(body, { status, headers: { 'content-type': 'application/json;charset=utf-8' } });
+    if (url.hostname === 'finance.yahoo.com') {
+      this.requests.push({ route: 'cookie', symbols: [], url: url.href });
+      return new Response('<html></html>', {
+        status: 200,
+        headers: { 'set-cookie': 'A3=d=recorded; Max-Age=31557600; Domain=.yahoo.com; Path=/; Secure' },
+      });
+    }
+    if (url.pathname.endsWith('/getcrumb')) {
+      this.requests.push({ route: 'crumb', symbols: [], url: url.href });
+      return new Response('recordedCrumb', { status: 200 });
+    }
+    if (url.pathname === '/v7/finance/quote') {
+      const symbols = (url.searchParams.get('symbols') ?? '').split(',').filter((s) => s !== '');
+      this.requests.push({ route: 'quote', symbols, url: url.href });
+      const result = symbols.flatMap((s) => this.quotes.get(s) ?? []);
+      return json(200, JSON.stringify({ quoteResponse: { result, error: null } }));
+    }
+    if (url.pathname.startsWith('/v8/finance/chart/')) {
+      const symbol = decodeURIComponent(url.pathname.slice('/v8/finance/chart/'.length));
+      this.requests.push({ route: 'chart', symbols: [symbol], url: url.href });
+      const served = this.charts.get(symbol) ?? {
+        status: 404,
+        body: JSON.stringify({
+          chart: {
+            result: null,
+            error: { code: 'Not Found', description: 'No data found, symbol may be delisted' },
+          },
+        }),
+      };
+      return json(served.status, served.body);
+    }
+    this.requests.push({ route: 'other', symbols: [], url: url.href });
+    return new Response('not found', { status: 404 });
+  }) as typeof fetch;
+}
+
+// ---------------------------------------------------------------- the local stream, read back
+
+interface StreamRecord {
+  readonly partitionKey: string;
+  readonly event: { kind: 'tick'; tick: Tick } | { kind: 'bar'; bar: Bar };
+}
+
+/** Reads a stream with GetRecords from TRIM_HORIZON; each `readNew()` returns what arrived since the last. */
+class StreamReader {
+  private iterators: Map<string, string | undefined> | undefined;
+  private readonly kinesis: KinesisClient;
+  private readonly stream: string;
+
+  constructor(kinesis: KinesisClient, stream: string) {
+    this.kinesis = kinesis;
+    this.stream = stream;
+  }
+
+  async readNew(): Promise<StreamRecord[]> {
+    if (!this.iterators) {
+      this.iterators = new Map();
+      const shards =
+        (await this.kinesis.send(new ListShardsCommand({ StreamName: this.stream }))).Shards ?? [];
+      for (const s of shards) {
+        const it = await this.kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: this.stream,
+            ShardId: s.ShardId!,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        );
+        this.iterators.set(s.ShardId!, it.ShardIterator);
+      }
+    }
+    const out: StreamRecord[] = [];
+    for (const [shard, start] of this.iterators) {
+      let it = start;
+      while (it) {
+        const r = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+        it = r.NextShardIterator;
+        const records = r.Records ?? [];
+        for (const rec of records) {
+          const d = decodeMarketEvent(new TextDecoder().decode(rec.Data), Number.POSITIVE_INFINITY);
+          if (!d.ok) throw new Error(`undecodable record on the stream: ${JSON.stringify(d.issues)}`);
+          out.push({ partitionKey: rec.PartitionKey!, event: d.value as StreamRecord['event'] });
+        }
+        if (records.length === 0) break;
+      }
+      this.iterators.set(shard, it);
+    }
+    return out;
+  }
+}
+
+const ticksOf = (rs: StreamRecord[]) => rs.flatMap((r) => (r.event.kind === 'tick' ? [r.event.tick] : []));
+const barsOf = (rs: StreamRecord[]) => rs.flatMap((r) => (r.event.kind === 'bar' ? [r.event.bar] : []));
+
+// ---------------------------------------------------------------- the handler
+
+function lambdaContext(): Context {
+  return {
+    functionName: 'tickstream-dev-ingestQuotes',
+    awsRequestId: `test-${Math.random().toString(36).slice(2)}`,
+    getRemainingTimeInMillis: () => 60_000,
+  } as unknown as Context;
+}
+
+/** Lines the handler's Powertools logger and metrics wrote (JSON), captured instead of printed. */
+interface Output {
+  readonly lines: Json[];
+}
+
+/** Invokes the handler once as the schedule does, capturing what it writes to stdout/stderr. */
+async function invoke(handler: IngestHandler): Promise<{ summary: Summary; output: Output }> {
+  const lines: Json[] = [];
+  const capture = (chunk: unknown) => {
+    for (const l of String(chunk).split('\n')) {
+      if (l.trim().startsWith('{')) {
+        try {
+          lines.push(JSON.parse(l) as Json);
+        } catch {
+          // not one of the handler's JSON lines
+        }
+      }
+    }
+    return true;
+  };
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    const summary = (await handler(
+      { 'detail-type': 'Scheduled Event', source: 'aws.events' },
+      lambdaContext(),
+    )) as Summary;
+    return { summary, output: { lines } };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/** The cloud's ingestQuotes environment (from the template), imported module, and a handler factory. */
+function useIngest(cloud: () => LocalCloud) {
+  let mod: IngestModule | undefined;
+  let reader: StreamReader | undefined;
+  beforeAll(async () => {
+    const c = cloud();
+    // The module builds `handler` at import from process.env, as at a Lambda cold start: the
+    // template's environment first, with symbols the fake Yahoo knows.
+    Object.assign(process.env, c.functionEnv(FUNCTION_ID), { SYMBOLS: 'AAPL' });
+    mod = await import('../../../functions/ingest-quotes.ts');
+    reader = new StreamReader(c.clients.kinesis, c.functionEnv(FUNCTION_ID).TICKS_STREAM_NAME!);
+    await reader.readNew();
+  });
+  return {
+    module: () => mod!,
+    stream: () => reader!,
+    env: () => cloud().functionEnv(FUNCTION_ID),
+    /** A handler of the real module with these settings over the template's, Yahoo served by `yahoo`. */
+    handler(settings: Record<string, string>, yahoo: FakeYahoo): IngestHandler {
+      return mod!.createIngestHandler({
+        env: {
+          ...process.env,
+          ...cloud().functionEnv(FUNCTION_ID),
+          // one poll per invocation, so a test invocation ends fast
+          POLL_INTERVAL_SECONDS: '1',
+          POLL_WINDOW_SECONDS: '1',
+          // the recorded sessions are in the past: poll whatever the clock says about market hours
+          INGEST_WHEN_CLOSED: 'true',
+          ...settings,
+        },
+        yahooFetch: yahoo.fetch,
+      });
+    },
+  };
+}
+
+async function cursorOf(c: LocalCloud, symbol: string): Promise<number | undefined> {
+  const out = await c.clients.documents.send(
+    new GetCommand({
+      TableName: c.functionEnv(FUNCTION_ID).MARKET_TABLE_NAME!,
+      Key: cursorKey(symbol, 'bars-1m'),
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item?.lastBarStart as number | undefined;
+}
+
+/** Bars equal the flattened sample's rows (prices to the cent's fraction, volumes exactly). */
+function expectSampleBars(bars: readonly Bar[], sample: readonly Bar[]): void {
+  expect(bars.map((b) => new Date(b.start).toISOString())).toEqual(
+    sample.map((b) => new Date(b.start).toISOString()),
+  );
+  for (const [i, b] of bars.entries()) {
+    const s = sample[i]!;
+    expect(b.symbol).toBe('AAPL');
+    expect(b.interval).toBe('1m');
+    expect(b.session).toBe('regular');
+    expect(b.source).toBe('yahoo');
+    expect(b.open).toBeCloseTo(s.open, 3);
+    expect(b.high).toBeCloseTo(s.high, 3);
+    expect(b.low).toBeCloseTo(s.low, 3);
+    expect(b.close).toBeCloseTo(s.close, 3);
+    expect(b.volume).toBe(s.volume);
+  }
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+// ---------------------------------------------------------------- the tests
+
+describe('ingestQuotes handler: recorded Yahoo responses onto the local stream', () => {
+  const cloud = useLocalCloud();
+  const ingest = useIngest(cloud);
+
+  it('exports the scheduled handler built from the template environment at import', () => {
+    expect(typeof ingest.module().handler).toBe('function');
+  });
+
+  it('quotes: one invocation publishes one tick per symbol, the latest recorded trade, in one batched request', async () => {
+    const yahoo = new FakeYahoo();
+    const recorded = {
+      AAPL: recordedQuote('quote-AAPL.json', 'AAPL'),
+      'BTC-USD': recordedQuote('quote-BTC-USD.json', 'BTC-USD'),
+      'EURUSD=X': recordedQuote('quote-EURUSD=X.json', 'EURUSD=X'),
+    };
+    for (const [s, q] of Object.entries(recorded)) yahoo.quote(s, q);
+    const handler = ingest.handler({ SYMBOLS: 'AAPL,BTC-USD,EURUSD=X', INGEST_MODE: 'quotes' }, yahoo);
+
+    const { summary } = await invoke(handler);
+    expect(summary).toEqual({ polls: 1, ticksPublished: 3, barsPublished: 0, failures: 0, recordsFailed: 0 });
+    // all three symbols in one quote request, with the crumb of the handshake
+    expect(yahoo.count('quote')).toBe(1);
+    expect(yahoo.requests.find((r) => r.route === 'quote')?.symbols).toEqual(['AAPL', 'BTC-USD', 'EURUSD=X']);
+    expect(new URL(yahoo.requests.find((r) => r.route === 'quote')!.url).searchParams.get('crumb')).toBe(
+      'recordedCrumb',
+    );
+    expect(yahoo.count('chart')).toBe(0);
+
+    const records = await ingest.stream().readNew();
+    expect(records).toHaveLength(3);
+    expect(records.every((r) => r.event.kind === 'tick')).toBe(true);
+    for (const r of records) expect(r.partitionKey).toBe((r.event as { tick: Tick }).tick.symbol);
+    const ticks = new Map(ticksOf(records).map((t) => [t.symbol, t]));
+    expect([...ticks.keys()].sort()).toEqual(['AAPL', 'BTC-USD', 'EURUSD=X']);
+    for (const [symbol, q] of Object.entries(recorded)) {
+      const t = ticks.get(symbol)!;
+      const trade = latestTrade(q);
+      expect(t.price).toBe(trade.price);
+      expect(t.time).toBe(trade.time);
+      expect(t.dayVolume).toBe(q.regularMarketVolume);
+      expect(t.source).toBe('yahoo');
+    }
+    // AAPL's post-market trade is later than its close: that is the tick (as recorded)
+    expect(ticks.get('AAPL')!.price).toBe(recorded.AAPL.postMarketPrice);
+  });
+
+  it('bars: publishes the recorded completed bars once; the DynamoDB cursor keeps later invocations from publishing any twice', async () => {
+    const c = cloud();
+    const sample = aaplSampleBars();
+    const timestamps = (recordedBody(CHART_FILE) as { chart: { result: { timestamp: number[] }[] } }).chart
+      .result[0]!.timestamp;
+    // First invocation: the chart as it stood after its first 200 minutes.
+    const cut = timestamps[200]! * 1000;
+    const early = sample.filter((b) => b.start < cut);
+    const late = sample.filter((b) => b.start >= cut);
+    expect(early.length).toBeGreaterThan(0);
+    expect(late.length).toBeGreaterThan(0);
+
+    const yahoo = new FakeYahoo().chart('AAPL', chartPrefix(200));
+    const handler = ingest.handler({ SYMBOLS: 'AAPL', INGEST_MODE: 'bars' }, yahoo);
+    const first = await invoke(handler);
+    expect(first.summary).toEqual({
+      polls: 1,
+      ticksPublished: 0,
+      barsPublished: early.length,
+      failures: 0,
+      recordsFailed: 0,
+    });
+    expect(yahoo.count('quote')).toBe(0);
+    const firstRecords = await ingest.stream().readNew();
+    expect(firstRecords.every((r) => r.event.kind === 'bar' && r.partitionKey === 'AAPL')).toBe(true);
+    expectSampleBars(barsOf(firstRecords), early);
+    expect(await cursorOf(c, 'AAPL')).toBe(early.at(-1)!.start);
+
+    // Second invocation: Yahoo now has the whole day; only the bars after the cursor go out.
+    yahoo.chart('AAPL', recordedBody(CHART_FILE));
+    const second = await invoke(handler);
+    expect(second.summary).toMatchObject({ barsPublished: late.length, failures: 0, recordsFailed: 0 });
+    const secondRecords = await ingest.stream().readNew();
+    expectSampleBars(barsOf(secondRecords), late);
+    expect(await cursorOf(c, 'AAPL')).toBe(sample.at(-1)!.start);
+
+    // Third invocation, a new container (fresh handler), same response: nothing new, nothing again.
+    const cold = ingest.handler({ SYMBOLS: 'AAPL', INGEST_MODE: 'bars' }, yahoo);
+    const third = await invoke(cold);
+    expect(third.summary).toMatchObject({ polls: 1, barsPublished: 0, failures: 0 });
+    expect(await ingest.stream().readNew()).toEqual([]);
+    expect(yahoo.count('chart')).toBe(3);
+
+    // Over all invocations: every bar of the day on the stream exactly once.
+    const starts = [...barsOf(firstRecords), ...barsOf(secondRecords)].map((b) => b.start);
+    expect(new Set(starts).size).toBe(starts.length);
+    expect(starts).toEqual(sample.map((b) => b.start));
+  });
+
+  it('both: within one invocation quotes are polled every interval, bars only on the first poll', async () => {
+    const yahoo = new FakeYahoo()
+      .quote('AAPL', recordedQuote('quote-AAPL.json', 'AAPL'))
+      .chart('AAPL', recordedBody(CHART_FILE));
+    // a 2 s window with a 1 s interval: polls at 0 s and 1 s
+    const handler = ingest.handler({ SYMBOLS: 'AAPL', INGEST_MODE: 'both', POLL_WINDOW_SECONDS: '2' }, yahoo);
+    const { summary } = await invoke(handler);
+    expect(summary).toMatchObject({ polls: 2, ticksPublished: 2, failures: 0, recordsFailed: 0 });
+    expect(yahoo.count('quote')).toBe(2);
+    expect(yahoo.count('chart')).toBe(1);
+    const records = await ingest.stream().readNew();
+    expect(ticksOf(records).map((t) => t.symbol)).toEqual(['AAPL', 'AAPL']);
+    expect(barsOf(records)).toHaveLength(summary.barsPublished);
+  });
+});
+
+describe('ingestQuotes handler: a symbol whose Yahoo responses are malformed', () => {
+  const cloud = useLocalCloud();
+  const ingest = useIngest(cloud);
+
+  it('is counted in failures and logged with its symbol; the other symbol is still published', async () => {
+    const c = cloud();
+    const aaplQuote = recordedQuote('quote-AAPL.json', 'AAPL');
+    const yahoo = new FakeYahoo()
+      .quote('AAPL', aaplQuote)
+      // MSFT's quote does not pass the library's schema (its time is not a time) …
+      .quote('MSFT', { symbol: 'MSFT', quoteType: 'EQUITY', regularMarketTime: 'not a time' })
+      .chart('AAPL', recordedBody(CHART_FILE))
+      // … and its chart is an HTML error page served as 200.
+      .chart('MSFT', { status: 200, body: '<html><body>Will be right back…</body></html>' });
+    const handler = ingest.handler(
+      { SYMBOLS: 'AAPL,MSFT', INGEST_MODE: 'both', YAHOO_MAX_ATTEMPTS: '2' },
+      yahoo,
+    );
+
+    const { summary, output } = await invoke(handler);
+    const sample = aaplSampleBars();
+    // MSFT's quote (after the batch failed and each symbol was asked alone) and MSFT's chart
+    expect(summary).toEqual({
+      polls: 1,
+      ticksPublished: 1,
+      barsPublished: sample.length,
+      failures: 2,
+      recordsFailed: 0,
+    });
+    // each MSFT request tried YAHOO_MAX_ATTEMPTS times: the batch, then MSFT alone; the chart
+    expect(yahoo.requests.filter((r) => r.route === 'quote').map((r) => r.symbols.join(','))).toEqual([
+      'AAPL,MSFT',
+      'AAPL,MSFT',
+      'AAPL',
+      'MSFT',
+      'MSFT',
+    ]);
+    expect(yahoo.count('chart', 'MSFT')).toBe(2);
+
+    const records = await ingest.stream().readNew();
+    expect(records.some((r) => r.partitionKey === 'MSFT')).toBe(false);
+    const ticks = ticksOf(records);
+    expect(ticks).toHaveLength(1);
+    expect(ticks[0]).toMatchObject({ symbol: 'AAPL', ...latestTrade(aaplQuote) });
+    expectSampleBars(barsOf(records), sample);
+    expect(await cursorOf(c, 'AAPL')).toBe(sample.at(-1)!.start);
+    expect(await cursorOf(c, 'MSFT')).toBeUndefined();
+
+    // The failures are logged naming MSFT and the call, and counted in the YahooFailures metric.
+    const failed = output.lines.filter((l) => l.message === 'Yahoo request failed' && l.symbol === 'MSFT');
+    expect(failed.map((l) => l.at).sort()).toEqual(['chart', 'quote']);
+    const emf = output.lines.find((l) => '_aws' in l && 'YahooFailures' in l);
+    expect(emf?.YahooFailures).toBe(2);
+  });
+});
