@@ -425,8 +425,11 @@ describe('ingestQuotes handler: recorded Yahoo responses onto the local stream',
     const yahoo = new FakeYahoo()
       .quote('AAPL', recordedQuote('quote-AAPL.json', 'AAPL'))
       .chart('AAPL', recordedBody(CHART_FILE));
-    // a 2 s window with a 1 s interval: polls at 0 s and 1 s
-    const handler = ingest.handler({ SYMBOLS: 'AAPL', INGEST_MODE: 'both', POLL_WINDOW_SECONDS: '2' }, yahoo);
+    // a 4 s window with a 2 s interval: polls at 0 s and 2 s (a slow first poll still has 2 s)
+    const handler = ingest.handler(
+      { SYMBOLS: 'AAPL', INGEST_MODE: 'both', POLL_INTERVAL_SECONDS: '2', POLL_WINDOW_SECONDS: '4' },
+      yahoo,
+    );
     const { summary } = await invoke(handler);
     expect(summary).toMatchObject({ polls: 2, ticksPublished: 2, failures: 0, recordsFailed: 0 });
     expect(yahoo.count('quote')).toBe(2);
