@@ -270,7 +270,6 @@ function useIngest(cloud: () => LocalCloud) {
   return {
     module: () => mod!,
     stream: () => reader!,
-    env: () => cloud().functionEnv(FUNCTION_ID),
     /** A handler of the real module with these settings over the template's, Yahoo served by `yahoo`. */
     handler(settings: Record<string, string>, yahoo: FakeYahoo): IngestHandler {
       return mod!.createIngestHandler({
