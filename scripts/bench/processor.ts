@@ -498,6 +498,8 @@ interface CallCounts {
   /** Items written by BatchWriteItem (metric rows) and their units. */
   batchWriteItems: number;
   batchWriteUnits: number;
+  /** LATEST items written inside BatchWriteItem calls (not metric rows). */
+  latestInBatchWrites: number;
   /** Units of the alert ledger's writes (claims, confirms, releases): the same in either design. */
   alertWriteUnits: number;
   s3Bytes: number;
@@ -511,6 +513,7 @@ const newCounts = (): CallCounts => ({
   readUnits: 0,
   batchWriteItems: 0,
   batchWriteUnits: 0,
+  latestInBatchWrites: 0,
   alertWriteUnits: 0,
   s3Bytes: 0,
   putItems: { state: 0, latest: 0, alertClaim: 0, other: 0 },
@@ -602,6 +605,12 @@ function instrument(
               const item = (r.PutRequest as Input | undefined)?.Item as Record<string, AttributeValue>;
               const units = item ? writeUnits(item) : 1;
               counts.writeUnits += units;
+              const skValue = item?.sk as unknown;
+              const sk = isAttributeValue(skValue) ? String(skValue.S ?? '') : String(skValue ?? '');
+              if (sk === 'LATEST') {
+                counts.latestInBatchWrites += 1;
+                continue;
+              }
               counts.batchWriteUnits += units;
               counts.batchWriteItems += 1;
             }
@@ -1305,7 +1314,7 @@ async function costSection(
       .map(([k, v]) => `${k} ${fmt(v)}${SINK_OF[k] ? ` (${SINK_OF[k]})` : ''}`)
       .join(
         ', ',
-      )}; PutItem by item: state ${fmt(m(puts.state))}, LATEST ${fmt(m(puts.latest))}, alert claims ${fmt(m(puts.alertClaim))}`,
+      )}; PutItem by item: state ${fmt(m(puts.state))}, LATEST ${fmt(m(puts.latest))}, alert claims ${fmt(m(puts.alertClaim))}; LATEST items inside the BatchWriteItem calls ${fmt(m(counts.latestInBatchWrites))}`,
   );
   log(
     `units per 1,000,000 records: ${fmt(m(counts.writeUnits))} WRU (${rowWriteUnitsPerRow.toFixed(2)} per metric row, ${rowsPerRecord.toFixed(3)} rows per record), ` +
@@ -1343,6 +1352,7 @@ async function costSection(
       state: Math.round(m(puts.state)),
       latest: Math.round(m(puts.latest)),
       alertClaim: Math.round(m(puts.alertClaim)),
+      latestInBatchWrites: Math.round(m(counts.latestInBatchWrites)),
       other: Math.round(m(puts.other)),
     },
     writeUnitsPerMillionRecords: Math.round(m(counts.writeUnits)),

@@ -43,8 +43,13 @@ export interface SymbolStateStore {
 }
 
 export interface MetricsStore {
-  /** Idempotent upserts of rows keyed by (symbol, time), and each symbol's LATEST item. */
-  write(rows: readonly MetricRow[]): Promise<void>;
+  /**
+   * Idempotent upserts of rows keyed by (symbol, kind, time), and each symbol's LATEST item.
+   * With `latest`, those rows become their symbols' LATEST items, written with the rows and without a
+   * condition: the caller knows each is newer than the stored one (the pipeline does, from a symbol's
+   * state). Without it, each symbol's newest row is put with a condition that it is newer.
+   */
+  write(rows: readonly MetricRow[], latest?: readonly MetricRow[]): Promise<void>;
 }
 
 /** One accepted stream record as stored in the raw zone of the lake. */

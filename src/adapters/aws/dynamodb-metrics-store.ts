@@ -39,8 +39,9 @@ export interface DynamoDbMetricsStoreOptions {
 
 /**
  * Metric rows keyed by (symbol, kind, event time) — a put of the same key is an idempotent upsert —
- * written with BatchWriteItem (25 per call, UnprocessedItems retried with jittered backoff), then one
- * conditional LATEST put per symbol that only ever moves forward in event time.
+ * written with BatchWriteItem (25 per call, UnprocessedItems retried with jittered backoff). LATEST
+ * items the caller vouches for (the pipeline) go into the same batch writes; otherwise one
+ * conditional LATEST put per symbol follows, which only ever moves forward in event time.
  */
 export class DynamoDbMetricsStore implements MetricsStore {
   readonly #documents: DynamoDBDocumentClient;
@@ -63,8 +64,8 @@ export class DynamoDbMetricsStore implements MetricsStore {
     this.#now = options.now ?? Date.now;
   }
 
-  async write(rows: readonly MetricRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  async write(rows: readonly MetricRow[], latest?: readonly MetricRow[]): Promise<void> {
+    if (rows.length === 0 && !latest?.length) return;
     // One item per key: DynamoDB rejects a batch naming the same key twice; the last row wins.
     const items = new Map<string, Record<string, unknown>>();
     const newest = new Map<string, MetricRow>();
@@ -81,16 +82,33 @@ export class DynamoDbMetricsStore implements MetricsStore {
       const best = newest.get(row.symbol);
       if (!best || row.time >= best.time) newest.set(row.symbol, row);
     }
+    // LATEST items the caller vouches for go out with the rows, as plain puts.
+    for (const row of latest ?? []) {
+      const key = latestKey(row.symbol);
+      items.set(`${key.pk}|${key.sk}`, this.#latestItem(row));
+    }
     const all = [...items.values()];
     const chunks: Record<string, unknown>[][] = [];
     for (let i = 0; i < all.length; i += BATCH_WRITE_LIMIT) chunks.push(all.slice(i, i + BATCH_WRITE_LIMIT));
     for (let i = 0; i < chunks.length; i += this.#writeConcurrency) {
       await Promise.all(chunks.slice(i, i + this.#writeConcurrency).map((c) => this.#writeChunk(c)));
     }
-    const latest = [...newest.values()];
-    for (let i = 0; i < latest.length; i += this.#concurrency) {
-      await Promise.all(latest.slice(i, i + this.#concurrency).map((row) => this.#putLatest(row)));
+    if (latest) return;
+    const conditional = [...newest.values()];
+    for (let i = 0; i < conditional.length; i += this.#concurrency) {
+      await Promise.all(conditional.slice(i, i + this.#concurrency).map((row) => this.#putLatest(row)));
     }
+  }
+
+  #latestItem(row: MetricRow): Record<string, unknown> {
+    return {
+      ...latestKey(row.symbol),
+      symbol: row.symbol,
+      time: row.time,
+      kind: row.kind,
+      values: storableValues(row.values),
+      updatedAt: this.#now(),
+    };
   }
 
   async #writeChunk(items: readonly Record<string, unknown>[]): Promise<void> {
@@ -116,14 +134,7 @@ export class DynamoDbMetricsStore implements MetricsStore {
       await this.#documents.send(
         new PutCommand({
           TableName: this.#table,
-          Item: {
-            ...latestKey(row.symbol),
-            symbol: row.symbol,
-            time: row.time,
-            kind: row.kind,
-            values: storableValues(row.values),
-            updatedAt: this.#now(),
-          },
+          Item: this.#latestItem(row),
           ConditionExpression: 'attribute_not_exists(pk) OR #time < :time',
           ExpressionAttributeNames: { '#time': 'time' },
           ExpressionAttributeValues: { ':time': row.time },

@@ -24,7 +24,7 @@ export class MemoryMetricsStore implements MetricsStore {
   writes = 0;
   rowsReceived = 0;
 
-  async write(rows: readonly MetricRow[]): Promise<void> {
+  async write(rows: readonly MetricRow[], latest?: readonly MetricRow[]): Promise<void> {
     this.faults.check('before');
     this.writes += 1;
     this.rowsReceived += rows.length;
@@ -49,7 +49,13 @@ export class MemoryMetricsStore implements MetricsStore {
       const best = newest.get(row.symbol);
       if (!best || row.time >= best.time) newest.set(row.symbol, row);
     }
-    // As in the table: the call's newest row per symbol, then a forward-only conditional put.
+    // As in the table: LATEST rows the caller vouches for are put as they are; otherwise the call's
+    // newest row per symbol, with a forward-only condition.
+    if (latest) {
+      for (const row of latest) this.#latest.set(row.symbol, row);
+      this.faults.check('after');
+      return;
+    }
     for (const [symbol, row] of newest) {
       const latest = this.#latest.get(symbol);
       if (!latest || latest.time < row.time) this.#latest.set(symbol, row);

@@ -95,6 +95,8 @@ interface StoredSnapshot {
   readonly v: 1 | 2;
   /** Newest event time applied, per event kind (bars start before the ticks that follow them). */
   readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+  /** Event time of the symbol's LATEST row (version 2; absent in version 1). */
+  readonly latestRowTime?: number;
   readonly engine: unknown;
 }
 
@@ -114,6 +116,8 @@ interface SymbolWork {
   readonly records: Decoded[];
   readonly previous: SymbolStateRecord | undefined;
   readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+  /** Time of the stored LATEST row (undefined: none yet), then of the one this batch writes. */
+  latestRowTime: number | undefined;
   readonly rows: MetricRow[];
   readonly anomalies: DetectedAnomaly[];
   readonly accepted: Decoded[];
@@ -141,10 +145,11 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
  * number. The next batch takes it back (skipping the restore) only if the stored state is still that
  * one; an engine taken out and not saved again (the symbol failed) is simply dropped.
  */
-/** An engine with the per-kind watermarks saved beside it. */
+/** An engine with the per-kind watermarks and the LATEST row's time saved beside it. */
 export interface WarmEngine {
   readonly engine: SymbolEngine;
   readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+  readonly latestRowTime: number | undefined;
 }
 
 export class EngineCache {
@@ -244,6 +249,7 @@ export async function processBatch(
       records: decoded,
       previous,
       watermarks: {},
+      latestRowTime: undefined,
       rows: [],
       anomalies: [],
       accepted: [],
@@ -273,6 +279,20 @@ export async function processBatch(
   };
 
   const rowsOf = (ws: readonly SymbolWork[]) => ws.flatMap((w) => w.rows);
+  // Each symbol's LATEST item moves to its newest row only when that is newer than the stored one:
+  // the state says when, so the item goes out with the rows instead of as a conditional put.
+  const latestOf = (ws: readonly SymbolWork[]) => {
+    const out: MetricRow[] = [];
+    for (const w of ws) {
+      let newest: MetricRow | undefined;
+      for (const row of w.rows) if (!newest || row.time >= newest.time) newest = row;
+      if (newest && (w.latestRowTime === undefined || newest.time > w.latestRowTime)) {
+        out.push(newest);
+        w.latestRowTime = newest.time;
+      }
+    }
+    return out;
+  };
 
   // The row store, the lake and the time series are independent and idempotent: write them at once.
   const lakeObjects: string[] = [];
@@ -282,8 +302,8 @@ export async function processBatch(
   const timeseries = deps.timeseries;
   await Promise.all([
     batchWork.length > 0 &&
-      around('metrics', () => deps.metrics.write(rowsOf(batchWork))).catch((err: unknown) =>
-        failSymbols('metrics', batchWork, err),
+      around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestOf(batchWork))).catch(
+        (err: unknown) => failSymbols('metrics', batchWork, err),
       ),
     lakeRecords.length > 0 &&
       around('lake', () =>
@@ -324,7 +344,12 @@ export async function processBatch(
   await forEachLimited(healthy(), SINK_CONCURRENCY, async (w) => {
     const applied = w.applied!;
     const engine = w.engine!;
-    const stored: StoredSnapshot = { v: 2, watermarks: w.watermarks, engine: engine.snapshot() };
+    const stored: StoredSnapshot = {
+      v: 2,
+      watermarks: w.watermarks,
+      ...(w.latestRowTime === undefined ? {} : { latestRowTime: w.latestRowTime }),
+      engine: engine.snapshot(),
+    };
     const next: SymbolStateRecord = {
       symbol: w.symbol,
       lastSequenceNumber: applied.record.sequenceNumber,
@@ -343,6 +368,7 @@ export async function processBatch(
         deps.engineCache?.keep(w.symbol, next.lastSequenceNumber, {
           engine,
           watermarks: { ...w.watermarks },
+          latestRowTime: w.latestRowTime,
         });
       }
     } catch (err) {
@@ -410,6 +436,8 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
   try {
     const stored = warm ? undefined : storedSnapshot(w.previous);
     Object.assign(w.watermarks, warm ? warm.watermarks : stored?.watermarks);
+    // Version 1 did not record it: no row can be newer than the newest event applied.
+    w.latestRowTime = warm ? warm.latestRowTime : (stored?.latestRowTime ?? w.previous?.lastEventTime);
     for (const d of w.records) {
       const seq = d.record.sequenceNumber;
       const time = eventTime(d.event);

@@ -85,6 +85,26 @@ describe('DynamoDbMetricsStore.write', () => {
     expect(aapl.ExpressionAttributeValues).toEqual({ ':time': T0 + 5 * 60_000 });
   });
 
+  it('writes LATEST items the caller vouches for inside the batch writes, with no conditional put', async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 7, now: () => 5 });
+    const rows = Array.from({ length: 30 }, (_, i) => bar(i % 2 ? 'AAPL' : 'MSFT', i, i));
+    await store.write(rows, [rows[29]!, rows[28]!]);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    const items = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((c) => (c.args[0].input.RequestItems![TABLE] as Put[]).map((p) => p.PutRequest.Item));
+    expect(items).toHaveLength(32);
+    const latest = items.filter((i) => i.sk === 'LATEST');
+    expect(latest.map((i) => [i.pk, i.time, i.updatedAt])).toEqual([
+      ['SYMBOL#AAPL', T0 + 29 * 60_000, 5],
+      ['SYMBOL#MSFT', T0 + 28 * 60_000, 5],
+    ]);
+    expect(latest[0]!.values).toEqual(
+      items.find((i) => i.sk !== 'LATEST' && i.time === T0 + 29 * 60_000)!.values,
+    );
+  });
+
   it('ignores a LATEST condition failure (an older row) but not other errors', async () => {
     ddb.on(BatchWriteCommand).resolves({});
     ddb.on(PutCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));

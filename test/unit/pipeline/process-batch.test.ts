@@ -334,4 +334,40 @@ describe('processBatch', () => {
     const quote = sinks.metrics.rows('AAPL', 'tick')[0]!;
     expect(quote.values.changePct).toBeCloseTo(((225.9 - 226.78) / 226.78) * 100, 10);
   });
+
+  it('moves LATEST only forward: a late tick folded into its bar does not replace a newer quote', async () => {
+    for (const cache of [undefined, new EngineCache()]) {
+      const own = createMemorySinks({ now: () => NOW });
+      const deps = depsForShared(own, analyticsEngines(), cache);
+      const tick = (second: number, price: number) =>
+        record(
+          encodeMarketEvent({
+            kind: 'tick',
+            tick: {
+              symbol: 'AAPL',
+              time: Date.parse('2024-10-02T13:30:00Z') + second * 1000,
+              price,
+              dayVolume: 1_000_000 + second,
+              previousClose: 226.78,
+              source: 'replay',
+            },
+          }),
+          'AAPL',
+        );
+      expect((await processBatch([tick(5, 225.9), tick(45, 226.2)], deps)).failures).toEqual([]);
+      expect(own.metrics.latest('AAPL')).toMatchObject({ kind: 'tick', values: { price: 226.2 } });
+      // 13:30:35 arrives late (inside the bar's grace window): its quote row is stored, LATEST stays.
+      const late = await processBatch([tick(35, 225.5)], deps);
+      expect(late.failures).toEqual([]);
+      expect(own.metrics.count('AAPL', 'tick'), cache ? 'warm' : 'restored').toBe(3);
+      expect(own.metrics.latest('AAPL')!.time).toBe(Date.parse('2024-10-02T13:30:45Z'));
+      // 13:31:05 closes the 13:30 bar (an older row) and is the newest quote: LATEST is the quote.
+      expect((await processBatch([tick(65, 225.7)], deps)).failures).toEqual([]);
+      expect(own.metrics.latest('AAPL')).toMatchObject({
+        kind: 'tick',
+        time: Date.parse('2024-10-02T13:31:05Z'),
+        values: { price: 225.7 },
+      });
+    }
+  });
 });
