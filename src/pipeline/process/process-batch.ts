@@ -22,7 +22,7 @@ import {
 } from '../../ports/processor.ts';
 import type { DetectedAnomaly, SymbolEngine, SymbolEngineFactory } from './engine.ts';
 import { compareSequenceNumbers, isAfter } from './sequence.ts';
-import { decodeSnapshot, encodeSnapshot, isEncodedSnapshot } from './snapshot-codec.ts';
+import { decodeSnapshot, encodeStoredSnapshot, isEncodedSnapshot } from './snapshot-codec.ts';
 
 /** One record of a Kinesis batch, as the handler hands it over. */
 export interface StreamRecord {
@@ -354,7 +354,7 @@ export async function processBatch(
       symbol: w.symbol,
       lastSequenceNumber: applied.record.sequenceNumber,
       lastEventTime: Math.max(...Object.values(w.watermarks), w.previous?.lastEventTime ?? 0),
-      snapshot: encodeSnapshot(stored),
+      snapshot: encodeStoredSnapshot(stored),
     };
     try {
       const outcome = await around('state', () => deps.state.save(next, w.previous?.lastSequenceNumber));

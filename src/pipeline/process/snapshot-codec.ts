@@ -11,9 +11,16 @@
  *   bytes 4–7   u32 length J of the structure JSON
  *   bytes 8–…   structure JSON (UTF-8), each number array replaced by {"$f64":[offset,length]}
  *   then zero padding to a multiple of 8, then the doubles
+ *
+ * Stored, that is deflated (raw DEFLATE, level 1) behind the magic "TSD1": a real engine state of
+ * 7.9 KB becomes about 4.2 KB for some 35 µs of CPU, and a state item is billed per started KB on
+ * every save (one save per symbol per batch: in live trading, one per bar).
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
 const MAGIC = 0x31535354; // "TSS1" read as a little-endian u32
+const DEFLATED_MAGIC = 0x31445354; // "TSD1"
+const DEFLATE_LEVEL = 1;
 const HEADER_BYTES = 8;
 const MARKER = '$f64';
 /** Shorter number arrays stay in the JSON: a marker would be longer than the numbers. */
@@ -74,17 +81,39 @@ export function encodeSnapshot(value: unknown): Uint8Array {
   return bytes;
 }
 
-/** True when the bytes start like an encoded snapshot (a cheap check, not a validation). */
-export function isEncodedSnapshot(value: unknown): value is Uint8Array {
-  return (
-    value instanceof Uint8Array &&
-    value.length >= HEADER_BYTES &&
-    new DataView(value.buffer, value.byteOffset, HEADER_BYTES).getUint32(0, true) === MAGIC
-  );
+/** `encodeSnapshot`, deflated behind its own magic: the form the pipeline stores. */
+export function encodeStoredSnapshot(value: unknown): Uint8Array {
+  const raw = encodeSnapshot(value);
+  const body = deflateRawSync(raw, { level: DEFLATE_LEVEL });
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32LE(DEFLATED_MAGIC, 0);
+  body.copy(out, 4);
+  return out;
 }
 
-/** Decodes what `encodeSnapshot` wrote; a damaged or foreign buffer fails with the specific reason. */
+function magicOf(value: Uint8Array): number | undefined {
+  return value.length >= 4 ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true) : undefined;
+}
+
+/** True when the bytes start like an encoded snapshot, deflated or not (a cheap check, not a validation). */
+export function isEncodedSnapshot(value: unknown): value is Uint8Array {
+  if (!(value instanceof Uint8Array)) return false;
+  const magic = magicOf(value);
+  return (magic === MAGIC && value.length >= HEADER_BYTES) || magic === DEFLATED_MAGIC;
+}
+
+/** Decodes what `encodeSnapshot` or `encodeStoredSnapshot` wrote; damaged bytes fail with the reason. */
 export function decodeSnapshot(bytes: Uint8Array): unknown {
+  if (magicOf(bytes) === DEFLATED_MAGIC) {
+    let raw: Buffer;
+    try {
+      raw = inflateRawSync(bytes.subarray(4));
+    } catch (err) {
+      throw new SnapshotCodecError(`deflated body is damaged: ${(err as Error).message}`);
+    }
+    if (magicOf(raw) !== MAGIC) throw new SnapshotCodecError('deflated body is not an encoded snapshot');
+    return decodeSnapshot(raw);
+  }
   if (!isEncodedSnapshot(bytes)) throw new SnapshotCodecError('not an encoded snapshot (bad magic)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLength = view.getUint32(4, true);

@@ -3,6 +3,7 @@ import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine
 import {
   decodeSnapshot,
   encodeSnapshot,
+  encodeStoredSnapshot,
   isEncodedSnapshot,
   SnapshotCodecError,
 } from '../../../src/pipeline/process/snapshot-codec.ts';
@@ -75,5 +76,16 @@ describe('snapshot codec', () => {
 
   it('refuses to encode an object that uses the reserved marker key', () => {
     expect(() => encodeSnapshot({ a: { $f64: [0, 1] } })).toThrow(/reserved key \$f64/);
+  });
+
+  it('stores the snapshot deflated: about half the bytes, the same value back', () => {
+    const snapshot = { v: 2, watermarks: { bar: 1 }, engine: engineAfter(250).engine.snapshot() };
+    const raw = encodeSnapshot(snapshot);
+    const stored = encodeStoredSnapshot(snapshot);
+    expect(isEncodedSnapshot(stored)).toBe(true);
+    expect(stored.length).toBeLessThan(raw.length * 0.6);
+    expect(decodeSnapshot(stored)).toEqual(decodeSnapshot(raw));
+    const damaged = Uint8Array.prototype.slice.call(stored, 0, stored.length - 40);
+    expect(() => decodeSnapshot(damaged)).toThrow(/deflated body is damaged/);
   });
 });
