@@ -68,7 +68,6 @@ export class DynamoDbMetricsStore implements MetricsStore {
     if (rows.length === 0 && !latest?.length) return;
     // One item per key: DynamoDB rejects a batch naming the same key twice; the last row wins.
     const items = new Map<string, Record<string, unknown>>();
-    const newest = new Map<string, MetricRow>();
     for (const row of rows) {
       const key = metricKey(row.symbol, row.kind, row.time);
       items.set(`${key.pk}|${key.sk}`, {
@@ -79,8 +78,6 @@ export class DynamoDbMetricsStore implements MetricsStore {
         values: storableValues(row.values),
         expiresAt: expiresAtSeconds(row.time, this.#ttlDays),
       });
-      const best = newest.get(row.symbol);
-      if (!best || row.time >= best.time) newest.set(row.symbol, row);
     }
     // LATEST items the caller vouches for go out with the rows, as plain puts.
     for (const row of latest ?? []) {
@@ -94,6 +91,11 @@ export class DynamoDbMetricsStore implements MetricsStore {
       await Promise.all(chunks.slice(i, i + this.#writeConcurrency).map((c) => this.#writeChunk(c)));
     }
     if (latest) return;
+    const newest = new Map<string, MetricRow>();
+    for (const row of rows) {
+      const best = newest.get(row.symbol);
+      if (!best || row.time >= best.time) newest.set(row.symbol, row);
+    }
     const conditional = [...newest.values()];
     for (let i = 0; i < conditional.length; i += this.#concurrency) {
       await Promise.all(conditional.slice(i, i + this.#concurrency).map((row) => this.#putLatest(row)));

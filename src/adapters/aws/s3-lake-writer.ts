@@ -65,19 +65,12 @@ export function groupByEventDay(records: readonly LakeRecord[]): Map<string, Lak
  */
 export function toNdjson(records: readonly LakeRecord[]): string {
   const lines = new Array<string>(records.length + 1);
-  let shardId: string | undefined;
-  let shardJson = '';
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
-    // A batch is one shard: its id is escaped once. Numbers go through String() as JSON would
-    // print them (a non-finite one as null, as JSON.stringify does).
-    if (r.shardId !== shardId) {
-      shardId = r.shardId;
-      shardJson = JSON.stringify(shardId);
-    }
+    // Numbers go through String() as JSON prints them (a non-finite one as null, as JSON.stringify).
     lines[i] =
       `{"symbol":${JSON.stringify(r.symbol)},"time":${jsonNumber(r.time)},"kind":${JSON.stringify(r.kind)},` +
-      `"shardId":${shardJson},"sequenceNumber":${JSON.stringify(r.sequenceNumber)},` +
+      `"shardId":${JSON.stringify(r.shardId)},"sequenceNumber":${JSON.stringify(r.sequenceNumber)},` +
       `"arrivalTime":${jsonNumber(r.arrivalTime)},"event":${JSON.stringify(r.event)}}`;
   }
   lines[records.length] = '';

@@ -32,33 +32,27 @@ export class MemoryMetricsStore implements MetricsStore {
       if (!Number.isFinite(row.time))
         throw new RangeError(`metric row time must be a finite epoch-ms number, got ${row.time}`);
       if (!row.symbol) throw new RangeError('metric row symbol must be a non-empty string');
-    }
-    const newest = new Map<string, MetricRow>();
-    let symbolRows: Map<string, MetricRow> | undefined;
-    let symbol: string | undefined;
-    for (const row of rows) {
-      if (row.symbol !== symbol) {
-        symbol = row.symbol;
-        symbolRows = this.#rows.get(symbol);
-        if (!symbolRows) {
-          symbolRows = new Map();
-          this.#rows.set(symbol, symbolRows);
-        }
+      let symbolRows = this.#rows.get(row.symbol);
+      if (!symbolRows) {
+        symbolRows = new Map();
+        this.#rows.set(row.symbol, symbolRows);
       }
-      symbolRows!.set(`${row.kind}|${row.time}`, row);
-      const best = newest.get(row.symbol);
-      if (!best || row.time >= best.time) newest.set(row.symbol, row);
+      symbolRows.set(`${row.kind}|${row.time}`, row);
     }
-    // As in the table: LATEST rows the caller vouches for are put as they are; otherwise the call's
-    // newest row per symbol, with a forward-only condition.
+    // As in the table: LATEST rows the caller vouches for are put as they are; otherwise each
+    // symbol's newest row of the call, with a forward-only condition.
     if (latest) {
       for (const row of latest) this.#latest.set(row.symbol, row);
-      this.faults.check('after');
-      return;
-    }
-    for (const [symbol, row] of newest) {
-      const latest = this.#latest.get(symbol);
-      if (!latest || latest.time < row.time) this.#latest.set(symbol, row);
+    } else {
+      const newest = new Map<string, MetricRow>();
+      for (const row of rows) {
+        const best = newest.get(row.symbol);
+        if (!best || row.time >= best.time) newest.set(row.symbol, row);
+      }
+      for (const [symbol, row] of newest) {
+        const stored = this.#latest.get(symbol);
+        if (!stored || stored.time < row.time) this.#latest.set(symbol, row);
+      }
     }
     this.faults.check('after');
   }

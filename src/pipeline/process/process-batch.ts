@@ -103,8 +103,9 @@ interface StoredSnapshot {
 function storedSnapshot(state: SymbolStateRecord | undefined): StoredSnapshot | undefined {
   if (state === undefined) return undefined;
   const raw = state.snapshot;
-  const s = (isEncodedSnapshot(raw) ? decodeSnapshot(raw) : raw) as Partial<StoredSnapshot> | null;
-  const expected = isEncodedSnapshot(raw) ? 2 : 1;
+  const encoded = isEncodedSnapshot(raw);
+  const s = (encoded ? decodeSnapshot(raw) : raw) as Partial<StoredSnapshot> | null;
+  const expected = encoded ? 2 : 1;
   if (s === null || typeof s !== 'object' || s.v !== expected || typeof s.watermarks !== 'object') {
     throw new Error(`stored state of ${state.symbol} is not a version-${expected} pipeline snapshot`);
   }

@@ -63,13 +63,11 @@ export function encodeSnapshot(value: unknown): Uint8Array {
     return out;
   };
   const text = JSON.stringify(walk(value));
-  // Room for the worst case of UTF-8 (3 bytes per UTF-16 unit); the padding is zeroed explicitly.
-  const room = HEADER_BYTES + text.length * 3;
-  const scratch = Buffer.allocUnsafe(room + 8 + total * 8);
-  const jsonLength = scratch.write(text, HEADER_BYTES, 'utf8');
+  const jsonLength = Buffer.byteLength(text);
   const valuesAt = HEADER_BYTES + Math.ceil(jsonLength / 8) * 8;
-  scratch.fill(0, HEADER_BYTES + jsonLength, valuesAt);
-  const bytes = scratch.subarray(0, valuesAt + total * 8);
+  const bytes = Buffer.allocUnsafe(valuesAt + total * 8);
+  bytes.write(text, HEADER_BYTES, 'utf8');
+  bytes.fill(0, HEADER_BYTES + jsonLength, valuesAt);
   bytes.writeUInt32LE(MAGIC, 0);
   bytes.writeUInt32LE(jsonLength, 4);
   const doubles = new Float64Array(bytes.buffer, bytes.byteOffset + valuesAt, total);
