@@ -165,6 +165,8 @@ export async function provisionTable(clients: AwsClients, plan: TablePlan): Prom
           TableName: plan.name,
           KeySchema: plan.keySchema,
           AttributeDefinitions: plan.attributeDefinitions,
+          // Always on demand locally, also for a PROVISIONED template table: dynalite does not
+          // meter capacity, and its auto scaling is skipped (SKIPPED_LOCALLY).
           BillingMode: 'PAY_PER_REQUEST',
           ...(gsis.length ? { GlobalSecondaryIndexes: gsis } : {}),
           ...(lsis.length ? { LocalSecondaryIndexes: lsis } : {}),
@@ -244,8 +246,23 @@ export async function provisionQueue(clients: AwsClients, plan: QueuePlan): Prom
   };
 }
 
+/**
+ * Types a template may declare that the local cloud deliberately does not create, with the reason
+ * logged once per run (they also stay counted in the plan's `notEmulated`).
+ */
+export const SKIPPED_LOCALLY: Readonly<Record<string, string>> = {
+  'AWS::ApplicationAutoScaling::ScalableTarget':
+    'no Application Auto Scaling emulator; the local table is on demand and dynalite never throttles',
+  'AWS::ApplicationAutoScaling::ScalingPolicy':
+    'no Application Auto Scaling emulator; the local table is on demand and dynalite never throttles',
+};
+
 /** Creates everything in the plan; streams, tables, buckets in parallel, queues dead-letter first. */
 export async function provisionAll(clients: AwsClients, plan: LocalPlan, log: (line: string) => void) {
+  for (const [type, reason] of Object.entries(SKIPPED_LOCALLY)) {
+    const count = plan.notEmulated[type];
+    if (count) log(`skipped ${count} ${type}: ${reason}`);
+  }
   const [streams, tables, buckets] = await Promise.all([
     Promise.all(plan.streams.map((s) => provisionStream(clients, s, log))),
     Promise.all(plan.tables.map((t) => provisionTable(clients, t))),
