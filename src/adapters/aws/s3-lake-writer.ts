@@ -67,18 +67,19 @@ export function toNdjson(records: readonly LakeRecord[]): string {
   const lines = new Array<string>(records.length + 1);
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
-    // Numbers go through String() as JSON prints them (a non-finite one as null, as JSON.stringify).
-    lines[i] =
-      `{"symbol":${JSON.stringify(r.symbol)},"time":${jsonNumber(r.time)},"kind":${JSON.stringify(r.kind)},` +
-      `"shardId":${JSON.stringify(r.shardId)},"sequenceNumber":${JSON.stringify(r.sequenceNumber)},` +
-      `"arrivalTime":${jsonNumber(r.arrivalTime)},"event":${JSON.stringify(r.event)}}`;
+    // A fresh literal in the lake's field order (V8 serialises such an object fastest).
+    lines[i] = JSON.stringify({
+      symbol: r.symbol,
+      time: r.time,
+      kind: r.kind,
+      shardId: r.shardId,
+      sequenceNumber: r.sequenceNumber,
+      arrivalTime: r.arrivalTime,
+      event: r.event,
+    });
   }
   lines[records.length] = '';
   return lines.join('\n');
-}
-
-function jsonNumber(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null';
 }
 
 export async function encodeLakeObject(records: readonly LakeRecord[]): Promise<Buffer> {

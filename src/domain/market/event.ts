@@ -45,6 +45,12 @@ export function decodeMarketEvent(json: string, now: number = Date.now()): Valid
   } catch (err) {
     return { ok: false, issues: [{ field: '(record)', reason: `not JSON: ${(err as Error).message}` }] };
   }
+  // The usual envelope needs no schema; anything else goes through it to be named.
+  if (isPlainEnvelope(raw)) {
+    return raw.kind === 'tick'
+      ? asTickEvent(validateTick(raw.data, now))
+      : asBarEvent(validateBar(raw.data, now));
+  }
   const env = EnvelopeSchema.safeParse(raw);
   if (!env.success) {
     return {
@@ -52,10 +58,18 @@ export function decodeMarketEvent(json: string, now: number = Date.now()): Valid
       issues: env.error.issues.map((i) => ({ field: i.path.join('.') || '(record)', reason: i.message })),
     };
   }
-  if (env.data.kind === 'tick') {
-    const r = validateTick(env.data.data, now);
-    return r.ok ? { ok: true, value: { kind: 'tick', tick: r.value } } : r;
-  }
-  const r = validateBar(env.data.data, now);
-  return r.ok ? { ok: true, value: { kind: 'bar', bar: r.value } } : r;
+  return env.data.kind === 'tick'
+    ? asTickEvent(validateTick(env.data.data, now))
+    : asBarEvent(validateBar(env.data.data, now));
 }
+
+function isPlainEnvelope(raw: unknown): raw is { v: number; kind: 'tick' | 'bar'; data: unknown } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+  const { v, kind } = raw as Record<string, unknown>;
+  return v === MARKET_EVENT_SCHEMA_VERSION && (kind === 'tick' || kind === 'bar');
+}
+
+const asTickEvent = (r: Validated<Tick>): Validated<MarketEvent> =>
+  r.ok ? { ok: true, value: { kind: 'tick', tick: r.value } } : r;
+const asBarEvent = (r: Validated<Bar>): Validated<MarketEvent> =>
+  r.ok ? { ok: true, value: { kind: 'bar', bar: r.value } } : r;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { validateBarWithSchema } from '../../../src/domain/market/bar.ts';
 import {
   assetClassOf,
   type Bar,
@@ -10,6 +11,7 @@ import {
   validateBar,
   validateTick,
 } from '../../../src/domain/market/index.ts';
+import { validateTickWithSchema } from '../../../src/domain/market/tick.ts';
 
 const NOW = Date.parse('2026-01-15T15:00:00Z');
 
@@ -263,5 +265,129 @@ describe('market schemas: each corruption is rejected naming the field', () => {
       'crypto',
       'equity',
     ]);
+  });
+});
+
+describe('market schemas: the fast path of the validators agrees with the schemas', () => {
+  // Values a field may be set to: valid ones, bad ones, and edge cases of each check.
+  const fieldValue = fc.oneof(
+    badNumber,
+    fc.constantFrom(undefined, 0, -0, -1, 1, 5e-324, 1.5, 60_000, Number.MAX_SAFE_INTEGER + 2, 2 ** 53),
+    fc.constantFrom('1m', '5m', 'USD', 'usd', 'REGULAR', 'regular', 'none', 'yahoo', 'AAPL', 'aapl'),
+    fc.constantFrom(NOW, NOW + MAX_FUTURE_SKEW_MS + 60_000, Date.parse('2024-10-02T13:30:00Z') + 1),
+    fc.anything(),
+  );
+  const barKeys = [
+    'symbol',
+    'start',
+    'interval',
+    'open',
+    'high',
+    'low',
+    'close',
+    'volume',
+    'session',
+    'source',
+  ];
+  const tickKeys = [
+    'symbol',
+    'time',
+    'price',
+    'dayOpen',
+    'dayHigh',
+    'dayLow',
+    'previousClose',
+    'dayVolume',
+    'currency',
+    'marketState',
+    'source',
+  ];
+  const edits = (keys: string[]) =>
+    fc.array(
+      fc.oneof(
+        fc.tuple(fc.constantFrom(...keys, 'extra', '__proto__'), fieldValue).map(([k, v]) => ({ set: k, v })),
+        fc.constantFrom(...keys).map((k) => ({ del: k })),
+      ),
+      { maxLength: 3 },
+    );
+  const edited = <T extends object>(x: T, es: ({ set: string; v: unknown } | { del: string })[]) => {
+    const o: Record<string, unknown> = { ...(x as Record<string, unknown>) };
+    for (const e of es) {
+      if ('del' in e) delete o[e.del];
+      else
+        Object.defineProperty(o, e.set, { value: e.v, enumerable: true, writable: true, configurable: true });
+    }
+    return o;
+  };
+  // The same verdict, the same issues, and the same value with the same fields in the same order.
+  const same = (fast: unknown, reference: unknown) => {
+    expect(fast).toEqual(reference);
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(reference));
+    const keys = (r: unknown) =>
+      (r as { ok: boolean }).ok ? Object.keys((r as { value: object }).value) : [];
+    expect(keys(fast)).toEqual(keys(reference));
+  };
+
+  it('bars: valid, edited and arbitrary inputs', () => {
+    fc.assert(
+      fc.property(barArb, edits(barKeys), (bar, es) => {
+        const input = edited(bar, es);
+        same(validateBar(input, NOW), validateBarWithSchema(input, NOW));
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.anything(), (input) => same(validateBar(input, NOW), validateBarWithSchema(input, NOW))),
+    );
+  });
+
+  it('ticks: valid, edited and arbitrary inputs', () => {
+    fc.assert(
+      fc.property(tickArb, edits(tickKeys), (tick, es) => {
+        const input = edited(tick, es);
+        same(validateTick(input, NOW), validateTickWithSchema(input, NOW));
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.anything(), (input) =>
+        same(validateTick(input, NOW), validateTickWithSchema(input, NOW)),
+      ),
+    );
+  });
+
+  it('the stream decoder gives what the schemas give, envelope included', () => {
+    const envelope = fc.record({
+      v: fc.constantFrom(1, 2, '1', undefined),
+      kind: fc.constantFrom('bar', 'tick', 'quote', undefined),
+    });
+    fc.assert(
+      fc.property(envelope, fc.oneof(barArb, tickArb), edits([...barKeys, ...tickKeys]), (env, x, es) => {
+        const data = edited(x, es);
+        const decoded = decodeMarketEvent(JSON.stringify({ ...env, data }), NOW);
+        const roundTripped = JSON.parse(JSON.stringify(data));
+        if (env.v !== 1 || (env.kind !== 'bar' && env.kind !== 'tick')) {
+          expect(decoded.ok).toBe(false);
+          return;
+        }
+        const reference =
+          env.kind === 'bar'
+            ? validateBarWithSchema(roundTripped, NOW)
+            : validateTickWithSchema(roundTripped, NOW);
+        same(
+          decoded.ok
+            ? {
+                ok: true,
+                value:
+                  env.kind === 'bar'
+                    ? (decoded.value as { bar: Bar }).bar
+                    : (decoded.value as { tick: Tick }).tick,
+              }
+            : decoded,
+          reference,
+        );
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
