@@ -169,11 +169,11 @@ describe('TicksStream', () => {
 });
 
 describe('MarketTable', () => {
-  it('is on-demand, encrypted, point-in-time recoverable, with the expiresAt TTL and pk/sk keys', () => {
+  it('is on demand outside prod (provisioned there), encrypted, point-in-time recoverable, with the expiresAt TTL and pk/sk keys', () => {
     for (const [stage, t] of stages()) {
       const p = props(t, 'MarketTable');
       expect(p.TableName).toBe(`tickstream-${stage}-market`);
-      expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(p.BillingMode).toBe(stage === 'prod' ? 'PROVISIONED' : 'PAY_PER_REQUEST');
       expect(p.SSESpecification).toEqual({ SSEEnabled: true });
       expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
       expect(p.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
