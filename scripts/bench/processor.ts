@@ -23,7 +23,9 @@
  *    clients of the real AWS adapters (DynamoDB, S3, SNS, SQS) against the local cloud's emulators,
  *    in full batches of 500, with write/read units from the marshalled item sizes; priced at
  *    us-east-1 list prices (printed) beside the per-record design (one S3 object and one PutItem
- *    per record). Target: ≥ 10× cheaper. The latency run's own handler calls (small batches, zero
+ *    per record), twice: on demand (dev, staging, the default) and on prod's provisioned capacity
+ *    (DynamoDB at the prod template's target utilisation, Kinesis shards at an assumed 70 %).
+ *    Target: ≥ 10× cheaper. The latency run's own handler calls (small batches, zero
  *    window) are counted too, by instrumenting the SDK's Client.send, as a cross-check.
  *
  * Environment (for quick runs): BENCH_PROCESSOR_RECORDS (throughput records, default 100000),
@@ -95,7 +97,101 @@ export const PRICES_USD = {
   lambdaArm64PerGbSecond: 0.0000133334,
   lambdaPerMillionRequests: 0.2,
   kinesisOnDemandPerGbIngested: 0.08,
+  // Provisioned capacity (prod): paid per capacity-hour, whatever is used of it.
+  dynamodbPerWcuHour: 0.00065,
+  dynamodbPerRcuHour: 0.00013,
+  kinesisPerShardHour: 0.015,
+  kinesisPerMillionPutPayloadUnits: 0.014,
 } as const;
+
+/** What 1,000,000 records used, as a cost run counted it (the per-record design's own items apart). */
+export interface CostUsage {
+  readonly writeUnits: number;
+  readonly readUnits: number;
+  readonly s3Puts: number;
+  readonly snsPublishes: number;
+  readonly sqsRequests: number;
+  readonly lambdaInvocations: number;
+  readonly lambdaGbSeconds: number;
+  /** Σ bytes rounded up to whole KB (on-demand ingest billing), in KB. */
+  readonly kinesisKb: number;
+  /** Σ bytes (a provisioned shard takes 1 MiB/s). */
+  readonly kinesisBytes: number;
+  /** Σ 25 KB PUT payload units (provisioned billing). */
+  readonly kinesisPayloadUnits: number;
+  /** The per-record design: its write units (one PutItem per row, and the alert ledger's). */
+  readonly perRecordWriteUnits: number;
+}
+
+/**
+ * How capacity is paid for. On demand: per request unit and per GB ingested (dev, staging and the
+ * default). Provisioned (prod): per capacity-hour, so a unit costs the hourly price over what an hour
+ * of capacity serves at the utilisation kept: the table's target-tracking value for DynamoDB, and an
+ * assumed one for the stream's fixed shards (1,000 records/s or 1 MiB/s each).
+ */
+export type CapacityModel =
+  | { readonly mode: 'on-demand' }
+  | {
+      readonly mode: 'provisioned';
+      readonly dynamodbWriteUtilization: number;
+      readonly dynamodbReadUtilization: number;
+      readonly kinesisShardUtilization: number;
+    };
+
+export interface PricedDesigns {
+  readonly batched: Record<string, number>;
+  readonly perRecord: Record<string, number>;
+  readonly batchedTotal: number;
+  readonly perRecordTotal: number;
+  /** perRecordTotal / batchedTotal */
+  readonly factor: number;
+}
+
+/** USD per 1,000,000 records for both designs under one capacity model, at PRICES_USD. */
+export function priceDesigns(u: CostUsage, model: CapacityModel, records = 1_000_000): PricedDesigns {
+  const p = PRICES_USD;
+  const hour = 3600;
+  const perWru =
+    model.mode === 'on-demand'
+      ? p.dynamodbPerMillionWriteRequestUnits / 1e6
+      : p.dynamodbPerWcuHour / (hour * model.dynamodbWriteUtilization);
+  const perRru =
+    model.mode === 'on-demand'
+      ? p.dynamodbPerMillionReadRequestUnits / 1e6
+      : p.dynamodbPerRcuHour / (hour * model.dynamodbReadUtilization);
+  const kinesis =
+    model.mode === 'on-demand'
+      ? (u.kinesisKb / 1024 ** 2) * p.kinesisOnDemandPerGbIngested
+      : (u.kinesisPayloadUnits * p.kinesisPerMillionPutPayloadUnits) / 1e6 +
+        (Math.max(records / 1000, u.kinesisBytes / 1024 ** 2) / (hour * model.kinesisShardUtilization)) *
+          p.kinesisPerShardHour;
+  const shared = {
+    sns: (u.snsPublishes * p.snsPerMillionPublishes) / 1e6,
+    sqs: (u.sqsRequests * p.sqsPerMillionRequests) / 1e6,
+    lambdaRequests: (u.lambdaInvocations * p.lambdaPerMillionRequests) / 1e6,
+    lambdaCompute: u.lambdaGbSeconds * p.lambdaArm64PerGbSecond,
+    kinesis,
+  };
+  const batched = {
+    dynamodbWrites: u.writeUnits * perWru,
+    dynamodbReads: u.readUnits * perRru,
+    s3Puts: (u.s3Puts * p.s3PerThousandPutRequests) / 1e3,
+    ...shared,
+  };
+  // One S3 object and one PutItem (the same row, the same units) per record; the alert path, Lambda
+  // and Kinesis as above; no state or LATEST items at all (in its favour: a per-record design that
+  // kept per-symbol state would read and write it per record).
+  const perRecord = {
+    dynamodbWrites: u.perRecordWriteUnits * perWru,
+    dynamodbReads: 0,
+    s3Puts: (records * p.s3PerThousandPutRequests) / 1e3,
+    ...shared,
+  };
+  const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  const batchedTotal = total(batched);
+  const perRecordTotal = total(perRecord);
+  return { batched, perRecord, batchedTotal, perRecordTotal, factor: perRecordTotal / batchedTotal };
+}
 
 interface Settings {
   readonly records: number;
@@ -1171,6 +1267,38 @@ function perMillion(n: number, records: number): number {
   return (n * 1_000_000) / records;
 }
 
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+
+/** Assumed share of a provisioned shard's capacity in use (the stream has a fixed shard count). */
+const KINESIS_SHARD_UTILIZATION = 0.7;
+
+/**
+ * The prod stage's capacity model, read from its synthesized template: the table's target-tracking
+ * values when it is provisioned (on demand otherwise).
+ */
+async function prodCapacityModel(): Promise<CapacityModel> {
+  const { synthesizeTemplate } = await import('../template/synthesize.ts');
+  const t = await synthesizeTemplate('prod');
+  const table = t.Resources.MarketTable?.Properties as Record<string, unknown> | undefined;
+  if (table?.BillingMode !== 'PROVISIONED') return { mode: 'on-demand' };
+  const target = (metric: string) => {
+    for (const r of Object.values(t.Resources)) {
+      const c = (r.Properties as Record<string, Record<string, unknown>> | undefined)
+        ?.TargetTrackingScalingPolicyConfiguration;
+      const spec = c?.PredefinedMetricSpecification as Record<string, unknown> | undefined;
+      if (r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && spec?.PredefinedMetricType === metric)
+        return Number(c?.TargetValue) / 100;
+    }
+    throw new Error(`prod template: the provisioned table has no target-tracking policy on ${metric}`);
+  };
+  return {
+    mode: 'provisioned',
+    dynamodbWriteUtilization: target('DynamoDBWriteCapacityUtilization'),
+    dynamodbReadUtilization: target('DynamoDBReadCapacityUtilization'),
+    kinesisShardUtilization: KINESIS_SHARD_UTILIZATION,
+  };
+}
+
 async function costSection(
   s: Settings,
   cloud: LocalCloud,
@@ -1246,6 +1374,7 @@ async function costSection(
   let alerts = 0;
   let rejected = 0;
   let kinesisKb = 0;
+  let kinesisPayloadUnits = 0;
   let kinesisBytes = 0;
   let lambdaMs = 0;
   for (const batch of measured) {
@@ -1264,6 +1393,7 @@ async function costSection(
       const bytes = Buffer.byteLength(rec.data, 'base64') + Buffer.byteLength(rec.partitionKey);
       kinesisBytes += bytes;
       kinesisKb += Math.ceil(bytes / 1024);
+      kinesisPayloadUnits += Math.ceil(bytes / (25 * 1024));
     }
   }
   clients.destroy();
@@ -1282,42 +1412,27 @@ async function costSection(
   // Average WRUs of one metric row, as BatchWriteItem billed it (for the per-record design's PutItem).
   const rowWriteUnitsPerRow =
     counts.batchWriteItems > 0 ? counts.batchWriteUnits / counts.batchWriteItems : 1;
-
-  const p = PRICES_USD;
-  const shared = {
-    sns: (m(counts.calls.Publish ?? 0) * p.snsPerMillionPublishes) / 1e6,
-    lambdaRequests: (invocations * p.lambdaPerMillionRequests) / 1e6,
-    lambdaCompute: gbSeconds * p.lambdaArm64PerGbSecond,
-    kinesisIngest: kinesisGb * p.kinesisOnDemandPerGbIngested,
-  };
-  const batched = {
-    dynamodbWrites: (m(counts.writeUnits) * p.dynamodbPerMillionWriteRequestUnits) / 1e6,
-    dynamodbReads: (m(counts.readUnits) * p.dynamodbPerMillionReadRequestUnits) / 1e6,
-    s3Puts: (m(counts.calls.PutObject ?? 0) * p.s3PerThousandPutRequests) / 1e3,
-    sqs:
-      (m((counts.calls.SendMessageBatch ?? 0) + (counts.calls.SendMessage ?? 0)) * p.sqsPerMillionRequests) /
-      1e6,
-    ...shared,
-  };
-  // Per-record design: one S3 object and one PutItem (same row, same units) per record; the
-  // alert path (SNS + ledger), Lambda and Kinesis as above; no state or LATEST items at all (in its
-  // favour: a per-record design that kept per-symbol state would read and write it per record).
   const rowsPerRecord = rows / records;
-  const perRecord = {
-    dynamodbWrites:
-      ((1_000_000 * rowsPerRecord * rowWriteUnitsPerRow + m(counts.alertWriteUnits)) *
-        p.dynamodbPerMillionWriteRequestUnits) /
-      1e6,
-    dynamodbReads: 0,
-    s3Puts: (1_000_000 * p.s3PerThousandPutRequests) / 1e3,
-    sqs: batched.sqs,
-    ...shared,
+  const usage: CostUsage = {
+    writeUnits: m(counts.writeUnits),
+    readUnits: m(counts.readUnits),
+    s3Puts: m(counts.calls.PutObject ?? 0),
+    snsPublishes: m(counts.calls.Publish ?? 0),
+    sqsRequests: m((counts.calls.SendMessageBatch ?? 0) + (counts.calls.SendMessage ?? 0)),
+    lambdaInvocations: invocations,
+    lambdaGbSeconds: gbSeconds,
+    kinesisKb: m(kinesisKb),
+    kinesisBytes: m(kinesisBytes),
+    kinesisPayloadUnits: m(kinesisPayloadUnits),
+    perRecordWriteUnits: 1_000_000 * rowsPerRecord * rowWriteUnitsPerRow + m(counts.alertWriteUnits),
   };
-  const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-  const batchedTotal = total(batched);
-  const perRecordTotal = total(perRecord);
-  const factor = perRecordTotal / batchedTotal;
+  const onDemand = priceDesigns(usage, { mode: 'on-demand' });
+  const prodModel = await prodCapacityModel();
+  const provisioned = priceDesigns(usage, prodModel);
+  const { batched, perRecord, batchedTotal, perRecordTotal, factor } = onDemand;
   const met = factor >= TARGET_COST_FACTOR;
+  const prodMet = provisioned.factor >= TARGET_COST_FACTOR;
+  const p = PRICES_USD;
   const usd = (x: number) => `$${x.toFixed(4)}`;
 
   log(
@@ -1347,9 +1462,19 @@ async function costSection(
       .join(', ')})`,
   );
   log(
-    `per-record design ${usd(perRecordTotal)} (S3 PUTs ${usd(perRecord.s3Puts)}, PutItem ${usd(perRecord.dynamodbWrites)}, rest as above): ` +
-      `${factor.toFixed(1)}× the batched cost; target ≥ ${TARGET_COST_FACTOR}×: ${met ? 'met' : 'NOT met'}`,
+    `per-record design ${usd(perRecordTotal)} (S3 PUTs ${usd(perRecord.s3Puts!)}, PutItem ${usd(perRecord.dynamodbWrites!)}, rest as above): ` +
+      `${factor.toFixed(1)}× the batched cost on demand (dev, staging); target ≥ ${TARGET_COST_FACTOR}×: ${met ? 'met' : 'NOT met'}`,
   );
+  if (prodModel.mode === 'provisioned') {
+    log(
+      `prod, provisioned capacity (DynamoDB $${p.dynamodbPerWcuHour}/WCU-h, $${p.dynamodbPerRcuHour}/RCU-h at the template's ${pct(prodModel.dynamodbWriteUtilization)} / ${pct(prodModel.dynamodbReadUtilization)} target utilisation; ` +
+        `Kinesis $${p.kinesisPerShardHour}/shard-h at an assumed ${pct(prodModel.kinesisShardUtilization)} of a shard + $${p.kinesisPerMillionPutPayloadUnits}/M PUT payload units): ` +
+        `batched ${usd(provisioned.batchedTotal)} (${Object.entries(provisioned.batched)
+          .map(([k, v]) => `${k} ${usd(v)}`)
+          .join(', ')}) vs per-record ${usd(provisioned.perRecordTotal)}: ` +
+        `${provisioned.factor.toFixed(1)}×; target ≥ ${TARGET_COST_FACTOR}×: ${prodMet ? 'met' : 'NOT met'}`,
+    );
+  }
   return {
     records,
     symbols: symbolCount,
@@ -1391,6 +1516,19 @@ async function costSection(
     cheaperFactor: round(factor, 2),
     targetFactor: TARGET_COST_FACTOR,
     targetMet: met,
+    prodProvisioned: {
+      model: prodModel,
+      usdPerMillionRecords: {
+        batched: Object.fromEntries(Object.entries(provisioned.batched).map(([k, v]) => [k, round(v, 5)])),
+        batchedTotal: round(provisioned.batchedTotal, 4),
+        perRecordDesign: Object.fromEntries(
+          Object.entries(provisioned.perRecord).map(([k, v]) => [k, round(v, 5)]),
+        ),
+        perRecordDesignTotal: round(provisioned.perRecordTotal, 4),
+      },
+      cheaperFactor: round(provisioned.factor, 2),
+      targetMet: prodMet,
+    },
   };
 }
 
@@ -1426,7 +1564,8 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
           const usd = r.usdPerMillionRecords as Record<string, number>;
           log(
             `  ${n} symbols (${(r.records as number) / (r.batches as number) / Math.ceil(n / SHARDS)} records per symbol per batch): ` +
-              `batched $${usd.batchedTotal?.toFixed(4)} vs per-record $${usd.perRecordDesignTotal?.toFixed(4)} per million records: ${(r.cheaperFactor as number).toFixed(1)}×`,
+              `batched $${usd.batchedTotal?.toFixed(4)} vs per-record $${usd.perRecordDesignTotal?.toFixed(4)} per million records: ${(r.cheaperFactor as number).toFixed(1)}× on demand, ` +
+              `${(r.prodProvisioned as { cheaperFactor: number }).cheaperFactor.toFixed(1)}× on prod's provisioned capacity`,
           );
           others.push(r);
         }

@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { type CostUsage, priceDesigns } from '../../../scripts/bench/processor.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -99,11 +100,75 @@ describe('npm run bench -- processor', () => {
       1,
     );
     expect(lines.some((l) => l.includes('per-record design'))).toBe(true);
+    // prod is priced on its provisioned table, at the template's 70 % target utilisation.
+    expect(cost.prodProvisioned.model).toMatchObject({
+      mode: 'provisioned',
+      dynamodbWriteUtilization: 0.7,
+      dynamodbReadUtilization: 0.7,
+    });
+    expect(cost.prodProvisioned.usdPerMillionRecords.perRecordDesign.s3Puts).toBeCloseTo(5, 6);
+    expect(lines.some((l) => l.startsWith('[processor] prod, provisioned capacity'))).toBe(true);
   });
 
   it('rejects a malformed setting naming it, and still ends with the JSON line', () => {
     const { status, lines } = bench({ BENCH_PROCESSOR_SECTIONS: 'throughput,speed' });
     expect(status).toBe(1);
     expect(JSON.parse(lines.at(-1)!).processor.error).toContain('BENCH_PROCESSOR_SECTIONS');
+  });
+});
+
+describe('priceDesigns: both designs at AWS list prices (us-east-1)', () => {
+  // One million records that used: 1M WRU and 200k RRU, 2,000 lake PUTs and Lambda invocations,
+  // 100 GB-s, 1M KB on the stream (500 MB of payload, one 25 KB unit per record); the per-record
+  // design writes 1M WRU (one PutItem per record).
+  const usage: CostUsage = {
+    writeUnits: 1e6,
+    readUnits: 2e5,
+    s3Puts: 2000,
+    snsPublishes: 1000,
+    sqsRequests: 10,
+    lambdaInvocations: 2000,
+    lambdaGbSeconds: 100,
+    kinesisKb: 1e6,
+    kinesisBytes: 5e8,
+    kinesisPayloadUnits: 1e6,
+    perRecordWriteUnits: 1e6,
+  };
+  // Shared by both designs: SNS $0.50/M, SQS $0.40/M, Lambda $0.20/M requests + $0.0000133334/GB-s.
+  const shared = (1000 * 0.5) / 1e6 + (10 * 0.4) / 1e6 + (2000 * 0.2) / 1e6 + 100 * 0.0000133334;
+
+  it('on demand: per request unit, per GB ingested', () => {
+    const kinesis = (1e6 / 1024 ** 2) * 0.08; // 1M KB = 0.954 GB at $0.08/GB
+    const r = priceDesigns(usage, { mode: 'on-demand' });
+    expect(r.batched.dynamodbWrites).toBeCloseTo(0.625, 9); // $0.625 per million WRU
+    expect(r.batched.dynamodbReads).toBeCloseTo(0.025, 9); // $0.125 per million RRU
+    expect(r.batched.s3Puts).toBeCloseTo(0.01, 9); // $0.005 per 1,000 PUTs
+    expect(r.batchedTotal).toBeCloseTo(0.625 + 0.025 + 0.01 + shared + kinesis, 9);
+    expect(r.perRecordTotal).toBeCloseTo(0.625 + 5 + shared + kinesis, 9);
+    expect(r.factor).toBeCloseTo(r.perRecordTotal / r.batchedTotal, 12);
+  });
+
+  it('provisioned: per capacity-hour at the utilisation kept', () => {
+    const model = {
+      mode: 'provisioned',
+      dynamodbWriteUtilization: 0.7,
+      dynamodbReadUtilization: 0.5,
+      kinesisShardUtilization: 0.7,
+    } as const;
+    // A WCU serves 3,600 writes an hour; at 70 % it serves 2,520 for $0.00065.
+    const writes = (1e6 / 2520) * 0.00065;
+    const reads = (2e5 / 1800) * 0.00013;
+    // 1M records at 1,000/s per shard (500 MB is under the 1 MiB/s limit) = 1,000 shard-seconds,
+    // at 70 % = 1,000 / 2,520 shard-hours at $0.015, plus 1M payload units at $0.014/M.
+    const kinesis = (1000 / 2520) * 0.015 + 0.014;
+    const r = priceDesigns(usage, model);
+    expect(r.batched.dynamodbWrites).toBeCloseTo(writes, 9);
+    expect(r.batched.dynamodbReads).toBeCloseTo(reads, 9);
+    expect(r.batched.kinesis).toBeCloseTo(kinesis, 9);
+    expect(r.batchedTotal).toBeCloseTo(writes + reads + 0.01 + shared + kinesis, 9);
+    expect(r.perRecordTotal).toBeCloseTo(writes + 5 + shared + kinesis, 9);
+    // A stream carrying more than 1 MiB/s per 1,000 records needs shards by bytes instead.
+    const heavy = priceDesigns({ ...usage, kinesisBytes: 2 * 1024 ** 3 }, model);
+    expect(heavy.batched.kinesis).toBeCloseTo(((2 * 1024) / 2520) * 0.015 + 0.014, 9);
   });
 });
