@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { SYMBOL_PATTERN, SymbolSchema } from './symbol.ts';
 import {
   epochMillis,
-  futureTimeIssue,
   isEpochMillis,
   isNonNegative,
   isPositive,
@@ -10,8 +9,10 @@ import {
   nonNegative,
   positivePrice,
   SourceSchema,
+  schemaOnly,
+  validateMarketData,
 } from './tick.ts';
-import { issuesFromZod, type Validated } from './validation.ts';
+import { isPlainObject, type Validated } from './validation.ts';
 
 export const ONE_MINUTE_MS = 60_000;
 
@@ -63,9 +64,8 @@ const SESSIONS: ReadonlySet<unknown> = new Set(SessionSchema.options);
  * accepts nothing the schema rejects; a property test holds the two together.
  */
 function plainValidBar(input: unknown): Bar | undefined {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
-  const o = input as Record<string, unknown>;
-  const { symbol, start, interval, open, high, low, close, volume, session, source } = o;
+  if (!isPlainObject(input)) return undefined;
+  const { symbol, start, interval, open, high, low, close, volume, session, source } = input;
   if (typeof symbol !== 'string' || !SYMBOL_PATTERN.test(symbol)) return undefined;
   if (!isEpochMillis(start) || start % ONE_MINUTE_MS !== 0 || interval !== '1m') return undefined;
   if (!isPositive(open) || !isPositive(high) || !isPositive(low) || !isPositive(close)) return undefined;
@@ -85,21 +85,14 @@ function plainValidBar(input: unknown): Bar | undefined {
   };
 }
 
+const barStart = (b: Bar) => b.start;
+
 /** Validates an untrusted bar: structure, OHLC consistency, and that it does not start in the future. */
 export function validateBar(input: unknown, now: number = Date.now()): Validated<Bar> {
-  const bar = plainValidBar(input);
-  if (bar !== undefined) {
-    const future = futureTimeIssue('start', bar.start, now);
-    return future ? { ok: false, issues: [future] } : { ok: true, value: bar };
-  }
-  return validateBarWithSchema(input, now);
+  return validateMarketData(input, now, plainValidBar, BarSchema, 'start', barStart);
 }
 
 /** `validateBar` through the schema alone (every input; the reference for the fast path). */
 export function validateBarWithSchema(input: unknown, now: number = Date.now()): Validated<Bar> {
-  const parsed = BarSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, issues: issuesFromZod(parsed.error) };
-  const future = futureTimeIssue('start', parsed.data.start, now);
-  if (future) return { ok: false, issues: [future] };
-  return { ok: true, value: parsed.data };
+  return validateMarketData(input, now, schemaOnly, BarSchema, 'start', barStart);
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type Bar, validateBar } from './bar.ts';
 import { type Tick, validateTick } from './tick.ts';
-import type { Validated } from './validation.ts';
+import { isPlainObject, type Validated } from './validation.ts';
 
 /** Version of the record format written to the stream. Bump on an incompatible change. */
 export const MARKET_EVENT_SCHEMA_VERSION = 1;
@@ -64,8 +64,8 @@ export function decodeMarketEvent(json: string, now: number = Date.now()): Valid
 }
 
 function isPlainEnvelope(raw: unknown): raw is { v: number; kind: 'tick' | 'bar'; data: unknown } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
-  const { v, kind } = raw as Record<string, unknown>;
+  if (!isPlainObject(raw)) return false;
+  const { v, kind } = raw;
   return v === MARKET_EVENT_SCHEMA_VERSION && (kind === 'tick' || kind === 'bar');
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SYMBOL_PATTERN, SymbolSchema } from './symbol.ts';
-import { issuesFromZod, type Validated, type ValidationIssue } from './validation.ts';
+import { isPlainObject, issuesFromZod, type Validated, type ValidationIssue } from './validation.ts';
 
 /** Names what is wrong with a value that should have been a finite number. */
 function numberIssue(what: string, input: unknown): string {
@@ -82,6 +82,8 @@ export function futureTimeIssue(field: string, time: number, now: number): Valid
 
 const MARKET_STATES: ReadonlySet<unknown> = new Set(MarketStateSchema.options);
 const CURRENCY = /^[A-Z]{3}$/;
+const isCurrency = (c: unknown) => typeof c === 'string' && CURRENCY.test(c);
+const isMarketState = (m: unknown) => MARKET_STATES.has(m);
 const OPTIONAL_PRICES = ['dayOpen', 'dayHigh', 'dayLow', 'previousClose'] as const;
 const OPTIONAL_FIELDS = [...OPTIONAL_PRICES, 'dayVolume', 'currency', 'marketState'] as const;
 
@@ -98,40 +100,57 @@ function optionalOk(o: Record<string, unknown>, key: string, ok: (x: unknown) =>
  * nothing the schema rejects; a property test holds the two together.
  */
 function plainValidTick(input: unknown): Tick | undefined {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
-  const o = input as Record<string, unknown>;
-  const { symbol, time, price, source } = o;
+  if (!isPlainObject(input)) return undefined;
+  const { symbol, time, price, source } = input;
   if (typeof symbol !== 'string' || !SYMBOL_PATTERN.test(symbol)) return undefined;
   if (!isEpochMillis(time) || !isPositive(price) || !isSource(source)) return undefined;
-  for (const key of OPTIONAL_PRICES) if (!optionalOk(o, key, isPositive)) return undefined;
-  if (!optionalOk(o, 'dayVolume', isNonNegative)) return undefined;
-  if (!optionalOk(o, 'currency', (c) => typeof c === 'string' && CURRENCY.test(c))) return undefined;
-  if (!optionalOk(o, 'marketState', (m) => MARKET_STATES.has(m))) return undefined;
-  const { dayHigh, dayLow } = o as { dayHigh?: number; dayLow?: number };
+  for (const key of OPTIONAL_PRICES) if (!optionalOk(input, key, isPositive)) return undefined;
+  if (!optionalOk(input, 'dayVolume', isNonNegative)) return undefined;
+  if (!optionalOk(input, 'currency', isCurrency) || !optionalOk(input, 'marketState', isMarketState))
+    return undefined;
+  const { dayHigh, dayLow } = input as { dayHigh?: number; dayLow?: number };
   if (dayHigh !== undefined && dayLow !== undefined && dayHigh < dayLow) return undefined;
   const tick: Record<string, unknown> = { symbol, time, price };
   for (const key of OPTIONAL_FIELDS) {
-    if (o[key] !== undefined) tick[key] = o[key];
+    if (input[key] !== undefined) tick[key] = input[key];
   }
   tick.source = source;
   return tick as Tick;
 }
 
+/**
+ * The fast path's value when it has one, else the schema's (which names what is wrong); then the
+ * event time is checked against the clock.
+ */
+export function validateMarketData<T>(
+  input: unknown,
+  now: number,
+  fast: (x: unknown) => T | undefined,
+  schema: z.ZodType<T>,
+  timeField: string,
+  timeOf: (value: T) => number,
+): Validated<T> {
+  let value = fast(input);
+  if (value === undefined) {
+    const parsed = schema.safeParse(input);
+    if (!parsed.success) return { ok: false, issues: issuesFromZod(parsed.error) };
+    value = parsed.data;
+  }
+  const future = futureTimeIssue(timeField, timeOf(value), now);
+  return future ? { ok: false, issues: [future] } : { ok: true, value };
+}
+
+/** No fast path: every input goes through the schema (the reference the fast paths are held to). */
+export const schemaOnly = (): undefined => undefined;
+
+const tickTime = (t: Tick) => t.time;
+
 /** Validates an untrusted tick: structure, value ranges, and that its time is not in the future. */
 export function validateTick(input: unknown, now: number = Date.now()): Validated<Tick> {
-  const tick = plainValidTick(input);
-  if (tick !== undefined) {
-    const future = futureTimeIssue('time', tick.time, now);
-    return future ? { ok: false, issues: [future] } : { ok: true, value: tick };
-  }
-  return validateTickWithSchema(input, now);
+  return validateMarketData(input, now, plainValidTick, TickSchema, 'time', tickTime);
 }
 
 /** `validateTick` through the schema alone (every input; the reference for the fast path). */
 export function validateTickWithSchema(input: unknown, now: number = Date.now()): Validated<Tick> {
-  const parsed = TickSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, issues: issuesFromZod(parsed.error) };
-  const future = futureTimeIssue('time', parsed.data.time, now);
-  if (future) return { ok: false, issues: [future] };
-  return { ok: true, value: parsed.data };
+  return validateMarketData(input, now, schemaOnly, TickSchema, 'time', tickTime);
 }

@@ -29,3 +29,8 @@ export function issuesFromZod(error: z.ZodError): ValidationIssue[] {
     reason: i.message,
   }));
 }
+
+/** A JSON object (not null, not an array): the only shape a decoder's fast path takes on. */
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
