@@ -138,9 +138,21 @@ export type CapacityModel =
       readonly kinesisShardUtilization: number;
     };
 
+/** USD per 1,000,000 records by what is billed. */
+export interface CostBreakdown {
+  readonly dynamodbWrites: number;
+  readonly dynamodbReads: number;
+  readonly s3Puts: number;
+  readonly sns: number;
+  readonly sqs: number;
+  readonly lambdaRequests: number;
+  readonly lambdaCompute: number;
+  readonly kinesis: number;
+}
+
 export interface PricedDesigns {
-  readonly batched: Record<string, number>;
-  readonly perRecord: Record<string, number>;
+  readonly batched: CostBreakdown;
+  readonly perRecord: CostBreakdown;
   readonly batchedTotal: number;
   readonly perRecordTotal: number;
   /** perRecordTotal / batchedTotal */
@@ -172,7 +184,7 @@ export function priceDesigns(u: CostUsage, model: CapacityModel, records = 1_000
     lambdaCompute: u.lambdaGbSeconds * p.lambdaArm64PerGbSecond,
     kinesis,
   };
-  const batched = {
+  const batched: CostBreakdown = {
     dynamodbWrites: u.writeUnits * perWru,
     dynamodbReads: u.readUnits * perRru,
     s3Puts: (u.s3Puts * p.s3PerThousandPutRequests) / 1e3,
@@ -181,13 +193,13 @@ export function priceDesigns(u: CostUsage, model: CapacityModel, records = 1_000
   // One S3 object and one PutItem (the same row, the same units) per record; the alert path, Lambda
   // and Kinesis as above; no state or LATEST items at all (in its favour: a per-record design that
   // kept per-symbol state would read and write it per record).
-  const perRecord = {
+  const perRecord: CostBreakdown = {
     dynamodbWrites: u.perRecordWriteUnits * perWru,
     dynamodbReads: 0,
     s3Puts: (records * p.s3PerThousandPutRequests) / 1e3,
     ...shared,
   };
-  const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  const total = (o: CostBreakdown) => Object.values(o).reduce((a, b) => a + b, 0);
   const batchedTotal = total(batched);
   const perRecordTotal = total(perRecord);
   return { batched, perRecord, batchedTotal, perRecordTotal, factor: perRecordTotal / batchedTotal };
@@ -1268,6 +1280,23 @@ function perMillion(n: number, records: number): number {
 }
 
 const pct = (x: number) => `${Math.round(x * 100)} %`;
+const usd = (x: number) => `$${x.toFixed(4)}`;
+const itemized = (o: CostBreakdown) =>
+  Object.entries(o)
+    .map(([k, v]) => `${k} ${usd(v)}`)
+    .join(', ');
+
+/** The JSON figures of one pricing. */
+function usdFigures(priced: PricedDesigns) {
+  const rounded = (o: CostBreakdown) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v, 5)]));
+  return {
+    batched: rounded(priced.batched),
+    batchedTotal: round(priced.batchedTotal, 4),
+    perRecordDesign: rounded(priced.perRecord),
+    perRecordDesignTotal: round(priced.perRecordTotal, 4),
+  };
+}
 
 /** Assumed share of a provisioned shard's capacity in use (the stream has a fixed shard count). */
 const KINESIS_SHARD_UTILIZATION = 0.7;
@@ -1304,6 +1333,7 @@ async function costSection(
   cloud: LocalCloud,
   verboseLog: (line: string) => void,
   symbolCount: number,
+  prodModel: CapacityModel,
 ): Promise<Record<string, unknown>> {
   const log = verboseLog;
   const { kinesisMappings } = await import('../pipeline/local-pipeline.ts');
@@ -1427,13 +1457,11 @@ async function costSection(
     perRecordWriteUnits: 1_000_000 * rowsPerRecord * rowWriteUnitsPerRow + m(counts.alertWriteUnits),
   };
   const onDemand = priceDesigns(usage, { mode: 'on-demand' });
-  const prodModel = await prodCapacityModel();
   const provisioned = priceDesigns(usage, prodModel);
   const { batched, perRecord, batchedTotal, perRecordTotal, factor } = onDemand;
   const met = factor >= TARGET_COST_FACTOR;
   const prodMet = provisioned.factor >= TARGET_COST_FACTOR;
   const p = PRICES_USD;
-  const usd = (x: number) => `$${x.toFixed(4)}`;
 
   log(
     `cost: ${fmt(records)} records (${symbolCount} symbols, ${SHARDS} shards, batches of ${BATCH_SIZE}, ${measured.length} batches counted; each symbol's state primed with ${WARM_BARS} bars of history, an encoded snapshot of ${fmt(meanStateBytes)} bytes) ` +
@@ -1456,22 +1484,16 @@ async function costSection(
       `S3 PUT $${p.s3PerThousandPutRequests}/1,000; SNS publish $${p.snsPerMillionPublishes}/M; SQS $${p.sqsPerMillionRequests}/M requests; ` +
       `Lambda arm64 $${p.lambdaArm64PerGbSecond}/GB-s + $${p.lambdaPerMillionRequests}/M requests; Kinesis on-demand $${p.kinesisOnDemandPerGbIngested}/GB ingested; GetRecords via the Lambda ESM: not billed per call`,
   );
+  log(`per 1,000,000 records: batched design ${usd(batchedTotal)} (${itemized(batched)})`);
   log(
-    `per 1,000,000 records: batched design ${usd(batchedTotal)} (${Object.entries(batched)
-      .map(([k, v]) => `${k} ${usd(v)}`)
-      .join(', ')})`,
-  );
-  log(
-    `per-record design ${usd(perRecordTotal)} (S3 PUTs ${usd(perRecord.s3Puts!)}, PutItem ${usd(perRecord.dynamodbWrites!)}, rest as above): ` +
+    `per-record design ${usd(perRecordTotal)} (S3 PUTs ${usd(perRecord.s3Puts)}, PutItem ${usd(perRecord.dynamodbWrites)}, rest as above): ` +
       `${factor.toFixed(1)}× the batched cost on demand (dev, staging); target ≥ ${TARGET_COST_FACTOR}×: ${met ? 'met' : 'NOT met'}`,
   );
   if (prodModel.mode === 'provisioned') {
     log(
       `prod, provisioned capacity (DynamoDB $${p.dynamodbPerWcuHour}/WCU-h, $${p.dynamodbPerRcuHour}/RCU-h at the template's ${pct(prodModel.dynamodbWriteUtilization)} / ${pct(prodModel.dynamodbReadUtilization)} target utilisation; ` +
         `Kinesis $${p.kinesisPerShardHour}/shard-h at an assumed ${pct(prodModel.kinesisShardUtilization)} of a shard + $${p.kinesisPerMillionPutPayloadUnits}/M PUT payload units): ` +
-        `batched ${usd(provisioned.batchedTotal)} (${Object.entries(provisioned.batched)
-          .map(([k, v]) => `${k} ${usd(v)}`)
-          .join(', ')}) vs per-record ${usd(provisioned.perRecordTotal)}: ` +
+        `batched ${usd(provisioned.batchedTotal)} (${itemized(provisioned.batched)}) vs per-record ${usd(provisioned.perRecordTotal)}: ` +
         `${provisioned.factor.toFixed(1)}×; target ≥ ${TARGET_COST_FACTOR}×: ${prodMet ? 'met' : 'NOT met'}`,
     );
   }
@@ -1507,25 +1529,13 @@ async function costSection(
     kinesisGbPerMillionRecords: round(kinesisGb, 4),
     kinesisMeanRecordBytes: round(kinesisBytes / records, 1),
     pricesUsd: PRICES_USD,
-    usdPerMillionRecords: {
-      batched: Object.fromEntries(Object.entries(batched).map(([k, v]) => [k, round(v, 5)])),
-      batchedTotal: round(batchedTotal, 4),
-      perRecordDesign: Object.fromEntries(Object.entries(perRecord).map(([k, v]) => [k, round(v, 5)])),
-      perRecordDesignTotal: round(perRecordTotal, 4),
-    },
+    usdPerMillionRecords: usdFigures(onDemand),
     cheaperFactor: round(factor, 2),
     targetFactor: TARGET_COST_FACTOR,
     targetMet: met,
     prodProvisioned: {
       model: prodModel,
-      usdPerMillionRecords: {
-        batched: Object.fromEntries(Object.entries(provisioned.batched).map(([k, v]) => [k, round(v, 5)])),
-        batchedTotal: round(provisioned.batchedTotal, 4),
-        perRecordDesign: Object.fromEntries(
-          Object.entries(provisioned.perRecord).map(([k, v]) => [k, round(v, 5)]),
-        ),
-        perRecordDesignTotal: round(provisioned.perRecordTotal, 4),
-      },
+      usdPerMillionRecords: usdFigures(provisioned),
       cheaperFactor: round(provisioned.factor, 2),
       targetMet: prodMet,
     },
@@ -1556,15 +1566,16 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
         };
       }
       if (s.sections.has('cost')) {
-        const main = await costSection(s, cloud, log, s.symbols);
+        const prodModel = await prodCapacityModel();
+        const main = await costSection(s, cloud, log, s.symbols, prodModel);
         // Denser batches (more records per symbol per batch) spread the per-symbol items thinner.
         const others: Record<string, unknown>[] = [];
         for (const n of [20].filter((x) => x !== s.symbols)) {
-          const r = await costSection(s, cloud, () => {}, n);
-          const usd = r.usdPerMillionRecords as Record<string, number>;
+          const r = await costSection(s, cloud, () => {}, n, prodModel);
+          const dollars = r.usdPerMillionRecords as ReturnType<typeof usdFigures>;
           log(
             `  ${n} symbols (${(r.records as number) / (r.batches as number) / Math.ceil(n / SHARDS)} records per symbol per batch): ` +
-              `batched $${usd.batchedTotal?.toFixed(4)} vs per-record $${usd.perRecordDesignTotal?.toFixed(4)} per million records: ${(r.cheaperFactor as number).toFixed(1)}× on demand, ` +
+              `batched ${usd(dollars.batchedTotal)} vs per-record ${usd(dollars.perRecordDesignTotal)} per million records: ${(r.cheaperFactor as number).toFixed(1)}× on demand, ` +
               `${(r.prodProvisioned as { cheaperFactor: number }).cheaperFactor.toFixed(1)}× on prod's provisioned capacity`,
           );
           others.push(r);
