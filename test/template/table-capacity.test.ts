@@ -10,7 +10,7 @@ const NYSE_CLOSE_MINUTE = 16 * 60;
 //   Developer Guide, "Managing throughput capacity automatically with DynamoDB auto scaling").
 const DYNAMODB_TARGET_MIN = 20;
 const DYNAMODB_TARGET_MAX = 90;
-// - The target the issue asks for (provisioned at 70 % costs ~41 % of on demand per write).
+// - The target utilisation this project documents for prod (README, "DynamoDB capacity").
 const TARGET_UTILIZATION = 70;
 // - Application Auto Scaling's names for DynamoDB table dimensions and metrics (API reference).
 const DIMENSION_METRIC = {
