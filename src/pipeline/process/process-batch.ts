@@ -300,11 +300,12 @@ export async function processBatch(
   const batchWork = healthy();
   const lakeRecords = batchWork.flatMap((w) => w.accepted.map((d) => toLakeRecord(d)));
   lakeRecords.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
+  const latestRows = latestOf(batchWork);
   const timeseries = deps.timeseries;
-  await Promise.all([
+  const sinks = Promise.all([
     batchWork.length > 0 &&
-      around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestOf(batchWork))).catch(
-        (err: unknown) => failSymbols('metrics', batchWork, err),
+      around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestRows)).catch((err: unknown) =>
+        failSymbols('metrics', batchWork, err),
       ),
     lakeRecords.length > 0 &&
       around('lake', () =>
@@ -324,6 +325,18 @@ export async function processBatch(
         failSymbols('timeseries', batchWork, err),
       ),
   ]);
+  // Encode each symbol's next state while those requests are out (the engines no longer change):
+  // first let the sinks' requests leave, then spend the wait on CPU work the state save needs anyway.
+  await yieldToIo();
+  const nextStates = new Map<SymbolWork, SymbolStateRecord>();
+  for (const w of batchWork) {
+    try {
+      nextStates.set(w, nextStateOf(w));
+    } catch (err) {
+      failSymbols('state', [w], err);
+    }
+  }
+  await sinks;
 
   // Alerts: in order within a symbol, symbols side by side.
   let alertsPublished = 0;
@@ -343,20 +356,8 @@ export async function processBatch(
 
   // Advance each symbol's state last: until then a retry recomputes the same effects.
   await forEachLimited(healthy(), SINK_CONCURRENCY, async (w) => {
-    const applied = w.applied!;
+    const next = nextStates.get(w)!;
     const engine = w.engine!;
-    const stored: StoredSnapshot = {
-      v: 2,
-      watermarks: w.watermarks,
-      ...(w.latestRowTime === undefined ? {} : { latestRowTime: w.latestRowTime }),
-      engine: engine.snapshot(),
-    };
-    const next: SymbolStateRecord = {
-      symbol: w.symbol,
-      lastSequenceNumber: applied.record.sequenceNumber,
-      lastEventTime: Math.max(...Object.values(w.watermarks), w.previous?.lastEventTime ?? 0),
-      snapshot: encodeStoredSnapshot(stored),
-    };
     try {
       const outcome = await around('state', () => deps.state.save(next, w.previous?.lastSequenceNumber));
       if (outcome === 'conflict') {
@@ -488,6 +489,27 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
     });
   }
   return duplicates;
+}
+
+/** The state record a symbol advances to once its effects are written: its engine after this batch. */
+function nextStateOf(w: SymbolWork): SymbolStateRecord {
+  const stored: StoredSnapshot = {
+    v: 2,
+    watermarks: w.watermarks,
+    ...(w.latestRowTime === undefined ? {} : { latestRowTime: w.latestRowTime }),
+    engine: w.engine!.snapshot(),
+  };
+  return {
+    symbol: w.symbol,
+    lastSequenceNumber: w.applied!.record.sequenceNumber,
+    lastEventTime: Math.max(...Object.values(w.watermarks), w.previous?.lastEventTime ?? 0),
+    snapshot: encodeStoredSnapshot(stored),
+  };
+}
+
+/** Resolves after pending I/O callbacks have run: requests just started are on their way. */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function firstUnprocessed(w: SymbolWork): string {

@@ -283,6 +283,30 @@ describe('processBatch', () => {
     expect(sinks.state.get('MSFT')!.lastSequenceNumber).toBe('1');
   });
 
+  it("isolates a symbol whose state cannot be encoded: its state stays where it was, the others' advance", async () => {
+    const real = analyticsEngines();
+    const unsavable: SymbolEngineFactory = {
+      tickReorderWindowMs: real.tickReorderWindowMs,
+      create(symbol) {
+        const engine = real.create(symbol);
+        if (symbol !== 'MSFT') return engine;
+        return {
+          apply: (event) => engine.apply(event),
+          snapshot: () => {
+            throw new Error('engine state cannot be captured');
+          },
+        };
+      },
+      restore: (symbol, snapshot) => real.restore(symbol, snapshot),
+    };
+    const aapl = aaplBars().slice(0, 10);
+    const records = aapl.flatMap((b) => [barRecord(b), barRecord({ ...b, symbol: 'MSFT' })]);
+    const report = await processBatch(records, depsFor(sinks, unsavable));
+    expect(report.failures).toEqual([records[1]!.sequenceNumber]);
+    expect(sinks.state.get('AAPL')!.lastSequenceNumber).toBe(records[records.length - 2]!.sequenceNumber);
+    expect(sinks.state.get('MSFT')).toBeUndefined();
+    expect(sinks.metrics.count('AAPL', 'bar')).toBe(10);
+  });
   it('fails the whole batch from its first record when state cannot be loaded', async () => {
     sinks.state.faults.failNext();
     const records = aaplBars()
