@@ -21,8 +21,9 @@ import {
   type TimeseriesSink,
 } from '../../ports/processor.ts';
 import type { DetectedAnomaly, SymbolEngine, SymbolEngineFactory } from './engine.ts';
+import type { EventLog } from './event-log.ts';
 import { compareSequenceNumbers, isAfter } from './sequence.ts';
-import { decodeSnapshot, encodeStoredSnapshot, isEncodedSnapshot } from './snapshot-codec.ts';
+import { nextStoredState, readStoredState, restoreEngine, type StateParts } from './stored-state.ts';
 
 /** One record of a Kinesis batch, as the handler hands it over. */
 export interface StreamRecord {
@@ -86,32 +87,6 @@ interface Decoded {
   readonly event: MarketEvent;
 }
 
-/**
- * What the pipeline stores as a symbol's state snapshot: the engine's, plus per-kind watermarks,
- * encoded with the snapshot codec (version 2). Version 1 (the same document stored as a plain JSON
- * map by earlier releases) is still read, so a deployed table keeps working across the upgrade.
- */
-interface StoredSnapshot {
-  readonly v: 1 | 2;
-  /** Newest event time applied, per event kind (bars start before the ticks that follow them). */
-  readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
-  /** Event time of the symbol's LATEST row (version 2; absent in version 1). */
-  readonly latestRowTime?: number;
-  readonly engine: unknown;
-}
-
-function storedSnapshot(state: SymbolStateRecord | undefined): StoredSnapshot | undefined {
-  if (state === undefined) return undefined;
-  const raw = state.snapshot;
-  const encoded = isEncodedSnapshot(raw);
-  const s = (encoded ? decodeSnapshot(raw) : raw) as Partial<StoredSnapshot> | null;
-  const expected = encoded ? 2 : 1;
-  if (s === null || typeof s !== 'object' || s.v !== expected || typeof s.watermarks !== 'object') {
-    throw new Error(`stored state of ${state.symbol} is not a version-${expected} pipeline snapshot`);
-  }
-  return s as StoredSnapshot;
-}
-
 interface SymbolWork {
   readonly symbol: string;
   readonly records: Decoded[];
@@ -126,6 +101,11 @@ interface SymbolWork {
   failedAt: string | undefined;
   engine: SymbolEngine | undefined;
   applied: Decoded | undefined;
+  /** Every event handed to the engine this batch, in order: they join the stored state's log. */
+  readonly appliedEvents: MarketEvent[];
+  /** The stored state's base and log (undefined: none yet, or a version-1 state). */
+  base: Uint8Array | undefined;
+  log: EventLog | undefined;
 }
 
 const direct = <T>(_sink: SinkName, work: () => Promise<T>) => work();
@@ -151,6 +131,9 @@ export interface WarmEngine {
   readonly engine: SymbolEngine;
   readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
   readonly latestRowTime: number | undefined;
+  /** The saved state's base and log, to append the next batch's events to. */
+  readonly base?: Uint8Array;
+  readonly log?: EventLog;
 }
 
 export class EngineCache {
@@ -257,6 +240,9 @@ export async function processBatch(
       failedAt: undefined,
       engine: undefined,
       applied: undefined,
+      appliedEvents: [],
+      base: undefined,
+      log: undefined,
     };
     work.push(w);
     duplicates += applyEvents(w, deps, rejected);
@@ -328,7 +314,10 @@ export async function processBatch(
   // Encode each symbol's next state while those requests are out (the engines no longer change):
   // first let the sinks' requests leave, then spend the wait on CPU work the state save needs anyway.
   await yieldToIo();
-  const nextStates = new Map<SymbolWork, SymbolStateRecord>();
+  const nextStates = new Map<
+    SymbolWork,
+    { readonly record: SymbolStateRecord; readonly parts: StateParts }
+  >();
   for (const w of batchWork) {
     try {
       nextStates.set(w, nextStateOf(w));
@@ -356,7 +345,7 @@ export async function processBatch(
 
   // Advance each symbol's state last: until then a retry recomputes the same effects.
   await forEachLimited(healthy(), SINK_CONCURRENCY, async (w) => {
-    const next = nextStates.get(w)!;
+    const { record: next, parts } = nextStates.get(w)!;
     const engine = w.engine!;
     try {
       const outcome = await around('state', () => deps.state.save(next, w.previous?.lastSequenceNumber));
@@ -371,6 +360,8 @@ export async function processBatch(
           engine,
           watermarks: { ...w.watermarks },
           latestRowTime: w.latestRowTime,
+          base: parts.base,
+          log: parts.log,
         });
       }
     } catch (err) {
@@ -436,10 +427,11 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
   // A warm engine whose saved state is the stored one spares parsing and restoring the snapshot.
   const warm = w.previous ? deps.engineCache?.take(w.symbol, w.previous.lastSequenceNumber) : undefined;
   try {
-    const stored = warm ? undefined : storedSnapshot(w.previous);
+    const stored = warm || !w.previous ? undefined : readStoredState(w.previous);
     Object.assign(w.watermarks, warm ? warm.watermarks : stored?.watermarks);
-    // Version 1 did not record it: no row can be newer than the newest event applied.
-    w.latestRowTime = warm ? warm.latestRowTime : (stored?.latestRowTime ?? w.previous?.lastEventTime);
+    w.latestRowTime = warm ? warm.latestRowTime : stored?.latestRowTime;
+    w.base = warm ? warm.base : stored?.base;
+    w.log = warm ? warm.log : stored?.log;
     for (const d of w.records) {
       const seq = d.record.sequenceNumber;
       const time = eventTime(d.event);
@@ -456,9 +448,10 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
       }
       w.engine ??=
         warm?.engine ??
-        (stored ? deps.engines.restore(w.symbol, stored.engine) : deps.engines.create(w.symbol));
+        (stored ? restoreEngine(w.symbol, stored, deps.engines) : deps.engines.create(w.symbol));
       const step = w.engine.apply(d.event);
       w.applied = d;
+      w.appliedEvents.push(d.event);
       w.watermarks[d.event.kind] = Math.max(time, watermark ?? time);
       w.rows.push(...step.rows);
       w.anomalies.push(...step.anomalies);
@@ -491,19 +484,20 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
   return duplicates;
 }
 
-/** The state record a symbol advances to once its effects are written: its engine after this batch. */
-function nextStateOf(w: SymbolWork): SymbolStateRecord {
-  const stored: StoredSnapshot = {
-    v: 2,
-    watermarks: w.watermarks,
-    ...(w.latestRowTime === undefined ? {} : { latestRowTime: w.latestRowTime }),
-    engine: w.engine!.snapshot(),
-  };
+/** The state a symbol advances to once its effects are written: its engine after this batch. */
+function nextStateOf(w: SymbolWork): { readonly record: SymbolStateRecord; readonly parts: StateParts } {
+  const engine = w.engine!;
+  const { bytes, parts } = nextStoredState(w.symbol, w, w.appliedEvents, w.watermarks, w.latestRowTime, () =>
+    engine.snapshot(),
+  );
   return {
-    symbol: w.symbol,
-    lastSequenceNumber: w.applied!.record.sequenceNumber,
-    lastEventTime: Math.max(...Object.values(w.watermarks), w.previous?.lastEventTime ?? 0),
-    snapshot: encodeStoredSnapshot(stored),
+    record: {
+      symbol: w.symbol,
+      lastSequenceNumber: w.applied!.record.sequenceNumber,
+      lastEventTime: Math.max(...Object.values(w.watermarks), w.previous?.lastEventTime ?? 0),
+      snapshot: bytes,
+    },
+    parts,
   };
 }
 

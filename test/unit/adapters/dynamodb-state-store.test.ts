@@ -2,7 +2,9 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { itemSize } from '../../../scripts/bench/processor.ts';
 import { DynamoDbStateStore, UnprocessedKeysError } from '../../../src/adapters/aws/dynamodb-state-store.ts';
+import { STATE_ITEM_OVERHEAD_BYTES } from '../../../src/pipeline/process/stored-state.ts';
 
 const TABLE = 'market';
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -113,6 +115,30 @@ describe('DynamoDbStateStore.save', () => {
     expect(first!.Item).not.toHaveProperty('expiresAt');
     expect(second!.ConditionExpression).toBe('lastSequenceNumber = :expected');
     expect(second!.ExpressionAttributeValues).toEqual({ ':expected': '100' });
+  });
+
+  it('writes at most STATE_ITEM_OVERHEAD_BYTES besides the snapshot (the pipeline sizes its log by it)', async () => {
+    ddb.on(PutCommand).resolves({});
+    const store = new DynamoDbStateStore({
+      documents,
+      tableName: TABLE,
+      now: () => Date.parse('2099-12-31T23:59:59.999Z'),
+    });
+    // The longest symbol the schema allows and a 56-digit sequence number, the most Kinesis issues.
+    const snapshot = new Uint8Array(4000);
+    await store.save(
+      {
+        symbol: '^ABCDEFGHIJKLMNOP=X',
+        lastSequenceNumber: '9'.repeat(56),
+        lastEventTime: 2 ** 53 - 1,
+        snapshot,
+      },
+      '9'.repeat(56),
+    );
+    const item = ddb.commandCalls(PutCommand)[0]!.args[0].input.Item!;
+    const overhead = itemSize(item) - snapshot.length;
+    expect(overhead).toBeGreaterThan(100);
+    expect(overhead).toBeLessThanOrEqual(STATE_ITEM_OVERHEAD_BYTES);
   });
 
   it("maps ConditionalCheckFailed to 'conflict' and rethrows anything else", async () => {

@@ -261,6 +261,22 @@ describe('processBatch', () => {
     expect(upgraded.state.get('AAPL')!.snapshot).toBeInstanceOf(Uint8Array);
   });
 
+  it('a container restoring every batch from the stored snapshot and log computes what a warm one does', async () => {
+    // Live trading: about one bar per symbol per batch, so most saves append to the state's log.
+    const records = jumpDay('JUMP').map((b) => barRecord(b));
+    const warm = createMemorySinks();
+    await runInBatches(records, depsForShared(warm, analyticsEngines(), new EngineCache()), 2);
+    await runInBatches(records, depsFor(sinks), 2);
+    expect(tableOf(sinks)).toBe(tableOf(warm));
+    expect(sinks.notifier.published.map((p) => p.alert.id)).toEqual(
+      warm.notifier.published.map((p) => p.alert.id),
+    );
+    expect(sinks.notifier.published.length).toBeGreaterThan(0);
+    expect(Buffer.from(sinks.state.get('JUMP')!.snapshot as Uint8Array)).toEqual(
+      Buffer.from(warm.state.get('JUMP')!.snapshot as Uint8Array),
+    );
+  });
+
   it('isolates a failing symbol: it fails from its first unprocessed record, the others succeed', async () => {
     const aapl = aaplBars().slice(0, 20);
     const msft = aapl.map((b) => ({ ...b, symbol: 'MSFT' }));
