@@ -23,7 +23,13 @@ import {
 import type { DetectedAnomaly, SymbolEngine, SymbolEngineFactory } from './engine.ts';
 import type { EventLog } from './event-log.ts';
 import { compareSequenceNumbers, isAfter } from './sequence.ts';
-import { nextStoredState, readStoredState, restoreEngine, type StateParts } from './stored-state.ts';
+import {
+  nextStoredState,
+  readStoredState,
+  restoreEngine,
+  type StateParts,
+  type Watermarks,
+} from './stored-state.ts';
 
 /** One record of a Kinesis batch, as the handler hands it over. */
 export interface StreamRecord {
@@ -91,7 +97,7 @@ interface SymbolWork {
   readonly symbol: string;
   readonly records: Decoded[];
   readonly previous: SymbolStateRecord | undefined;
-  readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+  readonly watermarks: Watermarks;
   /** Time of the stored LATEST row (undefined: none yet), then of the one this batch writes. */
   latestRowTime: number | undefined;
   readonly rows: MetricRow[];
@@ -129,11 +135,11 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
 /** An engine with the per-kind watermarks and the LATEST row's time saved beside it. */
 export interface WarmEngine {
   readonly engine: SymbolEngine;
-  readonly watermarks: Partial<Record<MarketEvent['kind'], number>>;
+  readonly watermarks: Watermarks;
   readonly latestRowTime: number | undefined;
   /** The saved state's base and log, to append the next batch's events to. */
-  readonly base?: Uint8Array;
-  readonly log?: EventLog;
+  readonly base: Uint8Array;
+  readonly log: EventLog;
 }
 
 export class EngineCache {

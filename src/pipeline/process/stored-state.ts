@@ -151,39 +151,28 @@ export interface StateParts {
   readonly log: EventLog;
 }
 
-/** The stored bytes of a state (version 3). */
-export function writeStoredState(parts: StateParts): Uint8Array {
-  return assemble(
-    headerJson(parts.watermarks, parts.latestRowTime, parts.log.startTime),
-    parts.base,
-    parts.log.bytes,
-  );
+/** The version-3 header of a state: its watermarks, LATEST time and the log's start time. */
+function headerJson(parts: StateParts): Buffer {
+  const { watermarks, latestRowTime } = parts;
+  const header: Header = {
+    watermarks,
+    ...(latestRowTime === undefined ? {} : { latestRowTime }),
+    logStart: parts.log.startTime,
+  };
+  return Buffer.from(JSON.stringify(header), 'utf8');
 }
 
-function headerJson(watermarks: Watermarks, latestRowTime: number | undefined, logStart: number): string {
-  const header: Header = { watermarks, ...(latestRowTime === undefined ? {} : { latestRowTime }), logStart };
-  return JSON.stringify(header);
-}
+/** The magic and the two u32 lengths. */
+const FRAME_BYTES = 12;
 
-/** Length of the stored bytes of a state whose log is empty. */
-function storedLength(
-  watermarks: Watermarks,
-  latestRowTime: number | undefined,
-  base: Uint8Array,
-  logStart: number,
-): number {
-  return 12 + Buffer.byteLength(headerJson(watermarks, latestRowTime, logStart)) + base.length;
-}
-
-function assemble(header: string, base: Uint8Array, log: Uint8Array): Uint8Array {
-  const json = Buffer.from(header, 'utf8');
-  const out = Buffer.allocUnsafe(8 + json.length + 4 + base.length + log.length);
+function assemble(header: Buffer, base: Uint8Array, log: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(FRAME_BYTES + header.length + base.length + log.length);
   out.writeUInt32LE(MAGIC, 0);
-  out.writeUInt32LE(json.length, 4);
-  json.copy(out, 8);
-  out.writeUInt32LE(base.length, 8 + json.length);
-  out.set(base, 12 + json.length);
-  out.set(log, 12 + json.length + base.length);
+  out.writeUInt32LE(header.length, 4);
+  header.copy(out, 8);
+  out.writeUInt32LE(base.length, 8 + header.length);
+  out.set(base, FRAME_BYTES + header.length);
+  out.set(log, FRAME_BYTES + header.length + base.length);
   return out;
 }
 
@@ -212,12 +201,16 @@ export function nextStoredState(
   snapshot: () => unknown,
 ): { readonly bytes: Uint8Array; readonly parts: StateParts } {
   if (current.base !== undefined && current.log !== undefined) {
-    const withoutLog = storedLength(watermarks, latestRowTime, current.base, current.log.startTime);
+    // The header does not depend on the log's length: serialise it once, size the room, append.
+    const header = headerJson({ watermarks, latestRowTime, base: current.base, log: current.log });
+    const withoutLog = FRAME_BYTES + header.length + current.base.length;
     const room = stateWriteUnits(withoutLog) * WRITE_UNIT_BYTES - STATE_ITEM_OVERHEAD_BYTES - withoutLog;
     const log = appendToEventLog(current.log, symbol, applied, room);
     if (log !== undefined) {
-      const parts: StateParts = { watermarks, latestRowTime, base: current.base, log };
-      return { bytes: writeStoredState(parts), parts };
+      return {
+        bytes: assemble(header, current.base, log.bytes),
+        parts: { watermarks, latestRowTime, base: current.base, log },
+      };
     }
   }
   const base = encodeStoredSnapshot({
@@ -227,5 +220,5 @@ export function nextStoredState(
     engine: snapshot(),
   } satisfies StoredSnapshot);
   const parts: StateParts = { watermarks, latestRowTime, base, log: emptyEventLog(newestOf(watermarks, 0)) };
-  return { bytes: writeStoredState(parts), parts };
+  return { bytes: assemble(headerJson(parts), base, parts.log.bytes), parts };
 }
