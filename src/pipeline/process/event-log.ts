@@ -1,7 +1,7 @@
 /**
  * The events a symbol's engine applied since its stored snapshot, in a compact binary form: the
  * stored state is that snapshot plus this log, so a batch appends a few bytes instead of encoding
- * and deflating the whole engine again, and a restore replays the log onto the snapshot. Events come
+ * and compressing the whole engine again, and a restore replays the log onto the snapshot. Events come
  * back exactly as they were applied (every number bit for bit, the fields in the schema's order), so
  * the replayed engine is the one that was saved.
  *
@@ -14,6 +14,7 @@
  *           table); odd, the table's string number (v − 1) / 2
  */
 import type { Bar, MarketEvent, Tick } from '../../domain/market/index.ts';
+import { ByteReader, ByteWriter, fromScaled, SCALES, scaledInteger, unzigzag, zigzag } from './binary.ts';
 
 type FieldType = 'time' | 'number' | 'text';
 
@@ -55,9 +56,6 @@ export const TICK_LOG_FIELDS: readonly Field[] = [
 const KIND_BAR = 0;
 const KIND_TICK = 1;
 const RAW_DOUBLE = 4;
-/** Largest |k| written as a varint: zigzag(k) · 8 + code stays a safe integer. */
-const MAX_SCALED = 2 ** 48;
-const SCALES = [1, 1e2, 1e4, 1e6] as const;
 
 export class EventLogError extends Error {
   constructor(message: string) {
@@ -85,68 +83,25 @@ export function emptyEventLog(startTime: number): EventLog {
   return { bytes: new Uint8Array(0), count: 0, startTime, lastTime: startTime, strings: [] };
 }
 
-/** A growable byte buffer; one is reused by every append (appends run one at a time). */
-class Writer {
-  bytes = new Uint8Array(1024);
-  view = new DataView(this.bytes.buffer);
-  at = 0;
+/** One writer is reused by every append (appends run one at a time). */
+const scratch = new ByteWriter();
 
-  reserve(n: number): void {
-    if (this.at + n <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.at + n));
-    grown.set(this.bytes.subarray(0, this.at));
-    this.bytes = grown;
-    this.view = new DataView(grown.buffer);
-  }
-
-  byte(b: number): void {
-    this.reserve(1);
-    this.bytes[this.at++] = b;
-  }
-
-  /** A non-negative safe integer, 7 bits a byte, low bits first. */
-  varint(v: number): void {
-    this.reserve(8);
-    while (v >= 0x80) {
-      this.bytes[this.at++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.bytes[this.at++] = v;
-  }
-
-  double(x: number): void {
-    this.reserve(8);
-    this.view.setFloat64(this.at, x, true);
-    this.at += 8;
-  }
-
-  utf8(s: string): void {
-    const encoded = Buffer.from(s, 'utf8');
-    this.varint(encoded.length * 2);
-    this.reserve(encoded.length);
-    this.bytes.set(encoded, this.at);
-    this.at += encoded.length;
-  }
-}
-
-const scratch = new Writer();
-
-const zigzag = (k: number) => (k < 0 ? -2 * k - 1 : 2 * k);
-const unzigzag = (z: number) => (z % 2 === 1 ? -(z + 1) / 2 : z / 2);
-
-function writeNumber(w: Writer, x: number): void {
-  if (!Object.is(x, -0)) {
-    for (let code = 0; code < SCALES.length; code++) {
-      const scale = SCALES[code]!;
-      const k = code === 0 ? x : Math.round(x * scale);
-      if (Number.isInteger(k) && Math.abs(k) <= MAX_SCALED && (code === 0 ? k : k / scale) === x) {
-        w.varint(zigzag(k) * 8 + code);
-        return;
-      }
+function writeNumber(w: ByteWriter, x: number): void {
+  for (let code = 0; code < SCALES.length; code++) {
+    const k = scaledInteger(x, code);
+    if (k !== undefined) {
+      w.varint(zigzag(k) * 8 + code);
+      return;
     }
   }
   w.varint(RAW_DOUBLE);
   w.double(x);
+}
+
+function writeText(w: ByteWriter, s: string): void {
+  const encoded = Buffer.from(s, 'utf8');
+  w.varint(encoded.length * 2);
+  w.raw(encoded);
 }
 
 /**
@@ -160,8 +115,7 @@ export function appendToEventLog(
   events: readonly MarketEvent[],
   maxBytes = Number.POSITIVE_INFINITY,
 ): EventLog | undefined {
-  const w = scratch;
-  w.at = 0;
+  const w = scratch.reset();
   const room = maxBytes - log.bytes.length;
   const strings = [...log.strings];
   const index = new Map(strings.map((s, i) => [s, i]));
@@ -210,7 +164,7 @@ export function appendToEventLog(
         } else {
           index.set(value, strings.length);
           strings.push(value);
-          w.utf8(value);
+          writeText(w, value);
         }
       }
     }
@@ -222,56 +176,12 @@ export function appendToEventLog(
   return { bytes, count: log.count + events.length, startTime: log.startTime, lastTime, strings };
 }
 
-class Reader {
-  at = 0;
-  readonly bytes: Uint8Array;
-  readonly #view: DataView;
-
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  byte(): number {
-    if (this.at >= this.bytes.length) throw new EventLogError(`truncated at byte ${this.at}`);
-    return this.bytes[this.at++]!;
-  }
-
-  varint(): number {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      const b = this.byte();
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
-      if (scale > 2 ** 56) throw new EventLogError(`varint too long at byte ${this.at}`);
-    }
-    return v;
-  }
-
-  double(): number {
-    if (this.at + 8 > this.bytes.length) throw new EventLogError(`truncated double at byte ${this.at}`);
-    const x = this.#view.getFloat64(this.at, true);
-    this.at += 8;
-    return x;
-  }
-
-  utf8(length: number): string {
-    if (this.at + length > this.bytes.length) throw new EventLogError(`truncated string at byte ${this.at}`);
-    const s = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.at, length).toString('utf8');
-    this.at += length;
-    return s;
-  }
-}
-
-function readNumber(r: Reader): number {
+function readNumber(r: ByteReader): number {
   const tag = r.varint();
   const code = tag % 8;
   if (code === RAW_DOUBLE) return r.double();
   if (code > RAW_DOUBLE) throw new EventLogError(`unknown number code ${code} at byte ${r.at}`);
-  const k = unzigzag((tag - code) / 8);
-  return code === 0 ? k : k / SCALES[code]!;
+  return fromScaled(unzigzag((tag - code) / 8), code);
 }
 
 /** Reads a whole log written by `appendToEventLog` for `symbol` from `startTime`; damage fails with the reason. */
@@ -280,11 +190,11 @@ export function readEventLog(
   symbol: string,
   startTime: number,
 ): { readonly events: MarketEvent[]; readonly log: EventLog } {
-  const r = new Reader(bytes);
+  const r = new ByteReader(bytes, (message) => new EventLogError(message));
   const strings: string[] = [];
   const events: MarketEvent[] = [];
   let lastTime = startTime;
-  while (r.at < bytes.length) {
+  while (!r.done) {
     const kind = r.byte();
     if (kind !== KIND_BAR && kind !== KIND_TICK)
       throw new EventLogError(`unknown event kind ${kind} at byte ${r.at - 1}`);
@@ -311,7 +221,7 @@ export function readEventLog(
             throw new EventLogError(`string ${(v - 1) / 2} is not in the table at byte ${r.at}`);
           data[f.name] = s;
         } else {
-          const s = r.utf8(v / 2);
+          const s = Buffer.from(r.take(v / 2, 'string')).toString('utf8');
           strings.push(s);
           data[f.name] = s;
         }

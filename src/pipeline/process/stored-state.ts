@@ -8,8 +8,9 @@
  * Layout of the stored bytes (version 3, little-endian):
  *   bytes 0–3   magic "TSL1"
  *   bytes 4–7   u32 length H of the header JSON {"watermarks":{…},"latestRowTime":t,"logStart":t}
- *   then the header, a u32 length B, B bytes of base (a version-2 snapshot, `encodeStoredSnapshot`)
- *   and the event log (`event-log.ts`) to the end.
+ *   then the header, a u32 length B, B bytes of base (a version-2 snapshot: written by
+ *   `encodeStoredSnapshot`, read in any form `decodeSnapshot` reads) and the event log
+ *   (`event-log.ts`) to the end.
  * Version 2 (a base alone) and version 1 (a plain JSON map) written by earlier releases are read.
  */
 import type { MarketEvent } from '../../domain/market/index.ts';

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
 import {
@@ -78,14 +80,112 @@ describe('snapshot codec', () => {
     expect(() => encodeSnapshot({ a: { $f64: [0, 1] } })).toThrow(/reserved key \$f64/);
   });
 
-  it('stores the snapshot deflated: about half the bytes, the same value back', () => {
+  it('gives back the exact snapshot from the compact stored form, for a real engine state', () => {
     const snapshot = { v: 2, watermarks: { bar: 1 }, engine: engineAfter(250).engine.snapshot() };
-    const raw = encodeSnapshot(snapshot);
     const stored = encodeStoredSnapshot(snapshot);
     expect(isEncodedSnapshot(stored)).toBe(true);
-    expect(stored.length).toBeLessThan(raw.length * 0.6);
-    expect(decodeSnapshot(stored)).toEqual(decodeSnapshot(raw));
-    const damaged = Uint8Array.prototype.slice.call(stored, 0, stored.length - 40);
+    expect(decodeSnapshot(stored)).toEqual(JSON.parse(JSON.stringify(snapshot)));
+    // The windows of prices and volumes are a few bytes a value: well under the 4.2 KB the deflated
+    // plain form of earlier releases took for the same state (the fixture below).
+    expect(stored.length).toBeLessThan(legacyDeflated().length * 0.75);
+  });
+
+  it('restores, from the compact form, an engine that continues exactly as the one that was saved', () => {
+    const bars = aaplSampleBars();
+    const { engines, engine } = engineAfter(230);
+    const restored = engines.restore('AAPL', decodeSnapshot(encodeStoredSnapshot(engine.snapshot())));
+    for (const bar of bars.slice(230)) {
+      expect(restored.apply({ kind: 'bar', bar })).toEqual(engine.apply({ kind: 'bar', bar }));
+    }
+  });
+
+  it('keeps arbitrary number arrays bit for bit in the compact form', () => {
+    const anyNumber = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.constantFrom(-0, 0.1 + 0.2, 1e-7, 2 ** 48, 2 ** 48 + 1, 2 ** 53 + 2, 123.4567, Number.MIN_VALUE),
+      fc.integer({ min: -(10 ** 9), max: 10 ** 9 }).map((k) => k / 100),
+      fc.integer({ min: -(10 ** 9), max: 10 ** 9 }).map((k) => k / 1e4),
+      fc.integer({ min: -(10 ** 9), max: 10 ** 9 }).map((k) => k / 1e6),
+    );
+    // Arrays of one kind of value (scaled deltas) and mixed ones (raw doubles); shorter arrays stay in
+    // the structure JSON, as scalars do.
+    const arrays = fc.array(
+      fc.oneof(
+        fc.array(anyNumber, { minLength: 4, maxLength: 40 }),
+        fc.array(
+          fc.integer({ min: -(10 ** 12), max: 10 ** 12 }).map((k) => k / 1e4),
+          { maxLength: 40 },
+        ),
+      ),
+      { maxLength: 6 },
+    );
+    fc.assert(
+      fc.property(arrays, (lists) => {
+        const back = decodeSnapshot(encodeStoredSnapshot({ lists, tag: 'x' })) as { lists: number[][] };
+        expect(back.lists).toHaveLength(lists.length);
+        for (const [i, list] of lists.entries()) {
+          expect(back.lists[i]).toHaveLength(list.length);
+          for (const [j, v] of list.entries()) {
+            if (!Object.is(back.lists[i]![j], v))
+              throw new Error(`list ${i} value ${j}: ${back.lists[i]![j]} ≠ ${v}`);
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects damaged compact bytes with the reason', () => {
+    const stored = encodeStoredSnapshot({ a: [1.25, 2.5, 3.75, 4, 5], b: [0.1 + 0.2, 1, 2, 3] });
+    expect(() => decodeSnapshot(stored.subarray(0, stored.length - 3))).toThrow(/truncated/);
+    const trailing = new Uint8Array(stored.length + 2);
+    trailing.set(stored);
+    expect(() => decodeSnapshot(trailing)).toThrow(/2 bytes after the last array/);
+    const structure = Uint8Array.prototype.slice.call(stored);
+    structure[6] = (structure[6] ?? 0) ^ 0xff;
+    expect(() => decodeSnapshot(structure)).toThrow(SnapshotCodecError);
+    // One array fewer than the structure refers to: change the array count byte (after the structure).
+    const structureEnd = 5 + stored[4]!;
+    const fewer = Uint8Array.prototype.slice.call(stored);
+    fewer[structureEnd] = 1;
+    expect(() => decodeSnapshot(fewer)).toThrow(SnapshotCodecError);
+    const badCode = Uint8Array.prototype.slice.call(stored);
+    badCode[structureEnd + 2] = 9;
+    expect(() => decodeSnapshot(badCode)).toThrow(/unknown array code 9/);
+  });
+
+  it('refuses to store an object that uses the reserved marker key', () => {
+    expect(() => encodeStoredSnapshot({ a: { $f64: 0 } })).toThrow(/reserved key \$f64/);
+  });
+
+  it('reads the forms earlier releases and this one stored (frozen fixtures)', () => {
+    // Both hold { v: 2, watermarks, latestRowTime, engine } after the first 250 bars of the real session.
+    const bars = aaplSampleBars();
+    const { engines, engine } = engineAfter(250);
+    for (const bytes of [legacyDeflated(), fixture('tsc1-aapl-250.b64')]) {
+      const value = decodeSnapshot(bytes) as { v: number; watermarks: unknown; engine: unknown };
+      expect(value.v).toBe(2);
+      expect(value.watermarks).toEqual({ bar: bars[249]!.start });
+      const restored = engines.restore('AAPL', value.engine);
+      expect(restored.snapshot()).toEqual(engine.snapshot());
+    }
+    // The compact form is what this release writes, byte for byte: the format and its dictionary are frozen.
+    const snapshot = { v: 2, watermarks: { bar: bars[249]!.start }, latestRowTime: bars[249]!.start };
+    expect(Buffer.from(encodeStoredSnapshot({ ...snapshot, engine: engine.snapshot() }))).toEqual(
+      Buffer.from(fixture('tsc1-aapl-250.b64')),
+    );
+    const damaged = Uint8Array.prototype.slice.call(legacyDeflated(), 0, 400);
     expect(() => decodeSnapshot(damaged)).toThrow(/deflated body is damaged/);
   });
 });
+
+function fixture(name: string): Uint8Array {
+  return Buffer.from(
+    readFileSync(new URL(`../../fixtures/state/${name}`, import.meta.url), 'utf8'),
+    'base64',
+  );
+}
+
+/** The deflated plain form ("TSD1") as release 649a10f stored it. */
+const legacyDeflated = () => fixture('tsd1-aapl-250.b64');
