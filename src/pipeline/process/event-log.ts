@@ -5,13 +5,18 @@
  * back exactly as they were applied (every number bit for bit, the fields in the schema's order), so
  * the replayed engine is the one that was saved.
  *
- * An entry is a kind byte (0 bar, 1 tick), for ticks a varint of which optional fields are present,
+ * An entry is a kind byte (2 bar, 3 tick), for ticks a varint of which optional fields are present,
  * then each field of the kind in the order below. The symbol is the state's own and is not written.
- *   time    zigzag varint of the difference to the previous entry's time (the log's start time first)
- *   number  varint of zigzag(k) · 8 + code: code 0 the integer k, 1–3 the decimal k / 10^(2·code),
- *           4 an IEEE-754 double in the 8 bytes that follow (any other number, -0 included)
+ *   time    zigzag varint of (difference to the previous entry's time) − (the previous entry's
+ *           difference): 0 for bars a minute apart (the log's start time and a difference of 0 first)
+ *   number  varint of zigzag(k) · 16 + code: code 0 the integer k, 1–3 the decimal k / 10^(2·code),
+ *           4 an IEEE-754 double in the 8 bytes that follow (any other number, -0 included),
+ *           8–11 the same field of the previous event of the kind plus k at scale 10^(2·(code − 8))
+ *           (prices a cent or two apart cost a byte or two instead of four)
  *   text    varint: even, a new string of that many UTF-8 bytes / 2 follows (and joins the log's
  *           table); odd, the table's string number (v − 1) / 2
+ * Entries of kinds 0 (bar) and 1 (tick), written by an earlier release, are still read: times are
+ * plain zigzag differences and numbers zigzag(k) · 8 + code, codes 0–4 only.
  */
 import type { Bar, MarketEvent, Tick } from '../../domain/market/index.ts';
 import { ByteReader, ByteWriter, fromScaled, SCALES, scaledInteger, unzigzag, zigzag } from './binary.ts';
@@ -53,9 +58,12 @@ export const TICK_LOG_FIELDS: readonly Field[] = [
   field('source', 'text'),
 ];
 
-const KIND_BAR = 0;
-const KIND_TICK = 1;
+const LEGACY_BAR = 0;
+const LEGACY_TICK = 1;
+const KIND_BAR = 2;
+const KIND_TICK = 3;
 const RAW_DOUBLE = 4;
+const DELTA = 8;
 
 export class EventLogError extends Error {
   constructor(message: string) {
@@ -73,24 +81,51 @@ export interface EventLog {
   readonly startTime: number;
   /** Time of the last entry (the start time while empty): the next entry's time is relative to it. */
   readonly lastTime: number;
+  /** Difference between the last two entries' times (0 while there are fewer than two). */
+  readonly lastStep: number;
   /** The strings the log has written, in order (entries refer back to them by number). */
   readonly strings: readonly string[];
+  /** The last value of each number field per kind (by position in its field list): deltas refer to it. */
+  readonly previous: {
+    readonly bar: readonly (number | undefined)[];
+    readonly tick: readonly (number | undefined)[];
+  };
 }
 
 export function emptyEventLog(startTime: number): EventLog {
   if (!Number.isSafeInteger(startTime))
     throw new EventLogError(`start time must be an integer, got ${startTime}`);
-  return { bytes: new Uint8Array(0), count: 0, startTime, lastTime: startTime, strings: [] };
+  const previous = { bar: [], tick: [] };
+  return {
+    bytes: new Uint8Array(0),
+    count: 0,
+    startTime,
+    lastTime: startTime,
+    lastStep: 0,
+    strings: [],
+    previous,
+  };
 }
 
 /** One writer is reused by every append (appends run one at a time). */
 const scratch = new ByteWriter();
 
-function writeNumber(w: ByteWriter, x: number): void {
+/** `x` as a difference to `previous` at the first scale both are exact at, else as itself. */
+function writeNumber(w: ByteWriter, x: number, previous: number | undefined): void {
+  if (previous !== undefined) {
+    for (let code = 0; code < SCALES.length; code++) {
+      const k = scaledInteger(x, code);
+      const p = k === undefined ? undefined : scaledInteger(previous, code);
+      if (p !== undefined) {
+        w.varint(zigzag(k! - p) * 16 + DELTA + code);
+        return;
+      }
+    }
+  }
   for (let code = 0; code < SCALES.length; code++) {
     const k = scaledInteger(x, code);
     if (k !== undefined) {
-      w.varint(zigzag(k) * 8 + code);
+      w.varint(zigzag(k) * 16 + code);
       return;
     }
   }
@@ -120,6 +155,8 @@ export function appendToEventLog(
   const strings = [...log.strings];
   const index = new Map(strings.map((s, i) => [s, i]));
   let lastTime = log.lastTime;
+  let lastStep = log.lastStep;
+  const previous = { bar: [...log.previous.bar], tick: [...log.previous.tick] };
   for (const event of events) {
     if (w.at > room) return undefined;
     const data = (event.kind === 'bar' ? event.bar : event.tick) as Readonly<Record<string, unknown>>;
@@ -129,6 +166,7 @@ export function appendToEventLog(
       );
     }
     const fields = event.kind === 'bar' ? BAR_LOG_FIELDS : TICK_LOG_FIELDS;
+    const last = previous[event.kind];
     w.byte(event.kind === 'bar' ? KIND_BAR : KIND_TICK);
     if (event.kind === 'tick') {
       let present = 0;
@@ -140,7 +178,8 @@ export function appendToEventLog(
       }
       w.varint(present);
     }
-    for (const f of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
       const value = data[f.name];
       if (value === undefined) {
         if (f.optional) continue;
@@ -149,12 +188,15 @@ export function appendToEventLog(
       if (f.type === 'time') {
         if (!Number.isSafeInteger(value))
           throw new EventLogError(`${f.name} must be an integer, got ${String(value)}`);
-        w.varint(zigzag((value as number) - lastTime));
+        const step = (value as number) - lastTime;
+        w.varint(zigzag(step - lastStep));
         lastTime = value as number;
+        lastStep = step;
       } else if (f.type === 'number') {
         if (typeof value !== 'number')
           throw new EventLogError(`${f.name} must be a number, got ${typeof value}`);
-        writeNumber(w, value);
+        writeNumber(w, value, last[i]);
+        last[i] = value;
       } else {
         if (typeof value !== 'string')
           throw new EventLogError(`${f.name} must be a string, got ${typeof value}`);
@@ -173,15 +215,21 @@ export function appendToEventLog(
   const bytes = new Uint8Array(log.bytes.length + w.at);
   bytes.set(log.bytes);
   bytes.set(w.bytes.subarray(0, w.at), log.bytes.length);
-  return { bytes, count: log.count + events.length, startTime: log.startTime, lastTime, strings };
+  const count = log.count + events.length;
+  return { bytes, count, startTime: log.startTime, lastTime, lastStep, strings, previous };
 }
 
-function readNumber(r: ByteReader): number {
+function readNumber(r: ByteReader, legacy: boolean, previous: number | undefined): number {
   const tag = r.varint();
-  const code = tag % 8;
+  const codes = legacy ? 8 : 16;
+  const code = tag % codes;
+  const k = unzigzag((tag - code) / codes);
   if (code === RAW_DOUBLE) return r.double();
-  if (code > RAW_DOUBLE) throw new EventLogError(`unknown number code ${code} at byte ${r.at}`);
-  return fromScaled(unzigzag((tag - code) / 8), code);
+  if (code < RAW_DOUBLE) return fromScaled(k, code);
+  const delta = !legacy && code >= DELTA && code < DELTA + SCALES.length;
+  const p = delta && previous !== undefined ? scaledInteger(previous, code - DELTA) : undefined;
+  if (p === undefined) throw new EventLogError(`number code ${code} cannot be read at byte ${r.at}`);
+  return fromScaled(p + k, code - DELTA);
 }
 
 /** Reads a whole log written by `appendToEventLog` for `symbol` from `startTime`; damage fails with the reason. */
@@ -194,25 +242,34 @@ export function readEventLog(
   const strings: string[] = [];
   const events: MarketEvent[] = [];
   let lastTime = startTime;
+  let lastStep = 0;
+  const previous: { bar: (number | undefined)[]; tick: (number | undefined)[] } = { bar: [], tick: [] };
   while (!r.done) {
-    const kind = r.byte();
-    if (kind !== KIND_BAR && kind !== KIND_TICK)
-      throw new EventLogError(`unknown event kind ${kind} at byte ${r.at - 1}`);
-    const fields = kind === KIND_BAR ? BAR_LOG_FIELDS : TICK_LOG_FIELDS;
-    const present = kind === KIND_TICK ? r.varint() : 0;
+    const entry = r.byte();
+    if (entry > KIND_TICK) throw new EventLogError(`unknown event kind ${entry} at byte ${r.at - 1}`);
+    const legacy = entry === LEGACY_BAR || entry === LEGACY_TICK;
+    const kind = entry === LEGACY_BAR || entry === KIND_BAR ? 'bar' : 'tick';
+    const fields = kind === 'bar' ? BAR_LOG_FIELDS : TICK_LOG_FIELDS;
+    const last = previous[kind];
+    const present = kind === 'tick' ? r.varint() : 0;
     const data: Record<string, unknown> = { symbol };
     let bit = 1;
-    for (const f of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
       if (f.optional) {
         const has = Math.floor(present / bit) % 2 === 1;
         bit *= 2;
         if (!has) continue;
       }
       if (f.type === 'time') {
-        lastTime += unzigzag(r.varint());
+        const step = unzigzag(r.varint()) + (legacy ? 0 : lastStep);
+        lastTime += step;
+        lastStep = step;
         data[f.name] = lastTime;
       } else if (f.type === 'number') {
-        data[f.name] = readNumber(r);
+        const x = readNumber(r, legacy, last[i]);
+        data[f.name] = x;
+        last[i] = x;
       } else {
         const v = r.varint();
         if (v % 2 === 1) {
@@ -227,7 +284,7 @@ export function readEventLog(
         }
       }
     }
-    events.push(kind === KIND_BAR ? { kind: 'bar', bar: data as Bar } : { kind: 'tick', tick: data as Tick });
+    events.push(kind === 'bar' ? { kind: 'bar', bar: data as Bar } : { kind: 'tick', tick: data as Tick });
   }
-  return { events, log: { bytes, count: events.length, startTime, lastTime, strings } };
+  return { events, log: { bytes, count: events.length, startTime, lastTime, lastStep, strings, previous } };
 }
