@@ -7,7 +7,7 @@ type Item = Omit<SymbolStateRecord, 'snapshot'> & { readonly held: Held };
 
 function hold(snapshot: unknown): Held {
   return snapshot instanceof Uint8Array
-    ? { bytes: Uint8Array.prototype.slice.call(snapshot) }
+    ? { bytes: Buffer.from(snapshot) } // a copy (from the buffer pool, as small as these are)
     : { json: JSON.stringify(snapshot ?? null) };
 }
 
@@ -22,7 +22,7 @@ function materialize(item: Item): SymbolStateRecord {
     get snapshot() {
       if (!done) {
         const held = item.held;
-        value = 'bytes' in held ? held.bytes.slice() : JSON.parse(held.json);
+        value = 'bytes' in held ? Buffer.from(held.bytes) : JSON.parse(held.json);
         done = true;
       }
       return value;

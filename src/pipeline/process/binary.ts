@@ -80,9 +80,9 @@ export class ByteWriter {
     this.at += bytes.length;
   }
 
-  /** A copy of what was written since the last reset. */
+  /** A copy of what was written since the last reset (small copies come from Node's buffer pool). */
   copy(): Uint8Array {
-    return this.bytes.slice(0, this.at);
+    return Buffer.from(this.bytes.subarray(0, this.at));
   }
 }
 

@@ -152,8 +152,8 @@ export function appendToEventLog(
 ): EventLog | undefined {
   const w = scratch.reset();
   const room = maxBytes - log.bytes.length;
-  const strings = [...log.strings];
-  const index = new Map(strings.map((s, i) => [s, i]));
+  // The table holds a handful of strings (interval, session, source…): searched, copied only to grow.
+  let strings = log.strings;
   let lastTime = log.lastTime;
   let lastStep = log.lastStep;
   const previous = { bar: [...log.previous.bar], tick: [...log.previous.tick] };
@@ -200,19 +200,18 @@ export function appendToEventLog(
       } else {
         if (typeof value !== 'string')
           throw new EventLogError(`${f.name} must be a string, got ${typeof value}`);
-        const known = index.get(value);
-        if (known !== undefined) {
+        const known = strings.indexOf(value);
+        if (known >= 0) {
           w.varint(known * 2 + 1);
         } else {
-          index.set(value, strings.length);
-          strings.push(value);
+          strings = [...strings, value];
           writeText(w, value);
         }
       }
     }
   }
   if (w.at > room) return undefined;
-  const bytes = new Uint8Array(log.bytes.length + w.at);
+  const bytes = Buffer.allocUnsafe(log.bytes.length + w.at);
   bytes.set(log.bytes);
   bytes.set(w.bytes.subarray(0, w.at), log.bytes.length);
   const count = log.count + events.length;
