@@ -5,10 +5,10 @@
  * signed integers and the exact scaled-decimal form of a number.
  */
 
-/** Powers of ten a number may be stored at: `k / scale` gives it back exactly (see `scaledCode`). */
+/** Powers of ten a number may be stored at: `k / scale` gives it back exactly (see `scaledInteger`). */
 export const SCALES = [1, 1e2, 1e4, 1e6] as const;
 /** Largest |k| stored as a scaled integer: zigzag(k) · 8 + a 3-bit code stays a safe integer. */
-export const MAX_SCALED = 2 ** 48;
+const MAX_SCALED = 2 ** 48;
 
 export const zigzag = (k: number): number => (k < 0 ? -2 * k - 1 : 2 * k);
 export const unzigzag = (z: number): number => (z % 2 === 1 ? -(z + 1) / 2 : z / 2);
@@ -19,12 +19,6 @@ export function scaledInteger(x: number, code: number): number | undefined {
   const k = code === 0 ? x : Math.round(x * scale);
   if (!Number.isInteger(k) || Math.abs(k) > MAX_SCALED || Object.is(x, -0)) return undefined;
   return (code === 0 ? k : k / scale) === x ? k : undefined;
-}
-
-/** The first code of `SCALES` at which `x` is an exact scaled integer (undefined: none). */
-export function scaledCode(x: number): number | undefined {
-  for (let code = 0; code < SCALES.length; code++) if (scaledInteger(x, code) !== undefined) return code;
-  return undefined;
 }
 
 export const fromScaled = (k: number, code: number): number => (code === 0 ? k : k / SCALES[code]!);
@@ -68,6 +62,12 @@ export class ByteWriter {
     this.bytes[this.at++] = v;
   }
 
+  u32(v: number): void {
+    this.reserve(4);
+    this.view.setUint32(this.at, v, true);
+    this.at += 4;
+  }
+
   double(x: number): void {
     this.reserve(8);
     this.view.setFloat64(this.at, x, true);
@@ -101,10 +101,6 @@ export class ByteReader {
 
   get done(): boolean {
     return this.at >= this.bytes.length;
-  }
-
-  fail(message: string): Error {
-    return this.#fail(message);
   }
 
   byte(): number {
