@@ -7,8 +7,11 @@
 
 /** Powers of ten a number may be stored at: `k / scale` gives it back exactly (see `scaledInteger`). */
 export const SCALES = [1, 1e2, 1e4, 1e6] as const;
-/** Largest |k| stored as a scaled integer: zigzag(k) · 8 + a 3-bit code stays a safe integer. */
-const MAX_SCALED = 2 ** 48;
+/**
+ * Largest |k| stored as a scaled integer: the difference of two such, zigzagged, times 16 plus a
+ * 4-bit code (the event log's tag) stays a safe integer, so no bit of the code is ever rounded away.
+ */
+const MAX_SCALED = 2 ** 44;
 
 export const zigzag = (k: number): number => (k < 0 ? -2 * k - 1 : 2 * k);
 export const unzigzag = (z: number): number => (z % 2 === 1 ? -(z + 1) / 2 : z / 2);

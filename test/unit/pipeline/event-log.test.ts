@@ -49,6 +49,15 @@ const anyNumber = fc.oneof(
   fc.double(),
   fc.integer(),
   fc.constantFrom(-0, 0.1 + 0.2, 1e-7, 2 ** 53 - 1, 2 ** 53 + 2, 123.4567, 9.99e20, Number.MIN_VALUE),
+  // Huge exact decimals and integers: differences between them must still be stored exactly.
+  fc.constantFrom(
+    (2 ** 47 + 1) / 100,
+    -(2 ** 47 + 1) / 100,
+    2 ** 48 - 3,
+    -(2 ** 48) + 5,
+    2 ** 44 + 1,
+    -(2 ** 44) - 1,
+  ),
   fc.integer({ min: -(10 ** 9), max: 10 ** 9 }).map((k) => k / 100),
   fc.integer({ min: -(10 ** 9), max: 10 ** 9 }).map((k) => k / 1e4),
 );
