@@ -112,22 +112,20 @@ const scratch = new ByteWriter();
 
 /** `x` as a difference to `previous` at the first scale both are exact at, else as itself. */
 function writeNumber(w: ByteWriter, x: number, previous: number | undefined): void {
-  if (previous !== undefined) {
-    for (let code = 0; code < SCALES.length; code++) {
-      const k = scaledInteger(x, code);
-      const p = k === undefined ? undefined : scaledInteger(previous, code);
-      if (p !== undefined) {
-        w.varint(zigzag(k! - p) * 16 + DELTA + code);
-        return;
-      }
-    }
-  }
+  let plain: number | undefined; // the first scale `x` alone is exact at
   for (let code = 0; code < SCALES.length; code++) {
     const k = scaledInteger(x, code);
-    if (k !== undefined) {
-      w.varint(zigzag(k) * 16 + code);
+    if (k === undefined) continue;
+    const p = previous === undefined ? undefined : scaledInteger(previous, code);
+    if (p !== undefined) {
+      w.varint(zigzag(k - p) * 16 + DELTA + code);
       return;
     }
+    plain ??= code;
+  }
+  if (plain !== undefined) {
+    w.varint(zigzag(scaledInteger(x, plain)!) * 16 + plain);
+    return;
   }
   w.varint(RAW_DOUBLE);
   w.double(x);
