@@ -107,7 +107,10 @@ export class SnapshotReader {
   readonly indicator: string;
   private readonly data: Record<string, unknown>;
 
-  constructor(indicator: string, snapshot: unknown, version: number) {
+  /** The snapshot's format version (one of those the caller supports). */
+  readonly version: number;
+
+  constructor(indicator: string, snapshot: unknown, versions: number | readonly number[]) {
     this.indicator = indicator;
     if (snapshot === null || typeof snapshot !== 'object' || Array.isArray(snapshot)) {
       throw new IndicatorSnapshotError(indicator, 'snapshot', `must be an object, got ${describe(snapshot)}`);
@@ -122,13 +125,15 @@ export class SnapshotReader {
       );
     }
     const v = this.data.version;
-    if (v !== version) {
+    const supported = typeof versions === 'number' ? [versions] : versions;
+    if (typeof v !== 'number' || !supported.includes(v)) {
       throw new IndicatorSnapshotError(
         indicator,
         'version',
-        `must be ${version} (supported), got ${describe(v)}`,
+        `must be ${supported.join(' or ')} (supported), got ${describe(v)}`,
       );
     }
+    this.version = v;
   }
 
   fail(field: string, reason: string): never {

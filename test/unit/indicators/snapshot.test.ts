@@ -75,6 +75,77 @@ describe('snapshots are compact, tagged plain JSON', () => {
   });
 });
 
+describe('ReturnsZScore stores the prices of its window (version 2) and still reads version 1', () => {
+  /** ReturnsZScore(3) after the first 7 closes, as release d192358 (version 1) stored it. */
+  const version1 = {
+    type: 'ReturnsZScore',
+    version: 1,
+    period: 3,
+    deviation: 'sample',
+    previous: 12.75,
+    z: -0.7322563032494896,
+    head: 0,
+    window: [0.08695652173913038, 0.040000000000000036, -0.019230769230769273],
+    mean: 0.035908584169453715,
+    m2: 0.005662979907010733,
+  };
+  const continuation = (x: ReturnsZScore, from: number) => closes.slice(from).map((c) => x.update(c));
+
+  it('a snapshot holds the window as the prices its returns came from, oldest first', () => {
+    for (const n of [0, 1, 3, 4, 7, closes.length]) {
+      const s = json(fed(new ReturnsZScore({ period: 3 }), n));
+      expect(s.version).toBe(2);
+      expect(s.window).toBeUndefined();
+      expect(s.previous).toBeUndefined();
+      // n prices give n − 1 returns; the window keeps the last 3 of them and the price before each.
+      expect(s.prices, `after ${n} prices`).toStrictEqual(closes.slice(Math.max(0, n - 4), n));
+      expect(s.head).toBe(Math.max(0, n - 1) % 3);
+    }
+  });
+
+  it('restoring version 2 recomputes each return bit for bit: the run continues exactly', () => {
+    for (const cut of [0, 1, 2, 3, 4, 5, 7, 9]) {
+      const restored = ReturnsZScore.restore(json(fed(new ReturnsZScore({ period: 3 }), cut)));
+      expect(continuation(restored, cut), `cut at ${cut}`).toStrictEqual(
+        continuation(fed(new ReturnsZScore({ period: 3 }), cut), cut),
+      );
+    }
+  });
+
+  it("an earlier release's version-1 snapshot continues exactly, and is stored as version 1 until its window has turned over", () => {
+    const restored = ReturnsZScore.restore(structuredClone(version1));
+    const reference = fed(new ReturnsZScore({ period: 3 }), 7);
+    expect(restored.value).toBe(version1.z);
+    const versions: unknown[] = [];
+    for (const c of closes.slice(7)) {
+      expect(restored.update(c)).toBe(reference.update(c));
+      versions.push(json(restored).version);
+    }
+    // The base prices of the 3 returns it was restored with are unknown until 3 new prices pushed them out.
+    expect(versions).toStrictEqual([1, 1, 2, 2, 2]);
+    expect(json(restored)).toStrictEqual(json(reference));
+  });
+
+  it.each([
+    ['a non-positive price', { prices: [12, 0, 13] }, 'prices[1]', 'positive price'],
+    ['more prices than the window needs', { prices: [1, 2, 3, 4, 5] }, 'prices', 'at most 4'],
+    ['a head inconsistent with a filling window', { prices: [12, 13], head: 0 }, 'head', 'must be 1'],
+    ['no prices at all', { prices: undefined }, 'prices', 'array of numbers'],
+    ['a z-score without prices', { prices: [], head: 0 }, 'z', 'cannot exist before'],
+  ])('version 2 with %s is rejected naming the field', (_what, change, field, reason) => {
+    const s = { ...json(fed(new ReturnsZScore({ period: 3 }), 7)), ...change };
+    const e = snapshotError(() => ReturnsZScore.restore(s));
+    expect(e.field).toBe(field);
+    expect(e.reason).toContain(reason);
+  });
+
+  it('a version it does not know is rejected, naming both it does', () => {
+    const e = snapshotError(() => ReturnsZScore.restore({ ...version1, version: 3 }));
+    expect(e.field).toBe('version');
+    expect(e.reason).toContain('must be 1 or 2');
+  });
+});
+
 describe('restore rejects invalid snapshots naming the field', () => {
   const sma = () => json(fed(new SMA({ period: 3 }), 4));
 
