@@ -13,7 +13,10 @@ export interface RingState {
 
 /** The filled part of the buffer, in slot order (restored as is, so continuation is exact). */
 export function ringToJson(buf: Float64Array, filled: number): number[] {
-  return Array.from(filled === buf.length ? buf : buf.subarray(0, filled));
+  // A plain loop: several times faster than Array.from over a typed array, and snapshots copy many.
+  const out = new Array<number>(filled);
+  for (let i = 0; i < filled; i++) out[i] = buf[i]!;
+  return out;
 }
 
 export function ringFromSnapshot(

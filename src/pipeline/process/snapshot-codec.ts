@@ -101,17 +101,27 @@ function extractArrays(
   return out;
 }
 
-/** The first scale at which every value is an exact scaled integer (`RAW_DOUBLES`: none). */
-function arrayCode(values: readonly number[]): number {
+/** One writer reused by every encode (encodes run one at a time). */
+const scratch = new ByteWriter(8192);
+/** The scaled integers of the array being written. */
+let scaled = new Float64Array(256);
+
+/**
+ * The first scale at which every value is an exact scaled integer, with those integers left in
+ * `scaled`; `RAW_DOUBLES` when there is none.
+ */
+function scaleArray(values: readonly number[]): number {
+  if (scaled.length < values.length) scaled = new Float64Array(values.length);
   next: for (let code = 0; code < SCALES.length; code++) {
-    for (let i = 0; i < values.length; i++) if (scaledInteger(values[i]!, code) === undefined) continue next;
+    for (let i = 0; i < values.length; i++) {
+      const k = scaledInteger(values[i]!, code);
+      if (k === undefined) continue next;
+      scaled[i] = k;
+    }
     return code;
   }
   return RAW_DOUBLES;
 }
-
-/** One writer reused by every encode (encodes run one at a time). */
-const scratch = new ByteWriter(8192);
 
 /** The compact form of a JSON-shaped snapshot: the form the pipeline stores. */
 export function encodeStoredSnapshot(value: unknown): Uint8Array {
@@ -124,15 +134,15 @@ export function encodeStoredSnapshot(value: unknown): Uint8Array {
   w.varint(arrays.length);
   for (const values of arrays) {
     w.varint(values.length);
-    const code = arrayCode(values);
+    const code = scaleArray(values);
     w.byte(code);
     if (code === RAW_DOUBLES) {
       for (const x of values) w.double(x);
       continue;
     }
     let previous = 0;
-    for (const x of values) {
-      const k = scaledInteger(x, code)!;
+    for (let i = 0; i < values.length; i++) {
+      const k = scaled[i]!;
       w.varint(zigzag(k - previous));
       previous = k;
     }
