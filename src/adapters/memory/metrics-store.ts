@@ -17,8 +17,11 @@ function storable(row: MetricRow): MetricRow {
  */
 export class MemoryMetricsStore implements MetricsStore {
   readonly faults = new Faults('metrics store');
-  /** symbol → `${kind}|${time}` → row. */
-  readonly #rows = new Map<string, Map<string, MetricRow>>();
+  /** symbol → kind → time → row (numbers as keys: no key string is built per row). */
+  readonly #rows = new Map<
+    string,
+    { readonly bar: Map<number, MetricRow>; readonly tick: Map<number, MetricRow> }
+  >();
   readonly #latest = new Map<string, MetricRow>();
   /** write() calls and rows received (before deduplication). */
   writes = 0;
@@ -34,10 +37,10 @@ export class MemoryMetricsStore implements MetricsStore {
       if (!row.symbol) throw new RangeError('metric row symbol must be a non-empty string');
       let symbolRows = this.#rows.get(row.symbol);
       if (!symbolRows) {
-        symbolRows = new Map();
+        symbolRows = { bar: new Map(), tick: new Map() };
         this.#rows.set(row.symbol, symbolRows);
       }
-      symbolRows.set(`${row.kind}|${row.time}`, row);
+      symbolRows[row.kind].set(row.time, row);
     }
     // As in the table: LATEST rows the caller vouches for are put as they are; otherwise each
     // symbol's newest row of the call, with a forward-only condition.
@@ -59,22 +62,21 @@ export class MemoryMetricsStore implements MetricsStore {
 
   /** Rows of a symbol (optionally one kind), oldest first, as the table holds them. */
   rows(symbol?: string, kind?: 'bar' | 'tick'): MetricRow[] {
-    const maps = symbol === undefined ? [...this.#rows.values()] : [this.#rows.get(symbol) ?? new Map()];
-    return maps
+    return this.#maps(symbol, kind)
       .flatMap((m) => [...m.values()])
-      .filter((r) => kind === undefined || r.kind === kind)
       .sort((a, b) => a.time - b.time || a.kind.localeCompare(b.kind))
       .map(storable);
   }
 
   count(symbol?: string, kind?: 'bar' | 'tick'): number {
-    let n = 0;
-    for (const [s, m] of this.#rows) {
-      if (symbol !== undefined && s !== symbol) continue;
-      if (kind === undefined) n += m.size;
-      else for (const r of m.values()) if (r.kind === kind) n++;
-    }
-    return n;
+    return this.#maps(symbol, kind).reduce((n, m) => n + m.size, 0);
+  }
+
+  #maps(symbol: string | undefined, kind: 'bar' | 'tick' | undefined): Map<number, MetricRow>[] {
+    const symbols = symbol === undefined ? [...this.#rows.values()] : [this.#rows.get(symbol)];
+    return symbols.flatMap((byKind) =>
+      byKind === undefined ? [] : kind === undefined ? [byKind.bar, byKind.tick] : [byKind[kind]],
+    );
   }
 
   latest(symbol: string): MetricRow | undefined {
