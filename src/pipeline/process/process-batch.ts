@@ -91,6 +91,8 @@ export interface BatchReport {
 interface Decoded {
   readonly record: StreamRecord;
   readonly event: MarketEvent;
+  /** Applied by the engine and not rejected by it: the record goes to the lake. */
+  accepted: boolean;
 }
 
 interface SymbolWork {
@@ -201,9 +203,11 @@ export async function processBatch(
   const now = deps.clock();
   const rejected: RejectedRecord[] = [];
   const bySymbol = new Map<string, Decoded[]>();
+  /** Every decoded record in the order the batch delivered them (sequence order from Kinesis). */
+  const arrived: Decoded[] = [];
 
   for (const record of records) {
-    const reason = decodeInto(record, now, bySymbol);
+    const reason = decodeInto(record, now, bySymbol, arrived);
     if (reason !== undefined) {
       rejected.push({
         shardId: record.shardId,
@@ -290,15 +294,16 @@ export async function processBatch(
   // The row store, the lake and the time series are independent and idempotent: write them at once.
   const lakeObjects: string[] = [];
   const batchWork = healthy();
-  const lakeRecords = batchWork.flatMap((w) => w.accepted.map((d) => toLakeRecord(d)));
+  // In delivery order, which is sequence order: the sort then only confirms it.
+  const lakeSymbols = new Set(batchWork.map((w) => w.symbol));
+  const lakeRecords: LakeRecord[] = [];
+  for (const d of arrived)
+    if (d.accepted && lakeSymbols.has(eventSymbol(d.event))) lakeRecords.push(toLakeRecord(d));
   lakeRecords.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
   const latestRows = latestOf(batchWork);
   const timeseries = deps.timeseries;
   const sinks = Promise.all([
-    batchWork.length > 0 &&
-      around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestRows)).catch((err: unknown) =>
-        failSymbols('metrics', batchWork, err),
-      ),
+    // The lake first: its gzip runs off the main thread while the other sinks build their requests.
     lakeRecords.length > 0 &&
       around('lake', () =>
         deps.lake.writeBatch({
@@ -310,6 +315,10 @@ export async function processBatch(
       ).then(
         (keys) => lakeObjects.push(...keys),
         (err: unknown) => failSymbols('lake', batchWork, err),
+      ),
+    batchWork.length > 0 &&
+      around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestRows)).catch((err: unknown) =>
+        failSymbols('metrics', batchWork, err),
       ),
     timeseries &&
       batchWork.length > 0 &&
@@ -403,7 +412,12 @@ export async function processBatch(
   };
 }
 
-function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Decoded[]>): string | undefined {
+function decodeInto(
+  record: StreamRecord,
+  now: number,
+  bySymbol: Map<string, Decoded[]>,
+  arrived: Decoded[],
+): string | undefined {
   let json: string;
   try {
     json = Buffer.from(record.data, 'base64').toString('utf8');
@@ -422,7 +436,9 @@ function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Dec
     group = [];
     bySymbol.set(symbol, group);
   }
-  group.push({ record, event: decoded.value });
+  const d: Decoded = { record, event: decoded.value, accepted: false };
+  group.push(d);
+  arrived.push(d);
   return undefined;
 }
 
@@ -472,6 +488,7 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         continue;
       }
       w.accepted.push(d);
+      d.accepted = true;
     }
     rejected.push(...unusable);
     // Nothing new for this symbol: its warm engine is still the stored state.
