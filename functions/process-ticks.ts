@@ -28,6 +28,9 @@ import {
   type SinkName,
 } from '../src/pipeline/process/process-batch.ts';
 import { toStreamRecords } from '../src/pipeline/process/stream-records.ts';
+import { keepBatchObjectsYoung } from '../src/runtime/v8-heap.ts';
+
+keepBatchObjectsYoung();
 
 const config = loadProcessorEnv();
 const logger = new Logger({ serviceName: 'tickstream-processor' });
