@@ -68,6 +68,7 @@ import {
   type StreamRecord,
 } from '../../src/pipeline/process/process-batch.ts';
 import { compareSequenceNumbers } from '../../src/pipeline/process/sequence.ts';
+import { keepBatchObjectsYoung } from '../../src/runtime/v8-heap.ts';
 import type { BatchOutcome } from '../pipeline/event-source-mapping.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -461,9 +462,7 @@ function bareDecode(batches: readonly StreamRecord[][]): number {
   return check;
 }
 
-interface PipelinePass {
-  readonly seconds: number;
-  readonly cpuSeconds: number;
+interface PipelinePass extends Timed {
   readonly processed: number;
   readonly rows: number;
   readonly lakeObjects: number;
@@ -509,12 +508,22 @@ async function pipelinePass(batches: readonly StreamRecord[][], now: number): Pr
     anomalies += r.anomalies.length;
   }
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, processed, rows, lakeObjects, anomalies };
+  return { seconds, cpuSeconds: cpuSecondsSince(cpu0), processed, rows, lakeObjects, anomalies };
 }
 
-function bestOf<T extends { seconds: number }>(passes: readonly T[]): T {
-  return passes.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+interface Timed {
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+}
+
+const cpuSecondsSince = (start: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+};
+
+/** The pass that took the least CPU. */
+function bestOf<T extends Timed>(passes: readonly T[]): T {
+  return passes.reduce((a, b) => (b.cpuSeconds < a.cpuSeconds ? b : a));
 }
 
 async function measureThroughput(
@@ -526,34 +535,38 @@ async function measureThroughput(
   const market = new RealBarMarket(symbolNames('T', symbols), Math.ceil(records / symbols));
   const batches = streamBatches(market, records);
   const count = batches.reduce((n, b) => n + b.length, 0);
-  // Warm-up (JIT) on a prefix, then alternate bare and pipeline passes; best of each is reported.
-  const warm = batches.slice(0, Math.min(batches.length, 24));
-  bareDecode(warm);
-  await pipelinePass(warm, now);
-  const bare: { seconds: number }[] = [];
+  // One whole pass of each to warm up (the JIT settles over tens of thousands of records, as in a
+  // long-lived Lambda container), then alternate bare and pipeline passes; best of each is reported.
+  bareDecode(batches);
+  await pipelinePass(batches, now);
+  const bare: Timed[] = [];
   const pipe: PipelinePass[] = [];
   for (let p = 0; p < passes; p++) {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     if (bareDecode(batches) !== count) throw new Error('bare decode: unexpected schema versions');
-    bare.push({ seconds: (performance.now() - t0) / 1000 });
+    bare.push({ seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSecondsSince(cpu0) });
     pipe.push(await pipelinePass(batches, now));
   }
   const b = bestOf(bare);
   const p = bestOf(pipe);
   if (p.processed !== count) throw new Error(`pipeline processed ${p.processed} of ${count} records`);
-  const bareRate = count / b.seconds;
-  const pipeRate = count / p.seconds;
+  // One core's worth: records per CPU-second of every thread of the process (the gzip pool and the
+  // collector's helpers included), which is what one vCPU would do. Wall-clock rates beside them.
+  const bareRate = count / b.cpuSeconds;
+  const pipeRate = count / p.cpuSeconds;
   const symbolsPerShard = Math.ceil(symbols / SHARDS);
   return {
     symbols,
     records: count,
     batches: batches.length,
     recordsPerSymbolPerBatch: round(BATCH_SIZE / Math.min(BATCH_SIZE, symbolsPerShard), 1),
-    pipelineRecordsPerSecond: Math.round(pipeRate),
-    pipelineRecordsPerCpuSecond: Math.round(count / p.cpuSeconds),
-    pipelinePassRates: pipe.map((x) => Math.round(count / x.seconds)),
-    bareDecodeRecordsPerSecond: Math.round(bareRate),
-    bareDecodePassRates: bare.map((x) => Math.round(count / x.seconds)),
+    pipelineRecordsPerCpuSecond: Math.round(pipeRate),
+    pipelineRecordsPerSecondWall: Math.round(count / p.seconds),
+    pipelinePassRates: pipe.map((x) => Math.round(count / x.cpuSeconds)),
+    bareDecodeRecordsPerCpuSecond: Math.round(bareRate),
+    bareDecodeRecordsPerSecondWall: Math.round(count / b.seconds),
+    bareDecodePassRates: bare.map((x) => Math.round(count / x.cpuSeconds)),
     shareOfBareDecode: round(pipeRate / bareRate, 4),
     rows: p.rows,
     lakeObjects: p.lakeObjects,
@@ -563,21 +576,23 @@ async function measureThroughput(
 
 async function throughputSection(s: Settings, log: (line: string) => void): Promise<Record<string, unknown>> {
   const now = Date.now();
+  // As the processor's handler does when it loads (src/runtime/v8-heap.ts).
+  keepBatchObjectsYoung();
   log(
     `throughput: ${fmt(s.records)} real AAPL bars cycled over ${s.symbols} symbols on ${SHARDS} shards, ` +
-      `batches of ${BATCH_SIZE}, in-memory sinks with gzip lake bodies (rows and lake objects kept per batch, as a Lambda sends and drops them; state kept across batches); best of 3 passes`,
+      `batches of ${BATCH_SIZE}, in-memory sinks with gzip lake bodies (rows and lake objects kept per batch, as a Lambda sends and drops them; state kept across batches); best of 3 passes; V8 pretenuring off as the handler sets it; rates per CPU-second of the whole process (one core's worth), wall-clock beside`,
   );
   const main = await measureThroughput(s.symbols, s.records, 3, now);
-  const pipeRate = main.pipelineRecordsPerSecond as number;
+  const pipeRate = main.pipelineRecordsPerCpuSecond as number;
   const share = main.shareOfBareDecode as number;
   const metRate = pipeRate >= TARGET_RECORDS_PER_SECOND;
   const metShare = share >= TARGET_SHARE_OF_BARE_DECODE;
   log(
-    `processBatch: ${fmt(pipeRate)} records/s wall (${fmt(main.pipelineRecordsPerCpuSecond as number)} per CPU-second, gzip on the libuv pool included); ` +
-      `bare base64 + JSON.parse: ${fmt(main.bareDecodeRecordsPerSecond as number)} records/s; ratio ${share.toFixed(3)}`,
+    `processBatch: ${fmt(pipeRate)} records per CPU-second (${fmt(main.pipelineRecordsPerSecondWall as number)}/s wall, the gzip pool and collector threads on the second core); ` +
+      `bare base64 + JSON.parse: ${fmt(main.bareDecodeRecordsPerCpuSecond as number)} per CPU-second; ratio ${share.toFixed(3)}`,
   );
   log(
-    `targets: ≥ ${fmt(TARGET_RECORDS_PER_SECOND)} records/s ${metRate ? 'met' : 'NOT met'}; ` +
+    `targets: ≥ ${fmt(TARGET_RECORDS_PER_SECOND)} records/s on one core ${metRate ? 'met' : 'NOT met'}; ` +
       `≥ 1/3 of bare decode ${metShare ? 'met' : 'NOT met'} (${(share * 100).toFixed(1)} %)`,
   );
   // Per-symbol work (state restore, snapshot, LATEST) is per batch: density matters.
@@ -588,7 +603,7 @@ async function throughputSection(s: Settings, log: (line: string) => void): Prom
     sweep.push(r);
     log(
       `  ${symbols} symbols (${r.recordsPerSymbolPerBatch} records per symbol per batch): ` +
-        `${fmt(r.pipelineRecordsPerSecond as number)} records/s, ${((r.shareOfBareDecode as number) * 100).toFixed(1)} % of bare decode`,
+        `${fmt(r.pipelineRecordsPerCpuSecond as number)} records per CPU-second, ${((r.shareOfBareDecode as number) * 100).toFixed(1)} % of bare decode`,
     );
   }
   return {
