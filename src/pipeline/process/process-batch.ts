@@ -91,8 +91,6 @@ export interface BatchReport {
 interface Decoded {
   readonly record: StreamRecord;
   readonly event: MarketEvent;
-  /** Applied by the engine and not rejected by it: the record goes to the lake. */
-  accepted: boolean;
 }
 
 interface SymbolWork {
@@ -203,11 +201,9 @@ export async function processBatch(
   const now = deps.clock();
   const rejected: RejectedRecord[] = [];
   const bySymbol = new Map<string, Decoded[]>();
-  /** Every decoded record in the order the batch delivered them (sequence order from Kinesis). */
-  const arrived: Decoded[] = [];
 
   for (const record of records) {
-    const reason = decodeInto(record, now, bySymbol, arrived);
+    const reason = decodeInto(record, now, bySymbol);
     if (reason !== undefined) {
       rejected.push({
         shardId: record.shardId,
@@ -294,11 +290,7 @@ export async function processBatch(
   // The row store, the lake and the time series are independent and idempotent: write them at once.
   const lakeObjects: string[] = [];
   const batchWork = healthy();
-  // In delivery order, which is sequence order: the sort then only confirms it.
-  const lakeSymbols = new Set(batchWork.map((w) => w.symbol));
-  const lakeRecords: LakeRecord[] = [];
-  for (const d of arrived)
-    if (d.accepted && lakeSymbols.has(eventSymbol(d.event))) lakeRecords.push(toLakeRecord(d));
+  const lakeRecords = batchWork.flatMap((w) => w.accepted.map((d) => toLakeRecord(d)));
   lakeRecords.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
   const latestRows = latestOf(batchWork);
   const timeseries = deps.timeseries;
@@ -412,12 +404,7 @@ export async function processBatch(
   };
 }
 
-function decodeInto(
-  record: StreamRecord,
-  now: number,
-  bySymbol: Map<string, Decoded[]>,
-  arrived: Decoded[],
-): string | undefined {
+function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Decoded[]>): string | undefined {
   let json: string;
   try {
     json = Buffer.from(record.data, 'base64').toString('utf8');
@@ -436,9 +423,7 @@ function decodeInto(
     group = [];
     bySymbol.set(symbol, group);
   }
-  const d: Decoded = { record, event: decoded.value, accepted: false };
-  group.push(d);
-  arrived.push(d);
+  group.push({ record, event: decoded.value });
   return undefined;
 }
 
@@ -488,7 +473,6 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         continue;
       }
       w.accepted.push(d);
-      d.accepted = true;
     }
     rejected.push(...unusable);
     // Nothing new for this symbol: its warm engine is still the stored state.
