@@ -470,7 +470,7 @@ interface PipelinePass extends Timed {
 }
 
 async function pipelinePass(batches: readonly StreamRecord[][], now: number): Promise<PipelinePass> {
-  const sinks = createMemorySinks({ encodeLake: true });
+  const sinks = createMemorySinks();
   const deps: Omit<ProcessDeps, 'metrics' | 'lake'> = {
     engines: analyticsEngines(),
     // As the handler runs it: a warm container keeps engines whose stored state is unchanged.
@@ -588,7 +588,7 @@ async function throughputSection(s: Settings, log: (line: string) => void): Prom
   const metRate = pipeRate >= TARGET_RECORDS_PER_SECOND;
   const metShare = share >= TARGET_SHARE_OF_BARE_DECODE;
   log(
-    `processBatch: ${fmt(pipeRate)} records per CPU-second (${fmt(main.pipelineRecordsPerSecondWall as number)}/s wall, the gzip pool and collector threads on the second core); ` +
+    `processBatch: ${fmt(pipeRate)} records per CPU-second (${fmt(main.pipelineRecordsPerSecondWall as number)}/s wall, the gzip pool and collector threads running beside the main one); ` +
       `bare base64 + JSON.parse: ${fmt(main.bareDecodeRecordsPerCpuSecond as number)} per CPU-second; ratio ${share.toFixed(3)}`,
   );
   log(
@@ -1120,9 +1120,8 @@ async function latencySection(
     await pace(total);
     await caughtUp();
     const elu = performance.eventLoopUtilization(elu0);
-    const cpu = process.cpuUsage(cpu0);
     busy = elu.utilization;
-    cpuShare = (cpu.user + cpu.system) / 1000 / (elu.idle + elu.active);
+    cpuShare = (cpuSecondsSince(cpu0) * 1000) / (elu.idle + elu.active);
     await Promise.all(probing);
   } finally {
     await pipeline?.stop();

@@ -16,13 +16,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-export const PRETENURING_FLAG = '--no-allocation-site-pretenuring';
-
-let applied = false;
-
-/** Stops V8 from pretenuring short-lived per-record objects (idempotent). */
+/** Stops V8 from pretenuring short-lived per-record objects (setting the flag again changes nothing). */
 export function keepBatchObjectsYoung(): void {
-  if (applied) return;
-  setFlagsFromString(PRETENURING_FLAG);
-  applied = true;
+  setFlagsFromString('--no-allocation-site-pretenuring');
 }
