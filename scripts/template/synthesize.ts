@@ -83,6 +83,7 @@ export async function templateInputsHash(stage: string, params: Readonly<Record<
   const files = [
     join(PROJECT_ROOT, 'serverless.yml'),
     ...(await filesUnder(join(PROJECT_ROOT, 'resources'))),
+    ...(await filesUnder(join(PROJECT_ROOT, 'serverless-plugins'))),
     join(PROJECT_ROOT, 'package-lock.json'),
   ];
   for (const file of files) {

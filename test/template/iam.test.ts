@@ -62,6 +62,16 @@ describe('IAM: one least-privilege role per function', () => {
     }
   });
 
+  it('holds no other role: the provider-wide one, which no function uses, is dropped', () => {
+    for (const t of [dev, prod, timestreamOn]) {
+      const roles = Object.entries(t.Resources)
+        .filter(([, r]) => r.Type === 'AWS::IAM::Role')
+        .map(([id]) => id);
+      expect(roles.sort()).toEqual(Object.values(ROLES).sort());
+      expect(JSON.stringify(t)).not.toContain('"IamRoleLambdaExecution"');
+    }
+  });
+
   it("grants no wildcard action and no '*' resource outside the allow-list", () => {
     for (const t of [dev, prod, timestreamOn]) {
       const policies = Object.entries(t.Resources)
