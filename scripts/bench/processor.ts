@@ -8,8 +8,10 @@
  *    AAPL 1-minute bars (data/samples/aapl-2024-10-02.csv) cycled over many symbols (per-symbol
  *    price/volume scale) and over consecutive full NYSE trading days (times shifted on the
  *    calendar, so DST is right). Also a sweep over the number of symbols per batch, since per-symbol
- *    state is loaded and saved once per batch. Targets (printed, never asserted):
- *    ≥ 100,000 records/s and ≥ 1/3 of bare decode.
+ *    state is loaded and saved once per batch. And, in a child process of its own, the floor under
+ *    any pipeline: bare decode plus the raw zone's NDJSON line and gzip per record, beside that
+ *    process's bare decode. Targets (printed, never asserted): ≥ 100,000 records/s and ≥ 1/3 of
+ *    bare decode.
  * 2. latency — an ephemeral local cloud from the real template, the template's processor on the
  *    local event source mapping with a ZERO batching window, the project's Kinesis producer at a
  *    fixed rate (default 1,000 records/s) for a bounded time, after a warm-up at the same rate
@@ -40,12 +42,13 @@
  *   npm run bench -- processor
  *   BENCH_PROCESSOR_SECTIONS=throughput BENCH_PROCESSOR_RECORDS=20000 npm run bench -- processor
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import type { PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClients, createAwsClients } from '../../src/adapters/aws/clients.ts';
@@ -54,7 +57,7 @@ import { DynamoDbMetricsStore } from '../../src/adapters/aws/dynamodb-metrics-st
 import { DynamoDbStateStore } from '../../src/adapters/aws/dynamodb-state-store.ts';
 import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
 import { metricKey } from '../../src/adapters/aws/market-table.ts';
-import { S3LakeWriter } from '../../src/adapters/aws/s3-lake-writer.ts';
+import { encodeLakeObject, S3LakeWriter } from '../../src/adapters/aws/s3-lake-writer.ts';
 import { SnsAlertNotifier } from '../../src/adapters/aws/sns-alert-notifier.ts';
 import { SqsRejectedRecordSink } from '../../src/adapters/aws/sqs-rejected-record-sink.ts';
 import { createMemorySinks, MemoryLakeWriter, MemoryMetricsStore } from '../../src/adapters/memory/index.ts';
@@ -68,6 +71,7 @@ import {
   type StreamRecord,
 } from '../../src/pipeline/process/process-batch.ts';
 import { compareSequenceNumbers } from '../../src/pipeline/process/sequence.ts';
+import type { LakeRecord } from '../../src/ports/processor.ts';
 import { keepBatchObjectsYoung } from '../../src/runtime/v8-heap.ts';
 import type { BatchOutcome } from '../pipeline/event-source-mapping.ts';
 
@@ -298,6 +302,7 @@ interface SampleBar {
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const execFileAsync = promisify(execFile);
 const SAMPLE = 'data/samples/aapl-2024-10-02.csv';
 
 export function loadSampleBars(file = join(ROOT, SAMPLE)): SampleBar[] {
@@ -462,6 +467,82 @@ function bareDecode(batches: readonly StreamRecord[][]): number {
   return check;
 }
 
+/**
+ * The floor under the pipeline: bare decode plus the raw zone's line and gzip for each record (the
+ * lake's own code, `encodeLakeObject`), with no validation, engine, rows or state. Work every record
+ * must have done, whatever else the pipeline does.
+ */
+async function decodeAndLakeFloor(batches: readonly StreamRecord[][]): Promise<number> {
+  let bytes = 0;
+  for (const batch of batches) {
+    const records: LakeRecord[] = batch.map((r) => {
+      const o = JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')) as {
+        kind: 'bar';
+        data: { symbol: string; start: number };
+      };
+      return {
+        symbol: o.data.symbol,
+        time: o.data.start,
+        kind: o.kind,
+        shardId: r.shardId,
+        sequenceNumber: r.sequenceNumber,
+        arrivalTime: r.arrivalTime,
+        event: o.data,
+      };
+    });
+    bytes += (await encodeLakeObject(records)).length;
+  }
+  return bytes;
+}
+
+interface FloorFigures {
+  readonly bareDecodeRecordsPerCpuSecond: number;
+  readonly decodeAndLakeRecordsPerCpuSecond: number;
+}
+
+const FLOOR_FLAG = '--decode-and-lake-floor';
+
+/** Bare decode and the floor, best of `passes` each after a warm-up pass, in this process. */
+async function measureFloor(symbols: number, records: number, passes: number): Promise<FloorFigures> {
+  keepBatchObjectsYoung();
+  const batches = streamBatches(
+    new RealBarMarket(symbolNames('T', symbols), Math.ceil(records / symbols)),
+    records,
+  );
+  const count = batches.reduce((n, b) => n + b.length, 0);
+  bareDecode(batches);
+  await decodeAndLakeFloor(batches);
+  let bare = Number.POSITIVE_INFINITY;
+  let floor = Number.POSITIVE_INFINITY;
+  for (let p = 0; p < passes; p++) {
+    let cpu0 = process.cpuUsage();
+    bareDecode(batches);
+    bare = Math.min(bare, cpuSecondsSince(cpu0));
+    cpu0 = process.cpuUsage();
+    await decodeAndLakeFloor(batches);
+    floor = Math.min(floor, cpuSecondsSince(cpu0));
+  }
+  return {
+    bareDecodeRecordsPerCpuSecond: Math.round(count / bare),
+    decodeAndLakeRecordsPerCpuSecond: Math.round(count / floor),
+  };
+}
+
+/**
+ * `measureFloor` in a process of its own: lake lines built from parsed JSON rather than validated
+ * bars would otherwise leave type feedback in the lake's code that slows the pipeline passes (about a
+ * tenth, measured), and the pipeline's would slow the floor's.
+ */
+async function floorInChild(symbols: number, records: number, passes: number): Promise<FloorFigures> {
+  const args = [FLOOR_FLAG, String(symbols), String(records), String(passes)];
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...args],
+    { cwd: ROOT, timeout: 300_000 },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as FloorFigures;
+}
+
 interface PipelinePass extends Timed {
   readonly processed: number;
   readonly rows: number;
@@ -550,6 +631,7 @@ async function measureThroughput(
   }
   const b = bestOf(bare);
   const p = bestOf(pipe);
+  const floor = await floorInChild(symbols, records, passes);
   if (p.processed !== count) throw new Error(`pipeline processed ${p.processed} of ${count} records`);
   // One core's worth: records per CPU-second of every thread of the process (the gzip pool and the
   // collector's helpers included), which is what one vCPU would do. Wall-clock rates beside them.
@@ -568,6 +650,14 @@ async function measureThroughput(
     bareDecodeRecordsPerSecondWall: Math.round(count / b.seconds),
     bareDecodePassRates: bare.map((x) => Math.round(count / x.cpuSeconds)),
     shareOfBareDecode: round(pipeRate / bareRate, 4),
+    // Measured in a process of its own, against that process's own bare decode.
+    floor: {
+      ...floor,
+      shareOfBareDecode: round(
+        floor.decodeAndLakeRecordsPerCpuSecond / floor.bareDecodeRecordsPerCpuSecond,
+        4,
+      ),
+    },
     rows: p.rows,
     lakeObjects: p.lakeObjects,
     anomalies: p.anomalies,
@@ -594,6 +684,11 @@ async function throughputSection(s: Settings, log: (line: string) => void): Prom
   log(
     `targets: ≥ ${fmt(TARGET_RECORDS_PER_SECOND)} records/s on one core ${metRate ? 'met' : 'NOT met'}; ` +
       `≥ 1/3 of bare decode ${metShare ? 'met' : 'NOT met'} (${(share * 100).toFixed(1)} %)`,
+  );
+  const floor = main.floor as FloorFigures & { shareOfBareDecode: number };
+  log(
+    `  floor, in a process of its own: bare decode + the lake's NDJSON line and gzip alone (no validation, engine, rows or state): ` +
+      `${fmt(floor.decodeAndLakeRecordsPerCpuSecond)} per CPU-second, ${(floor.shareOfBareDecode * 100).toFixed(1)} % of its bare decode (${fmt(floor.bareDecodeRecordsPerCpuSecond)})`,
   );
   // Per-symbol work (state restore, snapshot, LATEST) is per batch: density matters.
   const sweepRecords = Math.min(s.records, 50_000);
@@ -1609,6 +1704,10 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
   return figures;
 }
 
-if (process.argv[2] === CHILD_FLAG && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  await serveLocalCloud();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  if (process.argv[2] === CHILD_FLAG) await serveLocalCloud();
+  if (process.argv[2] === FLOOR_FLAG) {
+    const [symbols, records, passes] = process.argv.slice(3).map(Number);
+    console.log(JSON.stringify(await measureFloor(symbols!, records!, passes!)));
+  }
 }
