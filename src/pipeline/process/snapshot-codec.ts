@@ -1,20 +1,29 @@
 /**
- * The binary forms of a symbol's stored state. The one written is the compact form; the two earlier
- * forms are still read.
+ * The binary forms of a symbol's stored state. The one written is the compact form "TSC2"; the
+ * earlier forms are still read.
  *
- * Compact form (what `encodeStoredSnapshot` writes), little-endian:
- *   bytes 0–3   magic "TSC1"
+ * Compact form "TSC2" (what `encodeStoredSnapshot` writes), little-endian:
+ *   bytes 0–3   magic "TSC2"
  *   varint S, then S bytes: the structure JSON, raw-DEFLATEd against a preset dictionary (a typical
  *               structure, `STRUCTURE_DICTIONARY`: the keys cost almost nothing), with each array of
  *               four or more numbers (the indicators' windows) replaced by {"$f64":n}
- *   varint A, then the A arrays in order, each: varint length L, a code byte, the L values —
- *               code 0–3: every value is an exact decimal at scale 10^(2·code) (integers at code 0);
- *                         the scaled integers as zigzag varints of their differences
- *               code 4:   IEEE-754 doubles, 8 bytes each (anything else: -0, NaN, ±Infinity, noise)
- * A window of prices costs about 2 bytes a value instead of 8, volumes about 3; values come back bit
- * for bit, so a restored engine continues exactly as the one that was saved. A real engine state
- * takes about 1.7 KB (2.9 KB while the returns z-score stored returns; the deflated plain form took
- * 4.2 KB) for about two thirds of the CPU, and a state item is billed per started KB on every save.
+ *   varint A, then the A arrays in order, each: varint length L, a code byte, then —
+ *               code 0–3: the L values, every one an exact decimal at scale 10^(2·code) (integers at
+ *                         code 0); the scaled integers as zigzag varints of their differences
+ *               code 4:   the L values as IEEE-754 doubles, 8 bytes each (anything else: -0, NaN,
+ *                         ±Infinity, noise)
+ *               code 5:   varint j, varint r: the array is the newest L values of array j (itself of
+ *                         code 0–4, anywhere in the list, at least L long) starting at position r and
+ *                         wrapping round — value i of those newest L is at position (r + i) mod L
+ * A window of prices costs about 2 bytes a value instead of 8, volumes about 3; and the indicators'
+ * ring buffers over the same closes (SMA 20 and 200, Bollinger 20, ROC 10) are all, rotated, the
+ * newest values of the returns z-score's window of closes, so they cost a few bytes each. Values come
+ * back bit for bit (a reference is only written where every value is identical, by `Object.is`), so a
+ * restored engine continues exactly as the one that was saved. A real engine state takes about
+ * 1.2 KB (1.7 KB in "TSC1"; the deflated plain form took 4.2 KB), and a state item is billed per
+ * started KB on every save.
+ *
+ * Compact form "TSC1" (earlier releases): the same without code 5.
  *
  * Plain form "TSS1" (earlier releases; still what `encodeSnapshot` writes):
  *   bytes 0–3   magic "TSS1"
@@ -29,9 +38,12 @@ import { STRUCTURE_DICTIONARY } from './snapshot-dictionary.ts';
 
 const MAGIC = 0x31535354; // "TSS1" read as a little-endian u32
 const DEFLATED_MAGIC = 0x31445354; // "TSD1"
-const COMPACT_MAGIC = 0x31435354; // "TSC1"
+const COMPACT_V1_MAGIC = 0x31435354; // "TSC1"
+const COMPACT_MAGIC = 0x32435354; // "TSC2"
 const STRUCTURE_DEFLATE = { level: 6, dictionary: Buffer.from(STRUCTURE_DICTIONARY, 'utf8') };
 const RAW_DOUBLES = 4;
+/** "TSC2": the newest values of another array, rotated. */
+const ROTATED_SUFFIX = 5;
 const HEADER_BYTES = 8;
 const MARKER = '$f64';
 /** Shorter number arrays stay in the JSON: a marker would be longer than the numbers. */
@@ -123,17 +135,64 @@ function scaleArray(values: readonly number[]): number {
   return RAW_DOUBLES;
 }
 
+/**
+ * The position r at which `values` is `source`'s newest `values.length` values, rotated (value i of
+ * them at (r + i) mod length), compared by `Object.is`; undefined when it is not.
+ */
+export function rotatedSuffixOf(values: readonly number[], source: readonly number[]): number | undefined {
+  const n = values.length;
+  const from = source.length - n;
+  if (from < 0 || n === 0) return undefined;
+  const first = source[from];
+  candidates: for (let r = 0; r < n; r++) {
+    if (!Object.is(values[r], first)) continue;
+    for (let i = 1; i < n; i++) {
+      if (!Object.is(values[(r + i) % n], source[from + i])) continue candidates;
+    }
+    return r;
+  }
+  return undefined;
+}
+
+/** For each array, the array whose values it is rotated and the rotation (code 5), if any. */
+function findReferences(arrays: readonly number[][]): ({ source: number; rotation: number } | undefined)[] {
+  const refs = new Array<{ source: number; rotation: number } | undefined>(arrays.length);
+  // Longest first, so a source is never itself a reference.
+  const order = arrays.map((_, i) => i).sort((a, b) => arrays[b]!.length - arrays[a]!.length || a - b);
+  const plain: number[] = [];
+  for (const i of order) {
+    for (const j of plain) {
+      const rotation = rotatedSuffixOf(arrays[i]!, arrays[j]!);
+      if (rotation !== undefined) {
+        refs[i] = { source: j, rotation };
+        break;
+      }
+    }
+    if (refs[i] === undefined) plain.push(i);
+  }
+  return refs;
+}
+
 /** The compact form of a JSON-shaped snapshot: the form the pipeline stores. */
 export function encodeStoredSnapshot(value: unknown): Uint8Array {
   const arrays: number[][] = [];
   const structure = deflateRawSync(JSON.stringify(extractArrays(value, arrays)), STRUCTURE_DEFLATE);
+  const refs = findReferences(arrays);
   const w = scratch.reset();
   w.u32(COMPACT_MAGIC);
   w.varint(structure.length);
   w.raw(structure);
   w.varint(arrays.length);
-  for (const values of arrays) {
+  for (let a = 0; a < arrays.length; a++) {
+    const values = arrays[a]!;
     w.varint(values.length);
+    const ref = refs[a];
+    if (ref !== undefined) {
+      w.byte(ROTATED_SUFFIX);
+      w.varint(ref.source);
+      w.varint(ref.rotation);
+      continue;
+    }
     const code = scaleArray(values);
     w.byte(code);
     if (code === RAW_DOUBLES) {
@@ -150,7 +209,7 @@ export function encodeStoredSnapshot(value: unknown): Uint8Array {
   return w.copy();
 }
 
-function decodeCompact(bytes: Uint8Array): unknown {
+function decodeCompact(bytes: Uint8Array, magic: number): unknown {
   const r = new ByteReader(bytes, (message) => new SnapshotCodecError(message));
   r.at = 4;
   const deflated = r.take(r.varint(), 'structure');
@@ -160,11 +219,19 @@ function decodeCompact(bytes: Uint8Array): unknown {
   } catch (err) {
     throw new SnapshotCodecError(`deflated structure is damaged: ${(err as Error).message}`);
   }
+  const maxCode = magic === COMPACT_MAGIC ? ROTATED_SUFFIX : RAW_DOUBLES;
   const arrays: number[][] = [];
+  // Code-5 arrays are filled in once every array has been read (a source may come later).
+  const refs: { array: number; length: number; source: number; rotation: number }[] = [];
   for (let n = r.varint(); arrays.length < n; ) {
     const length = r.varint();
     const code = r.byte();
-    if (code > RAW_DOUBLES) throw new SnapshotCodecError(`unknown array code ${code} at byte ${r.at - 1}`);
+    if (code > maxCode) throw new SnapshotCodecError(`unknown array code ${code} at byte ${r.at - 1}`);
+    if (code === ROTATED_SUFFIX) {
+      refs.push({ array: arrays.length, length, source: r.varint(), rotation: r.varint() });
+      arrays.push([]);
+      continue;
+    }
     if (length > bytes.length - r.at) throw new SnapshotCodecError(`truncated: an array of ${length} values`);
     const values = new Array<number>(length);
     let k = 0;
@@ -179,6 +246,18 @@ function decodeCompact(bytes: Uint8Array): unknown {
     arrays.push(values);
   }
   if (!r.done) throw new SnapshotCodecError(`${bytes.length - r.at} bytes after the last array`);
+  const isRef = new Set(refs.map((ref) => ref.array));
+  for (const { array, length: n, source, rotation } of refs) {
+    const from = arrays[source];
+    if (from === undefined || isRef.has(source) || from.length < n || rotation >= Math.max(n, 1)) {
+      throw new SnapshotCodecError(
+        `array ${array} refers to the newest ${n} values of array ${source} at rotation ${rotation}, which it cannot hold`,
+      );
+    }
+    const values = new Array<number>(n);
+    for (let i = 0; i < n; i++) values[(rotation + i) % n] = from[from.length - n + i]!;
+    arrays[array] = values;
+  }
   return parseStructure(text, (ref) => {
     const values = typeof ref === 'number' ? arrays[ref] : undefined;
     if (values === undefined) {
@@ -199,13 +278,17 @@ export function isEncodedSnapshot(value: unknown): value is Uint8Array {
   if (!(value instanceof Uint8Array)) return false;
   const magic = magicOf(value);
   return (
-    (magic === MAGIC && value.length >= HEADER_BYTES) || magic === DEFLATED_MAGIC || magic === COMPACT_MAGIC
+    (magic === MAGIC && value.length >= HEADER_BYTES) ||
+    magic === DEFLATED_MAGIC ||
+    magic === COMPACT_MAGIC ||
+    magic === COMPACT_V1_MAGIC
   );
 }
 
 /** Decodes any form (`encodeStoredSnapshot`, `encodeSnapshot`, earlier releases); damage fails with the reason. */
 export function decodeSnapshot(bytes: Uint8Array): unknown {
-  if (magicOf(bytes) === COMPACT_MAGIC) return decodeCompact(bytes);
+  const magic = magicOf(bytes);
+  if (magic === COMPACT_MAGIC || magic === COMPACT_V1_MAGIC) return decodeCompact(bytes, magic);
   if (magicOf(bytes) === DEFLATED_MAGIC) {
     let raw: Buffer;
     try {

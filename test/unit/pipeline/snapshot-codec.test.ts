@@ -7,6 +7,7 @@ import {
   encodeSnapshot,
   encodeStoredSnapshot,
   isEncodedSnapshot,
+  rotatedSuffixOf,
   SnapshotCodecError,
 } from '../../../src/pipeline/process/snapshot-codec.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
@@ -155,16 +156,17 @@ describe('snapshot codec', () => {
   });
 
   it('reads the forms earlier releases and this one stored (frozen fixtures)', () => {
-    // Both hold { v: 2, watermarks, latestRowTime, engine } after the first 250 bars of the real session.
+    // Each holds { v: 2, watermarks, latestRowTime, engine } after the first 250 bars of the real session.
     const bars = aaplSampleBars();
     const { engines } = engineAfter(250);
     const stored: unknown[] = [];
-    for (const bytes of [legacyDeflated(), fixture('tsc1-aapl-250.b64')]) {
+    for (const bytes of [legacyDeflated(), fixture('tsc1-aapl-250.b64'), fixture('tsc2-aapl-250.b64')]) {
       const value = decodeSnapshot(bytes) as { v: number; watermarks: unknown; engine: unknown };
       expect(value.v).toBe(2);
       expect(value.watermarks).toEqual({ bar: bars[249]!.start });
-      // Restored, it snapshots back to what was stored (the returns z-score written then is its
-      // version 1, and stays so until its window turns over) and continues as an engine fed all along.
+      // Restored, it snapshots back to what was stored (the returns z-score written by the two older
+      // releases is its version 1, and stays so until its window turns over) and continues as an
+      // engine fed all along.
       const restored = engines.restore('AAPL', value.engine);
       expect(restored.snapshot()).toEqual(value.engine);
       const fresh = engineAfter(250).engine;
@@ -174,10 +176,113 @@ describe('snapshot codec', () => {
       stored.push(value);
     }
     expect(stored[1]).toEqual(stored[0]);
-    // The compact form is what this release writes, byte for byte: the format and its dictionary are frozen.
-    expect(Buffer.from(encodeStoredSnapshot(stored[1]))).toEqual(Buffer.from(fixture('tsc1-aapl-250.b64')));
+    // This release's form is the engine as it snapshots today, and what the encoder writes, byte for
+    // byte: the format and its dictionary are frozen.
+    expect(stored[2]).toEqual({ ...(stored[1] as object), engine: engineAfter(250).engine.snapshot() });
+    expect(Buffer.from(encodeStoredSnapshot(stored[2]))).toEqual(Buffer.from(fixture('tsc2-aapl-250.b64')));
+    // An older form's value, stored again, takes the new form and reads back the same.
+    const again = encodeStoredSnapshot(stored[1]);
+    expect(Buffer.from(again.subarray(0, 4)).toString()).toBe('TSC2');
+    expect(decodeSnapshot(again)).toEqual(stored[1]);
     const damaged = Uint8Array.prototype.slice.call(legacyDeflated(), 0, 400);
     expect(() => decodeSnapshot(damaged)).toThrow(/deflated body is damaged/);
+  });
+
+  it('stores a window that is, rotated, the newest values of another array as a reference to it', () => {
+    const { engine } = engineAfter(300);
+    const snapshot = { v: 2, engine: engine.snapshot() };
+    const stored = encodeStoredSnapshot(snapshot);
+    expect(decodeSnapshot(stored)).toEqual(JSON.parse(JSON.stringify(snapshot)));
+    // The same windows with their newest value nudged by the smallest step are no longer the newest
+    // closes: each is then stored in full. The difference is what the references save.
+    const nudged = JSON.parse(JSON.stringify(snapshot), (key, v) =>
+      key === 'window' && Array.isArray(v) ? v.map((x: number, i: number) => (i === 0 ? x + 1e-4 : x)) : v,
+    );
+    const full = encodeStoredSnapshot(nudged);
+    expect(decodeSnapshot(full)).toEqual(nudged);
+    // SMA 200 alone holds 200 closes at about 2 bytes each.
+    expect(full.length - stored.length).toBeGreaterThan(300);
+  });
+
+  it('finds the rotation at which an array is the newest values of another, bit for bit', () => {
+    const source = [5, 1.5, 2.25, -0, 3, Number.NaN, 4, 2.25];
+    // The newest 5 (-0, 3, NaN, 4, 2.25) starting at position 2, wrapping round.
+    expect(rotatedSuffixOf([4, 2.25, -0, 3, Number.NaN], source)).toBe(2);
+    expect(rotatedSuffixOf(source.slice(), source)).toBe(0);
+    expect(rotatedSuffixOf([4, 2.25, 0, 3, Number.NaN], source)).toBeUndefined(); // 0 is not -0
+    expect(rotatedSuffixOf([4, 2.25, -0, 3, 3], source)).toBeUndefined();
+    expect(rotatedSuffixOf([1, 2, 3], [2, 3])).toBeUndefined(); // longer than the source
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 30 }),
+        fc.nat(),
+        fc.nat(),
+        (values, take, turn) => {
+          // Few distinct values: many false starts for the search to reject.
+          const n = 1 + (take % values.length);
+          const r = turn % n;
+          const suffix = values.slice(values.length - n);
+          const rotated = suffix.map((_, i) => suffix[(i - r + n) % n]!);
+          const found = rotatedSuffixOf(rotated, values);
+          expect(found).toBeDefined();
+          for (let i = 0; i < n; i++) expect(rotated[(found! + i) % n]).toBe(suffix[i]);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps arrays bit for bit whatever references the compact form finds among them', () => {
+    const value = fc.oneof(fc.constantFrom(0, -0, 1, 2, 2.5, Number.NaN, 1e-9), fc.double());
+    fc.assert(
+      fc.property(
+        fc.array(value, { minLength: 4, maxLength: 40 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 5 }),
+        (source, cuts) => {
+          // The source, then rotated tails of it (some of them rotated tails of each other too).
+          const lists = [source];
+          for (const [take, turn] of cuts) {
+            const n = Math.max(4, 1 + (take % source.length));
+            if (n > source.length) continue;
+            const tail = source.slice(source.length - n);
+            lists.push(tail.map((_, i) => tail[(i + turn) % n]!));
+          }
+          const back = decodeSnapshot(encodeStoredSnapshot({ lists })) as { lists: number[][] };
+          expect(back.lists).toHaveLength(lists.length);
+          for (const [i, list] of lists.entries()) {
+            expect(back.lists[i]).toHaveLength(list.length);
+            list.forEach((v, j) => {
+              if (!Object.is(back.lists[i]![j], v))
+                throw new Error(`list ${i} value ${j}: ${back.lists[i]![j]} ≠ ${v}`);
+            });
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('rejects a reference the arrays cannot hold, and a reference in the older compact form', () => {
+    const source = [1.5, 2.5, 3.5, 4.5, 5.5];
+    const stored = encodeStoredSnapshot({ a: source, b: [3.5, 4.5, 5.5, 2.5] });
+    // The reference is the last 4 bytes: length 4, code 5, source 0, rotation 3.
+    const at = stored.length - 4;
+    expect(Array.from(stored.subarray(at))).toEqual([4, 5, 0, 3]);
+    const withRef = (length: number, source: number, rotation: number) => {
+      const bytes = Uint8Array.prototype.slice.call(stored);
+      bytes.set([length, 5, source, rotation], at);
+      return bytes;
+    };
+    expect(() => decodeSnapshot(withRef(6, 0, 3))).toThrow(/newest 6 values of array 0 at rotation 3/);
+    expect(() => decodeSnapshot(withRef(4, 1, 0))).toThrow(
+      /array 1 refers to the newest 4 values of array 1/,
+    );
+    expect(() => decodeSnapshot(withRef(4, 2, 0))).toThrow(/newest 4 values of array 2/);
+    expect(() => decodeSnapshot(withRef(4, 0, 4))).toThrow(/at rotation 4, which it cannot hold/);
+    expect(decodeSnapshot(withRef(4, 0, 0))).toEqual({ a: source, b: [2.5, 3.5, 4.5, 5.5] });
+    const older = Uint8Array.prototype.slice.call(stored);
+    older.set(Buffer.from('TSC1'), 0);
+    expect(() => decodeSnapshot(older)).toThrow(/unknown array code 5/);
   });
 });
 
