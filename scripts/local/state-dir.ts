@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import writeFileAtomicLib from 'write-file-atomic';
 
 /**
  * The local cloud's state directory (`.local/` for `npm start`): one sub-directory per emulator,
@@ -28,62 +28,17 @@ export class StateDirLockedError extends Error {
   }
 }
 
-/** Writes a file atomically: temp file in the same directory, fsync, rename over the target. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Directory fsync is not supported everywhere; the rename itself is atomic.
-  }
-}
-
-/** `writeFileAtomic` off the event loop: the same steps on the libuv pool (tmp name unique per call). */
-export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.${++asyncWrites}.tmp`);
-  const file = await open(tmp, 'w', 0o644);
-  try {
-    await file.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  try {
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // Directory fsync is not supported everywhere; the rename itself is atomic.
-  }
-}
-let asyncWrites = 0;
+/**
+ * Writes a file atomically with write-file-atomic: a temporary file in the same directory, fsync,
+ * rename over the target (concurrent writes of one file are queued). `writeFileAtomic` blocks the
+ * event loop; `writeFileAtomicAsync` runs on the libuv pool.
+ */
+const asBuffer = (data: string | Uint8Array): string | Buffer =>
+  typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+export const writeFileAtomic = (path: string, data: string | Uint8Array): void =>
+  writeFileAtomicLib.sync(path, asBuffer(data));
+export const writeFileAtomicAsync = (path: string, data: string | Uint8Array): Promise<void> =>
+  writeFileAtomicLib(path, asBuffer(data));
 
 function isAlive(pid: number): boolean {
   try {
