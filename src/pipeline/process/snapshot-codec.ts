@@ -6,7 +6,9 @@
  *   bytes 0–3   magic "TSC2"
  *   varint S, then S bytes: the structure JSON, raw-DEFLATEd against a preset dictionary (a typical
  *               structure, `STRUCTURE_DICTIONARY`: the keys cost almost nothing), with each array of
- *               four or more numbers (the indicators' windows) replaced by {"$f64":n}
+ *               four or more numbers (the indicators' windows) replaced by {"$f64":n}, and so is a
+ *               shorter one holding a number JSON cannot hold (-0, NaN, ±Infinity); any other such
+ *               number is {"$num":n}, the one value of array n
  *   varint A, then the A arrays in order, each: varint length L, a code byte, then —
  *               code 0–3: the L values, every one an exact decimal at scale 10^(2·code) (integers at
  *                         code 0); the scaled integers as zigzag varints of their differences
@@ -28,7 +30,8 @@
  * Plain form "TSS1" (earlier releases; still what `encodeSnapshot` writes):
  *   bytes 0–3   magic "TSS1"
  *   bytes 4–7   u32 length J of the structure JSON
- *   bytes 8–…   structure JSON (UTF-8), each number array replaced by {"$f64":[offset,length]}
+ *   bytes 8–…   structure JSON (UTF-8), each number array replaced by {"$f64":[offset,length]} (and,
+ *               since TSC2, a number JSON cannot hold by {"$num":[offset,1]})
  *   then zero padding to a multiple of 8, then the doubles
  * Deflated plain form "TSD1" (earlier releases): "TSD1", then the plain form, raw-DEFLATEd.
  */
@@ -46,6 +49,8 @@ const RAW_DOUBLES = 4;
 const ROTATED_SUFFIX = 5;
 const HEADER_BYTES = 8;
 const MARKER = '$f64';
+/** A single number JSON cannot hold (-0, NaN, ±Infinity): the one value of the array it refers to. */
+const SCALAR_MARKER = '$num';
 /** Shorter number arrays stay in the JSON: a marker would be longer than the numbers. */
 const MIN_PACKED_LENGTH = 4;
 
@@ -56,10 +61,19 @@ export class SnapshotCodecError extends Error {
   }
 }
 
+/** A number JSON text gives back as itself (not -0, NaN or ±Infinity, which it turns into 0 or null). */
+const jsonHolds = (x: number): boolean => Number.isFinite(x) && !Object.is(x, -0);
+
+/** An array of numbers to move out of the structure: long enough, or holding one JSON cannot. */
 function isNumberArray(v: readonly unknown[]): v is number[] {
-  if (v.length < MIN_PACKED_LENGTH) return false;
-  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'number') return false;
-  return true;
+  if (v.length === 0) return false;
+  let jsonSafe = true;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'number') return false;
+    if (!jsonHolds(x)) jsonSafe = false;
+  }
+  return v.length >= MIN_PACKED_LENGTH || !jsonSafe;
 }
 
 /** Encodes a JSON-shaped snapshot (objects, arrays, strings, numbers, booleans, null) in the plain form. */
@@ -88,14 +102,20 @@ export function encodeSnapshot(value: unknown): Uint8Array {
 }
 
 /**
- * A copy of `value` with every number array (of at least `MIN_PACKED_LENGTH`) moved out into `arrays`
- * and replaced by `{"$f64": ref(array)}` (by default the array's number in `arrays`).
+ * A copy of `value` with every number array (of at least `MIN_PACKED_LENGTH`, or holding a number JSON
+ * cannot) moved out into `arrays` and replaced by `{"$f64": ref(array)}` (by default the array's
+ * number in `arrays`), and every other number JSON cannot hold by `{"$num": ref([number])}`.
  */
 function extractArrays(
   value: unknown,
   arrays: number[][],
   ref: (values: number[]) => unknown = () => arrays.length - 1,
 ): unknown {
+  if (typeof value === 'number' && !jsonHolds(value)) {
+    const one = [value];
+    arrays.push(one);
+    return { [SCALAR_MARKER]: ref(one) };
+  }
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     if (isNumberArray(value)) {
@@ -106,7 +126,8 @@ function extractArrays(
   }
   const out: Record<string, unknown> = {};
   for (const key in value as Record<string, unknown>) {
-    if (key === MARKER) throw new SnapshotCodecError(`an object has the reserved key ${MARKER}`);
+    if (key === MARKER || key === SCALAR_MARKER)
+      throw new SnapshotCodecError(`an object has the reserved key ${key}`);
     const item = (value as Record<string, unknown>)[key];
     if (item !== undefined) out[key] = extractArrays(item, arrays, ref);
   }
@@ -333,7 +354,7 @@ export function decodeSnapshot(bytes: Uint8Array): unknown {
   });
 }
 
-/** Parses a structure JSON and puts back each number array its markers refer to. */
+/** Parses a structure JSON and puts back each number array (and single number) its markers refer to. */
 function parseStructure(text: string, resolve: (ref: unknown) => number[]): unknown {
   let structure: unknown;
   try {
@@ -350,6 +371,13 @@ function parseStructure(text: string, resolve: (ref: unknown) => number[]): unkn
     const o = v as Record<string, unknown>;
     const ref = o[MARKER];
     if (ref !== undefined) return resolve(ref);
+    const scalar = o[SCALAR_MARKER];
+    if (scalar !== undefined) {
+      const values = resolve(scalar);
+      if (values.length !== 1)
+        throw new SnapshotCodecError(`a single number refers to an array of ${values.length} values`);
+      return values[0];
+    }
     for (const key in o) o[key] = walk(o[key]);
     return o;
   };

@@ -50,6 +50,28 @@ describe('snapshot codec', () => {
     for (const [i, v] of values.entries()) expect(Object.is(back.w[i], v), `index ${i}`).toBe(true);
   });
 
+  it.each([
+    { form: 'compact', encode: encodeStoredSnapshot },
+    { form: 'plain', encode: encodeSnapshot },
+  ])('keeps numbers JSON cannot hold bit for bit outside long arrays too ($form form)', ({ encode }) => {
+    const value = {
+      scalars: { a: -0, b: Number.NaN, c: Number.POSITIVE_INFINITY, d: Number.NEGATIVE_INFINITY, e: 1.5 },
+      short: [-0, 2],
+      one: [Number.NaN],
+      mixed: [1, 'x', -0, null, Number.NEGATIVE_INFINITY],
+      nested: [[Number.POSITIVE_INFINITY, 1, 2]],
+    };
+    const back = decodeSnapshot(encode(value)) as typeof value;
+    const same = (a: unknown, b: unknown, path: string) => {
+      if (typeof b === 'number') expect(Object.is(a, b), `${path}: ${String(a)} ≠ ${String(b)}`).toBe(true);
+      else if (b !== null && typeof b === 'object') {
+        expect(Object.keys(a as object)).toEqual(Object.keys(b));
+        for (const k of Object.keys(b)) same((a as never)[k], (b as never)[k], `${path}.${k}`);
+      } else expect(a).toBe(b);
+    };
+    same(back, value, '');
+  });
+
   it('keeps short and mixed arrays, strings, booleans and null in the structure', () => {
     const value = {
       a: [1, 2],
@@ -79,6 +101,15 @@ describe('snapshot codec', () => {
     badJson[8] = 0x7b + 1; // '{' → '|'
     expect(() => decodeSnapshot(badJson)).toThrow(SnapshotCodecError);
     expect(() => decodeSnapshot(badJson)).toThrow(/structure is not JSON/);
+  });
+
+  it('rejects a single-number marker that refers to more than one value', () => {
+    const bytes = encodeSnapshot({ a: Number.NaN, w: [1, 2, 3, 4] });
+    const text = Buffer.from(bytes.subarray(8, 8 + bytes[4]!)).toString();
+    expect(text).toBe('{"a":{"$num":[0,1]},"w":{"$f64":[1,4]}}');
+    const damaged = Uint8Array.prototype.slice.call(bytes);
+    damaged.set(Buffer.from(text.replace('"$num":[0,1]', '"$num":[1,3]')), 8);
+    expect(() => decodeSnapshot(damaged)).toThrow(/a single number refers to an array of 3 values/);
   });
 
   it('refuses to encode an object that uses the reserved marker key', () => {
@@ -153,6 +184,7 @@ describe('snapshot codec', () => {
 
   it('refuses to store an object that uses the reserved marker key', () => {
     expect(() => encodeStoredSnapshot({ a: { $f64: 0 } })).toThrow(/reserved key \$f64/);
+    expect(() => encodeStoredSnapshot({ a: { $num: 0 } })).toThrow(/reserved key \$num/);
   });
 
   it('reads the forms earlier releases and this one stored (frozen fixtures)', () => {
