@@ -5,7 +5,7 @@
  * back exactly as they were applied (every number bit for bit, the fields in the schema's order), so
  * the replayed engine is the one that was saved.
  *
- * An entry is a kind byte (2 bar, 3 tick), for ticks a varint of which optional fields are present,
+ * An entry is a kind byte (2 bar, 3 tick; 4–11 a bar in short, below), for ticks a varint of which optional fields are present,
  * then each field of the kind in the order below. The symbol is the state's own and is not written.
  *   time    zigzag varint of (difference to the previous entry's time) − (the previous entry's
  *           difference): 0 for bars a minute apart (the log's start time and a difference of 0 first)
@@ -15,6 +15,18 @@
  *           (prices a cent or two apart cost a byte or two instead of four)
  *   text    varint: even, a new string of that many UTF-8 bytes / 2 follows (and joins the log's
  *           table); odd, the table's string number (v − 1) / 2
+ *
+ * A bar is written in short, as kind 4 + code + 4 · t (4–11), when its four prices and the previous
+ * bar's close are exact decimals at one scale 10^(2·code) (prices always are), its open and close at
+ * or inside its high and low; t = 1 when the bar's texts follow, 0 when they are the previous bar's:
+ *   time, as above
+ *   texts   interval, session, source as text fields (when t = 1)
+ *   varints at that scale: zigzag(open − previous close), zigzag(close − open),
+ *           high − max(open, close), min(open, close) − low (a bar's gap, body and wicks: a byte
+ *           each for most bars, where four differences to the previous bar's fields took about two)
+ *   volume  a number field, as above
+ * and as kind 2 otherwise (the log's first bar, for one).
+ *
  * Entries of kinds 0 (bar) and 1 (tick), written by an earlier release, are still read: times are
  * plain zigzag differences and numbers zigzag(k) · 8 + code, codes 0–4 only.
  */
@@ -62,8 +74,20 @@ const LEGACY_BAR = 0;
 const LEGACY_TICK = 1;
 const KIND_BAR = 2;
 const KIND_TICK = 3;
+/** A short bar's kind: this plus its scale code, plus 4 when its texts follow (up to 11). */
+const KIND_BAR_SHORT = 4;
+const KIND_BAR_SHORT_LAST = 11;
 const RAW_DOUBLE = 4;
 const DELTA = 8;
+
+const barField = (name: string): number => BAR_LOG_FIELDS.findIndex((f) => f.name === name);
+const OPEN = barField('open');
+const HIGH = barField('high');
+const LOW = barField('low');
+const CLOSE = barField('close');
+const VOLUME = barField('volume');
+/** The bar fields a short entry writes as texts, in this order. */
+const BAR_TEXTS = ['interval', 'session', 'source'] as const;
 
 export class EventLogError extends Error {
   constructor(message: string) {
@@ -90,6 +114,8 @@ export interface EventLog {
     readonly bar: readonly (number | undefined)[];
     readonly tick: readonly (number | undefined)[];
   };
+  /** The texts (`BAR_TEXTS`) of the log's last bar: a short entry may say it has the same. */
+  readonly barTexts: readonly string[] | undefined;
 }
 
 export function emptyEventLog(startTime: number): EventLog {
@@ -104,6 +130,7 @@ export function emptyEventLog(startTime: number): EventLog {
     lastStep: 0,
     strings: [],
     previous,
+    barTexts: undefined,
   };
 }
 
@@ -137,6 +164,51 @@ function writeText(w: ByteWriter, s: string): void {
   w.raw(encoded);
 }
 
+/** Open, high, low, close and the previous close as integers at the scale `shortBarScale` found. */
+const shortBar = [0, 0, 0, 0, 0];
+
+/**
+ * The first scale at which the bar's prices and the previous close are all exact, with the bar's
+ * high and low around its open and close, leaving the integers in `shortBar`; undefined otherwise.
+ */
+function shortBarScale(data: Readonly<Record<string, unknown>>, previousClose: number | undefined) {
+  if (previousClose === undefined) return undefined;
+  const { open, high, low, close } = data;
+  if (typeof open !== 'number' || typeof high !== 'number' || typeof low !== 'number') return undefined;
+  if (typeof close !== 'number') return undefined;
+  next: for (let code = 0; code < SCALES.length; code++) {
+    const values = [open, high, low, close, previousClose];
+    for (let i = 0; i < values.length; i++) {
+      const k = scaledInteger(values[i]!, code);
+      if (k === undefined) continue next;
+      shortBar[i] = k;
+    }
+    const [o, h, l, c] = shortBar as [number, number, number, number];
+    return h >= Math.max(o, c) && l <= Math.min(o, c) ? code : undefined;
+  }
+  return undefined;
+}
+
+/** The bar's texts, when they are strings. */
+function barTextsOf(data: Readonly<Record<string, unknown>>): string[] | undefined {
+  const texts = BAR_TEXTS.map((name) => data[name]);
+  return texts.every((t): t is string => typeof t === 'string') ? texts : undefined;
+}
+
+const sameTexts = (a: readonly string[] | undefined, b: readonly string[]) =>
+  a !== undefined && a.length === b.length && a.every((t, i) => t === b[i]);
+
+/** Writes a text field (a table reference, or the text, which joins the table); returns the table. */
+function writeTextField(w: ByteWriter, strings: readonly string[], value: string): readonly string[] {
+  const known = strings.indexOf(value);
+  if (known >= 0) {
+    w.varint(known * 2 + 1);
+    return strings;
+  }
+  writeText(w, value);
+  return [...strings, value];
+}
+
 /**
  * Appends events (all of `symbol`, in the order they were applied) to a log; `undefined` as soon as
  * the log would pass `maxBytes`. Throws an `EventLogError` for an event it cannot hold (another
@@ -154,6 +226,7 @@ export function appendToEventLog(
   let strings = log.strings;
   let lastTime = log.lastTime;
   let lastStep = log.lastStep;
+  let barTexts = log.barTexts;
   const previous = { bar: [...log.previous.bar], tick: [...log.previous.tick] };
   for (const event of events) {
     if (w.at > room) return undefined;
@@ -165,6 +238,33 @@ export function appendToEventLog(
     }
     const fields = event.kind === 'bar' ? BAR_LOG_FIELDS : TICK_LOG_FIELDS;
     const last = previous[event.kind];
+    if (event.kind === 'bar') {
+      const texts = barTextsOf(data);
+      const start = data.start;
+      const volume = data.volume;
+      const code =
+        texts && Number.isSafeInteger(start) && typeof volume === 'number'
+          ? shortBarScale(data, last[CLOSE])
+          : undefined;
+      if (texts && code !== undefined) {
+        const same = sameTexts(barTexts, texts);
+        w.byte(KIND_BAR_SHORT + code + (same ? 0 : 4));
+        const step = (start as number) - lastTime;
+        w.varint(zigzag(step - lastStep));
+        lastTime = start as number;
+        lastStep = step;
+        if (!same) for (const t of texts) strings = writeTextField(w, strings, t);
+        const [o, h, l, c, p] = shortBar as [number, number, number, number, number];
+        w.varint(zigzag(o - p));
+        w.varint(zigzag(c - o));
+        w.varint(h - Math.max(o, c));
+        w.varint(Math.min(o, c) - l);
+        writeNumber(w, volume as number, last[VOLUME]);
+        for (const i of [OPEN, HIGH, LOW, CLOSE, VOLUME]) last[i] = data[BAR_LOG_FIELDS[i]!.name] as number;
+        barTexts = texts;
+        continue;
+      }
+    }
     w.byte(event.kind === 'bar' ? KIND_BAR : KIND_TICK);
     if (event.kind === 'tick') {
       let present = 0;
@@ -198,22 +298,17 @@ export function appendToEventLog(
       } else {
         if (typeof value !== 'string')
           throw new EventLogError(`${f.name} must be a string, got ${typeof value}`);
-        const known = strings.indexOf(value);
-        if (known >= 0) {
-          w.varint(known * 2 + 1);
-        } else {
-          strings = [...strings, value];
-          writeText(w, value);
-        }
+        strings = writeTextField(w, strings, value);
       }
     }
+    if (event.kind === 'bar') barTexts = barTextsOf(data);
   }
   if (w.at > room) return undefined;
   const bytes = Buffer.allocUnsafe(log.bytes.length + w.at);
   bytes.set(log.bytes);
   bytes.set(w.bytes.subarray(0, w.at), log.bytes.length);
   const count = log.count + events.length;
-  return { bytes, count, startTime: log.startTime, lastTime, lastStep, strings, previous };
+  return { bytes, count, startTime: log.startTime, lastTime, lastStep, strings, previous, barTexts };
 }
 
 function readNumber(r: ByteReader, legacy: boolean, previous: number | undefined): number {
@@ -241,8 +336,58 @@ export function readEventLog(
   let lastTime = startTime;
   let lastStep = 0;
   const previous: { bar: (number | undefined)[]; tick: (number | undefined)[] } = { bar: [], tick: [] };
+  let barTexts: readonly string[] | undefined;
+  const readText = (): string => {
+    const v = r.varint();
+    if (v % 2 === 0) {
+      const s = Buffer.from(r.take(v / 2, 'string')).toString('utf8');
+      strings.push(s);
+      return s;
+    }
+    const s = strings[(v - 1) / 2];
+    if (s === undefined) throw new EventLogError(`string ${(v - 1) / 2} is not in the table at byte ${r.at}`);
+    return s;
+  };
   while (!r.done) {
     const entry = r.byte();
+    if (entry >= KIND_BAR_SHORT && entry <= KIND_BAR_SHORT_LAST) {
+      const code = (entry - KIND_BAR_SHORT) % 4;
+      const step = unzigzag(r.varint()) + lastStep;
+      lastTime += step;
+      lastStep = step;
+      let texts: readonly string[];
+      if (entry - KIND_BAR_SHORT >= 4) texts = BAR_TEXTS.map(readText);
+      else if (barTexts) texts = barTexts;
+      else throw new EventLogError(`a bar has the texts of a previous bar there is none of, at byte ${r.at}`);
+      const last = previous.bar;
+      const closed = last[CLOSE];
+      const p = closed === undefined ? undefined : scaledInteger(closed, code);
+      if (p === undefined) {
+        throw new EventLogError(`a bar's open refers to a previous close there is none of, at byte ${r.at}`);
+      }
+      const o = p + unzigzag(r.varint());
+      const c = o + unzigzag(r.varint());
+      const h = Math.max(o, c) + r.varint();
+      const l = Math.min(o, c) - r.varint();
+      const volume = readNumber(r, false, last[VOLUME]);
+      const bar = {
+        symbol,
+        start: lastTime,
+        interval: texts[0],
+        open: fromScaled(o, code),
+        high: fromScaled(h, code),
+        low: fromScaled(l, code),
+        close: fromScaled(c, code),
+        volume,
+        session: texts[1],
+        source: texts[2],
+      };
+      for (const i of [OPEN, HIGH, LOW, CLOSE, VOLUME])
+        last[i] = bar[BAR_LOG_FIELDS[i]!.name as keyof typeof bar] as number;
+      barTexts = texts;
+      events.push({ kind: 'bar', bar: bar as Bar });
+      continue;
+    }
     if (entry > KIND_TICK) throw new EventLogError(`unknown event kind ${entry} at byte ${r.at - 1}`);
     const legacy = entry === LEGACY_BAR || entry === LEGACY_TICK;
     const kind = entry === LEGACY_BAR || entry === KIND_BAR ? 'bar' : 'tick';
@@ -268,20 +413,14 @@ export function readEventLog(
         data[f.name] = x;
         last[i] = x;
       } else {
-        const v = r.varint();
-        if (v % 2 === 1) {
-          const s = strings[(v - 1) / 2];
-          if (s === undefined)
-            throw new EventLogError(`string ${(v - 1) / 2} is not in the table at byte ${r.at}`);
-          data[f.name] = s;
-        } else {
-          const s = Buffer.from(r.take(v / 2, 'string')).toString('utf8');
-          strings.push(s);
-          data[f.name] = s;
-        }
+        data[f.name] = readText();
       }
     }
+    if (kind === 'bar') barTexts = BAR_TEXTS.map((name) => data[name] as string);
     events.push(kind === 'bar' ? { kind: 'bar', bar: data as Bar } : { kind: 'tick', tick: data as Tick });
   }
-  return { events, log: { bytes, count: events.length, startTime, lastTime, lastStep, strings, previous } };
+  return {
+    events,
+    log: { bytes, count: events.length, startTime, lastTime, lastStep, strings, previous, barTexts },
+  };
 }

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { quoteToTick } from '../../../src/adapters/yahoo/map.ts';
-import { BarSchema, type MarketEvent, type Tick, TickSchema } from '../../../src/domain/market/index.ts';
+import {
+  type Bar,
+  BarSchema,
+  type MarketEvent,
+  type Tick,
+  TickSchema,
+} from '../../../src/domain/market/index.ts';
 import {
   appendToEventLog,
   BAR_LOG_FIELDS,
@@ -110,15 +116,95 @@ describe('the state event log', () => {
     );
   });
 
-  it('gives back a real trading day of bars exactly, in about 16 bytes a bar', () => {
+  it('gives back a real trading day of bars exactly, in about 12 bytes a bar', () => {
     const events = barEvents();
     const start = events[0]!.kind === 'bar' ? events[0]!.bar.start : 0;
     const log = appendToEventLog(emptyEventLog(start), 'AAPL', events)!;
     const read = readEventLog(log.bytes, 'AAPL', start);
     expectSameEvents(read.events, events);
     expect(log.count).toBe(events.length);
-    // Prices as differences to the previous bar's (a byte or two), times a minute apart as one byte.
-    expect(log.bytes.length / events.length).toBeLessThan(18);
+    // The first bar in full (kind 2), the others short: gap, body and wicks a byte or so each, the
+    // texts those of the previous bar, times a minute apart as one byte.
+    expect(log.bytes[0]).toBe(2);
+    expect(log.bytes.length / events.length).toBeLessThan(13);
+  });
+
+  it('writes a bar in short only where it comes back exactly, and in full otherwise', () => {
+    const [a, b, c] = barEvents().map((e) => (e as { bar: Bar }).bar);
+    const bars: Bar[] = [
+      a!,
+      b!,
+      { ...c!, session: 'post' }, // new texts: written again
+      { ...c!, start: c!.start + 60_000, close: c!.high + 0.01 }, // close above the high: in full
+      { ...c!, start: c!.start + 120_000, open: 1 / 3 }, // no exact decimal: in full
+      { ...c!, start: c!.start + 180_000, volume: 0.1 + 0.2 }, // a volume that is no decimal: raw
+      { ...c!, start: c!.start + 240_000 },
+    ];
+    const events: MarketEvent[] = bars.map((bar) => ({ kind: 'bar', bar }));
+    const log = appendToEventLog(emptyEventLog(a!.start), 'AAPL', events)!;
+    expectSameEvents(readEventLog(log.bytes, 'AAPL', a!.start).events, events);
+    // Entry kinds, read off the log a bar at a time.
+    const kinds: number[] = [];
+    let at = 0;
+    for (let i = 1; i <= events.length; i++) {
+      kinds.push(log.bytes[at]!);
+      at = appendToEventLog(emptyEventLog(a!.start), 'AAPL', events.slice(0, i))!.bytes.length;
+    }
+    // Kind 4 + the prices' scale code (1 for cents, 2 for this session's hundredths of a cent) + 4
+    // when the texts follow.
+    expect(kinds).toEqual([2, 4 + 1, 4 + 2 + 4, 2, 2, 4 + 2, 4 + 2]);
+  });
+
+  it('gives back bars in short and in full, ticks between, exactly (property)', () => {
+    // A random walk of prices at mixed scales, now and then not a decimal at all, and texts that change.
+    const cents = fc.integer({ min: 1, max: 10 ** 7 });
+    const barAt = fc.record({
+      open: cents,
+      close: cents,
+      up: fc.nat({ max: 500 }),
+      down: fc.nat({ max: 500 }),
+      scale: fc.constantFrom(1, 100, 10_000, 1_000_000, 3),
+      volume: fc.oneof(fc.nat(), fc.double({ min: 0, max: 1e9, noNaN: true })),
+      session: fc.constantFrom('regular', 'post'),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ arbitrary: barAt, weight: 4 }, { arbitrary: arbitraryTick, weight: 1 }), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        fc.integer({ min: 1, max: 4 }),
+        (specs, pieces) => {
+          const events: MarketEvent[] = specs.map((spec, i) => {
+            if ('kind' in spec) return spec as MarketEvent;
+            const k = (x: number) => x / spec.scale;
+            const [lo, hi] = [Math.min(spec.open, spec.close), Math.max(spec.open, spec.close)];
+            const bar = {
+              symbol: 'T.X',
+              start: 1_000 + i * 60_000,
+              interval: '1m',
+              open: k(spec.open),
+              high: k(hi + spec.up),
+              low: k(Math.max(0, lo - spec.down)),
+              close: k(spec.close),
+              volume: spec.volume,
+              session: spec.session,
+              source: 'replay',
+            };
+            return { kind: 'bar', bar: bar as Bar };
+          });
+          const size = Math.ceil(events.length / pieces);
+          let log = emptyEventLog(1_000);
+          for (let i = 0; i < events.length; i += size) {
+            log = appendToEventLog(log, 'T.X', events.slice(i, i + size))!;
+          }
+          const read = readEventLog(log.bytes, 'T.X', 1_000);
+          expectSameEvents(read.events, events);
+          expect(read.log).toEqual(log);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 
   it('gives back recorded Yahoo quotes as ticks exactly, optional fields absent or present', () => {
@@ -160,6 +246,24 @@ describe('the state event log', () => {
     expect(readEventLog(appended.bytes, 'AAPL', start).log).toEqual(appended);
   });
 
+  it('reads the full bar entries this release wrote before short ones (frozen fixture), and appends on', () => {
+    // The first 30 bars of the real session as release 5eeacf8 wrote them (kind 2 only).
+    const full = Buffer.from(
+      readFileSync(new URL('../../fixtures/state/log2-aapl-30.b64', import.meta.url), 'utf8'),
+      'base64',
+    );
+    const events = barEvents().slice(0, 60);
+    const start = 1_727_875_740_000;
+    const read = readEventLog(full, 'AAPL', start);
+    expectSameEvents(read.events, events.slice(0, 30));
+    const appended = appendToEventLog(read.log, 'AAPL', events.slice(30))!;
+    // The next bar in short, with the texts of the last bar in the fixture.
+    expect(appended.bytes[full.length]).toBeGreaterThanOrEqual(4);
+    expect(appended.bytes[full.length]).toBeLessThan(8);
+    expectSameEvents(readEventLog(appended.bytes, 'AAPL', start).events, events);
+    expect(readEventLog(appended.bytes, 'AAPL', start).log).toEqual(appended);
+  });
+
   it('round-trips any numbers, strings and times, bit for bit (property)', () => {
     fc.assert(
       fc.property(
@@ -194,7 +298,15 @@ describe('the state event log', () => {
     );
     const log = appendToEventLog(emptyEventLog(0), 'AAPL', events)!;
     expect(() => readEventLog(log.bytes.subarray(0, log.bytes.length - 2), 'AAPL', 0)).toThrow(EventLogError);
-    expect(() => readEventLog(Uint8Array.of(7), 'AAPL', 0)).toThrow(/unknown event kind 7 at byte 0/);
+    expect(() => readEventLog(Uint8Array.of(12), 'AAPL', 0)).toThrow(/unknown event kind 12 at byte 0/);
+    // A short bar (kind 4: scale 1, the previous bar's texts) in an empty log: no texts, no close.
+    expect(() => readEventLog(Uint8Array.of(4, 0), 'AAPL', 0)).toThrow(
+      /a bar has the texts of a previous bar there is none of, at byte 2/,
+    );
+    // A short bar whose texts follow (kind 8) but which has no previous close to start from.
+    expect(() => readEventLog(Uint8Array.of(8, 0, 4, 0x31, 0x6d, 1, 1), 'AAPL', 0)).toThrow(
+      /a bar's open refers to a previous close there is none of, at byte 7/,
+    );
     // A bar (kind 0) at the log's start time (delta 0) whose interval refers to string 1 of an empty table.
     expect(() => readEventLog(Uint8Array.of(0, 0, 3), 'AAPL', 0)).toThrow(/string 1 is not in the table/);
     // A bar (kind 2) whose open is a difference (code 8) to a previous bar there is none of.
