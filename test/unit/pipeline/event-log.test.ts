@@ -231,35 +231,26 @@ describe('the state event log', () => {
     expect(finished.count).toBe(120);
   });
 
-  it('reads a log an earlier release wrote (frozen fixture), and appends on to it', () => {
-    // The first 30 bars of the real session in the entry form of release 2de7c39 (kinds 0 and 1).
-    const legacy = Buffer.from(
-      readFileSync(new URL('../../fixtures/state/log1-aapl-30.b64', import.meta.url), 'utf8'),
+  it.each([
+    // The first 30 bars of the real session from the log's start time, as release 2de7c39 wrote them
+    // (kinds 0 and 1), and as release 5eeacf8 did (kind 2 only, before bars were written in short).
+    { fixture: 'log1-aapl-30.b64', form: 'the earliest entries' },
+    { fixture: 'log2-aapl-30.b64', form: 'bars in full' },
+  ])('reads a log of $form an earlier release wrote (frozen fixture), and appends on in short', ({
+    fixture,
+  }) => {
+    const stored = Buffer.from(
+      readFileSync(new URL(`../../fixtures/state/${fixture}`, import.meta.url), 'utf8'),
       'base64',
     );
     const events = barEvents().slice(0, 60);
     const start = 1_727_875_740_000;
-    const read = readEventLog(legacy, 'AAPL', start);
-    expectSameEvents(read.events, events.slice(0, 30));
-    const appended = appendToEventLog(read.log, 'AAPL', events.slice(30))!;
-    expectSameEvents(readEventLog(appended.bytes, 'AAPL', start).events, events);
-    expect(readEventLog(appended.bytes, 'AAPL', start).log).toEqual(appended);
-  });
-
-  it('reads the full bar entries this release wrote before short ones (frozen fixture), and appends on', () => {
-    // The first 30 bars of the real session as release 5eeacf8 wrote them (kind 2 only).
-    const full = Buffer.from(
-      readFileSync(new URL('../../fixtures/state/log2-aapl-30.b64', import.meta.url), 'utf8'),
-      'base64',
-    );
-    const events = barEvents().slice(0, 60);
-    const start = 1_727_875_740_000;
-    const read = readEventLog(full, 'AAPL', start);
+    const read = readEventLog(stored, 'AAPL', start);
     expectSameEvents(read.events, events.slice(0, 30));
     const appended = appendToEventLog(read.log, 'AAPL', events.slice(30))!;
     // The next bar in short, with the texts of the last bar in the fixture.
-    expect(appended.bytes[full.length]).toBeGreaterThanOrEqual(4);
-    expect(appended.bytes[full.length]).toBeLessThan(8);
+    expect(appended.bytes[stored.length]).toBeGreaterThanOrEqual(4);
+    expect(appended.bytes[stored.length]).toBeLessThan(8);
     expectSameEvents(readEventLog(appended.bytes, 'AAPL', start).events, events);
     expect(readEventLog(appended.bytes, 'AAPL', start).log).toEqual(appended);
   });
