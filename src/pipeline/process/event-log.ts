@@ -86,6 +86,8 @@ const HIGH = barField('high');
 const LOW = barField('low');
 const CLOSE = barField('close');
 const VOLUME = barField('volume');
+/** The bar fields a short entry writes as numbers (by position in `BAR_LOG_FIELDS`). */
+const SHORT_BAR_NUMBERS = [OPEN, HIGH, LOW, CLOSE, VOLUME] as const;
 /** The bar fields a short entry writes as texts, in this order. */
 const BAR_TEXTS = ['interval', 'session', 'source'] as const;
 
@@ -176,8 +178,8 @@ function shortBarScale(data: Readonly<Record<string, unknown>>, previousClose: n
   const { open, high, low, close } = data;
   if (typeof open !== 'number' || typeof high !== 'number' || typeof low !== 'number') return undefined;
   if (typeof close !== 'number') return undefined;
+  const values = [open, high, low, close, previousClose];
   next: for (let code = 0; code < SCALES.length; code++) {
-    const values = [open, high, low, close, previousClose];
     for (let i = 0; i < values.length; i++) {
       const k = scaledInteger(values[i]!, code);
       if (k === undefined) continue next;
@@ -260,7 +262,7 @@ export function appendToEventLog(
         w.varint(h - Math.max(o, c));
         w.varint(Math.min(o, c) - l);
         writeNumber(w, volume as number, last[VOLUME]);
-        for (const i of [OPEN, HIGH, LOW, CLOSE, VOLUME]) last[i] = data[BAR_LOG_FIELDS[i]!.name] as number;
+        for (const i of SHORT_BAR_NUMBERS) last[i] = data[BAR_LOG_FIELDS[i]!.name] as number;
         barTexts = texts;
         continue;
       }
@@ -382,8 +384,7 @@ export function readEventLog(
         session: texts[1],
         source: texts[2],
       };
-      for (const i of [OPEN, HIGH, LOW, CLOSE, VOLUME])
-        last[i] = bar[BAR_LOG_FIELDS[i]!.name as keyof typeof bar] as number;
+      for (const i of SHORT_BAR_NUMBERS) last[i] = bar[BAR_LOG_FIELDS[i]!.name as keyof typeof bar] as number;
       barTexts = texts;
       events.push({ kind: 'bar', bar: bar as Bar });
       continue;
