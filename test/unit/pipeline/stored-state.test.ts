@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { MarketEvent } from '../../../src/domain/market/index.ts';
 import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
@@ -104,6 +105,36 @@ describe('stored state: a snapshot and the events applied since', () => {
     expect(JSON.stringify(restoreEngine('AAPL', one, engines).snapshot())).toBe(
       JSON.stringify(engine.snapshot()),
     );
+  });
+
+  it('restores a whole state an earlier release stored (frozen fixture), and saves on from it', () => {
+    // Release 648987a, the AAPL day in batches of 10, saved after bar 250: TSC1 base, kind-2 log.
+    const bytes = Buffer.from(
+      readFileSync(new URL('../../fixtures/state/tsl1-aapl-250.b64', import.meta.url), 'utf8'),
+      'base64',
+    );
+    const bars = aaplSampleBars();
+    const engines = analyticsEngines();
+    const reference = engines.create('AAPL');
+    for (const bar of bars.slice(0, 250)) reference.apply({ kind: 'bar', bar });
+    const stored = readStoredState(record(bytes));
+    expect(stored.events.length).toBe(50);
+    expect(stored.watermarks).toEqual({ bar: bars[249]!.start });
+    const restored = restoreEngine('AAPL', stored, engines);
+    expect(JSON.stringify(restored.snapshot())).toBe(JSON.stringify(reference.snapshot()));
+    // This release appends the next batch to that log, in short, keeping the old base's bytes.
+    const batch: MarketEvent[] = bars.slice(250, 260).map((bar) => ({ kind: 'bar', bar }));
+    for (const e of batch) {
+      expect(restored.apply(e)).toEqual(reference.apply(e));
+    }
+    const watermarks = { bar: bars[259]!.start };
+    const next = nextStoredState('AAPL', stored, batch, watermarks, watermarks.bar, () =>
+      restored.snapshot(),
+    );
+    expect(next.parts.base).toBe(stored.base);
+    expect(next.parts.log.count).toBe(60);
+    const again = restoreEngine('AAPL', readStoredState(record(next.bytes)), engines);
+    expect(JSON.stringify(again.snapshot())).toBe(JSON.stringify(reference.snapshot()));
   });
 
   it('names what is wrong with a damaged state', () => {
