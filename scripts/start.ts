@@ -305,7 +305,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       setTimeout(() => process.exit(code), 3000).unref();
     },
     (error: unknown) => {
-      console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);
+      // Straight to stderr: by now `console` may be routed to the functions' log file.
+      process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exitCode = 1;
     },
   );

@@ -28,7 +28,8 @@ interface Summary {
   alertsPublished: number;
 }
 
-function runOnce(args: string[]): Promise<{ code: number | null; summary: Summary; stderr: string }> {
+/** `npm start -- <args> --once` in a child process: its exit code and output. */
+function start(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['scripts/start.ts', ...args, '--once'], {
       cwd: process.cwd(),
@@ -46,14 +47,20 @@ function runOnce(args: string[]): Promise<{ code: number | null; summary: Summar
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const last = stdout.trim().split('\n').at(-1) ?? '';
-      try {
-        resolve({ code, summary: JSON.parse(last) as Summary, stderr });
-      } catch {
-        reject(new Error(`last stdout line is not JSON: ${last}\nstderr:\n${stderr}`));
-      }
+      resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** `start`, with the summary the last stdout line holds. */
+async function runOnce(args: string[]): Promise<{ code: number | null; summary: Summary; stderr: string }> {
+  const { code, stdout, stderr } = await start(args);
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return { code, summary: JSON.parse(last) as Summary, stderr };
+  } catch {
+    throw new Error(`last stdout line is not JSON: ${last}\nstderr:\n${stderr}`);
+  }
 }
 
 async function readTable(stateDir: string) {
@@ -147,5 +154,13 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       dynamodbMetricRows: 9,
     });
     expect(run.stderr).toMatch(/high/);
+  });
+
+  it('says on the terminal why a file cannot be replayed, and exits 1', async () => {
+    // The S&P 500 sample has no symbol column: it needs --symbol.
+    const run = await start(['--ephemeral', '--replay', 'data/samples/sp500-2019-11-05-to-08.csv']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/npm start: CSV has no symbol column: pass --symbol/);
+    expect(run.stdout).not.toMatch(/"ticksIn"/);
   });
 });
