@@ -24,6 +24,27 @@ export function yahooTime(v: unknown): number | undefined {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/**
+ * Yahoo's chart API holds prices as 32-bit floats: a bar that closed at 225.7 arrives as
+ * 225.6999969482422, one at 223.9217 as 223.9217071533203. A number that is exactly a 32-bit float
+ * becomes the shortest decimal that is the same 32-bit float (225.7, 223.9217): the price as
+ * quoted (data/samples/aapl-2024-10-02.csv, flattened from a recorded chart, holds these
+ * decimals). Where two decimals of as many digits are the same 32-bit float (above about 1,000
+ * with four decimals), the nearer one: Yahoo kept no more than that. Any other value (a 64-bit
+ * price, as the quote API sends) is returned as it is.
+ */
+export function fromFloat32(x: number): number {
+  if (!Number.isFinite(x) || x === 0 || Math.fround(x) !== x) return x;
+  // Nine significant digits always give a 32-bit float back; fewer usually do.
+  for (let digits = 1; digits < 9; digits++) {
+    const decimal = Number(x.toPrecision(digits));
+    if (Math.fround(decimal) === x) return decimal;
+  }
+  return Number(x.toPrecision(9));
+}
+
+const chartPrice = (v: unknown): unknown => (typeof v === 'number' ? fromFloat32(v) : v);
+
 type Raw = Record<string, unknown>;
 
 /**
@@ -218,10 +239,10 @@ export function chartToBars(
       symbol,
       start,
       interval: '1m',
-      open: q.open,
-      high: q.high,
-      low: q.low,
-      close: q.close,
+      open: chartPrice(q.open),
+      high: chartPrice(q.high),
+      low: chartPrice(q.low),
+      close: chartPrice(q.close),
       volume: q.volume ?? 0,
       session:
         opts.sessionFor(symbol, start) === 'none' ? 'none' : (session ?? opts.sessionFor(symbol, start)),

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fromFloat32 } from '../../../src/adapters/yahoo/map.ts';
 import { createYahooClient, YahooMarketData } from '../../../src/adapters/yahoo/yahoo-market-data.ts';
 import { sessionOf } from '../../../src/pipeline/ingest/market-hours.ts';
 import { RecordedYahoo } from './support/recorded-yahoo.ts';
@@ -255,9 +257,8 @@ describe('Yahoo 1-minute chart', () => {
     expect(r.bars.some((b) => b.start === Date.parse('2024-10-02T15:15:00Z'))).toBe(false);
     for (const [i, b] of r.bars.entries()) {
       const c = CSV[i]!;
-      expect(b.open).toBeCloseTo(Number(c[3]), 3);
-      expect(b.close).toBeCloseTo(Number(c[6]), 3);
-      expect(b.volume).toBe(Number(c[7]));
+      // Yahoo's 32-bit prices (225.6999969482422) come out as the decimals the CSV holds (225.7).
+      expect([b.open, b.high, b.low, b.close, b.volume]).toEqual(c.slice(3, 8).map(Number));
       expect(b.session).toBe('regular');
       expect(b.interval).toBe('1m');
     }
@@ -298,5 +299,36 @@ describe('Yahoo 1-minute chart', () => {
     expect(sessionOf('AAPL', Date.parse('2024-10-02T13:30:00Z'))).toBe('regular');
     expect(sessionOf('AAPL', Date.parse('2024-10-02T20:00:00Z'))).toBe('post');
     expect(sessionOf('BTC-USD', Date.parse('2024-10-02T13:30:00Z'))).toBe('none');
+  });
+});
+
+describe('fromFloat32: the decimal a 32-bit float stands for', () => {
+  it('gives the shortest decimal that is the same 32-bit float, and leaves anything else alone', () => {
+    expect(fromFloat32(225.6999969482422)).toBe(225.7);
+    expect(fromFloat32(223.9217071533203)).toBe(223.9217);
+    expect(fromFloat32(Math.fround(0.1))).toBe(0.1);
+    // 1234.5678 and 1234.5677 are the same 32-bit float (1234.5677490234375): the nearer decimal.
+    expect(fromFloat32(Math.fround(1234.5678))).toBe(1234.5677);
+    expect(fromFloat32(1205461)).toBe(1205461);
+    // A 64-bit price (the quote API's) is no 32-bit float: unchanged.
+    expect(fromFloat32(225.67)).toBe(225.67);
+    expect(fromFloat32(0.1)).toBe(0.1);
+    for (const x of [0, -0, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 40 + 1])
+      expect(Object.is(fromFloat32(x), x)).toBe(true);
+  });
+
+  it('is the same 32-bit float, in as few significant digits as any decimal that is (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(1e-6), max: Math.fround(1e7) }),
+        (f) => {
+          const d = fromFloat32(f);
+          expect(Math.fround(d)).toBe(f);
+          const digits = (x: number) => x.toExponential().split('e')[0]!.replace(/[-.]/g, '').length;
+          for (let p = 1; p < digits(d); p++) expect(Math.fround(Number(f.toPrecision(p)))).not.toBe(f);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
   });
 });
