@@ -8,10 +8,10 @@
  *    AAPL 1-minute bars (data/samples/aapl-2024-10-02.csv) cycled over many symbols (per-symbol
  *    price/volume scale) and over consecutive full NYSE trading days (times shifted on the
  *    calendar, so DST is right). Also a sweep over the number of symbols per batch, since per-symbol
- *    state is loaded and saved once per batch. And, in a child process of its own, the floor under
- *    any pipeline: bare decode plus the raw zone's NDJSON line and gzip per record, beside that
- *    process's bare decode. Targets (printed, never asserted): ≥ 100,000 records/s and ≥ 1/3 of
- *    bare decode.
+ *    state is loaded and saved once per batch. And, each in a child process of its own beside that
+ *    process's bare decode: the floor under any pipeline (bare decode plus the raw zone's NDJSON
+ *    line and gzip per record), and the pipeline with a lake that builds no gzip bodies. Targets
+ *    (printed, never asserted): ≥ 100,000 records/s and ≥ 1/3 of bare decode.
  * 2. latency — an ephemeral local cloud from the real template, the template's processor on the
  *    local event source mapping with a ZERO batching window, the project's Kinesis producer at a
  *    fixed rate (default 1,000 records/s) for a bounded time, after a warm-up at the same rate
@@ -495,52 +495,80 @@ async function decodeAndLakeFloor(batches: readonly StreamRecord[][]): Promise<n
   return bytes;
 }
 
-interface FloorFigures {
+/** A variant measured in a child process, beside that process's own bare decode. */
+interface ChildFigures {
   readonly bareDecodeRecordsPerCpuSecond: number;
-  readonly decodeAndLakeRecordsPerCpuSecond: number;
+  readonly recordsPerCpuSecond: number;
+  readonly shareOfBareDecode: number;
 }
 
-const FLOOR_FLAG = '--decode-and-lake-floor';
+/**
+ * What a child process measures: the floor (bare decode plus the raw zone's line and gzip), or the
+ * pipeline with an in-memory lake that keeps its records and builds no gzip NDJSON body.
+ */
+const CHILD_VARIANTS = {
+  floor: (batches: readonly StreamRecord[][]) => decodeAndLakeFloor(batches),
+  'without-lake-encoding': async (batches: readonly StreamRecord[][]) => {
+    const pass = await pipelinePass(batches, Date.now(), false);
+    if (pass.processed !== batches.reduce((n, b) => n + b.length, 0)) throw new Error('records were lost');
+  },
+} as const;
+type ChildVariant = keyof typeof CHILD_VARIANTS;
 
-/** Bare decode and the floor, best of `passes` each after a warm-up pass, in this process. */
-async function measureFloor(symbols: number, records: number, passes: number): Promise<FloorFigures> {
+const VARIANT_FLAG = '--throughput-variant';
+
+/** Bare decode and `variant`, alternately, best of `passes` each after a warm-up pass of each. */
+async function measureVariant(
+  variant: ChildVariant,
+  symbols: number,
+  records: number,
+  passes: number,
+): Promise<ChildFigures> {
   keepBatchObjectsYoung();
   const batches = streamBatches(
     new RealBarMarket(symbolNames('T', symbols), Math.ceil(records / symbols)),
     records,
   );
   const count = batches.reduce((n, b) => n + b.length, 0);
+  const run = CHILD_VARIANTS[variant];
   bareDecode(batches);
-  await decodeAndLakeFloor(batches);
+  await run(batches);
   let bare = Number.POSITIVE_INFINITY;
-  let floor = Number.POSITIVE_INFINITY;
+  let other = Number.POSITIVE_INFINITY;
   for (let p = 0; p < passes; p++) {
     let cpu0 = process.cpuUsage();
     bareDecode(batches);
     bare = Math.min(bare, cpuSecondsSince(cpu0));
     cpu0 = process.cpuUsage();
-    await decodeAndLakeFloor(batches);
-    floor = Math.min(floor, cpuSecondsSince(cpu0));
+    await run(batches);
+    other = Math.min(other, cpuSecondsSince(cpu0));
   }
   return {
     bareDecodeRecordsPerCpuSecond: Math.round(count / bare),
-    decodeAndLakeRecordsPerCpuSecond: Math.round(count / floor),
+    recordsPerCpuSecond: Math.round(count / other),
+    shareOfBareDecode: round(bare / other, 4),
   };
 }
 
 /**
- * `measureFloor` in a process of its own: lake lines built from parsed JSON rather than validated
- * bars would otherwise leave type feedback in the lake's code that slows the pipeline passes (about a
- * tenth, measured), and the pipeline's would slow the floor's.
+ * `measureVariant` in a process of its own. In the bench's process either would change what the
+ * pipeline passes measure: lake lines built from parsed JSON rather than validated bars leave type
+ * feedback in the lake's code (the pipeline about a tenth slower, A/B), and passes that build no
+ * gzip bodies leave a heap that makes the next full pass about a fifth faster (A/B).
  */
-async function floorInChild(symbols: number, records: number, passes: number): Promise<FloorFigures> {
-  const args = [FLOOR_FLAG, String(symbols), String(records), String(passes)];
+async function variantInChild(
+  variant: ChildVariant,
+  symbols: number,
+  records: number,
+  passes: number,
+): Promise<ChildFigures> {
+  const args = [VARIANT_FLAG, variant, String(symbols), String(records), String(passes)];
   const { stdout } = await execFileAsync(
     process.execPath,
     [...process.execArgv, fileURLToPath(import.meta.url), ...args],
     { cwd: ROOT, timeout: 300_000 },
   );
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as FloorFigures;
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ChildFigures;
 }
 
 interface PipelinePass extends Timed {
@@ -550,7 +578,15 @@ interface PipelinePass extends Timed {
   readonly anomalies: number;
 }
 
-async function pipelinePass(batches: readonly StreamRecord[][], now: number): Promise<PipelinePass> {
+/**
+ * One pass of the pipeline over the batches. `encodeLake`: the in-memory lake builds each object's
+ * gzip NDJSON body (what the S3 writer sends) rather than only keeping the records.
+ */
+async function pipelinePass(
+  batches: readonly StreamRecord[][],
+  now: number,
+  encodeLake = true,
+): Promise<PipelinePass> {
   const sinks = createMemorySinks();
   const deps: Omit<ProcessDeps, 'metrics' | 'lake'> = {
     engines: analyticsEngines(),
@@ -576,7 +612,7 @@ async function pipelinePass(batches: readonly StreamRecord[][], now: number): Pr
     const r = await processBatch(batch, {
       ...deps,
       metrics: new MemoryMetricsStore(),
-      lake: new MemoryLakeWriter({ encode: true }),
+      lake: new MemoryLakeWriter({ encode: encodeLake }),
     });
     if (r.failures.length > 0 || r.rejected.length > 0) {
       throw new Error(
@@ -631,7 +667,9 @@ async function measureThroughput(
   }
   const b = bestOf(bare);
   const p = bestOf(pipe);
-  const floor = await floorInChild(symbols, records, passes);
+  // Each in a process of its own, against that process's bare decode (see `variantInChild`).
+  const floor = await variantInChild('floor', symbols, records, Math.max(passes, 3));
+  const withoutLakeEncoding = await variantInChild('without-lake-encoding', symbols, records, passes);
   if (p.processed !== count) throw new Error(`pipeline processed ${p.processed} of ${count} records`);
   // One core's worth: records per CPU-second of every thread of the process (the gzip pool and the
   // collector's helpers included), which is what one vCPU would do. Wall-clock rates beside them.
@@ -650,14 +688,10 @@ async function measureThroughput(
     bareDecodeRecordsPerSecondWall: Math.round(count / b.seconds),
     bareDecodePassRates: bare.map((x) => Math.round(count / x.cpuSeconds)),
     shareOfBareDecode: round(pipeRate / bareRate, 4),
-    // Measured in a process of its own, against that process's own bare decode.
-    floor: {
-      ...floor,
-      shareOfBareDecode: round(
-        floor.decodeAndLakeRecordsPerCpuSecond / floor.bareDecodeRecordsPerCpuSecond,
-        4,
-      ),
-    },
+    // The pipeline with a lake that keeps its records and builds no gzip NDJSON body (what the
+    // in-memory lake does by default): its own work, the raw zone's encoding left to the sink.
+    withoutLakeEncoding,
+    floor,
     rows: p.rows,
     lakeObjects: p.lakeObjects,
     anomalies: p.anomalies,
@@ -685,10 +719,13 @@ async function throughputSection(s: Settings, log: (line: string) => void): Prom
     `targets: ≥ ${fmt(TARGET_RECORDS_PER_SECOND)} records/s on one core ${metRate ? 'met' : 'NOT met'}; ` +
       `≥ 1/3 of bare decode ${metShare ? 'met' : 'NOT met'} (${(share * 100).toFixed(1)} %)`,
   );
-  const floor = main.floor as FloorFigures & { shareOfBareDecode: number };
+  const beside = (f: ChildFigures) =>
+    `${fmt(f.recordsPerCpuSecond)} per CPU-second, ${(f.shareOfBareDecode * 100).toFixed(1)} % of its bare decode (${fmt(f.bareDecodeRecordsPerCpuSecond)})`;
   log(
-    `  floor, in a process of its own: bare decode + the lake's NDJSON line and gzip alone (no validation, engine, rows or state): ` +
-      `${fmt(floor.decodeAndLakeRecordsPerCpuSecond)} per CPU-second, ${(floor.shareOfBareDecode * 100).toFixed(1)} % of its bare decode (${fmt(floor.bareDecodeRecordsPerCpuSecond)})`,
+    `  in a process of its own, without the lake's encoding (the in-memory lake keeping its records, no gzip NDJSON body): ${beside(main.withoutLakeEncoding as ChildFigures)}`,
+  );
+  log(
+    `  floor, in a process of its own: bare decode + the lake's NDJSON line and gzip alone (no validation, engine, rows or state): ${beside(main.floor as ChildFigures)}`,
   );
   // Per-symbol work (state restore, snapshot, LATEST) is per batch: density matters.
   const sweepRecords = Math.min(s.records, 50_000);
@@ -1706,8 +1743,10 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   if (process.argv[2] === CHILD_FLAG) await serveLocalCloud();
-  if (process.argv[2] === FLOOR_FLAG) {
-    const [symbols, records, passes] = process.argv.slice(3).map(Number);
-    console.log(JSON.stringify(await measureFloor(symbols!, records!, passes!)));
+  if (process.argv[2] === VARIANT_FLAG) {
+    const variant = process.argv[3] as ChildVariant;
+    if (!(variant in CHILD_VARIANTS)) throw new Error(`unknown throughput variant '${variant}'`);
+    const [symbols, records, passes] = process.argv.slice(4).map(Number);
+    console.log(JSON.stringify(await measureVariant(variant, symbols!, records!, passes!)));
   }
 }
