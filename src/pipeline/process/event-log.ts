@@ -166,7 +166,9 @@ function writeText(w: ByteWriter, s: string): void {
   w.raw(encoded);
 }
 
-/** Open, high, low, close and the previous close as integers at the scale `shortBarScale` found. */
+/** Open, high, low, close and the previous close: the values `shortBarScale` looks at. */
+const shortBarPrices = [0, 0, 0, 0, 0];
+/** The same as integers at the scale `shortBarScale` found. */
 const shortBar = [0, 0, 0, 0, 0];
 
 /**
@@ -178,7 +180,12 @@ function shortBarScale(data: Readonly<Record<string, unknown>>, previousClose: n
   const { open, high, low, close } = data;
   if (typeof open !== 'number' || typeof high !== 'number' || typeof low !== 'number') return undefined;
   if (typeof close !== 'number') return undefined;
-  const values = [open, high, low, close, previousClose];
+  const values = shortBarPrices;
+  values[0] = open;
+  values[1] = high;
+  values[2] = low;
+  values[3] = close;
+  values[4] = previousClose;
   next: for (let code = 0; code < SCALES.length; code++) {
     for (let i = 0; i < values.length; i++) {
       const k = scaledInteger(values[i]!, code);
@@ -191,14 +198,17 @@ function shortBarScale(data: Readonly<Record<string, unknown>>, previousClose: n
   return undefined;
 }
 
-/** The bar's texts, when they are strings. */
-function barTextsOf(data: Readonly<Record<string, unknown>>): string[] | undefined {
-  const texts = BAR_TEXTS.map((name) => data[name]);
-  return texts.every((t): t is string => typeof t === 'string') ? texts : undefined;
-}
+const hasBarTexts = (data: Readonly<Record<string, unknown>>) =>
+  typeof data.interval === 'string' && typeof data.session === 'string' && typeof data.source === 'string';
 
-const sameTexts = (a: readonly string[] | undefined, b: readonly string[]) =>
-  a !== undefined && a.length === b.length && a.every((t, i) => t === b[i]);
+/** The bar's texts (`BAR_TEXTS`): `previous` when they are the same (no new list), else a new list. */
+const barTextsOf = (data: Readonly<Record<string, unknown>>, previous: readonly string[] | undefined) =>
+  previous !== undefined &&
+  data.interval === previous[0] &&
+  data.session === previous[1] &&
+  data.source === previous[2]
+    ? previous
+    : [data.interval as string, data.session as string, data.source as string];
 
 /** Writes a text field (a table reference, or the text, which joins the table); returns the table. */
 function writeTextField(w: ByteWriter, strings: readonly string[], value: string): readonly string[] {
@@ -230,6 +240,12 @@ export function appendToEventLog(
   let lastStep = log.lastStep;
   let barTexts = log.barTexts;
   const previous = { bar: [...log.previous.bar], tick: [...log.previous.tick] };
+  const writeTime = (time: number) => {
+    const step = time - lastTime;
+    w.varint(zigzag(step - lastStep));
+    lastTime = time;
+    lastStep = step;
+  };
   for (const event of events) {
     if (w.at > room) return undefined;
     const data = (event.kind === 'bar' ? event.bar : event.tick) as Readonly<Record<string, unknown>>;
@@ -241,20 +257,17 @@ export function appendToEventLog(
     const fields = event.kind === 'bar' ? BAR_LOG_FIELDS : TICK_LOG_FIELDS;
     const last = previous[event.kind];
     if (event.kind === 'bar') {
-      const texts = barTextsOf(data);
       const start = data.start;
       const volume = data.volume;
       const code =
-        texts && Number.isSafeInteger(start) && typeof volume === 'number'
+        hasBarTexts(data) && Number.isSafeInteger(start) && typeof volume === 'number'
           ? shortBarScale(data, last[CLOSE])
           : undefined;
-      if (texts && code !== undefined) {
-        const same = sameTexts(barTexts, texts);
+      if (code !== undefined) {
+        const texts = barTextsOf(data, barTexts);
+        const same = texts === barTexts;
         w.byte(KIND_BAR_SHORT + code + (same ? 0 : 4));
-        const step = (start as number) - lastTime;
-        w.varint(zigzag(step - lastStep));
-        lastTime = start as number;
-        lastStep = step;
+        writeTime(start as number);
         if (!same) for (const t of texts) strings = writeTextField(w, strings, t);
         const [o, h, l, c, p] = shortBar as [number, number, number, number, number];
         w.varint(zigzag(o - p));
@@ -288,10 +301,7 @@ export function appendToEventLog(
       if (f.type === 'time') {
         if (!Number.isSafeInteger(value))
           throw new EventLogError(`${f.name} must be an integer, got ${String(value)}`);
-        const step = (value as number) - lastTime;
-        w.varint(zigzag(step - lastStep));
-        lastTime = value as number;
-        lastStep = step;
+        writeTime(value as number);
       } else if (f.type === 'number') {
         if (typeof value !== 'number')
           throw new EventLogError(`${f.name} must be a number, got ${typeof value}`);
@@ -303,7 +313,7 @@ export function appendToEventLog(
         strings = writeTextField(w, strings, value);
       }
     }
-    if (event.kind === 'bar') barTexts = barTextsOf(data);
+    if (event.kind === 'bar') barTexts = barTextsOf(data, barTexts);
   }
   if (w.at > room) return undefined;
   const bytes = Buffer.allocUnsafe(log.bytes.length + w.at);
@@ -339,6 +349,13 @@ export function readEventLog(
   let lastStep = 0;
   const previous: { bar: (number | undefined)[]; tick: (number | undefined)[] } = { bar: [], tick: [] };
   let barTexts: readonly string[] | undefined;
+  /** Entries of kinds 0 and 1 hold plain differences; later ones the change of the step. */
+  const readTime = (legacy: boolean): number => {
+    const step = unzigzag(r.varint()) + (legacy ? 0 : lastStep);
+    lastTime += step;
+    lastStep = step;
+    return lastTime;
+  };
   const readText = (): string => {
     const v = r.varint();
     if (v % 2 === 0) {
@@ -354,9 +371,7 @@ export function readEventLog(
     const entry = r.byte();
     if (entry >= KIND_BAR_SHORT && entry <= KIND_BAR_SHORT_LAST) {
       const code = (entry - KIND_BAR_SHORT) % 4;
-      const step = unzigzag(r.varint()) + lastStep;
-      lastTime += step;
-      lastStep = step;
+      const start = readTime(false);
       let texts: readonly string[];
       if (entry - KIND_BAR_SHORT >= 4) texts = BAR_TEXTS.map(readText);
       else if (barTexts) texts = barTexts;
@@ -374,7 +389,7 @@ export function readEventLog(
       const volume = readNumber(r, false, last[VOLUME]);
       const bar = {
         symbol,
-        start: lastTime,
+        start,
         interval: texts[0],
         open: fromScaled(o, code),
         high: fromScaled(h, code),
@@ -405,10 +420,7 @@ export function readEventLog(
         if (!has) continue;
       }
       if (f.type === 'time') {
-        const step = unzigzag(r.varint()) + (legacy ? 0 : lastStep);
-        lastTime += step;
-        lastStep = step;
-        data[f.name] = lastTime;
+        data[f.name] = readTime(legacy);
       } else if (f.type === 'number') {
         const x = readNumber(r, legacy, last[i]);
         data[f.name] = x;
@@ -417,7 +429,7 @@ export function readEventLog(
         data[f.name] = readText();
       }
     }
-    if (kind === 'bar') barTexts = BAR_TEXTS.map((name) => data[name] as string);
+    if (kind === 'bar') barTexts = barTextsOf(data, barTexts);
     events.push(kind === 'bar' ? { kind: 'bar', bar: data as Bar } : { kind: 'tick', tick: data as Tick });
   }
   return {
