@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { type AwsClients, createAwsClients } from '../../src/adapters/aws/clients.ts';
 import { type AwsClientConfig, type AwsService, LOCAL_CREDENTIALS } from '../../src/config/aws.ts';
 import { synthesizeTemplate } from '../template/synthesize.ts';
@@ -16,7 +17,7 @@ import {
   provisionAll,
 } from './provision.ts';
 import { type LocalSns, startLocalSns } from './sns.ts';
-import { acquireLock, writeFileAtomic } from './state-dir.ts';
+import { acquireLock } from './state-dir.ts';
 import {
   type CloudFormationTemplate,
   functionEnvironment,
@@ -198,7 +199,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
     });
     cleanups.push(() => emulators.close());
     const meta: Meta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
-    if (persistent) writeFileAtomic(join(dir, META_FILE), JSON.stringify(meta));
+    if (persistent) writeFileAtomic.sync(join(dir, META_FILE), JSON.stringify(meta));
 
     const sns = await startLocalSns({
       template,
@@ -310,7 +311,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
             await emulators.close();
             // Only a complete close counts as a clean stop for the next run.
             if (persistent)
-              writeFileAtomic(
+              writeFileAtomic.sync(
                 join(dir, META_FILE),
                 JSON.stringify({ ...meta, stoppedAt: new Date().toISOString() }),
               );

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequestHandler } from 'local-aws-sqs';
-import { writeFileAtomic } from './state-dir.ts';
+import writeFileAtomic from 'write-file-atomic';
 
 /**
  * local-aws-sqs keeps queues and messages in memory only. This wraps it with persistence: every
@@ -254,7 +254,7 @@ export async function startLocalSqs(opts: {
         };
       }),
     };
-    writeFileAtomic(opts.stateFile, JSON.stringify(snap));
+    writeFileAtomic.sync(opts.stateFile, JSON.stringify(snap));
     dirty = false;
   };
 

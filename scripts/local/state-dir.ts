@@ -1,7 +1,6 @@
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import writeFileAtomicLib from 'write-file-atomic';
 
 /**
  * The local cloud's state directory (`.local/` for `npm start`): one sub-directory per emulator,
@@ -27,18 +26,6 @@ export class StateDirLockedError extends Error {
     this.holder = holder;
   }
 }
-
-/**
- * Writes a file atomically with write-file-atomic: a temporary file in the same directory, fsync,
- * rename over the target (concurrent writes of one file are queued). `writeFileAtomic` blocks the
- * event loop; `writeFileAtomicAsync` runs on the libuv pool.
- */
-const asBuffer = (data: string | Uint8Array): string | Buffer =>
-  typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-export const writeFileAtomic = (path: string, data: string | Uint8Array): void =>
-  writeFileAtomicLib.sync(path, asBuffer(data));
-export const writeFileAtomicAsync = (path: string, data: string | Uint8Array): Promise<void> =>
-  writeFileAtomicLib(path, asBuffer(data));
 
 function isAlive(pid: number): boolean {
   try {

@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import writeFileAtomic from 'write-file-atomic';
 import type { LocalCloud } from '../local/local-cloud.ts';
-import { writeFileAtomicAsync } from '../local/state-dir.ts';
 import type { CloudFormationTemplate } from '../local/template.ts';
 import {
   type BatchOutcome,
@@ -118,7 +118,7 @@ export class FileCheckpointStore implements CheckpointStore {
     try {
       while (this.#dirty) {
         this.#dirty = false;
-        await writeFileAtomicAsync(this.#file, JSON.stringify(this.#data));
+        await writeFileAtomic(this.#file, JSON.stringify(this.#data));
       }
     } catch (e) {
       this.#error = e;
