@@ -101,6 +101,16 @@ export const AnalyticsConfigSchema = z
      * Rows are produced for every bar either way.
      */
     indicatorSessions: z.enum(['all', 'regular']),
+    /**
+     * A symbol fed both quotes and 1-minute bars takes its bars from the bar feed: a bar its quotes
+     * close is held this long (event time, past the bar's minute) for the feed's bar of that minute
+     * before the quotes' bar is used instead. 0: the quotes' bars are used as soon as they close.
+     */
+    feedBarWaitMs: z
+      .number()
+      .int('must be whole milliseconds')
+      .min(0, 'must not be negative')
+      .max(3_600_000, 'must be at most 1 hour'),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
@@ -155,6 +165,8 @@ export const DEFAULT_ANALYTICS_CONFIG: AnalyticsConfig = {
   severity: { warningRatio: 1.5, criticalRatio: 2 },
   graceMs: 5_000,
   indicatorSessions: 'all',
+  // The poller asks for bars every 30 s by default and at most every 5 minutes.
+  feedBarWaitMs: 600_000,
 };
 
 /**

@@ -6,9 +6,17 @@
  * - `applyTick(tick)`: quote-level change metrics for the tick, plus the metrics rows of the bars
  *   the tick closed (bars close once their grace window has passed in event time).
  * - `applyBar(bar)`: one complete 1-minute bar → one metrics row. Bars must come in time order; a
- *   bar at or before the last applied one is rejected as `stale` (a replayed record changes
- *   nothing). Feed a symbol either ticks or bars, not both.
+ *   bar at or before the last applied one changes nothing and is reported as `covered` (a replayed
+ *   record, or a minute already built from quotes).
  * - `flush()`: closes the open bars (end of a replay or of a session).
+ *
+ * A symbol may be fed both quotes and a bar feed (the poller's `both` mode): the feed's bars are
+ * the exchange's own 1-minute candles, so they take precedence over the bars built from quotes.
+ * Once a feed bar has been applied, a bar the quotes close is held rather than applied; the feed's
+ * bar of that minute (or a later one) drops it. When the feed has delivered nothing for
+ * `feedBarWaitMs` of event time past a held bar's minute (the feed stopped, or the symbol is fed
+ * quotes only), the held bars are applied and the quotes build the bars again until the next feed
+ * bar. A symbol fed only quotes from its first event never holds a bar.
  *
  * The session of every bar is (re)classified with the symbol's exchange calendar; bars in a closed
  * market are rejected as `outside-session`. The previous close is the close of the last regular
@@ -41,7 +49,7 @@ import {
   VWAP,
   WMA,
 } from '../indicators/index.ts';
-import type { Bar, Session } from '../market/bar.ts';
+import { type Bar, BarSchema, ONE_MINUTE_MS, type Session } from '../market/bar.ts';
 import type { Tick } from '../market/tick.ts';
 import { formatIssues, issuesFromZod } from '../market/validation.ts';
 import {
@@ -93,7 +101,7 @@ export interface QuoteMetrics {
   readonly change: ChangeMetrics;
 }
 
-export type RejectionCode = TickRejectionCode | 'stale' | 'symbol-mismatch';
+export type RejectionCode = TickRejectionCode | 'symbol-mismatch';
 
 export interface Rejection {
   readonly code: RejectionCode;
@@ -111,8 +119,10 @@ export interface TickResult {
 }
 
 export type BarResult =
-  | { readonly row: MetricsRow; readonly rejected?: undefined }
-  | { readonly row?: undefined; readonly rejected: Rejection };
+  | { readonly row: MetricsRow; readonly rejected?: undefined; readonly covered?: undefined }
+  | { readonly row?: undefined; readonly rejected: Rejection; readonly covered?: undefined }
+  /** The bar's minute was already applied (a replay, or a bar built from quotes): nothing changed but the source. */
+  | { readonly row?: undefined; readonly rejected?: undefined; readonly covered: string };
 
 export const SYMBOL_ANALYTICS_SNAPSHOT_VERSION = 1;
 
@@ -128,6 +138,10 @@ export interface SymbolAnalyticsSnapshot {
   readonly lastBar: { readonly start: number; readonly close: number } | null;
   readonly lastFedDay: string | null;
   readonly gapChecked: boolean;
+  /** Present (true) while the symbol's bars are built from its quotes; absent once a feed bar came. */
+  readonly quoteBars?: true;
+  /** Bars the quotes closed, held for the feed's bars of the same minutes (absent when none). */
+  readonly heldBars?: readonly Bar[];
   readonly indicators: ReadonlyArray<{ readonly spec: IndicatorSpec; readonly state: IndicatorSnapshot }>;
   readonly returns: { readonly window: number; readonly state: IndicatorSnapshot };
   readonly volume: {
@@ -160,6 +174,8 @@ export const SymbolAnalyticsSnapshotSchema = z.object({
   lastBar: z.object({ start: finite, close: finite }).nullable(),
   lastFedDay: dayText.nullable(),
   gapChecked: z.boolean(),
+  quoteBars: z.literal(true).optional(),
+  heldBars: z.array(BarSchema).optional(),
   indicators: z.array(z.object({ spec: IndicatorSpecSchema, state: indicatorState })),
   returns: z.object({ window: z.number().int(), state: indicatorState }),
   volume: z.object({ window: z.number().int(), state: indicatorState, extended: indicatorState }),
@@ -297,6 +313,9 @@ export class SymbolAnalytics {
   private lastBar: { start: number; close: number } | null = null;
   private lastFedDay: string | null = null;
   private gapChecked = false;
+  /** The bars come from the quotes (no feed bar yet, or the feed went quiet); else quote bars are held. */
+  private quoteBars = true;
+  private heldBars: Bar[] = [];
   private episodes = { priceMove: newEpisode(), returnZ: newEpisode(), volume: newEpisode() };
 
   constructor(
@@ -334,7 +353,7 @@ export class SymbolAnalytics {
       if (day === this.day) this.previousClose = tick.previousClose;
     }
     const out = this.aggregator.addTick(tick);
-    const rows = out.closed.length === 0 ? NO_ROWS : this.rowsOf(out.closed);
+    const rows = this.rowsOf(out.closed, tick.time);
     const quote: QuoteMetrics = {
       symbol: this.symbol,
       time: tick.time,
@@ -354,12 +373,10 @@ export class SymbolAnalytics {
   applyBar(bar: Bar): BarResult {
     if (bar.symbol !== this.symbol) return { rejected: this.mismatch(bar.symbol, bar.start) };
     if (this.lastBar !== null && bar.start <= this.lastBar.start) {
+      // The feed is live again (after the quotes took over, say): quote bars are held from here on.
+      this.feedBarArrived(bar.start);
       return {
-        rejected: {
-          code: 'stale',
-          time: bar.start,
-          reason: `bar ${new Date(bar.start).toISOString()} is not after the last applied bar ${new Date(this.lastBar.start).toISOString()} (duplicate or out of order)`,
-        },
+        covered: `bar ${new Date(bar.start).toISOString()} is not after the last applied bar ${new Date(this.lastBar.start).toISOString()} (a replay, or a minute already built from quotes)`,
       };
     }
     const session = this.calendar.sessionAt(bar.start);
@@ -372,19 +389,19 @@ export class SymbolAnalytics {
         },
       };
     }
+    this.feedBarArrived(bar.start);
     return { row: this.step(bar, session) };
   }
 
   /** Moves event time on (a heartbeat, the end of a batch) and returns rows of bars that closed. */
   advance(eventTime: number): readonly MetricsRow[] {
-    const closed = this.aggregator.advance(eventTime);
-    return closed.length === 0 ? NO_ROWS : this.rowsOf(closed);
+    return this.rowsOf(this.aggregator.advance(eventTime), eventTime);
   }
 
-  /** Closes all open bars and returns their rows. */
+  /** Closes all open bars, held ones included, and returns their rows. */
   flush(): readonly MetricsRow[] {
-    const closed = this.aggregator.flush();
-    return closed.length === 0 ? NO_ROWS : this.rowsOf(closed);
+    const rows = this.rowsOf(this.aggregator.flush(), Number.NEGATIVE_INFINITY);
+    return this.heldBars.length === 0 ? rows : [...rows, ...this.releaseHeld()];
   }
 
   /** The previous close for a trading day, as far as this aggregate knows it. */
@@ -404,12 +421,39 @@ export class SymbolAnalytics {
     };
   }
 
-  private rowsOf(bars: readonly Bar[]): MetricsRow[] {
+  /** A feed bar came: quote bars are held from now on, and those up to its minute are dropped. */
+  private feedBarArrived(start: number): void {
+    this.quoteBars = false;
+    if (this.heldBars.length > 0) this.heldBars = this.heldBars.filter((b) => b.start > start);
+  }
+
+  /**
+   * Rows of the bars the quotes closed (held instead while the feed is live), and of the held bars
+   * once the feed has been quiet for `feedBarWaitMs` past the oldest one's minute at `eventTime`.
+   */
+  private rowsOf(bars: readonly Bar[], eventTime: number): readonly MetricsRow[] {
+    if (bars.length === 0 && this.heldBars.length === 0) return NO_ROWS;
     const rows: MetricsRow[] = [];
     for (const b of bars) {
-      if (this.lastBar !== null && b.start <= this.lastBar.start) continue; // already applied as a bar
-      rows.push(this.step(b, b.session));
+      if (this.lastBar !== null && b.start <= this.lastBar.start) continue; // the feed's bar came first
+      if (this.quoteBars) rows.push(this.step(b, b.session));
+      else this.heldBars.push(b);
     }
+    const oldest = this.heldBars[0];
+    if (oldest !== undefined && eventTime >= oldest.start + ONE_MINUTE_MS + this.config.feedBarWaitMs) {
+      this.quoteBars = true;
+      rows.push(...this.releaseHeld());
+    }
+    return rows;
+  }
+
+  /** Applies the held bars in order (those the feed has not covered meanwhile) and clears them. */
+  private releaseHeld(): MetricsRow[] {
+    const rows: MetricsRow[] = [];
+    for (const b of this.heldBars) {
+      if (this.lastBar === null || b.start > this.lastBar.start) rows.push(this.step(b, b.session));
+    }
+    this.heldBars = [];
     return rows;
   }
 
@@ -589,6 +633,8 @@ export class SymbolAnalytics {
       lastBar: this.lastBar === null ? null : { ...this.lastBar },
       lastFedDay: this.lastFedDay,
       gapChecked: this.gapChecked,
+      ...(this.quoteBars ? { quoteBars: true as const } : {}),
+      ...(this.heldBars.length > 0 ? { heldBars: this.heldBars.map((b) => ({ ...b })) } : {}),
       indicators: this.slots.map((s) => ({ spec: s.spec, state: s.ind.snapshot() as IndicatorSnapshot })),
       returns: { window: this.settings.returnWindow, state: this.returns.snapshot() },
       volume: {
@@ -642,6 +688,10 @@ export class SymbolAnalytics {
     a.lastBar = snapshot.lastBar === null ? null : { ...snapshot.lastBar };
     a.lastFedDay = snapshot.lastFedDay;
     a.gapChecked = snapshot.gapChecked;
+    // Absent: a feed bar came (or an earlier release stored it): quote bars are held until the
+    // feed has been quiet for the wait.
+    a.quoteBars = snapshot.quoteBars === true;
+    a.heldBars = (parsed.data.heldBars ?? []).map((b) => ({ ...b }));
     const saved = new Map<string, IndicatorSnapshot>();
     for (const entry of snapshot.indicators ?? []) saved.set(specKey(entry.spec), entry.state);
     mutable.slots = a.slots.map((slot) => {

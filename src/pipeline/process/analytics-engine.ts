@@ -27,6 +27,7 @@ class AnalyticsEngine implements SymbolEngine {
     if (event.kind === 'bar') {
       const r = this.#analytics.applyBar(event.bar);
       if (r.rejected) return { rows: [], anomalies: [], rejected: r.rejected.reason };
+      if (r.covered !== undefined) return { rows: [], anomalies: [], covered: r.covered };
       return { rows: [barRow(r.row)], anomalies: r.row.anomalies };
     }
     // A rejected tick (late, market closed) may still have closed earlier bars: keep their rows.

@@ -20,6 +20,8 @@ export interface EngineStep {
   readonly anomalies: readonly DetectedAnomaly[];
   /** Set when the event itself could not be used (a tick later than its bar's grace window, say). */
   readonly rejected?: string;
+  /** Set when the event changed no row: what it carried was already applied (counted as a duplicate). */
+  readonly covered?: string;
 }
 
 /** One symbol's analytics, as the pipeline drives it. */

@@ -472,6 +472,11 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         });
         continue;
       }
+      // A bar whose minute the symbol already has (built from quotes, say): no row, no lake line.
+      if (step.covered !== undefined) {
+        duplicates++;
+        continue;
+      }
       w.accepted.push(d);
     }
     rejected.push(...unusable);

@@ -36,7 +36,7 @@ const config = (patch: Record<string, unknown>): AnalyticsConfig => parseAnalyti
 const rowsOf = (a: SymbolAnalytics, bars: readonly Bar[]): MetricsRow[] =>
   bars.map((b) => {
     const r = a.applyBar(b);
-    if (!r.row) throw new Error(r.rejected.reason);
+    if (!r.row) throw new Error(r.rejected?.reason ?? r.covered);
     return r.row;
   });
 const relClose = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
@@ -387,12 +387,122 @@ describe('anomaly detectors', () => {
   });
 });
 
+describe("quotes and a bar feed together (the poller's both mode)", () => {
+  // As the poller publishes them: its first poll's look-back delivers the first bar; then a quote
+  // at :05 and :35 of every minute, and each poll's completed bars after its quote — so the quotes
+  // close a minute's bar before the feed's bar of that minute arrives.
+  const bars = aaplCsvBars()
+    .slice(0, 60)
+    .map((r) => toBar('AAPL', r));
+  const quote = (time: number, price: number): Tick => ({ symbol: 'AAPL', time, price, source: 'yahoo' });
+  type Event = { tick: Tick } | { bar: Bar };
+  /** Quotes of minutes 1 … upTo − 1, and the feed's bars of minutes 0 … feedUpTo − 1. */
+  const mixed = (upTo: number, feedUpTo = upTo): Event[] => [
+    ...(feedUpTo > 0 ? [{ bar: bars[0]! }] : []),
+    ...bars
+      .slice(1, upTo)
+      .flatMap((b, k): Event[] => [
+        { tick: quote(b.start + 5_000, b.open) },
+        { tick: quote(b.start + 35_000, b.close) },
+        ...(k >= 1 && k < feedUpTo ? [{ bar: bars[k]! }] : []),
+      ]),
+  ];
+  const apply = (a: SymbolAnalytics, events: readonly Event[]) => {
+    const rows: MetricsRow[] = [];
+    const covered: string[] = [];
+    for (const e of events) {
+      if ('tick' in e) {
+        const r = a.applyTick(e.tick);
+        expect(r.rejected).toBeUndefined();
+        rows.push(...r.rows);
+      } else {
+        const r = a.applyBar(e.bar);
+        expect(r.rejected).toBeUndefined();
+        if (r.row) rows.push(r.row);
+        else covered.push(r.covered ?? String(r.rejected?.reason));
+      }
+    }
+    return { rows, covered };
+  };
+
+  it('takes every bar from the feed: the rows are those of the bars alone, nothing rejected or covered', () => {
+    const { rows, covered } = apply(new SymbolAnalytics('AAPL'), mixed(60));
+    expect(covered).toEqual([]);
+    expect(rows).toEqual(rowsOf(new SymbolAnalytics('AAPL'), bars.slice(0, 59)));
+  });
+
+  it('builds the bars from the quotes when the feed goes quiet, and takes them from the feed again when it is back', () => {
+    expect(DEFAULT_ANALYTICS_CONFIG.feedBarWaitMs).toBe(10 * 60_000);
+    const a = new SymbolAnalytics('AAPL');
+    // The feed delivers minutes 0-19, then nothing; the quotes go on to minute 30.
+    const before = apply(a, mixed(31, 20)).rows;
+    expect(before).toEqual(rowsOf(new SymbolAnalytics('AAPL'), bars.slice(0, 20)));
+    expect(a.snapshot().heldBars?.map((b) => b.start)).toEqual(bars.slice(20, 30).map((b) => b.start));
+    // The quote at 31:05 closes minute 30 and is ten minutes past minute 20's end: the quotes'
+    // bars of minutes 20-30 are applied, in order, and from then on as they close.
+    const released = a.applyTick(quote(bars[31]!.start + 5_000, bars[31]!.open)).rows;
+    expect(released.map((r) => r.start)).toEqual(bars.slice(20, 31).map((b) => b.start));
+    // A quotes' bar spans its two quotes: open at :05, close at :35.
+    expect(released[5]).toMatchObject({ open: bars[25]!.open, close: bars[25]!.close, volume: 0 });
+    expect(a.snapshot().heldBars).toBeUndefined();
+    const next = a.applyTick(quote(bars[32]!.start + 5_000, bars[32]!.open));
+    expect(next.rows.map((r) => r.start)).toEqual([bars[31]!.start]);
+    // The feed catches up: the minutes the quotes built are covered; the first newer bar is applied,
+    // and from then on the quotes' bars are held for the feed's again.
+    for (const b of bars.slice(20, 32)) expect(a.applyBar(b).covered).toMatch(/already built from quotes/);
+    expect(a.applyBar(bars[32]!).row?.start).toBe(bars[32]!.start);
+    expect(a.applyTick(quote(bars[33]!.start + 5_000, bars[33]!.open)).rows).toEqual([]);
+    expect(a.applyTick(quote(bars[34]!.start + 5_000, bars[34]!.open)).rows).toEqual([]);
+    expect(a.snapshot().heldBars?.map((b) => b.start)).toEqual([bars[33]!.start]);
+  });
+
+  it('never holds the bars of a symbol fed only quotes', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const { rows } = apply(a, mixed(10, 0));
+    expect(rows.map((r) => r.start)).toEqual(bars.slice(1, 9).map((b) => b.start));
+    expect(a.snapshot()).toMatchObject({ quoteBars: true });
+    expect(a.snapshot().heldBars).toBeUndefined();
+  });
+
+  it('snapshot → restore → continue equals an uninterrupted run, held bars included', () => {
+    const events = mixed(45, 20);
+    const whole = apply(new SymbolAnalytics('AAPL'), events);
+    let held = 0;
+    for (let cut = 1; cut < events.length; cut += 7) {
+      const first = new SymbolAnalytics('AAPL');
+      const a = apply(first, events.slice(0, cut));
+      const doc = JSON.parse(JSON.stringify(first.snapshot())) as SymbolAnalyticsSnapshot;
+      held += doc.heldBars?.length ?? 0;
+      const b = apply(SymbolAnalytics.restore(doc), events.slice(cut));
+      expect([...a.rows, ...b.rows], `cut ${cut}`).toEqual(whole.rows);
+    }
+    expect(held).toBeGreaterThan(0);
+  });
+
+  it('holds the quotes bars of a state stored before this release (no quoteBars field) for the feed', () => {
+    const a = new SymbolAnalytics('AAPL');
+    apply(a, mixed(5, 0));
+    const { quoteBars: _, ...older } = a.snapshot();
+    // Unchanged, it would apply the quotes' bar of minute 4 as the next quote closes it.
+    expect(a.applyTick(quote(bars[5]!.start + 5_000, bars[5]!.open)).rows.map((r) => r.start)).toEqual([
+      bars[4]!.start,
+    ]);
+    const restored = SymbolAnalytics.restore(older as SymbolAnalyticsSnapshot);
+    expect(restored.applyTick(quote(bars[5]!.start + 5_000, bars[5]!.open)).rows).toEqual([]);
+    expect(restored.applyBar(bars[4]!).row).toMatchObject({ start: bars[4]!.start, volume: bars[4]!.volume });
+  });
+});
+
 describe('rejections', () => {
-  it('rejects a replayed (stale) bar, a bar of another symbol and a bar in a closed market', () => {
+  it('reports a replayed bar as covered, and rejects a bar of another symbol and a bar in a closed market', () => {
     const a = new SymbolAnalytics('AAPL');
     const b = bar('AAPL', '2024-10-02T13:30:00Z', 100);
     expect(a.applyBar(b).row).toBeDefined();
-    expect(a.applyBar(b).rejected?.code).toBe('stale');
+    const before = JSON.stringify(a.snapshot());
+    const again = a.applyBar(b);
+    expect(again.rejected).toBeUndefined();
+    expect(again.covered).toMatch(/2024-10-02T13:30:00.000Z is not after the last applied bar/);
+    expect(JSON.stringify(a.snapshot())).toBe(before);
     expect(a.applyBar({ ...b, symbol: 'MSFT', start: b.start + 60_000 }).rejected?.code).toBe(
       'symbol-mismatch',
     );

@@ -141,6 +141,36 @@ describe('processBatch', () => {
     expect(report.failures).toEqual([bad.sequenceNumber]);
   });
 
+  it("takes a symbol's bars from its bar feed when quotes come too (the poller's both mode): nothing goes to the dead-letter queue", async () => {
+    const bars = aaplBars().slice(0, 30);
+    const quote = (b: Bar, offset: number, price: number) =>
+      record(
+        encodeMarketEvent({
+          kind: 'tick',
+          tick: { symbol: 'AAPL', time: b.start + offset, price, source: 'yahoo' },
+        }),
+        'AAPL',
+      );
+    // Each poll: the quote, then the bar that just completed (the first poll's look-back: bar 0).
+    const records = [
+      barRecord(bars[0]!),
+      ...bars
+        .slice(1)
+        .flatMap((b, k) => [quote(b, 5_000, b.open), quote(b, 35_000, b.close), barRecord(bars[k]!)]),
+    ].filter((r, i, all) => all.findIndex((x) => x.data === r.data) === i);
+    const reports = await runInBatches(records, depsFor(sinks), 7);
+    expect(reports.flatMap((r) => r.rejected)).toEqual([]);
+    expect(reports.reduce((n, r) => n + r.duplicates, 0)).toBe(0);
+    expect(sinks.rejects.records).toEqual([]);
+    // Every bar row is the feed's bar, volume included (a bar built from quotes has none here).
+    const rows = sinks.metrics.rows('AAPL', 'bar');
+    expect(rows.map((r) => r.time)).toEqual(bars.slice(0, 29).map((b) => b.start));
+    expect(rows.map((r) => [r.values.close, r.values.volume])).toEqual(
+      bars.slice(0, 29).map((b) => [b.close, b.volume]),
+    );
+    expect(sinks.metrics.count('AAPL', 'tick')).toBe(58);
+  });
+
   it('retried and replayed records change nothing twice and publish no second alert', async () => {
     const records = [...aaplBars(), ...jumpDay('JUMP')]
       .sort((a, b) => a.start - b.start)
