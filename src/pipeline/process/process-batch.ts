@@ -112,6 +112,8 @@ interface SymbolWork {
   /** The stored state's base and log (undefined: none yet, or a version-1 state). */
   base: Uint8Array | undefined;
   log: EventLog | undefined;
+  /** Some of its records were valid but unusable (rejected by the engine): they go to the DLQ. */
+  unusable: boolean;
 }
 
 const direct = <T>(_sink: SinkName, work: () => Promise<T>) => work();
@@ -249,12 +251,15 @@ export async function processBatch(
       appliedEvents: [],
       base: undefined,
       log: undefined,
+      unusable: false,
     };
     work.push(w);
     duplicates += applyEvents(w, deps, rejected);
   }
 
   // Rejected records go to the dead-letter queue first; if that fails they are retried, never lost.
+  // A symbol's state must then not move past its unusable records either: the retry would take
+  // them as already processed.
   if (rejected.length > 0) {
     try {
       await around('rejects', () => deps.rejects.send(rejected));
@@ -262,6 +267,7 @@ export async function processBatch(
     } catch (err) {
       deps.log.error('sending rejected records to the dead-letter queue failed', { error: describe(err) });
       for (const r of rejected) failures.add(r.sequenceNumber);
+      for (const w of work) if (w.unusable) w.failedAt ??= firstUnprocessed(w);
     }
   }
 
@@ -480,6 +486,7 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
       w.accepted.push(d);
     }
     rejected.push(...unusable);
+    w.unusable = unusable.length > 0;
     // Nothing new for this symbol: its warm engine is still the stored state.
     if (warm && w.engine === undefined)
       deps.engineCache?.keep(w.symbol, w.previous!.lastSequenceNumber, warm);

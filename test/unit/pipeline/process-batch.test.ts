@@ -141,6 +141,29 @@ describe('processBatch', () => {
     expect(report.failures).toEqual([bad.sequenceNumber]);
   });
 
+  it('keeps a symbol with a record its engine rejected where it was while the dead-letter queue is down, so the retry sends the record', async () => {
+    const [first, , third] = aaplBars() as [Bar, Bar, Bar];
+    const closed = { ...first, start: Date.parse('2024-10-02T02:00:00Z') }; // 22:00 New York: closed
+    const batch = [
+      barRecord(closed),
+      barRecord(first),
+      barRecord(third),
+      barRecord({ ...first, symbol: 'MSFT' }),
+    ];
+    sinks.rejects.faults.failNext();
+    const report = await processBatch(batch, depsFor(sinks));
+    expect(report.rejected.map((r) => r.reason)).toEqual([expect.stringMatching(/outside trading hours/)]);
+    // AAPL fails from its first record (the rejected one); MSFT, with nothing rejected, goes on.
+    expect(report.failures).toEqual([batch[0]!.sequenceNumber]);
+    expect(sinks.state.get('AAPL')).toBeUndefined();
+    expect(sinks.state.get('MSFT')!.lastSequenceNumber).toBe(batch[3]!.sequenceNumber);
+    // The retry, from the first failure, rejects the record again and this time it reaches the queue.
+    const retry = await processBatch(batch, depsFor(sinks));
+    expect(retry.failures).toEqual([]);
+    expect(sinks.rejects.records.map((r) => r.sequenceNumber)).toEqual([batch[0]!.sequenceNumber]);
+    expect(sinks.metrics.count('AAPL', 'bar')).toBe(2);
+  });
+
   it("takes a symbol's bars from its bar feed when quotes come too (the poller's both mode): nothing goes to the dead-letter queue", async () => {
     const bars = aaplBars().slice(0, 30);
     const quote = (b: Bar, offset: number, price: number) =>
