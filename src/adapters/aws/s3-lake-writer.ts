@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { constants, gzip as gzipCallback } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -33,15 +34,28 @@ export function eventDay(epochMs: number): string {
 }
 
 /**
- * `raw/dt=YYYY-MM-DD/shard=<shardId>/<firstSeq>-<lastSeq>.ndjson.gz`: deterministic for a batch, so a
- * retry of the same batch overwrites its object instead of adding one.
+ * `raw/dt=YYYY-MM-DD/shard=<shardId>/<firstSeq>-<lastSeq>-<digest>.ndjson.gz`: the first and last
+ * sequence numbers of the object's records and a digest of all of them (16 hex digits of SHA-256).
+ * The key names exactly the records the object holds, so a write under an existing key is a rewrite
+ * of the same records (a retried batch overwrites its own object) and never replaces an object with
+ * fewer: a retry that writes only part of a range (the symbols that already advanced are skipped)
+ * gets a key of its own, and the raw zone may then hold a record twice, never lose one.
  */
 export function lakeObjectKey(
   prefix: string,
   day: string,
-  batch: Pick<LakeBatch, 'shardId' | 'firstSequenceNumber' | 'lastSequenceNumber'>,
+  shardId: string,
+  records: readonly Pick<LakeRecord, 'sequenceNumber'>[],
 ): string {
-  return `${prefix}dt=${day}/shard=${batch.shardId}/${batch.firstSequenceNumber}-${batch.lastSequenceNumber}.ndjson.gz`;
+  const first = records[0]?.sequenceNumber;
+  const last = records[records.length - 1]?.sequenceNumber;
+  if (first === undefined || last === undefined)
+    throw new RangeError('a lake object holds at least one record');
+  const digest = createHash('sha256')
+    .update(records.map((r) => r.sequenceNumber).join(','))
+    .digest('hex')
+    .slice(0, 16);
+  return `${prefix}dt=${day}/shard=${shardId}/${first}-${last}-${digest}.ndjson.gz`;
 }
 
 /** Splits a batch by the UTC day of each record's event time, keeping the batch's order within a day. */
@@ -127,7 +141,7 @@ export class S3LakeWriter implements LakeWriter {
     const days = groupByEventDay(batch.records);
     return Promise.all(
       [...days].map(async ([day, records]) => {
-        const key = lakeObjectKey(this.#prefix, day, batch);
+        const key = lakeObjectKey(this.#prefix, day, batch.shardId, records);
         await this.#s3.send(
           new PutObjectCommand({
             Bucket: this.#bucket,

@@ -16,7 +16,8 @@ export interface MemoryLakeObject {
 
 /**
  * In-memory LakeWriter with the S3 writer's object layout: one object per (batch, shard, event day)
- * under the same deterministic key, so writing a batch twice overwrites rather than adds.
+ * under the same key, named by the records it holds, so writing a batch twice overwrites rather
+ * than adds.
  * `encode: true` also builds the gzip NDJSON body (the real CPU cost, for the bench).
  */
 export class MemoryLakeWriter implements LakeWriter {
@@ -37,7 +38,7 @@ export class MemoryLakeWriter implements LakeWriter {
     if (batch.records.length === 0) return [];
     const keys: string[] = [];
     for (const [day, records] of groupByEventDay(batch.records)) {
-      const key = lakeObjectKey(this.#prefix, day, batch);
+      const key = lakeObjectKey(this.#prefix, day, batch.shardId, records);
       const body = this.#encode ? await encodeLakeObject(records) : undefined;
       this.#objects.set(key, { key, records: [...records], ...(body ? { body } : {}) });
       this.puts += 1;

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventDay, S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { eventDay, lakeObjectKey, S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import type { LakeBatch, LakeRecord } from '../../../src/ports/processor.ts';
 
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -40,13 +41,32 @@ function expectedLine(seq: string, iso: string): string {
 }
 
 describe('S3LakeWriter', () => {
-  it('writes one gzip NDJSON object per event day (UTC) under dt=/shard= with deterministic keys', async () => {
+  it('names each object by exactly its records: the same records give the same key, a subset of the range another one', () => {
+    const rs = batch.records;
+    const key = (records: readonly LakeRecord[]) =>
+      lakeObjectKey('raw/', '2024-03-08', 'shardId-000000000001', records);
+    expect(key(rs)).toBe(key([...rs]));
+    const keys = new Set([
+      key(rs),
+      key([rs[0]!, rs[3]!]),
+      key([rs[0]!, rs[1]!, rs[3]!]),
+      key([rs[0]!, rs[2]!, rs[3]!]),
+    ]);
+    expect(keys.size).toBe(4);
+    for (const k of keys)
+      expect(k).toMatch(/^raw\/dt=2024-03-08\/shard=shardId-000000000001\/100-103-[0-9a-f]{16}\.ndjson\.gz$/);
+    expect(() => key([])).toThrow(/at least one record/);
+  });
+
+  it('writes one gzip NDJSON object per event day (UTC) under dt=/shard=, keyed by the records it holds', async () => {
     s3Mock.on(PutObjectCommand).resolves({});
     const writer = new S3LakeWriter({ s3, bucket: 'lake' });
     const keys = await writer.writeBatch(batch);
+    // First and last sequence numbers, and 16 hex digits of the SHA-256 of all of them, comma-joined.
+    const digest = (seqs: string) => createHash('sha256').update(seqs).digest('hex').slice(0, 16);
     expect([...keys].sort()).toEqual([
-      'raw/dt=2024-03-08/shard=shardId-000000000001/100-103.ndjson.gz',
-      'raw/dt=2024-03-09/shard=shardId-000000000001/100-103.ndjson.gz',
+      `raw/dt=2024-03-08/shard=shardId-000000000001/100-101-${digest('100,101')}.ndjson.gz`,
+      `raw/dt=2024-03-09/shard=shardId-000000000001/102-103-${digest('102,103')}.ndjson.gz`,
     ]);
     const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
     expect(puts).toHaveLength(2);

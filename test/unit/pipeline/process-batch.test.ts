@@ -352,6 +352,34 @@ describe('processBatch', () => {
     expect(sinks.state.get('MSFT')!.lastSequenceNumber).toBe('1');
   });
 
+  it('a retry that writes part of a batch to the lake adds an object and never overwrites one with fewer records', async () => {
+    const [a0, a1] = aaplBars() as [Bar, Bar];
+    const batch = [barRecord(a0), barRecord({ ...a0, symbol: 'MSFT' }), barRecord(a1)];
+    const save = sinks.state.save.bind(sinks.state);
+    let throttled = false; // AAPL's first state save is throttled
+    sinks.state.save = async (state, expected) => {
+      if (state.symbol !== 'AAPL' || throttled) return save(state, expected);
+      throttled = true;
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    const first = await processBatch(batch, depsFor(sinks));
+    expect(first.failures).toEqual([batch[0]!.sequenceNumber]);
+    // Lambda retries from there: MSFT has advanced, so only AAPL's two records reach the lake.
+    const retry = await processBatch(batch, depsFor(sinks));
+    expect(retry.failures).toEqual([]);
+    expect(retry.duplicates).toBe(1);
+    expect(sinks.lake.objectCount).toBe(2);
+    expect(sinks.lake.objects().map((o) => o.records.map((r) => r.symbol))).toEqual(
+      expect.arrayContaining([
+        ['AAPL', 'MSFT', 'AAPL'],
+        ['AAPL', 'AAPL'],
+      ]),
+    );
+    expect(new Set(sinks.lake.records().map((r) => r.sequenceNumber))).toEqual(
+      new Set(batch.map((r) => r.sequenceNumber)),
+    );
+  });
+
   it("isolates a symbol whose state cannot be encoded: its state stays where it was, the others' advance", async () => {
     const real = analyticsEngines();
     const unsavable: SymbolEngineFactory = {
