@@ -15,7 +15,10 @@ import type { AwsClientConfig, AwsService } from '../../config/aws.ts';
 export interface AwsClients {
   readonly kinesis: KinesisClient;
   readonly dynamodb: DynamoDBClient;
-  /** DynamoDB with native JS types (lib-dynamodb), empty values dropped. */
+  /**
+   * DynamoDB with native JS types (lib-dynamodb), empty values dropped; any finite JS number is
+   * written (as its shortest decimal) and every stored number reads back as a JS number.
+   */
   readonly documents: DynamoDBDocumentClient;
   readonly s3: S3Client;
   readonly sqs: SQSClient;
@@ -58,7 +61,17 @@ export function createAwsClients(config: AwsClientConfig): AwsClients {
     get documents() {
       return lazy('documents', () =>
         DynamoDBDocumentClient.from(clients.dynamodb, {
-          marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+          marshallOptions: {
+            removeUndefinedValues: true,
+            convertClassInstanceToMap: false,
+            // Write numbers beyond ±2^53 (e.g. volume 1e16) instead of throwing: the shortest
+            // decimal string of a JS double loses nothing JS had. (Range is the caller's job:
+            // see storableValues in market-table.ts.)
+            allowImpreciseNumbers: true,
+          },
+          // Read every N back as a plain JS number: by default the SDK returns a BigInt for
+          // integers beyond ±2^53 and throws for e.g. "1e+21".
+          unmarshallOptions: { wrapNumbers: (s: string) => Number(s) },
         }),
       );
     },

@@ -18,8 +18,8 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
  *   width), so lexical order is time order and `begins_with(sk, 'BAR#2024-03-08')` selects a day.
  * - The state item is written with a condition on `lastSequenceNumber` (see dynamodb-state-store.ts).
  * - LATEST only moves forward: `attribute_not_exists(pk) OR #time < :time`.
- * - A metric row's `values` is a map of the row's measures and labels; non-finite numbers are stored
- *   as null (DynamoDB has no NaN/Infinity).
+ * - A metric row's `values` is a map of the row's measures and labels; numbers DynamoDB cannot hold
+ *   are mapped by `storableValues` (non-finite or magnitude ≥ 1e126 → null, below 1e-130 → 0).
  */
 
 export const SYMBOL_PREFIX = 'SYMBOL#';
@@ -144,11 +144,22 @@ export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
   };
 }
 
-/** Numbers DynamoDB can store: non-finite values become null, everything else passes. */
+/**
+ * A row's values as DynamoDB can store them (its N range is 1E-130 to 9.99…E+125 in magnitude):
+ * a number that is non-finite (NaN, ±Infinity) or has magnitude ≥ 1e126 becomes null; a finite
+ * number with magnitude below 1e-130 becomes 0 (so ±0 is stored as 0); undefined becomes null;
+ * every other value passes unchanged.
+ */
 export function storableValues(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(values)) {
-    out[k] = typeof v === 'number' && !Number.isFinite(v) ? null : v === undefined ? null : v;
+    if (typeof v === 'number') {
+      const a = v < 0 ? -v : v;
+      // NaN fails both comparisons, ±Infinity the second: both end as null.
+      out[k] = a < 1e-130 ? 0 : a < 1e126 ? v : null;
+    } else {
+      out[k] = v === undefined ? null : v;
+    }
   }
   return out;
 }

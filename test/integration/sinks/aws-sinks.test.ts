@@ -114,6 +114,28 @@ describe('DynamoDB metrics store against the emulator', () => {
     expect(await latest()).toMatchObject({ time: T0 + 13 * 60_000, values: { close: 13 } });
     expect(await countMetricRows(cloud().clients.documents, env('MARKET_TABLE_NAME'), 'LAT')).toBe(4);
   });
+
+  it('stores any finite number: beyond 2^53 exact, outside DynamoDB’s range as 0 / null', async () => {
+    const store = new DynamoDbMetricsStore({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+      ttlDays: 7,
+    });
+    const row: MetricRow = {
+      symbol: 'HUGE',
+      time: T0,
+      kind: 'bar',
+      values: { close: 171.25, volume: 1e16, notional: 1.5e21, flow: -2.5e30, tiny: 1e-200, vast: 3e130 },
+    };
+    await store.write([row]);
+    const want = { close: 171.25, volume: 1e16, notional: 1.5e21, flow: -2.5e30, tiny: 0, vast: null };
+    for (const sk of ['BAR#2024-03-08T14:30:00.000Z', 'LATEST']) {
+      const item = await cloud().clients.documents.send(
+        new GetCommand({ TableName: env('MARKET_TABLE_NAME'), Key: { pk: 'SYMBOL#HUGE', sk } }),
+      );
+      expect(item.Item?.values).toStrictEqual(want);
+    }
+  });
 });
 
 describe('DynamoDB alert ledger against the emulator', () => {
