@@ -6,12 +6,6 @@ import { ALERT_TTL_DAYS, alertKey, expiresAtSeconds } from './market-table.ts';
 export interface DynamoDbAlertLedgerOptions {
   readonly documents: DynamoDBDocumentClient;
   readonly tableName: string;
-  /**
-   * A claim still 'claimed' (never confirmed nor released, e.g. the process died between claim and
-   * publish) may be taken over after this long. Default 15 minutes, the longest a Lambda can run, so
-   * a live claimant has always finished or died by then. 0 disables take-over.
-   */
-  readonly claimLeaseMs?: number;
   readonly now?: () => number;
 }
 
@@ -19,23 +13,25 @@ export interface DynamoDbAlertLedgerOptions {
  * The alerts already sent, one item per (symbol, kind, bar): `SYMBOL#<sym>` / `ALERT#<kind>#<ISO>`.
  * claim = conditional put (`attribute_not_exists(pk)`), confirm = status 'published' + messageId,
  * release = delete only while still 'claimed'. Items expire after 35 days.
+ *
+ * At most once: a claim is final unless released. There is no lease and no take-over, however old
+ * a 'claimed' item is; only `release` (called only when the notifier knows nothing was sent) gives
+ * a claim back. So an alert whose publish outcome is unknown (e.g. SNS accepted it but the reply was
+ * lost, or the process died mid-publish) stays claimed and is never sent again.
  */
 export class DynamoDbAlertLedger implements AlertLedger {
   readonly #documents: DynamoDBDocumentClient;
   readonly #table: string;
-  readonly #leaseMs: number;
   readonly #now: () => number;
 
   constructor(options: DynamoDbAlertLedgerOptions) {
     this.#documents = options.documents;
     this.#table = options.tableName;
-    this.#leaseMs = options.claimLeaseMs ?? 15 * 60_000;
     this.#now = options.now ?? Date.now;
   }
 
   async claim(alert: Alert): Promise<AlertClaim> {
     const now = this.#now();
-    const takeOver = this.#leaseMs > 0;
     try {
       await this.#documents.send(
         new PutCommand({
@@ -51,15 +47,8 @@ export class DynamoDbAlertLedger implements AlertLedger {
             claimedAt: now,
             expiresAt: expiresAtSeconds(now, ALERT_TTL_DAYS),
           },
-          ConditionExpression: takeOver
-            ? 'attribute_not_exists(pk) OR (#status = :claimed AND claimedAt < :staleBefore)'
-            : 'attribute_not_exists(pk)',
-          ...(takeOver
-            ? {
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':claimed': 'claimed', ':staleBefore': now - this.#leaseMs },
-              }
-            : {}),
+          // Only a key never claimed (or released) can be claimed: never a take-over.
+          ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
       return 'claimed';

@@ -14,18 +14,18 @@ function ledgerKey(alert: Alert): string {
 }
 
 /**
- * In-memory AlertLedger with the DynamoDB ledger's semantics: claim succeeds once per key (or after
- * a stale claim's lease ran out), confirm marks it published, release gives back only a claim that
- * was never published.
+ * In-memory AlertLedger with the DynamoDB ledger's semantics: claim succeeds once per key, confirm
+ * marks it published, release gives back only a claim that was never published.
+ *
+ * At most once: a claim is final unless released. There is no lease and no take-over, however old
+ * a 'claimed' entry is, so an alert whose publish outcome is unknown is never sent again.
  */
 export class MemoryAlertLedger implements AlertLedger {
   readonly faults = new Faults('alert ledger');
   readonly #entries = new Map<string, LedgerEntry>();
-  readonly #leaseMs: number;
   readonly #now: () => number;
 
-  constructor(options: { claimLeaseMs?: number; now?: () => number } = {}) {
-    this.#leaseMs = options.claimLeaseMs ?? 15 * 60_000;
+  constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
   }
 
@@ -33,9 +33,7 @@ export class MemoryAlertLedger implements AlertLedger {
     this.faults.check('before');
     const now = this.#now();
     const key = ledgerKey(alert);
-    const entry = this.#entries.get(key);
-    const stale = entry?.status === 'claimed' && this.#leaseMs > 0 && entry.claimedAt < now - this.#leaseMs;
-    if (entry && !stale) return 'already-claimed';
+    if (this.#entries.has(key)) return 'already-claimed';
     this.#entries.set(key, { alertId: alert.id, status: 'claimed', claimedAt: now });
     this.faults.check('after');
     return 'claimed';

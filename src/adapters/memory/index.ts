@@ -34,18 +34,13 @@ export interface MemorySinks {
 }
 
 /** A fresh set of every in-memory sink. `encodeLake` builds real gzip NDJSON bodies (bench realism). */
-export function createMemorySinks(
-  options: { encodeLake?: boolean; now?: () => number; claimLeaseMs?: number } = {},
-): MemorySinks {
+export function createMemorySinks(options: { encodeLake?: boolean; now?: () => number } = {}): MemorySinks {
   return {
     state: new MemoryStateStore(),
     metrics: new MemoryMetricsStore(),
     lake: new MemoryLakeWriter({ encode: options.encodeLake ?? false }),
     timeseries: new MemoryTimeseriesSink(),
-    ledger: new MemoryAlertLedger({
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.claimLeaseMs !== undefined ? { claimLeaseMs: options.claimLeaseMs } : {}),
-    }),
+    ledger: new MemoryAlertLedger(options.now ? { now: options.now } : {}),
     notifier: new MemoryAlertNotifier(),
     rejects: new MemoryRejectedRecordSink(),
   };

@@ -173,19 +173,30 @@ describe('DynamoDB alert ledger against the emulator', () => {
     expect(item.Item!.expiresAt).toBeGreaterThan(Date.now() / 1000 + 34 * 86_400);
   });
 
-  it('a stale claim (publisher died) can be taken over after the lease', async () => {
+  it('a claim never confirmed nor released is final however old (at most once, no take-over)', async () => {
+    // Publish outcome unknown (e.g. SNS accepted it, the reply was lost): the item stays 'claimed'
+    // and no later retry may take it over and send the alert a second time.
     let now = T0;
     const ledger = new DynamoDbAlertLedger({
       documents: cloud().clients.documents,
       tableName: env('MARKET_TABLE_NAME'),
-      claimLeaseMs: 60_000,
       now: () => now,
     });
-    const a = { ...alert, symbol: 'LEASE', id: 'LEASE#x' };
+    const a = { ...alert, symbol: 'UNKNOWN', id: 'UNKNOWN#x' };
     expect(await ledger.claim(a)).toBe('claimed');
-    now += 30_000;
+    now = T0 + 60 * 60_000; // 1 hour later
     expect(await ledger.claim(a)).toBe('already-claimed');
-    now += 31_000;
+    now = T0 + 24 * 60 * 60_000; // 1 day later
+    expect(await ledger.claim(a)).toBe('already-claimed');
+    const item = await cloud().clients.documents.send(
+      new GetCommand({
+        TableName: env('MARKET_TABLE_NAME'),
+        Key: { pk: 'SYMBOL#UNKNOWN', sk: 'ALERT#volume-spike#2024-03-08T14:30:00.000Z' },
+      }),
+    );
+    expect(item.Item).toMatchObject({ status: 'claimed', claimedAt: T0, alertId: a.id });
+    // Only release (the notifier knows nothing was sent) gives it back.
+    await ledger.release(a);
     expect(await ledger.claim(a)).toBe('claimed');
   });
 });

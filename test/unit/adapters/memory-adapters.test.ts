@@ -75,7 +75,7 @@ describe('in-memory processor adapters', () => {
 
   it('alert ledger: claim once, release gives it back, a published claim is never released', async () => {
     let now = T0;
-    const { ledger, notifier } = createMemorySinks({ now: () => now, claimLeaseMs: 60_000 });
+    const { ledger, notifier } = createMemorySinks({ now: () => now });
     expect(await ledger.claim(alert)).toBe('claimed');
     expect(await ledger.claim(alert)).toBe('already-claimed');
     await ledger.release(alert);
@@ -88,13 +88,19 @@ describe('in-memory processor adapters', () => {
     expect(await ledger.claim(alert)).toBe('already-claimed');
   });
 
-  it('alert ledger: a claim never confirmed can be taken over after its lease', async () => {
+  it('alert ledger: a claim never confirmed nor released is final however old (at most once)', async () => {
+    // Publish outcome unknown (e.g. SNS accepted it, the reply was lost): the claim stays 'claimed'
+    // and no later retry may take it over and send the alert a second time.
     let now = T0;
-    const { ledger } = createMemorySinks({ now: () => now, claimLeaseMs: 60_000 });
+    const { ledger } = createMemorySinks({ now: () => now });
     expect(await ledger.claim(alert)).toBe('claimed');
-    now += 59_000;
+    now = T0 + 60 * 60_000; // 1 hour later
     expect(await ledger.claim(alert)).toBe('already-claimed');
-    now += 2_000;
+    now = T0 + 24 * 60 * 60_000; // 1 day later
+    expect(await ledger.claim(alert)).toBe('already-claimed');
+    expect(ledger.status(alert)).toEqual({ status: 'claimed' });
+    // Only release (the notifier knows nothing was sent) gives it back.
+    await ledger.release(alert);
     expect(await ledger.claim(alert)).toBe('claimed');
   });
 
