@@ -74,6 +74,13 @@ export function toTimestreamRecord(row: MetricRow): _Record | undefined {
   };
 }
 
+/** A record's Timestream identity: its dimensions, time and measure name. */
+function recordIdentity(record: _Record): string {
+  const key: (string | undefined)[] = [record.Time, record.MeasureName];
+  for (const d of record.Dimensions ?? []) key.push(d.Name, d.Value);
+  return JSON.stringify(key);
+}
+
 export interface TimestreamSinkOptions {
   readonly client: TimestreamWriteClient;
   /** TIMESTREAM_DATABASE */
@@ -99,6 +106,16 @@ export interface TimestreamSinkOptions {
  * version — the stored data is unchanged (idempotent) — and a recomputation (a bar revised by a late
  * tick) also lands, the same last-writer-wins upsert DynamoDB's PutItem gives the metric rows. A
  * constant version would make a replay idempotent too, but would reject every legitimate revision.
+ *
+ * One record per identity per write: every record of one WriteRecords call carries the same Version,
+ * and Timestream rejects a record whose identity matches one already stored with different values
+ * unless its version is higher — so two rows of one batch with the same identity (two quote ticks in
+ * the same exchange second) would reject the later one on every retry. write() therefore collapses
+ * rows by the identity of the record toTimestreamRecord builds (dimensions, time, measure name): the
+ * last row wins, at the first row's position — the rule the DynamoDB metrics store applies.
+ *
+ * A rejection whose ExistingVersion is at least the version sent means a write at least as new (e.g.
+ * a concurrent retry of the same rows) is already stored; it counts as written, not as a failure.
  */
 export class TimestreamSink implements TimeseriesSink {
   readonly #client: TimestreamWriteClient;
@@ -124,14 +141,17 @@ export class TimestreamSink implements TimeseriesSink {
   }
 
   async write(rows: readonly MetricRow[]): Promise<void> {
-    const pairs: { row: MetricRow; record: _Record }[] = [];
+    // One record per identity (see the class comment): Map.set keeps the first position, last row.
+    const byIdentity = new Map<string, { row: MetricRow; record: _Record }>();
     for (const row of rows) {
       const record = toTimestreamRecord(row);
-      if (record) pairs.push({ row, record });
+      if (record) byIdentity.set(recordIdentity(record), { row, record });
     }
+    const pairs = [...byIdentity.values()];
     const rejections: TimestreamRejection[] = [];
     for (let i = 0; i < pairs.length; i += TIMESTREAM_MAX_RECORDS) {
       const chunk = pairs.slice(i, i + TIMESTREAM_MAX_RECORDS);
+      const version = this.#nextVersion();
       try {
         await this.#client.send(
           new WriteRecordsCommand({
@@ -140,7 +160,7 @@ export class TimestreamSink implements TimeseriesSink {
             CommonAttributes: {
               MeasureValueType: 'MULTI',
               TimeUnit: 'MILLISECONDS',
-              Version: this.#nextVersion(),
+              Version: version,
             },
             Records: chunk.map((p) => p.record),
           }),
@@ -151,6 +171,14 @@ export class TimestreamSink implements TimeseriesSink {
           error as { RejectedRecords?: { RecordIndex?: number; Reason?: string; ExistingVersion?: number }[] }
         ).RejectedRecords;
         for (const r of rejected ?? []) {
+          // AWS RejectedRecord: a record with the same dimensions, time and measure name but different
+          // values is rejected when its version is "equal to or lower than the existing value", and
+          // ExistingVersion then holds the stored record's version. ExistingVersion ≥ ours means a
+          // write at least as new (versions are write times) already holds this identity: this
+          // upsert is superseded, as last-writer-wins intends, so the row counts as written rather
+          // than failing a batch whose newer data is already stored.
+          // https://docs.aws.amazon.com/timestream/latest/APIReference/API_RejectedRecord.html
+          if (r.ExistingVersion !== undefined && r.ExistingVersion >= version) continue;
           const row = r.RecordIndex === undefined ? undefined : chunk[r.RecordIndex]?.row;
           rejections.push({
             symbol: row?.symbol ?? '?',

@@ -152,6 +152,104 @@ describe('TimestreamSink', () => {
     expect(seen).toEqual([{ symbol: 'AAPL', kind: 'bar', time: T0, reason: 'bad' }]);
   });
 
+  it('collapses rows with one Timestream identity to the last row, so a batch is not self-rejecting', async () => {
+    // Timestream's rule: same dimensions, time and measure name, different values, version not higher → rejected.
+    tsMock
+      .on(WriteRecordsCommand)
+      .callsFake(
+        (input: {
+          Records: { Dimensions: unknown; Time: string; MeasureName: string; MeasureValues: unknown }[];
+        }) => {
+          const seen = new Map<string, string>();
+          const RejectedRecords: { RecordIndex: number; Reason: string }[] = [];
+          input.Records.forEach((r, i) => {
+            const k = JSON.stringify([r.Dimensions, r.Time, r.MeasureName]);
+            const v = JSON.stringify(r.MeasureValues);
+            if (seen.has(k) && seen.get(k) !== v)
+              RejectedRecords.push({ RecordIndex: i, Reason: 'duplicate' });
+            seen.set(k, v);
+          });
+          if (RejectedRecords.length > 0)
+            throw new RejectedRecordsException({ message: 'rejected', $metadata: {}, RejectedRecords });
+          return {};
+        },
+      );
+    const tick = (price: number, extra: Partial<MetricRow> = {}): MetricRow => ({
+      symbol: 'AAPL',
+      kind: 'tick',
+      time: T0 + 20_000,
+      values: { price, session: 'regular' },
+      ...extra,
+    });
+    const rows = [
+      tick(101),
+      tick(999, { symbol: 'MSFT' }),
+      tick(102, { time: T0 + 20_000.4 }), // same Time once truncated to ms
+      tick(103, { kind: 'bar' }),
+      tick(104, { values: { price: 104, session: 'pre' } }),
+      tick(105, { time: T0 + 21_000 }),
+    ];
+    const sink = new TimestreamSink({ client, database: 'd', table: 't' });
+    await expect(sink.write(rows)).resolves.toBeUndefined();
+    const records = tsMock.commandCalls(WriteRecordsCommand).flatMap((c) => c.args[0].input.Records!);
+    expect(
+      records.map((r) => [r.Dimensions!.map((d) => d.Value).join('/'), r.Time, r.MeasureValues![0]!.Value]),
+    ).toEqual([
+      ['AAPL/tick/regular', String(T0 + 20_000), '102'],
+      ['MSFT/tick/regular', String(T0 + 20_000), '999'],
+      ['AAPL/bar/regular', String(T0 + 20_000), '103'],
+      ['AAPL/tick/pre', String(T0 + 20_000), '104'],
+      ['AAPL/tick/regular', String(T0 + 21_000), '105'],
+    ]);
+  });
+
+  it('still chunks ≤ 100 records per WriteRecords after collapsing duplicates', async () => {
+    tsMock.on(WriteRecordsCommand).resolves({});
+    const sink = new TimestreamSink({ client, database: 'd', table: 't' });
+    const first = Array.from({ length: 250 }, (_, i) => row(i));
+    const revised = Array.from({ length: 250 }, (_, i) => row(i, { close: -1 }));
+    await sink.write([...first, ...revised]);
+    const inputs = tsMock.commandCalls(WriteRecordsCommand).map((c) => c.args[0].input);
+    expect(inputs.map((i) => i.Records!.length)).toEqual([100, 100, 50]);
+    expect(inputs.flatMap((i) => i.Records!).every((r) => r.MeasureValues![0]!.Value === '-1')).toBe(true);
+  });
+
+  it('counts a rejection whose ExistingVersion is ≥ the version sent as written (a newer write is stored)', async () => {
+    const now = 1_700_000_000_000;
+    tsMock.on(WriteRecordsCommand).rejects(
+      new RejectedRecordsException({
+        message: 'rejected',
+        $metadata: {},
+        RejectedRecords: [
+          { RecordIndex: 0, Reason: 'newer version exists', ExistingVersion: now * 1000 },
+          { RecordIndex: 1, Reason: 'newer version exists', ExistingVersion: now * 1000 + 5 },
+          { RecordIndex: 2, Reason: 'older version exists', ExistingVersion: now * 1000 - 1 },
+        ],
+      }),
+    );
+    const seen: TimestreamRejection[] = [];
+    const sink = new TimestreamSink({
+      client,
+      database: 'd',
+      table: 't',
+      now: () => now,
+      onRejected: (r) => seen.push(...r),
+    });
+    await sink.write([row(0), row(1), row(2)]);
+    expect(tsMock.commandCalls(WriteRecordsCommand)[0]!.args[0].input.CommonAttributes!.Version).toBe(
+      now * 1000,
+    );
+    expect(seen).toEqual([
+      {
+        symbol: 'AAPL',
+        kind: 'bar',
+        time: T0 + 2 * 60_000,
+        reason: 'older version exists',
+        existingVersion: now * 1000 - 1,
+      },
+    ]);
+  });
+
   it('propagates other errors', async () => {
     tsMock.on(WriteRecordsCommand).rejects(new Error('AccessDenied'));
     const sink = new TimestreamSink({ client, database: 'd', table: 't' });
