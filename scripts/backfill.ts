@@ -71,6 +71,10 @@ async function main(argv: string[]): Promise<number> {
       `note: Yahoo keeps about 30 days of 1-minute bars; starting at ${new Date(oldest).toISOString()} instead of ${new Date(from).toISOString()}`,
     );
     from = oldest;
+    if (from >= to)
+      throw new UsageError(
+        `--to (${new Date(to).toISOString()}) is older than the 1-minute bars Yahoo keeps (from ${new Date(oldest).toISOString()}): nothing to fetch`,
+      );
   }
   const dryRun = values['dry-run'];
   const clients = dryRun ? undefined : createAwsClients(awsClientConfigFromEnv());

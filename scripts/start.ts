@@ -67,11 +67,13 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
     return v;
   };
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
     const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
     const take = () => inline ?? value(i++, flag);
+    given.add(flag);
     switch (flag) {
       case '--stage':
         args.stage = take();
@@ -132,6 +134,8 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     }
   }
   if (args.replay && args.synthetic) throw new UsageError('--replay and --synthetic are exclusive');
+  if (given.has('--state-dir') && given.has('--ephemeral'))
+    throw new UsageError('--state-dir and --ephemeral are exclusive');
   if (!/^[a-zA-Z][a-zA-Z0-9-]{0,15}$/.test(args.stage))
     throw new UsageError(`--stage "${args.stage}" must be letters, digits and '-' (like dev, staging, prod)`);
   return args;

@@ -1,0 +1,36 @@
+/**
+ * Command-line usage errors of `npm start` and `npm run backfill`, through the real scripts: a
+ * contradictory or empty request exits 2 with its reason instead of running (or doing nothing).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const run = (script: string, args: readonly string[]) =>
+  spawnSync(process.execPath, [script, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+
+describe('command-line usage errors', () => {
+  it('npm start refuses --state-dir together with --ephemeral (one of them would be ignored)', () => {
+    const r = run('scripts/start.ts', ['--ephemeral', '--state-dir', 'unused-state-dir', '--once']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--state-dir and --ephemeral are exclusive');
+  });
+
+  it('backfill refuses a range wholly older than the 1-minute bars Yahoo keeps, instead of fetching nothing', () => {
+    const r = run('scripts/backfill.ts', [
+      '--symbols',
+      'AAPL',
+      '--from',
+      '2024-10-01',
+      '--to',
+      '2024-10-03',
+      '--dry-run',
+    ]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /--to \(2024-10-03T00:00:00.000Z\) is older than the 1-minute bars Yahoo keeps .*: nothing to fetch/,
+    );
+    expect(r.stdout).toBe('');
+  });
+});
