@@ -95,7 +95,11 @@ function ticksOf(bars: readonly Bar[]): Tick[] {
 }
 
 export async function run(log: (line: string) => void): Promise<Record<string, unknown>> {
-  const n = Math.max(1_000_000, Number(process.env.ENGINE_BARS ?? 1_000_000));
+  const n = Number(process.env.ENGINE_BARS ?? 1_000_000);
+  if (!Number.isInteger(n) || n < 1_000_000 || n > 100_000_000)
+    throw new RangeError(
+      `ENGINE_BARS must be an integer between 1000000 (the target's count) and 100000000, got ${JSON.stringify(process.env.ENGINE_BARS)}`,
+    );
   const t0 = performance.now();
   const bars = syntheticBars('SPY', n);
   log(
