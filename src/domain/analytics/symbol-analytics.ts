@@ -289,6 +289,8 @@ function withAnomaly(list: Anomaly[] | undefined, a: Anomaly): Anomaly[] {
   return list;
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 const NO_ROWS: readonly MetricsRow[] = Object.freeze([]) as readonly MetricsRow[];
 
 export class SymbolAnalytics {
@@ -621,7 +623,7 @@ export class SymbolAnalytics {
 
   /** The whole per-symbol state as one JSON-safe document. */
   snapshot(): SymbolAnalyticsSnapshot {
-    return {
+    const doc: Writable<SymbolAnalyticsSnapshot> = {
       v: SYMBOL_ANALYTICS_SNAPSHOT_VERSION,
       symbol: this.symbol,
       calendar: this.calendar.id,
@@ -633,8 +635,6 @@ export class SymbolAnalytics {
       lastBar: this.lastBar === null ? null : { ...this.lastBar },
       lastFedDay: this.lastFedDay,
       gapChecked: this.gapChecked,
-      ...(this.quoteBars ? { quoteBars: true as const } : {}),
-      ...(this.heldBars.length > 0 ? { heldBars: this.heldBars.map((b) => ({ ...b })) } : {}),
       indicators: this.slots.map((s) => ({ spec: s.spec, state: s.ind.snapshot() as IndicatorSnapshot })),
       returns: { window: this.settings.returnWindow, state: this.returns.snapshot() },
       volume: {
@@ -648,6 +648,10 @@ export class SymbolAnalytics {
         volume: { ...this.episodes.volume },
       },
     };
+    // Only when set, so the usual document (a bar feed, nothing held) keeps its one shape.
+    if (this.quoteBars) doc.quoteBars = true;
+    if (this.heldBars.length > 0) doc.heldBars = this.heldBars.map((b) => ({ ...b }));
+    return doc;
   }
 
   /**
