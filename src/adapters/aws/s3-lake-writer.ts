@@ -51,6 +51,11 @@ export function lakeObjectKey(
   const last = records[records.length - 1]?.sequenceNumber;
   if (first === undefined || last === undefined)
     throw new RangeError('a lake object holds at least one record');
+  // They go into the key's path: Kinesis sequence numbers are decimal digits, nothing else is.
+  for (const seq of [first, last]) {
+    if (!/^\d+$/.test(seq))
+      throw new RangeError(`lake record sequenceNumber must be a decimal string, got '${seq}'`);
+  }
   const digest = createHash('sha256')
     .update(records.map((r) => r.sequenceNumber).join(','))
     .digest('hex')

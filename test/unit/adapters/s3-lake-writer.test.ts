@@ -56,6 +56,10 @@ describe('S3LakeWriter', () => {
     for (const k of keys)
       expect(k).toMatch(/^raw\/dt=2024-03-08\/shard=shardId-000000000001\/100-103-[0-9a-f]{16}\.ndjson\.gz$/);
     expect(() => key([])).toThrow(/at least one record/);
+    // Only decimal sequence numbers reach the key's path, whichever day's object they start or end.
+    expect(() => key([rs[0]!, { ...rs[3]!, sequenceNumber: '../x' }])).toThrow(
+      /sequenceNumber must be a decimal string, got '..\/x'/,
+    );
   });
 
   it('writes one gzip NDJSON object per event day (UTC) under dt=/shard=, keyed by the records it holds', async () => {
