@@ -121,7 +121,7 @@ export interface TickResult {
 export type BarResult =
   | { readonly row: MetricsRow; readonly rejected?: undefined; readonly covered?: undefined }
   | { readonly row?: undefined; readonly rejected: Rejection; readonly covered?: undefined }
-  /** The bar's minute was already applied (a replay, or a bar built from quotes): nothing changed but the source. */
+  /** The bar's minute was already applied (a replay, or a bar built from quotes): no row; quote bars are held from now on. */
   | { readonly row?: undefined; readonly rejected?: undefined; readonly covered: string };
 
 export const SYMBOL_ANALYTICS_SNAPSHOT_VERSION = 1;

@@ -194,6 +194,34 @@ describe('processBatch', () => {
     expect(sinks.metrics.count('AAPL', 'tick')).toBe(58);
   });
 
+  it('counts a feed bar whose minute the quotes already built as a duplicate: no row, no lake line, nothing to the dead-letter queue', async () => {
+    const [b0, b1, b2] = aaplBars() as [Bar, Bar, Bar];
+    const quote = (time: number, price: number) =>
+      record(
+        encodeMarketEvent({ kind: 'tick', tick: { symbol: 'AAPL', time, price, source: 'yahoo' } }),
+        'AAPL',
+      );
+    // Quotes only at first: the quote at 13:32:05 closes the 13:31 bar built from quotes.
+    const quotes = [
+      quote(b1.start + 5_000, b1.open),
+      quote(b1.start + 35_000, b1.close),
+      quote(b2.start + 5_000, b2.open),
+    ];
+    await processBatch(quotes, depsFor(sinks));
+    expect(sinks.metrics.rows('AAPL', 'bar').map((r) => r.time)).toEqual([b1.start]);
+    // Then the feed delivers the bars of 13:30 and 13:31: both minutes are covered.
+    const late = [barRecord(b0), barRecord(b1)];
+    const report = await processBatch(late, depsFor(sinks));
+    expect(report.duplicates).toBe(2);
+    expect(report.processed).toBe(0);
+    expect(report.rejected).toEqual([]);
+    expect(sinks.rejects.records).toEqual([]);
+    expect(sinks.metrics.rows('AAPL', 'bar').map((r) => [r.time, r.values.open])).toEqual([
+      [b1.start, b1.open],
+    ]);
+    expect(sinks.lake.records().map((r) => r.kind)).toEqual(['tick', 'tick', 'tick']);
+  });
+
   it('retried and replayed records change nothing twice and publish no second alert', async () => {
     const records = [...aaplBars(), ...jumpDay('JUMP')]
       .sort((a, b) => a.start - b.start)
