@@ -32,9 +32,26 @@ export interface SymbolStateRecord {
 
 export type StateSaveOutcome = 'saved' | 'conflict';
 
+/**
+ * A stored state item that is not one this release can read (a required attribute missing or of
+ * the wrong type). Its symbol cannot be processed until the item is repaired; the others can.
+ */
+export class InvalidStoredStateError extends Error {
+  readonly symbol: string;
+  constructor(symbol: string, reason: string) {
+    super(`stored state of ${symbol} is invalid: ${reason}`);
+    this.name = 'InvalidStoredStateError';
+    this.symbol = symbol;
+  }
+}
+
 export interface SymbolStateStore {
-  /** Loads the states of many symbols in one round trip (per 100 keys). Missing symbols are absent. */
-  loadMany(symbols: readonly string[]): Promise<Map<string, SymbolStateRecord>>;
+  /**
+   * Loads the states of many symbols in one round trip (per 100 keys). Missing symbols are absent;
+   * an item that cannot be read is returned as its InvalidStoredStateError, so it fails only its
+   * own symbol. Throws only when the round trip itself fails.
+   */
+  loadMany(symbols: readonly string[]): Promise<Map<string, SymbolStateRecord | InvalidStoredStateError>>;
   /**
    * Saves a state only if the stored one still has `expectedLastSequenceNumber` (undefined: no state
    * stored yet). Returns 'conflict' when another writer advanced it first.

@@ -1,9 +1,17 @@
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { StateSaveOutcome, SymbolStateRecord, SymbolStateStore } from '../../ports/processor.ts';
-import { type BackoffOptions, resolveBackoff, STATE_SK, stateKey, symbolPk } from './market-table.ts';
+import {
+  InvalidStoredStateError,
+  type StateSaveOutcome,
+  type SymbolStateRecord,
+  type SymbolStateStore,
+} from '../../ports/processor.ts';
+import { type BackoffOptions, resolveBackoff, STATE_SK, SYMBOL_PREFIX, stateKey } from './market-table.ts';
 
 /** BatchGetItem reads at most 100 keys per call. */
 export const BATCH_GET_LIMIT = 100;
+
+/** Length of `SYMBOL#`, the partition key's prefix before the symbol. */
+const PK_PREFIX_LENGTH = SYMBOL_PREFIX.length;
 
 export class UnprocessedKeysError extends Error {
   readonly unprocessedSymbols: readonly string[];
@@ -13,13 +21,6 @@ export class UnprocessedKeysError extends Error {
     );
     this.name = 'UnprocessedKeysError';
     this.unprocessedSymbols = symbols;
-  }
-}
-
-export class InvalidStoredStateError extends Error {
-  constructor(symbol: string, reason: string) {
-    super(`stored state of ${symbol} is invalid: ${reason}`);
-    this.name = 'InvalidStoredStateError';
   }
 }
 
@@ -53,32 +54,37 @@ export class DynamoDbStateStore implements SymbolStateStore {
     this.#now = options.now ?? Date.now;
   }
 
-  async loadMany(symbols: readonly string[]): Promise<Map<string, SymbolStateRecord>> {
+  async loadMany(
+    symbols: readonly string[],
+  ): Promise<Map<string, SymbolStateRecord | InvalidStoredStateError>> {
     const unique = [...new Set(symbols)];
-    const out = new Map<string, SymbolStateRecord>();
+    const out = new Map<string, SymbolStateRecord | InvalidStoredStateError>();
     for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
       await this.#loadChunk(unique.slice(i, i + BATCH_GET_LIMIT), out);
     }
     return out;
   }
 
-  async #loadChunk(symbols: readonly string[], out: Map<string, SymbolStateRecord>): Promise<void> {
+  async #loadChunk(
+    symbols: readonly string[],
+    out: Map<string, SymbolStateRecord | InvalidStoredStateError>,
+  ): Promise<void> {
     let keys: Record<string, unknown>[] = symbols.map((s) => ({ ...stateKey(s) }));
     for (let attempt = 0; ; attempt++) {
       const res = await this.#documents.send(
         new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
       );
       for (const item of res.Responses?.[this.#table] ?? []) {
-        const state = toState(item);
-        out.set(state.symbol, state);
+        // Keyed by the item's key (what was asked for), whatever else the item holds.
+        const symbol = String(item.pk).slice(PK_PREFIX_LENGTH);
+        out.set(symbol, toState(symbol, item));
       }
       const left = res.UnprocessedKeys?.[this.#table]?.Keys ?? [];
       if (left.length === 0) return;
       if (attempt >= this.#backoff.maxRetries) {
-        const prefixLength = symbolPk('x').length - 1;
         throw new UnprocessedKeysError(
           this.#table,
-          left.map((k) => String(k.pk).slice(prefixLength)),
+          left.map((k) => String(k.pk).slice(PK_PREFIX_LENGTH)),
           attempt + 1,
         );
       }
@@ -118,15 +124,13 @@ export class DynamoDbStateStore implements SymbolStateStore {
   }
 }
 
-function toState(item: Record<string, unknown>): SymbolStateRecord {
-  const pk = String(item.pk ?? '');
-  const symbol = typeof item.symbol === 'string' ? item.symbol : pk.replace(/^SYMBOL#/, '');
-  if (item.sk !== STATE_SK) throw new InvalidStoredStateError(symbol, `sk is ${String(item.sk)}, not STATE`);
-  if (typeof item.lastSequenceNumber !== 'string' || item.lastSequenceNumber.length === 0) {
-    throw new InvalidStoredStateError(symbol, 'lastSequenceNumber is missing or not a string');
+function toState(symbol: string, item: Record<string, unknown>): SymbolStateRecord | InvalidStoredStateError {
+  if (item.sk !== STATE_SK) return new InvalidStoredStateError(symbol, `sk is ${String(item.sk)}, not STATE`);
+  if (typeof item.lastSequenceNumber !== 'string' || !/^\d+$/.test(item.lastSequenceNumber)) {
+    return new InvalidStoredStateError(symbol, 'lastSequenceNumber is missing or not a decimal string');
   }
   if (typeof item.lastEventTime !== 'number' || !Number.isFinite(item.lastEventTime)) {
-    throw new InvalidStoredStateError(symbol, 'lastEventTime is missing or not a number');
+    return new InvalidStoredStateError(symbol, 'lastEventTime is missing or not a number');
   }
   return {
     symbol,

@@ -10,6 +10,7 @@ import {
   type AlertLedger,
   type AlertNotifier,
   AlertNotPublishedError,
+  InvalidStoredStateError,
   type LakeRecord,
   type LakeWriter,
   type MetricRow,
@@ -223,7 +224,7 @@ export async function processBatch(
 
   // Load every symbol's state in one round trip; if that fails nothing of the batch can proceed.
   const symbols = [...bySymbol.keys()];
-  let states: Map<string, SymbolStateRecord>;
+  let states: Map<string, SymbolStateRecord | InvalidStoredStateError>;
   try {
     states = symbols.length > 0 ? await around('state', () => deps.state.loadMany(symbols)) : new Map();
   } catch (err) {
@@ -235,11 +236,12 @@ export async function processBatch(
   const work: SymbolWork[] = [];
   for (const [symbol, decoded] of bySymbol) {
     decoded.sort((a, b) => compareSequenceNumbers(a.record.sequenceNumber, b.record.sequenceNumber));
-    const previous = states.get(symbol);
+    const stored = states.get(symbol);
+    const invalid = stored instanceof InvalidStoredStateError;
     const w: SymbolWork = {
       symbol,
       records: decoded,
-      previous,
+      previous: invalid ? undefined : stored,
       watermarks: {},
       latestRowTime: undefined,
       rows: [],
@@ -254,6 +256,17 @@ export async function processBatch(
       unusable: false,
     };
     work.push(w);
+    if (invalid) {
+      // Not the records' fault: nothing of the symbol is processed, and it is retried (and in the
+      // end sent to the onFailure destination) until its item is repaired. The others go on.
+      w.failedAt = decoded[0]!.record.sequenceNumber;
+      deps.log.error('stored state cannot be read; the symbol will be retried', {
+        symbol,
+        from: w.failedAt,
+        error: stored.message,
+      });
+      continue;
+    }
     duplicates += applyEvents(w, deps, rejected);
   }
 
@@ -363,10 +376,16 @@ export async function processBatch(
     try {
       const outcome = await around('state', () => deps.state.save(next, w.previous?.lastSequenceNumber));
       if (outcome === 'conflict') {
+        // Another writer advanced the state after this batch loaded it, so this batch's effects
+        // were computed from a state that is no longer the symbol's: retry the symbol from its
+        // first unprocessed record. The retry loads the new state, skips what it covers and
+        // rewrites the rest (rows are upserts, alerts pass the ledger).
         stateConflicts++;
-        deps.log.warn('symbol state was advanced by another writer; keeping the stored state', {
+        w.failedAt ??= firstUnprocessed(w);
+        deps.log.error('symbol state was advanced by another writer; the symbol will be retried', {
           symbol: w.symbol,
           expected: w.previous?.lastSequenceNumber,
+          from: w.failedAt,
         });
       } else {
         deps.engineCache?.keep(w.symbol, next.lastSequenceNumber, {

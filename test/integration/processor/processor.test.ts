@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { startLocalPipeline } from '../../../scripts/pipeline/local-pipeline.ts';
 import { DynamoDbAlertLedger } from '../../../src/adapters/aws/dynamodb-alert-ledger.ts';
 import { DynamoDbMetricsStore } from '../../../src/adapters/aws/dynamodb-metrics-store.ts';
 import { DynamoDbStateStore } from '../../../src/adapters/aws/dynamodb-state-store.ts';
-import { countMetricRows } from '../../../src/adapters/aws/market-table.ts';
+import { countMetricRows, stateKey } from '../../../src/adapters/aws/market-table.ts';
 import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import { SnsAlertNotifier } from '../../../src/adapters/aws/sns-alert-notifier.ts';
 import { SqsRejectedRecordSink } from '../../../src/adapters/aws/sqs-rejected-record-sink.ts';
@@ -24,6 +25,7 @@ import {
   type StreamRecord,
 } from '../../../src/pipeline/process/process-batch.ts';
 import { readStoredState, restoreEngine } from '../../../src/pipeline/process/stored-state.ts';
+import { InvalidStoredStateError } from '../../../src/ports/processor.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
@@ -75,7 +77,7 @@ describe('processTicks on the local event source mapping', () => {
   });
 });
 
-describe('the pipeline on the AWS adapters, with a crash right after each sink write', () => {
+describe('the pipeline on the AWS adapters against the emulators', () => {
   const cloud = useLocalCloud();
   const NOW = Date.parse('2024-10-03T00:00:00Z');
   const JUMP_AT = 300;
@@ -166,7 +168,7 @@ describe('the pipeline on the AWS adapters, with a crash right after each sink w
     }
   }
 
-  it('leaves one row per (symbol, event time), the state advanced once and no second alert', async () => {
+  it('after a crash right after each sink write, the retry leaves one row per (symbol, event time), the state advanced once and no second alert', async () => {
     const c = cloud();
     const table = c.env.MARKET_TABLE_NAME!;
     expect(await run(jumpRecords('REF'), deps())).toEqual([]);
@@ -189,10 +191,16 @@ describe('the pipeline on the AWS adapters, with a crash right after each sink w
         documents: c.clients.documents,
         tableName: table,
       }).loadMany([symbol, 'REF']);
-      expect(state.get(symbol)!.lastSequenceNumber, sink).toBe(records.at(-1)!.sequenceNumber);
+      const readable = (s: string) => {
+        const r = state.get(s);
+        if (!r || r instanceof InvalidStoredStateError)
+          throw new Error(`state of ${s}: ${r?.message ?? 'none'}`);
+        return r;
+      };
+      expect(readable(symbol).lastSequenceNumber, sink).toBe(records.at(-1)!.sequenceNumber);
       // Stored as a binary attribute; restored, the crashed symbol's state is the reference's.
       const snapshotOf = (s: string) => {
-        const stored = readStoredState(state.get(s)!);
+        const stored = readStoredState(readable(s));
         const engine = restoreEngine(s, stored, analyticsEngines()).snapshot();
         return JSON.stringify({ watermarks: stored.watermarks, latestRowTime: stored.latestRowTime, engine });
       };
@@ -205,5 +213,38 @@ describe('the pipeline on the AWS adapters, with a crash right after each sink w
     for (const symbol of Object.values(symbols)) {
       expect(alerts.get(symbol), symbol).toEqual(reference);
     }
+  });
+
+  it("fails only the symbol whose stored state cannot be read; the others' records are stored", async () => {
+    const c = cloud();
+    const table = c.env.MARKET_TABLE_NAME!;
+    // An item this release cannot read (no sequence number), as a hand edit might leave it.
+    await c.clients.documents.send(
+      new PutCommand({ TableName: table, Item: { ...stateKey('UNREADABLE'), lastEventTime: NOW } }),
+    );
+    const good = jumpRecords('READABLE').slice(0, 40);
+    const bad = jumpRecords('UNREADABLE').slice(0, 40);
+    const batch = good.flatMap((r, i) => [r, bad[i]!]);
+
+    const report = await processBatch(batch, deps());
+
+    expect(report.failures).toEqual([bad[0]!.sequenceNumber]);
+    expect(report.rejected).toEqual([]);
+    expect(report.processed).toBe(40);
+    expect(await countMetricRows(c.clients.documents, table, 'READABLE', 'bar')).toBe(40);
+    expect(await countMetricRows(c.clients.documents, table, 'UNREADABLE', 'bar')).toBe(0);
+    const store = new DynamoDbStateStore({ documents: c.clients.documents, tableName: table });
+    const states = await store.loadMany(['READABLE', 'UNREADABLE']);
+    expect(states.get('READABLE')).toMatchObject({ lastSequenceNumber: good.at(-1)!.sequenceNumber });
+    expect(states.get('UNREADABLE')).toBeInstanceOf(InvalidStoredStateError);
+
+    // Once the item is repaired (here: removed), the retry from the reported record completes it.
+    await c.clients.documents.send(new DeleteCommand({ TableName: table, Key: stateKey('UNREADABLE') }));
+    const retry = await processBatch(
+      batch.filter((r) => r.partitionKey === 'UNREADABLE'),
+      deps(),
+    );
+    expect(retry.failures).toEqual([]);
+    expect(await countMetricRows(c.clients.documents, table, 'UNREADABLE', 'bar')).toBe(40);
   });
 });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { itemSize } from '../../../scripts/bench/processor.ts';
 import { DynamoDbStateStore, UnprocessedKeysError } from '../../../src/adapters/aws/dynamodb-state-store.ts';
 import { STATE_ITEM_OVERHEAD_BYTES } from '../../../src/pipeline/process/stored-state.ts';
+import { InvalidStoredStateError } from '../../../src/ports/processor.ts';
 
 const TABLE = 'market';
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -85,12 +86,30 @@ describe('DynamoDbStateStore.loadMany', () => {
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(4);
   });
 
-  it('rejects a stored state without a sequence number, naming the symbol and field', async () => {
-    ddb
-      .on(BatchGetCommand)
-      .resolves({ Responses: { [TABLE]: [{ pk: 'SYMBOL#X', sk: 'STATE', symbol: 'X', lastEventTime: 3 }] } });
+  it('returns each unreadable stored state as its error, naming the symbol and field, beside the readable ones', async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        [TABLE]: [
+          { pk: 'SYMBOL#X', sk: 'STATE', symbol: 'X', lastEventTime: 3 },
+          stateItem('AAPL', '7'),
+          { pk: 'SYMBOL#Y', sk: 'STATE', lastSequenceNumber: '12a', lastEventTime: 3 },
+          { pk: 'SYMBOL#Z', sk: 'STATE', lastSequenceNumber: '5', lastEventTime: '3' },
+        ],
+      },
+    });
     const store = new DynamoDbStateStore({ documents, tableName: TABLE });
-    await expect(store.loadMany(['X'])).rejects.toThrow(/state of X is invalid: lastSequenceNumber/);
+    const out = await store.loadMany(['X', 'AAPL', 'Y', 'Z']);
+    expect(out.get('AAPL')).toMatchObject({ symbol: 'AAPL', lastSequenceNumber: '7' });
+    const messages = ['X', 'Y', 'Z'].map((s) => {
+      const got = out.get(s);
+      expect(got, s).toBeInstanceOf(InvalidStoredStateError);
+      return (got as InvalidStoredStateError).message;
+    });
+    expect(messages).toEqual([
+      'stored state of X is invalid: lastSequenceNumber is missing or not a decimal string',
+      'stored state of Y is invalid: lastSequenceNumber is missing or not a decimal string',
+      'stored state of Z is invalid: lastEventTime is missing or not a number',
+    ]);
   });
 });
 

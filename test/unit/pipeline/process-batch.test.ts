@@ -9,7 +9,7 @@ import {
   processBatch,
   type StreamRecord,
 } from '../../../src/pipeline/process/process-batch.ts';
-import { AlertNotPublishedError } from '../../../src/ports/processor.ts';
+import { AlertNotPublishedError, type SymbolStateStore } from '../../../src/ports/processor.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
 const aaplBars = () => aaplSampleBars();
@@ -432,6 +432,42 @@ describe('processBatch', () => {
     expect(sinks.state.get('MSFT')).toBeUndefined();
     expect(sinks.metrics.count('AAPL', 'bar')).toBe(10);
   });
+  it('retries a symbol whose state another writer advanced after the batch loaded it, and continues from that state', async () => {
+    const records = aaplBars()
+      .slice(0, 30)
+      .map((b) => barRecord(b));
+    const reference = createMemorySinks({ now: () => NOW });
+    await runInBatches(records, depsFor(reference), 10);
+
+    await processBatch(records.slice(0, 10), depsFor(sinks));
+    // Another writer (here: an invocation holding only record 10) saves between this batch's load
+    // and its save.
+    const store = sinks.state;
+    let otherWriter: (() => Promise<unknown>) | undefined = () =>
+      processBatch(records.slice(10, 11), depsFor(sinks));
+    const racing: SymbolStateStore = {
+      loadMany: (symbols) => store.loadMany(symbols),
+      save: async (state, expected) => {
+        const other = otherWriter;
+        otherWriter = undefined;
+        await other?.();
+        return store.save(state, expected);
+      },
+    };
+    const raced = await processBatch(records.slice(10, 20), { ...depsFor(sinks), state: racing });
+    expect(raced.stateConflicts).toBe(1);
+    expect(raced.failures).toEqual([records[10]!.sequenceNumber]);
+    expect(raced.processed).toBe(0);
+
+    // Lambda retries from the reported record: record 10 is covered, 11–19 are applied on top.
+    const retry = await processBatch(records.slice(10, 20), depsFor(sinks));
+    expect(retry.failures).toEqual([]);
+    expect(retry.duplicates).toBe(1);
+    await processBatch(records.slice(20), depsFor(sinks));
+    expect(store.get('AAPL')!.lastSequenceNumber).toBe(records.at(-1)!.sequenceNumber);
+    expect(tableOf(sinks)).toBe(tableOf(reference));
+  });
+
   it('fails the whole batch from its first record when state cannot be loaded', async () => {
     sinks.state.faults.failNext();
     const records = aaplBars()
