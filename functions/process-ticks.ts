@@ -102,6 +102,8 @@ async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBat
   metrics.addMetric('RecordsProcessed', MetricUnit.Count, report.processed);
   metrics.addMetric('RecordsRejected', MetricUnit.Count, report.rejected.length);
   metrics.addMetric('RecordsDuplicate', MetricUnit.Count, report.duplicates);
+  metrics.addMetric('RecordsBehindWatermark', MetricUnit.Count, report.behindWatermark);
+  metrics.addMetric('StateConflicts', MetricUnit.Count, report.stateConflicts);
   metrics.addMetric('Anomalies', MetricUnit.Count, report.anomalies.length);
   metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alertsPublished);
   metrics.addMetric('BatchItemFailures', MetricUnit.Count, report.failures.length);
@@ -112,6 +114,8 @@ async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBat
     processed: report.processed,
     rejected: report.rejected.length,
     duplicates: report.duplicates,
+    behindWatermark: report.behindWatermark,
+    stateConflicts: report.stateConflicts,
     rows: report.rows,
     lakeObjects: report.lakeObjects.length,
     alertsPublished: report.alertsPublished,

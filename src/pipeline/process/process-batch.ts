@@ -76,6 +76,11 @@ export interface BatchReport {
   readonly processed: number;
   /** Events skipped because their symbol's state already covers them (retries, replays). */
   readonly duplicates: number;
+  /**
+   * Of those, the events with a new sequence number but an event time at or behind the symbol's
+   * watermark (less the tick reorder window): a replayed file, or an event later than the window.
+   */
+  readonly behindWatermark: number;
   readonly rejected: readonly RejectedRecord[];
   readonly rows: number;
   readonly lakeObjects: readonly string[];
@@ -115,6 +120,8 @@ interface SymbolWork {
   log: EventLog | undefined;
   /** Some of its records were valid but unusable (rejected by the engine): they go to the DLQ. */
   unusable: boolean;
+  /** Events skipped for an event time at or behind the watermark (see BatchReport.behindWatermark). */
+  behindWatermark: number;
 }
 
 const direct = <T>(_sink: SinkName, work: () => Promise<T>) => work();
@@ -254,6 +261,7 @@ export async function processBatch(
       base: undefined,
       log: undefined,
       unusable: false,
+      behindWatermark: 0,
     };
     work.push(w);
     if (invalid) {
@@ -417,6 +425,7 @@ export async function processBatch(
     received: records.length,
     processed: ok.reduce((n, w) => n + w.accepted.length, 0),
     duplicates,
+    behindWatermark: work.reduce((n, w) => n + w.behindWatermark, 0),
     rejected,
     rows: ok.reduce((n, w) => n + w.rows.length, 0),
     lakeObjects,
@@ -455,6 +464,9 @@ function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Dec
 /** Applies a symbol's new events in sequence order; returns how many were duplicates. */
 function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[]): number {
   let duplicates = 0;
+  let behind:
+    | { kind: string; firstSequenceNumber: string; firstEventTime: number; watermark: number }
+    | undefined;
   const unusable: RejectedRecord[] = [];
   // A warm engine whose saved state is the stored one spares parsing and restoring the snapshot.
   const warm = w.previous ? deps.engineCache?.take(w.symbol, w.previous.lastSequenceNumber) : undefined;
@@ -471,11 +483,14 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
       // Covered by the stored state: a retried record (sequence), or a replayed event (event time;
       // ticks a little out of order inside the bar grace window are still folded in, idempotently).
       const tolerance = d.event.kind === 'tick' ? deps.engines.tickReorderWindowMs : 0;
-      if (
-        !isAfter(seq, w.previous?.lastSequenceNumber) ||
-        (watermark !== undefined && time <= watermark - tolerance)
-      ) {
+      if (!isAfter(seq, w.previous?.lastSequenceNumber)) {
         duplicates++;
+        continue;
+      }
+      if (watermark !== undefined && time <= watermark - tolerance) {
+        duplicates++;
+        w.behindWatermark++;
+        behind ??= { kind: d.event.kind, firstSequenceNumber: seq, firstEventTime: time, watermark };
         continue;
       }
       w.engine ??=
@@ -503,6 +518,17 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         continue;
       }
       w.accepted.push(d);
+    }
+    if (behind) {
+      // Not an error (a replay is meant to end here), but never silent: one line per symbol and batch.
+      deps.log.info(
+        'events at or behind the watermark skipped (a replay, or later than the reorder window)',
+        {
+          symbol: w.symbol,
+          count: w.behindWatermark,
+          ...behind,
+        },
+      );
     }
     rejected.push(...unusable);
     w.unusable = unusable.length > 0;
@@ -595,6 +621,7 @@ function emptyReport(received: number, failures: string[]): BatchReport {
     received,
     processed: 0,
     duplicates: 0,
+    behindWatermark: 0,
     rejected: [],
     rows: 0,
     lakeObjects: [],

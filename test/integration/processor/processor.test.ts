@@ -48,11 +48,24 @@ describe('processTicks on the local event source mapping', () => {
       lastSequenceNumber = put.SequenceNumber!;
     }
     const outcomes: string[] = [];
+    // The handler's Powertools logger and metrics write JSON lines to stdout and stderr, as in Lambda.
+    const lines: string[] = [];
+    const streams = [process.stdout, process.stderr] as const;
+    const writes = streams.map((stream) => stream.write);
+    streams.forEach((stream, i) => {
+      stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+        for (const l of String(chunk).split('\n')) if (l.startsWith('{')) lines.push(l);
+        return (writes[i] as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
+      }) as typeof stream.write;
+    });
     const pipeline = await startLocalPipeline({ cloud: c, onBatch: (b) => outcomes.push(b.status) });
     try {
       await pipeline.idle();
     } finally {
       await pipeline.stop();
+      streams.forEach((stream, i) => {
+        stream.write = writes[i]!;
+      });
     }
     // Every batch succeeded: the bad records did not block the shard.
     expect(outcomes.length).toBeGreaterThan(0);
@@ -68,6 +81,24 @@ describe('processTicks on the local event source mapping', () => {
     expect(reasons).toHaveLength(2);
     expect(reasons[0]).toMatch(/^\(record\): not JSON/);
     expect(reasons[1]).toMatch(/^start: start must be a finite number, got string/);
+
+    // EMF: the batch's counts as metrics, and the rejections logged with their reasons.
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const sum = (name: string) =>
+      entries.filter((e) => '_aws' in e).reduce((n, e) => n + ((e[name] as number | undefined) ?? 0), 0);
+    expect(sum('RecordsReceived')).toBe(32);
+    expect(sum('RecordsProcessed')).toBe(30);
+    expect(sum('RecordsRejected')).toBe(2);
+    expect(sum('BatchItemFailures')).toBe(0);
+    const emf = entries.find((e) => 'RecordsReceived' in e) as { _aws: { CloudWatchMetrics: unknown } };
+    expect(JSON.stringify(emf._aws.CloudWatchMetrics)).toContain('"Namespace":"tickstream"');
+    expect(entries.some((e) => e.SinkLatency !== undefined && e.sink === 'metrics')).toBe(true);
+    const rejectedLogs = entries.filter((e) => e.message === 'record rejected');
+    expect(rejectedLogs.map((e) => [e.level, e.partitionKey, typeof e.sequenceNumber])).toEqual([
+      ['WARN', 'AAPL', 'string'],
+      ['WARN', 'AAPL', 'string'],
+    ]);
+    expect(rejectedLogs.map((e) => e.reason).sort()).toEqual(reasons);
 
     // The checkpoint is past the last record: a restart does not read them again.
     const checkpoints = JSON.parse(

@@ -241,10 +241,27 @@ describe('processBatch', () => {
     // The same records again (a retry after a timeout, say): all duplicates.
     const retry = await runInBatches(records, depsFor(sinks));
     expect(retry.reduce((n, r) => n + r.duplicates, 0)).toBe(records.length);
-    // The same file replayed through the producer: new sequence numbers, same events.
+    expect(retry.reduce((n, r) => n + r.behindWatermark, 0)).toBe(0);
+    // The same file replayed through the producer: new sequence numbers, same events; skipped by
+    // event time, and said so once per symbol and batch.
     const replayed = records.map((r) => ({ ...r, sequenceNumber: nextSeq() }));
-    const replay = await runInBatches(replayed, depsFor(sinks));
+    const logged: Record<string, unknown>[] = [];
+    const replay = await runInBatches(replayed, {
+      ...depsFor(sinks),
+      log: { ...silent, info: (message, attributes) => logged.push({ message, ...attributes }) },
+    });
     expect(replay.reduce((n, r) => n + r.duplicates, 0)).toBe(records.length);
+    expect(replay.reduce((n, r) => n + r.behindWatermark, 0)).toBe(records.length);
+    expect(logged).toHaveLength(replay.length * 2);
+    expect(logged[0]).toEqual({
+      message: 'events at or behind the watermark skipped (a replay, or later than the reorder window)',
+      symbol: 'AAPL',
+      count: 50,
+      kind: 'bar',
+      firstSequenceNumber: replayed[0]!.sequenceNumber,
+      firstEventTime: aaplBars()[0]!.start,
+      watermark: aaplBars().at(-1)!.start,
+    });
 
     expect(tableOf(sinks)).toBe(table);
     expect(sinks.notifier.published.length).toBe(alerts);
