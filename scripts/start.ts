@@ -11,6 +11,7 @@
  * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line.
  * --cloud-only: boot the local cloud only, print what it created (with --once: and exit).
  */
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/formats.ts';
@@ -134,6 +135,19 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     }
   }
   if (args.replay && args.synthetic) throw new UsageError('--replay and --synthetic are exclusive');
+  // A flag that would be ignored is refused: the run would not be the one asked for.
+  for (const flag of ['--symbol', '--format'])
+    if (given.has(flag) && !args.replay) throw new UsageError(`${flag} applies to --replay only`);
+  if (args.cloudOnly) {
+    const feedFlags = ['--replay', '--synthetic', '--speed'].filter((f) => given.has(f));
+    if (feedFlags.length > 0)
+      throw new UsageError(`--cloud-only runs no feed: ${feedFlags.join(', ')} would be ignored`);
+  } else if (args.json) {
+    throw new UsageError('--json applies to --cloud-only (the pipeline prints its --once summary as JSON)');
+  }
+  // Before the local cloud boots, not after.
+  if (args.replay && !statSync(args.replay, { throwIfNoEntry: false })?.isFile())
+    throw new UsageError(`--replay: ${args.replay} is not a file`);
   if (given.has('--state-dir') && given.has('--ephemeral'))
     throw new UsageError('--state-dir and --ephemeral are exclusive');
   if (!/^[a-zA-Z][a-zA-Z0-9-]{0,15}$/.test(args.stage))

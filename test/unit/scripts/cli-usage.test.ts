@@ -17,6 +17,26 @@ describe('command-line usage errors', () => {
     expect(r.stderr).toContain('--state-dir and --ephemeral are exclusive');
   });
 
+  for (const [args, reason] of [
+    [['--replay', 'no/such/file.csv', '--once'], /--replay: .*no\/such\/file\.csv is not a file/],
+    [['--replay', 'data/samples', '--once'], /--replay: .*data\/samples is not a file/],
+    [['--symbol', 'AAPL', '--once'], /--symbol applies to --replay only/],
+    [['--synthetic', 'AAA', '--format', 'yahoo-chart', '--once'], /--format applies to --replay only/],
+    [
+      ['--cloud-only', '--synthetic', 'AAA', '--once'],
+      /--cloud-only runs no feed: --synthetic would be ignored/,
+    ],
+    [['--json', '--once'], /--json applies to --cloud-only/],
+  ] as const) {
+    it(`npm start ${args.join(' ')}: refused before anything boots`, () => {
+      const r = run('scripts/start.ts', [...args, '--ephemeral']);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(reason);
+      expect(r.stderr).not.toMatch(/ready in \d+ ms/);
+      expect(r.stdout).toBe('');
+    });
+  }
+
   it('backfill refuses a range wholly older than the 1-minute bars Yahoo keeps, instead of fetching nothing', () => {
     const r = run('scripts/backfill.ts', [
       '--symbols',
