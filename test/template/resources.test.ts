@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CloudFormationTemplate, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
+import { glueEventType, LAKE_EVENT_FIELDS, LAKE_LINE_FIELDS } from '../../src/adapters/aws/lake-schema.ts';
+import { BarSchema, TickSchema } from '../../src/domain/market/index.ts';
 import { evaluateCondition, props, resolveIf, resource, resourcesOfType } from './helpers.ts';
 
 // Reference values from the AWS documentation, not from the template:
@@ -377,18 +379,34 @@ describe('analytics: Glue table over the raw zone and the Athena workgroup', () 
       expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(
         'org.openx.data.jsonserde.JsonSerDe',
       );
-      const columns = (input.StorageDescriptor.Columns as { Name: string }[]).map((c) => c.Name);
-      // The fields the lake writer puts on each NDJSON line, lower-cased as Glue stores them.
-      expect(columns).toEqual([
-        'symbol',
-        'time',
-        'kind',
-        'shardid',
-        'sequencenumber',
-        'arrivaltime',
-        'event',
+      const columns = (input.StorageDescriptor.Columns as { Name: string; Type: string }[]).map((c) => [
+        c.Name,
+        c.Type,
       ]);
+      // The fields the lake writer puts on each NDJSON line, lower-cased as Glue stores them, with
+      // the types the local SQL view (npm run query) gives them too.
+      expect(columns).toEqual([
+        ['symbol', 'string'],
+        ['time', 'bigint'],
+        ['kind', 'string'],
+        ['shardid', 'string'],
+        ['sequencenumber', 'string'],
+        ['arrivaltime', 'bigint'],
+        ['event', glueEventType()],
+      ]);
+      expect(columns.slice(0, -1)).toEqual(LAKE_LINE_FIELDS.map(([n, t]) => [n.toLowerCase(), t]));
     }
+  });
+
+  it("types every field of a tick and of a bar in the table's event struct", () => {
+    const fields = LAKE_EVENT_FIELDS.map(([n]) => n);
+    expect(new Set(fields).size).toBe(fields.length);
+    expect(new Set(fields)).toEqual(
+      new Set([...Object.keys(TickSchema.shape), ...Object.keys(BarSchema.shape)]),
+    );
+    expect(glueEventType()).toMatch(
+      /^struct<symbol:string,time:bigint,price:double,dayopen:double,.*,source:string>$/,
+    );
   });
 
   it('encrypts and enforces Athena results inside the lake, where the lifecycle expires them', () => {

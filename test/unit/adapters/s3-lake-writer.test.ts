@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LAKE_LINE_FIELDS } from '../../../src/adapters/aws/lake-schema.ts';
 import { eventDay, lakeObjectKey, S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import type { LakeBatch, LakeRecord } from '../../../src/ports/processor.ts';
 
@@ -136,6 +137,11 @@ describe('toNdjson', () => {
     ].join('\n');
     expect(toNdjson(records)).toBe(`${expected}\n`);
     expect(toNdjson([])).toBe('');
+    // The fields both SQL views of the lake (Glue's table, the local DuckDB view) are defined by.
+    expect(Object.keys(JSON.parse(toNdjson(records).split('\n')[0]!))).toEqual([
+      ...LAKE_LINE_FIELDS.map(([name]) => name),
+      'event',
+    ]);
   });
 });
 

@@ -1,0 +1,126 @@
+import { globSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  LAKE_EVENT_FIELDS,
+  LAKE_LINE_FIELDS,
+  type LakeFieldType,
+} from '../../src/adapters/aws/lake-schema.ts';
+import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
+
+/**
+ * SQL over the local lake, as Athena sees the real one: DuckDB (in process) reads the raw zone's
+ * gzip NDJSON objects straight from s3rver's directory, through a view `tickstream_<stage>.raw_events`
+ * with the Glue table's columns, names and types (both come from lake-schema.ts) and its `dt`
+ * partition as a string. `from_unixtime` is defined as in Athena, so the README's Athena queries run
+ * unchanged.
+ */
+
+const DUCKDB_TYPES: Record<LakeFieldType, string> = { string: 'VARCHAR', bigint: 'BIGINT', double: 'DOUBLE' };
+
+/** s3rver keeps each object's body in `<bucket>/<key>._S3rver_object`. */
+const S3RVER_OBJECT_SUFFIX = '._S3rver_object';
+
+export class LocalLakeError extends Error {
+  override name = 'LocalLakeError';
+}
+
+export interface LocalLakeOptions {
+  /** s3rver's directory (`<state dir>/s3`). */
+  readonly s3Dir: string;
+  /** The lake bucket; by default the one directory under s3Dir named `…-<stage>-lake`. */
+  readonly bucket?: string;
+  readonly stage: string;
+}
+
+/** The lake bucket of a stage under s3rver's directory (its name ends in `-<stage>-lake`). */
+export function findLakeBucket(s3Dir: string, stage: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(s3Dir);
+  } catch {
+    throw new LocalLakeError(`no local S3 data under ${s3Dir}: run npm start first`);
+  }
+  const buckets = names.filter((n) => n.endsWith(`-${stage}-lake`));
+  if (buckets.length !== 1) {
+    throw new LocalLakeError(
+      buckets.length === 0
+        ? `no lake bucket of stage ${stage} under ${s3Dir} (found: ${names.join(', ') || 'nothing'})`
+        : `more than one lake bucket of stage ${stage} under ${s3Dir}: ${buckets.join(', ')}`,
+    );
+  }
+  return buckets[0]!;
+}
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const struct = (fields: typeof LAKE_EVENT_FIELDS, name: (n: string) => string) =>
+  `STRUCT(${fields.map(([n, t]) => `${quoted(name(n))} ${DUCKDB_TYPES[t]}`).join(', ')})`;
+
+/** The statements that define the stage's schema, its `raw_events` view and `from_unixtime`. */
+export function lakeViewStatements(glob: string, stage: string): string[] {
+  const schema = quoted(`tickstream_${stage}`);
+  // read_json matches the JSON's own keys; the view names them as Glue does (lower case).
+  const columns = [
+    ...LAKE_LINE_FIELDS.map(([n, t]) => `${quoted(n)}: ${sqlString(DUCKDB_TYPES[t])}`),
+    `"event": ${sqlString(struct(LAKE_EVENT_FIELDS, (n) => n))}`,
+  ].join(', ');
+  const select = [
+    ...LAKE_LINE_FIELDS.map(([n]) => `${quoted(n)} AS ${quoted(n.toLowerCase())}`),
+    `CAST("event" AS ${struct(LAKE_EVENT_FIELDS, (n) => n.toLowerCase())}) AS "event"`,
+    'dt',
+  ].join(', ');
+  return [
+    `CREATE SCHEMA ${schema}`,
+    `CREATE VIEW ${schema}.raw_events AS SELECT ${select} FROM read_json(${sqlString(glob)}, ` +
+      `format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, ` +
+      `hive_types = {'dt': 'VARCHAR'}, columns = {${columns}})`,
+    `SET search_path = ${sqlString(`tickstream_${stage},main`)}`,
+    // Athena's from_unixtime(seconds): a timestamp in UTC, without a time zone.
+    'CREATE MACRO main.from_unixtime(seconds) AS make_timestamp(CAST(round(seconds * 1000000) AS BIGINT))',
+  ];
+}
+
+/** An in-process DuckDB over one local lake. Close it when done. */
+export class LocalLake {
+  readonly #instance: DuckDBInstance;
+  readonly #connection: DuckDBConnection;
+  /** The files the view reads (a glob). */
+  readonly files: string;
+
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, files: string) {
+    this.#instance = instance;
+    this.#connection = connection;
+    this.files = files;
+  }
+
+  static async open(options: LocalLakeOptions): Promise<LocalLake> {
+    const bucket = options.bucket ?? findLakeBucket(options.s3Dir, options.stage);
+    const root = join(options.s3Dir, bucket, DEFAULT_RAW_PREFIX);
+    const files = join(root, 'dt=*', 'shard=*', `*.ndjson.gz${S3RVER_OBJECT_SUFFIX}`);
+    // DuckDB's own message for an empty glob does not say what to do.
+    if (globSync(files).length === 0)
+      throw new LocalLakeError(`the local lake has no objects yet (${root}): run npm start first`);
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      for (const statement of lakeViewStatements(files, options.stage)) await connection.run(statement);
+    } catch (err) {
+      connection.closeSync();
+      instance.closeSync();
+      throw err;
+    }
+    return new LocalLake(instance, connection, files);
+  }
+
+  /** Runs one statement; rows as JSON-safe objects (BIGINT as a decimal string, as JSON cannot hold it). */
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    const reader = await this.#connection.runAndReadAll(sql);
+    return reader.getRowObjectsJson();
+  }
+
+  close(): void {
+    this.#connection.closeSync();
+    this.#instance.closeSync();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * `npm run query -- "SQL"`: SQL over the local lake, with the Glue table Athena has in the cloud
+ * (`tickstream_<stage>.raw_events`, also reachable as `raw_events`), in process with DuckDB.
+ *
+ *   node scripts/query.ts [--state-dir .local] [--stage dev] [--json] "SELECT …"
+ *
+ * Prints the rows as a table, or with --json one JSON object per line. Exit 2 on a usage error or
+ * a lake with nothing in it, 1 when the SQL fails (DuckDB's message on stderr).
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalLake, LocalLakeError } from './local/lake-sql.ts';
+import { DEFAULT_STATE_DIR } from './start.ts';
+
+export interface QueryArgs {
+  readonly stateDir: string;
+  readonly stage: string;
+  readonly json: boolean;
+  readonly sql: string;
+}
+
+const USAGE = `usage: npm run query -- [--state-dir DIR] [--stage S] [--json] "SQL"
+  SQL over the local lake (npm start writes it): tickstream_<stage>.raw_events, as in Athena
+  --state-dir DIR   the local cloud's state directory (default .local/; env TICKSTREAM_STATE_DIR)
+  --stage S         the stage whose lake is read (default dev; env TICKSTREAM_STAGE)
+  --json            one JSON object per row instead of a table`;
+
+class UsageError extends Error {}
+
+export function parseQueryArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): QueryArgs {
+  let stateDir = env.TICKSTREAM_STATE_DIR ? resolve(env.TICKSTREAM_STATE_DIR) : DEFAULT_STATE_DIR;
+  let stage = env.TICKSTREAM_STAGE || 'dev';
+  let json = false;
+  const sql: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--state-dir') stateDir = resolve(value());
+    else if (a === '--stage') stage = value();
+    else if (a === '--json') json = true;
+    else if (a === '--help' || a === '-h') throw new UsageError('');
+    else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
+    else sql.push(a);
+  }
+  if (sql.length !== 1)
+    throw new UsageError(sql.length === 0 ? 'no SQL given' : 'give the SQL as one argument');
+  if (!/^[a-zA-Z][a-zA-Z0-9-]{0,15}$/.test(stage))
+    throw new UsageError(`--stage "${stage}" is not a stage name`);
+  return { stateDir, stage, json, sql: sql[0]! };
+}
+
+async function main(): Promise<number> {
+  let args: QueryArgs;
+  try {
+    args = parseQueryArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message) console.error(`npm run query: ${e.message}`);
+    console.error(USAGE);
+    return e.message ? 2 : 0;
+  }
+  let lake: LocalLake;
+  try {
+    lake = await LocalLake.open({ s3Dir: join(args.stateDir, 's3'), stage: args.stage });
+  } catch (e) {
+    if (!(e instanceof LocalLakeError)) throw e;
+    console.error(`npm run query: ${e.message}`);
+    return 2;
+  }
+  try {
+    const rows = await lake.query(args.sql);
+    if (args.json) for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
+    else if (rows.length > 0) console.table(rows);
+    console.error(`${rows.length} row${rows.length === 1 ? '' : 's'}`);
+    return 0;
+  } catch (e) {
+    console.error(`npm run query: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  } finally {
+    lake.close();
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // `npm run -s query … | head`: the reader left, which is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`npm run query: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    },
+  );
+}
