@@ -2,6 +2,8 @@
 // `alertEmails` stage param (a comma-separated string or a YAML list). An empty param yields no
 // subscription resources at all. Logical IDs derive from a hash of the address, so reordering or
 // adding addresses never replaces (and re-confirms) the existing subscriptions.
+// `alertEmailSeverities` (same forms; '' = every alert) gives them a filter policy on the
+// `severity` message attribute, so e-mail receives only those severities.
 // CommonJS on purpose: osls loads `${file(...)}` JavaScript sources with require().
 'use strict';
 
@@ -22,14 +24,36 @@ function parseAlertEmails(raw) {
   return [...new Set(emails.map((email) => email.toLowerCase()))];
 }
 
-/** @param {string[]} emails */
-function subscriptionResources(emails) {
+/** The severities an alert carries (src/domain/analytics/anomalies.ts), lowest first. */
+const SEVERITIES = ['info', 'warning', 'critical'];
+
+/** @param {unknown} raw @returns {string[]} */
+function parseAlertSeverities(raw) {
+  if (raw === undefined || raw === null || raw === false) return [];
+  const items = Array.isArray(raw) ? raw : String(raw).split(',');
+  const severities = items.map((item) => String(item).trim().toLowerCase()).filter((item) => item.length > 0);
+  for (const severity of severities) {
+    if (!SEVERITIES.includes(severity)) {
+      throw new Error(
+        `param alertEmailSeverities: "${severity}" is not a severity (expected some of ${SEVERITIES.join(', ')})`,
+      );
+    }
+  }
+  return SEVERITIES.filter((s) => severities.includes(s));
+}
+
+/** @param {string[]} emails @param {string[]} [severities] ([] = every alert) */
+function subscriptionResources(emails, severities = []) {
+  const filter =
+    severities.length > 0
+      ? { FilterPolicyScope: 'MessageAttributes', FilterPolicy: { severity: severities } }
+      : {};
   const resources = {};
   for (const email of emails) {
     const id = createHash('sha256').update(email).digest('hex').slice(0, 10).toUpperCase();
     resources[`AlertsEmailSubscription${id}`] = {
       Type: 'AWS::SNS::Subscription',
-      Properties: { TopicArn: { Ref: 'AlertsTopic' }, Protocol: 'email', Endpoint: email },
+      Properties: { TopicArn: { Ref: 'AlertsTopic' }, Protocol: 'email', Endpoint: email, ...filter },
     };
   }
   return resources;
@@ -37,7 +61,9 @@ function subscriptionResources(emails) {
 
 module.exports = async ({ resolveVariable }) => {
   const emails = parseAlertEmails(await resolveVariable('param:alertEmails'));
-  return { Resources: subscriptionResources(emails) };
+  const severities = parseAlertSeverities(await resolveVariable('param:alertEmailSeverities'));
+  return { Resources: subscriptionResources(emails, severities) };
 };
 module.exports.parseAlertEmails = parseAlertEmails;
+module.exports.parseAlertSeverities = parseAlertSeverities;
 module.exports.subscriptionResources = subscriptionResources;

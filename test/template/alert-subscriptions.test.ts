@@ -9,9 +9,27 @@ import {
 import { resourcesOfType } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
-const { parseAlertEmails } = require(join(PROJECT_ROOT, 'resources', 'alert-subscriptions.cjs')) as {
+const { parseAlertEmails, parseAlertSeverities } = require(
+  join(PROJECT_ROOT, 'resources', 'alert-subscriptions.cjs'),
+) as {
   parseAlertEmails: (raw: unknown) => string[];
+  parseAlertSeverities: (raw: unknown) => string[];
 };
+
+describe('alertEmailSeverities param parsing', () => {
+  it('accepts a comma string or a list of the alert severities, in severity order; empty means all', () => {
+    expect(parseAlertSeverities('')).toEqual([]);
+    expect(parseAlertSeverities(undefined)).toEqual([]);
+    expect(parseAlertSeverities(' critical, WARNING ,critical')).toEqual(['warning', 'critical']);
+    expect(parseAlertSeverities(['info'])).toEqual(['info']);
+  });
+
+  it('rejects a severity alerts never carry, naming the param and the choices', () => {
+    expect(() => parseAlertSeverities('warning,high')).toThrow(
+      'param alertEmailSeverities: "high" is not a severity (expected some of info, warning, critical)',
+    );
+  });
+});
 
 describe('alertEmails param parsing', () => {
   it('accepts a comma string or a list, trims, drops blanks and duplicates', () => {
@@ -68,6 +86,32 @@ describe('e-mail subscriptions in the template', () => {
     const after = ids(reordered);
     expect(after.size).toBe(3);
     for (const [email, id] of before) expect(after.get(email)).toBe(id);
+  });
+
+  it('has no filter policy by default: every alert is e-mailed', () => {
+    for (const [, r] of resourcesOfType(withEmails, 'AWS::SNS::Subscription')) {
+      expect(r.Properties?.FilterPolicy).toBeUndefined();
+    }
+  });
+
+  it('filters the e-mail subscriptions on the severity attribute when alertEmailSeverities is set', async () => {
+    const filtered = await synthesizeTemplate('staging', {
+      params: { alertEmails: 'ops@example.com,oncall@example.com', alertEmailSeverities: 'critical,warning' },
+    });
+    const subs = resourcesOfType(filtered, 'AWS::SNS::Subscription').map(([, r]) => r.Properties);
+    expect(subs).toHaveLength(2);
+    for (const p of subs) {
+      expect(p).toMatchObject({
+        Protocol: 'email',
+        FilterPolicyScope: 'MessageAttributes',
+        FilterPolicy: { severity: ['warning', 'critical'] },
+      });
+    }
+    await expect(
+      synthesizeTemplate('staging', {
+        params: { alertEmails: 'ops@example.com', alertEmailSeverities: 'high' },
+      }),
+    ).rejects.toThrow(/param alertEmailSeverities: "high" is not a severity/);
   });
 
   it('fails packaging with a clear message for a bad address', async () => {

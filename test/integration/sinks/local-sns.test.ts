@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSns, startLocalSns } from '../../../scripts/local/sns.ts';
 import type { CloudFormationTemplate } from '../../../scripts/local/template.ts';
+import { synthesizeTemplate } from '../../../scripts/template/synthesize.ts';
 import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
 import { SnsAlertNotifier } from '../../../src/adapters/aws/sns-alert-notifier.ts';
 import { LOCAL_CREDENTIALS } from '../../../src/config/aws.ts';
@@ -198,6 +199,33 @@ describe('local SNS persistence', () => {
       expect(got.map((a) => `${a.symbol}:${a.severity}`).sort()).toEqual(['AAPL:high', 'TSLA:low']);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('e-mail subscriptions from the stage params, locally', () => {
+  it('alertEmailSeverities=critical: the e-mail subscriber receives the critical alerts only', async () => {
+    const template = await synthesizeTemplate('staging', {
+      params: { alertEmails: 'ops@example.com', alertEmailSeverities: 'critical' },
+    });
+    const sns = await startLocalSns({ template });
+    const clients = createAwsClients({
+      region: 'us-east-1',
+      endpoints: { sns: sns.endpoint },
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const notifier = new SnsAlertNotifier({ sns: clients.sns, topicArn: sns.topics.AlertsTopic! });
+      for (const a of [alert('AAPL', 'info'), alert('MSFT', 'warning'), alert('NVDA', 'critical')])
+        await notifier.publish(a);
+      const inboxes = Object.keys(sns.inboxes);
+      expect(inboxes).toHaveLength(1);
+      expect(inboxes[0]).toMatch(/^AlertsEmailSubscription[0-9A-F]{10}$/);
+      const got = await sns.receive(sns.inboxes[inboxes[0]!]!);
+      expect(got.map((m) => (JSON.parse(JSON.parse(m.body).Message) as Alert).symbol)).toEqual(['NVDA']);
+    } finally {
+      clients.destroy();
+      await sns.stop();
     }
   });
 });
