@@ -13,6 +13,7 @@ import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
 import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/formats.ts';
 import { parseSpeed, ReplaySource } from '../src/adapters/replay/replay-source.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
+import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
 import { requireStreamName, StdoutPublisher, UsageError } from '../src/pipeline/ingest/cli.ts';
 import type { EventPublisher } from '../src/ports/event-publisher.ts';
@@ -68,6 +69,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const limit = values.limit === undefined ? Number.POSITIVE_INFINITY : Number(values.limit);
   if (!(limit > 0)) throw new UsageError(`--limit must be a positive number, got "${values.limit}"`);
+  if (values.tz !== undefined) {
+    try {
+      assertTimeZone(values.tz);
+    } catch (err) {
+      throw new UsageError(`--tz: ${(err as Error).message}`);
+    }
+  }
   const dryRun = values['dry-run'];
   const source = new ReplaySource({
     file: values.file,

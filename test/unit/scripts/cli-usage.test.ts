@@ -1,5 +1,5 @@
 /**
- * Command-line usage errors of `npm start` and `npm run backfill`, through the real scripts: a
+ * Command-line usage errors of `npm start`, `npm run replay` and `npm run backfill`, through the real scripts: a
  * contradictory or empty request exits 2 with its reason instead of running (or doing nothing).
  */
 import { spawnSync } from 'node:child_process';
@@ -36,6 +36,19 @@ describe('command-line usage errors', () => {
       expect(r.stdout).toBe('');
     });
   }
+
+  it('replay refuses a --tz the runtime does not know, instead of ignoring it', () => {
+    const r = run('scripts/replay.ts', [
+      '--file',
+      'data/samples/aapl-2024-10-02.csv',
+      '--tz',
+      'Mars/Olympus_Mons',
+      '--dry-run',
+    ]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--tz: unknown time zone: Mars/Olympus_Mons');
+    expect(r.stdout).toBe('');
+  });
 
   it('backfill refuses a range wholly older than the 1-minute bars Yahoo keeps, instead of fetching nothing', () => {
     const r = run('scripts/backfill.ts', [
