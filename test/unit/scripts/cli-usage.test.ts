@@ -1,6 +1,7 @@
 /**
- * Command-line usage errors of `npm start`, `npm run replay` and `npm run backfill`, through the real scripts: a
- * contradictory or empty request exits 2 with its reason instead of running (or doing nothing).
+ * Command-line usage errors of `npm start`, `npm run replay` and `npm run backfill`, through the
+ * real scripts: a contradictory or empty request exits 2 with its reason instead of running (or
+ * doing nothing).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
