@@ -146,7 +146,9 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     throw new UsageError('--json applies to --cloud-only (the pipeline prints its --once summary as JSON)');
   }
   // Before the local cloud boots, not after.
-  if (args.replay && !statSync(args.replay, { throwIfNoEntry: false })?.isFile())
+  const replay = args.replay ? statSync(args.replay, { throwIfNoEntry: false }) : undefined;
+  if (args.replay && !(replay?.isFile() || replay?.isFIFO()))
+    // a FIFO: --replay <(zcat day.csv.gz)
     throw new UsageError(`--replay: ${args.replay} is not a file`);
   if (given.has('--state-dir') && given.has('--ephemeral'))
     throw new UsageError('--state-dir and --ephemeral are exclusive');

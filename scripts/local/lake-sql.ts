@@ -76,7 +76,7 @@ export function lakeViewStatements(glob: string, stage: string): string[] {
       `format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, ` +
       `hive_types = {'dt': 'VARCHAR'}, columns = {${columns}})`,
     `SET search_path = ${sqlString(`tickstream_${stage},main`)}`,
-    // Athena's from_unixtime(seconds): a timestamp in UTC, without a time zone.
+    // Athena's from_unixtime(seconds), the instant in UTC (Athena types it with the zone UTC).
     'CREATE MACRO main.from_unixtime(seconds) AS make_timestamp(CAST(round(seconds * 1000000) AS BIGINT))',
   ];
 }
@@ -97,6 +97,11 @@ export class LocalLake {
   static async open(options: LocalLakeOptions): Promise<LocalLake> {
     const bucket = options.bucket ?? findLakeBucket(options.s3Dir, options.stage);
     const root = join(options.s3Dir, bucket, DEFAULT_RAW_PREFIX);
+    // The path becomes part of a file glob (here and in DuckDB): say so rather than find nothing.
+    if (/[*?[\]{}]/.test(root))
+      throw new LocalLakeError(
+        `the lake's path has a glob character (* ? [ ] { }), which cannot be read: ${root}`,
+      );
     const files = join(root, 'dt=*', 'shard=*', `*.ndjson.gz${S3RVER_OBJECT_SUFFIX}`);
     // DuckDB's own message for an empty glob does not say what to do.
     if (globSync(files).length === 0)

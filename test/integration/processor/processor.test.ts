@@ -50,6 +50,7 @@ describe('processTicks on the local event source mapping', () => {
     const outcomes: string[] = [];
     // The handler's Powertools logger and metrics write JSON lines to stdout and stderr, as in Lambda.
     const lines: string[] = [];
+    let mappingId = '';
     const streams = [process.stdout, process.stderr] as const;
     const writes = streams.map((stream) => stream.write);
     streams.forEach((stream, i) => {
@@ -58,11 +59,15 @@ describe('processTicks on the local event source mapping', () => {
         return (writes[i] as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
       }) as typeof stream.write;
     });
-    const pipeline = await startLocalPipeline({ cloud: c, onBatch: (b) => outcomes.push(b.status) });
     try {
-      await pipeline.idle();
+      const pipeline = await startLocalPipeline({ cloud: c, onBatch: (b) => outcomes.push(b.status) });
+      try {
+        await pipeline.idle();
+      } finally {
+        await pipeline.stop();
+      }
+      mappingId = pipeline.mappings[0]!.logicalId;
     } finally {
-      await pipeline.stop();
       streams.forEach((stream, i) => {
         stream.write = writes[i]!;
       });
@@ -102,7 +107,7 @@ describe('processTicks on the local event source mapping', () => {
 
     // The checkpoint is past the last record: a restart does not read them again.
     const checkpoints = JSON.parse(
-      readFileSync(join(c.state.dir, `checkpoints-${pipeline.mappings[0]!.logicalId}.json`), 'utf8'),
+      readFileSync(join(c.state.dir, `checkpoints-${mappingId}.json`), 'utf8'),
     ) as Record<string, string>;
     expect(Object.values(checkpoints)).toEqual([lastSequenceNumber]);
   });

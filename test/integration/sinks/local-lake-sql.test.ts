@@ -100,7 +100,7 @@ describe('SQL over the local lake', () => {
       expect(rows.map((r) => r.volume)).toEqual(bars.map((b) => b.volume));
       expect(rows[0]).toEqual({
         symbol: 'AAPL',
-        minute: '2024-10-02 13:30:00', // 09:30 New York, in UTC as Athena's from_unixtime gives it
+        minute: '2024-10-02 13:30:00', // 09:30 New York, the instant in UTC
         close: bars[0]!.close,
         volume: bars[0]!.volume,
       });
