@@ -11,11 +11,17 @@ const { createHash } = require('node:crypto');
 
 const EMAIL = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
 
+/** A list param: a comma-separated string or a YAML list, items trimmed, blanks dropped. */
 /** @param {unknown} raw @returns {string[]} */
-function parseAlertEmails(raw) {
+function listParam(raw) {
   if (raw === undefined || raw === null || raw === false) return [];
   const items = Array.isArray(raw) ? raw : String(raw).split(',');
-  const emails = items.map((item) => String(item).trim()).filter((item) => item.length > 0);
+  return items.map((item) => String(item).trim()).filter((item) => item.length > 0);
+}
+
+/** @param {unknown} raw @returns {string[]} */
+function parseAlertEmails(raw) {
+  const emails = listParam(raw);
   for (const email of emails) {
     if (!EMAIL.test(email)) {
       throw new Error(`param alertEmails: "${email}" is not an e-mail address (expected name@domain.tld)`);
@@ -29,9 +35,7 @@ const SEVERITIES = ['info', 'warning', 'critical'];
 
 /** @param {unknown} raw @returns {string[]} */
 function parseAlertSeverities(raw) {
-  if (raw === undefined || raw === null || raw === false) return [];
-  const items = Array.isArray(raw) ? raw : String(raw).split(',');
-  const severities = items.map((item) => String(item).trim().toLowerCase()).filter((item) => item.length > 0);
+  const severities = listParam(raw).map((item) => item.toLowerCase());
   for (const severity of severities) {
     if (!SEVERITIES.includes(severity)) {
       throw new Error(

@@ -9,8 +9,10 @@
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../src/pipeline/ingest/cli.ts';
 import { LocalLake, LocalLakeError } from './local/lake-sql.ts';
-import { DEFAULT_STATE_DIR } from './start.ts';
+import { DEFAULT_STATE_DIR } from './local/state-dir.ts';
 
 export interface QueryArgs {
   readonly stateDir: string;
@@ -25,32 +27,38 @@ const USAGE = `usage: npm run query -- [--state-dir DIR] [--stage S] [--json] "S
   --stage S         the stage whose lake is read (default dev; env TICKSTREAM_STAGE)
   --json            one JSON object per row instead of a table`;
 
-class UsageError extends Error {}
-
 export function parseQueryArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): QueryArgs {
-  let stateDir = env.TICKSTREAM_STATE_DIR ? resolve(env.TICKSTREAM_STATE_DIR) : DEFAULT_STATE_DIR;
-  let stage = env.TICKSTREAM_STAGE || 'dev';
-  let json = false;
-  const sql: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--state-dir') stateDir = resolve(value());
-    else if (a === '--stage') stage = value();
-    else if (a === '--json') json = true;
-    else if (a === '--help' || a === '-h') throw new UsageError('');
-    else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
-    else sql.push(a);
+  let parsed: ReturnType<typeof parseQueryOptions>;
+  try {
+    parsed = parseQueryOptions(argv);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  if (sql.length !== 1)
-    throw new UsageError(sql.length === 0 ? 'no SQL given' : 'give the SQL as one argument');
-  if (!/^[a-zA-Z][a-zA-Z0-9-]{0,15}$/.test(stage))
-    throw new UsageError(`--stage "${stage}" is not a stage name`);
-  return { stateDir, stage, json, sql: sql[0]! };
+  const { values, positionals } = parsed;
+  if (values.help) throw new UsageError('');
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length === 0 ? 'no SQL given' : 'give the SQL as one argument');
+  const stateDir = values['state-dir'] ?? env.TICKSTREAM_STATE_DIR;
+  return {
+    stateDir: stateDir ? resolve(stateDir) : DEFAULT_STATE_DIR,
+    stage: values.stage ?? (env.TICKSTREAM_STAGE || 'dev'),
+    json: values.json,
+    sql: positionals[0]!,
+  };
+}
+
+function parseQueryOptions(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      'state-dir': { type: 'string' },
+      stage: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
 }
 
 async function main(): Promise<number> {

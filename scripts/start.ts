@@ -26,11 +26,11 @@ import { SymbolSchema } from '../src/domain/market/index.ts';
 import type { MarketSource } from '../src/ports/market-source.ts';
 import type { LocalCloud } from './local/local-cloud.ts';
 import { startLocalCloud } from './local/local-cloud.ts';
+import { DEFAULT_STATE_DIR } from './local/state-dir.ts';
 import { describeLocalCloud } from './local/summary.ts';
 import { runPipeline } from './pipeline/run.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const DEFAULT_STATE_DIR = resolve(PROJECT_ROOT, '.local');
 
 export interface StartArgs {
   stage: string;

@@ -34,7 +34,7 @@ export interface LocalLakeOptions {
 }
 
 /** The lake bucket of a stage under s3rver's directory (its name ends in `-<stage>-lake`). */
-export function findLakeBucket(s3Dir: string, stage: string): string {
+function findLakeBucket(s3Dir: string, stage: string): string {
   let names: string[];
   try {
     names = readdirSync(s3Dir);
@@ -58,7 +58,7 @@ const struct = (fields: typeof LAKE_EVENT_FIELDS, name: (n: string) => string) =
   `STRUCT(${fields.map(([n, t]) => `${quoted(name(n))} ${DUCKDB_TYPES[t]}`).join(', ')})`;
 
 /** The statements that define the stage's schema, its `raw_events` view and `from_unixtime`. */
-export function lakeViewStatements(glob: string, stage: string): string[] {
+function lakeViewStatements(glob: string, stage: string): string[] {
   const schema = quoted(`tickstream_${stage}`);
   // read_json matches the JSON's own keys; the view names them as Glue does (lower case).
   const columns = [
@@ -85,13 +85,10 @@ export function lakeViewStatements(glob: string, stage: string): string[] {
 export class LocalLake {
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
-  /** The files the view reads (a glob). */
-  readonly files: string;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, files: string) {
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
     this.#instance = instance;
     this.#connection = connection;
-    this.files = files;
   }
 
   static async open(options: LocalLakeOptions): Promise<LocalLake> {
@@ -115,7 +112,7 @@ export class LocalLake {
       instance.closeSync();
       throw err;
     }
-    return new LocalLake(instance, connection, files);
+    return new LocalLake(instance, connection);
   }
 
   /** Runs one statement; rows as JSON-safe objects (BIGINT as a decimal string, as JSON cannot hold it). */

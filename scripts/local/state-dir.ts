@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The local cloud's state directory (`.local/` for `npm start`): one sub-directory per emulator,
@@ -8,6 +9,9 @@ import { join } from 'node:path';
  */
 
 export const LOCK_FILE = 'lock.json';
+
+/** Where `npm start` keeps the local cloud's state unless told otherwise: `.local/` in the project. */
+export const DEFAULT_STATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.local');
 
 export interface LockInfo {
   readonly pid: number;

@@ -37,11 +37,9 @@ export type StateSaveOutcome = 'saved' | 'conflict';
  * the wrong type). Its symbol cannot be processed until the item is repaired; the others can.
  */
 export class InvalidStoredStateError extends Error {
-  readonly symbol: string;
   constructor(symbol: string, reason: string) {
     super(`stored state of ${symbol} is invalid: ${reason}`);
     this.name = 'InvalidStoredStateError';
-    this.symbol = symbol;
   }
 }
 
