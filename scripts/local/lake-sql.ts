@@ -2,9 +2,12 @@ import { globSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
+  EVENTS_VIEW,
+  eventsViewSql,
   LAKE_EVENT_FIELDS,
   LAKE_LINE_FIELDS,
   type LakeFieldType,
+  RAW_EVENTS_TABLE,
 } from '../../src/adapters/aws/lake-schema.ts';
 import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 
@@ -12,8 +15,8 @@ import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
  * SQL over the local lake, as Athena sees the real one: DuckDB (in process) reads the raw zone's
  * gzip NDJSON objects straight from s3rver's directory, through a view `tickstream_<stage>.raw_events`
  * with the Glue table's columns, names and types (both come from lake-schema.ts) and its `dt`
- * partition as a string. `from_unixtime` is defined as in Athena, so the README's Athena queries run
- * unchanged.
+ * partition as a string, and the view `events` over it with the Glue view's SQL (each (symbol, kind,
+ * time) once). `from_unixtime` is defined as in Athena, so the README's Athena queries run unchanged.
  */
 
 const DUCKDB_TYPES: Record<LakeFieldType, string> = { string: 'VARCHAR', bigint: 'BIGINT', double: 'DOUBLE' };
@@ -57,7 +60,7 @@ const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const struct = (fields: typeof LAKE_EVENT_FIELDS, name: (n: string) => string) =>
   `STRUCT(${fields.map(([n, t]) => `${quoted(name(n))} ${DUCKDB_TYPES[t]}`).join(', ')})`;
 
-/** The statements that define the stage's schema, its `raw_events` view and `from_unixtime`. */
+/** The statements that define the stage's schema, its `raw_events` and `events` views and `from_unixtime`. */
 function lakeViewStatements(glob: string, stage: string): string[] {
   const schema = quoted(`tickstream_${stage}`);
   // read_json matches the JSON's own keys; the view names them as Glue does (lower case).
@@ -72,9 +75,10 @@ function lakeViewStatements(glob: string, stage: string): string[] {
   ].join(', ');
   return [
     `CREATE SCHEMA ${schema}`,
-    `CREATE VIEW ${schema}.raw_events AS SELECT ${select} FROM read_json(${sqlString(glob)}, ` +
+    `CREATE VIEW ${schema}.${RAW_EVENTS_TABLE} AS SELECT ${select} FROM read_json(${sqlString(glob)}, ` +
       `format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, ` +
       `hive_types = {'dt': 'VARCHAR'}, columns = {${columns}})`,
+    `CREATE VIEW ${schema}.${EVENTS_VIEW} AS ${eventsViewSql()}`,
     `SET search_path = ${sqlString(`tickstream_${stage},main`)}`,
     // Athena's from_unixtime(seconds), the instant in UTC (Athena types it with the zone UTC).
     'CREATE MACRO main.from_unixtime(seconds) AS make_timestamp(CAST(round(seconds * 1000000) AS BIGINT))',

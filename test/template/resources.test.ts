@@ -1,6 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CloudFormationTemplate, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
-import { glueEventType, LAKE_EVENT_FIELDS, LAKE_LINE_FIELDS } from '../../src/adapters/aws/lake-schema.ts';
+import {
+  EVENTS_VIEW,
+  eventsViewSql,
+  glueEventType,
+  LAKE_EVENT_FIELDS,
+  LAKE_LINE_FIELDS,
+  RAW_EVENTS_TABLE,
+} from '../../src/adapters/aws/lake-schema.ts';
 import { BarSchema, TickSchema } from '../../src/domain/market/index.ts';
 import { evaluateCondition, props, resolveIf, resource, resourcesOfType } from './helpers.ts';
 
@@ -347,6 +354,7 @@ describe('Outputs', () => {
     ['AlertsTopicArn', { Ref: 'AlertsTopic' }],
     ['GlueDatabaseName', { Ref: 'GlueDatabase' }],
     ['RawEventsTableName', { Ref: 'RawEventsTable' }],
+    ['EventsViewName', { Ref: 'EventsView' }],
     ['AthenaWorkGroupName', { Ref: 'AthenaWorkGroup' }],
   ])('exports %s per stage', (name, value) => {
     for (const [stage, t] of stages()) {
@@ -395,6 +403,47 @@ describe('analytics: Glue table over the raw zone and the Athena workgroup', () 
         ['event', glueEventType()],
       ]);
       expect(columns.slice(0, -1)).toEqual(LAKE_LINE_FIELDS.map(([n, t]) => [n.toLowerCase(), t]));
+    }
+  });
+
+  it("defines the view `events` as Athena stores a view: the shared deduplicating SQL over the table, with the table's columns and dt", () => {
+    // Hive types (the Glue table's) as Presto/Trino name them in a view's stored columns.
+    const PRESTO: Record<string, string> = { string: 'varchar', bigint: 'bigint', double: 'double' };
+    const presto = (hive: string): string => {
+      const struct = /^struct<(.*)>$/.exec(hive);
+      if (!struct) return PRESTO[hive] ?? `unmapped ${hive}`;
+      const fields = struct[1]!.split(',').map((f) => f.split(':') as [string, string]);
+      return `row(${fields.map(([name, type]) => `${name} ${presto(type)}`).join(', ')})`;
+    };
+    for (const [stage, t] of stages()) {
+      const view = props(t, 'EventsView');
+      expect(view.DatabaseName).toEqual({ Ref: 'GlueDatabase' });
+      expect(resource(t, 'EventsView').DependsOn).toEqual(['RawEventsTable']);
+      const input = view.TableInput;
+      expect(input.Name).toBe(EVENTS_VIEW);
+      expect(props(t, 'RawEventsTable').TableInput.Name).toBe(RAW_EVENTS_TABLE);
+      expect(input.TableType).toBe('VIRTUAL_VIEW');
+      expect(input.Parameters).toEqual({ presto_view: 'true', comment: 'Presto View' });
+      expect(input.ViewExpandedText).toBe('/* Presto View */');
+      // '/* Presto View: ' + base64(JSON) + ' */', the base64 left to CloudFormation's Fn::Base64.
+      const [separator, [open, encoded, close]] = input.ViewOriginalText['Fn::Join'];
+      expect([separator, open, close]).toEqual(['', '/* Presto View: ', ' */']);
+      const presto_view = JSON.parse(encoded['Fn::Base64']);
+      expect(presto_view.catalog).toBe('awsdatacatalog');
+      expect(presto_view.schema).toBe(`tickstream_${stage}`); // where `raw_events` resolves
+      expect(presto_view.originalSql).toBe(eventsViewSql());
+      // The view's columns are the table's and its partition key, by name and type.
+      const table = props(t, 'RawEventsTable').TableInput;
+      const tableColumns = [...table.StorageDescriptor.Columns, ...table.PartitionKeys].map(
+        (c: { Name: string; Type: string }): [string, string] => [c.Name, c.Type],
+      );
+      expect(
+        input.StorageDescriptor.Columns.map((c: { Name: string; Type: string }) => [c.Name, c.Type]),
+      ).toEqual(tableColumns);
+      expect(presto_view.columns).toEqual(tableColumns.map(([name, type]) => ({ name, type: presto(type) })));
+      expect(presto_view.columns.find((c: { name: string }) => c.name === 'event').type).toMatch(
+        /^row\(symbol varchar, time bigint, price double, .*, source varchar\)$/,
+      );
     }
   });
 
