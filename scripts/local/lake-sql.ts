@@ -9,6 +9,10 @@ import {
   type LakeFieldType,
   RAW_EVENTS_TABLE,
 } from '../../src/adapters/aws/lake-schema.ts';
+import {
+  COMPACTED_OBJECT_NAME,
+  DEFAULT_COMPACTED_PREFIX,
+} from '../../src/adapters/aws/s3-lake-compaction.ts';
 import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 
 /**
@@ -16,7 +20,8 @@ import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
  * gzip NDJSON objects straight from s3rver's directory, through a view `tickstream_<stage>.raw_events`
  * with the Glue table's columns, names and types (both come from lake-schema.ts) and its `dt`
  * partition as a string, and the view `events` over it with the Glue view's SQL (each (symbol, kind,
- * time) once). `from_unixtime` is defined as in Athena, so the README's Athena queries run unchanged.
+ * time) once); `compacted_events` reads the compacted zone's Parquet objects, once there are any.
+ * `from_unixtime` is defined as in Athena, so the README's Athena queries run unchanged.
  */
 
 const DUCKDB_TYPES: Record<LakeFieldType, string> = { string: 'VARCHAR', bigint: 'BIGINT', double: 'DOUBLE' };
@@ -60,8 +65,11 @@ const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const struct = (fields: typeof LAKE_EVENT_FIELDS, name: (n: string) => string) =>
   `STRUCT(${fields.map(([n, t]) => `${quoted(name(n))} ${DUCKDB_TYPES[t]}`).join(', ')})`;
 
-/** The statements that define the stage's schema, its `raw_events` and `events` views and `from_unixtime`. */
-function lakeViewStatements(glob: string, stage: string): string[] {
+/**
+ * The statements that define the stage's schema, its `raw_events` and `events` views, the
+ * `compacted_events` view when `compactedGlob` is given, and `from_unixtime`.
+ */
+function lakeViewStatements(glob: string, stage: string, compactedGlob: string | undefined): string[] {
   const schema = quoted(`tickstream_${stage}`);
   // read_json matches the JSON's own keys; the view names them as Glue does (lower case).
   const columns = [
@@ -73,12 +81,20 @@ function lakeViewStatements(glob: string, stage: string): string[] {
     `CAST("event" AS ${struct(LAKE_EVENT_FIELDS, (n) => n.toLowerCase())}) AS "event"`,
     'dt',
   ].join(', ');
+  // ignore_errors: a line that is not JSON is skipped, as the Glue table's `ignore.malformed.json`
+  // keeps Athena reading past it (Athena returns it as a row of nulls; the events view drops both).
   return [
     `CREATE SCHEMA ${schema}`,
     `CREATE VIEW ${schema}.${RAW_EVENTS_TABLE} AS SELECT ${select} FROM read_json(${sqlString(glob)}, ` +
-      `format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, ` +
+      `format = 'newline_delimited', compression = 'gzip', ignore_errors = true, hive_partitioning = true, ` +
       `hive_types = {'dt': 'VARCHAR'}, columns = {${columns}})`,
     `CREATE VIEW ${schema}.${EVENTS_VIEW} AS ${eventsViewSql()}`,
+    ...(compactedGlob
+      ? [
+          `CREATE VIEW ${schema}.compacted_events AS SELECT * FROM read_parquet(${sqlString(compactedGlob)}, ` +
+            `hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`,
+        ]
+      : []),
     `SET search_path = ${sqlString(`tickstream_${stage},main`)}`,
     // Athena's from_unixtime(seconds), the instant in UTC (Athena types it with the zone UTC).
     'CREATE MACRO main.from_unixtime(seconds) AS make_timestamp(CAST(round(seconds * 1000000) AS BIGINT))',
@@ -107,10 +123,19 @@ export class LocalLake {
     // DuckDB's own message for an empty glob does not say what to do.
     if (globSync(files).length === 0)
       throw new LocalLakeError(`the local lake has no objects yet (${root}): run npm start first`);
+    const compacted = join(
+      options.s3Dir,
+      bucket,
+      DEFAULT_COMPACTED_PREFIX,
+      'dt=*',
+      `${COMPACTED_OBJECT_NAME}${S3RVER_OBJECT_SUFFIX}`,
+    );
+    const compactedGlob = globSync(compacted).length > 0 ? compacted : undefined;
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
     try {
-      for (const statement of lakeViewStatements(files, options.stage)) await connection.run(statement);
+      for (const statement of lakeViewStatements(files, options.stage, compactedGlob))
+        await connection.run(statement);
     } catch (err) {
       connection.closeSync();
       instance.closeSync();

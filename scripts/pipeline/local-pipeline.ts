@@ -155,7 +155,7 @@ export interface LocalPipeline {
   stop(): Promise<void>;
 }
 
-function lambdaContext(functionName: string): Context {
+export function lambdaContext(functionName: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,

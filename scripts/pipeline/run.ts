@@ -13,6 +13,7 @@ import { eventSymbol } from '../../src/domain/market/index.ts';
 import type { MarketSource } from '../../src/ports/market-source.ts';
 import type { LocalCloud } from '../local/local-cloud.ts';
 import { countBucketObjects } from '../local/provision.ts';
+import { compactDaysWritten } from './compaction.ts';
 import { type AlertLine, type DashboardView, readSymbolLine, TerminalDashboard } from './dashboard.ts';
 import type { BatchOutcome } from './event-source-mapping.ts';
 import { startLocalPipeline } from './local-pipeline.ts';
@@ -33,8 +34,12 @@ export interface RunSummary {
   dlq: number;
   /** Metric rows in the table for the run's symbols after the run. */
   dynamodbMetricRows: number;
-  /** Lake objects written during the run. */
+  /** Lake objects written during the run (the raw zone's: compaction runs after the count). */
   lakeObjects: number;
+  /** UTC days the run wrote, compacted at its end into the Parquet zone. */
+  compactedDays: string[];
+  /** Events in those days' compacted objects (each (symbol, kind, time) once). */
+  compactedEvents: number;
   /** Alerts the local SNS delivered during the run. */
   alertsPublished: number;
   notDelivered: number;
@@ -262,6 +267,14 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   );
   const lakeAfter = (await countBucketObjects(cloud.clients, lake, { deadline: Date.now() + 10_000 })).count;
   const sourceRejected = options.feeds.reduce((n, f) => n + f.issues().length, 0);
+  // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
+  const compacted = await compactDaysWritten(cloud, started);
+  for (const r of compacted) {
+    log(
+      `compacted ${r.day}: ${r.events} events from ${r.objects} raw objects (${r.duplicates} duplicates dropped, ` +
+        `${r.rejected.length} lines rejected)${r.written ? ` → ${r.written.key}` : ''}`,
+    );
+  }
   if (interactive) dashboard.draw(await view('stopped'));
   return {
     ticksIn,
@@ -271,6 +284,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     dlq: deadLetters.length,
     dynamodbMetricRows: rowsPerSymbol.reduce((a, b) => a + b, 0),
     lakeObjects: lakeAfter - lakeBefore,
+    compactedDays: compacted.filter((r) => r.written).map((r) => r.day),
+    compactedEvents: compacted.reduce((n, r) => n + r.events, 0),
     alertsPublished,
     notDelivered: report.failed.length,
     symbols: [...symbols].sort(),

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LocalLake } from '../../scripts/local/lake-sql.ts';
 import { startLocalCloud } from '../../scripts/local/local-cloud.ts';
 import { SymbolAnalytics } from '../../src/domain/analytics/index.ts';
 import { realTemplate } from '../support/local-cloud.ts';
@@ -25,6 +26,8 @@ interface Summary {
   dlq: number;
   dynamodbMetricRows: number;
   lakeObjects: number;
+  compactedDays: string[];
+  compactedEvents: number;
   alertsPublished: number;
 }
 
@@ -121,6 +124,17 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     const barRows = table.filter((i) => String(i.sk).startsWith('BAR#'));
     expect(barRows.map((r) => (r.values as { close: number }).close)).toEqual(bars.map((b) => b.close));
 
+    // The day the run wrote, compacted at its end: each bar once in the Parquet zone.
+    expect(first.summary.compactedDays).toEqual(['2024-10-02']);
+    expect(first.summary.compactedEvents).toBe(389);
+    const lake = await LocalLake.open({ s3Dir: join(stateDir, 's3'), stage: 'dev' });
+    try {
+      const compacted = await lake.query("SELECT event.close FROM compacted_events WHERE dt = '2024-10-02'");
+      expect(compacted.map((r) => r.close)).toEqual(bars.map((b) => b.close));
+    } finally {
+      lake.close();
+    }
+
     // The same file again: new records on the stream, the same events — nothing changes twice.
     const second = await runOnce(['--state-dir', stateDir, '--replay', SAMPLE]);
     expect(second.code, second.stderr).toBe(0);
@@ -131,6 +145,8 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       dynamodbMetricRows: 389,
       alertsPublished: 0,
       lakeObjects: 0,
+      compactedDays: [],
+      compactedEvents: 0,
     });
     expect(await readTable(stateDir)).toEqual(table);
   });

@@ -22,6 +22,7 @@ const STAR_RESOURCE_ALLOWED = new Set([
 const ROLES = {
   ingestQuotes: 'IngestQuotesIamRoleLambdaExecution',
   processTicks: 'ProcessTicksIamRoleLambdaExecution',
+  compactLake: 'CompactLakeIamRoleLambdaExecution',
 } as const;
 
 let dev: CloudFormationTemplate;
@@ -57,8 +58,10 @@ describe('IAM: one least-privilege role per function', () => {
       expect(props(t, 'ProcessTicksLambdaFunction').Role).toEqual({
         'Fn::GetAtt': [ROLES.processTicks, 'Arn'],
       });
-      expect(props(t, ROLES.processTicks).ManagedPolicyArns).toEqual([]);
-      expect(props(t, ROLES.ingestQuotes).ManagedPolicyArns).toEqual([]);
+      expect(props(t, 'CompactLakeLambdaFunction').Role).toEqual({
+        'Fn::GetAtt': [ROLES.compactLake, 'Arn'],
+      });
+      for (const role of Object.values(ROLES)) expect(props(t, role).ManagedPolicyArns).toEqual([]);
     }
   });
 
@@ -81,8 +84,7 @@ describe('IAM: one least-privilege role per function', () => {
             (r.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument.Statement,
         );
       for (const statement of [
-        ...roleStatements(t, ROLES.ingestQuotes),
-        ...roleStatements(t, ROLES.processTicks),
+        ...Object.values(ROLES).flatMap((role) => roleStatements(t, role)),
         ...policies,
       ]) {
         expect(statement.Effect).toBe('Allow');
@@ -150,6 +152,37 @@ describe('IAM: one least-privilege role per function', () => {
     expect(s3Statements).toHaveLength(1); // no bucket-wide S3 access
   });
 
+  it('lets the compaction list and read the raw zone and write the compacted zone, nothing else', () => {
+    for (const t of [dev, prod]) {
+      const s = roleStatements(t, ROLES.compactLake);
+      const bucketArn = { 'Fn::GetAtt': ['LakeBucket', 'Arn'] };
+      const listing = s.filter((x) => asList(x.Action).includes('s3:ListBucket'));
+      expect(listing).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['s3:ListBucket'],
+          Resource: bucketArn,
+          Condition: { StringLike: { 's3:prefix': 'raw/dt=*' } },
+        },
+      ]);
+      expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/raw/*` })).toEqual(['s3:GetObject']);
+      expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/compacted/*` })).toEqual(['s3:PutObject']);
+      const all = s.flatMap((x) => asList(x.Action)).sort();
+      expect(all).toEqual(
+        [
+          's3:ListBucket',
+          's3:GetObject',
+          's3:PutObject',
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          // The plugin's CloudWatch Logs grants for the function's own log group.
+          ...all.filter((a) => a.startsWith('logs:')),
+        ].sort(),
+      );
+      expect(actionsOn(s, '*').sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    }
+  });
+
   it('grants Timestream writes only through a policy that exists under the flag', () => {
     for (const t of [dev, prod, timestreamOn]) {
       const inRole = roleStatements(t, ROLES.processTicks).flatMap((x) => asList(x.Action));
@@ -181,6 +214,6 @@ describe('IAM: one least-privilege role per function', () => {
         );
       });
     }
-    expect(stars).toBeGreaterThanOrEqual(4); // ListStreams, X-Ray ×2, DescribeEndpoints
+    expect(stars).toBeGreaterThanOrEqual(5); // ListStreams, X-Ray ×3, DescribeEndpoints
   });
 });

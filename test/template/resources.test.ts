@@ -8,6 +8,7 @@ import {
   LAKE_LINE_FIELDS,
   RAW_EVENTS_TABLE,
 } from '../../src/adapters/aws/lake-schema.ts';
+import { CompactionEnvSchema } from '../../src/config/compaction.ts';
 import { BarSchema, TickSchema } from '../../src/domain/market/index.ts';
 import { evaluateCondition, props, resolveIf, resource, resourcesOfType } from './helpers.ts';
 
@@ -35,6 +36,7 @@ describe('Lambda functions', () => {
   it.each([
     'IngestQuotesLambdaFunction',
     'ProcessTicksLambdaFunction',
+    'CompactLakeLambdaFunction',
   ])('%s runs nodejs24.x on arm64 with X-Ray active tracing in every stage', (id) => {
     for (const [, t] of stages()) {
       const p = props(t, id);
@@ -62,14 +64,34 @@ describe('Lambda functions', () => {
     }
   });
 
+  /** The schedule rule whose target is the given function. */
+  const ruleOf = (t: CloudFormationTemplate, functionId: string) => {
+    const rules = resourcesOfType(t, 'AWS::Events::Rule').filter(([, r]) =>
+      JSON.stringify(r.Properties).includes(`"${functionId}"`),
+    );
+    expect(rules).toHaveLength(1);
+    return rules[0]![1].Properties as { ScheduleExpression: string; State: string };
+  };
+
   it('schedules ingestion every minute, off in dev and on in prod by default', () => {
-    const rule = (t: CloudFormationTemplate) => {
-      const [entry] = resourcesOfType(t, 'AWS::Events::Rule');
-      return entry?.[1].Properties as { ScheduleExpression: string; State: string };
-    };
-    expect(rule(dev).ScheduleExpression).toBe('rate(1 minute)');
-    expect(rule(dev).State).toBe('DISABLED');
-    expect(rule(prod).State).toBe('ENABLED');
+    expect(ruleOf(dev, 'IngestQuotesLambdaFunction').ScheduleExpression).toBe('rate(1 minute)');
+    expect(ruleOf(dev, 'IngestQuotesLambdaFunction').State).toBe('DISABLED');
+    expect(ruleOf(prod, 'IngestQuotesLambdaFunction').State).toBe('ENABLED');
+  });
+
+  it('compacts the lake once a night after midnight UTC in every stage, retried twice if it fails', () => {
+    for (const [, t] of stages()) {
+      const rule = ruleOf(t, 'CompactLakeLambdaFunction');
+      expect(rule.ScheduleExpression).toBe('cron(30 0 * * ? *)');
+      expect(rule.State).toBe('ENABLED');
+      const fn = props(t, 'CompactLakeLambdaFunction');
+      expect(fn.Handler).toBe('functions/compact-lake.handler');
+      expect(fn.Environment.Variables.LAKE_BUCKET_NAME).toEqual({ Ref: 'LakeBucket' });
+      for (const key of Object.keys(CompactionEnvSchema.shape))
+        expect(fn.Environment.Variables).toHaveProperty(key);
+      expect(fn.Timeout).toBe(900);
+      expect(props(t, 'CompactLakeLambdaEvConf').MaximumRetryAttempts).toBe(2);
+    }
   });
 
   it('gives the processor exactly the environment contract the code reads, wired to the resources', () => {
@@ -354,6 +376,7 @@ describe('Outputs', () => {
     ['AlertsTopicArn', { Ref: 'AlertsTopic' }],
     ['GlueDatabaseName', { Ref: 'GlueDatabase' }],
     ['RawEventsTableName', { Ref: 'RawEventsTable' }],
+    ['CompactedEventsTableName', { Ref: 'CompactedEventsTable' }],
     ['EventsViewName', { Ref: 'EventsView' }],
     ['AthenaWorkGroupName', { Ref: 'AthenaWorkGroup' }],
   ])('exports %s per stage', (name, value) => {
@@ -444,6 +467,34 @@ describe('analytics: Glue table over the raw zone and the Athena workgroup', () 
       expect(presto_view.columns.find((c: { name: string }) => c.name === 'event').type).toMatch(
         /^row\(symbol varchar, time bigint, price double, .*, source varchar\)$/,
       );
+    }
+  });
+
+  it("reads the compacted zone as Parquet with the raw table's columns, partitions projected over compacted/", () => {
+    for (const [, t] of stages()) {
+      const raw = props(t, 'RawEventsTable').TableInput;
+      const input = props(t, 'CompactedEventsTable').TableInput;
+      expect(props(t, 'CompactedEventsTable').DatabaseName).toEqual({ Ref: 'GlueDatabase' });
+      expect(input.Name).toBe('compacted_events');
+      expect(input.PartitionKeys).toEqual(raw.PartitionKeys);
+      const { 'storage.location.template': location, classification, ...projection } = input.Parameters;
+      const {
+        'storage.location.template': _,
+        classification: __,
+        compressionType: ___,
+        ...rawProjection
+      } = raw.Parameters;
+      expect(projection).toEqual(rawProjection);
+      expect(classification).toBe('parquet');
+      expect(location).toEqual({ 'Fn::Sub': `s3://\${LakeBucket}/compacted/dt=\${!dt}/` });
+      expect(input.StorageDescriptor.Location).toEqual({ 'Fn::Sub': `s3://\${LakeBucket}/compacted/` });
+      expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(
+        'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+      );
+      expect(input.StorageDescriptor.InputFormat).toBe(
+        'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+      );
+      expect(input.StorageDescriptor.Columns).toEqual(raw.StorageDescriptor.Columns);
     }
   });
 

@@ -1,43 +1,11 @@
 /**
- * The raw zone's NDJSON line, field by field, with the Hive type Athena reads each as. One
- * definition behind both SQL views of the lake: the Glue table `raw_events`
- * (resources/analytics.yml, held to this by a template test) and the local DuckDB view over the
- * same files (`npm run query`). Glue stores names lower-cased; the JSON keys are as written here.
+ * The lake's SQL side: the Glue (Hive) types and the views' query, both from the line's fields
+ * (src/ports/lake-line.ts). resources/analytics.yml is held to these by template tests; the local
+ * DuckDB views (`npm run query`) use them directly.
  */
-export type LakeFieldType = 'string' | 'bigint' | 'double';
+import { LAKE_EVENT_FIELDS, LAKE_LINE_FIELDS } from '../../ports/lake-line.ts';
 
-/** The line's own fields, in the order the lake writer puts them (before `event`). */
-export const LAKE_LINE_FIELDS: readonly (readonly [name: string, type: LakeFieldType])[] = [
-  ['symbol', 'string'],
-  ['time', 'bigint'],
-  ['kind', 'string'],
-  ['shardId', 'string'],
-  ['sequenceNumber', 'string'],
-  ['arrivalTime', 'bigint'],
-];
-
-/** `event`: the validated tick (symbol … marketState) or 1-minute bar (start … session), one struct. */
-export const LAKE_EVENT_FIELDS: readonly (readonly [name: string, type: LakeFieldType])[] = [
-  ['symbol', 'string'],
-  ['time', 'bigint'],
-  ['price', 'double'],
-  ['dayOpen', 'double'],
-  ['dayHigh', 'double'],
-  ['dayLow', 'double'],
-  ['previousClose', 'double'],
-  ['dayVolume', 'double'],
-  ['currency', 'string'],
-  ['marketState', 'string'],
-  ['start', 'bigint'],
-  ['interval', 'string'],
-  ['open', 'double'],
-  ['high', 'double'],
-  ['low', 'double'],
-  ['close', 'double'],
-  ['volume', 'double'],
-  ['session', 'string'],
-  ['source', 'string'],
-];
+export { LAKE_EVENT_FIELDS, LAKE_LINE_FIELDS, type LakeFieldType } from '../../ports/lake-line.ts';
 
 /** The Glue (Hive) type of `event`: `struct<symbol:string,time:bigint,…>`, names lower-cased. */
 export function glueEventType(): string {
@@ -56,7 +24,9 @@ export const EVENTS_VIEW = 'events';
  * record of the same key is the one the metrics row holds, as DynamoDB keeps the last put. `dt`
  * leads the window's partition (it is the UTC day of `time`, so the result is the same): Trino and
  * DuckDB push a filter on a window's partition columns below it, so `WHERE dt = …` on the view
- * still prunes the table's partitions instead of reading the whole lake. `raw_events` is named
+ * still prunes the table's partitions instead of reading the whole lake. A line the table cannot
+ * read (Athena's JSON SerDe turns it into a row of nulls) has no key and is left out, as the
+ * compaction rejects it. `raw_events` is named
  * without its database: both engines resolve a view's names in the view's own schema (a stage may
  * have a '-', which would need quoting).
  */
@@ -65,6 +35,7 @@ export function eventsViewSql(): string {
   return (
     `SELECT ${columns} FROM (SELECT *, row_number() OVER (PARTITION BY dt, symbol, kind, time ` +
     'ORDER BY length(sequencenumber) DESC, sequencenumber DESC) AS occurrence ' +
-    `FROM ${RAW_EVENTS_TABLE}) WHERE occurrence = 1`
+    `FROM ${RAW_EVENTS_TABLE} WHERE symbol IS NOT NULL AND kind IS NOT NULL AND time IS NOT NULL) ` +
+    'WHERE occurrence = 1'
   );
 }

@@ -9,20 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { LocalLake } from '../../../scripts/local/lake-sql.ts';
 import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import type { Tick } from '../../../src/domain/market/index.ts';
-import type { LakeBatch, LakeRecord } from '../../../src/ports/processor.ts';
+import type { LakeRecord } from '../../../src/ports/processor.ts';
+import { lakeBatchOf } from '../../support/lake.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
 const SHARD = 'shardId-000000000000';
-
-function batchOf(records: readonly LakeRecord[]): LakeBatch {
-  return {
-    shardId: SHARD,
-    firstSequenceNumber: records[0]!.sequenceNumber,
-    lastSequenceNumber: records.at(-1)!.sequenceNumber,
-    records,
-  };
-}
 
 /** The Athena query of the README's "Querying the lake" section, as printed there. */
 function readmeQuery(): string {
@@ -48,9 +40,9 @@ describe('SQL over the local lake', () => {
       arrivalTime: bar.start + 61_000,
       event: bar,
     }));
-    await writer.writeBatch(batchOf(records.slice(0, 20)));
+    await writer.writeBatch(lakeBatchOf(records.slice(0, 20)));
     // A retry that holds part of the first batch: records 10–19 are in the raw zone twice.
-    await writer.writeBatch(batchOf(records.slice(10)));
+    await writer.writeBatch(lakeBatchOf(records.slice(10)));
     const tick: Tick = {
       symbol: 'MSFT',
       time: Date.parse('2024-10-03T14:00:01.250Z'),
@@ -63,7 +55,7 @@ describe('SQL over the local lake', () => {
       source: 'yahoo',
     };
     await writer.writeBatch(
-      batchOf([
+      lakeBatchOf([
         {
           symbol: 'MSFT',
           time: tick.time,
@@ -167,8 +159,8 @@ describe('SQL over the local lake', () => {
       arrivalTime: bar.start + 2 * day + 61_000,
       event: { ...bar, symbol: 'NVDA', start: bar.start + 2 * day },
     }));
-    await writer.writeBatch(batchOf(barRecords));
-    await writer.writeBatch(batchOf(barRecords.slice(5))); // a retry: bars 5–9 twice
+    await writer.writeBatch(lakeBatchOf(barRecords));
+    await writer.writeBatch(lakeBatchOf(barRecords.slice(5))); // a retry: bars 5–9 twice
     // Two records of one tick time; the later one's sequence number is longer (numerically greater,
     // lexically smaller): the view must compare them as numbers.
     const time = bars[0]!.start + 2 * day + 1_500;
@@ -189,8 +181,8 @@ describe('SQL over the local lake', () => {
         source: 'yahoo',
       } satisfies Tick,
     });
-    await writer.writeBatch(batchOf([tick('99999999999999999999', 121.5)]));
-    await writer.writeBatch(batchOf([tick('100000000000000000000', 121.75)]));
+    await writer.writeBatch(lakeBatchOf([tick('99999999999999999999', 121.5)]));
+    await writer.writeBatch(lakeBatchOf([tick('100000000000000000000', 121.75)]));
 
     const lake = await LocalLake.open({ s3Dir: join(c.state.dir, 's3'), bucket, stage: 'dev' });
     try {

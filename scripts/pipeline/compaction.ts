@@ -1,0 +1,54 @@
+/**
+ * The nightly lake compaction (functions/compact-lake.ts), run locally at the end of a run: the
+ * function's own handler, with its environment from the template, over each UTC day whose raw
+ * objects the run wrote — so `npm run query` finds those days in the compacted Parquet zone too.
+ */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
+import type { CompactReport } from '../../src/pipeline/compact/compact-day.ts';
+import type { LocalCloud } from '../local/local-cloud.ts';
+import { lambdaContext } from './local-pipeline.ts';
+
+const FUNCTION_ID = 'CompactLakeLambdaFunction';
+/** s3rver keeps LastModified to the second: a margin so an object of the run's first second counts. */
+const CLOCK_MARGIN_MS = 1000;
+
+/** The UTC days (YYYY-MM-DD) with a raw object written at or after `since`, in order. */
+export async function rawDaysWrittenSince(
+  cloud: LocalCloud,
+  bucket: string,
+  since: number,
+): Promise<string[]> {
+  const days = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await cloud.clients.s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: `${DEFAULT_RAW_PREFIX}dt=`,
+        ContinuationToken: token,
+      }),
+    );
+    for (const o of page.Contents ?? []) {
+      const day = /^[^/]*\/dt=(\d{4}-\d{2}-\d{2})\//.exec(o.Key ?? '')?.[1];
+      if (day && (o.LastModified?.getTime() ?? 0) >= since - CLOCK_MARGIN_MS) days.add(day);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return [...days].sort();
+}
+
+/** Compacts the days the run wrote, one invocation per day as `{"day": …}`; [] when the template has no compaction. */
+export async function compactDaysWritten(cloud: LocalCloud, since: number): Promise<CompactReport[]> {
+  if (!cloud.template.Resources[FUNCTION_ID]) return [];
+  const env = cloud.functionEnv(FUNCTION_ID);
+  const bucket = env.LAKE_BUCKET_NAME;
+  if (!bucket) throw new Error(`${FUNCTION_ID} has no LAKE_BUCKET_NAME locally`);
+  // As Lambda loads it: the handler module reads its configuration at import.
+  Object.assign(process.env, env);
+  const { handler } = await import('../../functions/compact-lake.ts');
+  const reports: CompactReport[] = [];
+  for (const day of await rawDaysWrittenSince(cloud, bucket, since))
+    reports.push(...(await handler({ day }, lambdaContext('compactLake'))));
+  return reports;
+}

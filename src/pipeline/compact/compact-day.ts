@@ -1,0 +1,181 @@
+/**
+ * The lake's compaction step: one UTC day of the raw zone (at-least-once, one gzip NDJSON object per
+ * batch and shard) becomes one Parquet object holding each (symbol, kind, time) exactly once — of
+ * several copies the one with the greatest sequence number, as the `events` view chooses
+ * (src/adapters/aws/lake-schema.ts) — sorted by symbol, kind and time. Idempotent: compacting a day
+ * again replaces its object with one built from everything the raw zone holds by then.
+ */
+import type {
+  CompactedEvent,
+  CompactedLakeWriter,
+  CompactedObject,
+  RawLakeReader,
+} from '../../ports/compaction.ts';
+import { LAKE_EVENT_FIELDS, type LakeFieldType } from '../../ports/lake-line.ts';
+import { compareSequenceNumbers } from '../process/sequence.ts';
+
+export interface CompactLog {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface CompactDeps {
+  readonly raw: RawLakeReader;
+  readonly compacted: CompactedLakeWriter;
+  readonly log: CompactLog;
+}
+
+/** A raw line the step cannot use: where it is and why. */
+export interface RejectedLine {
+  readonly key: string;
+  /** 1-based line number within the object. */
+  readonly line: number;
+  readonly reason: string;
+}
+
+export interface CompactReport {
+  readonly day: string;
+  /** Raw objects read. */
+  readonly objects: number;
+  /** Raw lines read (rejected ones included). */
+  readonly lines: number;
+  /** Lines whose (symbol, kind, time) another line of the day already had. */
+  readonly duplicates: number;
+  readonly rejected: readonly RejectedLine[];
+  /** Events written: one per (symbol, kind, time). */
+  readonly events: number;
+  /** The object written; undefined when the day had no usable line (nothing is written then). */
+  readonly written: CompactedObject | undefined;
+}
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+/** The epoch-ms start of a YYYY-MM-DD UTC day, or a RangeError naming the value. */
+export function dayStart(day: string): number {
+  const start = Date.parse(`${day}T00:00:00.000Z`);
+  if (!DAY_PATTERN.test(day) || Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== day)
+    throw new RangeError(`day must be a calendar date YYYY-MM-DD, got '${day}'`);
+  return start;
+}
+
+/** The UTC day before the one holding `epochMs` (what a run shortly after midnight compacts). */
+export function previousDay(epochMs: number): string {
+  return new Date(Math.floor(epochMs / DAY_MS) * DAY_MS - DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Days compacted by a scheduled run: the one before the run's and the one before that. */
+export const SCHEDULED_DAYS = 2;
+
+/** The days a compactLake invocation asks for, or a RangeError saying what input is accepted. */
+export function daysToCompact(input: unknown): string[] {
+  const o = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  if (typeof o.day === 'string') {
+    dayStart(o.day);
+    return [o.day];
+  }
+  if (typeof o.time === 'string' && !Number.isNaN(Date.parse(o.time))) {
+    const days = [previousDay(Date.parse(o.time))];
+    while (days.length < SCHEDULED_DAYS) days.push(previousDay(dayStart(days.at(-1)!)));
+    return days;
+  }
+  throw new RangeError('compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"}');
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function fieldError(name: string, type: LakeFieldType, value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (type === 'string') return typeof value === 'string' ? undefined : `${name} must be a string`;
+  if (type === 'bigint')
+    return Number.isSafeInteger(value) ? undefined : `${name} must be an integer (epoch ms)`;
+  return typeof value === 'number' && Number.isFinite(value) ? undefined : `${name} must be a finite number`;
+}
+
+/** A raw line as a compacted event, or the reason it cannot be one. */
+export function parseRawLine(text: string, start: number): CompactedEvent | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (!isRecord(v)) return 'not a JSON object';
+  const { symbol, time, kind, shardId, sequenceNumber, arrivalTime, event } = v;
+  if (typeof symbol !== 'string' || symbol === '') return 'symbol must be a non-empty string';
+  if (!Number.isSafeInteger(time)) return 'time must be an integer (epoch ms)';
+  if (kind !== 'bar' && kind !== 'tick') return "kind must be 'bar' or 'tick'";
+  if (typeof shardId !== 'string' || shardId === '') return 'shardId must be a non-empty string';
+  if (typeof sequenceNumber !== 'string' || !/^[1-9]\d*$|^0$/.test(sequenceNumber))
+    return 'sequenceNumber must be a decimal string';
+  if (!Number.isSafeInteger(arrivalTime)) return 'arrivalTime must be an integer (epoch ms)';
+  if (!isRecord(event)) return 'event must be an object';
+  const t = time as number;
+  if (t < start || t >= start + DAY_MS) return `time ${new Date(t).toISOString()} is not on this day`;
+  const fields: Record<string, string | number | null> = {};
+  for (const [name, type] of LAKE_EVENT_FIELDS) {
+    const value = event[name];
+    const error = fieldError(`event.${name}`, type, value);
+    if (error) return error;
+    fields[name] = (value as string | number | undefined) ?? null;
+  }
+  return {
+    symbol,
+    time: t,
+    kind,
+    shardId,
+    sequenceNumber,
+    arrivalTime: arrivalTime as number,
+    event: fields,
+  };
+}
+
+const byKey = (a: CompactedEvent, b: CompactedEvent): number =>
+  a.symbol < b.symbol
+    ? -1
+    : a.symbol > b.symbol
+      ? 1
+      : a.kind < b.kind
+        ? -1
+        : a.kind > b.kind
+          ? 1
+          : a.time - b.time;
+
+/** Compacts one UTC day (YYYY-MM-DD). Unusable lines are reported and skipped, never fatal. */
+export async function compactDay(day: string, deps: CompactDeps): Promise<CompactReport> {
+  const start = dayStart(day);
+  const keys = await deps.raw.listDay(day);
+  const newest = new Map<string, CompactedEvent>();
+  const rejected: RejectedLine[] = [];
+  let lines = 0;
+  let duplicates = 0;
+  for (const key of keys) {
+    const text = await deps.raw.read(key);
+    const list = text.split('\n');
+    if (list.at(-1) === '') list.pop();
+    for (let i = 0; i < list.length; i++) {
+      lines++;
+      const parsed = parseRawLine(list[i]!, start);
+      if (typeof parsed === 'string') {
+        rejected.push({ key, line: i + 1, reason: parsed });
+        continue;
+      }
+      const id = `${parsed.symbol}\u0000${parsed.kind}\u0000${parsed.time}`;
+      const kept = newest.get(id);
+      if (kept) {
+        duplicates++;
+        if (compareSequenceNumbers(parsed.sequenceNumber, kept.sequenceNumber) <= 0) continue;
+      }
+      newest.set(id, parsed);
+    }
+  }
+  for (const r of rejected.slice(0, 20)) deps.log.warn('raw lake line rejected', { day, ...r });
+  if (rejected.length > 20)
+    deps.log.warn('more raw lake lines rejected', { day, count: rejected.length - 20 });
+  const events = [...newest.values()].sort(byKey);
+  const written = events.length > 0 ? await deps.compacted.writeDay(day, events) : undefined;
+  const report = { day, objects: keys.length, lines, duplicates, rejected, events: events.length, written };
+  deps.log.info('lake day compacted', { ...report, rejected: rejected.length });
+  return report;
+}

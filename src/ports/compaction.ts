@@ -1,0 +1,28 @@
+/**
+ * The ports of the lake's compaction step (src/pipeline/compact): it reads one UTC day of the raw
+ * zone and writes that day once more, each event once, in the compacted Parquet zone.
+ */
+import type { LakeRecord } from './processor.ts';
+
+/** The raw zone, read back: one day's objects and each object's NDJSON text. */
+export interface RawLakeReader {
+  /** The keys of the day's raw objects (YYYY-MM-DD), in key order. */
+  listDay(day: string): Promise<string[]>;
+  /** One object's NDJSON text (decompressed). */
+  read(key: string): Promise<string>;
+}
+
+/** One event of the compacted zone: a raw line's fields, `event` holding the tick's or bar's own. */
+export interface CompactedEvent extends Omit<LakeRecord, 'event'> {
+  readonly event: Readonly<Record<string, string | number | null>>;
+}
+
+export interface CompactedObject {
+  readonly key: string;
+  readonly bytes: number;
+}
+
+/** The compacted zone: one object per day, replaced as a whole by each compaction of that day. */
+export interface CompactedLakeWriter {
+  writeDay(day: string, events: readonly CompactedEvent[]): Promise<CompactedObject>;
+}

@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { loadCompactionEnv } from '../../../src/config/compaction.ts';
+import type { Bar, Tick } from '../../../src/domain/market/index.ts';
+import {
+  type CompactLog,
+  compactDay,
+  dayStart,
+  daysToCompact,
+  parseRawLine,
+  previousDay,
+} from '../../../src/pipeline/compact/compact-day.ts';
+import type { CompactedEvent, CompactedLakeWriter, RawLakeReader } from '../../../src/ports/compaction.ts';
+import type { LakeRecord } from '../../../src/ports/processor.ts';
+import { aaplSampleBars } from '../../support/samples.ts';
+
+const DAY = '2024-10-02';
+const SHARD = 'shardId-000000000000';
+
+/** The raw zone as a map of key → NDJSON text. */
+class Raw implements RawLakeReader {
+  readonly objects = new Map<string, string>();
+  async listDay(day: string) {
+    return [...this.objects.keys()].filter((k) => k.startsWith(`raw/dt=${day}/`)).sort();
+  }
+  async read(key: string) {
+    return this.objects.get(key)!;
+  }
+}
+
+class Compacted implements CompactedLakeWriter {
+  readonly days = new Map<string, readonly CompactedEvent[]>();
+  async writeDay(day: string, events: readonly CompactedEvent[]) {
+    this.days.set(day, events);
+    return { key: `compacted/dt=${day}/events.parquet`, bytes: events.length };
+  }
+}
+
+function quietLog(): CompactLog & { warnings: Record<string, unknown>[] } {
+  const warnings: Record<string, unknown>[] = [];
+  return { warnings, info() {}, warn: (_m, f) => warnings.push(f ?? {}) };
+}
+
+const barRecord = (bar: Bar, sequenceNumber: string, symbol = 'AAPL'): LakeRecord => ({
+  symbol,
+  time: bar.start,
+  kind: 'bar',
+  shardId: SHARD,
+  sequenceNumber,
+  arrivalTime: bar.start + 61_000,
+  event: { ...bar, symbol },
+});
+
+describe('lake compaction of one day', () => {
+  const bars = aaplSampleBars().slice(0, 6);
+
+  it('keeps each (symbol, kind, time) once, the copy with the greatest sequence number (compared as a number), sorted', async () => {
+    const raw = new Raw();
+    const first = bars.map((b, i) => barRecord(b, `${100 + i}`));
+    raw.objects.set(`raw/dt=${DAY}/shard=${SHARD}/a.ndjson.gz`, toNdjson(first));
+    // A retry of bars 3–5 (the same records), MSFT before AAPL in the file.
+    raw.objects.set(
+      `raw/dt=${DAY}/shard=${SHARD}/b.ndjson.gz`,
+      toNdjson([barRecord(bars[0]!, '7', 'MSFT'), ...first.slice(3)]),
+    );
+    // A later record of bar 1 (a revised close) whose sequence number is longer but lexically smaller.
+    const revised = { ...barRecord({ ...bars[1]!, close: 999.5 }, '1000') };
+    raw.objects.set(`raw/dt=${DAY}/shard=${SHARD}/c.ndjson.gz`, toNdjson([revised]));
+    // Another day's object is not read.
+    raw.objects.set(`raw/dt=2024-10-03/shard=${SHARD}/d.ndjson.gz`, 'not even JSON');
+
+    const compacted = new Compacted();
+    const report = await compactDay(DAY, { raw, compacted, log: quietLog() });
+    expect(report).toMatchObject({ day: DAY, objects: 3, lines: 11, duplicates: 4, events: 7, rejected: [] });
+    expect(report.written).toEqual({ key: `compacted/dt=${DAY}/events.parquet`, bytes: 7 });
+    const events = compacted.days.get(DAY)!;
+    expect(events.map((e) => [e.symbol, e.time, e.sequenceNumber])).toEqual([
+      ...bars.map((b, i) => ['AAPL', b.start, i === 1 ? '1000' : `${100 + i}`]),
+      ['MSFT', bars[0]!.start, '7'],
+    ]);
+    expect(events[1]!.event.close).toBe(999.5);
+    // Every event field of the lake's struct is there, absent ones as null.
+    expect(events[0]!.event).toMatchObject({ open: bars[0]!.open, volume: bars[0]!.volume, price: null });
+  });
+
+  it('rejects unusable lines with their place and reason and compacts the rest', async () => {
+    const raw = new Raw();
+    const good = barRecord(bars[0]!, '5');
+    const tick: Tick = {
+      symbol: 'AAPL',
+      time: Date.parse(`${DAY}T14:00:00.500Z`),
+      price: 226.1,
+      currency: 'USD',
+      marketState: 'REGULAR',
+      source: 'yahoo',
+    };
+    const line = (o: Record<string, unknown>) => JSON.stringify(o);
+    const base = JSON.parse(toNdjson([good]).trim()) as Record<string, unknown>;
+    const lines = [
+      toNdjson([good]).trim(),
+      '{"symbol": "AAPL", broken',
+      '[1, 2]',
+      line({ ...base, symbol: '' }),
+      line({ ...base, time: 1.5 }),
+      line({ ...base, kind: 'quote' }),
+      line({ ...base, shardId: 7 }),
+      line({ ...base, sequenceNumber: '0042' }),
+      line({ ...base, arrivalTime: 'soon' }),
+      line({ ...base, event: null }),
+      line({ ...base, time: Date.parse('2024-10-03T00:00:00Z') }),
+      line({ ...base, event: { ...(base.event as object), close: 'high' } }),
+      line({ ...base, event: { ...(base.event as object), start: 1.25 } }),
+      line({ ...base, event: { ...(base.event as object), session: 3 } }),
+      toNdjson([{ ...good, kind: 'tick', time: tick.time, sequenceNumber: '6', event: tick }]).trim(),
+    ];
+    raw.objects.set(`raw/dt=${DAY}/x.ndjson.gz`, `${lines.join('\n')}\n`);
+    const log = quietLog();
+    const compacted = new Compacted();
+    const report = await compactDay(DAY, { raw, compacted, log });
+    expect(report.events).toBe(2);
+    expect(report.lines).toBe(15);
+    expect(report.rejected.map((r) => [r.line, r.reason])).toEqual([
+      [2, 'not JSON'],
+      [3, 'not a JSON object'],
+      [4, 'symbol must be a non-empty string'],
+      [5, 'time must be an integer (epoch ms)'],
+      [6, "kind must be 'bar' or 'tick'"],
+      [7, 'shardId must be a non-empty string'],
+      [8, 'sequenceNumber must be a decimal string'],
+      [9, 'arrivalTime must be an integer (epoch ms)'],
+      [10, 'event must be an object'],
+      [11, 'time 2024-10-03T00:00:00.000Z is not on this day'],
+      [12, 'event.close must be a finite number'],
+      [13, 'event.start must be an integer (epoch ms)'],
+      [14, 'event.session must be a string'],
+    ]);
+    expect(report.rejected.every((r) => r.key === `raw/dt=${DAY}/x.ndjson.gz`)).toBe(true);
+    expect(log.warnings).toHaveLength(13);
+    expect(compacted.days.get(DAY)!.map((e) => e.kind)).toEqual(['bar', 'tick']);
+    expect(compacted.days.get(DAY)![1]!.event).toMatchObject({ price: 226.1, open: null });
+  });
+
+  it('writes nothing for a day with no usable line', async () => {
+    const raw = new Raw();
+    raw.objects.set(`raw/dt=${DAY}/x.ndjson.gz`, 'junk\n');
+    const compacted = new Compacted();
+    const report = await compactDay(DAY, { raw, compacted, log: quietLog() });
+    expect(report).toMatchObject({ objects: 1, lines: 1, events: 0, written: undefined });
+    expect(report.rejected).toHaveLength(1);
+    expect((await compactDay('2024-10-05', { raw, compacted, log: quietLog() })).objects).toBe(0);
+    expect(compacted.days.size).toBe(0);
+  });
+
+  it('refuses a day that is not a calendar date, before reading anything', async () => {
+    const raw = new Raw();
+    for (const day of ['2024-02-30', '2024-1-02', '20241002', '2024-10-02T00:00:00Z', '']) {
+      await expect(compactDay(day, { raw, compacted: new Compacted(), log: quietLog() })).rejects.toThrow(
+        `day must be a calendar date YYYY-MM-DD, got '${day}'`,
+      );
+    }
+    expect(dayStart('2024-02-29')).toBe(Date.UTC(2024, 1, 29));
+  });
+
+  it('parses a line only within its day', () => {
+    const line = toNdjson([barRecord(bars[0]!, '1')]).trim();
+    expect(parseRawLine(line, dayStart(DAY))).toMatchObject({ symbol: 'AAPL', kind: 'bar' });
+    expect(parseRawLine(line, dayStart('2024-10-01'))).toMatch(/is not on this day/);
+  });
+});
+
+describe('the compactLake configuration', () => {
+  it('needs the lake bucket, and says so', () => {
+    expect(loadCompactionEnv({ LAKE_BUCKET_NAME: 'tickstream-lake' })).toEqual({
+      LAKE_BUCKET_NAME: 'tickstream-lake',
+    });
+    expect(() => loadCompactionEnv({})).toThrow(
+      'invalid lake compaction configuration: LAKE_BUCKET_NAME: LAKE_BUCKET_NAME is required',
+    );
+  });
+});
+
+describe('what a compactLake invocation compacts', () => {
+  it('a scheduled run: the two UTC days before its time', () => {
+    expect(daysToCompact({ time: '2026-11-24T00:30:00Z', 'detail-type': 'Scheduled Event' })).toEqual([
+      '2026-11-23',
+      '2026-11-22',
+    ]);
+    expect(daysToCompact({ time: '2024-03-01T00:30:00Z' })).toEqual(['2024-02-29', '2024-02-28']);
+    expect(previousDay(Date.parse('2026-01-01T23:59:59.999Z'))).toBe('2025-12-31');
+  });
+
+  it('{"day": …}: that day; anything else is refused with what is accepted', () => {
+    expect(daysToCompact({ day: '2024-10-02' })).toEqual(['2024-10-02']);
+    expect(() => daysToCompact({ day: '2024-13-01' })).toThrow(/calendar date/);
+    for (const input of [undefined, null, 'x', {}, { time: 'yesterday' }, { day: 20241002 }]) {
+      expect(() => daysToCompact(input)).toThrow(
+        'compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"}',
+      );
+    }
+  });
+});
