@@ -97,6 +97,7 @@ export const PRICES_USD = {
   dynamodbPerMillionWriteRequestUnits: 0.625,
   dynamodbPerMillionReadRequestUnits: 0.125,
   s3PerThousandPutRequests: 0.005,
+  s3PerThousandGetRequests: 0.0004,
   snsPerMillionPublishes: 0.5,
   sqsPerMillionRequests: 0.4,
   lambdaArm64PerGbSecond: 0.0000133334,
