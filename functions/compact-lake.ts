@@ -4,7 +4,9 @@
  *
  * Input: the schedule's event (its `time` names the run: the two days before it are compacted, so a
  * batch retried or replayed into yesterday after last night's run is picked up), or
- * `{ "day": "YYYY-MM-DD" }` for one day (a backfill, or a day to redo). Anything else is refused.
+ * `{ "day": "YYYY-MM-DD" }` for one day (a backfill, or a day to redo; `"force": true` replaces a
+ * day's object even with fewer events). Anything else is refused. Each day is compacted on its own;
+ * if any failed (or was refused), the invocation fails after the others are done.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -15,7 +17,19 @@ import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { S3CompactedLakeWriter, S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadCompactionEnv } from '../src/config/compaction.ts';
-import { type CompactReport, compactDay, daysToCompact } from '../src/pipeline/compact/compact-day.ts';
+import { type CompactReport, compactDay, compactionRequest } from '../src/pipeline/compact/compact-day.ts';
+
+/** A day's report as the invocation returns it: the rejected lines counted, the first few shown. */
+export type CompactSummary = Omit<CompactReport, 'rejected'> & {
+  readonly rejectedLines: number;
+  readonly firstRejected: CompactReport['rejected'];
+};
+
+const SHOWN_REJECTIONS = 20;
+
+function summarize({ rejected, ...rest }: CompactReport): CompactSummary {
+  return { ...rest, rejectedLines: rejected.length, firstRejected: rejected.slice(0, SHOWN_REJECTIONS) };
+}
 
 export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
   const bucket = loadCompactionEnv(env).LAKE_BUCKET_NAME;
@@ -31,17 +45,28 @@ export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
     },
   };
 
-  const lambdaHandler = async (input: unknown): Promise<CompactReport[]> => {
-    const reports: CompactReport[] = [];
-    for (const day of daysToCompact(input)) {
-      const r = await compactDay(day, deps);
-      metrics.addMetric('LakeLinesRead', MetricUnit.Count, r.lines);
-      metrics.addMetric('LakeLinesRejected', MetricUnit.Count, r.rejected.length);
-      metrics.addMetric('LakeDuplicatesDropped', MetricUnit.Count, r.duplicates);
-      metrics.addMetric('LakeEventsCompacted', MetricUnit.Count, r.events);
-      reports.push(r);
+  const lambdaHandler = async (input: unknown): Promise<CompactSummary[]> => {
+    const request = compactionRequest(input);
+    const summaries: CompactSummary[] = [];
+    const failed: string[] = [];
+    // Each day on its own: one that cannot be compacted does not keep the others from it.
+    for (const day of request.days) {
+      try {
+        const r = await compactDay(day, deps, { force: request.force });
+        metrics.addMetric('LakeLinesRead', MetricUnit.Count, r.lines);
+        metrics.addMetric('LakeLinesRejected', MetricUnit.Count, r.rejected.length);
+        metrics.addMetric('LakeDuplicatesDropped', MetricUnit.Count, r.duplicates);
+        metrics.addMetric('LakeEventsCompacted', MetricUnit.Count, r.written ? r.events : 0);
+        summaries.push(summarize(r));
+        if (r.refused) failed.push(`${day}: ${r.refused}`);
+      } catch (err) {
+        logger.error('lake day compaction failed', { day, error: err as Error });
+        failed.push(`${day}: ${(err as Error).message}`);
+      }
     }
-    return reports;
+    // A failed day fails the invocation (Lambda retries it; the function's Errors metric counts it).
+    if (failed.length > 0) throw new Error(`lake compaction failed for ${failed.join('; ')}`);
+    return summaries;
   };
 
   return middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -4,8 +4,8 @@
  * objects the run wrote — so `npm run query` finds those days in the compacted Parquet zone too.
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { CompactSummary } from '../../functions/compact-lake.ts';
 import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
-import type { CompactReport } from '../../src/pipeline/compact/compact-day.ts';
 import type { LocalCloud } from '../local/local-cloud.ts';
 import { lambdaContext } from './local-pipeline.ts';
 
@@ -38,8 +38,16 @@ export async function rawDaysWrittenSince(
   return [...days].sort();
 }
 
-/** Compacts the days the run wrote, one invocation per day as `{"day": …}`; [] when the template has no compaction. */
-export async function compactDaysWritten(cloud: LocalCloud, since: number): Promise<CompactReport[]> {
+/**
+ * Compacts the days the run wrote, one invocation per day as `{"day": …}`; [] when the template has
+ * no compaction. A day whose invocation fails is reported through `log` (the run's own results
+ * stand; the raw zone and the events view still hold the day) and left out.
+ */
+export async function compactDaysWritten(
+  cloud: LocalCloud,
+  since: number,
+  log: (line: string) => void,
+): Promise<CompactSummary[]> {
   if (!cloud.template.Resources[FUNCTION_ID]) return [];
   const env = cloud.functionEnv(FUNCTION_ID);
   const bucket = env.LAKE_BUCKET_NAME;
@@ -47,8 +55,13 @@ export async function compactDaysWritten(cloud: LocalCloud, since: number): Prom
   // As Lambda loads it: the handler module reads its configuration at import.
   Object.assign(process.env, env);
   const { handler } = await import('../../functions/compact-lake.ts');
-  const reports: CompactReport[] = [];
-  for (const day of await rawDaysWrittenSince(cloud, bucket, since))
-    reports.push(...(await handler({ day }, lambdaContext('compactLake'))));
+  const reports: CompactSummary[] = [];
+  for (const day of await rawDaysWrittenSince(cloud, bucket, since)) {
+    try {
+      reports.push(...(await handler({ day }, lambdaContext('compactLake'))));
+    } catch (err) {
+      log(`compaction of ${day} failed: ${(err as Error).message}`);
+    }
+  }
   return reports;
 }

@@ -268,11 +268,11 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const lakeAfter = (await countBucketObjects(cloud.clients, lake, { deadline: Date.now() + 10_000 })).count;
   const sourceRejected = options.feeds.reduce((n, f) => n + f.issues().length, 0);
   // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
-  const compacted = await compactDaysWritten(cloud, started);
+  const compacted = await compactDaysWritten(cloud, started, log);
   for (const r of compacted) {
     log(
       `compacted ${r.day}: ${r.events} events from ${r.objects} raw objects (${r.duplicates} duplicates dropped, ` +
-        `${r.rejected.length} lines rejected)${r.written ? ` → ${r.written.key}` : ''}`,
+        `${r.rejectedLines} lines rejected)${r.written ? ` → ${r.written.key}` : ''}`,
     );
   }
   if (interactive) dashboard.draw(await view('stopped'));

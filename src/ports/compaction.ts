@@ -8,8 +8,13 @@ import type { LakeRecord } from './processor.ts';
 export interface RawLakeReader {
   /** The keys of the day's raw objects (YYYY-MM-DD), in key order. */
   listDay(day: string): Promise<string[]>;
-  /** One object's NDJSON text (decompressed). */
+  /** One object's NDJSON text (decompressed); an UnreadableRawObjectError when its body cannot be. */
   read(key: string): Promise<string>;
+}
+
+/** A raw object whose body is not what the raw zone holds (not gzip, say): bad data, not a fault. */
+export class UnreadableRawObjectError extends Error {
+  override name = 'UnreadableRawObjectError';
 }
 
 /** One event of the compacted zone: a raw line's fields, `event` holding the tick's or bar's own. */
@@ -24,5 +29,7 @@ export interface CompactedObject {
 
 /** The compacted zone: one object per day, replaced as a whole by each compaction of that day. */
 export interface CompactedLakeWriter {
+  /** How many events the day's object holds, or undefined when there is none (or it does not say). */
+  eventCount(day: string): Promise<number | undefined>;
   writeDay(day: string, events: readonly CompactedEvent[]): Promise<CompactedObject>;
 }

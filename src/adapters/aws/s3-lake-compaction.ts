@@ -4,16 +4,23 @@
  */
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ByteWriter, parquetWrite, type SchemaElement } from 'hyparquet-writer';
-import type {
-  CompactedEvent,
-  CompactedLakeWriter,
-  CompactedObject,
-  RawLakeReader,
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { parquetWriteBuffer, type SchemaElement } from 'hyparquet-writer';
+import {
+  type CompactedEvent,
+  type CompactedLakeWriter,
+  type CompactedObject,
+  type RawLakeReader,
+  UnreadableRawObjectError,
 } from '../../ports/compaction.ts';
 import { LAKE_EVENT_FIELDS, LAKE_LINE_FIELDS, type LakeFieldType } from '../../ports/lake-line.ts';
-import { DEFAULT_RAW_PREFIX } from './s3-lake-writer.ts';
+import { DEFAULT_RAW_PREFIX, keyPrefix } from './s3-lake-writer.ts';
 
 const gunzip = promisify(gunzipCallback);
 
@@ -21,7 +28,8 @@ export const DEFAULT_COMPACTED_PREFIX = 'compacted/';
 export const COMPACTED_OBJECT_NAME = 'events.parquet';
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 
-const withSlash = (prefix: string) => (prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`);
+/** User metadata on a compacted object: how many events it holds (S3 returns it as x-amz-meta-…). */
+export const EVENT_COUNT_METADATA = 'event-count';
 
 export interface S3LakeCompactionOptions {
   readonly s3: S3Client;
@@ -41,7 +49,7 @@ export class S3RawLakeReader implements RawLakeReader {
     if (!options.bucket) throw new RangeError('S3RawLakeReader bucket must be a non-empty string');
     this.#s3 = options.s3;
     this.#bucket = options.bucket;
-    this.#prefix = withSlash(options.rawPrefix ?? DEFAULT_RAW_PREFIX);
+    this.#prefix = keyPrefix(options.rawPrefix ?? DEFAULT_RAW_PREFIX);
   }
 
   async listDay(day: string): Promise<string[]> {
@@ -65,7 +73,13 @@ export class S3RawLakeReader implements RawLakeReader {
     const object = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
     if (!object.Body) throw new Error(`s3://${this.#bucket}/${key} has no body`);
     const body = await object.Body.transformToByteArray();
-    return (await gunzip(body)).toString('utf8');
+    let text: Buffer;
+    try {
+      text = await gunzip(body);
+    } catch (err) {
+      throw new UnreadableRawObjectError(`not gzip: ${(err as Error).message}`);
+    }
+    return text.toString('utf8');
   }
 }
 
@@ -106,9 +120,7 @@ export function encodeCompactedDay(events: readonly CompactedEvent[]): Uint8Arra
       return type === 'bigint' && typeof v === 'number' ? BigInt(v) : v;
     }),
   });
-  const writer = new ByteWriter();
-  parquetWrite({
-    writer,
+  const buffer = parquetWriteBuffer({
     schema: compactedParquetSchema(),
     columnData: [
       ...LAKE_LINE_FIELDS.map(([n, t]) => column(n, t, (e) => e[n as keyof CompactedEvent])),
@@ -125,7 +137,7 @@ export function encodeCompactedDay(events: readonly CompactedEvent[]): Uint8Arra
       },
     ],
   });
-  return new Uint8Array(writer.getBuffer());
+  return new Uint8Array(buffer);
 }
 
 export class S3CompactedLakeWriter implements CompactedLakeWriter {
@@ -137,11 +149,26 @@ export class S3CompactedLakeWriter implements CompactedLakeWriter {
     if (!options.bucket) throw new RangeError('S3CompactedLakeWriter bucket must be a non-empty string');
     this.#s3 = options.s3;
     this.#bucket = options.bucket;
-    this.#prefix = withSlash(options.compactedPrefix ?? DEFAULT_COMPACTED_PREFIX);
+    this.#prefix = keyPrefix(options.compactedPrefix ?? DEFAULT_COMPACTED_PREFIX);
+  }
+
+  #key(day: string): string {
+    return `${this.#prefix}dt=${day}/${COMPACTED_OBJECT_NAME}`;
+  }
+
+  async eventCount(day: string): Promise<number | undefined> {
+    try {
+      const head = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(day) }));
+      const count = Number(head.Metadata?.[EVENT_COUNT_METADATA]);
+      return Number.isSafeInteger(count) && count >= 0 ? count : undefined;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NotFound') return undefined;
+      throw err;
+    }
   }
 
   async writeDay(day: string, events: readonly CompactedEvent[]): Promise<CompactedObject> {
-    const key = `${this.#prefix}dt=${day}/${COMPACTED_OBJECT_NAME}`;
+    const key = this.#key(day);
     const body = encodeCompactedDay(events);
     await this.#s3.send(
       new PutObjectCommand({
@@ -149,6 +176,7 @@ export class S3CompactedLakeWriter implements CompactedLakeWriter {
         Key: key,
         Body: body,
         ContentType: PARQUET_CONTENT_TYPE,
+        Metadata: { [EVENT_COUNT_METADATA]: String(events.length) },
       }),
     );
     return { key, bytes: body.byteLength };

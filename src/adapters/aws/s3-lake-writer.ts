@@ -33,6 +33,11 @@ export function eventDay(epochMs: number): string {
   return memoDay;
 }
 
+/** A key prefix as a folder: '' stays '', anything else ends in '/'. */
+export function keyPrefix(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
 /**
  * `raw/dt=YYYY-MM-DD/shard=<shardId>/<firstSeq>-<lastSeq>-<digest>.ndjson.gz`: the first and last
  * sequence numbers of the object's records and a digest of all of them (16 hex digits of SHA-256).
@@ -136,8 +141,7 @@ export class S3LakeWriter implements LakeWriter {
     if (!options.bucket) throw new RangeError('S3LakeWriter bucket must be a non-empty string');
     this.#s3 = options.s3;
     this.#bucket = options.bucket;
-    const prefix = options.prefix ?? DEFAULT_RAW_PREFIX;
-    this.#prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.#prefix = keyPrefix(options.prefix ?? DEFAULT_RAW_PREFIX);
   }
 
   async writeBatch(batch: LakeBatch): Promise<readonly string[]> {

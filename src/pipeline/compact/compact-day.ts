@@ -3,13 +3,18 @@
  * batch and shard) becomes one Parquet object holding each (symbol, kind, time) exactly once — of
  * several copies the one with the greatest sequence number, as the `events` view chooses
  * (src/adapters/aws/lake-schema.ts) — sorted by symbol, kind and time. Idempotent: compacting a day
- * again replaces its object with one built from everything the raw zone holds by then.
+ * again replaces its object with one built from everything the raw zone holds by then. The raw zone
+ * only grows, so a day never rightly compacts to fewer events than it did before: such a result (a
+ * reader or schema fault, lines now rejected) is refused, and the object kept, unless forced.
  */
-import type {
-  CompactedEvent,
-  CompactedLakeWriter,
-  CompactedObject,
-  RawLakeReader,
+
+import { isPlainObject } from '../../domain/market/validation.ts';
+import {
+  type CompactedEvent,
+  type CompactedLakeWriter,
+  type CompactedObject,
+  type RawLakeReader,
+  UnreadableRawObjectError,
 } from '../../ports/compaction.ts';
 import { LAKE_EVENT_FIELDS, type LakeFieldType } from '../../ports/lake-line.ts';
 import { compareSequenceNumbers } from '../process/sequence.ts';
@@ -28,7 +33,7 @@ export interface CompactDeps {
 /** A raw line the step cannot use: where it is and why. */
 export interface RejectedLine {
   readonly key: string;
-  /** 1-based line number within the object. */
+  /** 1-based line number within the object; 0 for an object that could not be read at all. */
   readonly line: number;
   readonly reason: string;
 }
@@ -44,8 +49,15 @@ export interface CompactReport {
   readonly rejected: readonly RejectedLine[];
   /** Events written: one per (symbol, kind, time). */
   readonly events: number;
-  /** The object written; undefined when the day had no usable line (nothing is written then). */
+  /** The object written; undefined when nothing was (no usable line, or refused). */
   readonly written: CompactedObject | undefined;
+  /** Why the day's existing object was kept rather than replaced with fewer events. */
+  readonly refused?: string;
+}
+
+export interface CompactOptions {
+  /** Replace the day's object even with fewer events than it holds. */
+  readonly force?: boolean;
 }
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
@@ -67,23 +79,29 @@ export function previousDay(epochMs: number): string {
 /** Days compacted by a scheduled run: the one before the run's and the one before that. */
 export const SCHEDULED_DAYS = 2;
 
-/** The days a compactLake invocation asks for, or a RangeError saying what input is accepted. */
-export function daysToCompact(input: unknown): string[] {
-  const o = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+export interface CompactionRequest {
+  readonly days: readonly string[];
+  readonly force: boolean;
+}
+
+const REQUEST_SHAPE =
+  'compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"} (and "force": true to replace a day with fewer events)';
+
+/** What a compactLake invocation asks for, or a RangeError saying what input is accepted. */
+export function compactionRequest(input: unknown): CompactionRequest {
+  const o = isPlainObject(input) ? input : {};
   if (typeof o.day === 'string') {
     dayStart(o.day);
-    return [o.day];
+    if (o.force !== undefined && typeof o.force !== 'boolean') throw new RangeError(REQUEST_SHAPE);
+    return { days: [o.day], force: o.force === true };
   }
   if (typeof o.time === 'string' && !Number.isNaN(Date.parse(o.time))) {
     const days = [previousDay(Date.parse(o.time))];
     while (days.length < SCHEDULED_DAYS) days.push(previousDay(dayStart(days.at(-1)!)));
-    return days;
+    return { days, force: false };
   }
-  throw new RangeError('compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"}');
+  throw new RangeError(REQUEST_SHAPE);
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function fieldError(name: string, type: LakeFieldType, value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
@@ -101,7 +119,7 @@ export function parseRawLine(text: string, start: number): CompactedEvent | stri
   } catch {
     return 'not JSON';
   }
-  if (!isRecord(v)) return 'not a JSON object';
+  if (!isPlainObject(v)) return 'not a JSON object';
   const { symbol, time, kind, shardId, sequenceNumber, arrivalTime, event } = v;
   if (typeof symbol !== 'string' || symbol === '') return 'symbol must be a non-empty string';
   if (!Number.isSafeInteger(time)) return 'time must be an integer (epoch ms)';
@@ -110,7 +128,7 @@ export function parseRawLine(text: string, start: number): CompactedEvent | stri
   if (typeof sequenceNumber !== 'string' || !/^[1-9]\d*$|^0$/.test(sequenceNumber))
     return 'sequenceNumber must be a decimal string';
   if (!Number.isSafeInteger(arrivalTime)) return 'arrivalTime must be an integer (epoch ms)';
-  if (!isRecord(event)) return 'event must be an object';
+  if (!isPlainObject(event)) return 'event must be an object';
   const t = time as number;
   if (t < start || t >= start + DAY_MS) return `time ${new Date(t).toISOString()} is not on this day`;
   const fields: Record<string, string | number | null> = {};
@@ -143,7 +161,11 @@ const byKey = (a: CompactedEvent, b: CompactedEvent): number =>
           : a.time - b.time;
 
 /** Compacts one UTC day (YYYY-MM-DD). Unusable lines are reported and skipped, never fatal. */
-export async function compactDay(day: string, deps: CompactDeps): Promise<CompactReport> {
+export async function compactDay(
+  day: string,
+  deps: CompactDeps,
+  options: CompactOptions = {},
+): Promise<CompactReport> {
   const start = dayStart(day);
   const keys = await deps.raw.listDay(day);
   const newest = new Map<string, CompactedEvent>();
@@ -151,7 +173,14 @@ export async function compactDay(day: string, deps: CompactDeps): Promise<Compac
   let lines = 0;
   let duplicates = 0;
   for (const key of keys) {
-    const text = await deps.raw.read(key);
+    let text: string;
+    try {
+      text = await deps.raw.read(key);
+    } catch (err) {
+      if (!(err instanceof UnreadableRawObjectError)) throw err; // a fault (S3, network): the day fails
+      rejected.push({ key, line: 0, reason: err.message });
+      continue;
+    }
     const list = text.split('\n');
     if (list.at(-1) === '') list.pop();
     for (let i = 0; i < list.length; i++) {
@@ -174,8 +203,15 @@ export async function compactDay(day: string, deps: CompactDeps): Promise<Compac
   if (rejected.length > 20)
     deps.log.warn('more raw lake lines rejected', { day, count: rejected.length - 20 });
   const events = [...newest.values()].sort(byKey);
-  const written = events.length > 0 ? await deps.compacted.writeDay(day, events) : undefined;
-  const report = { day, objects: keys.length, lines, duplicates, rejected, events: events.length, written };
-  deps.log.info('lake day compacted', { ...report, rejected: rejected.length });
-  return report;
+  const counts = { day, objects: keys.length, lines, duplicates, rejected, events: events.length };
+  if (events.length === 0) return { ...counts, written: undefined };
+  const before = options.force ? undefined : await deps.compacted.eventCount(day);
+  if (before !== undefined && events.length < before) {
+    const refused = `the compacted day holds ${before} events; this compaction found ${events.length} (${rejected.length} lines rejected): kept, not replaced (force to replace)`;
+    deps.log.warn('lake day not compacted', { ...counts, rejected: rejected.length, refused });
+    return { ...counts, written: undefined, refused };
+  }
+  const written = await deps.compacted.writeDay(day, events);
+  deps.log.info('lake day compacted', { ...counts, rejected: rejected.length, written });
+  return { ...counts, written };
 }

@@ -6,12 +6,12 @@
  */
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import type { CompactSummary } from '../../../functions/compact-lake.ts';
 import { LocalLake } from '../../../scripts/local/lake-sql.ts';
 import { lambdaContext } from '../../../scripts/pipeline/local-pipeline.ts';
 import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
-import type { CompactReport } from '../../../src/pipeline/compact/compact-day.ts';
 import type { LakeRecord } from '../../../src/ports/processor.ts';
 import { lakeBatchOf } from '../../support/lake.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
@@ -64,7 +64,7 @@ describe('lake compaction (compactLake) against the local S3', () => {
     // The module builds its handler at import from process.env, as Lambda loads it.
     Object.assign(process.env, env);
     const { handler } = await import('../../../functions/compact-lake.ts');
-    const [report] = (await handler({ day: DAY }, lambdaContext('compactLake'))) as CompactReport[];
+    const [report] = (await handler({ day: DAY }, lambdaContext('compactLake'))) as CompactSummary[];
     expect(report).toMatchObject({
       day: DAY,
       objects: 4,
@@ -73,7 +73,8 @@ describe('lake compaction (compactLake) against the local S3', () => {
       events: 40,
       written: { key: `compacted/dt=${DAY}/events.parquet` },
     });
-    expect(report!.rejected).toEqual([
+    expect(report).toMatchObject({ rejectedLines: 1 });
+    expect(report!.firstRejected).toEqual([
       { key: `raw/dt=${DAY}/shard=${SHARD}/damaged.ndjson.gz`, line: 2, reason: 'not JSON' },
     ]);
     const head = await c.clients.s3.send(
@@ -81,6 +82,7 @@ describe('lake compaction (compactLake) against the local S3', () => {
     );
     expect(head.ContentType).toBe('application/vnd.apache.parquet');
     expect(head.ContentLength).toBe(report!.written!.bytes);
+    expect(head.Metadata).toEqual({ 'event-count': '40' });
 
     const lake = await LocalLake.open({ s3Dir: join(c.state.dir, 's3'), bucket, stage: 'dev' });
     try {
@@ -116,7 +118,81 @@ describe('lake compaction (compactLake) against the local S3', () => {
     expect(Buffer.from(await body()).equals(Buffer.from(before))).toBe(true);
 
     // A day with nothing in the raw zone: nothing is written.
-    const [empty] = (await handler({ day: '2024-10-05' }, lambdaContext('compactLake'))) as CompactReport[];
+    const [empty] = (await handler({ day: '2024-10-05' }, lambdaContext('compactLake'))) as CompactSummary[];
     expect(empty).toMatchObject({ objects: 0, events: 0, written: undefined });
+  });
+
+  it('a scheduled run compacts each of its days on its own: an unreadable object is rejected, a day that would shrink is kept and fails the run after the other', async () => {
+    const c = cloud();
+    const env = c.functionEnv('CompactLakeLambdaFunction');
+    const bucket = env.LAKE_BUCKET_NAME!;
+    const s3: S3Client = c.clients.s3;
+    Object.assign(process.env, env);
+    const { handler } = await import('../../../functions/compact-lake.ts');
+    const writer = new S3LakeWriter({ s3, bucket });
+    const day = 86_400_000;
+    const barsOn = (offsetDays: number, count: number, symbol: string): LakeRecord[] =>
+      aaplSampleBars()
+        .slice(0, count)
+        .map((bar, i) => ({
+          symbol,
+          time: bar.start + offsetDays * day,
+          kind: 'bar',
+          shardId: SHARD,
+          sequenceNumber: (7n * 10n ** 20n + BigInt(offsetDays * 1000 + i)).toString(),
+          arrivalTime: bar.start + offsetDays * day + 61_000,
+          event: { ...bar, symbol, start: bar.start + offsetDays * day },
+        }));
+    // 2024-10-05: 12 bars and an object that is not gzip at all.
+    await writer.writeBatch(lakeBatchOf(barsOn(3, 12, 'SPY')));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'raw/dt=2024-10-05/shard=x/broken.ndjson.gz',
+        Body: 'plain text',
+      }),
+    );
+    // 2024-10-06: 5 bars, but its compacted object already says it holds 50 events.
+    await writer.writeBatch(lakeBatchOf(barsOn(4, 5, 'SPY')));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'compacted/dt=2024-10-06/events.parquet',
+        Body: 'an earlier compaction',
+        Metadata: { 'event-count': '50' },
+      }),
+    );
+
+    await expect(handler({ time: '2024-10-07T00:30:00Z' }, lambdaContext('compactLake'))).rejects.toThrow(
+      /^lake compaction failed for 2024-10-06: the compacted day holds 50 events; this compaction found 5 \(0 lines rejected\): kept, not replaced/,
+    );
+    const body = async (key: string) =>
+      (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
+    expect(await body('compacted/dt=2024-10-06/events.parquet')).toBe('an earlier compaction');
+    // The other day of the run was compacted, the unreadable object rejected with its reason.
+    const [summary] = (await handler(
+      { day: '2024-10-05' },
+      lambdaContext('compactLake'),
+    )) as CompactSummary[];
+    expect(summary).toMatchObject({ events: 12, rejectedLines: 1 });
+    expect(summary!.firstRejected[0]).toMatchObject({
+      key: 'raw/dt=2024-10-05/shard=x/broken.ndjson.gz',
+      line: 0,
+      reason: expect.stringMatching(/^not gzip: /),
+    });
+    const lake = await LocalLake.open({ s3Dir: join(c.state.dir, 's3'), bucket, stage: 'dev' });
+    try {
+      expect(await lake.query("SELECT count(*) AS n FROM compacted_events WHERE dt = '2024-10-05'")).toEqual([
+        { n: '12' },
+      ]);
+    } finally {
+      lake.close();
+    }
+    // Forced, the day is replaced with what its raw zone holds.
+    const [forced] = (await handler(
+      { day: '2024-10-06', force: true },
+      lambdaContext('compactLake'),
+    )) as CompactSummary[];
+    expect(forced).toMatchObject({ events: 5, written: { key: 'compacted/dt=2024-10-06/events.parquet' } });
   });
 });

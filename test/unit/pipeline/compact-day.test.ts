@@ -5,8 +5,8 @@ import type { Bar, Tick } from '../../../src/domain/market/index.ts';
 import {
   type CompactLog,
   compactDay,
+  compactionRequest,
   dayStart,
-  daysToCompact,
   parseRawLine,
   previousDay,
 } from '../../../src/pipeline/compact/compact-day.ts';
@@ -20,16 +20,22 @@ const SHARD = 'shardId-000000000000';
 /** The raw zone as a map of key → NDJSON text. */
 class Raw implements RawLakeReader {
   readonly objects = new Map<string, string>();
+  calls = 0;
   async listDay(day: string) {
+    this.calls++;
     return [...this.objects.keys()].filter((k) => k.startsWith(`raw/dt=${day}/`)).sort();
   }
   async read(key: string) {
+    this.calls++;
     return this.objects.get(key)!;
   }
 }
 
 class Compacted implements CompactedLakeWriter {
   readonly days = new Map<string, readonly CompactedEvent[]>();
+  async eventCount(day: string) {
+    return this.days.get(day)?.length;
+  }
   async writeDay(day: string, events: readonly CompactedEvent[]) {
     this.days.set(day, events);
     return { key: `compacted/dt=${day}/events.parquet`, bytes: events.length };
@@ -158,7 +164,38 @@ describe('lake compaction of one day', () => {
         `day must be a calendar date YYYY-MM-DD, got '${day}'`,
       );
     }
+    expect(raw.calls).toBe(0);
     expect(dayStart('2024-02-29')).toBe(Date.UTC(2024, 1, 29));
+  });
+
+  it('never replaces a day with fewer events than it holds, unless forced: the raw zone only grows', async () => {
+    const raw = new Raw();
+    const key = `raw/dt=${DAY}/a.ndjson.gz`;
+    raw.objects.set(key, toNdjson(bars.map((b, i) => barRecord(b, `${10 + i}`))));
+    const compacted = new Compacted();
+    const log = quietLog();
+    expect((await compactDay(DAY, { raw, compacted, log })).written?.bytes).toBe(6);
+    // Two of the same lines now unusable (a reader or schema fault, say): 4 of 6 left.
+    const lines = toNdjson(bars.map((b, i) => barRecord(b, `${10 + i}`))).split('\n');
+    lines[0] = lines[0]!.replace('"kind":"bar"', '"kind":"x"');
+    lines[1] = lines[1]!.slice(0, 20);
+    raw.objects.set(key, lines.join('\n'));
+    const refused = await compactDay(DAY, { raw, compacted, log });
+    expect(refused).toMatchObject({ events: 4, written: undefined });
+    expect(refused.refused).toBe(
+      'the compacted day holds 6 events; this compaction found 4 (2 lines rejected): kept, not replaced (force to replace)',
+    );
+    expect(compacted.days.get(DAY)).toHaveLength(6);
+    expect(log.warnings.at(-1)).toMatchObject({ day: DAY, refused: refused.refused });
+    const forced = await compactDay(DAY, { raw, compacted, log }, { force: true });
+    expect(forced.written?.bytes).toBe(4);
+    expect(compacted.days.get(DAY)).toHaveLength(4);
+    // More events than before (late data) replace it without force.
+    raw.objects.set(
+      `raw/dt=${DAY}/b.ndjson.gz`,
+      toNdjson(bars.map((b, i) => barRecord(b, `${20 + i}`, 'MSFT'))),
+    );
+    expect((await compactDay(DAY, { raw, compacted, log })).written?.bytes).toBe(10);
   });
 
   it('parses a line only within its day', () => {
@@ -180,21 +217,37 @@ describe('the compactLake configuration', () => {
 });
 
 describe('what a compactLake invocation compacts', () => {
-  it('a scheduled run: the two UTC days before its time', () => {
-    expect(daysToCompact({ time: '2026-11-24T00:30:00Z', 'detail-type': 'Scheduled Event' })).toEqual([
-      '2026-11-23',
-      '2026-11-22',
-    ]);
-    expect(daysToCompact({ time: '2024-03-01T00:30:00Z' })).toEqual(['2024-02-29', '2024-02-28']);
+  it('a scheduled run: the two UTC days before its time, never forced', () => {
+    expect(compactionRequest({ time: '2026-11-24T00:30:00Z', 'detail-type': 'Scheduled Event' })).toEqual({
+      days: ['2026-11-23', '2026-11-22'],
+      force: false,
+    });
+    expect(compactionRequest({ time: '2024-03-01T00:30:00Z', force: true })).toEqual({
+      days: ['2024-02-29', '2024-02-28'],
+      force: false,
+    });
     expect(previousDay(Date.parse('2026-01-01T23:59:59.999Z'))).toBe('2025-12-31');
   });
 
-  it('{"day": …}: that day; anything else is refused with what is accepted', () => {
-    expect(daysToCompact({ day: '2024-10-02' })).toEqual(['2024-10-02']);
-    expect(() => daysToCompact({ day: '2024-13-01' })).toThrow(/calendar date/);
-    for (const input of [undefined, null, 'x', {}, { time: 'yesterday' }, { day: 20241002 }]) {
-      expect(() => daysToCompact(input)).toThrow(
-        'compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"}',
+  it('{"day": …, "force"?: boolean}: that day; anything else is refused with what is accepted', () => {
+    expect(compactionRequest({ day: '2024-10-02' })).toEqual({ days: ['2024-10-02'], force: false });
+    expect(compactionRequest({ day: '2024-10-02', force: true })).toEqual({
+      days: ['2024-10-02'],
+      force: true,
+    });
+    expect(() => compactionRequest({ day: '2024-13-01' })).toThrow(/calendar date/);
+    for (const input of [
+      undefined,
+      null,
+      'x',
+      {},
+      [],
+      { time: 'yesterday' },
+      { day: 20241002 },
+      { day: '2024-10-02', force: 'yes' },
+    ]) {
+      expect(() => compactionRequest(input)).toThrow(
+        'compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"} (and "force": true to replace a day with fewer events)',
       );
     }
   });
