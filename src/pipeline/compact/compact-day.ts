@@ -160,7 +160,10 @@ const byKey = (a: CompactedEvent, b: CompactedEvent): number =>
           ? 1
           : a.time - b.time;
 
-/** Compacts one UTC day (YYYY-MM-DD). Unusable lines are reported and skipped, never fatal. */
+/**
+ * Compacts one UTC day (YYYY-MM-DD). Unusable lines and objects are reported and skipped, never
+ * fatal; a day with no raw object, or no usable line, writes nothing.
+ */
 export async function compactDay(
   day: string,
   deps: CompactDeps,
@@ -204,12 +207,16 @@ export async function compactDay(
     deps.log.warn('more raw lake lines rejected', { day, count: rejected.length - 20 });
   const events = [...newest.values()].sort(byKey);
   const counts = { day, objects: keys.length, lines, duplicates, rejected, events: events.length };
-  if (events.length === 0) return { ...counts, written: undefined };
+  if (keys.length === 0) return { ...counts, written: undefined };
   const before = options.force ? undefined : await deps.compacted.eventCount(day);
   if (before !== undefined && events.length < before) {
     const refused = `the compacted day holds ${before} events; this compaction found ${events.length} (${rejected.length} lines rejected): kept, not replaced (force to replace)`;
     deps.log.warn('lake day not compacted', { ...counts, rejected: rejected.length, refused });
     return { ...counts, written: undefined, refused };
+  }
+  if (events.length === 0) {
+    deps.log.warn('lake day not compacted: no usable line', { ...counts, rejected: rejected.length });
+    return { ...counts, written: undefined };
   }
   const written = await deps.compacted.writeDay(day, events);
   deps.log.info('lake day compacted', { ...counts, rejected: rejected.length, written });

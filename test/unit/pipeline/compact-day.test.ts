@@ -190,6 +190,12 @@ describe('lake compaction of one day', () => {
     const forced = await compactDay(DAY, { raw, compacted, log }, { force: true });
     expect(forced.written?.bytes).toBe(4);
     expect(compacted.days.get(DAY)).toHaveLength(4);
+    // Nothing usable at all is fewer too: refused, not silently skipped.
+    raw.objects.set(key, 'junk\n');
+    expect((await compactDay(DAY, { raw, compacted, log })).refused).toMatch(
+      /holds 4 events; this compaction found 0 \(1 lines rejected\)/,
+    );
+    raw.objects.set(key, lines.join('\n'));
     // More events than before (late data) replace it without force.
     raw.objects.set(
       `raw/dt=${DAY}/b.ndjson.gz`,
