@@ -152,7 +152,7 @@ describe('IAM: one least-privilege role per function', () => {
     expect(s3Statements).toHaveLength(1); // no bucket-wide S3 access
   });
 
-  it('lets the compaction list and read the raw zone and write the compacted zone, nothing else', () => {
+  it('lets the compaction list the two zones by day, read raw objects and compacted metadata, write only compacted objects', () => {
     for (const t of [dev, prod]) {
       const s = roleStatements(t, ROLES.compactLake);
       const bucketArn = { 'Fn::GetAtt': ['LakeBucket', 'Arn'] };
@@ -162,11 +162,14 @@ describe('IAM: one least-privilege role per function', () => {
           Effect: 'Allow',
           Action: ['s3:ListBucket'],
           Resource: bucketArn,
-          Condition: { StringLike: { 's3:prefix': 'raw/dt=*' } },
+          Condition: { StringLike: { 's3:prefix': ['raw/dt=*', 'compacted/dt=*'] } },
         },
       ]);
       expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/raw/*` })).toEqual(['s3:GetObject']);
-      expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/compacted/*` })).toEqual(['s3:PutObject']);
+      expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/compacted/*` }).sort()).toEqual([
+        's3:GetObject',
+        's3:PutObject',
+      ]);
       const all = s.flatMap((x) => asList(x.Action)).sort();
       expect(all).toEqual(
         [

@@ -157,14 +157,16 @@ export class S3CompactedLakeWriter implements CompactedLakeWriter {
   }
 
   async eventCount(day: string): Promise<number | undefined> {
-    try {
-      const head = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(day) }));
-      const count = Number(head.Metadata?.[EVENT_COUNT_METADATA]);
-      return Number.isSafeInteger(count) && count >= 0 ? count : undefined;
-    } catch (err) {
-      if ((err as { name?: string }).name === 'NotFound') return undefined;
-      throw err;
-    }
+    const key = this.#key(day);
+    // Listed first: a HEAD of a missing key answers 403, not 404, to a role that may list the
+    // bucket only under a prefix condition (a HEAD carries no prefix); a real 403 stays an error.
+    const listed = await this.#s3.send(
+      new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: `${this.#prefix}dt=${day}/` }),
+    );
+    if (!listed.Contents?.some((o) => o.Key === key)) return undefined;
+    const head = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
+    const count = Number(head.Metadata?.[EVENT_COUNT_METADATA]);
+    return Number.isSafeInteger(count) && count >= 0 ? count : undefined;
   }
 
   async writeDay(day: string, events: readonly CompactedEvent[]): Promise<CompactedObject> {
