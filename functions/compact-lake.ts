@@ -17,7 +17,7 @@ import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { S3CompactedLakeWriter, S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadCompactionEnv } from '../src/config/compaction.ts';
-import { type CompactReport, compactDay, compactionRequest } from '../src/pipeline/compact/compact-day.ts';
+import { type CompactReport, compactDays, compactionRequest } from '../src/pipeline/compact/compact-day.ts';
 
 /** A day's report as the invocation returns it: the rejected lines counted, the first few shown. */
 export type CompactSummary = Omit<CompactReport, 'rejected'> & {
@@ -42,31 +42,23 @@ export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
     log: {
       info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
       warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
+      error: (message: string, fields?: Record<string, unknown>) => logger.error(message, fields ?? {}),
     },
   };
 
   const lambdaHandler = async (input: unknown): Promise<CompactSummary[]> => {
-    const request = compactionRequest(input);
-    const summaries: CompactSummary[] = [];
-    const failed: string[] = [];
-    // Each day on its own: one that cannot be compacted does not keep the others from it.
-    for (const day of request.days) {
-      try {
-        const r = await compactDay(day, deps, { force: request.force });
-        metrics.addMetric('LakeLinesRead', MetricUnit.Count, r.lines);
-        metrics.addMetric('LakeLinesRejected', MetricUnit.Count, r.rejected.length);
-        metrics.addMetric('LakeDuplicatesDropped', MetricUnit.Count, r.duplicates);
-        metrics.addMetric('LakeEventsCompacted', MetricUnit.Count, r.written ? r.events : 0);
-        summaries.push(summarize(r));
-        if (r.refused) failed.push(`${day}: ${r.refused}`);
-      } catch (err) {
-        logger.error('lake day compaction failed', { day, error: err as Error });
-        failed.push(`${day}: ${(err as Error).message}`);
-      }
+    const { reports, failures } = await compactDays(compactionRequest(input), deps);
+    for (const r of reports) {
+      metrics.addMetric('LakeLinesRead', MetricUnit.Count, r.lines);
+      metrics.addMetric('LakeLinesRejected', MetricUnit.Count, r.rejected.length);
+      metrics.addMetric('LakeDuplicatesDropped', MetricUnit.Count, r.duplicates);
+      metrics.addMetric('LakeEventsCompacted', MetricUnit.Count, r.written ? r.events : 0);
     }
-    // A failed day fails the invocation (Lambda retries it; the function's Errors metric counts it).
-    if (failed.length > 0) throw new Error(`lake compaction failed for ${failed.join('; ')}`);
-    return summaries;
+    metrics.addMetric('LakeDaysFailed', MetricUnit.Count, failures.length);
+    // A failed or refused day fails the invocation, after the others (Lambda retries it; the
+    // function's Errors metric and LakeDaysFailed count it).
+    if (failures.length > 0) throw new Error(`lake compaction failed for ${failures.join('; ')}`);
+    return reports.map(summarize);
   };
 
   return middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -69,7 +69,7 @@ export async function run(log: (line: string) => void): Promise<Record<string, u
         read: async (key) => gunzipSync(bodies.get(key)!).toString('utf8'),
       },
       compacted: {
-        eventCount: async () => undefined,
+        existing: async () => undefined,
         writeDay: async (d, list) => {
           const bytes = encodeCompactedDay(list).byteLength;
           parquetBytes += bytes;

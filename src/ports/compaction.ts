@@ -29,7 +29,10 @@ export interface CompactedObject {
 
 /** The compacted zone: one object per day, replaced as a whole by each compaction of that day. */
 export interface CompactedLakeWriter {
-  /** How many events the day's object holds, or undefined when there is none (or it does not say). */
-  eventCount(day: string): Promise<number | undefined>;
+  /**
+   * The day's object as it stands: undefined when there is none; `events` undefined when it does
+   * not say how many events it holds (not written by the compaction).
+   */
+  existing(day: string): Promise<{ readonly events: number | undefined } | undefined>;
   writeDay(day: string, events: readonly CompactedEvent[]): Promise<CompactedObject>;
 }

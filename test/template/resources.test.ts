@@ -91,6 +91,7 @@ describe('Lambda functions', () => {
         expect(fn.Environment.Variables).toHaveProperty(key);
       expect(fn.Timeout).toBe(900);
       expect(props(t, 'CompactLakeLambdaEvConf').MaximumRetryAttempts).toBe(2);
+      expect(fn.ReservedConcurrentExecutions).toBe(1);
     }
   });
 

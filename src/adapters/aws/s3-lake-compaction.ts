@@ -156,17 +156,17 @@ export class S3CompactedLakeWriter implements CompactedLakeWriter {
     return `${this.#prefix}dt=${day}/${COMPACTED_OBJECT_NAME}`;
   }
 
-  async eventCount(day: string): Promise<number | undefined> {
+  async existing(day: string): Promise<{ events: number | undefined } | undefined> {
     const key = this.#key(day);
     // Listed first: a HEAD of a missing key answers 403, not 404, to a role that may list the
     // bucket only under a prefix condition (a HEAD carries no prefix); a real 403 stays an error.
     const listed = await this.#s3.send(
-      new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: `${this.#prefix}dt=${day}/` }),
+      new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: key, MaxKeys: 1 }),
     );
-    if (!listed.Contents?.some((o) => o.Key === key)) return undefined;
+    if (listed.Contents?.[0]?.Key !== key) return undefined;
     const head = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
-    const count = Number(head.Metadata?.[EVENT_COUNT_METADATA]);
-    return Number.isSafeInteger(count) && count >= 0 ? count : undefined;
+    const count = Number(head.Metadata?.[EVENT_COUNT_METADATA] ?? Number.NaN);
+    return { events: Number.isSafeInteger(count) && count >= 0 ? count : undefined };
   }
 
   async writeDay(day: string, events: readonly CompactedEvent[]): Promise<CompactedObject> {

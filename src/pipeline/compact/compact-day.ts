@@ -5,7 +5,9 @@
  * (src/adapters/aws/lake-schema.ts) — sorted by symbol, kind and time. Idempotent: compacting a day
  * again replaces its object with one built from everything the raw zone holds by then. The raw zone
  * only grows, so a day never rightly compacts to fewer events than it did before: such a result (a
- * reader or schema fault, lines now rejected) is refused, and the object kept, unless forced.
+ * reader or schema fault, lines now rejected) is refused, and the object kept, unless forced; so is
+ * replacing an object that does not say how many events it holds. (A day that lost some events and
+ * gained as many is not caught: the guard compares counts.)
  */
 
 import { isPlainObject } from '../../domain/market/validation.ts';
@@ -22,6 +24,7 @@ import { compareSequenceNumbers } from '../process/sequence.ts';
 export interface CompactLog {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
 }
 
 export interface CompactDeps {
@@ -208,9 +211,16 @@ export async function compactDay(
   const events = [...newest.values()].sort(byKey);
   const counts = { day, objects: keys.length, lines, duplicates, rejected, events: events.length };
   if (keys.length === 0) return { ...counts, written: undefined };
-  const before = options.force ? undefined : await deps.compacted.eventCount(day);
-  if (before !== undefined && events.length < before) {
-    const refused = `the compacted day holds ${before} events; this compaction found ${events.length} (${rejected.length} lines rejected): kept, not replaced (force to replace)`;
+  const before = options.force ? undefined : await deps.compacted.existing(day);
+  const refused =
+    before === undefined
+      ? undefined
+      : before.events === undefined
+        ? `the compacted day's object does not say how many events it holds (not written by the compaction): kept, not replaced (force to replace)`
+        : events.length < before.events
+          ? `the compacted day holds ${before.events} events; this compaction found ${events.length} (${rejected.length} lines rejected): kept, not replaced (force to replace)`
+          : undefined;
+  if (refused) {
     deps.log.warn('lake day not compacted', { ...counts, rejected: rejected.length, refused });
     return { ...counts, written: undefined, refused };
   }
@@ -221,4 +231,29 @@ export async function compactDay(
   const written = await deps.compacted.writeDay(day, events);
   deps.log.info('lake day compacted', { ...counts, rejected: rejected.length, written });
   return { ...counts, written };
+}
+
+export interface DaysOutcome {
+  /** The days compacted, or refused (see CompactReport.refused), in the request's order. */
+  readonly reports: readonly CompactReport[];
+  /** One line per day that failed or was refused: `<day>: <why>`. */
+  readonly failures: readonly string[];
+}
+
+/** Compacts each day of a request on its own: one that fails does not keep the others from it. */
+export async function compactDays(request: CompactionRequest, deps: CompactDeps): Promise<DaysOutcome> {
+  const reports: CompactReport[] = [];
+  const failures: string[] = [];
+  for (const day of request.days) {
+    try {
+      const r = await compactDay(day, deps, { force: request.force });
+      reports.push(r);
+      if (r.refused) failures.push(`${day}: ${r.refused}`);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      deps.log.error('lake day compaction failed', { day, error: message });
+      failures.push(`${day}: ${message}`);
+    }
+  }
+  return { reports, failures };
 }

@@ -169,6 +169,11 @@ describe('lake compaction (compactLake) against the local S3', () => {
     const body = async (key: string) =>
       (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
     expect(await body('compacted/dt=2024-10-06/events.parquet')).toBe('an earlier compaction');
+    // The scheduled run went on to the other day and compacted it before failing.
+    const compacted05 = await s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: 'compacted/dt=2024-10-05/events.parquet' }),
+    );
+    expect(compacted05.Metadata).toEqual({ 'event-count': '12' });
     // The other day of the run was compacted, the unreadable object rejected with its reason.
     const [summary] = (await handler(
       { day: '2024-10-05' },

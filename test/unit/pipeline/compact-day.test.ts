@@ -5,12 +5,18 @@ import type { Bar, Tick } from '../../../src/domain/market/index.ts';
 import {
   type CompactLog,
   compactDay,
+  compactDays,
   compactionRequest,
   dayStart,
   parseRawLine,
   previousDay,
 } from '../../../src/pipeline/compact/compact-day.ts';
-import type { CompactedEvent, CompactedLakeWriter, RawLakeReader } from '../../../src/ports/compaction.ts';
+import {
+  type CompactedEvent,
+  type CompactedLakeWriter,
+  type RawLakeReader,
+  UnreadableRawObjectError,
+} from '../../../src/ports/compaction.ts';
 import type { LakeRecord } from '../../../src/ports/processor.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
@@ -20,9 +26,12 @@ const SHARD = 'shardId-000000000000';
 /** The raw zone as a map of key → NDJSON text. */
 class Raw implements RawLakeReader {
   readonly objects = new Map<string, string>();
+  /** Days whose listing fails as S3 would when it is unreachable. */
+  readonly down = new Set<string>();
   calls = 0;
   async listDay(day: string) {
     this.calls++;
+    if (this.down.has(day)) throw new Error('connect ECONNREFUSED');
     return [...this.objects.keys()].filter((k) => k.startsWith(`raw/dt=${day}/`)).sort();
   }
   async read(key: string) {
@@ -33,8 +42,12 @@ class Raw implements RawLakeReader {
 
 class Compacted implements CompactedLakeWriter {
   readonly days = new Map<string, readonly CompactedEvent[]>();
-  async eventCount(day: string) {
-    return this.days.get(day)?.length;
+  /** Days with an object that does not say how many events it holds. */
+  readonly uncounted = new Set<string>();
+  async existing(day: string) {
+    if (this.uncounted.has(day)) return { events: undefined };
+    const events = this.days.get(day);
+    return events ? { events: events.length } : undefined;
   }
   async writeDay(day: string, events: readonly CompactedEvent[]) {
     this.days.set(day, events);
@@ -42,9 +55,16 @@ class Compacted implements CompactedLakeWriter {
   }
 }
 
-function quietLog(): CompactLog & { warnings: Record<string, unknown>[] } {
+function quietLog(): CompactLog & { warnings: Record<string, unknown>[]; errors: Record<string, unknown>[] } {
   const warnings: Record<string, unknown>[] = [];
-  return { warnings, info() {}, warn: (_m, f) => warnings.push(f ?? {}) };
+  const errors: Record<string, unknown>[] = [];
+  return {
+    warnings,
+    errors,
+    info() {},
+    warn: (_m, f) => warnings.push(f ?? {}),
+    error: (_m, f) => errors.push(f ?? {}),
+  };
 }
 
 const barRecord = (bar: Bar, sequenceNumber: string, symbol = 'AAPL'): LakeRecord => ({
@@ -202,6 +222,79 @@ describe('lake compaction of one day', () => {
       toNdjson(bars.map((b, i) => barRecord(b, `${20 + i}`, 'MSFT'))),
     );
     expect((await compactDay(DAY, { raw, compacted, log })).written?.bytes).toBe(10);
+  });
+
+  it('never replaces an object that does not say how many events it holds, unless forced', async () => {
+    const raw = new Raw();
+    raw.objects.set(`raw/dt=${DAY}/a.ndjson.gz`, toNdjson(bars.map((b, i) => barRecord(b, `${i + 1}`))));
+    const compacted = new Compacted();
+    compacted.uncounted.add(DAY);
+    const report = await compactDay(DAY, { raw, compacted, log: quietLog() });
+    expect(report.refused).toMatch(/does not say how many events it holds .*force to replace/);
+    expect(compacted.days.has(DAY)).toBe(false);
+    expect((await compactDay(DAY, { raw, compacted, log: quietLog() }, { force: true })).written?.bytes).toBe(
+      6,
+    );
+  });
+
+  it('compacts each day of a request on its own: a failed or refused day is reported after the others are done', async () => {
+    const raw = new Raw();
+    const compacted = new Compacted();
+    for (const [day, offset] of [
+      ['2024-10-02', 0],
+      ['2024-10-03', 1],
+      ['2024-10-04', 2],
+    ] as const) {
+      raw.objects.set(
+        `raw/dt=${day}/a.ndjson.gz`,
+        toNdjson(bars.map((b, i) => barRecord({ ...b, start: b.start + offset * 86_400_000 }, `${i + 1}`))),
+      );
+    }
+    raw.down.add('2024-10-02'); // S3 unreachable for this day's listing: a fault, not bad data
+    compacted.uncounted.add('2024-10-03'); // refused
+    const log = quietLog();
+    const outcome = await compactDays(
+      { days: ['2024-10-02', '2024-10-03', '2024-10-04'], force: false },
+      {
+        raw,
+        compacted,
+        log,
+      },
+    );
+    expect(outcome.failures).toEqual([
+      '2024-10-02: connect ECONNREFUSED',
+      expect.stringMatching(/^2024-10-03: the compacted day's object does not say/),
+    ]);
+    expect(outcome.reports.map((r) => [r.day, r.written?.bytes])).toEqual([
+      ['2024-10-03', undefined],
+      ['2024-10-04', 6],
+    ]);
+    expect(compacted.days.get('2024-10-04')).toHaveLength(6);
+    expect(log.errors).toEqual([{ day: '2024-10-02', error: 'connect ECONNREFUSED' }]);
+  });
+
+  it('fails the day on a read fault; only an object the reader calls unreadable is bad data', async () => {
+    const compacted = new Compacted();
+    const reader = (error: Error): RawLakeReader => ({
+      listDay: async () => [`raw/dt=${DAY}/a.ndjson.gz`, `raw/dt=${DAY}/b.ndjson.gz`],
+      read: async (key) => {
+        if (key.endsWith('a.ndjson.gz')) throw error;
+        return toNdjson([barRecord(bars[0]!, '1')]);
+      },
+    });
+    await expect(
+      compactDay(DAY, { raw: reader(new Error('socket hang up')), compacted, log: quietLog() }),
+    ).rejects.toThrow('socket hang up');
+    expect(compacted.days.size).toBe(0);
+    const report = await compactDay(DAY, {
+      raw: reader(new UnreadableRawObjectError('not gzip: incorrect header check')),
+      compacted,
+      log: quietLog(),
+    });
+    expect(report.rejected).toEqual([
+      { key: `raw/dt=${DAY}/a.ndjson.gz`, line: 0, reason: 'not gzip: incorrect header check' },
+    ]);
+    expect(report.written?.bytes).toBe(1);
   });
 
   it('parses a line only within its day', () => {
