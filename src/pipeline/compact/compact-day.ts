@@ -19,13 +19,11 @@ import {
   UnreadableRawObjectError,
 } from '../../ports/compaction.ts';
 import { LAKE_EVENT_FIELDS, type LakeFieldType } from '../../ports/lake-line.ts';
+import type { ProcessLog } from '../process/process-batch.ts';
 import { compareSequenceNumbers } from '../process/sequence.ts';
 
-export interface CompactLog {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+/** Structured log lines, as the stream processor writes them. */
+export type CompactLog = ProcessLog;
 
 export interface CompactDeps {
   readonly raw: RawLakeReader;
