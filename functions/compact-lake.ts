@@ -17,7 +17,12 @@ import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { S3CompactedLakeWriter, S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadCompactionEnv } from '../src/config/compaction.ts';
-import { type CompactReport, compactDays, compactionRequest } from '../src/pipeline/compact/compact-day.ts';
+import {
+  type CompactReport,
+  compactDays,
+  compactionRequest,
+  REJECTIONS_SHOWN,
+} from '../src/pipeline/compact/compact-day.ts';
 
 /** A day's report as the invocation returns it: the rejected lines counted, the first few shown. */
 export type CompactSummary = Omit<CompactReport, 'rejected'> & {
@@ -25,10 +30,8 @@ export type CompactSummary = Omit<CompactReport, 'rejected'> & {
   readonly firstRejected: CompactReport['rejected'];
 };
 
-const SHOWN_REJECTIONS = 20;
-
 function summarize({ rejected, ...rest }: CompactReport): CompactSummary {
-  return { ...rest, rejectedLines: rejected.length, firstRejected: rejected.slice(0, SHOWN_REJECTIONS) };
+  return { ...rest, rejectedLines: rejected.length, firstRejected: rejected.slice(0, REJECTIONS_SHOWN) };
 }
 
 export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {

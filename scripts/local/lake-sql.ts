@@ -2,6 +2,7 @@ import { globSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
+  COMPACTED_EVENTS_TABLE,
   EVENTS_VIEW,
   eventsViewSql,
   LAKE_EVENT_FIELDS,
@@ -91,7 +92,7 @@ function lakeViewStatements(glob: string, stage: string, compactedGlob: string |
     `CREATE VIEW ${schema}.${EVENTS_VIEW} AS ${eventsViewSql()}`,
     ...(compactedGlob
       ? [
-          `CREATE VIEW ${schema}.compacted_events AS SELECT * FROM read_parquet(${sqlString(compactedGlob)}, ` +
+          `CREATE VIEW ${schema}.${COMPACTED_EVENTS_TABLE} AS SELECT * FROM read_parquet(${sqlString(compactedGlob)}, ` +
             `hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`,
         ]
       : []),

@@ -14,11 +14,7 @@ const FUNCTION_ID = 'CompactLakeLambdaFunction';
 const CLOCK_MARGIN_MS = 1000;
 
 /** The UTC days (YYYY-MM-DD) with a raw object written at or after `since`, in order. */
-export async function rawDaysWrittenSince(
-  cloud: LocalCloud,
-  bucket: string,
-  since: number,
-): Promise<string[]> {
+async function rawDaysWrittenSince(cloud: LocalCloud, bucket: string, since: number): Promise<string[]> {
   const days = new Set<string>();
   let token: string | undefined;
   do {

@@ -16,6 +16,8 @@ export function glueEventType(): string {
 export const RAW_EVENTS_TABLE = 'raw_events';
 /** The view analysts query: `raw_events` with each (symbol, kind, event time) exactly once. */
 export const EVENTS_VIEW = 'events';
+/** The compacted zone's table: closed days in Parquet, each (symbol, kind, time) once. */
+export const COMPACTED_EVENTS_TABLE = 'compacted_events';
 
 /**
  * The `events` view's query, one text for Athena (the Glue view in resources/analytics.yml, held to
@@ -26,9 +28,8 @@ export const EVENTS_VIEW = 'events';
  * DuckDB push a filter on a window's partition columns below it, so `WHERE dt = …` on the view
  * still prunes the table's partitions instead of reading the whole lake. A line the table cannot
  * read (Athena's JSON SerDe turns it into a row of nulls) has no key and is left out, as the
- * compaction rejects it. `raw_events` is named
- * without its database: both engines resolve a view's names in the view's own schema (a stage may
- * have a '-', which would need quoting).
+ * compaction rejects it. `raw_events` is named without its database: both engines resolve a view's
+ * names in the view's own schema (a stage may have a '-', which would need quoting).
  */
 export function eventsViewSql(): string {
   const columns = [...LAKE_LINE_FIELDS.map(([n]) => n.toLowerCase()), 'event', 'dt'].join(', ');

@@ -26,10 +26,10 @@ const gunzip = promisify(gunzipCallback);
 
 export const DEFAULT_COMPACTED_PREFIX = 'compacted/';
 export const COMPACTED_OBJECT_NAME = 'events.parquet';
-export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
+const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 
 /** User metadata on a compacted object: how many events it holds (S3 returns it as x-amz-meta-…). */
-export const EVENT_COUNT_METADATA = 'event-count';
+const EVENT_COUNT_METADATA = 'event-count';
 
 export interface S3LakeCompactionOptions {
   readonly s3: S3Client;
@@ -94,7 +94,7 @@ const HIVE_TO_PARQUET: Record<LakeFieldType, Omit<SchemaElement, 'name'>> = {
  * `event` a group of the tick's and bar's fields (each optional: a tick has no `open`, a bar no
  * `price`).
  */
-export function compactedParquetSchema(): SchemaElement[] {
+function compactedParquetSchema(): SchemaElement[] {
   return [
     { name: 'root', num_children: LAKE_LINE_FIELDS.length + 1 },
     ...LAKE_LINE_FIELDS.map(([n, t]) => ({
@@ -111,27 +111,24 @@ export function compactedParquetSchema(): SchemaElement[] {
   ];
 }
 
+/** A value as its Parquet column takes it: INT64 columns take a bigint. */
+const parquetValue = (type: LakeFieldType, v: unknown) =>
+  type === 'bigint' && typeof v === 'number' ? BigInt(v) : v;
+
 /** The day's events as one Parquet file (snappy pages, column statistics). */
 export function encodeCompactedDay(events: readonly CompactedEvent[]): Uint8Array {
-  const column = (name: string, type: LakeFieldType, value: (e: CompactedEvent) => unknown) => ({
-    name: name.toLowerCase(),
-    data: events.map((e) => {
-      const v = value(e);
-      return type === 'bigint' && typeof v === 'number' ? BigInt(v) : v;
-    }),
-  });
   const buffer = parquetWriteBuffer({
     schema: compactedParquetSchema(),
     columnData: [
-      ...LAKE_LINE_FIELDS.map(([n, t]) => column(n, t, (e) => e[n as keyof CompactedEvent])),
+      ...LAKE_LINE_FIELDS.map(([n, t]) => ({
+        name: n.toLowerCase(),
+        data: events.map((e) => parquetValue(t, e[n as keyof CompactedEvent])),
+      })),
       {
         name: 'event',
         data: events.map((e) => {
           const o: Record<string, unknown> = {};
-          for (const [n, t] of LAKE_EVENT_FIELDS) {
-            const v = e.event[n] ?? null;
-            o[n.toLowerCase()] = t === 'bigint' && typeof v === 'number' ? BigInt(v) : v;
-          }
+          for (const [n, t] of LAKE_EVENT_FIELDS) o[n.toLowerCase()] = parquetValue(t, e.event[n] ?? null);
           return o;
         }),
       },

@@ -78,7 +78,10 @@ export function previousDay(epochMs: number): string {
 }
 
 /** Days compacted by a scheduled run: the one before the run's and the one before that. */
-export const SCHEDULED_DAYS = 2;
+const SCHEDULED_DAYS = 2;
+
+/** Rejected lines logged one by one (and shown in an invocation's response); the rest are counted. */
+export const REJECTIONS_SHOWN = 20;
 
 export interface CompactionRequest {
   readonly days: readonly string[];
@@ -203,9 +206,9 @@ export async function compactDay(
       newest.set(id, parsed);
     }
   }
-  for (const r of rejected.slice(0, 20)) deps.log.warn('raw lake line rejected', { day, ...r });
-  if (rejected.length > 20)
-    deps.log.warn('more raw lake lines rejected', { day, count: rejected.length - 20 });
+  for (const r of rejected.slice(0, REJECTIONS_SHOWN)) deps.log.warn('raw lake line rejected', { day, ...r });
+  if (rejected.length > REJECTIONS_SHOWN)
+    deps.log.warn('more raw lake lines rejected', { day, count: rejected.length - REJECTIONS_SHOWN });
   const events = [...newest.values()].sort(byKey);
   const counts = { day, objects: keys.length, lines, duplicates, rejected, events: events.length };
   if (keys.length === 0) return { ...counts, written: undefined };
