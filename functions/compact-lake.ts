@@ -35,9 +35,13 @@ function summarize({ rejected, ...rest }: CompactReport): CompactSummary {
 }
 
 export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
-  const bucket = loadCompactionEnv(env).LAKE_BUCKET_NAME;
+  const config = loadCompactionEnv(env);
+  const bucket = config.LAKE_BUCKET_NAME;
   const logger = new Logger({ serviceName: 'tickstream-compaction' });
-  const metrics = new Metrics({ namespace: 'tickstream', serviceName: 'tickstream-compaction' });
+  const metrics = new Metrics({
+    namespace: config.POWERTOOLS_METRICS_NAMESPACE,
+    serviceName: 'tickstream-compaction',
+  });
   const { s3 } = createAwsClients(awsClientConfigFromEnv(env));
   const deps = {
     raw: new S3RawLakeReader({ s3, bucket }),

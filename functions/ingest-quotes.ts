@@ -44,7 +44,10 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
   const env = options.env ?? process.env;
   const config = ingestConfigFromEnv(env);
   const logger = new Logger({ serviceName: 'tickstream-ingest' });
-  const metrics = new Metrics({ namespace: 'tickstream', serviceName: 'tickstream-ingest' });
+  const metrics = new Metrics({
+    namespace: config.POWERTOOLS_METRICS_NAMESPACE,
+    serviceName: 'tickstream-ingest',
+  });
   const clients = createAwsClients(awsClientConfigFromEnv(env));
 
   const yahoo = new YahooMarketData({

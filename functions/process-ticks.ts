@@ -35,7 +35,10 @@ keepBatchObjectsYoung();
 const config = loadProcessorEnv();
 const logger = new Logger({ serviceName: 'tickstream-processor' });
 const tracer = new Tracer({ serviceName: 'tickstream-processor' });
-const metrics = new Metrics({ namespace: 'tickstream', serviceName: 'tickstream-processor' });
+const metrics = new Metrics({
+  namespace: config.POWERTOOLS_METRICS_NAMESPACE,
+  serviceName: 'tickstream-processor',
+});
 const clients = createAwsClients(awsClientConfigFromEnv());
 for (const c of [clients.dynamodb, clients.s3, clients.sns, clients.sqs, clients.timestream])
   tracer.captureAWSv3Client(c);

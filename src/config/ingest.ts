@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SYMBOL_PATTERN } from '../domain/market/index.ts';
+import { metricsNamespace } from './metrics.ts';
 
 const symbolList = z
   .string({ error: 'SYMBOLS is required: a comma-separated list such as AAPL,MSFT,BTC-USD' })
@@ -60,6 +61,7 @@ export const IngestEnvSchema = z.object({
   YAHOO_TIMEOUT_MS: positiveInt('YAHOO_TIMEOUT_MS', 8_000, 60_000),
   /** How far back the first bar poll of a symbol with no cursor reaches. */
   BARS_LOOKBACK_MINUTES: positiveInt('BARS_LOOKBACK_MINUTES', 60, 7 * 24 * 60),
+  POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
 });
 
 export type IngestConfig = z.infer<typeof IngestEnvSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { metricsNamespace } from './metrics.ts';
 
 const flag = z
   .enum(['true', 'false'], { error: 'must be "true" or "false"' })
@@ -22,6 +23,7 @@ export const ProcessorEnvSchema = z
     TIMESTREAM_ENABLED: flag,
     TIMESTREAM_DATABASE: z.string().optional(),
     TIMESTREAM_TABLE: z.string().optional(),
+    POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
   })
   .superRefine((e, ctx) => {
     if (e.TIMESTREAM_ENABLED && (!e.TIMESTREAM_DATABASE || !e.TIMESTREAM_TABLE)) {

@@ -107,7 +107,7 @@ describe('Lambda functions', () => {
     expect(env.TIMESTREAM_TABLE).toBe('ticks');
     expect(env.METRICS_TTL_DAYS).toMatch(/^[1-9]\d*$/);
     expect(env.POWERTOOLS_SERVICE_NAME).toBe('tickstream');
-    expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('tickstream');
+    expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('tickstream/dev'); // one namespace per stage
     expect(['DEBUG', 'INFO', 'WARN', 'ERROR']).toContain(env.POWERTOOLS_LOG_LEVEL);
   });
 

@@ -492,5 +492,11 @@ describe('ingestQuotes handler: a symbol whose Yahoo responses are malformed', (
     expect(failed.map((l) => l.at).sort()).toEqual(['chart', 'quote']);
     const emf = output.lines.find((l) => '_aws' in l && 'YahooFailures' in l);
     expect(emf?.YahooFailures).toBe(2);
+    // In the stage's namespace, under the dimension the alarms on them watch (resources/monitoring.yml).
+    const [directive] = (
+      emf as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } }
+    )._aws.CloudWatchMetrics;
+    expect(directive).toMatchObject({ Namespace: 'tickstream/dev', Dimensions: [['service']] });
+    expect(emf).toMatchObject({ service: 'tickstream-ingest', RecordsNotDelivered: 0 });
   });
 });

@@ -96,7 +96,7 @@ describe('processTicks on the local event source mapping', () => {
     expect(sum('RecordsRejected')).toBe(2);
     expect(sum('BatchItemFailures')).toBe(0);
     const emf = entries.find((e) => 'RecordsReceived' in e) as { _aws: { CloudWatchMetrics: unknown } };
-    expect(JSON.stringify(emf._aws.CloudWatchMetrics)).toContain('"Namespace":"tickstream"');
+    expect(JSON.stringify(emf._aws.CloudWatchMetrics)).toContain('"Namespace":"tickstream/dev"');
     expect(entries.some((e) => e.SinkLatency !== undefined && e.sink === 'metrics')).toBe(true);
     const rejectedLogs = entries.filter((e) => e.message === 'record rejected');
     expect(rejectedLogs.map((e) => [e.level, e.partitionKey, typeof e.sequenceNumber])).toEqual([

@@ -98,8 +98,11 @@ describe('local SNS (fauxqs) from the template', () => {
     await sns?.stop();
   });
 
-  it("creates the template's topic under its own name and inboxes for its subscriptions", () => {
-    expect(sns.topics).toEqual({ AlertsTopic: 'arn:aws:sns:us-east-1:000000000000:tickstream-dev-alerts' });
+  it("creates the template's topics under their own names and inboxes for its subscriptions", () => {
+    expect(sns.topics).toEqual({
+      AlertsTopic: 'arn:aws:sns:us-east-1:000000000000:tickstream-dev-alerts',
+      OpsTopic: 'arn:aws:sns:us-east-1:000000000000:tickstream-dev-ops', // CloudWatch alarms' only: nothing publishes locally
+    });
     expect(Object.keys(sns.inboxes).sort()).toEqual(['AaplEmailSubscription', 'PagerSubscription']);
     expect(sns.skipped).toEqual([
       { logicalId: 'TimestreamOnlySubscription', reason: 'condition TimestreamEnabled is false' },

@@ -8,6 +8,7 @@ const GOOD_ENV = {
   LAKE_BUCKET_NAME: 'tickstream-000000000000-us-east-1-dev-lake',
   DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/tickstream-dev-processor-dlq',
   ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:tickstream-dev-alerts',
+  POWERTOOLS_METRICS_NAMESPACE: 'tickstream/dev',
 };
 
 describe('the processor entry point', () => {
@@ -53,6 +54,9 @@ describe('the processor entry point', () => {
     );
     expect(() => loadProcessorEnv({ ...GOOD_ENV, TIMESTREAM_ENABLED: 'yes' })).toThrow(
       /TIMESTREAM_ENABLED: must be "true" or "false"/,
+    );
+    expect(() => loadProcessorEnv({ ...GOOD_ENV, POWERTOOLS_METRICS_NAMESPACE: '' })).toThrow(
+      /POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS_METRICS_NAMESPACE is required/,
     );
     expect(() => loadProcessorEnv({ ...GOOD_ENV, TIMESTREAM_ENABLED: 'true' })).toThrow(
       /TIMESTREAM_DATABASE and TIMESTREAM_TABLE are required when TIMESTREAM_ENABLED is true/,

@@ -224,7 +224,12 @@ describe('runPollLoop', () => {
 });
 
 describe('ingest configuration', () => {
-  const env = { SYMBOLS: 'aapl, msft,BTC-USD', TICKS_STREAM_NAME: 'ticks', MARKET_TABLE_NAME: 'market' };
+  const env = {
+    SYMBOLS: 'aapl, msft,BTC-USD',
+    TICKS_STREAM_NAME: 'ticks',
+    MARKET_TABLE_NAME: 'market',
+    POWERTOOLS_METRICS_NAMESPACE: 'tickstream/dev',
+  };
   it('reads symbols, mode and defaults', () => {
     const c = ingestConfigFromEnv(env);
     expect(c.SYMBOLS).toEqual(['AAPL', 'MSFT', 'BTC-USD']);

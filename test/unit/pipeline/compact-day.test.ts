@@ -305,12 +305,14 @@ describe('lake compaction of one day', () => {
 });
 
 describe('the compactLake configuration', () => {
-  it('needs the lake bucket, and says so', () => {
-    expect(loadCompactionEnv({ LAKE_BUCKET_NAME: 'tickstream-lake' })).toEqual({
-      LAKE_BUCKET_NAME: 'tickstream-lake',
-    });
+  it('needs the lake bucket and its metrics namespace, and says so', () => {
+    const env = { LAKE_BUCKET_NAME: 'tickstream-lake', POWERTOOLS_METRICS_NAMESPACE: 'tickstream/dev' };
+    expect(loadCompactionEnv(env)).toEqual(env);
     expect(() => loadCompactionEnv({})).toThrow(
-      'invalid lake compaction configuration: LAKE_BUCKET_NAME: LAKE_BUCKET_NAME is required',
+      'invalid lake compaction configuration: LAKE_BUCKET_NAME: LAKE_BUCKET_NAME is required; POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS_METRICS_NAMESPACE is required',
+    );
+    expect(() => loadCompactionEnv({ ...env, POWERTOOLS_METRICS_NAMESPACE: 'AWS/Lambda' })).toThrow(
+      'AWS/ namespaces are reserved for AWS',
     );
   });
 });

@@ -1,9 +1,11 @@
-// Generates one AWS::SNS::Subscription (protocol email) on AlertsTopic per address in the
-// `alertEmails` stage param (a comma-separated string or a YAML list). An empty param yields no
-// subscription resources at all. Logical IDs derive from a hash of the address, so reordering or
-// adding addresses never replaces (and re-confirms) the existing subscriptions.
-// `alertEmailSeverities` (same forms; '' = every alert) gives them a filter policy on the
-// `severity` message attribute, so e-mail receives only those severities.
+// Generates the stack's e-mail subscriptions (AWS::SNS::Subscription, protocol email):
+// - one on AlertsTopic per address in the `alertEmails` stage param; `alertEmailSeverities`
+//   ('' = every alert) gives them a filter policy on the `severity` message attribute, so e-mail
+//   receives only those severities;
+// - one on OpsTopic (resources/monitoring.yml: the CloudWatch alarms) per address in `opsEmails`.
+// Each param is a comma-separated string or a YAML list; an empty one yields no resources. Logical
+// IDs derive from a hash of the address, so reordering or adding addresses never replaces (and
+// re-confirms) the existing subscriptions.
 // CommonJS on purpose: osls loads `${file(...)}` JavaScript sources with require().
 'use strict';
 
@@ -19,12 +21,12 @@ function listParam(raw) {
   return items.map((item) => String(item).trim()).filter((item) => item.length > 0);
 }
 
-/** @param {unknown} raw @returns {string[]} */
-function parseAlertEmails(raw) {
+/** @param {unknown} raw @param {string} param its name, for the error @returns {string[]} */
+function parseEmails(raw, param) {
   const emails = listParam(raw);
   for (const email of emails) {
     if (!EMAIL.test(email)) {
-      throw new Error(`param alertEmails: "${email}" is not an e-mail address (expected name@domain.tld)`);
+      throw new Error(`param ${param}: "${email}" is not an e-mail address (expected name@domain.tld)`);
     }
   }
   return [...new Set(emails.map((email) => email.toLowerCase()))];
@@ -46,8 +48,12 @@ function parseAlertSeverities(raw) {
   return SEVERITIES.filter((s) => severities.includes(s));
 }
 
-/** @param {string[]} emails @param {string[]} [severities] ([] = every alert) */
-function subscriptionResources(emails, severities = []) {
+/**
+ * @param {'Alerts' | 'Ops'} topic the topic's logical ID without `Topic` (also the IDs' prefix)
+ * @param {string[]} emails
+ * @param {string[]} [severities] a filter on the `severity` attribute ([] = every message)
+ */
+function subscriptionResources(topic, emails, severities = []) {
   const filter =
     severities.length > 0
       ? { FilterPolicyScope: 'MessageAttributes', FilterPolicy: { severity: severities } }
@@ -55,19 +61,25 @@ function subscriptionResources(emails, severities = []) {
   const resources = {};
   for (const email of emails) {
     const id = createHash('sha256').update(email).digest('hex').slice(0, 10).toUpperCase();
-    resources[`AlertsEmailSubscription${id}`] = {
+    resources[`${topic}EmailSubscription${id}`] = {
       Type: 'AWS::SNS::Subscription',
-      Properties: { TopicArn: { Ref: 'AlertsTopic' }, Protocol: 'email', Endpoint: email, ...filter },
+      Properties: { TopicArn: { Ref: `${topic}Topic` }, Protocol: 'email', Endpoint: email, ...filter },
     };
   }
   return resources;
 }
 
 module.exports = async ({ resolveVariable }) => {
-  const emails = parseAlertEmails(await resolveVariable('param:alertEmails'));
+  const alertEmails = parseEmails(await resolveVariable('param:alertEmails'), 'alertEmails');
   const severities = parseAlertSeverities(await resolveVariable('param:alertEmailSeverities'));
-  return { Resources: subscriptionResources(emails, severities) };
+  const opsEmails = parseEmails(await resolveVariable('param:opsEmails'), 'opsEmails');
+  return {
+    Resources: {
+      ...subscriptionResources('Alerts', alertEmails, severities),
+      ...subscriptionResources('Ops', opsEmails),
+    },
+  };
 };
-module.exports.parseAlertEmails = parseAlertEmails;
+module.exports.parseEmails = parseEmails;
 module.exports.parseAlertSeverities = parseAlertSeverities;
 module.exports.subscriptionResources = subscriptionResources;

@@ -9,12 +9,13 @@ import {
 import { resourcesOfType } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
-const { parseAlertEmails, parseAlertSeverities } = require(
-  join(PROJECT_ROOT, 'resources', 'alert-subscriptions.cjs'),
+const { parseEmails, parseAlertSeverities } = require(
+  join(PROJECT_ROOT, 'resources', 'email-subscriptions.cjs'),
 ) as {
-  parseAlertEmails: (raw: unknown) => string[];
+  parseEmails: (raw: unknown, param: string) => string[];
   parseAlertSeverities: (raw: unknown) => string[];
 };
+const parseAlertEmails = (raw: unknown) => parseEmails(raw, 'alertEmails');
 
 describe('alertEmailSeverities param parsing', () => {
   it('accepts a comma string or a list of the alert severities, in severity order; empty means all', () => {
@@ -118,5 +119,37 @@ describe('e-mail subscriptions in the template', () => {
     await expect(synthesizeTemplate('staging', { params: { alertEmails: 'ops@example' } })).rejects.toThrow(
       /param alertEmails: "ops@example" is not an e-mail address/,
     );
+    await expect(synthesizeTemplate('staging', { params: { opsEmails: 'oncall' } })).rejects.toThrow(
+      /param opsEmails: "oncall" is not an e-mail address/,
+    );
+  });
+
+  it('subscribes each opsEmails address to the ops topic, unfiltered, apart from the alert subscribers', async () => {
+    const both = await synthesizeTemplate('staging', {
+      params: {
+        alertEmails: 'trader@example.com',
+        alertEmailSeverities: 'critical',
+        opsEmails: 'oncall@example.com, OPS@example.com',
+      },
+    });
+    const subs = resourcesOfType(both, 'AWS::SNS::Subscription');
+    const onOps = subs.filter(
+      ([, r]) => (r.Properties?.TopicArn as { Ref?: string } | undefined)?.Ref === 'OpsTopic',
+    );
+    expect(onOps.map(([, r]) => r.Properties)).toEqual([
+      { TopicArn: { Ref: 'OpsTopic' }, Protocol: 'email', Endpoint: 'oncall@example.com' },
+      { TopicArn: { Ref: 'OpsTopic' }, Protocol: 'email', Endpoint: 'ops@example.com' },
+    ]);
+    for (const [id] of onOps) expect(id).toMatch(/^OpsEmailSubscription[0-9A-F]{10}$/);
+    const onAlerts = subs.filter(
+      ([, r]) => (r.Properties?.TopicArn as { Ref?: string } | undefined)?.Ref === 'AlertsTopic',
+    );
+    expect(onAlerts.map(([, r]) => r.Properties?.Endpoint)).toEqual(['trader@example.com']);
+    // An alert subscription's ID does not depend on the ops addresses.
+    const alone = await synthesizeTemplate('staging', { params: { alertEmails: 'trader@example.com' } });
+    expect(onAlerts.map(([id]) => id)).toEqual(
+      resourcesOfType(alone, 'AWS::SNS::Subscription').map(([id]) => id),
+    );
+    expect(onAlerts[0]![0]).toMatch(/^AlertsEmailSubscription[0-9A-F]{10}$/);
   });
 });
