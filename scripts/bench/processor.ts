@@ -163,6 +163,11 @@ export interface PricedDesigns {
   readonly perRecordTotal: number;
   /** perRecordTotal / batchedTotal */
   readonly factor: number;
+  /**
+   * The most any batched design could reach against this per-record design: it writes the same
+   * metric row per record and shares the rest, so at best it saves every S3 PUT and nothing else.
+   */
+  readonly ceiling: number;
 }
 
 /** USD per 1,000,000 records for both designs under one capacity model, at PRICES_USD. */
@@ -208,7 +213,14 @@ export function priceDesigns(u: CostUsage, model: CapacityModel, records = 1_000
   const total = (o: CostBreakdown) => Object.values(o).reduce((a, b) => a + b, 0);
   const batchedTotal = total(batched);
   const perRecordTotal = total(perRecord);
-  return { batched, perRecord, batchedTotal, perRecordTotal, factor: perRecordTotal / batchedTotal };
+  return {
+    batched,
+    perRecord,
+    batchedTotal,
+    perRecordTotal,
+    factor: perRecordTotal / batchedTotal,
+    ceiling: perRecordTotal / (perRecordTotal - perRecord.s3Puts),
+  };
 }
 
 interface Settings {
@@ -1641,6 +1653,10 @@ async function costSection(
     `per-record design ${usd(perRecordTotal)} (S3 PUTs ${usd(perRecord.s3Puts)}, PutItem ${usd(perRecord.dynamodbWrites)}, rest as above): ` +
       `${factor.toFixed(1)}× the batched cost on demand (dev, staging); target ≥ ${TARGET_COST_FACTOR}×: ${met ? 'met' : 'NOT met'}`,
   );
+  log(
+    `  ceiling on demand: ${onDemand.ceiling.toFixed(1)}× (${usd(perRecordTotal)} / ${usd(perRecordTotal - perRecord.s3Puts)}): both designs write the same metric row per record ` +
+      `(${usd(perRecord.dynamodbWrites)}), so a batched design with free state, LATEST, lake and alerts saves the S3 PUTs and nothing more; provisioned: ${provisioned.ceiling.toFixed(1)}×`,
+  );
   if (prodModel.mode === 'provisioned') {
     log(
       `prod, provisioned capacity (DynamoDB $${p.dynamodbPerWcuHour}/WCU-h, $${p.dynamodbPerRcuHour}/RCU-h at the template's ${pct(prodModel.dynamodbWriteUtilization)} / ${pct(prodModel.dynamodbReadUtilization)} target utilisation; ` +
@@ -1683,12 +1699,14 @@ async function costSection(
     pricesUsd: PRICES_USD,
     usdPerMillionRecords: usdFigures(onDemand),
     cheaperFactor: round(factor, 2),
+    cheaperFactorCeiling: round(onDemand.ceiling, 2),
     targetFactor: TARGET_COST_FACTOR,
     targetMet: met,
     prodProvisioned: {
       model: prodModel,
       usdPerMillionRecords: usdFigures(provisioned),
       cheaperFactor: round(provisioned.factor, 2),
+      cheaperFactorCeiling: round(provisioned.ceiling, 2),
       targetMet: prodMet,
     },
   };

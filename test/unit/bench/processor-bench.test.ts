@@ -160,6 +160,9 @@ describe('priceDesigns: both designs at AWS list prices (us-east-1)', () => {
     expect(r.batchedTotal).toBeCloseTo(0.625 + 0.025 + 0.01 + shared + kinesis, 9);
     expect(r.perRecordTotal).toBeCloseTo(0.625 + 5 + shared + kinesis, 9);
     expect(r.factor).toBeCloseTo(r.perRecordTotal / r.batchedTotal, 12);
+    // Both write the metric rows ($0.625) and share the rest: only the $5 of PUTs can be saved.
+    expect(r.ceiling).toBeCloseTo((0.625 + 5 + shared + kinesis) / (0.625 + shared + kinesis), 9);
+    expect(r.ceiling).toBeLessThan(10);
   });
 
   it('provisioned: per capacity-hour at the utilisation kept', () => {
