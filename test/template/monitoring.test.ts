@@ -247,3 +247,85 @@ describe('CloudWatch alarms', () => {
     expect(Number(lagging(strict).Threshold)).toBe(60_000); // a --param is a string: CloudFormation reads it as the number
   });
 });
+
+describe('the dashboard', () => {
+  /** The body with each `${…}` of its Fn::Sub replaced by a marker naming what it refers to. */
+  function dashboard(t: CloudFormationTemplate) {
+    const sub = props(t, 'OpsDashboard').DashboardBody['Fn::Sub'] as string;
+    const refs: string[] = [];
+    const text = sub.replace(/\$\{([^}]+)\}/g, (_, ref: string) => {
+      refs.push(ref);
+      return `<${ref}>`;
+    });
+    const body = JSON.parse(text) as {
+      widgets: { type: string; properties: { metrics?: unknown[][]; alarms?: string[] } }[];
+    };
+    return { body, refs };
+  }
+
+  it('refers only to resources of the stack, and shows the state of every alarm', () => {
+    const ATTRIBUTE_SHOWN: Record<string, string> = {
+      'AWS::CloudWatch::Alarm': 'Arn',
+      'AWS::SQS::Queue': 'QueueName',
+      'AWS::SNS::Topic': 'TopicName',
+    };
+    for (const [, t] of each()) {
+      const { body, refs } = dashboard(t);
+      for (const ref of refs) {
+        if (ref === 'AWS::Region') continue;
+        const [id, attribute] = ref.split('.');
+        const type = resource(t, id!).Type; // throws for a resource the stack does not have
+        if (attribute) expect([ref, attribute]).toEqual([ref, ATTRIBUTE_SHOWN[type]]);
+      }
+      const shown = body.widgets.flatMap((w) => w.properties.alarms ?? []);
+      expect(shown.sort()).toEqual(
+        alarms(t)
+          .map(([id]) => `<${id}.Arn>`)
+          .sort(),
+      );
+    }
+  });
+
+  it('graphs metrics the functions emit, under their namespace and dimensions, and AWS metrics of this stack’s resources', () => {
+    const emitted = emittedMetrics();
+    const dimensionType: Record<string, string> = {
+      FunctionName: 'AWS::Lambda::Function',
+      QueueName: 'AWS::SQS::Queue',
+      TableName: 'AWS::DynamoDB::Table',
+      TopicName: 'AWS::SNS::Topic',
+      StreamName: 'AWS::Kinesis::Stream',
+    };
+    for (const [stage, t] of each()) {
+      const metrics = dashboard(t).body.widgets.flatMap((w) => w.properties.metrics ?? []);
+      expect(metrics.length).toBeGreaterThan(30);
+      for (const m of metrics) {
+        const [namespace, name, ...rest] = m.filter((part) => typeof part === 'string') as string[];
+        const dimensions = new Map<string, string>();
+        for (let i = 0; i + 1 < rest.length; i += 2) dimensions.set(rest[i]!, rest[i + 1]!);
+        if (namespace === `tickstream/${stage}`) {
+          const service = dimensions.get('service')!;
+          expect([name, emitted.get(service)?.has(name!)]).toEqual([name, true]);
+          expect([...dimensions.keys()]).toEqual(name === 'SinkLatency' ? ['service', 'sink'] : ['service']);
+        } else {
+          expect(namespace).toMatch(/^AWS\//);
+          const [dimension, value] = [...dimensions][0]!;
+          const id = /^<(\w+)(\.\w+)?>$/.exec(value!)?.[1];
+          expect([name, resource(t, id!).Type]).toEqual([name, dimensionType[dimension!]]);
+        }
+      }
+    }
+  });
+
+  it('shows the latency of every sink the processor times', () => {
+    const source = readFileSync(join(PROJECT_ROOT, 'src/pipeline/process/process-batch.ts'), 'utf8');
+    const sinks = /export type SinkName = ([^;]+);/
+      .exec(source)![1]!
+      .match(/'(\w+)'/g)!
+      .map((s) => s.slice(1, -1));
+    const shown = dashboard(templates.get('dev')!)
+      .body.widgets.flatMap((w) => w.properties.metrics ?? [])
+      .filter((m) => m[1] === 'SinkLatency')
+      .map((m) => m[5]);
+    expect(shown.sort()).toEqual(sinks.sort());
+  });
+});
