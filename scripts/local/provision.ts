@@ -255,6 +255,11 @@ export const SKIPPED_LOCALLY: Readonly<Record<string, string>> = {
     'no Application Auto Scaling emulator; the local table is on demand and dynalite never throttles',
   'AWS::ApplicationAutoScaling::ScalingPolicy':
     'no Application Auto Scaling emulator; the local table is on demand and dynalite never throttles',
+  'AWS::CloudWatch::Alarm':
+    "no CloudWatch emulator; the functions' metrics are EMF lines in the state directory's logs/functions.log",
+  'AWS::CloudWatch::Dashboard': 'no CloudWatch emulator',
+  'AWS::KMS::Key': 'no KMS emulator; the local SNS does not encrypt, so the ops topic needs no key',
+  'AWS::KMS::Alias': 'no KMS emulator',
 };
 
 /** Creates everything in the plan; streams, tables, buckets in parallel, queues dead-letter first. */

@@ -25,15 +25,24 @@ function watched(alarm: Props): MetricRef[] {
   );
 }
 
-/** What each function's source emits: its Powertools service name and the names it passes to addMetric. */
-function emittedMetrics(): Map<string, Set<string>> {
-  const byService = new Map<string, Set<string>>();
+/**
+ * What each function's source emits: Powertools service name → metric name → the names of its
+ * dimensions. `metrics.addMetric` files a metric under `service` alone; a single metric given a
+ * dimension of its own (`single.addDimension('sink', …); single.addMetric('SinkLatency', …)`) under
+ * `service` and that one.
+ */
+function emittedMetrics(): Map<string, Map<string, string[]>> {
+  const byService = new Map<string, Map<string, string[]>>();
   const dir = join(PROJECT_ROOT, 'functions');
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(join(dir, file), 'utf8');
-    const metrics = /new Metrics\(\{[^}]*serviceName: '([^']+)'/.exec(source)?.[1];
-    if (!metrics) continue;
-    byService.set(metrics, new Set([...source.matchAll(/addMetric\(\s*'(\w+)'/g)].map((m) => m[1]!)));
+    const service = /new Metrics\(\{[^}]*serviceName: '([^']+)'/.exec(source)?.[1];
+    if (!service) continue;
+    const names = new Map<string, string[]>();
+    for (const m of source.matchAll(/\bmetrics\.addMetric\(\s*'(\w+)'/g)) names.set(m[1]!, ['service']);
+    for (const m of source.matchAll(/(\w+)\.addDimension\('(\w+)',[^;]*;\s*\1\.addMetric\(\s*'(\w+)'/g))
+      names.set(m[3]!, ['service', m[2]!]);
+    byService.set(service, names);
   }
   return byService;
 }
@@ -132,15 +141,59 @@ describe('the ops topic', () => {
 });
 
 describe('CloudWatch alarms', () => {
-  it('notify the ops topic on alarm and on recovery, and stay OK without data', () => {
-    for (const [, t] of each()) {
-      expect(alarms(t).length).toBeGreaterThanOrEqual(10);
+  // Each alarm: what it watches, how it aggregates and when it fires; `ok` when it also notifies
+  // its return to OK — a condition that clears, not events that merely stopped for a period.
+  const GTE = 'GreaterThanOrEqualToThreshold';
+  const EXPECTED: Record<string, string> = {
+    ProcessorIteratorAgeAlarm: 'AWS/Lambda IteratorAge Maximum 60s 5/5 GreaterThanThreshold 300000 ok',
+    ProcessorErrorsAlarm: `AWS/Lambda Errors Sum 300s 1/1 ${GTE} 1`,
+    ProcessorDeadLettersAlarm: `AWS/SQS NumberOfMessagesSent Sum 300s 1/1 ${GTE} 1`,
+    MarketTableThrottlesAlarm: `AWS/DynamoDB WriteThrottleEvents+ReadThrottleEvents Sum 300s 3/3 ${GTE} 1 ok`,
+    AlertDeliveryFailuresAlarm: `AWS/SNS NumberOfNotificationsFailed Sum 300s 1/1 ${GTE} 1`,
+    IngestErrorsAlarm: `AWS/Lambda Errors Sum 300s 1/1 ${GTE} 1`,
+    IngestPollErrorsAlarm: `own PollErrors Sum 300s 1/1 ${GTE} 1`,
+    IngestRecordsNotDeliveredAlarm: `own RecordsNotDelivered Sum 300s 1/1 ${GTE} 1`,
+    IngestYahooFailuresAlarm: `own YahooFailures Sum 300s 3/3 ${GTE} 1 ok`,
+    CompactionErrorsAlarm: `AWS/Lambda Errors Sum 3600s 1/1 ${GTE} 1`,
+    CompactionRejectedLinesAlarm: `own LakeLinesRejected Sum 3600s 1/1 ${GTE} 1`,
+  };
+
+  /** An alarm in the form of EXPECTED (the stage's own namespace written `own`). */
+  function describeAlarm(alarm: Props, stage: string): string {
+    const stats: { Metric: MetricRef; Period: number; Stat: string }[] = alarm.MetricName
+      ? [{ Metric: alarm, Period: alarm.Period, Stat: alarm.Statistic }]
+      : alarm.Metrics.flatMap((m: { MetricStat?: unknown }) => (m.MetricStat ? [m.MetricStat] : []));
+    const namespaces = new Set(stats.map((m) => m.Metric.Namespace.replace(`tickstream/${stage}`, 'own')));
+    const single = (values: unknown[]) => (new Set(values).size === 1 ? String(values[0]) : 'mixed');
+    return [
+      single([...namespaces]),
+      stats.map((m) => m.Metric.MetricName).join('+'),
+      single(stats.map((m) => m.Stat)),
+      `${single(stats.map((m) => m.Period))}s`,
+      `${alarm.DatapointsToAlarm ?? alarm.EvaluationPeriods}/${alarm.EvaluationPeriods}`,
+      alarm.ComparisonOperator,
+      String(Number(alarm.Threshold)),
+      ...(alarm.OKActions ? ['ok'] : []),
+    ].join(' ');
+  }
+
+  it('are exactly these, each watching what it says, notifying the ops topic, OK without data', () => {
+    for (const [stage, t] of each()) {
+      expect(Object.fromEntries(alarms(t).map(([id, a]) => [id, describeAlarm(a, stage)]))).toEqual(EXPECTED);
       for (const [id, alarm] of alarms(t)) {
         expect([id, alarm.AlarmActions]).toEqual([id, [{ Ref: 'OpsTopic' }]]);
-        expect([id, alarm.OKActions]).toEqual([id, [{ Ref: 'OpsTopic' }]]);
+        if (alarm.OKActions) expect([id, alarm.OKActions]).toEqual([id, [{ Ref: 'OpsTopic' }]]);
         expect([id, alarm.TreatMissingData]).toEqual([id, 'notBreaching']);
         expect(alarm.AlarmDescription.length).toBeGreaterThan(80); // says what it means and what to do
       }
+      // The throttle alarm adds both series, a missing one counted as none.
+      const math = props(t, 'MarketTableThrottlesAlarm').Metrics as {
+        Expression?: string;
+        ReturnData: boolean;
+      }[];
+      expect(math.filter((m) => m.ReturnData)).toMatchObject([
+        { Expression: 'FILL(writes, 0) + FILL(reads, 0)' },
+      ]);
     }
   });
 
@@ -164,7 +217,7 @@ describe('CloudWatch alarms', () => {
     }
   });
 
-  it('watch every function’s errors and every queue’s backlog', () => {
+  it('watch every function’s errors and every queue’s new messages', () => {
     for (const [, t] of each()) {
       const errorsOf = new Set(
         alarms(t)
@@ -174,11 +227,11 @@ describe('CloudWatch alarms', () => {
       const functions = resourcesOfType(t, 'AWS::Lambda::Function').map(([id]) => id);
       expect(functions.length).toBe(3);
       expect([...errorsOf].sort()).toEqual(functions.sort());
-      const backlogOf = alarms(t)
-        .filter(([, a]) => a.MetricName === 'ApproximateNumberOfMessagesVisible')
+      const arrivalsOf = alarms(t)
+        .filter(([, a]) => a.MetricName === 'NumberOfMessagesSent')
         .map(([, a]) => a.Dimensions[0].Value['Fn::GetAtt']);
       const queues = resourcesOfType(t, 'AWS::SQS::Queue').map(([id]) => [id, 'QueueName']);
-      expect(backlogOf).toEqual(queues);
+      expect(arrivalsOf).toEqual(queues);
     }
   });
 
@@ -223,9 +276,10 @@ describe('CloudWatch alarms', () => {
       expect(own.length).toBeGreaterThanOrEqual(4);
       for (const [id, m] of own) {
         expect([id, m.Namespace]).toEqual([id, namespace]);
-        expect(m.Dimensions.map((d) => d.Name)).toEqual(['service']);
+        expect(m.Dimensions[0]!.Name).toBe('service');
         const service = m.Dimensions[0]!.Value as string;
-        expect([id, emitted.get(service)?.has(m.MetricName)]).toEqual([id, true]);
+        // the metric's whole dimension set: an alarm on a subset or a superset watches no data
+        expect([id, emitted.get(service)?.get(m.MetricName)]).toEqual([id, m.Dimensions.map((d) => d.Name)]);
       }
     }
   });
@@ -304,8 +358,7 @@ describe('the dashboard', () => {
         for (let i = 0; i + 1 < rest.length; i += 2) dimensions.set(rest[i]!, rest[i + 1]!);
         if (namespace === `tickstream/${stage}`) {
           const service = dimensions.get('service')!;
-          expect([name, emitted.get(service)?.has(name!)]).toEqual([name, true]);
-          expect([...dimensions.keys()]).toEqual(name === 'SinkLatency' ? ['service', 'sink'] : ['service']);
+          expect([name, emitted.get(service)?.get(name!)]).toEqual([name, [...dimensions.keys()]]);
         } else {
           expect(namespace).toMatch(/^AWS\//);
           const [dimension, value] = [...dimensions][0]!;

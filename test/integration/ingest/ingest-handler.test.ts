@@ -19,6 +19,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalCloud } from '../../../scripts/local/local-cloud.ts';
 import { cursorKey } from '../../../src/adapters/aws/dynamodb-cursor-store.ts';
 import { type Bar, decodeMarketEvent, type Tick } from '../../../src/domain/market/index.ts';
+import { captureJsonLines, emfMetrics } from '../../support/json-output.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
@@ -227,31 +228,11 @@ interface Output {
 
 /** Invokes the handler once as the schedule does, capturing what it writes to stdout/stderr. */
 async function invoke(handler: IngestHandler): Promise<{ summary: Summary; output: Output }> {
-  const lines: Json[] = [];
-  const capture = (chunk: unknown) => {
-    for (const l of String(chunk).split('\n')) {
-      if (l.trim().startsWith('{')) {
-        try {
-          lines.push(JSON.parse(l) as Json);
-        } catch {
-          // not one of the handler's JSON lines
-        }
-      }
-    }
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    const summary = (await handler(
-      { 'detail-type': 'Scheduled Event', source: 'aws.events' },
-      lambdaContext(),
-    )) as Summary;
-    return { summary, output: { lines } };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
+  const { result, lines } = await captureJsonLines(
+    async () =>
+      (await handler({ 'detail-type': 'Scheduled Event', source: 'aws.events' }, lambdaContext())) as Summary,
+  );
+  return { summary: result, output: { lines } };
 }
 
 /** The cloud's ingestQuotes environment (from the template), imported module, and a handler factory. */
@@ -492,11 +473,14 @@ describe('ingestQuotes handler: a symbol whose Yahoo responses are malformed', (
     expect(failed.map((l) => l.at).sort()).toEqual(['chart', 'quote']);
     const emf = output.lines.find((l) => '_aws' in l && 'YahooFailures' in l);
     expect(emf?.YahooFailures).toBe(2);
-    // In the stage's namespace, under the dimension the alarms on them watch (resources/monitoring.yml).
-    const [directive] = (
-      emf as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } }
-    )._aws.CloudWatchMetrics;
-    expect(directive).toMatchObject({ Namespace: 'tickstream/dev', Dimensions: [['service']] });
+    // In the stage's namespace, under the one dimension the alarms on them watch (resources/monitoring.yml).
     expect(emf).toMatchObject({ service: 'tickstream-ingest', RecordsNotDelivered: 0 });
+    const filed = emfMetrics(output.lines);
+    expect(filed.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['YahooFailures', 'RecordsNotDelivered']),
+    );
+    for (const m of filed.filter((f) => f.name !== 'ColdStart')) {
+      expect(m).toEqual({ namespace: 'tickstream/dev', dimensions: ['service'], name: m.name });
+    }
   });
 });

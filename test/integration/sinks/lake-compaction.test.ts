@@ -13,6 +13,7 @@ import { LocalLake } from '../../../scripts/local/lake-sql.ts';
 import { lambdaContext } from '../../../scripts/pipeline/local-pipeline.ts';
 import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import type { LakeRecord } from '../../../src/ports/processor.ts';
+import { captureJsonLines, emfMetrics } from '../../support/json-output.ts';
 import { lakeBatchOf } from '../../support/lake.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
@@ -64,7 +65,25 @@ describe('lake compaction (compactLake) against the local S3', () => {
     // The module builds its handler at import from process.env, as Lambda loads it.
     Object.assign(process.env, env);
     const { handler } = await import('../../../functions/compact-lake.ts');
-    const [report] = (await handler({ day: DAY }, lambdaContext('compactLake'))) as CompactSummary[];
+    const { result, lines } = await captureJsonLines(
+      async () => (await handler({ day: DAY }, lambdaContext('compactLake'))) as CompactSummary[],
+    );
+    const [report] = result;
+    // Its metrics in the stage's namespace under the one dimension the alarms watch (resources/monitoring.yml).
+    const filed = emfMetrics(lines);
+    expect(filed.map((m) => m.name).sort()).toEqual([
+      'LakeDaysFailed',
+      'LakeDuplicatesDropped',
+      'LakeEventsCompacted',
+      'LakeLinesRead',
+      'LakeLinesRejected',
+    ]);
+    for (const m of filed)
+      expect(m).toEqual({ namespace: 'tickstream/dev', dimensions: ['service'], name: m.name });
+    expect(lines.find((l) => '_aws' in l)).toMatchObject({
+      service: 'tickstream-compaction',
+      LakeLinesRejected: 1,
+    });
     expect(report).toMatchObject({
       day: DAY,
       objects: 4,
