@@ -17,13 +17,30 @@ interface MetricRef {
 // biome-ignore lint/suspicious/noExplicitAny: tests read deeply into untyped CloudFormation JSON
 type Props = any;
 
-/** The metrics an alarm watches: its single metric, or each MetricStat of its metric math. */
-function watched(alarm: Props): MetricRef[] {
-  if (alarm.MetricName) return [alarm as MetricRef];
-  return (alarm.Metrics as { MetricStat?: { Metric: MetricRef } }[]).flatMap((m) =>
-    m.MetricStat ? [m.MetricStat.Metric] : [],
+interface MetricStat {
+  Metric: MetricRef;
+  Period: number;
+  Stat: string;
+}
+
+/** What an alarm watches: its single metric, or each MetricStat of its metric math. */
+function metricStats(alarm: Props): MetricStat[] {
+  if (alarm.MetricName) return [{ Metric: alarm, Period: alarm.Period, Stat: alarm.Statistic }];
+  return (alarm.Metrics as { MetricStat?: MetricStat }[]).flatMap((m) =>
+    m.MetricStat ? [m.MetricStat] : [],
   );
 }
+
+const watched = (alarm: Props): MetricRef[] => metricStats(alarm).map((s) => s.Metric);
+
+/** The resource type a dimension of an AWS metric names. */
+const DIMENSION_TYPE: Record<string, string> = {
+  FunctionName: 'AWS::Lambda::Function',
+  QueueName: 'AWS::SQS::Queue',
+  TableName: 'AWS::DynamoDB::Table',
+  TopicName: 'AWS::SNS::Topic',
+  StreamName: 'AWS::Kinesis::Stream',
+};
 
 /**
  * What each function's source emits: Powertools service name → metric name → the names of its
@@ -160,9 +177,7 @@ describe('CloudWatch alarms', () => {
 
   /** An alarm in the form of EXPECTED (the stage's own namespace written `own`). */
   function describeAlarm(alarm: Props, stage: string): string {
-    const stats: { Metric: MetricRef; Period: number; Stat: string }[] = alarm.MetricName
-      ? [{ Metric: alarm, Period: alarm.Period, Stat: alarm.Statistic }]
-      : alarm.Metrics.flatMap((m: { MetricStat?: unknown }) => (m.MetricStat ? [m.MetricStat] : []));
+    const stats = metricStats(alarm);
     const namespaces = new Set(stats.map((m) => m.Metric.Namespace.replace(`tickstream/${stage}`, 'own')));
     const single = (values: unknown[]) => (new Set(values).size === 1 ? String(values[0]) : 'mixed');
     return [
@@ -236,12 +251,6 @@ describe('CloudWatch alarms', () => {
   });
 
   it('name resources of this stack, of the type the dimension is about', () => {
-    const dimensionType: Record<string, string> = {
-      FunctionName: 'AWS::Lambda::Function',
-      QueueName: 'AWS::SQS::Queue',
-      TableName: 'AWS::DynamoDB::Table',
-      TopicName: 'AWS::SNS::Topic',
-    };
     for (const [, t] of each()) {
       for (const [id, alarm] of alarms(t)) {
         for (const metric of watched(alarm)) {
@@ -249,7 +258,7 @@ describe('CloudWatch alarms', () => {
           for (const d of metric.Dimensions) {
             const v = d.Value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
             const target = v.Ref ?? v['Fn::GetAtt']?.[0];
-            expect([id, d.Name, resource(t, target!).Type]).toEqual([id, d.Name, dimensionType[d.Name]]);
+            expect([id, d.Name, resource(t, target!).Type]).toEqual([id, d.Name, DIMENSION_TYPE[d.Name]]);
             if (v['Fn::GetAtt']) expect(v['Fn::GetAtt'][1]).toBe(d.Name); // QueueName, TopicName
           }
         }
@@ -342,13 +351,6 @@ describe('the dashboard', () => {
 
   it('graphs metrics the functions emit, under their namespace and dimensions, and AWS metrics of this stack’s resources', () => {
     const emitted = emittedMetrics();
-    const dimensionType: Record<string, string> = {
-      FunctionName: 'AWS::Lambda::Function',
-      QueueName: 'AWS::SQS::Queue',
-      TableName: 'AWS::DynamoDB::Table',
-      TopicName: 'AWS::SNS::Topic',
-      StreamName: 'AWS::Kinesis::Stream',
-    };
     for (const [stage, t] of each()) {
       const metrics = dashboard(t).body.widgets.flatMap((w) => w.properties.metrics ?? []);
       expect(metrics.length).toBeGreaterThan(30);
@@ -363,7 +365,7 @@ describe('the dashboard', () => {
           expect(namespace).toMatch(/^AWS\//);
           const [dimension, value] = [...dimensions][0]!;
           const id = /^<(\w+)(\.\w+)?>$/.exec(value!)?.[1];
-          expect([name, resource(t, id!).Type]).toEqual([name, dimensionType[dimension!]]);
+          expect([name, resource(t, id!).Type]).toEqual([name, DIMENSION_TYPE[dimension!]]);
         }
       }
     }

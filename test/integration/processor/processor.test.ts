@@ -26,6 +26,7 @@ import {
 } from '../../../src/pipeline/process/process-batch.ts';
 import { readStoredState, restoreEngine } from '../../../src/pipeline/process/stored-state.ts';
 import { InvalidStoredStateError } from '../../../src/ports/processor.ts';
+import { captureJsonLines } from '../../support/json-output.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
@@ -49,29 +50,15 @@ describe('processTicks on the local event source mapping', () => {
     }
     const outcomes: string[] = [];
     // The handler's Powertools logger and metrics write JSON lines to stdout and stderr, as in Lambda.
-    const lines: string[] = [];
-    let mappingId = '';
-    const streams = [process.stdout, process.stderr] as const;
-    const writes = streams.map((stream) => stream.write);
-    streams.forEach((stream, i) => {
-      stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-        for (const l of String(chunk).split('\n')) if (l.startsWith('{')) lines.push(l);
-        return (writes[i] as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
-      }) as typeof stream.write;
-    });
-    try {
+    const { result: mappingId, lines: entries } = await captureJsonLines(async () => {
       const pipeline = await startLocalPipeline({ cloud: c, onBatch: (b) => outcomes.push(b.status) });
       try {
         await pipeline.idle();
       } finally {
         await pipeline.stop();
       }
-      mappingId = pipeline.mappings[0]!.logicalId;
-    } finally {
-      streams.forEach((stream, i) => {
-        stream.write = writes[i]!;
-      });
-    }
+      return pipeline.mappings[0]!.logicalId;
+    });
     // Every batch succeeded: the bad records did not block the shard.
     expect(outcomes.length).toBeGreaterThan(0);
     expect(outcomes.every((s) => s === 'ok')).toBe(true);
@@ -88,7 +75,6 @@ describe('processTicks on the local event source mapping', () => {
     expect(reasons[1]).toMatch(/^start: start must be a finite number, got string/);
 
     // EMF: the batch's counts as metrics, and the rejections logged with their reasons.
-    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const sum = (name: string) =>
       entries.filter((e) => '_aws' in e).reduce((n, e) => n + ((e[name] as number | undefined) ?? 0), 0);
     expect(sum('RecordsReceived')).toBe(32);
