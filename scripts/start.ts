@@ -29,6 +29,7 @@ import { startLocalCloud } from './local/local-cloud.ts';
 import { DEFAULT_STATE_DIR } from './local/state-dir.ts';
 import { describeLocalCloud } from './local/summary.ts';
 import { runPipeline } from './pipeline/run.ts';
+import { STAGE_NAME } from './template/synthesize.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -152,8 +153,10 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     throw new UsageError(`--replay: ${args.replay} is not a file`);
   if (given.has('--state-dir') && given.has('--ephemeral'))
     throw new UsageError('--state-dir and --ephemeral are exclusive');
-  if (!/^[a-zA-Z][a-zA-Z0-9-]{0,15}$/.test(args.stage))
-    throw new UsageError(`--stage "${args.stage}" must be letters, digits and '-' (like dev, staging, prod)`);
+  if (!STAGE_NAME.test(args.stage))
+    throw new UsageError(
+      `--stage "${args.stage}" must be lower-case letters and digits (like dev, staging, prod)`,
+    );
   return args;
 }
 

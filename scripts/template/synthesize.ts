@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,7 +64,10 @@ const TEMPLATE_FILE = 'cloudformation-template-update-stack.json';
 
 const SLS_TIMEOUT_MS = 180_000;
 
-const STAGE_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,15}$/;
+/** The stage names the service accepts (lower-case letters and digits; why: resources/stage-params.cjs). */
+export const STAGE_NAME: RegExp = (
+  createRequire(import.meta.url)('../../resources/stage-params.cjs') as { STAGE_NAME: RegExp }
+).STAGE_NAME;
 const PARAM_KEY = /^[a-zA-Z][a-zA-Z0-9]*$/;
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -156,7 +160,9 @@ export async function synthesizeTemplate(
   opts?: { force?: boolean } & SynthesizeOptions,
 ): Promise<CloudFormationTemplate> {
   if (!STAGE_NAME.test(stage)) {
-    throw new Error(`synthesizeTemplate: stage "${stage}" must match ${STAGE_NAME} (letters, digits, '-')`);
+    throw new Error(
+      `synthesizeTemplate: stage "${stage}" must match ${STAGE_NAME} (lower-case letters, digits)`,
+    );
   }
   const params = opts?.params ?? {};
   for (const key of Object.keys(params)) {

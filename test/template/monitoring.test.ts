@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type CloudFormationTemplate,
   PROJECT_ROOT,
+  STAGE_NAME,
   synthesizeTemplate,
 } from '../../scripts/template/synthesize.ts';
 import { props, resource, resourcesOfType } from './helpers.ts';
@@ -225,9 +226,15 @@ describe('CloudWatch alarms', () => {
         expect(arnLike(topicPattern, arn)).toBe(true);
         expect(arnLike(keyPattern, arn)).toBe(true);
       }
-      // and another stage's alarm is not
-      const other = `arn:aws:cloudwatch:us-east-1:123456789012:alarm:tickstream-${stage}x-processor-errors`;
-      expect(arnLike(topicPattern, other)).toBe(false);
+      // and another stage's alarm is not (stage names are letters and digits: no other stage's
+      // names start with this stage's name and a '-')
+      for (const other of [`${stage}x`, `x${stage}`]) {
+        expect(STAGE_NAME.test(other)).toBe(true);
+        const arn = `arn:aws:cloudwatch:us-east-1:123456789012:alarm:tickstream-${other}-processor-errors`;
+        expect(arnLike(topicPattern, arn)).toBe(false);
+        expect(arnLike(keyPattern, arn)).toBe(false);
+      }
+      expect(STAGE_NAME.test(`${stage}-x`)).toBe(false);
       expect(arnLike(topicPattern, 'arn:aws:cloudwatch:us-east-1:999999999999:alarm:x')).toBe(false);
     }
   });

@@ -28,6 +28,7 @@ describe('command-line usage errors', () => {
       /--cloud-only runs no feed: --synthetic would be ignored/,
     ],
     [['--json', '--once'], /--json applies to --cloud-only/],
+    [['--stage', 'pr-1', '--once'], /--stage "pr-1" must be lower-case letters and digits/],
   ] as const) {
     it(`npm start ${args.join(' ')}: refused before anything boots`, () => {
       const r = run('scripts/start.ts', [...args, '--ephemeral']);

@@ -1,0 +1,230 @@
+// Checks the stage name and every stage param before anything is packaged or deployed, so that a
+// bad value fails `sls package` / `sls deploy` at once with the param's name and the rule, instead
+// of CloudFormation failing (and rolling back) minutes into a deploy, or a value being silently
+// misread (`timestreamEnabled: TRUE` is not "true"; an iterator-age alarm above the record age
+// limit could never fire). serverless.yml resolves `custom.stageParams` from this file; the rest
+// of the configuration keeps reading the params with ${param:…}.
+// - Names: every param given on the command line (--param) or under params.<stage> must be one
+//   of params.default's (a typo would otherwise be ignored and the default deployed).
+// - Values: each param's type and the range AWS accepts for the property it feeds.
+// - Cross-param rules: where one value only makes sense against another.
+// All problems are reported together. CommonJS on purpose: osls loads `${file(...)}` JavaScript
+// sources with require().
+'use strict';
+
+const { z } = require('zod');
+
+/**
+ * Lower-case letters and digits, starting with a letter, at most 19: the Glue database
+ * `tickstream_<stage>` must be lower case for Athena; with no '-', the ops topic's and key's
+ * `tickstream-<stage>-*` alarm pattern (resources/monitoring.yml) matches no other stage's alarms;
+ * and `tickstream-<12-digit account>-<region, ≤ 14>-<stage>-lake` fits S3's 63 characters.
+ */
+const STAGE_NAME = /^[a-z][a-z0-9]{0,18}$/;
+
+/** A whole number from YAML (number) or the command line (string), within [min, max]. */
+const whole = (min, max) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
+
+/** One of a fixed set of strings, exactly as written. */
+const oneOf = (values) =>
+  z.preprocess(
+    (v) => (typeof v === 'boolean' ? String(v) : v),
+    z.enum(values, { error: `must be one of ${values.join(', ')}` }),
+  );
+
+const flag = oneOf(['true', 'false']);
+
+/** EventBridge / Application Auto Scaling cron: six fields. */
+const cron = z
+  .string({ error: 'must be a cron(...) expression' })
+  .regex(/^cron\(\S+( \S+){5}\)$/, 'must be cron(minutes hours day-of-month month day-of-week year)');
+
+/** An EventBridge schedule: cron(...) with six fields or rate(N unit). */
+const schedule = z
+  .string({ error: 'must be a cron(...) or rate(...) expression' })
+  .regex(
+    /^(cron\(\S+( \S+){5}\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\))$/,
+    'must be cron(minutes hours day-of-month month day-of-week year) or rate(N minutes|hours|days)',
+  );
+
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as America/New_York');
+
+/** A comma string or YAML list; its items are checked where they are used (email-subscriptions.cjs, the functions' config). */
+const list = z.union([z.string(), z.array(z.string())], { error: 'must be a comma-separated list' });
+
+/** CloudWatch Logs' retention choices (AWS::Logs::LogGroup RetentionInDays). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+const lambdaMemoryMb = whole(128, 10240);
+const lambdaTimeoutSeconds = whole(1, 900);
+
+/** Every param of params.default, with the values AWS (or the code reading it) accepts. */
+const StageParamsSchema = z
+  .object({
+    streamMode: oneOf(['ON_DEMAND', 'PROVISIONED']),
+    streamShardCount: whole(1, 100000),
+    streamRetentionHours: whole(24, 8760),
+    logRetentionDays: z.preprocess(
+      (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+      z.union(
+        LOG_RETENTION_DAYS.map((d) => z.literal(d)),
+        { error: `must be one of CloudWatch Logs' retention days (${LOG_RETENTION_DAYS.join(', ')})` },
+      ),
+    ),
+    logLevel: oneOf(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']),
+    statefulDeletionPolicy: oneOf(['Delete', 'Retain']),
+    tableDeletionProtection: flag,
+    tableBillingMode: oneOf(['PAY_PER_REQUEST', 'PROVISIONED']),
+    tableTargetUtilizationPercent: whole(20, 90), // Application Auto Scaling's range for DynamoDB
+    tableWriteMinCapacity: whole(1, 40000),
+    tableReadMinCapacity: whole(1, 40000),
+    tableWriteMaxCapacity: whole(1, 40000),
+    tableReadMaxCapacity: whole(1, 40000),
+    tableTradingHoursWriteFloor: whole(1, 40000),
+    tableTradingHoursReadFloor: whole(1, 40000),
+    tableTradingHoursTimezone: timeZone,
+    tableTradingHoursStartCron: cron,
+    tableTradingHoursEndCron: cron,
+    alertEmails: list,
+    alertEmailSeverities: list,
+    opsEmails: list,
+    alarmIteratorAgeMs: whole(1000, 604800000),
+    timestreamEnabled: flag,
+    timestreamMemoryRetentionHours: whole(1, 8766),
+    timestreamMagneticRetentionDays: whole(1, 73000),
+    ingestScheduleEnabled: flag,
+    symbols: list,
+    ingestMode: oneOf(['quotes', 'bars', 'both']),
+    pollIntervalSeconds: whole(30, 300), // POLL_INTERVAL_SECONDS' range (src/config/ingest.ts)
+    ingestMemoryMb: lambdaMemoryMb,
+    ingestTimeoutSeconds: lambdaTimeoutSeconds,
+    processorMemoryMb: lambdaMemoryMb,
+    processorTimeoutSeconds: lambdaTimeoutSeconds,
+    processorBatchSize: whole(1, 10000),
+    processorBatchWindowSeconds: whole(0, 300),
+    processorParallelizationFactor: whole(1, 10),
+    // Lambda also takes -1 (forever) for both: refused, a batch that keeps failing must end in the DLQ.
+    processorMaxRetries: whole(0, 10000),
+    processorMaxRecordAgeSeconds: whole(60, 604800),
+    metricsTtlDays: whole(1, 36500),
+    lakeInfrequentAccessDays: whole(30, 36500), // S3: STANDARD_IA only after 30 days
+    lakeGlacierInstantRetrievalDays: whole(1, 36500),
+    lakeNoncurrentVersionExpirationDays: whole(1, 36500),
+    lakeAbortIncompleteUploadDays: whole(1, 36500),
+    athenaResultsExpirationDays: whole(1, 36500),
+    athenaBytesScannedCutoff: whole(10000000, Number.MAX_SAFE_INTEGER), // Athena's minimum: 10 MB
+    compactionScheduleEnabled: flag,
+    compactionSchedule: schedule,
+    compactionMemoryMb: lambdaMemoryMb,
+    compactionTimeoutSeconds: lambdaTimeoutSeconds,
+  })
+  .strict() // a param of params.default with no rule here is reported, not let through
+  .superRefine((p, ctx) => {
+    const rule = (ok, path, message) => {
+      if (!ok) ctx.addIssue({ code: 'custom', path: [path], message });
+    };
+    rule(
+      p.alarmIteratorAgeMs < p.processorMaxRecordAgeSeconds * 1000,
+      'alarmIteratorAgeMs',
+      `must be below processorMaxRecordAgeSeconds × 1000 (${p.processorMaxRecordAgeSeconds * 1000}): ` +
+        'older records are given up to the dead-letter queue, so the alarm would never fire',
+    );
+    rule(
+      p.processorMaxRecordAgeSeconds <= p.streamRetentionHours * 3600,
+      'processorMaxRecordAgeSeconds',
+      `must be at most streamRetentionHours × 3600 (${p.streamRetentionHours * 3600}): ` +
+        'the stream has dropped a record by then',
+    );
+    rule(
+      p.lakeGlacierInstantRetrievalDays >= p.lakeInfrequentAccessDays + 30,
+      'lakeGlacierInstantRetrievalDays',
+      `must be at least lakeInfrequentAccessDays + 30 (${p.lakeInfrequentAccessDays + 30}): ` +
+        'S3 keeps an object in STANDARD_IA for 30 days before another transition',
+    );
+    for (const side of ['Write', 'Read']) {
+      const min = p[`table${side}MinCapacity`];
+      const max = p[`table${side}MaxCapacity`];
+      const floor = p[`tableTradingHours${side}Floor`];
+      rule(min <= max, `table${side}MinCapacity`, `must be at most table${side}MaxCapacity (${max})`);
+      rule(
+        floor >= min && floor <= max,
+        `tableTradingHours${side}Floor`,
+        `must be between table${side}MinCapacity (${min}) and table${side}MaxCapacity (${max})`,
+      );
+    }
+  });
+
+/**
+ * @param {string} stage
+ * @param {Record<string, unknown>} params the stage's resolved params (default, then the stage's, then --param)
+ * @param {{ known: readonly string[], given: readonly string[] }} names params.default's names, and
+ *   those given on the command line or under params.<stage>
+ * @returns {Record<string, unknown>} the params, typed
+ */
+function validateStageParams(stage, params, names) {
+  const problems = [];
+  if (!STAGE_NAME.test(stage)) {
+    problems.push(
+      `stage "${stage}": must be 1–19 lower-case letters and digits, starting with a letter (Athena's ` +
+        "database names are lower case; a '-' would let one stage's alarm pattern match another's)",
+    );
+  }
+  for (const name of names.given) {
+    if (!names.known.includes(name))
+      problems.push(`param ${name}: not a param of this service (params.default)`);
+  }
+  const result = StageParamsSchema.safeParse(params);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys)
+          problems.push(`param ${key}: no rule for it in resources/stage-params.cjs`);
+        continue;
+      }
+      const name = String(issue.path[0] ?? '');
+      const got = name in params ? ` (got ${JSON.stringify(params[name])})` : '';
+      problems.push(`param ${name}: ${issue.message}${got}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`invalid stage configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  return result.data;
+}
+
+module.exports = async ({ options, resolveConfigurationProperty, resolveVariable }) => {
+  const stage = String(await resolveVariable('sls:stage'));
+  const declared = (await resolveConfigurationProperty(['params'])) ?? {};
+  const known = Object.keys(declared.default ?? {});
+  const cli = (options.param ?? []).map((item) => String(item).split('=')[0]);
+  const given = [...new Set([...Object.keys(declared[stage] ?? {}), ...cli])];
+  const params = {};
+  for (const name of known) params[name] = await resolveVariable(`param:${name}`);
+  try {
+    return validateStageParams(stage, params, { known, given });
+  } catch (error) {
+    // osls prints a thrown error's stack when it has one, and this one's frames are in this file,
+    // not in the operator's settings: the message alone says what to fix.
+    error.stack = '';
+    throw error;
+  }
+};
+module.exports.validateStageParams = validateStageParams;
+module.exports.STAGE_NAME = STAGE_NAME;

@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { DEFAULT_SCHEMA, load, Type } from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
+
+const require = createRequire(import.meta.url);
+const { validateStageParams, STAGE_NAME } = require(join(PROJECT_ROOT, 'resources', 'stage-params.cjs')) as {
+  validateStageParams: (
+    stage: string,
+    params: Record<string, unknown>,
+    names: { known: readonly string[]; given: readonly string[] },
+  ) => Record<string, unknown>;
+  STAGE_NAME: RegExp;
+};
+
+/** serverless.yml's params, as written (the ${…} variables elsewhere are left unresolved strings). */
+const CLOUDFORMATION_TAGS = DEFAULT_SCHEMA.extend(
+  ['Ref', 'GetAtt', 'Sub'].map((tag) => new Type(`!${tag}`, { kind: 'scalar' })),
+);
+const declared = (
+  load(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { schema: CLOUDFORMATION_TAGS }) as {
+    params: Record<string, Record<string, unknown>>;
+  }
+).params;
+const defaults = declared.default as Record<string, unknown>;
+const known = Object.keys(defaults);
+
+/**
+ * What the module resolves: each of params.default's names as osls resolves it (--param string,
+ * else the stage's own value, else the default).
+ */
+function paramsOf(stage: string, cli: Record<string, string> = {}): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...defaults, ...(declared[stage] ?? {}), ...cli };
+  return Object.fromEntries(known.map((name) => [name, merged[name]]));
+}
+
+function check(stage: string, cli: Record<string, string> = {}) {
+  const given = [...Object.keys(declared[stage] ?? {}), ...Object.keys(cli)];
+  return validateStageParams(stage, paramsOf(stage, cli), { known, given });
+}
+
+describe('stage params validation', () => {
+  it('accepts every stage as shipped, typing numbers and flags from YAML or the command line', () => {
+    for (const stage of ['dev', 'staging', 'prod']) expect(() => check(stage)).not.toThrow();
+    const typed = check('prod', { processorBatchSize: '250', timestreamEnabled: 'true' });
+    expect(typed.processorBatchSize).toBe(250);
+    expect(typed.processorMaxRetries).toBe(5);
+    expect(typed.timestreamEnabled).toBe('true');
+    expect(typed.tableDeletionProtection).toBe('true'); // YAML's boolean true, as CloudFormation reads it
+  });
+
+  it('refuses values AWS would refuse, naming the param, the rule and the value', () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ processorBatchSize: '0' }, 'param processorBatchSize: must be at least 1 (got "0")'],
+      [{ processorBatchSize: '10001' }, 'param processorBatchSize: must be at most 10000 (got "10001")'],
+      [{ processorBatchSize: '1.5' }, 'param processorBatchSize: must be a whole number (got "1.5")'],
+      [{ processorBatchSize: 'lots' }, 'param processorBatchSize: must be a whole number (got "lots")'],
+      [{ processorMaxRetries: '-1' }, 'param processorMaxRetries: must be at least 0 (got "-1")'],
+      [{ processorParallelizationFactor: '11' }, 'param processorParallelizationFactor: must be at most 10'],
+      [{ processorBatchWindowSeconds: '301' }, 'param processorBatchWindowSeconds: must be at most 300'],
+      [{ processorMaxRecordAgeSeconds: '59' }, 'param processorMaxRecordAgeSeconds: must be at least 60'],
+      [{ streamRetentionHours: '23' }, 'param streamRetentionHours: must be at least 24'],
+      [
+        { streamMode: 'on_demand' },
+        'param streamMode: must be one of ON_DEMAND, PROVISIONED (got "on_demand")',
+      ],
+      [{ timestreamEnabled: 'TRUE' }, 'param timestreamEnabled: must be one of true, false (got "TRUE")'],
+      [
+        { tableBillingMode: 'ON_DEMAND' },
+        'param tableBillingMode: must be one of PAY_PER_REQUEST, PROVISIONED',
+      ],
+      [{ logRetentionDays: '10' }, "param logRetentionDays: must be one of CloudWatch Logs' retention days"],
+      [{ logLevel: 'VERBOSE' }, 'param logLevel: must be one of TRACE, DEBUG, INFO'],
+      [{ processorMemoryMb: '64' }, 'param processorMemoryMb: must be at least 128'],
+      [{ compactionTimeoutSeconds: '901' }, 'param compactionTimeoutSeconds: must be at most 900'],
+      [{ pollIntervalSeconds: '10' }, 'param pollIntervalSeconds: must be at least 30'],
+      [{ lakeInfrequentAccessDays: '7' }, 'param lakeInfrequentAccessDays: must be at least 30'],
+      [{ athenaBytesScannedCutoff: '1000' }, 'param athenaBytesScannedCutoff: must be at least 10000000'],
+      [{ tableTargetUtilizationPercent: '95' }, 'param tableTargetUtilizationPercent: must be at most 90'],
+      [
+        { tableTradingHoursTimezone: 'New York' },
+        'param tableTradingHoursTimezone: must be an IANA time zone',
+      ],
+      [
+        { tableTradingHoursStartCron: 'cron(25 9 * * MON-FRI)' },
+        'param tableTradingHoursStartCron: must be cron(',
+      ],
+      [
+        { compactionSchedule: 'every night' },
+        'param compactionSchedule: must be cron(minutes hours day-of-month month day-of-week year) or rate(',
+      ],
+    ];
+    for (const [cli, message] of cases) {
+      expect(() => check('dev', cli), JSON.stringify(cli)).toThrow(message);
+    }
+    expect(() => check('dev', { compactionSchedule: 'rate(6 hours)' })).not.toThrow();
+  });
+
+  it('refuses a param that only makes sense against another', () => {
+    expect(() => check('dev', { alarmIteratorAgeMs: '3600000' })).toThrow(
+      'param alarmIteratorAgeMs: must be below processorMaxRecordAgeSeconds × 1000 (3600000)',
+    );
+    expect(() => check('prod', { alarmIteratorAgeMs: '3600000' })).not.toThrow(); // prod keeps records 6 h
+    expect(() => check('dev', { processorMaxRecordAgeSeconds: '86401' })).toThrow(
+      'param processorMaxRecordAgeSeconds: must be at most streamRetentionHours × 3600 (86400)',
+    );
+    expect(() => check('dev', { lakeGlacierInstantRetrievalDays: '59' })).toThrow(
+      'param lakeGlacierInstantRetrievalDays: must be at least lakeInfrequentAccessDays + 30 (60)',
+    );
+    expect(() => check('dev', { tableWriteMinCapacity: '200' })).toThrow(
+      'param tableWriteMinCapacity: must be at most tableWriteMaxCapacity (100)',
+    );
+    expect(() => check('dev', { tableTradingHoursReadFloor: '60' })).toThrow(
+      'param tableTradingHoursReadFloor: must be between tableReadMinCapacity (5) and tableReadMaxCapacity (50)',
+    );
+  });
+
+  it('refuses a param name the service does not have (a typo would deploy the default)', () => {
+    expect(() => check('dev', { alertEmail: 'ops@example.com' })).toThrow(
+      'param alertEmail: not a param of this service (params.default)',
+    );
+  });
+
+  it('refuses stage names Athena or the alarm pattern cannot take, and reports every problem at once', () => {
+    for (const stage of ['dev', 'prod', 'pr123', 'a']) expect(STAGE_NAME.test(stage)).toBe(true);
+    for (const stage of ['Dev', 'pr-1', 'dev-x', '1dev', '', 'abcdefghijklmnopqrst']) {
+      expect(STAGE_NAME.test(stage), stage).toBe(false);
+    }
+    let message = '';
+    try {
+      check('dev-x', { processorBatchSize: '0', streamMode: 'x', typo: '1' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.split('\n').slice(1)).toEqual([
+      expect.stringMatching(/^ {2}- stage "dev-x": must be 1–19 lower-case letters and digits/),
+      '  - param typo: not a param of this service (params.default)',
+      '  - param streamMode: must be one of ON_DEMAND, PROVISIONED (got "x")',
+      '  - param processorBatchSize: must be at least 1 (got "0")',
+    ]);
+  });
+
+  it('has a rule for every param of params.default, and no rule for a param that is not there', () => {
+    expect(() => validateStageParams('dev', { ...defaults, extra: 1 }, { known, given: [] })).toThrow(
+      'param extra: no rule for it in resources/stage-params.cjs',
+    );
+    const { symbols: _dropped, ...withoutOne } = defaults;
+    expect(() => validateStageParams('dev', withoutOne, { known, given: [] })).toThrow('param symbols:');
+  });
+});
+
+describe('stage params at packaging', () => {
+  it('fails `sls package` with the problems, before anything is built', async () => {
+    await expect(
+      synthesizeTemplate('staging', { params: { processorBatchSize: '0', alertEmail: 'ops@example.com' } }),
+    ).rejects.toThrow(
+      /invalid stage configuration:\n {2}- param alertEmail: not a param of this service[\s\S]*param processorBatchSize: must be at least 1/,
+    );
+  });
+});
