@@ -3,6 +3,17 @@
  * adapters in src/adapters/aws (and in-memory ones for the bench) implement them.
  */
 
+/** One Kinesis record as the pipeline takes it (from a Lambda event, or read back from the stream). */
+export interface StreamRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  /** Base64 payload, as Lambda delivers it. */
+  readonly data: string;
+  /** Approximate arrival time on the stream (epoch ms). */
+  readonly arrivalTime: number;
+}
+
 /** A scalar a metrics row may hold: numbers for measures, strings for labels, null when not yet defined. */
 export type MetricValue = number | string | boolean | null;
 

@@ -17,6 +17,7 @@ import {
   type MetricsStore,
   type RejectedRecord,
   type RejectedRecordSink,
+  type StreamRecord,
   type SymbolStateRecord,
   type SymbolStateStore,
   type TimeseriesSink,
@@ -33,15 +34,7 @@ import {
 } from './stored-state.ts';
 
 /** One record of a Kinesis batch, as the handler hands it over. */
-export interface StreamRecord {
-  readonly shardId: string;
-  readonly sequenceNumber: string;
-  readonly partitionKey: string;
-  /** Base64 payload, as Lambda delivers it. */
-  readonly data: string;
-  /** Approximate arrival time on the stream (epoch ms). */
-  readonly arrivalTime: number;
-}
+export type { StreamRecord } from '../../ports/processor.ts';
 
 export type SinkName = 'metrics' | 'lake' | 'timeseries' | 'alerts' | 'state' | 'rejects';
 
@@ -317,7 +310,7 @@ export async function processBatch(
   // The row store, the lake and the time series are independent and idempotent: write them at once.
   const lakeObjects: string[] = [];
   const batchWork = healthy();
-  const lakeRecords = batchWork.flatMap((w) => w.accepted.map((d) => toLakeRecord(d)));
+  const lakeRecords = batchWork.flatMap((w) => w.accepted.map((d) => lakeRecordOf(d.record, d.event)));
   lakeRecords.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
   const latestRows = latestOf(batchWork);
   const timeseries = deps.timeseries;
@@ -438,7 +431,11 @@ export async function processBatch(
   };
 }
 
-function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Decoded[]>): string | undefined {
+/**
+ * A stream record's event, validated as the processor takes it, or the reason it is rejected
+ * (payload not base64 or not a valid tick or bar, partition key other than the event's symbol).
+ */
+export function decodeStreamRecord(record: StreamRecord, now: number): MarketEvent | string {
   let json: string;
   try {
     json = Buffer.from(record.data, 'base64').toString('utf8');
@@ -452,12 +449,19 @@ function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Dec
     // Ordering per symbol relies on partition key = symbol; a mismatched record could be reordered.
     return `partitionKey '${record.partitionKey}' does not match the event's symbol '${symbol}'`;
   }
+  return decoded.value;
+}
+
+function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Decoded[]>): string | undefined {
+  const event = decodeStreamRecord(record, now);
+  if (typeof event === 'string') return event;
+  const symbol = eventSymbol(event);
   let group = bySymbol.get(symbol);
   if (!group) {
     group = [];
     bySymbol.set(symbol, group);
   }
-  group.push({ record, event: decoded.value });
+  group.push({ record, event });
   return undefined;
 }
 
@@ -602,15 +606,15 @@ async function publishOnce(alert: Alert, deps: ProcessDeps): Promise<'published'
   return 'published';
 }
 
-function toLakeRecord(d: Decoded): LakeRecord {
-  const e = d.event;
+/** The raw zone's line for a record and its validated event. */
+export function lakeRecordOf(record: StreamRecord, e: MarketEvent): LakeRecord {
   return {
     symbol: eventSymbol(e),
     time: eventTime(e),
     kind: e.kind,
-    shardId: d.record.shardId,
-    sequenceNumber: d.record.sequenceNumber,
-    arrivalTime: d.record.arrivalTime,
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
+    arrivalTime: record.arrivalTime,
     event: e.kind === 'tick' ? e.tick : e.bar,
   };
 }
