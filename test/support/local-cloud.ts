@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
 import {
   type LocalCloud,
@@ -8,6 +9,7 @@ import {
   startLocalCloud,
 } from '../../scripts/local/local-cloud.ts';
 import { type CloudFormationTemplate, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
+import { stateKey } from '../../src/adapters/aws/market-table.ts';
 
 /**
  * Test helpers for the local cloud. `useLocalCloud()` boots an ephemeral local cloud (free ports,
@@ -56,4 +58,17 @@ export function useTempStateDir(prefix = 'tickstream-state-'): () => string {
     if (!dir) throw new Error('useTempStateDir: used outside a test');
     return dir;
   };
+}
+
+/**
+ * Stores a state item for `symbol` that this release cannot read (a snapshot of an unknown form):
+ * every batch then fails that symbol alone, as a corrupted item would, until the item is repaired.
+ */
+export async function storeUnreadableState(cloud: LocalCloud, symbol: string): Promise<void> {
+  await cloud.clients.documents.send(
+    new PutCommand({
+      TableName: cloud.env.MARKET_TABLE_NAME,
+      Item: { ...stateKey(symbol), symbol, lastSequenceNumber: '1', lastEventTime: 0, snapshot: { v: 7 } },
+    }),
+  );
 }

@@ -3,13 +3,12 @@
  * real adapters pointed at the emulators through its template environment.
  */
 
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { countMetricRows, stateKey } from '../../../src/adapters/aws/market-table.ts';
+import { countMetricRows } from '../../../src/adapters/aws/market-table.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
 import { kinesisEvent } from '../../support/kinesis-events.ts';
-import { useLocalCloud } from '../../support/local-cloud.ts';
+import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
 
 type Handler = (e: KinesisStreamEvent, c: Context) => Promise<KinesisStreamBatchResponse>;
 
@@ -46,18 +45,7 @@ describe('processTicks handler', () => {
     const c = cloud();
     const handler = await loadHandler();
     // MSFT's stored state is unusable (an incompatible snapshot): MSFT must fail, AAPL succeed.
-    await c.clients.documents.send(
-      new PutCommand({
-        TableName: c.env.MARKET_TABLE_NAME,
-        Item: {
-          ...stateKey('MSFT'),
-          symbol: 'MSFT',
-          lastSequenceNumber: '1',
-          lastEventTime: 0,
-          snapshot: { v: 7 },
-        },
-      }),
-    );
+    await storeUnreadableState(c, 'MSFT');
     const records = [0, 1, 2].flatMap((m) => [
       { partitionKey: 'AAPL', payload: bar('AAPL', m), sequenceNumber: String(100 + 2 * m) },
       { partitionKey: 'MSFT', payload: bar('MSFT', m), sequenceNumber: String(101 + 2 * m) },

@@ -39,6 +39,22 @@ describe('command-line usage errors', () => {
     });
   }
 
+  it('dead-letters names the setting it lacks, and refuses a --max that is not a count', () => {
+    const env = { ...process.env, DEAD_LETTER_QUEUE_URL: '', MARKET_TABLE_NAME: '' };
+    const r = spawnSync(process.execPath, ['scripts/dead-letters.ts'], {
+      cwd: root,
+      encoding: 'utf8',
+      env,
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('DEAD_LETTER_QUEUE_URL is not set');
+    const m = run('scripts/dead-letters.ts', ['--max', '0']);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toContain('--max must be a whole number ≥ 1, got "0"');
+    expect(m.stdout).toBe('');
+  });
+
   it('replay refuses a --tz the runtime does not know, instead of ignoring it', () => {
     const r = run('scripts/replay.ts', [
       '--file',

@@ -1,0 +1,56 @@
+/**
+ * The ports the dead-letter review and recovery needs (src/pipeline/recover): the processor's
+ * dead-letter queue, the stream read back by sequence range, and which metric rows exist.
+ */
+import type { StreamRecord } from './processor.ts';
+
+/** A message received from the dead-letter queue, invisible to other readers until released or deleted. */
+export interface DeadLetterMessage {
+  readonly id: string;
+  /** What deletes or releases this receipt of the message. */
+  readonly receipt: string;
+  readonly body: string;
+}
+
+export interface DeadLetterQueue {
+  /**
+   * Up to `max` messages, each hidden from other readers until released or deleted; fewer (or
+   * none) when the queue has no more visible ones.
+   */
+  receive(max: number): Promise<DeadLetterMessage[]>;
+  delete(messages: readonly DeadLetterMessage[]): Promise<void>;
+  /** Makes messages visible again at once (a review that handled nothing leaves the queue as it was). */
+  release(messages: readonly DeadLetterMessage[]): Promise<void>;
+}
+
+/** The records of one shard between two sequence numbers, as far as the stream still holds them. */
+export interface StreamRange {
+  readonly records: readonly StreamRecord[];
+  /**
+   * True when the range's first record is no longer in the stream (past its retention): the
+   * records returned start later than asked, and the ones before are gone.
+   */
+  readonly trimmed: boolean;
+}
+
+export interface StreamRangeReader {
+  /** Records of `shardId` with start ≤ sequence number ≤ end, in sequence order. */
+  read(streamName: string, shardId: string, start: string, end: string): Promise<StreamRange>;
+}
+
+/** A metric row's identity: (symbol, kind, event time). */
+export interface MetricRowKey {
+  readonly symbol: string;
+  readonly kind: 'bar' | 'tick';
+  readonly time: number;
+}
+
+export interface MetricRowIndex {
+  /** Which of these rows exist, as `metricRowId` strings. */
+  existing(keys: readonly MetricRowKey[]): Promise<Set<string>>;
+}
+
+/** One string per metric row key, for sets. */
+export function metricRowId(key: MetricRowKey): string {
+  return `${key.symbol}|${key.kind}|${key.time}`;
+}
