@@ -55,14 +55,11 @@ const schedule = z
     'must be cron(minutes hours day-of-month month day-of-week year) or rate(N minutes|hours|days)',
   );
 
-const timeZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone such as America/New_York');
+/** Canonical IANA names only (Intl also takes `EST`, `+05:00` or other casings; AWS would not). */
+const TIME_ZONES = new Set(Intl.supportedValuesOf('timeZone'));
+const timeZone = z
+  .string()
+  .refine((tz) => TIME_ZONES.has(tz) || tz === 'UTC', 'must be an IANA time zone such as America/New_York');
 
 /** A comma string or YAML list; its items are checked where they are used (email-subscriptions.cjs, the functions' config). */
 const list = z.union([z.string(), z.array(z.string())], { error: 'must be a comma-separated list' });
@@ -110,7 +107,9 @@ const StageParamsSchema = z
     timestreamMemoryRetentionHours: whole(1, 8766),
     timestreamMagneticRetentionDays: whole(1, 73000),
     ingestScheduleEnabled: flag,
-    symbols: list,
+    symbols: z
+      .string({ error: 'must be a comma-separated string (SYMBOLS)' })
+      .regex(/\S/, 'must name at least one symbol'),
     ingestMode: oneOf(['quotes', 'bars', 'both']),
     pollIntervalSeconds: whole(30, 300), // POLL_INTERVAL_SECONDS' range (src/config/ingest.ts)
     ingestMemoryMb: lambdaMemoryMb,

@@ -21,16 +21,15 @@ import { SqsDeadLetterQueue } from '../src/adapters/aws/sqs-dead-letter-queue.ts
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { UsageError } from '../src/pipeline/ingest/cli.ts';
 import {
-  type DeadLetter,
+  DEFAULT_MAX_MESSAGES,
   type DeadLetterReview,
-  eventDays,
   type GivenUpReview,
   reviewDeadLetters,
 } from '../src/pipeline/recover/dead-letters.ts';
 
 const USAGE = `usage: npm run dead-letters -- [--recover] [--max N] [--json]
-  --recover  write the records of given-up batches that have no metric row to the lake's raw zone,
-             and delete those batches' messages (rejected records are only listed, never deleted)
+  --recover  write every valid record of each given-up batch to the lake's raw zone and delete the
+             batch's message (rejected records are only listed, never deleted)
   --max N    messages to review at most (default 1000)
   --json     print the review as one JSON object (last stdout line) instead of text
 env: DEAD_LETTER_QUEUE_URL, MARKET_TABLE_NAME, LAKE_BUCKET_NAME (with --recover), AWS_REGION,
@@ -45,32 +44,23 @@ function required(name: string): string {
   return v;
 }
 
-function describeLetter(letter: DeadLetter, review?: GivenUpReview): string {
-  switch (letter.kind) {
-    case 'rejected':
-      return `rejected  ${letter.shardId} ${letter.sequenceNumber} ${letter.partitionKey}: ${letter.reason}`;
-    case 'unreadable':
-      return `unreadable: ${letter.reason}`;
-    case 'given-up': {
-      const r = review!;
-      const symbols = [...new Set(r.missing.map((m) => m.symbol))].sort().join(',');
-      return (
-        `given up  ${letter.shardId} ${letter.startSequenceNumber}…${letter.endSequenceNumber} (${letter.condition}): ` +
-        `${r.read} read back${r.trimmed ? ' (its start is past the stream retention: earlier records are gone)' : ''}, ` +
-        `${r.stored} stored, ${r.missing.length} missing${symbols ? ` (${symbols})` : ''}, ${r.rejected.length} bad input` +
-        (r.lakeObjects.length > 0 ? `; recovered to ${r.lakeObjects.join(', ')}` : '') +
-        (r.deleted ? '; message deleted' : '') +
-        (r.error ? `; NOT recovered: ${r.error}` : '')
-      );
-    }
-  }
+function describeRange(r: GivenUpReview): string {
+  const l = r.letter;
+  const symbols = [...new Set(r.withoutRow.map((m) => m.symbol))].sort().join(',');
+  return (
+    `given up  ${l.shardId} ${l.startSequenceNumber}…${l.endSequenceNumber} (${l.condition}): ` +
+    `${r.read} read back, ${r.stored} with their metric row, ${r.withoutRow.length} without${symbols ? ` (${symbols})` : ''}, ` +
+    `${r.rejected.length} rejected` +
+    (r.lakeObjects.length > 0 ? `; written to ${r.lakeObjects.join(', ')}` : '') +
+    (r.deleted ? '; message deleted' : '') +
+    (r.error ? `; ERROR: ${r.error}` : '')
+  );
 }
 
 function summary(review: DeadLetterReview, recover: boolean) {
-  const missing = review.givenUp.flatMap((g) => g.missing);
+  const recovered = review.givenUp.filter((g) => g.deleted);
   return {
     messages: review.messages,
-    rejected: review.rejected.length,
     rejectedRecords: review.rejected.map((r) => ({
       shardId: r.shardId,
       sequenceNumber: r.sequenceNumber,
@@ -78,17 +68,36 @@ function summary(review: DeadLetterReview, recover: boolean) {
       reason: r.reason,
       copies: r.copies,
     })),
-    unreadable: review.unreadable.length,
-    givenUp: review.givenUp.length,
-    recordsReadBack: review.givenUp.reduce((n, g) => n + g.read, 0),
-    recordsStored: review.givenUp.reduce((n, g) => n + g.stored, 0),
-    recordsMissing: missing.length,
-    trimmedRanges: review.givenUp.filter((g) => g.trimmed).length,
+    unreadable: review.unreadable.map((u) => ({ messageId: u.id, reason: u.reason })),
+    givenUp: review.givenUp.map((g) => ({
+      shardId: g.letter.shardId,
+      startSequenceNumber: g.letter.startSequenceNumber,
+      endSequenceNumber: g.letter.endSequenceNumber,
+      condition: g.letter.condition,
+      read: g.read,
+      withRow: g.stored,
+      withoutRow: g.withoutRow.map((r) => ({
+        symbol: r.symbol,
+        kind: r.kind,
+        time: r.time,
+        sequenceNumber: r.sequenceNumber,
+      })),
+      rejected: g.rejected,
+      trimmed: g.trimmed,
+      lakeObjects: g.lakeObjects,
+      deleted: g.deleted,
+      ...(g.error ? { error: g.error } : {}),
+    })),
     recovered: recover,
-    lakeObjects: review.givenUp.flatMap((g) => g.lakeObjects),
-    daysToCompact: recover ? eventDays(missing) : [],
-    deleted: review.givenUp.filter((g) => g.deleted).length,
-    errors: review.givenUp.filter((g) => g.error).map((g) => g.error),
+    // The event days of the objects written (their keys' dt= partition).
+    daysToCompact: [
+      ...new Set(
+        recovered.flatMap((g) =>
+          g.lakeObjects.map((key) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1] ?? key),
+        ),
+      ),
+    ].sort(),
+    ...(review.releaseError ? { releaseError: review.releaseError } : {}),
   };
 }
 
@@ -107,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const max = values.max === undefined ? 1000 : Number(values.max);
+  const max = values.max === undefined ? DEFAULT_MAX_MESSAGES : Number(values.max);
   if (!Number.isInteger(max) || max < 1)
     throw new UsageError(`--max must be a whole number ≥ 1, got "${values.max}"`);
   const queueUrl = required('DEAD_LETTER_QUEUE_URL');
@@ -126,28 +135,41 @@ async function main(argv: string[]): Promise<number> {
       {
         recover: values.recover,
         max,
-        ...(values.json ? {} : { onLetter: (l, r) => console.log(describeLetter(l, r)) }),
+        ...(values.json ? {} : { onRange: (r) => console.log(describeRange(r)) }),
       },
     );
     const s = summary(review, values.recover);
+    const errors = s.givenUp.filter((g) => g.error).length + (s.releaseError ? 1 : 0);
     if (values.json) {
       console.log(JSON.stringify(s));
     } else {
+      for (const r of s.rejectedRecords) {
+        console.log(
+          `rejected  ${r.shardId} ${r.sequenceNumber} ${r.partitionKey}: ${r.reason}${r.copies > 1 ? ` (${r.copies} messages)` : ''}`,
+        );
+      }
+      for (const u of s.unreadable) console.log(`unreadable message ${u.messageId}: ${u.reason}`);
+      const withoutRow = s.givenUp.reduce((n, g) => n + g.withoutRow.length, 0);
       console.log(
-        `${s.messages} message(s): ${s.rejected} rejected record(s), ${s.givenUp} given-up batch(es) ` +
-          `(${s.recordsReadBack} records read back, ${s.recordsStored} stored, ${s.recordsMissing} missing), ` +
-          `${s.unreadable} unreadable; ${s.deleted} deleted, the rest left in the queue`,
+        `${s.messages} message(s): ${s.rejectedRecords.length} rejected record(s), ${s.givenUp.length} given-up batch(es) ` +
+          `(${withoutRow} records without their metric row), ${s.unreadable.length} unreadable; ` +
+          `${s.givenUp.filter((g) => g.deleted).length} deleted, the rest left in the queue` +
+          (s.messages >= max ? ` (stopped at --max ${max}: more may wait)` : ''),
       );
+      if (s.releaseError)
+        console.log(
+          `could not make the messages visible again (they reappear within 5 minutes): ${s.releaseError}`,
+        );
       if (s.daysToCompact.length > 0) {
         console.log(
-          `recovered records' days: ${s.daysToCompact.join(', ')}. The nightly compaction covers the two days ` +
-            'before it; compact older ones with npx sls invoke -f compactLake --data \'{"day": "YYYY-MM-DD"}\'',
+          `days written: ${s.daysToCompact.join(', ')}. The nightly compaction covers the two days before it; ` +
+            'compact older ones with npx sls invoke -f compactLake --stage <stage> --data \'{"day": "YYYY-MM-DD"}\'',
         );
-      } else if (!values.recover && s.recordsMissing > 0) {
-        console.log('run again with --recover to write the missing records to the lake');
+      } else if (!values.recover && s.givenUp.length > 0) {
+        console.log("run again with --recover to write the given-up batches' records to the lake");
       }
     }
-    return s.errors.length > 0 ? 1 : 0;
+    return errors > 0 ? 1 : 0;
   } finally {
     clients.destroy();
   }

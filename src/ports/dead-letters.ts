@@ -31,6 +31,8 @@ export interface StreamRange {
    * records returned start later than asked, and the ones before are gone.
    */
   readonly trimmed: boolean;
+  /** False when the read stopped before the range's end (a call budget ran out). */
+  readonly complete: boolean;
 }
 
 export interface StreamRangeReader {

@@ -79,6 +79,9 @@ describe('stage params validation', () => {
       [{ lakeInfrequentAccessDays: '7' }, 'param lakeInfrequentAccessDays: must be at least 30'],
       [{ athenaBytesScannedCutoff: '1000' }, 'param athenaBytesScannedCutoff: must be at least 10000000'],
       [{ tableTargetUtilizationPercent: '95' }, 'param tableTargetUtilizationPercent: must be at most 90'],
+      [{ tableTradingHoursTimezone: 'america/new_york' }, 'param tableTradingHoursTimezone: must be an IANA'],
+      [{ tableTradingHoursTimezone: 'EST' }, 'param tableTradingHoursTimezone: must be an IANA time zone'],
+      [{ symbols: ' ' }, 'param symbols: must name at least one symbol'],
       [
         { tableTradingHoursTimezone: 'New York' },
         'param tableTradingHoursTimezone: must be an IANA time zone',
@@ -112,6 +115,10 @@ describe('stage params validation', () => {
     expect(() => check('dev', { tableWriteMinCapacity: '200' })).toThrow(
       'param tableWriteMinCapacity: must be at most tableWriteMaxCapacity (100)',
     );
+    expect(() => check('dev', { tableTradingHoursWriteFloor: '4' })).toThrow(
+      'param tableTradingHoursWriteFloor: must be between tableWriteMinCapacity (5) and tableWriteMaxCapacity (100)',
+    );
+    expect(() => check('dev', { processorMaxRecordAgeSeconds: '86400' })).not.toThrow(); // the boundary
     expect(() => check('dev', { tableTradingHoursReadFloor: '60' })).toThrow(
       'param tableTradingHoursReadFloor: must be between tableReadMinCapacity (5) and tableReadMaxCapacity (50)',
     );

@@ -44,14 +44,16 @@ export class KinesisRangeReader implements StreamRangeReader {
   async read(streamName: string, shardId: string, start: string, end: string): Promise<StreamRange> {
     let iterator = await this.#iterator(streamName, shardId, start);
     const records: StreamRecord[] = [];
+    let ended = false;
     for (let calls = 0; iterator && calls < this.#maxCalls; calls++) {
       const res = await this.#kinesis.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#limit }),
       );
       for (const r of res.Records ?? []) {
         const seq = r.SequenceNumber!;
-        if (compareSequenceNumbers(seq, end) > 0) return this.#range(records, start);
+        if (compareSequenceNumbers(seq, end) > 0) return this.#range(records, start, true);
         if (compareSequenceNumbers(seq, start) < 0) continue;
+        if (compareSequenceNumbers(seq, end) === 0) ended = true;
         records.push({
           shardId,
           sequenceNumber: seq,
@@ -60,17 +62,19 @@ export class KinesisRangeReader implements StreamRangeReader {
           arrivalTime: r.ApproximateArrivalTimestamp?.getTime() ?? 0,
         });
       }
+      if (ended) return this.#range(records, start, true);
       iterator = res.NextShardIterator;
       if ((res.Records ?? []).length === 0) {
-        if ((res.MillisBehindLatest ?? 0) === 0) break; // at the tip: nothing more to come for the range
+        // At the tip (or a closed shard's end): nothing more will come for the range.
+        if ((res.MillisBehindLatest ?? 0) === 0) return this.#range(records, start, true);
         await this.#sleep(this.#pause);
       }
     }
-    return this.#range(records, start);
+    return this.#range(records, start, iterator === undefined);
   }
 
-  #range(records: StreamRecord[], start: string): StreamRange {
-    return { records, trimmed: records[0]?.sequenceNumber !== start };
+  #range(records: StreamRecord[], start: string, complete: boolean): StreamRange {
+    return { records, trimmed: records[0]?.sequenceNumber !== start, complete };
   }
 
   async #iterator(streamName: string, shardId: string, start: string): Promise<string | undefined> {

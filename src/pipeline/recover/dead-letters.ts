@@ -124,17 +124,20 @@ export interface GivenUpReview {
   readonly read: number;
   /** The range's start is past the stream's retention: records before the first read are gone. */
   readonly trimmed: boolean;
-  /** Records whose metric row exists: processed. */
+  /** Records whose metric row exists: the processor took them. */
   readonly stored: number;
-  /** Records with no metric row: lost to the table (and, until recovered, to the lake). */
-  readonly missing: readonly LakeRecord[];
+  /**
+   * Valid records with no metric row: lost to the table, or skipped by the processor (at or behind
+   * their symbol's watermark, a bar whose minute it already had).
+   */
+  readonly withoutRow: readonly LakeRecord[];
   /** Records the processor rejects as bad input (each has a rejected-record message of its own). */
   readonly rejected: readonly { readonly sequenceNumber: string; readonly reason: string }[];
-  /** Lake objects written for the missing records (recovery only). */
+  /** Lake objects written (recovery only). */
   readonly lakeObjects: readonly string[];
-  /** Deleted from the queue: the range is accounted for (recovery only). */
+  /** Deleted from the queue: every record of the range was read and written (recovery only). */
   readonly deleted: boolean;
-  /** Why the recovery of this range failed, if it did (the message stays in the queue). */
+  /** Why the range could not be reviewed or recovered (its message stays in the queue). */
   readonly error?: string;
 }
 
@@ -146,8 +149,10 @@ export interface DeadLetterReview {
   readonly rejected: readonly (RejectedLetter & { readonly copies: number })[];
   readonly givenUp: readonly GivenUpReview[];
   readonly unreadable: readonly (UnreadableLetter & { readonly id: string })[];
-  /** Messages received (each once). */
+  /** Distinct messages received. */
   readonly messages: number;
+  /** Messages could not be made visible again (they reappear after the visibility timeout). */
+  readonly releaseError?: string;
 }
 
 export interface DeadLetterDeps {
@@ -156,16 +161,17 @@ export interface DeadLetterDeps {
   readonly rows: MetricRowIndex;
   /** The raw zone; required to recover. */
   readonly lake?: LakeWriter;
-  readonly clock?: () => number;
 }
 
+export const DEFAULT_MAX_MESSAGES = 1000;
+
 export interface DeadLetterOptions {
-  /** Write the missing records of given-up ranges to the lake and delete those messages. */
+  /** Write every valid record of the given-up ranges to the lake and delete those messages. */
   readonly recover: boolean;
-  /** Messages to take at most (default 1,000). */
+  /** Messages to take at most (default DEFAULT_MAX_MESSAGES). */
   readonly max?: number;
-  /** Called per message as it is handled (progress for a CLI). */
-  readonly onLetter?: (letter: DeadLetter, review?: GivenUpReview) => void;
+  /** Called per given-up range as it is handled (progress for a CLI). */
+  readonly onRange?: (review: GivenUpReview) => void;
 }
 
 function describe(err: unknown): string {
@@ -174,109 +180,158 @@ function describe(err: unknown): string {
 
 /**
  * Reads the queue (each message once, up to `max`), reviews every message, recovers given-up
- * ranges when asked, and makes every message it did not delete visible again before returning.
+ * ranges when asked, and makes every message it did not delete visible again before returning,
+ * whatever failed on the way. A range that cannot be read or written is reported with its error and
+ * its message kept; the others go on.
  */
 export async function reviewDeadLetters(
   deps: DeadLetterDeps,
   options: DeadLetterOptions,
 ): Promise<DeadLetterReview> {
   if (options.recover && !deps.lake) throw new Error('recovering given-up batches needs the lake writer');
-  const max = options.max ?? 1000;
-  const clock = deps.clock ?? Date.now;
+  const max = options.max ?? DEFAULT_MAX_MESSAGES;
   const rejected = new Map<string, RejectedLetter & { copies: number }>();
   const givenUp: GivenUpReview[] = [];
   const unreadable: (UnreadableLetter & { id: string })[] = [];
-  const keep: DeadLetterMessage[] = [];
-  /** (shard, sequence number) of records recovered by this run: overlapping ranges write each once. */
-  const recovered = new Set<string>();
-  let messages = 0;
+  /** Received and not deleted, by message id (a message seen again keeps its newest receipt). */
+  const held = new Map<string, DeadLetterMessage>();
+  /** (shard, sequence number) of records written by this run: overlapping ranges write each once. */
+  const written = new Set<string>();
+  let releaseError: string | undefined;
   try {
-    while (messages < max) {
-      const batch = await deps.queue.receive(Math.min(10, max - messages));
+    while (held.size + givenUp.filter((g) => g.deleted).length < max) {
+      const batch = await deps.queue.receive(Math.min(10, max - held.size));
       if (batch.length === 0) break;
-      messages += batch.length;
-      for (const message of batch) {
+      const fresh = batch.filter((m) => !held.has(m.id));
+      for (const m of batch) held.set(m.id, m);
+      if (fresh.length === 0) break; // only messages this run already has: the queue is done
+      for (const message of fresh) {
         const letter = parseDeadLetter(message.body);
-        if (letter.kind !== 'given-up') {
-          keep.push(message);
-          if (letter.kind === 'rejected') {
-            const id = `${letter.shardId}|${letter.sequenceNumber}`;
-            const seen = rejected.get(id);
-            if (seen) seen.copies++;
-            else rejected.set(id, { ...letter, copies: 1 });
-          } else unreadable.push({ ...letter, id: message.id });
-          options.onLetter?.(letter);
-          continue;
+        if (letter.kind === 'rejected') {
+          const id = `${letter.shardId}|${letter.sequenceNumber}`;
+          const seen = rejected.get(id);
+          if (seen) seen.copies++;
+          else rejected.set(id, { ...letter, copies: 1 });
+        } else if (letter.kind === 'unreadable') {
+          unreadable.push({ ...letter, id: message.id });
+        } else {
+          const review = await reviewRange(deps, letter, options.recover, written, rejected);
+          if (review.deleted) {
+            try {
+              await deps.queue.delete([held.get(message.id)!]);
+              held.delete(message.id);
+            } catch (err) {
+              givenUp.push({
+                ...review,
+                deleted: false,
+                error: `recovered, but the message was not deleted: ${describe(err)}`,
+              });
+              options.onRange?.(givenUp.at(-1)!);
+              continue;
+            }
+          }
+          givenUp.push(review);
+          options.onRange?.(review);
         }
-        const review = await reviewRange(deps, letter, message, options.recover, recovered, clock());
-        if (!review.deleted) keep.push(message);
-        givenUp.push(review);
-        options.onLetter?.(letter, review);
       }
     }
   } finally {
-    if (keep.length > 0) await deps.queue.release(keep);
+    if (held.size > 0) {
+      try {
+        await deps.queue.release([...held.values()]);
+      } catch (err) {
+        releaseError = describe(err);
+      }
+    }
   }
-  return { rejected: [...rejected.values()], givenUp, unreadable, messages };
+  const messages = held.size + givenUp.filter((g) => g.deleted).length;
+  return {
+    rejected: [...rejected.values()],
+    givenUp,
+    unreadable,
+    messages,
+    ...(releaseError ? { releaseError } : {}),
+  };
 }
 
 async function reviewRange(
   deps: DeadLetterDeps,
   letter: GivenUpLetter,
-  message: DeadLetterMessage,
   recover: boolean,
-  recovered: Set<string>,
-  now: number,
+  written: Set<string>,
+  rejectedLetters: ReadonlyMap<string, RejectedLetter>,
 ): Promise<GivenUpReview> {
-  const range = await deps.stream.read(
-    letter.streamName,
-    letter.shardId,
-    letter.startSequenceNumber,
-    letter.endSequenceNumber,
-  );
-  const rejectedRecords: { sequenceNumber: string; reason: string }[] = [];
-  const candidates: LakeRecord[] = [];
-  for (const record of range.records) {
-    const event = decodeStreamRecord(record, now);
-    if (typeof event === 'string')
-      rejectedRecords.push({ sequenceNumber: record.sequenceNumber, reason: event });
-    else candidates.push(lakeRecordOf(record, event));
-  }
-  const existing = await deps.rows.existing(
-    candidates.map((r) => ({ symbol: r.symbol, kind: r.kind, time: r.time })),
-  );
-  const missing = candidates.filter((r) => !existing.has(metricRowId(r)));
-  const base = {
+  const review: {
+    -readonly [K in keyof GivenUpReview]: GivenUpReview[K];
+  } = {
     letter,
-    read: range.records.length,
-    trimmed: range.trimmed,
-    stored: candidates.length - missing.length,
-    missing,
-    rejected: rejectedRecords,
+    read: 0,
+    trimmed: false,
+    stored: 0,
+    withoutRow: [],
+    rejected: [],
+    lakeObjects: [],
+    deleted: false,
   };
-  if (!recover) return { ...base, lakeObjects: [], deleted: false };
   try {
-    const toWrite = missing
-      .filter((r) => !recovered.has(`${r.shardId}|${r.sequenceNumber}`))
+    const range = await deps.stream.read(
+      letter.streamName,
+      letter.shardId,
+      letter.startSequenceNumber,
+      letter.endSequenceNumber,
+    );
+    review.read = range.records.length;
+    review.trimmed = range.trimmed;
+    // Decoded as the processor decoded them when it gave up: a time then in the future stays so.
+    const then = letter.timestamp ? Date.parse(letter.timestamp) : Number.NaN;
+    const valid: LakeRecord[] = [];
+    const rejected: { sequenceNumber: string; reason: string }[] = [];
+    for (const record of range.records) {
+      const event = decodeStreamRecord(record, Number.isFinite(then) ? then : record.arrivalTime);
+      if (typeof event === 'string') rejected.push({ sequenceNumber: record.sequenceNumber, reason: event });
+      else if (rejectedLetters.has(`${record.shardId}|${record.sequenceNumber}`))
+        rejected.push({
+          sequenceNumber: record.sequenceNumber,
+          reason: 'rejected by the processor (its message is in the queue)',
+        });
+      else valid.push(lakeRecordOf(record, event));
+    }
+    review.rejected = rejected;
+    const existing = await deps.rows.existing(
+      valid.map((r) => ({ symbol: r.symbol, kind: r.kind, time: r.time })),
+    );
+    review.withoutRow = valid.filter((r) => !existing.has(metricRowId(r)));
+    review.stored = valid.length - review.withoutRow.length;
+    if (range.trimmed) {
+      review.error =
+        'the range starts past the stream retention: its first records are gone (delete the message once noted)';
+      return review;
+    }
+    if (!range.complete || (letter.batchSize !== undefined && range.records.length < letter.batchSize)) {
+      review.error = `read ${range.records.length} of the batch's ${letter.batchSize ?? '?'} records: the range was not read to its end`;
+      return review;
+    }
+    if (!recover) return review;
+    // Every valid record, with its row or not: the lake may lack a record the table has (a lake
+    // write that failed while the rows landed). Records it already holds are written again under
+    // another key; the compaction keeps each (symbol, kind, time) once.
+    const toWrite = valid
+      .filter((r) => !written.has(`${r.shardId}|${r.sequenceNumber}`))
       .sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
-    const lakeObjects =
-      toWrite.length === 0
-        ? []
-        : await deps.lake!.writeBatch({
-            shardId: letter.shardId,
-            firstSequenceNumber: toWrite[0]!.sequenceNumber,
-            lastSequenceNumber: toWrite[toWrite.length - 1]!.sequenceNumber,
-            records: toWrite,
-          });
-    for (const r of toWrite) recovered.add(`${r.shardId}|${r.sequenceNumber}`);
-    await deps.queue.delete([message]);
-    return { ...base, lakeObjects, deleted: true };
+    if (toWrite.length > 0) {
+      review.lakeObjects = await deps.lake!.writeBatch({
+        shardId: letter.shardId,
+        firstSequenceNumber: toWrite[0]!.sequenceNumber,
+        lastSequenceNumber: toWrite[toWrite.length - 1]!.sequenceNumber,
+        records: toWrite,
+      });
+    }
+    for (const r of toWrite) written.add(`${r.shardId}|${r.sequenceNumber}`);
+    review.deleted = true;
+    return review;
   } catch (err) {
-    return { ...base, lakeObjects: [], deleted: false, error: describe(err) };
+    review.error = describe(err);
+    review.deleted = false;
+    return review;
   }
-}
-
-/** The UTC days (YYYY-MM-DD) of records, sorted. */
-export function eventDays(records: readonly Pick<LakeRecord, 'time'>[]): string[] {
-  return [...new Set(records.map((r) => new Date(r.time).toISOString().slice(0, 10)))].sort();
 }

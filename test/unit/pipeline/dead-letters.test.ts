@@ -25,7 +25,7 @@ const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/tickstream-dev
 const OPEN = Date.parse('2024-10-02T13:30:00Z');
 
 /** Lambda's on-failure record for a Kinesis batch (the documented shape). */
-function givenUp(start: string, end: string, shardId = 'shardId-000000000000') {
+function givenUp(start: string, end: string, batchSize?: number, shardId = 'shardId-000000000000') {
   return JSON.stringify({
     requestContext: {
       requestId: 'c9b8fa9f-5a7f-4e3c-9a3b-7c1b4c7d5d4e',
@@ -42,7 +42,7 @@ function givenUp(start: string, end: string, shardId = 'shardId-000000000000') {
       endSequenceNumber: end,
       approximateArrivalOfFirstRecord: '2024-10-02T13:31:00.000Z',
       approximateArrivalOfLastRecord: '2024-10-02T13:33:00.000Z',
-      batchSize: 3,
+      ...(batchSize !== undefined ? { batchSize } : {}),
       streamArn: STREAM_ARN,
     },
   });
@@ -114,7 +114,7 @@ function deps(queue: Queue, records: StreamRecord[], rows: MetricRowKey[], lake 
         const inRange = records.filter(
           (r) => BigInt(r.sequenceNumber) >= BigInt(start) && BigInt(r.sequenceNumber) <= BigInt(end),
         );
-        return { records: inRange, trimmed: inRange[0]?.sequenceNumber !== start };
+        return { records: inRange, trimmed: inRange[0]?.sequenceNumber !== start, complete: true };
       },
     },
     rows: {
@@ -124,14 +124,13 @@ function deps(queue: Queue, records: StreamRecord[], rows: MetricRowKey[], lake 
       },
     },
     lake,
-    clock: () => OPEN + 3_600_000,
   };
   return { d, reads, lake };
 }
 
 describe('parseDeadLetter', () => {
   it('reads Lambda’s on-failure record: the stream by name, the shard, the range and why', () => {
-    expect(parseDeadLetter(givenUp('100', '300'))).toEqual({
+    expect(parseDeadLetter(givenUp('100', '300', 3))).toEqual({
       kind: 'given-up',
       streamName: 'tickstream-dev-ticks',
       shardId: 'shardId-000000000000',
@@ -187,14 +186,14 @@ describe('reviewDeadLetters', () => {
   ];
 
   it('without --recover: finds the records without rows, writes and deletes nothing, releases every message', async () => {
-    const queue = new Queue([givenUp('101', '104'), rejectedBody('7'), rejectedBody('7'), 'junk']);
+    const queue = new Queue([givenUp('101', '104', 4), rejectedBody('7'), rejectedBody('7'), 'junk']);
     const { d, reads, lake } = deps(queue, records, stored);
     const review = await reviewDeadLetters(d, { recover: false });
     expect(reads).toEqual(['tickstream-dev-ticks shardId-000000000000 101-104']);
     expect(review.messages).toBe(4);
     const [g] = review.givenUp;
     expect(g).toMatchObject({ read: 4, stored: 1, trimmed: false, deleted: false, lakeObjects: [] });
-    expect(g!.missing.map((m) => [m.symbol, m.sequenceNumber])).toEqual([
+    expect(g!.withoutRow.map((m) => [m.symbol, m.sequenceNumber])).toEqual([
       ['MSFT', '101'],
       ['MSFT', '103'],
     ]);
@@ -206,30 +205,59 @@ describe('reviewDeadLetters', () => {
     expect(queue.released.sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
   });
 
-  it('with --recover: writes each missing record once (overlapping ranges), deletes only given-up messages', async () => {
-    const queue = new Queue([givenUp('101', '103'), givenUp('101', '104'), rejectedBody('7')]);
+  it('with --recover: writes every valid record of the ranges once (overlapping ranges), deletes only given-up messages', async () => {
+    const queue = new Queue([givenUp('101', '103', 3), givenUp('101', '104', 4), rejectedBody('7')]);
     const { d, lake } = deps(queue, records, stored);
     const review = await reviewDeadLetters(d, { recover: true, max: 10 });
-    expect(review.givenUp.map((g) => g.deleted)).toEqual([true, true]);
-    expect(review.givenUp[1]!.lakeObjects).toEqual([]); // its missing records were written by the first
+    expect(review.givenUp.map((g) => [g.deleted, g.error])).toEqual([
+      [true, undefined],
+      [true, undefined],
+    ]);
+    // The first range's valid records (102 is not JSON), then what the second adds: AAPL's 104,
+    // whose row exists but whose lake line may not (a lake write that failed while rows landed).
     expect(lake.records().map((r) => [r.symbol, r.sequenceNumber, r.time])).toEqual([
       ['MSFT', '101', OPEN],
       ['MSFT', '103', OPEN + 60_000],
+      ['AAPL', '104', OPEN + 120_000],
     ]);
-    expect(lake.objects()[0]!.key).toMatch(/^raw\/dt=2024-10-02\/shard=shardId-000000000000\/101-103-/);
+    expect(lake.objects().map((o) => o.key.replace(/-[0-9a-f]{16}\.ndjson\.gz$/, ''))).toEqual([
+      'raw/dt=2024-10-02/shard=shardId-000000000000/101-103',
+      'raw/dt=2024-10-02/shard=shardId-000000000000/104-104',
+    ]);
     expect(queue.deleted).toEqual(['m0', 'm1']);
     expect(queue.released).toEqual(['m2']);
   });
 
-  it('says when a range starts past the stream’s retention', async () => {
-    const queue = new Queue([givenUp('99', '101')]);
-    const { d } = deps(queue, records, stored);
-    const review = await reviewDeadLetters(d, { recover: false });
-    expect(review.givenUp[0]).toMatchObject({ trimmed: true, read: 2 });
+  it('leaves out a record the processor rejected (its rejected-record message is in the queue)', async () => {
+    const queue = new Queue([rejectedBody('103'), givenUp('101', '103', 3)]);
+    const { d, lake } = deps(queue, records, stored);
+    const review = await reviewDeadLetters(d, { recover: true });
+    expect(review.givenUp[0]!.rejected.map((r) => r.sequenceNumber)).toEqual(['102', '103']);
+    expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['101']);
+  });
+
+  it('keeps the message of a range it could not read whole: started past retention, or fewer records than the batch', async () => {
+    const queue = new Queue([givenUp('99', '101', 1), givenUp('103', '104', 3)]);
+    const { d, lake } = deps(queue, records, stored);
+    const review = await reviewDeadLetters(d, { recover: true });
+    expect(review.givenUp[0]).toMatchObject({
+      trimmed: true,
+      read: 2,
+      deleted: false,
+      error: expect.stringContaining('past the stream retention'),
+    });
+    expect(review.givenUp[1]).toMatchObject({
+      read: 2,
+      deleted: false,
+      error: "read 2 of the batch's 3 records: the range was not read to its end",
+    });
+    expect(lake.objectCount).toBe(0);
+    expect(queue.deleted).toEqual([]);
+    expect(queue.released).toEqual(['m0', 'm1']);
   });
 
   it('keeps a range whose recovery failed in the queue, with the reason, and goes on with the others', async () => {
-    const queue = new Queue([givenUp('101', '101'), givenUp('103', '103')]);
+    const queue = new Queue([givenUp('101', '101', 1), givenUp('103', '103', 1)]);
     const lake = new MemoryLakeWriter();
     lake.faults.failNext({ error: new Error('S3 PutObject: SlowDown') });
     const { d } = deps(queue, records, stored, lake);
@@ -240,19 +268,26 @@ describe('reviewDeadLetters', () => {
     expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['103']);
   });
 
-  it('releases what it received when a step throws (the review never leaves messages hidden)', async () => {
-    const queue = new Queue([rejectedBody('7'), givenUp('101', '104')]);
+  it('reports a range whose read fails, goes on, and releases every message it did not delete', async () => {
+    const queue = new Queue([rejectedBody('7'), givenUp('101', '104', 4), givenUp('103', '103', 1)]);
     const { d } = deps(queue, records, stored);
+    let calls = 0;
     const failing: DeadLetterDeps = {
       ...d,
       rows: {
-        async existing() {
-          throw new Error('ProvisionedThroughputExceededException');
+        async existing(keys) {
+          if (calls++ === 0) throw new Error('ProvisionedThroughputExceededException');
+          return d.rows.existing(keys);
         },
       },
     };
-    await expect(reviewDeadLetters(failing, { recover: false })).rejects.toThrow('ProvisionedThroughput');
-    expect(queue.released).toEqual(['m0']);
+    const review = await reviewDeadLetters(failing, { recover: true });
+    expect(review.givenUp.map((g) => [g.deleted, g.error])).toEqual([
+      [false, 'Error: ProvisionedThroughputExceededException'],
+      [true, undefined],
+    ]);
+    expect(queue.deleted).toEqual(['m2']);
+    expect(queue.released.sort()).toEqual(['m0', 'm1']);
   });
 
   it('refuses to recover without a lake to write to', async () => {
