@@ -124,6 +124,12 @@ async function main(argv: string[]): Promise<number> {
   const bucket = values.recover ? required('LAKE_BUCKET_NAME') : undefined;
 
   const clients = createAwsClients(awsClientConfigFromEnv());
+  // Ctrl-C: stop before the next message and still make the received ones visible again.
+  const stop = new AbortController();
+  process.once('SIGINT', () => {
+    console.error('dead-letters: stopping after the current message…');
+    stop.abort();
+  });
   try {
     const review = await reviewDeadLetters(
       {
@@ -135,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
       {
         recover: values.recover,
         max,
+        signal: stop.signal,
         ...(values.json ? {} : { onRange: (r) => console.log(describeRange(r)) }),
       },
     );

@@ -10,10 +10,13 @@ import type { StreamRecord } from '../../ports/processor.ts';
 
 export interface KinesisRangeReaderOptions {
   readonly kinesis: KinesisClient;
-  /** Records per GetRecords call (default 1,000; Kinesis allows 10,000). */
+  /** Records per GetRecords call (default and Kinesis's maximum 10,000). */
   readonly limit?: number;
-  /** Pause after a call that returned nothing while the shard still had records behind (default 200 ms: 5 reads/s per shard). */
-  readonly emptyReadPauseMs?: number;
+  /**
+   * Least time between two GetRecords calls on one shard (default 500 ms): a shard serves 5 reads a
+   * second to all its readers, the processor's event source mapping among them.
+   */
+  readonly callIntervalMs?: number;
   /** GetRecords calls per range at most (default 10,000), so a read always ends. */
   readonly maxCalls?: number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -29,14 +32,16 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 export class KinesisRangeReader implements StreamRangeReader {
   readonly #kinesis: KinesisClient;
   readonly #limit: number;
-  readonly #pause: number;
+  readonly #interval: number;
+  /** When each shard was last read (epoch ms). */
+  readonly #lastCall = new Map<string, number>();
   readonly #maxCalls: number;
   readonly #sleep: (ms: number) => Promise<void>;
 
   constructor(options: KinesisRangeReaderOptions) {
     this.#kinesis = options.kinesis;
-    this.#limit = options.limit ?? 1000;
-    this.#pause = options.emptyReadPauseMs ?? 200;
+    this.#limit = options.limit ?? 10_000;
+    this.#interval = options.callIntervalMs ?? 500;
     this.#maxCalls = options.maxCalls ?? 10_000;
     this.#sleep = options.sleep ?? realSleep;
   }
@@ -46,6 +51,9 @@ export class KinesisRangeReader implements StreamRangeReader {
     const records: StreamRecord[] = [];
     let ended = false;
     for (let calls = 0; iterator && calls < this.#maxCalls; calls++) {
+      const wait = (this.#lastCall.get(shardId) ?? 0) + this.#interval - Date.now();
+      if (wait > 0) await this.#sleep(wait);
+      this.#lastCall.set(shardId, Date.now());
       const res = await this.#kinesis.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#limit }),
       );
@@ -67,7 +75,6 @@ export class KinesisRangeReader implements StreamRangeReader {
       if ((res.Records ?? []).length === 0) {
         // At the tip (or a closed shard's end): nothing more will come for the range.
         if ((res.MillisBehindLatest ?? 0) === 0) return this.#range(records, start, true);
-        await this.#sleep(this.#pause);
       }
     }
     return this.#range(records, start, iterator === undefined);
@@ -89,7 +96,8 @@ export class KinesisRangeReader implements StreamRangeReader {
       );
       return res.ShardIterator;
     } catch (err) {
-      // A sequence number the stream no longer holds: read what is left of the range.
+      // A sequence number the stream no longer holds (or never held: Kinesis answers
+      // InvalidArgumentException to both): read what is left from the trim horizon, flagged.
       if (!(err instanceof InvalidArgumentException)) throw err;
       const res = await this.#kinesis.send(
         new GetShardIteratorCommand({

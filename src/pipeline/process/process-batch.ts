@@ -1,17 +1,10 @@
-import {
-  decodeMarketEvent,
-  eventSymbol,
-  eventTime,
-  formatIssues,
-  type MarketEvent,
-} from '../../domain/market/index.ts';
+import { eventSymbol, eventTime, type MarketEvent } from '../../domain/market/index.ts';
 import {
   type Alert,
   type AlertLedger,
   type AlertNotifier,
   AlertNotPublishedError,
   InvalidStoredStateError,
-  type LakeRecord,
   type LakeWriter,
   type MetricRow,
   type MetricsStore,
@@ -32,6 +25,7 @@ import {
   type StateParts,
   type Watermarks,
 } from './stored-state.ts';
+import { decodeStreamRecord, lakeRecordOf } from './stream-records.ts';
 
 /** One record of a Kinesis batch, as the handler hands it over. */
 export type { StreamRecord } from '../../ports/processor.ts';
@@ -431,27 +425,6 @@ export async function processBatch(
   };
 }
 
-/**
- * A stream record's event, validated as the processor takes it, or the reason it is rejected
- * (payload not base64 or not a valid tick or bar, partition key other than the event's symbol).
- */
-export function decodeStreamRecord(record: StreamRecord, now: number): MarketEvent | string {
-  let json: string;
-  try {
-    json = Buffer.from(record.data, 'base64').toString('utf8');
-  } catch (err) {
-    return `payload is not base64: ${describe(err)}`;
-  }
-  const decoded = decodeMarketEvent(json, now);
-  if (!decoded.ok) return formatIssues(decoded.issues);
-  const symbol = eventSymbol(decoded.value);
-  if (symbol !== record.partitionKey) {
-    // Ordering per symbol relies on partition key = symbol; a mismatched record could be reordered.
-    return `partitionKey '${record.partitionKey}' does not match the event's symbol '${symbol}'`;
-  }
-  return decoded.value;
-}
-
 function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Decoded[]>): string | undefined {
   const event = decodeStreamRecord(record, now);
   if (typeof event === 'string') return event;
@@ -604,19 +577,6 @@ async function publishOnce(alert: Alert, deps: ProcessDeps): Promise<'published'
   }
   await deps.ledger.confirm(alert, messageId);
   return 'published';
-}
-
-/** The raw zone's line for a record and its validated event. */
-export function lakeRecordOf(record: StreamRecord, e: MarketEvent): LakeRecord {
-  return {
-    symbol: eventSymbol(e),
-    time: eventTime(e),
-    kind: e.kind,
-    shardId: record.shardId,
-    sequenceNumber: record.sequenceNumber,
-    arrivalTime: record.arrivalTime,
-    event: e.kind === 'tick' ? e.tick : e.bar,
-  };
 }
 
 function emptyReport(received: number, failures: string[]): BatchReport {

@@ -25,8 +25,9 @@ import type {
 } from '../../ports/dead-letters.ts';
 import { metricRowId } from '../../ports/dead-letters.ts';
 import type { LakeRecord, LakeWriter } from '../../ports/processor.ts';
-import { decodeStreamRecord, lakeRecordOf } from '../process/process-batch.ts';
+import { errorMessage } from '../ingest/backoff.ts';
 import { compareSequenceNumbers } from '../process/sequence.ts';
+import { decodeStreamRecord, lakeRecordOf } from '../process/stream-records.ts';
 
 /** A record the processor rejected as bad input (the message body the rejected-record sink writes). */
 export interface RejectedLetter {
@@ -172,10 +173,8 @@ export interface DeadLetterOptions {
   readonly max?: number;
   /** Called per given-up range as it is handled (progress for a CLI). */
   readonly onRange?: (review: GivenUpReview) => void;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  /** Stops the review before the next message (Ctrl-C): what was received is released as ever. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -199,13 +198,14 @@ export async function reviewDeadLetters(
   const written = new Set<string>();
   let releaseError: string | undefined;
   try {
-    while (held.size + givenUp.filter((g) => g.deleted).length < max) {
+    while (held.size + givenUp.filter((g) => g.deleted).length < max && !options.signal?.aborted) {
       const batch = await deps.queue.receive(Math.min(10, max - held.size));
       if (batch.length === 0) break;
       const fresh = batch.filter((m) => !held.has(m.id));
       for (const m of batch) held.set(m.id, m);
       if (fresh.length === 0) break; // only messages this run already has: the queue is done
       for (const message of fresh) {
+        if (options.signal?.aborted) break;
         const letter = parseDeadLetter(message.body);
         if (letter.kind === 'rejected') {
           const id = `${letter.shardId}|${letter.sequenceNumber}`;
@@ -224,7 +224,7 @@ export async function reviewDeadLetters(
               givenUp.push({
                 ...review,
                 deleted: false,
-                error: `recovered, but the message was not deleted: ${describe(err)}`,
+                error: `recovered, but the message was not deleted: ${errorMessage(err)}`,
               });
               options.onRange?.(givenUp.at(-1)!);
               continue;
@@ -240,7 +240,7 @@ export async function reviewDeadLetters(
       try {
         await deps.queue.release([...held.values()]);
       } catch (err) {
-        releaseError = describe(err);
+        releaseError = errorMessage(err);
       }
     }
   }
@@ -330,7 +330,7 @@ async function reviewRange(
     review.deleted = true;
     return review;
   } catch (err) {
-    review.error = describe(err);
+    review.error = errorMessage(err);
     review.deleted = false;
     return review;
   }

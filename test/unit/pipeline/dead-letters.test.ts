@@ -290,6 +290,20 @@ describe('reviewDeadLetters', () => {
     expect(queue.released.sort()).toEqual(['m0', 'm1']);
   });
 
+  it('stops before the next message when aborted, releasing what it received', async () => {
+    const queue = new Queue([givenUp('101', '101', 1), givenUp('103', '103', 1), rejectedBody('7')]);
+    const { d } = deps(queue, records, stored);
+    const stop = new AbortController();
+    const review = await reviewDeadLetters(d, {
+      recover: true,
+      signal: stop.signal,
+      onRange: () => stop.abort(),
+    });
+    expect(review.givenUp).toHaveLength(1);
+    expect(queue.deleted).toEqual(['m0']);
+    expect(queue.released.sort()).toEqual(['m1', 'm2']);
+  });
+
   it('refuses to recover without a lake to write to', async () => {
     const { d } = deps(new Queue([]), records, stored);
     const { lake: _lake, ...noLake } = d;
