@@ -55,11 +55,22 @@ const schedule = z
     'must be cron(minutes hours day-of-month month day-of-week year) or rate(N minutes|hours|days)',
   );
 
-/** Canonical IANA names only (Intl also takes `EST`, `+05:00` or other casings; AWS would not). */
-const TIME_ZONES = new Set(Intl.supportedValuesOf('timeZone'));
-const timeZone = z
-  .string()
-  .refine((tz) => TIME_ZONES.has(tz) || tz === 'UTC', 'must be an IANA time zone such as America/New_York');
+/**
+ * An IANA zone name (Area/Location, Etc/…, or UTC) that the runtime knows. Intl alone also takes
+ * `EST`, `+05:00` or other casings, which AWS does not; its own list of names is CLDR's, which lacks
+ * current IANA names such as Asia/Kolkata or Europe/Kyiv.
+ */
+const IANA_SHAPE =
+  /^(UTC|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)\/[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*)$/;
+const timeZone = z.string().refine((tz) => {
+  if (!IANA_SHAPE.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as America/New_York');
 
 /** A comma string or YAML list; its items are checked where they are used (email-subscriptions.cjs, the functions' config). */
 const list = z.union([z.string(), z.array(z.string())], { error: 'must be a comma-separated list' });

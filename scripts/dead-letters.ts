@@ -3,9 +3,10 @@
  * up on (src/pipeline/recover/dead-letters.ts).
  *
  *   npm run dead-letters                 # list: rejected records with their reasons; per given-up
- *                                        # batch, its records read back and which lack their row
- *   npm run dead-letters -- --recover    # also write those records to the lake's raw zone and
- *                                        # delete the given-up messages accounted for
+ *                                        # batch, its records read back, which lack their metric
+ *                                        # row and which the raw zone lacks
+ *   npm run dead-letters -- --recover    # also write the records the raw zone lacks to it and
+ *                                        # delete the batches' messages
  *
  * Every message it does not delete is made visible again before it exits. Talks to AWS, or to the
  * local cloud when the TICKSTREAM_ENDPOINT_* variables are set (`npm start -- --cloud-only` prints
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { DynamoDbMetricRowIndex } from '../src/adapters/aws/dynamodb-metric-row-index.ts';
 import { KinesisRangeReader } from '../src/adapters/aws/kinesis-range-reader.ts';
+import { S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
 import { S3LakeWriter } from '../src/adapters/aws/s3-lake-writer.ts';
 import { SqsDeadLetterQueue } from '../src/adapters/aws/sqs-dead-letter-queue.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
@@ -28,11 +30,12 @@ import {
 } from '../src/pipeline/recover/dead-letters.ts';
 
 const USAGE = `usage: npm run dead-letters -- [--recover] [--max N] [--json]
-  --recover  write every valid record of each given-up batch to the lake's raw zone and delete the
-             batch's message (rejected records are only listed, never deleted)
+  --recover  write each valid record of a given-up batch whose (symbol, kind, time) the lake's raw
+             zone lacks, and delete the batch's message once its range was read to its end
+             (rejected records are only listed, never deleted)
   --max N    messages to review at most (default 1000)
   --json     print the review as one JSON object (last stdout line) instead of text
-env: DEAD_LETTER_QUEUE_URL, MARKET_TABLE_NAME, LAKE_BUCKET_NAME (with --recover), AWS_REGION,
+env: DEAD_LETTER_QUEUE_URL, MARKET_TABLE_NAME, LAKE_BUCKET_NAME (required with --recover), AWS_REGION,
      TICKSTREAM_ENDPOINT_* (local cloud)`;
 
 function required(name: string): string {
@@ -51,6 +54,7 @@ function describeRange(r: GivenUpReview): string {
     `given up  ${l.shardId} ${l.startSequenceNumber}…${l.endSequenceNumber} (${l.condition}): ` +
     `${r.read} read back, ${r.stored} with their metric row, ${r.withoutRow.length} without${symbols ? ` (${symbols})` : ''}, ` +
     `${r.rejected.length} rejected` +
+    (r.notInLake !== undefined ? `, ${r.notInLake} not in the lake` : '') +
     (r.lakeObjects.length > 0 ? `; written to ${r.lakeObjects.join(', ')}` : '') +
     (r.deleted ? '; message deleted' : '') +
     (r.error ? `; ERROR: ${r.error}` : '')
@@ -83,6 +87,7 @@ function summary(review: DeadLetterReview, recover: boolean) {
         sequenceNumber: r.sequenceNumber,
       })),
       rejected: g.rejected,
+      notInLake: g.notInLake ?? null,
       trimmed: g.trimmed,
       lakeObjects: g.lakeObjects,
       deleted: g.deleted,
@@ -121,7 +126,8 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`--max must be a whole number ≥ 1, got "${values.max}"`);
   const queueUrl = required('DEAD_LETTER_QUEUE_URL');
   const tableName = required('MARKET_TABLE_NAME');
-  const bucket = values.recover ? required('LAKE_BUCKET_NAME') : undefined;
+  // The raw zone is read when it is named (the review then says what it lacks), and must be to recover.
+  const bucket = values.recover ? required('LAKE_BUCKET_NAME') : process.env.LAKE_BUCKET_NAME || undefined;
 
   const clients = createAwsClients(awsClientConfigFromEnv());
   // Ctrl-C: stop before the next message and still make the received ones visible again.
@@ -136,7 +142,12 @@ async function main(argv: string[]): Promise<number> {
         queue: new SqsDeadLetterQueue({ sqs: clients.sqs, queueUrl }),
         stream: new KinesisRangeReader({ kinesis: clients.kinesis }),
         rows: new DynamoDbMetricRowIndex({ documents: clients.documents, tableName }),
-        ...(bucket ? { lake: new S3LakeWriter({ s3: clients.s3, bucket }) } : {}),
+        ...(bucket
+          ? {
+              lake: new S3LakeWriter({ s3: clients.s3, bucket }),
+              raw: new S3RawLakeReader({ s3: clients.s3, bucket }),
+            }
+          : {}),
       },
       {
         recover: values.recover,

@@ -31,13 +31,25 @@ export interface StreamRange {
    * records returned start later than asked, and the ones before are gone.
    */
   readonly trimmed: boolean;
-  /** False when the read stopped before the range's end (a call budget ran out). */
+  /**
+   * True when the record at `end` was read (a given-up range's end is always a record): the range
+   * was read to its end. False when the read stopped first (the shard's tip or end, a call budget).
+   */
   readonly complete: boolean;
 }
 
 export interface StreamRangeReader {
-  /** Records of `shardId` with start ≤ sequence number ≤ end, in sequence order. */
-  read(streamName: string, shardId: string, start: string, end: string): Promise<StreamRange>;
+  /**
+   * Records of `shardId` with start ≤ sequence number ≤ end, in sequence order. `expected`, the
+   * number of records the range is known to hold, sizes the reads.
+   */
+  read(
+    streamName: string,
+    shardId: string,
+    start: string,
+    end: string,
+    expected?: number,
+  ): Promise<StreamRange>;
 }
 
 /** A metric row's identity: (symbol, kind, event time). */

@@ -99,6 +99,9 @@ describe('stage params validation', () => {
       expect(() => check('dev', cli), JSON.stringify(cli)).toThrow(message);
     }
     expect(() => check('dev', { compactionSchedule: 'rate(6 hours)' })).not.toThrow();
+    for (const tz of ['Asia/Kolkata', 'Europe/Kyiv', 'Etc/GMT+9', 'UTC', 'America/Argentina/Buenos_Aires']) {
+      expect(() => check('dev', { tableTradingHoursTimezone: tz }), tz).not.toThrow();
+    }
   });
 
   it('refuses a param that only makes sense against another', () => {

@@ -10,7 +10,11 @@ import type { StreamRecord } from '../../ports/processor.ts';
 
 export interface KinesisRangeReaderOptions {
   readonly kinesis: KinesisClient;
-  /** Records per GetRecords call (default and Kinesis's maximum 10,000). */
+  /**
+   * Records per GetRecords call at most (default and Kinesis's maximum 10,000); a read that knows
+   * how many records its range holds asks for that many and 10 % more: a shard also serves 2 MB/s
+   * to all its readers, and a call returns records past the range's end too.
+   */
   readonly limit?: number;
   /**
    * Least time between two GetRecords calls on one shard (default 500 ms): a shard serves 5 reads a
@@ -20,6 +24,7 @@ export interface KinesisRangeReaderOptions {
   /** GetRecords calls per range at most (default 10,000), so a read always ends. */
   readonly maxCalls?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  readonly clock?: () => number;
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -37,6 +42,7 @@ export class KinesisRangeReader implements StreamRangeReader {
   readonly #lastCall = new Map<string, number>();
   readonly #maxCalls: number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #clock: () => number;
 
   constructor(options: KinesisRangeReaderOptions) {
     this.#kinesis = options.kinesis;
@@ -44,22 +50,31 @@ export class KinesisRangeReader implements StreamRangeReader {
     this.#interval = options.callIntervalMs ?? 500;
     this.#maxCalls = options.maxCalls ?? 10_000;
     this.#sleep = options.sleep ?? realSleep;
+    this.#clock = options.clock ?? Date.now;
   }
 
-  async read(streamName: string, shardId: string, start: string, end: string): Promise<StreamRange> {
+  async read(
+    streamName: string,
+    shardId: string,
+    start: string,
+    end: string,
+    expected?: number,
+  ): Promise<StreamRange> {
+    const limit =
+      expected !== undefined && expected > 0
+        ? Math.min(this.#limit, Math.ceil(expected * 1.1) + 10)
+        : this.#limit;
     let iterator = await this.#iterator(streamName, shardId, start);
     const records: StreamRecord[] = [];
     let ended = false;
     for (let calls = 0; iterator && calls < this.#maxCalls; calls++) {
-      const wait = (this.#lastCall.get(shardId) ?? 0) + this.#interval - Date.now();
+      const wait = (this.#lastCall.get(shardId) ?? 0) + this.#interval - this.#clock();
       if (wait > 0) await this.#sleep(wait);
-      this.#lastCall.set(shardId, Date.now());
-      const res = await this.#kinesis.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#limit }),
-      );
+      this.#lastCall.set(shardId, this.#clock());
+      const res = await this.#kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
       for (const r of res.Records ?? []) {
         const seq = r.SequenceNumber!;
-        if (compareSequenceNumbers(seq, end) > 0) return this.#range(records, start, true);
+        if (compareSequenceNumbers(seq, end) > 0) return this.#range(records, start, ended);
         if (compareSequenceNumbers(seq, start) < 0) continue;
         if (compareSequenceNumbers(seq, end) === 0) ended = true;
         records.push({
@@ -73,11 +88,11 @@ export class KinesisRangeReader implements StreamRangeReader {
       if (ended) return this.#range(records, start, true);
       iterator = res.NextShardIterator;
       if ((res.Records ?? []).length === 0) {
-        // At the tip (or a closed shard's end): nothing more will come for the range.
-        if ((res.MillisBehindLatest ?? 0) === 0) return this.#range(records, start, true);
+        // At the tip without the end record: nothing more will come (a range that is not whole).
+        if ((res.MillisBehindLatest ?? 0) === 0) return this.#range(records, start, false);
       }
     }
-    return this.#range(records, start, iterator === undefined);
+    return this.#range(records, start, false);
   }
 
   #range(records: StreamRecord[], start: string, complete: boolean): StreamRange {

@@ -12,7 +12,10 @@ const SQS_BATCH = 10;
 export interface SqsDeadLetterQueueOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
-  /** How long a received message stays hidden while it is handled (default 300 s). */
+  /**
+   * How long a received message stays hidden while the run handles it (default 900 s: a review
+   * receives every message first, then reads the ranges, each in well under a second to seconds).
+   */
   readonly visibilityTimeoutSeconds?: number;
   /** Long-poll wait per receive (default 1 s: an empty answer then means the queue has no visible message). */
   readonly waitTimeSeconds?: number;
@@ -29,7 +32,7 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
     if (!options.queueUrl) throw new RangeError('SqsDeadLetterQueue queueUrl must be a non-empty string');
     this.#sqs = options.sqs;
     this.#url = options.queueUrl;
-    this.#visibility = options.visibilityTimeoutSeconds ?? 300;
+    this.#visibility = options.visibilityTimeoutSeconds ?? 900;
     this.#wait = options.waitTimeSeconds ?? 1;
   }
 
@@ -66,7 +69,8 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
           Entries: entries.map((e) => ({ ...e, VisibilityTimeout: 0 })),
         }),
       );
-      return res.Failed ?? [];
+      // A message no longer in flight is visible again already: what release is for.
+      return (res.Failed ?? []).filter((f) => !f.Code?.includes('MessageNotInflight'));
     });
   }
 

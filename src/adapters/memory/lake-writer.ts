@@ -1,9 +1,11 @@
+import type { RawLakeReader } from '../../ports/compaction.ts';
 import type { LakeBatch, LakeRecord, LakeWriter } from '../../ports/processor.ts';
 import {
   DEFAULT_RAW_PREFIX,
   encodeLakeObject,
   groupByEventDay,
   lakeObjectKey,
+  toNdjson,
 } from '../aws/s3-lake-writer.ts';
 import { Faults } from './faults.ts';
 
@@ -15,12 +17,12 @@ export interface MemoryLakeObject {
 }
 
 /**
- * In-memory LakeWriter with the S3 writer's object layout: one object per (batch, shard, event day)
+ * In-memory LakeWriter (and RawLakeReader of what it holds) with the S3 writer's object layout: one object per (batch, shard, event day)
  * under the same key, named by the records it holds, so writing a batch twice overwrites rather
  * than adds.
  * `encode: true` also builds the gzip NDJSON body (the real CPU cost, for the bench).
  */
-export class MemoryLakeWriter implements LakeWriter {
+export class MemoryLakeWriter implements LakeWriter, RawLakeReader {
   readonly faults = new Faults('lake writer');
   readonly #objects = new Map<string, MemoryLakeObject>();
   readonly #encode: boolean;
@@ -54,6 +56,20 @@ export class MemoryLakeWriter implements LakeWriter {
 
   get objectCount(): number {
     return this.#objects.size;
+  }
+
+  /** RawLakeReader: the day's keys, in key order. */
+  async listDay(day: string): Promise<string[]> {
+    return this.objects()
+      .map((o) => o.key)
+      .filter((k) => k.startsWith(`${this.#prefix}dt=${day}/`));
+  }
+
+  /** RawLakeReader: an object's NDJSON text. */
+  async read(key: string): Promise<string> {
+    const o = this.#objects.get(key);
+    if (!o) throw new Error(`no lake object ${key}`);
+    return toNdjson(o.records);
   }
 
   /** Every stored record, in key order then batch order. */

@@ -6,17 +6,20 @@
  * (the record itself and the reason: listed, left in the queue for whoever fixes the producer), and
  * Lambda's on-failure record of a batch given up after its retries or its maximum age, which names
  * only a shard and a range of sequence numbers. For such a range this reads the records back from
- * the stream (while its retention holds them), decodes them as the processor does, and asks the
- * table which have their metric row. A record with its row was processed (another symbol's record
- * in the range, say); one without was lost to the table. The processor cannot take those again:
- * its symbol's state has moved past them, and its indicators are computed in order. What recovery
- * gives back is the raw zone: the missing records are written to the lake as the processor would
- * have written them (one object per shard and event day, named by its records' sequence numbers,
- * so a second recovery of the same records rewrites the same object), for the compaction, Athena
- * and DuckDB to include; their metric rows, indicators and alerts stay missing. A message is
- * deleted once its range is accounted for; every other message is made visible again.
+ * the stream (while its retention holds them), decodes them as the processor did when it gave up,
+ * and asks the table which have their metric row, and the raw zone which (symbol, kind, time) it
+ * already holds. The processor cannot take the records again: its symbols' states have moved past
+ * them, and indicators are computed in order. What recovery gives back is the raw zone: each valid
+ * record whose (symbol, kind, time) has no line there yet is written as the processor writes lines
+ * (one object per shard and event day, named by its records' sequence numbers), for the
+ * compaction, Athena and DuckDB; a key the raw zone already holds is left alone, so a replay or a
+ * revision of a bar never replaces the line the table was built from. Metric rows, indicators and
+ * alerts of lost records stay missing. A range's message is deleted once the range was read to its
+ * end and written; every other message is made visible again.
  */
 
+import type { RawLakeReader } from '../../ports/compaction.ts';
+import { UnreadableRawObjectError } from '../../ports/compaction.ts';
 import type {
   DeadLetterMessage,
   DeadLetterQueue,
@@ -26,7 +29,6 @@ import type {
 import { metricRowId } from '../../ports/dead-letters.ts';
 import type { LakeRecord, LakeWriter } from '../../ports/processor.ts';
 import { errorMessage } from '../ingest/backoff.ts';
-import { compareSequenceNumbers } from '../process/sequence.ts';
 import { decodeStreamRecord, lakeRecordOf } from '../process/stream-records.ts';
 
 /** A record the processor rejected as bad input (the message body the rejected-record sink writes). */
@@ -134,6 +136,8 @@ export interface GivenUpReview {
   readonly withoutRow: readonly LakeRecord[];
   /** Records the processor rejects as bad input (each has a rejected-record message of its own). */
   readonly rejected: readonly { readonly sequenceNumber: string; readonly reason: string }[];
+  /** Valid records whose (symbol, kind, time) has no line in the raw zone (when the raw zone is read). */
+  readonly notInLake: number | undefined;
   /** Lake objects written (recovery only). */
   readonly lakeObjects: readonly string[];
   /** Deleted from the queue: every record of the range was read and written (recovery only). */
@@ -160,8 +164,9 @@ export interface DeadLetterDeps {
   readonly queue: DeadLetterQueue;
   readonly stream: StreamRangeReader;
   readonly rows: MetricRowIndex;
-  /** The raw zone; required to recover. */
+  /** The raw zone, to write to and to read back; both required to recover. */
   readonly lake?: LakeWriter;
+  readonly raw?: RawLakeReader;
 }
 
 export const DEFAULT_MAX_MESSAGES = 1000;
@@ -187,53 +192,62 @@ export async function reviewDeadLetters(
   deps: DeadLetterDeps,
   options: DeadLetterOptions,
 ): Promise<DeadLetterReview> {
-  if (options.recover && !deps.lake) throw new Error('recovering given-up batches needs the lake writer');
+  if (options.recover && (!deps.lake || !deps.raw))
+    throw new Error('recovering given-up batches needs the lake writer and the raw zone reader');
   const max = options.max ?? DEFAULT_MAX_MESSAGES;
   const rejected = new Map<string, RejectedLetter & { copies: number }>();
   const givenUp: GivenUpReview[] = [];
   const unreadable: (UnreadableLetter & { id: string })[] = [];
   /** Received and not deleted, by message id (a message seen again keeps its newest receipt). */
   const held = new Map<string, DeadLetterMessage>();
-  /** (shard, sequence number) of records written by this run: overlapping ranges write each once. */
-  const written = new Set<string>();
+  const lakeKeys = deps.raw ? rawZoneKeys(deps.raw) : undefined;
   let releaseError: string | undefined;
+  const letters: { readonly id: string; readonly letter: DeadLetter }[] = [];
   try {
-    while (held.size + givenUp.filter((g) => g.deleted).length < max && !options.signal?.aborted) {
+    // First every message (up to max), so that each range knows every record rejected anywhere in
+    // the queue, whatever the order of the messages.
+    while (held.size < max && !options.signal?.aborted) {
       const batch = await deps.queue.receive(Math.min(10, max - held.size));
       if (batch.length === 0) break;
-      const fresh = batch.filter((m) => !held.has(m.id));
-      for (const m of batch) held.set(m.id, m);
-      if (fresh.length === 0) break; // only messages this run already has: the queue is done
-      for (const message of fresh) {
-        if (options.signal?.aborted) break;
-        const letter = parseDeadLetter(message.body);
-        if (letter.kind === 'rejected') {
-          const id = `${letter.shardId}|${letter.sequenceNumber}`;
-          const seen = rejected.get(id);
-          if (seen) seen.copies++;
-          else rejected.set(id, { ...letter, copies: 1 });
-        } else if (letter.kind === 'unreadable') {
-          unreadable.push({ ...letter, id: message.id });
-        } else {
-          const review = await reviewRange(deps, letter, options.recover, written, rejected);
-          if (review.deleted) {
-            try {
-              await deps.queue.delete([held.get(message.id)!]);
-              held.delete(message.id);
-            } catch (err) {
-              givenUp.push({
-                ...review,
-                deleted: false,
-                error: `recovered, but the message was not deleted: ${errorMessage(err)}`,
-              });
-              options.onRange?.(givenUp.at(-1)!);
-              continue;
-            }
-          }
-          givenUp.push(review);
-          options.onRange?.(review);
+      let fresh = 0;
+      for (const m of batch) {
+        if (!held.has(m.id)) {
+          fresh++;
+          letters.push({ id: m.id, letter: parseDeadLetter(m.body) });
+        }
+        held.set(m.id, m);
+      }
+      if (fresh === 0) break; // only messages this run already holds: nothing new is visible
+    }
+    for (const { id, letter } of letters) {
+      if (letter.kind === 'rejected') {
+        const key = `${letter.shardId}|${letter.sequenceNumber}`;
+        const seen = rejected.get(key);
+        if (seen) seen.copies++;
+        else rejected.set(key, { ...letter, copies: 1 });
+      } else if (letter.kind === 'unreadable') {
+        unreadable.push({ ...letter, id });
+      }
+    }
+    // Then the given-up ranges, one by one.
+    for (const { id, letter } of letters) {
+      if (letter.kind !== 'given-up') continue;
+      if (options.signal?.aborted) break;
+      let review = await reviewRange(deps, letter, options.recover, lakeKeys, rejected);
+      if (review.deleted) {
+        try {
+          await deps.queue.delete([held.get(id)!]);
+          held.delete(id);
+        } catch (err) {
+          review = {
+            ...review,
+            deleted: false,
+            error: `recovered, but the message was not deleted: ${errorMessage(err)}`,
+          };
         }
       }
+      givenUp.push(review);
+      options.onRange?.(review);
     }
   } finally {
     if (held.size > 0) {
@@ -244,13 +258,62 @@ export async function reviewDeadLetters(
       }
     }
   }
-  const messages = held.size + givenUp.filter((g) => g.deleted).length;
   return {
     rejected: [...rejected.values()],
     givenUp,
     unreadable,
-    messages,
+    messages: letters.length,
     ...(releaseError ? { releaseError } : {}),
+  };
+}
+
+/** The UTC day (YYYY-MM-DD) of an epoch-ms time: the raw zone's dt= partition. */
+function utcDay(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+type RawZoneKeys = (day: string) => Promise<Set<string>>;
+
+/**
+ * The (symbol, kind, time) keys the raw zone holds for a day, read once per run (and kept up to
+ * date with what the run writes). A line or object the compaction could not read either holds no key.
+ */
+function rawZoneKeys(raw: RawLakeReader): RawZoneKeys {
+  const days = new Map<string, Promise<Set<string>>>();
+  const load = async (day: string) => {
+    const keys = new Set<string>();
+    for (const key of await raw.listDay(day)) {
+      let text: string;
+      try {
+        text = await raw.read(key);
+      } catch (err) {
+        if (err instanceof UnreadableRawObjectError) continue;
+        throw err;
+      }
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        try {
+          const l = JSON.parse(line) as { symbol?: unknown; kind?: unknown; time?: unknown };
+          if (
+            typeof l.symbol === 'string' &&
+            (l.kind === 'bar' || l.kind === 'tick') &&
+            typeof l.time === 'number'
+          )
+            keys.add(metricRowId({ symbol: l.symbol, kind: l.kind, time: l.time }));
+        } catch {
+          // not a line of the lake's format: the compaction rejects it too
+        }
+      }
+    }
+    return keys;
+  };
+  return (day) => {
+    let keys = days.get(day);
+    if (!keys) {
+      keys = load(day);
+      days.set(day, keys);
+    }
+    return keys;
   };
 }
 
@@ -258,7 +321,7 @@ async function reviewRange(
   deps: DeadLetterDeps,
   letter: GivenUpLetter,
   recover: boolean,
-  written: Set<string>,
+  lakeKeys: RawZoneKeys | undefined,
   rejectedLetters: ReadonlyMap<string, RejectedLetter>,
 ): Promise<GivenUpReview> {
   const review: {
@@ -270,6 +333,7 @@ async function reviewRange(
     stored: 0,
     withoutRow: [],
     rejected: [],
+    notInLake: undefined,
     lakeObjects: [],
     deleted: false,
   };
@@ -279,6 +343,7 @@ async function reviewRange(
       letter.shardId,
       letter.startSequenceNumber,
       letter.endSequenceNumber,
+      letter.batchSize,
     );
     review.read = range.records.length;
     review.trimmed = range.trimmed;
@@ -302,22 +367,26 @@ async function reviewRange(
     );
     review.withoutRow = valid.filter((r) => !existing.has(metricRowId(r)));
     review.stored = valid.length - review.withoutRow.length;
+    const notInLake: LakeRecord[] = [];
+    if (lakeKeys) {
+      for (const r of valid) if (!(await lakeKeys(utcDay(r.time))).has(metricRowId(r))) notInLake.push(r);
+      review.notInLake = notInLake.length;
+    }
     if (range.trimmed) {
       review.error =
         'the range starts past the stream retention: its first records are gone (delete the message once noted)';
       return review;
     }
-    if (!range.complete || (letter.batchSize !== undefined && range.records.length < letter.batchSize)) {
-      review.error = `read ${range.records.length} of the batch's ${letter.batchSize ?? '?'} records: the range was not read to its end`;
+    if (!range.complete) {
+      review.error = `the range's last record (${letter.endSequenceNumber}) was not read: ${range.records.length} record(s) read back`;
       return review;
     }
-    if (!recover) return review;
-    // Every valid record, with its row or not: the lake may lack a record the table has (a lake
-    // write that failed while the rows landed). Records it already holds are written again under
-    // another key; the compaction keeps each (symbol, kind, time) once.
-    const toWrite = valid
-      .filter((r) => !written.has(`${r.shardId}|${r.sequenceNumber}`))
-      .sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
+    if (!recover || !lakeKeys) return review;
+    // One line per key: of records sharing one (a replay within the range), the first, as the
+    // processor took it.
+    const firstPerKey = new Map<string, LakeRecord>();
+    for (const r of notInLake) if (!firstPerKey.has(metricRowId(r))) firstPerKey.set(metricRowId(r), r);
+    const toWrite = [...firstPerKey.values()];
     if (toWrite.length > 0) {
       review.lakeObjects = await deps.lake!.writeBatch({
         shardId: letter.shardId,
@@ -325,8 +394,8 @@ async function reviewRange(
         lastSequenceNumber: toWrite[toWrite.length - 1]!.sequenceNumber,
         records: toWrite,
       });
+      for (const r of toWrite) (await lakeKeys(utcDay(r.time))).add(metricRowId(r));
     }
-    for (const r of toWrite) written.add(`${r.shardId}|${r.sequenceNumber}`);
     review.deleted = true;
     return review;
   } catch (err) {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLakeWriter } from '../../../src/adapters/memory/index.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { decodeStreamRecord, lakeRecordOf } from '../../../src/pipeline/process/stream-records.ts';
 import {
   type DeadLetterDeps,
   parseDeadLetter,
@@ -20,6 +21,7 @@ import {
   type StreamRange,
 } from '../../../src/ports/dead-letters.ts';
 import type { StreamRecord } from '../../../src/ports/processor.ts';
+import { lakeBatchOf } from '../../support/lake.ts';
 
 const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/tickstream-dev-ticks';
 const OPEN = Date.parse('2024-10-02T13:30:00Z');
@@ -88,6 +90,7 @@ class Queue implements DeadLetterQueue {
   readonly visible: DeadLetterMessage[];
   readonly deleted: string[] = [];
   readonly released: string[] = [];
+  readonly releasedReceipts: string[] = [];
   failDelete = false;
   constructor(bodies: string[]) {
     this.visible = bodies.map((body, i) => ({ id: `m${i}`, receipt: `r${i}`, body }));
@@ -101,6 +104,7 @@ class Queue implements DeadLetterQueue {
   }
   async release(messages: readonly DeadLetterMessage[]) {
     this.released.push(...messages.map((m) => m.id));
+    this.releasedReceipts.push(...messages.map((m) => m.receipt));
   }
 }
 
@@ -109,12 +113,16 @@ function deps(queue: Queue, records: StreamRecord[], rows: MetricRowKey[], lake 
   const d: DeadLetterDeps = {
     queue,
     stream: {
-      async read(streamName, shardId, start, end): Promise<StreamRange> {
-        reads.push(`${streamName} ${shardId} ${start}-${end}`);
+      async read(streamName, shardId, start, end, expected): Promise<StreamRange> {
+        reads.push(`${streamName} ${shardId} ${start}-${end} ${expected}`);
         const inRange = records.filter(
           (r) => BigInt(r.sequenceNumber) >= BigInt(start) && BigInt(r.sequenceNumber) <= BigInt(end),
         );
-        return { records: inRange, trimmed: inRange[0]?.sequenceNumber !== start, complete: true };
+        return {
+          records: inRange,
+          trimmed: inRange[0]?.sequenceNumber !== start,
+          complete: inRange.at(-1)?.sequenceNumber === end,
+        };
       },
     },
     rows: {
@@ -124,6 +132,7 @@ function deps(queue: Queue, records: StreamRecord[], rows: MetricRowKey[], lake 
       },
     },
     lake,
+    raw: lake,
   };
   return { d, reads, lake };
 }
@@ -184,15 +193,30 @@ describe('reviewDeadLetters', () => {
     { symbol: 'AAPL', kind: 'bar', time: OPEN },
     { symbol: 'AAPL', kind: 'bar', time: OPEN + 120_000 },
   ];
+  /** AAPL's third bar as the processor wrote it to the raw zone, from an earlier record (90). */
+  const processorLine = (() => {
+    const record = barRecord('AAPL', 2, '90');
+    const event = decodeStreamRecord(record, OPEN + 3_600_000);
+    if (typeof event === 'string') throw new Error(event);
+    return lakeRecordOf(record, event);
+  })();
 
   it('without --recover: finds the records without rows, writes and deletes nothing, releases every message', async () => {
     const queue = new Queue([givenUp('101', '104', 4), rejectedBody('7'), rejectedBody('7'), 'junk']);
     const { d, reads, lake } = deps(queue, records, stored);
+    await lake.writeBatch(lakeBatchOf([processorLine]));
     const review = await reviewDeadLetters(d, { recover: false });
-    expect(reads).toEqual(['tickstream-dev-ticks shardId-000000000000 101-104']);
+    expect(reads).toEqual(['tickstream-dev-ticks shardId-000000000000 101-104 4']);
     expect(review.messages).toBe(4);
     const [g] = review.givenUp;
-    expect(g).toMatchObject({ read: 4, stored: 1, trimmed: false, deleted: false, lakeObjects: [] });
+    expect(g).toMatchObject({
+      read: 4,
+      stored: 1,
+      notInLake: 2,
+      trimmed: false,
+      deleted: false,
+      lakeObjects: [],
+    });
     expect(g!.withoutRow.map((m) => [m.symbol, m.sequenceNumber])).toEqual([
       ['MSFT', '101'],
       ['MSFT', '103'],
@@ -200,44 +224,49 @@ describe('reviewDeadLetters', () => {
     expect(g!.rejected).toEqual([{ sequenceNumber: '102', reason: expect.any(String) }]);
     expect(review.rejected).toEqual([expect.objectContaining({ sequenceNumber: '7', copies: 2 })]);
     expect(review.unreadable).toEqual([{ kind: 'unreadable', reason: 'body is not JSON', id: 'm3' }]);
-    expect(lake.objectCount).toBe(0);
+    expect(lake.objectCount).toBe(1);
     expect(queue.deleted).toEqual([]);
     expect(queue.released.sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
   });
 
-  it('with --recover: writes every valid record of the ranges once (overlapping ranges), deletes only given-up messages', async () => {
+  it('with --recover: writes each record whose key the raw zone lacks, once across overlapping ranges; deletes only given-up messages', async () => {
     const queue = new Queue([givenUp('101', '103', 3), givenUp('101', '104', 4), rejectedBody('7')]);
     const { d, lake } = deps(queue, records, stored);
+    await lake.writeBatch(lakeBatchOf([processorLine])); // AAPL's third bar, as the processor wrote it
     const review = await reviewDeadLetters(d, { recover: true, max: 10 });
     expect(review.givenUp.map((g) => [g.deleted, g.error])).toEqual([
       [true, undefined],
       [true, undefined],
     ]);
-    // The first range's valid records (102 is not JSON), then what the second adds: AAPL's 104,
-    // whose row exists but whose lake line may not (a lake write that failed while rows landed).
+    // MSFT's bars (102 is not JSON); not 104, a replay of a key the raw zone holds under 90.
     expect(lake.records().map((r) => [r.symbol, r.sequenceNumber, r.time])).toEqual([
-      ['MSFT', '101', OPEN],
+      ['MSFT', '101', OPEN], // in key order: 101-103-… before 90-90-…
       ['MSFT', '103', OPEN + 60_000],
-      ['AAPL', '104', OPEN + 120_000],
+      ['AAPL', '90', OPEN + 120_000],
     ]);
-    expect(lake.objects().map((o) => o.key.replace(/-[0-9a-f]{16}\.ndjson\.gz$/, ''))).toEqual([
-      'raw/dt=2024-10-02/shard=shardId-000000000000/101-103',
-      'raw/dt=2024-10-02/shard=shardId-000000000000/104-104',
-    ]);
+    expect(review.givenUp[1]!.lakeObjects).toEqual([]);
     expect(queue.deleted).toEqual(['m0', 'm1']);
     expect(queue.released).toEqual(['m2']);
   });
 
-  it('leaves out a record the processor rejected (its rejected-record message is in the queue)', async () => {
-    const queue = new Queue([rejectedBody('103'), givenUp('101', '103', 3)]);
+  it('with --recover: writes a record whose row landed but whose lake line did not', async () => {
+    const queue = new Queue([givenUp('104', '104', 1)]);
+    const { d, lake } = deps(queue, records, stored);
+    const review = await reviewDeadLetters(d, { recover: true });
+    expect(review.givenUp[0]).toMatchObject({ stored: 1, notInLake: 1, deleted: true });
+    expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['104']);
+  });
+
+  it('leaves out a record the processor rejected (its rejected-record message is in the queue, before or after the range)', async () => {
+    const queue = new Queue([givenUp('101', '103', 3), rejectedBody('103')]);
     const { d, lake } = deps(queue, records, stored);
     const review = await reviewDeadLetters(d, { recover: true });
     expect(review.givenUp[0]!.rejected.map((r) => r.sequenceNumber)).toEqual(['102', '103']);
     expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['101']);
   });
 
-  it('keeps the message of a range it could not read whole: started past retention, or fewer records than the batch', async () => {
-    const queue = new Queue([givenUp('99', '101', 1), givenUp('103', '104', 3)]);
+  it('keeps the message of a range it could not read whole: started past retention, or its last record not read', async () => {
+    const queue = new Queue([givenUp('99', '101', 1), givenUp('103', '105', 3)]);
     const { d, lake } = deps(queue, records, stored);
     const review = await reviewDeadLetters(d, { recover: true });
     expect(review.givenUp[0]).toMatchObject({
@@ -249,7 +278,7 @@ describe('reviewDeadLetters', () => {
     expect(review.givenUp[1]).toMatchObject({
       read: 2,
       deleted: false,
-      error: "read 2 of the batch's 3 records: the range was not read to its end",
+      error: "the range's last record (105) was not read: 2 record(s) read back",
     });
     expect(lake.objectCount).toBe(0);
     expect(queue.deleted).toEqual([]);
@@ -308,5 +337,49 @@ describe('reviewDeadLetters', () => {
     const { d } = deps(new Queue([]), records, stored);
     const { lake: _lake, ...noLake } = d;
     await expect(reviewDeadLetters(noLake, { recover: true })).rejects.toThrow('needs the lake writer');
+  });
+
+  it('keeps a range whose message could not be deleted, saying so', async () => {
+    const queue = new Queue([givenUp('101', '101', 1)]);
+    queue.failDelete = true;
+    const { d, lake } = deps(queue, records, stored);
+    const review = await reviewDeadLetters(d, { recover: true });
+    expect(review.givenUp[0]).toMatchObject({
+      deleted: false,
+      error: 'recovered, but the message was not deleted: Error: AccessDenied: sqs:DeleteMessage',
+    });
+    expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['101']);
+    expect(queue.released).toEqual(['m0']);
+  });
+
+  it('counts a message received twice once and releases it with its newest receipt', async () => {
+    const queue = new Queue([rejectedBody('7'), givenUp('101', '101', 1)]);
+    queue.visible.push({ ...queue.visible[0]!, receipt: 'r0-again' });
+    const { d } = deps(queue, records, stored);
+    const review = await reviewDeadLetters(d, { recover: false });
+    expect(review.messages).toBe(2);
+    expect(review.rejected).toEqual([expect.objectContaining({ sequenceNumber: '7', copies: 1 })]);
+    expect(queue.releasedReceipts.sort()).toEqual(['r0-again', 'r1']);
+  });
+
+  it('takes at most --max messages, deleted ones included', async () => {
+    const queue = new Queue(Array.from({ length: 30 }, () => givenUp('101', '101', 1)));
+    const { d } = deps(queue, records, stored);
+    const review = await reviewDeadLetters(d, { recover: true, max: 12 });
+    expect(review.messages).toBe(12);
+    expect(queue.deleted).toHaveLength(12);
+    expect(queue.visible).toHaveLength(18);
+  });
+
+  it('decodes with the clock of when the batch was given up: a time then in the future is rejected', async () => {
+    // 80 minutes after the give-up (13:40), though only a second before the record's arrival.
+    const future = barRecord('MSFT', 90, '200');
+    const queue = new Queue([givenUp('200', '200', 1)]);
+    const { d, lake } = deps(queue, [future], stored);
+    const review = await reviewDeadLetters(d, { recover: true });
+    expect(review.givenUp[0]!.rejected).toEqual([
+      { sequenceNumber: '200', reason: expect.stringContaining('future') },
+    ]);
+    expect(lake.objectCount).toBe(0);
   });
 });
