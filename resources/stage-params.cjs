@@ -61,12 +61,14 @@ const schedule = z
  * current IANA names such as Asia/Kolkata or Europe/Kyiv.
  */
 const IANA_SHAPE =
-  /^(UTC|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)\/[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*)$/;
+  /^(UTC|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)(\/[A-Z][A-Za-z0-9_+-]*)+)$/;
 const timeZone = z.string().refine((tz) => {
   if (!IANA_SHAPE.test(tz)) return false;
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
+    // Intl resolves an alias to CLDR's name (Asia/Kolkata → Asia/Calcutta), and other casings of a
+    // name to the name: only the latter is refused.
+    const resolved = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+    return resolved === tz || resolved.toLowerCase() !== tz.toLowerCase();
   } catch {
     return false;
   }

@@ -11,7 +11,7 @@
  * Every message it does not delete is made visible again before it exits. Talks to AWS, or to the
  * local cloud when the TICKSTREAM_ENDPOINT_* variables are set (`npm start -- --cloud-only` prints
  * them). Exit 0 when every given-up range was read (and, with --recover, recovered) without error,
- * 1 otherwise, 2 for a usage error.
+ * 1 otherwise, 2 for a usage error, 130 when stopped by Ctrl-C before every range was reviewed.
  */
 import { parseArgs } from 'node:util';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
@@ -22,6 +22,7 @@ import { S3LakeWriter } from '../src/adapters/aws/s3-lake-writer.ts';
 import { SqsDeadLetterQueue } from '../src/adapters/aws/sqs-dead-letter-queue.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { UsageError } from '../src/pipeline/ingest/cli.ts';
+import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
 import {
   DEFAULT_MAX_MESSAGES,
   type DeadLetterReview,
@@ -62,7 +63,6 @@ function describeRange(r: GivenUpReview): string {
 }
 
 function summary(review: DeadLetterReview, recover: boolean) {
-  const recovered = review.givenUp.filter((g) => g.deleted);
   return {
     messages: review.messages,
     rejectedRecords: review.rejected.map((r) => ({
@@ -94,10 +94,11 @@ function summary(review: DeadLetterReview, recover: boolean) {
       ...(g.error ? { error: g.error } : {}),
     })),
     recovered: recover,
+    notReviewed: review.notReviewed,
     // The event days of the objects written (their keys' dt= partition).
     daysToCompact: [
       ...new Set(
-        recovered.flatMap((g) =>
+        review.givenUp.flatMap((g) =>
           g.lakeObjects.map((key) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1] ?? key),
         ),
       ),
@@ -133,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
   // Ctrl-C: stop before the next message and still make the received ones visible again.
   const stop = new AbortController();
   process.once('SIGINT', () => {
-    console.error('dead-letters: stopping after the current message…');
+    console.error('dead-letters: stopping after the current range…');
     stop.abort();
   });
   try {
@@ -142,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
         queue: new SqsDeadLetterQueue({ sqs: clients.sqs, queueUrl }),
         stream: new KinesisRangeReader({ kinesis: clients.kinesis }),
         rows: new DynamoDbMetricRowIndex({ documents: clients.documents, tableName }),
+        engines: analyticsEngines(), // the processor's (functions/process-ticks.ts)
         ...(bucket
           ? {
               lake: new S3LakeWriter({ s3: clients.s3, bucket }),
@@ -174,9 +176,11 @@ async function main(argv: string[]): Promise<number> {
           `${s.givenUp.filter((g) => g.deleted).length} deleted, the rest left in the queue` +
           (s.messages >= max ? ` (stopped at --max ${max}: more may wait)` : ''),
       );
+      if (s.notReviewed > 0)
+        console.log(`stopped: ${s.notReviewed} given-up batch(es) not reviewed, their messages kept`);
       if (s.releaseError)
         console.log(
-          `could not make the messages visible again (they reappear within 5 minutes): ${s.releaseError}`,
+          `could not make the messages visible again (they reappear within 15 minutes): ${s.releaseError}`,
         );
       if (s.daysToCompact.length > 0) {
         console.log(
@@ -187,7 +191,8 @@ async function main(argv: string[]): Promise<number> {
         console.log("run again with --recover to write the given-up batches' records to the lake");
       }
     }
-    return errors > 0 ? 1 : 0;
+    // 130 after Ctrl-C, as a shell reports an interrupted command.
+    return s.notReviewed > 0 ? 130 : errors > 0 ? 1 : 0;
   } finally {
     clients.destroy();
   }

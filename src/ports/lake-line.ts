@@ -39,3 +39,19 @@ export const LAKE_EVENT_FIELDS: readonly (readonly [name: string, type: LakeFiel
   ['session', 'string'],
   ['source', 'string'],
 ];
+
+const DAY_MS = 86_400_000;
+let memoDayNumber = Number.NaN;
+let memoDay = '';
+
+/** UTC calendar day (YYYY-MM-DD) of an epoch-ms event time: a line's `dt=` partition. */
+export function eventDay(epochMs: number): string {
+  if (!Number.isFinite(epochMs))
+    throw new RangeError(`lake record time must be a finite epoch-ms number, got ${epochMs}`);
+  const dayNumber = Math.floor(epochMs / DAY_MS);
+  if (dayNumber !== memoDayNumber) {
+    memoDay = new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+    memoDayNumber = dayNumber;
+  }
+  return memoDay;
+}

@@ -81,6 +81,8 @@ describe('stage params validation', () => {
       [{ tableTargetUtilizationPercent: '95' }, 'param tableTargetUtilizationPercent: must be at most 90'],
       [{ tableTradingHoursTimezone: 'america/new_york' }, 'param tableTradingHoursTimezone: must be an IANA'],
       [{ tableTradingHoursTimezone: 'EST' }, 'param tableTradingHoursTimezone: must be an IANA time zone'],
+      [{ tableTradingHoursTimezone: 'America/NEW_YORK' }, 'param tableTradingHoursTimezone: must be an IANA'],
+      [{ tableTradingHoursTimezone: 'Etc/utc' }, 'param tableTradingHoursTimezone: must be an IANA'],
       [{ symbols: ' ' }, 'param symbols: must name at least one symbol'],
       [
         { tableTradingHoursTimezone: 'New York' },

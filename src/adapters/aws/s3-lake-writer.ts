@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { constants, gzip as gzipCallback } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { eventDay } from '../../ports/lake-line.ts';
 import type { LakeBatch, LakeRecord, LakeWriter } from '../../ports/processor.ts';
+
+export { eventDay };
 
 const gzip = promisify(gzipCallback);
 
@@ -16,22 +19,6 @@ export const DEFAULT_RAW_PREFIX = 'raw/';
  * time is billed, the few extra bytes of S3 storage and Athena scanning are not worth it.
  */
 export const LAKE_GZIP_LEVEL = constants.Z_BEST_SPEED;
-
-const DAY_MS = 86_400_000;
-let memoDayNumber = Number.NaN;
-let memoDay = '';
-
-/** UTC calendar day (YYYY-MM-DD) of an epoch-ms event time. */
-export function eventDay(epochMs: number): string {
-  if (!Number.isFinite(epochMs))
-    throw new RangeError(`lake record time must be a finite epoch-ms number, got ${epochMs}`);
-  const dayNumber = Math.floor(epochMs / DAY_MS);
-  if (dayNumber !== memoDayNumber) {
-    memoDay = new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
-    memoDayNumber = dayNumber;
-  }
-  return memoDay;
-}
 
 /** A key prefix as a folder: '' stays '', anything else ends in '/'. */
 export function keyPrefix(prefix: string): string {

@@ -14,7 +14,8 @@ export interface SqsDeadLetterQueueOptions {
   readonly queueUrl: string;
   /**
    * How long a received message stays hidden while the run handles it (default 900 s: a review
-   * receives every message first, then reads the ranges, each in well under a second to seconds).
+   * receives every message first, then reviews the ranges; one that outlasts it finds the messages
+   * visible again, and releasing them is then no error).
    */
   readonly visibilityTimeoutSeconds?: number;
   /** Long-poll wait per receive (default 1 s: an empty answer then means the queue has no visible message). */

@@ -7,19 +7,22 @@
  * Lambda's on-failure record of a batch given up after its retries or its maximum age, which names
  * only a shard and a range of sequence numbers. For such a range this reads the records back from
  * the stream (while its retention holds them), decodes them as the processor did when it gave up,
- * and asks the table which have their metric row, and the raw zone which (symbol, kind, time) it
- * already holds. The processor cannot take the records again: its symbols' states have moved past
- * them, and indicators are computed in order. What recovery gives back is the raw zone: each valid
- * record whose (symbol, kind, time) has no line there yet is written as the processor writes lines
- * (one object per shard and event day, named by its records' sequence numbers), for the
- * compaction, Athena and DuckDB; a key the raw zone already holds is left alone, so a replay or a
- * revision of a bar never replaces the line the table was built from. Metric rows, indicators and
- * alerts of lost records stay missing. A range's message is deleted once the range was read to its
- * end and written; every other message is made visible again.
+ * runs each symbol's records through a fresh engine (what the engine refuses, the processor would
+ * have refused: outside the sessions, a tick late against an earlier record of the range, a bar
+ * whose minute the range already had), leaves out records whose rejected-record message is among
+ * those received, and asks the table which have their metric row and the raw zone which
+ * (symbol, kind, time) it holds. The processor cannot take the records again: its symbols' states
+ * have moved past them, and indicators are computed in order. What recovery gives back is the raw
+ * zone: the records left whose key it lacks are written as the processor writes lines (one object
+ * per shard and event day, named by its records' sequence numbers), ranges in stream order, for the
+ * compaction, Athena and DuckDB; a key the raw zone holds is left alone, so a replayed or revised
+ * copy never replaces the line the table was built from. What a fresh engine cannot judge (lateness
+ * against the symbol's state before the range) is not judged. Metric rows, indicators and alerts of
+ * lost records stay missing. A range's message is deleted once the range was read from its first to
+ * its last record and written; every other message is made visible again.
  */
 
-import type { RawLakeReader } from '../../ports/compaction.ts';
-import { UnreadableRawObjectError } from '../../ports/compaction.ts';
+import { type RawLakeReader, UnreadableRawObjectError } from '../../ports/compaction.ts';
 import type {
   DeadLetterMessage,
   DeadLetterQueue,
@@ -27,8 +30,12 @@ import type {
   StreamRangeReader,
 } from '../../ports/dead-letters.ts';
 import { metricRowId } from '../../ports/dead-letters.ts';
+import { eventDay } from '../../ports/lake-line.ts';
 import type { LakeRecord, LakeWriter } from '../../ports/processor.ts';
+import { dayStart, parseRawLine } from '../compact/compact-day.ts';
 import { errorMessage } from '../ingest/backoff.ts';
+import type { SymbolEngine, SymbolEngineFactory } from '../process/engine.ts';
+import { compareSequenceNumbers } from '../process/sequence.ts';
 import { decodeStreamRecord, lakeRecordOf } from '../process/stream-records.ts';
 
 /** A record the processor rejected as bad input (the message body the rejected-record sink writes). */
@@ -127,7 +134,7 @@ export interface GivenUpReview {
   readonly read: number;
   /** The range's start is past the stream's retention: records before the first read are gone. */
   readonly trimmed: boolean;
-  /** Records whose metric row exists: the processor took them. */
+  /** Records whose metric row exists (the processor took them, or built that bar from quotes). */
   readonly stored: number;
   /**
    * Valid records with no metric row: lost to the table, or skipped by the processor (at or behind
@@ -140,7 +147,7 @@ export interface GivenUpReview {
   readonly notInLake: number | undefined;
   /** Lake objects written (recovery only). */
   readonly lakeObjects: readonly string[];
-  /** Deleted from the queue: every record of the range was read and written (recovery only). */
+  /** Deleted from the queue: read from its first to its last record, and written (recovery only). */
   readonly deleted: boolean;
   /** Why the range could not be reviewed or recovered (its message stays in the queue). */
   readonly error?: string;
@@ -152,10 +159,13 @@ export interface DeadLetterReview {
    * symbol failed rejects its bad records again (delivery to the queue is at least once).
    */
   readonly rejected: readonly (RejectedLetter & { readonly copies: number })[];
+  /** The given-up ranges reviewed, in stream order (shard, then first sequence number). */
   readonly givenUp: readonly GivenUpReview[];
   readonly unreadable: readonly (UnreadableLetter & { readonly id: string })[];
   /** Distinct messages received. */
   readonly messages: number;
+  /** Given-up ranges received but not reviewed: the run was stopped (their messages are kept). */
+  readonly notReviewed: number;
   /** Messages could not be made visible again (they reappear after the visibility timeout). */
   readonly releaseError?: string;
 }
@@ -164,6 +174,8 @@ export interface DeadLetterDeps {
   readonly queue: DeadLetterQueue;
   readonly stream: StreamRangeReader;
   readonly rows: MetricRowIndex;
+  /** The engine the processor runs, to tell which records it would take (sessions, order). */
+  readonly engines: SymbolEngineFactory;
   /** The raw zone, to write to and to read back; both required to recover. */
   readonly lake?: LakeWriter;
   readonly raw?: RawLakeReader;
@@ -172,13 +184,16 @@ export interface DeadLetterDeps {
 export const DEFAULT_MAX_MESSAGES = 1000;
 
 export interface DeadLetterOptions {
-  /** Write every valid record of the given-up ranges to the lake and delete those messages. */
+  /**
+   * Write the records of each given-up range that the processor would take and whose
+   * (symbol, kind, time) the raw zone lacks, and delete the range's message.
+   */
   readonly recover: boolean;
   /** Messages to take at most (default DEFAULT_MAX_MESSAGES). */
   readonly max?: number;
   /** Called per given-up range as it is handled (progress for a CLI). */
   readonly onRange?: (review: GivenUpReview) => void;
-  /** Stops the review before the next message (Ctrl-C): what was received is released as ever. */
+  /** Stops the review before the next range (Ctrl-C): what was received is released as ever. */
   readonly signal?: AbortSignal;
 }
 
@@ -192,7 +207,8 @@ export async function reviewDeadLetters(
   deps: DeadLetterDeps,
   options: DeadLetterOptions,
 ): Promise<DeadLetterReview> {
-  if (options.recover && (!deps.lake || !deps.raw))
+  const { lake, raw } = deps;
+  if (options.recover && (!lake || !raw))
     throw new Error('recovering given-up batches needs the lake writer and the raw zone reader');
   const max = options.max ?? DEFAULT_MAX_MESSAGES;
   const rejected = new Map<string, RejectedLetter & { copies: number }>();
@@ -200,9 +216,10 @@ export async function reviewDeadLetters(
   const unreadable: (UnreadableLetter & { id: string })[] = [];
   /** Received and not deleted, by message id (a message seen again keeps its newest receipt). */
   const held = new Map<string, DeadLetterMessage>();
-  const lakeKeys = deps.raw ? rawZoneKeys(deps.raw) : undefined;
+  const lakeKeys = raw ? rawZoneKeys(raw) : undefined;
   let releaseError: string | undefined;
   const letters: { readonly id: string; readonly letter: DeadLetter }[] = [];
+  const ranges: { readonly id: string; readonly letter: GivenUpLetter }[] = [];
   try {
     // First every message (up to max), so that each range knows every record rejected anywhere in
     // the queue, whatever the order of the messages.
@@ -227,13 +244,20 @@ export async function reviewDeadLetters(
         else rejected.set(key, { ...letter, copies: 1 });
       } else if (letter.kind === 'unreadable') {
         unreadable.push({ ...letter, id });
+      } else {
+        ranges.push({ id, letter });
       }
     }
-    // Then the given-up ranges, one by one.
-    for (const { id, letter } of letters) {
-      if (letter.kind !== 'given-up') continue;
+    // Then the given-up ranges in stream order, so that of two copies of a key in two ranges the
+    // earlier is the one written, as the processor would have taken it.
+    ranges.sort(
+      (a, b) =>
+        (a.letter.shardId < b.letter.shardId ? -1 : a.letter.shardId > b.letter.shardId ? 1 : 0) ||
+        compareSequenceNumbers(a.letter.startSequenceNumber, b.letter.startSequenceNumber),
+    );
+    for (const { id, letter } of ranges) {
       if (options.signal?.aborted) break;
-      let review = await reviewRange(deps, letter, options.recover, lakeKeys, rejected);
+      let review = await reviewRange(deps, letter, options.recover ? lake : undefined, lakeKeys, rejected);
       if (review.deleted) {
         try {
           await deps.queue.delete([held.get(id)!]);
@@ -263,55 +287,56 @@ export async function reviewDeadLetters(
     givenUp,
     unreadable,
     messages: letters.length,
+    notReviewed: ranges.length - givenUp.length,
     ...(releaseError ? { releaseError } : {}),
   };
 }
 
-/** The UTC day (YYYY-MM-DD) of an epoch-ms time: the raw zone's dt= partition. */
-function utcDay(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 10);
-}
+type RawZoneKeys = (day: string, shardId: string) => Promise<Set<string>>;
 
-type RawZoneKeys = (day: string) => Promise<Set<string>>;
+/** Raw objects read at once while a shard's day is loaded. */
+const RAW_READ_CONCURRENCY = 8;
 
 /**
- * The (symbol, kind, time) keys the raw zone holds for a day, read once per run (and kept up to
- * date with what the run writes). A line or object the compaction could not read either holds no key.
+ * The (symbol, kind, time) keys of the raw zone's lines for a day and shard (a symbol's records
+ * stay on one shard while the stream is not resharded), read once per run and kept up to date with
+ * what the run writes. A line counts only if the compaction would take it (parseRawLine); an object
+ * it cannot read (not gzip) holds no key for it either. A load that failed is tried again.
  */
 function rawZoneKeys(raw: RawLakeReader): RawZoneKeys {
-  const days = new Map<string, Promise<Set<string>>>();
-  const load = async (day: string) => {
+  const loaded = new Map<string, Promise<Set<string>>>();
+  const load = async (day: string, shardId: string) => {
+    const start = dayStart(day);
     const keys = new Set<string>();
-    for (const key of await raw.listDay(day)) {
-      let text: string;
-      try {
-        text = await raw.read(key);
-      } catch (err) {
-        if (err instanceof UnreadableRawObjectError) continue;
-        throw err;
-      }
-      for (const line of text.split('\n')) {
-        if (line === '') continue;
+    const objects = (await raw.listDay(day)).filter((k) => k.includes(`/shard=${shardId}/`));
+    let next = 0;
+    const worker = async () => {
+      while (next < objects.length) {
+        const key = objects[next++]!;
+        let text: string;
         try {
-          const l = JSON.parse(line) as { symbol?: unknown; kind?: unknown; time?: unknown };
-          if (
-            typeof l.symbol === 'string' &&
-            (l.kind === 'bar' || l.kind === 'tick') &&
-            typeof l.time === 'number'
-          )
-            keys.add(metricRowId({ symbol: l.symbol, kind: l.kind, time: l.time }));
-        } catch {
-          // not a line of the lake's format: the compaction rejects it too
+          text = await raw.read(key);
+        } catch (err) {
+          if (err instanceof UnreadableRawObjectError) continue;
+          throw err;
+        }
+        for (const line of text.split('\n')) {
+          if (line === '') continue;
+          const event = parseRawLine(line, start);
+          if (typeof event !== 'string') keys.add(metricRowId(event));
         }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: RAW_READ_CONCURRENCY }, worker));
     return keys;
   };
-  return (day) => {
-    let keys = days.get(day);
+  return (day, shardId) => {
+    const id = `${day}|${shardId}`;
+    let keys = loaded.get(id);
     if (!keys) {
-      keys = load(day);
-      days.set(day, keys);
+      keys = load(day, shardId);
+      keys.catch(() => loaded.delete(id));
+      loaded.set(id, keys);
     }
     return keys;
   };
@@ -320,7 +345,7 @@ function rawZoneKeys(raw: RawLakeReader): RawZoneKeys {
 async function reviewRange(
   deps: DeadLetterDeps,
   letter: GivenUpLetter,
-  recover: boolean,
+  lake: LakeWriter | undefined,
   lakeKeys: RawZoneKeys | undefined,
   rejectedLetters: ReadonlyMap<string, RejectedLetter>,
 ): Promise<GivenUpReview> {
@@ -347,19 +372,37 @@ async function reviewRange(
     );
     review.read = range.records.length;
     review.trimmed = range.trimmed;
-    // Decoded as the processor decoded them when it gave up: a time then in the future stays so.
+    // Decoded as the processor decoded them when it gave up (a time then in the future stays so),
+    // and each symbol's records run through a fresh engine in order: a record the engine refuses
+    // (outside its exchange's sessions, a tick later than an earlier record of the range allows,
+    // a bar whose minute the range already had) is not one the processor would have taken.
     const then = letter.timestamp ? Date.parse(letter.timestamp) : Number.NaN;
     const valid: LakeRecord[] = [];
     const rejected: { sequenceNumber: string; reason: string }[] = [];
+    const engines = new Map<string, SymbolEngine>();
     for (const record of range.records) {
       const event = decodeStreamRecord(record, Number.isFinite(then) ? then : record.arrivalTime);
-      if (typeof event === 'string') rejected.push({ sequenceNumber: record.sequenceNumber, reason: event });
-      else if (rejectedLetters.has(`${record.shardId}|${record.sequenceNumber}`))
+      if (typeof event === 'string') {
+        rejected.push({ sequenceNumber: record.sequenceNumber, reason: event });
+        continue;
+      }
+      if (rejectedLetters.has(`${record.shardId}|${record.sequenceNumber}`)) {
         rejected.push({
           sequenceNumber: record.sequenceNumber,
           reason: 'rejected by the processor (its message is in the queue)',
         });
-      else valid.push(lakeRecordOf(record, event));
+        continue;
+      }
+      const line = lakeRecordOf(record, event);
+      let engine = engines.get(line.symbol);
+      if (!engine) {
+        engine = deps.engines.create(line.symbol);
+        engines.set(line.symbol, engine);
+      }
+      const step = engine.apply(event);
+      const refused = step.rejected ?? step.covered;
+      if (refused !== undefined) rejected.push({ sequenceNumber: record.sequenceNumber, reason: refused });
+      else valid.push(line);
     }
     review.rejected = rejected;
     const existing = await deps.rows.existing(
@@ -369,7 +412,9 @@ async function reviewRange(
     review.stored = valid.length - review.withoutRow.length;
     const notInLake: LakeRecord[] = [];
     if (lakeKeys) {
-      for (const r of valid) if (!(await lakeKeys(utcDay(r.time))).has(metricRowId(r))) notInLake.push(r);
+      for (const r of valid) {
+        if (!(await lakeKeys(eventDay(r.time), letter.shardId)).has(metricRowId(r))) notInLake.push(r);
+      }
       review.notInLake = notInLake.length;
     }
     if (range.trimmed) {
@@ -381,20 +426,17 @@ async function reviewRange(
       review.error = `the range's last record (${letter.endSequenceNumber}) was not read: ${range.records.length} record(s) read back`;
       return review;
     }
-    if (!recover || !lakeKeys) return review;
-    // One line per key: of records sharing one (a replay within the range), the first, as the
-    // processor took it.
-    const firstPerKey = new Map<string, LakeRecord>();
-    for (const r of notInLake) if (!firstPerKey.has(metricRowId(r))) firstPerKey.set(metricRowId(r), r);
-    const toWrite = [...firstPerKey.values()];
-    if (toWrite.length > 0) {
-      review.lakeObjects = await deps.lake!.writeBatch({
+    if (!lake || !lakeKeys) return review;
+    // As the processor writes lines: every record it takes (ticks of one time within the reorder
+    // window included: the compaction keeps the last), in sequence order.
+    if (notInLake.length > 0) {
+      review.lakeObjects = await lake.writeBatch({
         shardId: letter.shardId,
-        firstSequenceNumber: toWrite[0]!.sequenceNumber,
-        lastSequenceNumber: toWrite[toWrite.length - 1]!.sequenceNumber,
-        records: toWrite,
+        firstSequenceNumber: notInLake[0]!.sequenceNumber,
+        lastSequenceNumber: notInLake[notInLake.length - 1]!.sequenceNumber,
+        records: notInLake,
       });
-      for (const r of toWrite) (await lakeKeys(utcDay(r.time))).add(metricRowId(r));
+      for (const r of notInLake) (await lakeKeys(eventDay(r.time), letter.shardId)).add(metricRowId(r));
     }
     review.deleted = true;
     return review;

@@ -17,6 +17,7 @@ import { S3RawLakeReader } from '../../../src/adapters/aws/s3-lake-compaction.ts
 import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import { SqsDeadLetterQueue } from '../../../src/adapters/aws/sqs-dead-letter-queue.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
 import { type DeadLetterDeps, reviewDeadLetters } from '../../../src/pipeline/recover/dead-letters.ts';
 import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
 
@@ -76,6 +77,7 @@ describe('dead letters: review and recovery of given-up batches', () => {
       rows: new DynamoDbMetricRowIndex({ documents: c.clients.documents, tableName: env.MARKET_TABLE_NAME }),
       lake: new S3LakeWriter({ s3: c.clients.s3, bucket: env.LAKE_BUCKET_NAME }),
       raw: new S3RawLakeReader({ s3: c.clients.s3, bucket: env.LAKE_BUCKET_NAME }),
+      engines: analyticsEngines(),
     };
     const visible = async () =>
       Number(

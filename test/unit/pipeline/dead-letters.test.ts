@@ -7,12 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLakeWriter } from '../../../src/adapters/memory/index.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
 import { decodeStreamRecord, lakeRecordOf } from '../../../src/pipeline/process/stream-records.ts';
 import {
   type DeadLetterDeps,
   parseDeadLetter,
   reviewDeadLetters,
 } from '../../../src/pipeline/recover/dead-letters.ts';
+import { type RawLakeReader, UnreadableRawObjectError } from '../../../src/ports/compaction.ts';
 import {
   type DeadLetterMessage,
   type DeadLetterQueue,
@@ -133,6 +135,7 @@ function deps(queue: Queue, records: StreamRecord[], rows: MetricRowKey[], lake 
     },
     lake,
     raw: lake,
+    engines: analyticsEngines(),
   };
   return { d, reads, lake };
 }
@@ -193,13 +196,14 @@ describe('reviewDeadLetters', () => {
     { symbol: 'AAPL', kind: 'bar', time: OPEN },
     { symbol: 'AAPL', kind: 'bar', time: OPEN + 120_000 },
   ];
-  /** AAPL's third bar as the processor wrote it to the raw zone, from an earlier record (90). */
-  const processorLine = (() => {
-    const record = barRecord('AAPL', 2, '90');
+  /** A record's raw-zone line, as the processor writes it. */
+  const processorLineOf = (record: StreamRecord) => {
     const event = decodeStreamRecord(record, OPEN + 3_600_000);
     if (typeof event === 'string') throw new Error(event);
     return lakeRecordOf(record, event);
-  })();
+  };
+  /** AAPL's third bar as the processor wrote it to the raw zone, from an earlier record (90). */
+  const processorLine = processorLineOf(barRecord('AAPL', 2, '90'));
 
   it('without --recover: finds the records without rows, writes and deletes nothing, releases every message', async () => {
     const queue = new Queue([givenUp('101', '104', 4), rejectedBody('7'), rejectedBody('7'), 'junk']);
@@ -329,6 +333,7 @@ describe('reviewDeadLetters', () => {
       onRange: () => stop.abort(),
     });
     expect(review.givenUp).toHaveLength(1);
+    expect(review.notReviewed).toBe(1);
     expect(queue.deleted).toEqual(['m0']);
     expect(queue.released.sort()).toEqual(['m1', 'm2']);
   });
@@ -369,6 +374,79 @@ describe('reviewDeadLetters', () => {
     expect(review.messages).toBe(12);
     expect(queue.deleted).toHaveLength(12);
     expect(queue.visible).toHaveLength(18);
+  });
+
+  it('leaves out what the processor’s engine refuses: a bar outside its exchange’s sessions', async () => {
+    const night = barRecord('MSFT', -630, '300'); // 03:00 UTC: NYSE is closed
+    const queue = new Queue([givenUp('300', '300', 1)]);
+    const { d, lake } = deps(queue, [night], stored);
+    const review = await reviewDeadLetters(d, { recover: true });
+    expect(review.givenUp[0]!.rejected).toEqual([
+      { sequenceNumber: '300', reason: expect.stringContaining('outside trading hours') },
+    ]);
+    expect(review.givenUp[0]!.deleted).toBe(true);
+    expect(lake.objectCount).toBe(0);
+  });
+
+  it('reviews ranges in stream order: of two copies of a key, the earlier is written', async () => {
+    const first = barRecord('MSFT', 5, '200');
+    const original = barRecord('MSFT', 5, '300');
+    const revised = {
+      ...original,
+      data: Buffer.from(
+        Buffer.from(original.data, 'base64').toString().replace('"close":10.5', '"close":10.8'),
+      ).toString('base64'),
+    };
+    const queue = new Queue([givenUp('300', '300', 1), givenUp('200', '200', 1)]);
+    const { d, lake } = deps(queue, [first, revised], stored);
+    const review = await reviewDeadLetters(d, { recover: true });
+    expect(review.givenUp.map((g) => g.letter.startSequenceNumber)).toEqual(['200', '300']);
+    expect(lake.records().map((r) => [r.sequenceNumber, (r.event as { close: number }).close])).toEqual([
+      ['200', 10.5],
+    ]);
+  });
+
+  it('counts a raw line only if the compaction would take it, and an unreadable object as holding nothing', async () => {
+    const queue = new Queue([givenUp('101', '101', 1), givenUp('103', '103', 1)]);
+    const { d, lake } = deps(queue, records, stored);
+    const held = processorLineOf(records[1]!);
+    const raw: RawLakeReader = {
+      listDay: async (day) => [
+        `raw/dt=${day}/shard=shardId-000000000000/a.ndjson.gz`,
+        `raw/dt=${day}/shard=shardId-000000000000/b.ndjson.gz`,
+      ],
+      read: async (key) => {
+        if (key.endsWith('b.ndjson.gz')) throw new UnreadableRawObjectError('not gzip');
+        // MSFT 101's key, but a line without shardId: the compaction rejects it.
+        const { shardId: _s, ...line } = held;
+        return `${JSON.stringify(line)}\n`;
+      },
+    };
+    const review = await reviewDeadLetters({ ...d, raw }, { recover: true });
+    expect(review.givenUp.map((g) => [g.notInLake, g.deleted])).toEqual([
+      [1, true],
+      [1, true],
+    ]);
+    expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['101', '103']);
+  });
+
+  it('tries a raw-zone day again after its load failed', async () => {
+    const queue = new Queue([givenUp('101', '101', 1), givenUp('103', '103', 1)]);
+    const { d, lake } = deps(queue, records, stored);
+    let lists = 0;
+    const raw: RawLakeReader = {
+      listDay: async (day) => {
+        if (lists++ === 0) throw new Error('SlowDown');
+        return lake.listDay(day);
+      },
+      read: (key) => lake.read(key),
+    };
+    const review = await reviewDeadLetters({ ...d, raw }, { recover: true });
+    expect(review.givenUp.map((g) => [g.deleted, g.error])).toEqual([
+      [false, 'Error: SlowDown'],
+      [true, undefined],
+    ]);
+    expect(lists).toBe(2);
   });
 
   it('decodes with the clock of when the batch was given up: a time then in the future is rejected', async () => {
