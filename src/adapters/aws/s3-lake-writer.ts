@@ -5,8 +5,6 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { eventDay } from '../../ports/lake-line.ts';
 import type { LakeBatch, LakeRecord, LakeWriter } from '../../ports/processor.ts';
 
-export { eventDay };
-
 const gzip = promisify(gzipCallback);
 
 export const LAKE_CONTENT_TYPE = 'application/x-ndjson';

@@ -17,9 +17,9 @@ export interface MemoryLakeObject {
 }
 
 /**
- * In-memory LakeWriter (and RawLakeReader of what it holds) with the S3 writer's object layout: one object per (batch, shard, event day)
- * under the same key, named by the records it holds, so writing a batch twice overwrites rather
- * than adds.
+ * In-memory LakeWriter, and RawLakeReader of what it holds, with the S3 writer's object layout:
+ * one object per (batch, shard, event day) under the same key, named by the records it holds, so
+ * writing a batch twice overwrites rather than adds.
  * `encode: true` also builds the gzip NDJSON body (the real CPU cost, for the bench).
  */
 export class MemoryLakeWriter implements LakeWriter, RawLakeReader {

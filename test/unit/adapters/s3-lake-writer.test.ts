@@ -4,7 +4,8 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LAKE_LINE_FIELDS } from '../../../src/adapters/aws/lake-schema.ts';
-import { eventDay, lakeObjectKey, S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { lakeObjectKey, S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { eventDay } from '../../../src/ports/lake-line.ts';
 import type { LakeBatch, LakeRecord } from '../../../src/ports/processor.ts';
 
 const s3 = new S3Client({ region: 'us-east-1' });
