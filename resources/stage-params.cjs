@@ -22,10 +22,13 @@ const { z } = require('zod');
  */
 const STAGE_NAME = /^[a-z][a-z0-9]{0,18}$/;
 
+/** A number as YAML gives it, or the digits of a command-line string as that number. */
+const fromDigits = (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v);
+
 /** A whole number from YAML (number) or the command line (string), within [min, max]. */
 const whole = (min, max) =>
   z.preprocess(
-    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    fromDigits,
     z
       .number({ error: 'must be a whole number' })
       .int('must be a whole number')
@@ -92,7 +95,7 @@ const StageParamsSchema = z
     streamShardCount: whole(1, 100000),
     streamRetentionHours: whole(24, 8760),
     logRetentionDays: z.preprocess(
-      (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+      fromDigits,
       z.union(
         LOG_RETENTION_DAYS.map((d) => z.literal(d)),
         { error: `must be one of CloudWatch Logs' retention days (${LOG_RETENTION_DAYS.join(', ')})` },

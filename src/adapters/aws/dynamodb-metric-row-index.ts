@@ -1,7 +1,12 @@
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type MetricRowIndex, type MetricRowKey, metricRowId } from '../../ports/dead-letters.ts';
-import { BATCH_GET_LIMIT } from './dynamodb-state-store.ts';
-import { type BackoffOptions, metricKey, resolveBackoff } from './market-table.ts';
+import {
+  BATCH_GET_LIMIT,
+  type BackoffOptions,
+  batchGetChunk,
+  metricKey,
+  resolveBackoff,
+} from './market-table.ts';
 
 export interface DynamoDbMetricRowIndexOptions {
   readonly documents: DynamoDBDocumentClient;
@@ -29,33 +34,23 @@ export class DynamoDbMetricRowIndex implements MetricRowIndex {
     const found = new Set<string>();
     const unique = [...new Map(keys.map((k) => [metricRowId(k), k])).values()];
     for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
-      let pending: Record<string, unknown>[] = unique
-        .slice(i, i + BATCH_GET_LIMIT)
-        .map((k) => ({ ...metricKey(k.symbol, k.kind, k.time) }));
-      for (let attempt = 0; ; attempt++) {
-        const res = await this.#documents.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.#table]: {
-                Keys: pending,
-                ConsistentRead: true,
-                ProjectionExpression: '#symbol, #kind, #time',
-                ExpressionAttributeNames: { '#symbol': 'symbol', '#kind': 'kind', '#time': 'time' },
-              },
-            },
-          }),
+      const { left, attempts } = await batchGetChunk(
+        this.#documents,
+        this.#table,
+        unique.slice(i, i + BATCH_GET_LIMIT).map((k) => ({ ...metricKey(k.symbol, k.kind, k.time) })),
+        {
+          ConsistentRead: true,
+          ProjectionExpression: '#symbol, #kind, #time',
+          ExpressionAttributeNames: { '#symbol': 'symbol', '#kind': 'kind', '#time': 'time' },
+        },
+        this.#backoff,
+        (item) =>
+          found.add(metricRowId({ symbol: item.symbol, kind: item.kind, time: item.time } as MetricRowKey)),
+      );
+      if (left.length > 0) {
+        throw new Error(
+          `DynamoDB BatchGetItem on ${this.#table} left ${left.length} metric row key(s) unprocessed after ${attempts} attempts (throttled)`,
         );
-        for (const item of res.Responses?.[this.#table] ?? []) {
-          found.add(metricRowId({ symbol: item.symbol, kind: item.kind, time: item.time }));
-        }
-        pending = res.UnprocessedKeys?.[this.#table]?.Keys ?? [];
-        if (pending.length === 0) break;
-        if (attempt >= this.#backoff.maxRetries) {
-          throw new Error(
-            `DynamoDB BatchGetItem on ${this.#table} left ${pending.length} metric row key(s) unprocessed after ${attempt + 1} attempts (throttled)`,
-          );
-        }
-        await this.#backoff.delay(attempt);
       }
     }
     return found;

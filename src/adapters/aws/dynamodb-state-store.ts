@@ -1,14 +1,19 @@
-import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import {
   InvalidStoredStateError,
   type StateSaveOutcome,
   type SymbolStateRecord,
   type SymbolStateStore,
 } from '../../ports/processor.ts';
-import { type BackoffOptions, resolveBackoff, STATE_SK, SYMBOL_PREFIX, stateKey } from './market-table.ts';
-
-/** BatchGetItem reads at most 100 keys per call. */
-export const BATCH_GET_LIMIT = 100;
+import {
+  BATCH_GET_LIMIT,
+  type BackoffOptions,
+  batchGetChunk,
+  resolveBackoff,
+  STATE_SK,
+  SYMBOL_PREFIX,
+  stateKey,
+} from './market-table.ts';
 
 /** Length of `SYMBOL#`, the partition key's prefix before the symbol. */
 const PK_PREFIX_LENGTH = SYMBOL_PREFIX.length;
@@ -69,27 +74,24 @@ export class DynamoDbStateStore implements SymbolStateStore {
     symbols: readonly string[],
     out: Map<string, SymbolStateRecord | InvalidStoredStateError>,
   ): Promise<void> {
-    let keys: Record<string, unknown>[] = symbols.map((s) => ({ ...stateKey(s) }));
-    for (let attempt = 0; ; attempt++) {
-      const res = await this.#documents.send(
-        new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      for (const item of res.Responses?.[this.#table] ?? []) {
+    const { left, attempts } = await batchGetChunk(
+      this.#documents,
+      this.#table,
+      symbols.map((s) => ({ ...stateKey(s) })),
+      { ConsistentRead: true },
+      this.#backoff,
+      (item) => {
         // Keyed by the item's key (what was asked for), whatever else the item holds.
         const symbol = String(item.pk).slice(PK_PREFIX_LENGTH);
         out.set(symbol, toState(symbol, item));
-      }
-      const left = res.UnprocessedKeys?.[this.#table]?.Keys ?? [];
-      if (left.length === 0) return;
-      if (attempt >= this.#backoff.maxRetries) {
-        throw new UnprocessedKeysError(
-          this.#table,
-          left.map((k) => String(k.pk).slice(PK_PREFIX_LENGTH)),
-          attempt + 1,
-        );
-      }
-      keys = left;
-      await this.#backoff.delay(attempt);
+      },
+    );
+    if (left.length > 0) {
+      throw new UnprocessedKeysError(
+        this.#table,
+        left.map((k) => String(k.pk).slice(PK_PREFIX_LENGTH)),
+        attempts,
+      );
     }
   }
 

@@ -4,6 +4,7 @@ import {
   InvalidArgumentException,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
+import { sleep } from '../../pipeline/ingest/backoff.ts';
 import { compareSequenceNumbers } from '../../pipeline/process/sequence.ts';
 import type { StreamRange, StreamRangeReader } from '../../ports/dead-letters.ts';
 import type { StreamRecord } from '../../ports/processor.ts';
@@ -27,8 +28,6 @@ export interface KinesisRangeReaderOptions {
   readonly clock?: () => number;
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Reads a shard's records between two sequence numbers (both included) with GetShardIterator
  * AT_SEQUENCE_NUMBER and GetRecords, until a record beyond the end, the shard's tip or its end. A
@@ -49,7 +48,7 @@ export class KinesisRangeReader implements StreamRangeReader {
     this.#limit = options.limit ?? 10_000;
     this.#interval = options.callIntervalMs ?? 500;
     this.#maxCalls = options.maxCalls ?? 10_000;
-    this.#sleep = options.sleep ?? realSleep;
+    this.#sleep = options.sleep ?? sleep;
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -66,7 +65,6 @@ export class KinesisRangeReader implements StreamRangeReader {
         : this.#limit;
     let iterator = await this.#iterator(streamName, shardId, start);
     const records: StreamRecord[] = [];
-    let ended = false;
     for (let calls = 0; iterator && calls < this.#maxCalls; calls++) {
       const wait = (this.#lastCall.get(shardId) ?? 0) + this.#interval - this.#clock();
       if (wait > 0) await this.#sleep(wait);
@@ -74,9 +72,10 @@ export class KinesisRangeReader implements StreamRangeReader {
       const res = await this.#kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
       for (const r of res.Records ?? []) {
         const seq = r.SequenceNumber!;
-        if (compareSequenceNumbers(seq, end) > 0) return this.#range(records, start, ended);
+        const toEnd = compareSequenceNumbers(seq, end);
+        // Past the end without having read it: the end record is not in the shard.
+        if (toEnd > 0) return this.#range(records, start, false);
         if (compareSequenceNumbers(seq, start) < 0) continue;
-        if (compareSequenceNumbers(seq, end) === 0) ended = true;
         records.push({
           shardId,
           sequenceNumber: seq,
@@ -84,8 +83,8 @@ export class KinesisRangeReader implements StreamRangeReader {
           data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
           arrivalTime: r.ApproximateArrivalTimestamp?.getTime() ?? 0,
         });
+        if (toEnd === 0) return this.#range(records, start, true);
       }
-      if (ended) return this.#range(records, start, true);
       iterator = res.NextShardIterator;
       if ((res.Records ?? []).length === 0) {
         // At the tip without the end record: nothing more will come (a range that is not whole).

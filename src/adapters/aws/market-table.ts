@@ -1,4 +1,5 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 
 /**
  * The single-table layout of `MarketTable` (keys `pk` S, `sk` S; TTL attribute `expiresAt`, epoch
@@ -162,4 +163,33 @@ export function storableValues(values: Readonly<Record<string, unknown>>): Recor
     }
   }
   return out;
+}
+
+/** BatchGetItem reads at most 100 keys per call. */
+export const BATCH_GET_LIMIT = 100;
+
+/**
+ * One BatchGetItem of at most BATCH_GET_LIMIT keys, its UnprocessedKeys retried with the backoff:
+ * each item returned is handed to `onItem`; returns the keys still unprocessed when the retries ran
+ * out (none when every key was read) and the calls made.
+ */
+export async function batchGetChunk(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Record<string, unknown>[],
+  request: Omit<KeysAndAttributes, 'Keys'>,
+  backoff: ResolvedBackoff,
+  onItem: (item: Record<string, unknown>) => void,
+): Promise<{ readonly left: Record<string, unknown>[]; readonly attempts: number }> {
+  let pending = [...keys];
+  for (let attempt = 0; ; attempt++) {
+    const res = await documents.send(
+      new BatchGetCommand({ RequestItems: { [tableName]: { ...request, Keys: pending } } }),
+    );
+    for (const item of res.Responses?.[tableName] ?? []) onItem(item);
+    pending = res.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    if (pending.length === 0 || attempt >= backoff.maxRetries)
+      return { left: pending, attempts: attempt + 1 };
+    await backoff.delay(attempt);
+  }
 }

@@ -1,4 +1,4 @@
-import { eventSymbol, eventTime, type MarketEvent } from '../../domain/market/index.ts';
+import { eventTime, type MarketEvent } from '../../domain/market/index.ts';
 import {
   type Alert,
   type AlertLedger,
@@ -428,7 +428,8 @@ export async function processBatch(
 function decodeInto(record: StreamRecord, now: number, bySymbol: Map<string, Decoded[]>): string | undefined {
   const event = decodeStreamRecord(record, now);
   if (typeof event === 'string') return event;
-  const symbol = eventSymbol(event);
+  // decodeStreamRecord accepts an event only when its symbol is the record's partition key.
+  const symbol = record.partitionKey;
   let group = bySymbol.get(symbol);
   if (!group) {
     group = [];

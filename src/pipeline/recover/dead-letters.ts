@@ -313,14 +313,14 @@ function rawZoneKeys(raw: RawLakeReader): RawZoneKeys {
     const worker = async () => {
       while (next < objects.length) {
         const key = objects[next++]!;
-        let text: string;
+        let ndjson: string;
         try {
-          text = await raw.read(key);
+          ndjson = await raw.read(key);
         } catch (err) {
           if (err instanceof UnreadableRawObjectError) continue;
           throw err;
         }
-        for (const line of text.split('\n')) {
+        for (const line of ndjson.split('\n')) {
           if (line === '') continue;
           const event = parseRawLine(line, start);
           if (typeof event !== 'string') keys.add(metricRowId(event));

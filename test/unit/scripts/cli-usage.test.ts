@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const run = (script: string, args: readonly string[]) =>
-  spawnSync(process.execPath, [script, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+const run = (script: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync(process.execPath, [script, ...args], { cwd: root, encoding: 'utf8', env, timeout: 60_000 });
 
 describe('command-line usage errors', () => {
   it('npm start refuses --state-dir together with --ephemeral (one of them would be ignored)', () => {
@@ -40,12 +40,10 @@ describe('command-line usage errors', () => {
   }
 
   it('dead-letters names the setting it lacks, and refuses a --max that is not a count', () => {
-    const env = { ...process.env, DEAD_LETTER_QUEUE_URL: '', MARKET_TABLE_NAME: '' };
-    const r = spawnSync(process.execPath, ['scripts/dead-letters.ts'], {
-      cwd: root,
-      encoding: 'utf8',
-      env,
-      timeout: 60_000,
+    const r = run('scripts/dead-letters.ts', [], {
+      ...process.env,
+      DEAD_LETTER_QUEUE_URL: '',
+      MARKET_TABLE_NAME: '',
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('DEAD_LETTER_QUEUE_URL is not set');
