@@ -503,7 +503,7 @@ async function decodeAndLakeFloor(batches: readonly StreamRecord[][]): Promise<n
         event: o.data,
       };
     });
-    if ((await encodeLakeObject(records)).length > 0) encoded += records.length;
+    if (encodeLakeObject(records).length > 0) encoded += records.length;
   }
   return encoded;
 }
@@ -684,7 +684,7 @@ async function measureThroughput(
   const floor = await variantInChild('floor', symbols, records, Math.max(passes, 3));
   const withoutLakeEncoding = await variantInChild('without-lake-encoding', symbols, records, passes);
   if (p.processed !== count) throw new Error(`pipeline processed ${p.processed} of ${count} records`);
-  // One core's worth: records per CPU-second of every thread of the process (the gzip pool and the
+  // One core's worth: records per CPU-second of every thread of the process (the
   // collector's helpers included), which is what one vCPU would do. Wall-clock rates beside them.
   const bareRate = count / b.cpuSeconds;
   const pipeRate = count / p.cpuSeconds;
@@ -725,7 +725,7 @@ async function throughputSection(s: Settings, log: (line: string) => void): Prom
   const metRate = pipeRate >= TARGET_RECORDS_PER_SECOND;
   const metShare = share >= TARGET_SHARE_OF_BARE_DECODE;
   log(
-    `processBatch: ${fmt(pipeRate)} records per CPU-second (${fmt(main.pipelineRecordsPerSecondWall as number)}/s wall, the gzip pool and collector threads running beside the main one); ` +
+    `processBatch: ${fmt(pipeRate)} records per CPU-second (${fmt(main.pipelineRecordsPerSecondWall as number)}/s wall, the collector's threads running beside the main one); ` +
       `bare base64 + JSON.parse: ${fmt(main.bareDecodeRecordsPerCpuSecond as number)} per CPU-second; ratio ${share.toFixed(3)}`,
   );
   log(

@@ -41,7 +41,7 @@ export class MemoryLakeWriter implements LakeWriter, RawLakeReader {
     const keys: string[] = [];
     for (const [day, records] of groupByEventDay(batch.records)) {
       const key = lakeObjectKey(this.#prefix, day, batch.shardId, records);
-      const body = this.#encode ? await encodeLakeObject(records) : undefined;
+      const body = this.#encode ? encodeLakeObject(records) : undefined;
       this.#objects.set(key, { key, records: [...records], ...(body ? { body } : {}) });
       this.puts += 1;
       keys.push(key);

@@ -309,19 +309,6 @@ export async function processBatch(
   const latestRows = latestOf(batchWork);
   const timeseries = deps.timeseries;
   const sinks = Promise.all([
-    // The lake first: its gzip runs off the main thread while the other sinks build their requests.
-    lakeRecords.length > 0 &&
-      around('lake', () =>
-        deps.lake.writeBatch({
-          shardId: lakeRecords[0]!.shardId,
-          firstSequenceNumber: lakeRecords[0]!.sequenceNumber,
-          lastSequenceNumber: lakeRecords[lakeRecords.length - 1]!.sequenceNumber,
-          records: lakeRecords,
-        }),
-      ).then(
-        (keys) => lakeObjects.push(...keys),
-        (err: unknown) => failSymbols('lake', batchWork, err),
-      ),
     batchWork.length > 0 &&
       around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestRows)).catch((err: unknown) =>
         failSymbols('metrics', batchWork, err),
@@ -331,6 +318,24 @@ export async function processBatch(
       around('timeseries', () => timeseries.write(rowsOf(batchWork))).catch((err: unknown) =>
         failSymbols('timeseries', batchWork, err),
       ),
+    // The lake last, once the other requests have left: its gzip runs on this thread (see
+    // encodeLakeObject) and would otherwise hold them back.
+    lakeRecords.length > 0 &&
+      yieldToIo()
+        .then(() =>
+          around('lake', () =>
+            deps.lake.writeBatch({
+              shardId: lakeRecords[0]!.shardId,
+              firstSequenceNumber: lakeRecords[0]!.sequenceNumber,
+              lastSequenceNumber: lakeRecords[lakeRecords.length - 1]!.sequenceNumber,
+              records: lakeRecords,
+            }),
+          ),
+        )
+        .then(
+          (keys) => lakeObjects.push(...keys),
+          (err: unknown) => failSymbols('lake', batchWork, err),
+        ),
   ]);
   // Encode each symbol's next state while those requests are out (the engines no longer change):
   // first let the sinks' requests leave, then spend the wait on CPU work the state save needs anyway.
