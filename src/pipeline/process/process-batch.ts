@@ -450,6 +450,16 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
   let behind:
     | { kind: string; firstSequenceNumber: string; firstEventTime: number; watermark: number }
     | undefined;
+  const skipBehind = (d: Decoded, watermark: number) => {
+    duplicates++;
+    w.behindWatermark++;
+    behind ??= {
+      kind: d.event.kind,
+      firstSequenceNumber: d.record.sequenceNumber,
+      firstEventTime: eventTime(d.event),
+      watermark,
+    };
+  };
   const unusable: RejectedRecord[] = [];
   // A warm engine whose saved state is the stored one spares parsing and restoring the snapshot.
   const warm = w.previous ? deps.engineCache?.take(w.symbol, w.previous.lastSequenceNumber) : undefined;
@@ -471,9 +481,7 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         continue;
       }
       if (watermark !== undefined && time <= watermark - tolerance) {
-        duplicates++;
-        w.behindWatermark++;
-        behind ??= { kind: d.event.kind, firstSequenceNumber: seq, firstEventTime: time, watermark };
+        skipBehind(d, watermark);
         continue;
       }
       w.engine ??=
@@ -482,10 +490,16 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
       const step = w.engine.apply(d.event);
       w.applied = d;
       w.appliedEvents.push(d.event);
-      w.watermarks[d.event.kind] = Math.max(time, watermark ?? time);
       w.rows.push(...step.rows);
       w.anomalies.push(...step.anomalies);
       if (step.rejected !== undefined) {
+        // A refused event moves no watermark: the symbol's later events are judged as if it never came.
+        if (watermark !== undefined && time <= watermark) {
+          // Refused at or behind the watermark (a tick whose bar has closed): a replay of one folded in
+          // before, or as late as one; either way the stored state covers its time, as above.
+          skipBehind(d, watermark);
+          continue;
+        }
         unusable.push({
           shardId: d.record.shardId,
           sequenceNumber: seq,
@@ -495,6 +509,7 @@ function applyEvents(w: SymbolWork, deps: ProcessDeps, rejected: RejectedRecord[
         });
         continue;
       }
+      w.watermarks[d.event.kind] = Math.max(time, watermark ?? time);
       // A bar whose minute the symbol already has (built from quotes, say): no row, no lake line.
       if (step.covered !== undefined) {
         duplicates++;

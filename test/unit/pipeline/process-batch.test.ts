@@ -495,6 +495,64 @@ describe('processBatch', () => {
     expect(sinks.metrics.count()).toBe(0);
   });
 
+  it('a bar its engine refuses moves no watermark: the bars after it are stored, the refused one dead-lettered', async () => {
+    const bars = aaplBars().slice(0, 20);
+    // 20:03 New York, after the close: outside every session, and newer than the bars after it.
+    const outside = { ...bars[0]!, start: Date.parse('2024-10-03T00:03:00Z') };
+    const batch = [...bars.slice(0, 10), outside, ...bars.slice(10)].map((b) => barRecord(b));
+    const report = await processBatch(batch, depsFor(sinks));
+    expect(report.failures).toEqual([]);
+    expect(sinks.rejects.records.map((r) => r.sequenceNumber)).toEqual([batch[10]!.sequenceNumber]);
+    expect(report.behindWatermark).toBe(0);
+    expect(sinks.metrics.count('AAPL', 'bar')).toBe(20);
+    // The saved state was not moved to 20:03 either: the next batch's bars are taken.
+    const next = aaplBars()
+      .slice(20, 25)
+      .map((b) => barRecord(b));
+    expect((await processBatch(next, depsFor(sinks))).failures).toEqual([]);
+    expect(sinks.metrics.count('AAPL', 'bar')).toBe(25);
+  });
+
+  it('a replayed tick file sends nothing to the dead-letter queue and leaves the table as it was', async () => {
+    let volume = 1_000_000;
+    const ticks = aaplBars()
+      .slice(0, 60)
+      .flatMap((b) =>
+        [5_000, 35_000].map((offset, i) =>
+          encodeMarketEvent({
+            kind: 'tick',
+            tick: {
+              symbol: 'AAPL',
+              time: b.start + offset,
+              price: i === 0 ? b.open : b.close,
+              dayVolume: (volume += b.volume / 2),
+              previousClose: 226.78,
+              source: 'replay',
+            },
+          }),
+        ),
+      );
+    const first = await runInBatches(
+      ticks.map((t) => record(t, 'AAPL')),
+      depsFor(sinks),
+      20,
+    );
+    expect(first.flatMap((r) => r.failures)).toEqual([]);
+    expect(sinks.rejects.records).toEqual([]);
+    const table = tableOf(sinks);
+    // The same events under new sequence numbers: the last batch's ticks are inside the reorder
+    // window, and the ones whose bar has closed are refused by the engine as late.
+    const replay = await runInBatches(
+      ticks.map((t) => record(t, 'AAPL')),
+      depsFor(sinks),
+      20,
+    );
+    expect(replay.flatMap((r) => r.failures)).toEqual([]);
+    expect(sinks.rejects.records).toEqual([]);
+    expect(replay.reduce((n, r) => n + r.behindWatermark, 0)).toBeGreaterThan(100);
+    expect(tableOf(sinks)).toBe(table);
+  });
+
   it('turns ticks into quote rows and closed 1-minute bars', async () => {
     const t0 = Date.parse('2024-10-02T13:30:05Z');
     const prices = [225.9, 226.1, 225.4, 225.7, 225.95];
