@@ -39,8 +39,22 @@ export interface RejectedRecordMessage extends RejectedRecord {
 }
 
 // Characters SQS accepts in message attributes and bodies: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000+.
+const NOT_SQS_TEXT = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
 function sqsSafe(text: string): string {
-  return text.replace(/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD');
+  return text.replace(NOT_SQS_TEXT, '\uFFFD');
+}
+
+/**
+ * A JSON text SQS accepts as a message body, parsing to the same value: JSON.stringify already
+ * escapes control characters and lone surrogates, but not U+FFFE or U+FFFF (which a reason can quote
+ * from a garbage payload), so those are written as \u escapes too.
+ */
+function sqsJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    NOT_SQS_TEXT,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function attributeBytes(attributes: Record<string, MessageAttributeValue>): number {
@@ -72,14 +86,14 @@ export function prepareEntry(record: RejectedRecord, id: string, rejectedAt: num
     sequenceNumber: { DataType: 'String', StringValue: record.sequenceNumber || 'unknown' },
   };
   const message: RejectedRecordMessage = { ...record, rejectedAt };
-  let body = JSON.stringify(message);
+  let body = sqsJson(message);
   const budget = SQS_BATCH_MAX_BYTES - attributeBytes(attributes);
   let bytes = Buffer.byteLength(body);
   if (bytes > budget) {
     // Keep every field but cut the payload (Kinesis still holds the original for its retention).
     const over = bytes - budget;
     const keep = Math.max(0, record.data.length - over - 64);
-    body = JSON.stringify({
+    body = sqsJson({
       ...message,
       data: record.data.slice(0, keep),
       dataTruncated: true,

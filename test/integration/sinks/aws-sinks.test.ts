@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbAlertLedger } from '../../../src/adapters/aws/dynamodb-alert-ledger.ts';
@@ -278,6 +278,37 @@ describe('SQS dead-letter sink against the emulator', () => {
       const g = bySeq.get(r.sequenceNumber)!;
       expect(g.reason).toBe(r.reason);
       expect(g.body).toMatchObject(r);
+    }
+  });
+
+  it('sends a reason quoting characters SQS refuses (U+FFFF) as a body SQS takes, the reason kept exactly', async () => {
+    // local-aws-sqs takes any text; fauxqs (the local SNS, whose endpoint also serves SQS) enforces
+    // SQS's character set, as AWS does.
+    const sqs = new SQSClient({
+      region: 'us-east-1',
+      endpoint: cloud().sns.endpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'dlq-character-set' }));
+      const record = {
+        shardId: 'shardId-000000000000',
+        sequenceNumber: '2000',
+        partitionKey: 'BAD\uFFFE',
+        data: Buffer.from([0xef, 0xbf, 0xbf]).toString('base64'),
+        // What V8 says of the payload EF BF BF (U+FFFF): the reason quotes it.
+        reason: `payload is not JSON: Unexpected token '\uFFFF', "\uFFFF" is not valid JSON`,
+      };
+      await new SqsRejectedRecordSink({ sqs, queueUrl: QueueUrl! }).send([record]);
+      const res = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+      );
+      expect(res.Messages).toHaveLength(1);
+      const [m] = res.Messages!;
+      expect(JSON.parse(m!.Body!)).toMatchObject(record);
+      expect(m!.MessageAttributes?.reason?.StringValue).toBe(record.reason.replaceAll('\uFFFF', '\uFFFD'));
+    } finally {
+      sqs.destroy();
     }
   });
 });
