@@ -107,6 +107,7 @@ async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBat
   metrics.addMetric('RecordsDuplicate', MetricUnit.Count, report.duplicates);
   metrics.addMetric('RecordsBehindWatermark', MetricUnit.Count, report.behindWatermark);
   metrics.addMetric('StateConflicts', MetricUnit.Count, report.stateConflicts);
+  metrics.addMetric('TimeseriesRecordsRejected', MetricUnit.Count, report.timeseriesRejected);
   metrics.addMetric('Anomalies', MetricUnit.Count, report.anomalies.length);
   metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alertsPublished);
   metrics.addMetric('BatchItemFailures', MetricUnit.Count, report.failures.length);
@@ -119,6 +120,7 @@ async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBat
     duplicates: report.duplicates,
     behindWatermark: report.behindWatermark,
     stateConflicts: report.stateConflicts,
+    timeseriesRejected: report.timeseriesRejected,
     rows: report.rows,
     lakeObjects: report.lakeObjects.length,
     alertsPublished: report.alertsPublished,

@@ -104,7 +104,29 @@ export interface LakeWriter {
 }
 
 export interface TimeseriesSink {
+  /** Throws TimeseriesRowsRejectedError when the service refused some rows for good. */
   write(rows: readonly MetricRow[]): Promise<void>;
+}
+
+/** A row the time-series store refused, and why. */
+export interface TimeseriesRejection {
+  readonly symbol: string;
+  readonly kind: 'bar' | 'tick';
+  readonly time: number;
+  readonly reason: string;
+}
+
+/**
+ * Thrown by a TimeseriesSink when the service refused these rows for good (outside its ingestion
+ * window, beyond a limit): writing them again would be refused again. Every other row was stored.
+ */
+export class TimeseriesRowsRejectedError extends Error {
+  readonly rejections: readonly TimeseriesRejection[];
+  constructor(message: string, rejections: readonly TimeseriesRejection[]) {
+    super(message);
+    this.name = 'TimeseriesRowsRejectedError';
+    this.rejections = rejections;
+  }
 }
 
 export interface Alert {

@@ -166,6 +166,7 @@ describe('CloudWatch alarms', () => {
     ProcessorIteratorAgeAlarm: 'AWS/Lambda IteratorAge Maximum 60s 5/5 GreaterThanThreshold 300000 ok',
     ProcessorErrorsAlarm: `AWS/Lambda Errors Sum 300s 1/1 ${GTE} 1`,
     ProcessorDeadLettersAlarm: `AWS/SQS NumberOfMessagesSent Sum 300s 1/1 ${GTE} 1`,
+    ProcessorTimeseriesRejectedAlarm: `own TimeseriesRecordsRejected Sum 3600s 1/1 ${GTE} 1`,
     MarketTableThrottlesAlarm: `AWS/DynamoDB WriteThrottleEvents+ReadThrottleEvents Sum 300s 3/3 ${GTE} 1 ok`,
     AlertDeliveryFailuresAlarm: `AWS/SNS NumberOfNotificationsFailed Sum 300s 1/1 ${GTE} 1`,
     IngestErrorsAlarm: `AWS/Lambda Errors Sum 300s 1/1 ${GTE} 1`,

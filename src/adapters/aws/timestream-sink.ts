@@ -4,7 +4,12 @@ import {
   type TimestreamWriteClient,
   WriteRecordsCommand,
 } from '@aws-sdk/client-timestream-write';
-import type { MetricRow, TimeseriesSink } from '../../ports/processor.ts';
+import {
+  type MetricRow,
+  type TimeseriesRejection,
+  TimeseriesRowsRejectedError,
+  type TimeseriesSink,
+} from '../../ports/processor.ts';
 
 /** WriteRecords takes at most 100 records per call. */
 export const TIMESTREAM_MAX_RECORDS = 100;
@@ -14,24 +19,19 @@ const DIMENSIONS = new Set(['symbol', 'kind', 'session']);
 const RESERVED = new Set(['time', 'measure_name', 'measure_value', ...DIMENSIONS]);
 
 /** One record Timestream refused, traced back to its row. */
-export interface TimestreamRejection {
-  readonly symbol: string;
-  readonly kind: 'bar' | 'tick';
-  readonly time: number;
-  readonly reason: string;
+export interface TimestreamRejection extends TimeseriesRejection {
   readonly existingVersion?: number;
 }
 
-export class TimestreamRejectedRecordsError extends Error {
-  readonly rejections: readonly TimestreamRejection[];
+export class TimestreamRejectedRecordsError extends TimeseriesRowsRejectedError {
+  declare readonly rejections: readonly TimestreamRejection[];
   constructor(table: string, rejections: readonly TimestreamRejection[]) {
     const sample = rejections
       .slice(0, 5)
       .map((r) => `${r.symbol} ${r.kind} ${new Date(r.time).toISOString()}: ${r.reason}`)
       .join('; ');
-    super(`Timestream rejected ${rejections.length} record(s) written to ${table}: ${sample}`);
+    super(`Timestream rejected ${rejections.length} record(s) written to ${table}: ${sample}`, rejections);
     this.name = 'TimestreamRejectedRecordsError';
-    this.rejections = rejections;
   }
 }
 
@@ -87,11 +87,6 @@ export interface TimestreamSinkOptions {
   readonly database: string;
   /** TIMESTREAM_TABLE */
   readonly table: string;
-  /**
-   * Receives rejected records; when set, write() resolves after reporting them (the accepted records
-   * are stored). When absent, write() throws TimestreamRejectedRecordsError after writing every chunk.
-   */
-  readonly onRejected?: (rejections: readonly TimestreamRejection[]) => void;
   /** Clock for versions (epoch ms). */
   readonly now?: () => number;
 }
@@ -121,7 +116,6 @@ export class TimestreamSink implements TimeseriesSink {
   readonly #client: TimestreamWriteClient;
   readonly #database: string;
   readonly #table: string;
-  readonly #onRejected: TimestreamSinkOptions['onRejected'];
   readonly #now: () => number;
   #lastVersion = 0;
 
@@ -131,7 +125,6 @@ export class TimestreamSink implements TimeseriesSink {
     this.#client = options.client;
     this.#database = options.database;
     this.#table = options.table;
-    this.#onRejected = options.onRejected;
     this.#now = options.now ?? Date.now;
   }
 
@@ -190,8 +183,8 @@ export class TimestreamSink implements TimeseriesSink {
         }
       }
     }
-    if (rejections.length === 0) return;
-    if (this.#onRejected) this.#onRejected(rejections);
-    else throw new TimestreamRejectedRecordsError(`${this.#database}.${this.#table}`, rejections);
+    // Every chunk was written first: the error names only what Timestream refused.
+    if (rejections.length > 0)
+      throw new TimestreamRejectedRecordsError(`${this.#database}.${this.#table}`, rejections);
   }
 }

@@ -13,6 +13,7 @@ import {
   type StreamRecord,
   type SymbolStateRecord,
   type SymbolStateStore,
+  TimeseriesRowsRejectedError,
   type TimeseriesSink,
 } from '../../ports/processor.ts';
 import type { DetectedAnomaly, SymbolEngine, SymbolEngineFactory } from './engine.ts';
@@ -75,6 +76,8 @@ export interface BatchReport {
   readonly alertsPublished: number;
   readonly alertsSuppressed: number;
   readonly stateConflicts: number;
+  /** Rows the time-series store refused for good (reported, not retried: the table holds them). */
+  readonly timeseriesRejected: number;
   /** now − event time of the newest event of the batch (ms), the pipeline's lag behind the market. */
   readonly maxLagMs: number | undefined;
   /** The newest row per symbol of this batch, for dashboards. */
@@ -215,6 +218,7 @@ export async function processBatch(
   const failures = new Set<string>();
   let duplicates = 0;
   let stateConflicts = 0;
+  let timeseriesRejected = 0;
 
   // Load every symbol's state in one round trip; if that fails nothing of the batch can proceed.
   const symbols = [...bySymbol.keys()];
@@ -315,9 +319,16 @@ export async function processBatch(
       ),
     timeseries &&
       batchWork.length > 0 &&
-      around('timeseries', () => timeseries.write(rowsOf(batchWork))).catch((err: unknown) =>
-        failSymbols('timeseries', batchWork, err),
-      ),
+      around('timeseries', () => timeseries.write(rowsOf(batchWork))).catch((err: unknown) => {
+        if (!(err instanceof TimeseriesRowsRejectedError)) return failSymbols('timeseries', batchWork, err);
+        // A refusal for good (outside the store's ingestion window, a limit) would be refused on every
+        // retry and hold the shard: it fails no symbol, and is reported instead.
+        timeseriesRejected += err.rejections.length;
+        deps.log.error('time-series rows refused; not retried (the table holds them)', {
+          count: err.rejections.length,
+          first: err.rejections.slice(0, 5),
+        });
+      }),
     // The lake last, once the other requests have left: its gzip runs on this thread (see
     // encodeLakeObject) and would otherwise hold them back.
     lakeRecords.length > 0 &&
@@ -425,6 +436,7 @@ export async function processBatch(
     alertsPublished,
     alertsSuppressed,
     stateConflicts,
+    timeseriesRejected,
     maxLagMs: newest === undefined ? undefined : now - newest,
     latest,
   };
@@ -614,6 +626,7 @@ function emptyReport(received: number, failures: string[]): BatchReport {
     alertsPublished: 0,
     alertsSuppressed: 0,
     stateConflicts: 0,
+    timeseriesRejected: 0,
     maxLagMs: undefined,
     latest: new Map(),
   };

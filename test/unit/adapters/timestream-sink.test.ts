@@ -5,12 +5,8 @@ import {
 } from '@aws-sdk/client-timestream-write';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  TimestreamRejectedRecordsError,
-  type TimestreamRejection,
-  TimestreamSink,
-} from '../../../src/adapters/aws/timestream-sink.ts';
-import type { MetricRow } from '../../../src/ports/processor.ts';
+import { TimestreamRejectedRecordsError, TimestreamSink } from '../../../src/adapters/aws/timestream-sink.ts';
+import { type MetricRow, TimeseriesRowsRejectedError } from '../../../src/ports/processor.ts';
 
 const client = new TimestreamWriteClient({ region: 'us-east-1' });
 const tsMock = mockClient(client);
@@ -113,6 +109,8 @@ describe('TimestreamSink', () => {
     const err = await sink.write(Array.from({ length: 150 }, (_, i) => row(i))).catch((e: unknown) => e);
     expect(tsMock.commandCalls(WriteRecordsCommand)).toHaveLength(2);
     expect(err).toBeInstanceOf(TimestreamRejectedRecordsError);
+    // The port's error: the pipeline reports these rows and fails no symbol for them.
+    expect(err).toBeInstanceOf(TimeseriesRowsRejectedError);
     expect((err as TimestreamRejectedRecordsError).rejections).toEqual([
       {
         symbol: 'MSFT',
@@ -131,25 +129,6 @@ describe('TimestreamSink', () => {
     expect((err as Error).message).toMatch(
       /rejected 2 record\(s\) written to d\.t: MSFT bar 2024-03-08T14:33:00.000Z/,
     );
-  });
-
-  it('reports rejections to onRejected instead of throwing when given one', async () => {
-    tsMock.on(WriteRecordsCommand).rejects(
-      new RejectedRecordsException({
-        message: 'rejected',
-        $metadata: {},
-        RejectedRecords: [{ RecordIndex: 0, Reason: 'bad' }],
-      }),
-    );
-    const seen: TimestreamRejection[] = [];
-    const sink = new TimestreamSink({
-      client,
-      database: 'd',
-      table: 't',
-      onRejected: (r) => seen.push(...r),
-    });
-    await expect(sink.write([row(0)])).resolves.toBeUndefined();
-    expect(seen).toEqual([{ symbol: 'AAPL', kind: 'bar', time: T0, reason: 'bad' }]);
   });
 
   it('collapses rows with one Timestream identity to the last row, so a batch is not self-rejecting', async () => {
@@ -227,19 +206,12 @@ describe('TimestreamSink', () => {
         ],
       }),
     );
-    const seen: TimestreamRejection[] = [];
-    const sink = new TimestreamSink({
-      client,
-      database: 'd',
-      table: 't',
-      now: () => now,
-      onRejected: (r) => seen.push(...r),
-    });
-    await sink.write([row(0), row(1), row(2)]);
+    const sink = new TimestreamSink({ client, database: 'd', table: 't', now: () => now });
+    const err = await sink.write([row(0), row(1), row(2)]).catch((e: unknown) => e);
     expect(tsMock.commandCalls(WriteRecordsCommand)[0]!.args[0].input.CommonAttributes!.Version).toBe(
       now * 1000,
     );
-    expect(seen).toEqual([
+    expect((err as TimestreamRejectedRecordsError).rejections).toEqual([
       {
         symbol: 'AAPL',
         kind: 'bar',

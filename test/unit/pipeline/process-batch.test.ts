@@ -9,7 +9,11 @@ import {
   processBatch,
   type StreamRecord,
 } from '../../../src/pipeline/process/process-batch.ts';
-import { AlertNotPublishedError, type SymbolStateStore } from '../../../src/ports/processor.ts';
+import {
+  AlertNotPublishedError,
+  type SymbolStateStore,
+  TimeseriesRowsRejectedError,
+} from '../../../src/ports/processor.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
 const aaplBars = () => aaplSampleBars();
@@ -303,6 +307,43 @@ describe('processBatch', () => {
       );
     });
   }
+
+  it('reports the time-series rows its store refuses for good and fails no symbol for them', async () => {
+    const aapl = aaplBars()
+      .slice(0, 5)
+      .map((b) => barRecord(b));
+    const msft = aaplBars()
+      .slice(0, 5)
+      .map((b) => barRecord({ ...b, symbol: 'MSFT' }));
+    const refused = [
+      {
+        symbol: 'MSFT',
+        kind: 'bar' as const,
+        time: aaplBars()[0]!.start,
+        reason: 'outside the ingestion window',
+      },
+    ];
+    sinks.timeseries.faults.failNext({
+      timing: 'after',
+      error: new TimeseriesRowsRejectedError('refused', refused),
+    });
+    const report = await processBatch([...aapl, ...msft], {
+      ...depsFor(sinks),
+      timeseries: sinks.timeseries,
+    });
+    expect(report.failures).toEqual([]);
+    expect(report.timeseriesRejected).toBe(1);
+    expect(sinks.state.get('AAPL')?.lastSequenceNumber).toBe(aapl[4]!.sequenceNumber);
+    expect(sinks.state.get('MSFT')?.lastSequenceNumber).toBe(msft[4]!.sequenceNumber);
+    // Any other failure of the store is a fault: the batch's symbols are retried.
+    sinks.timeseries.faults.failNext({ timing: 'before' });
+    const next = aaplBars()
+      .slice(5, 7)
+      .map((b) => barRecord(b));
+    const failed = await processBatch(next, depsFor(sinks));
+    expect(failed.failures).toEqual([next[0]!.sequenceNumber]);
+    expect(failed.timeseriesRejected).toBe(0);
+  });
 
   it('a failed publish releases its claim so the retry sends the alert', async () => {
     const records = jumpDay('JUMP').map((b) => barRecord(b));
