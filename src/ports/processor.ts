@@ -146,10 +146,14 @@ export type AlertClaim = 'claimed' | 'already-claimed';
 
 /** Remembers which alerts were sent, so a retry or a replay never sends one twice. */
 export interface AlertLedger {
-  claim(alert: Alert): Promise<AlertClaim>;
+  /** Claims the alert's key with `token` (unique to this claim) unless it is already claimed. */
+  claim(alert: Alert, token: string): Promise<AlertClaim>;
   confirm(alert: Alert, messageId: string): Promise<void>;
-  /** Gives a claim back after a failed publish, so the retry sends it. */
-  release(alert: Alert): Promise<void>;
+  /**
+   * Gives back the claim `token` made, if it is still unpublished (and if it was made at all: a
+   * claim whose reply was lost), so the retry sends the alert. Any other claim stays.
+   */
+  release(alert: Alert, token: string): Promise<void>;
 }
 
 /**

@@ -92,7 +92,9 @@ export function createAwsClients(config: AwsClientConfig): AwsClients {
       return lazy('sqs', () => new SQSClient(base(config, 'sqs')));
     },
     get sns() {
-      return lazy('sns', () => new SNSClient(base(config, 'sns')));
+      // No SDK retries: an attempt that timed out may have published, and a retry would send the
+      // alert twice. The alert notifier retries only what SNS refused (sns-alert-notifier.ts).
+      return lazy('sns', () => new SNSClient({ ...base(config, 'sns'), maxAttempts: 1 }));
     },
     get timestream() {
       return lazy('timestream', () => new TimestreamWriteClient(base(config, 'timestream')));

@@ -11,8 +11,9 @@ export interface DynamoDbAlertLedgerOptions {
 
 /**
  * The alerts already sent, one item per (symbol, kind, bar): `SYMBOL#<sym>` / `ALERT#<kind>#<ISO>`.
- * claim = conditional put (`attribute_not_exists(pk)`), confirm = status 'published' + messageId,
- * release = delete only while still 'claimed'. Items expire after 35 days.
+ * claim = conditional put (`attribute_not_exists(pk)`) with the claim's token, confirm = status
+ * 'published' + messageId, release = delete only while still 'claimed' with that token. Items expire
+ * after 35 days.
  *
  * At most once: a claim is final unless released. There is no lease and no take-over, however old
  * a 'claimed' item is; only `release` (called only when the notifier knows nothing was sent) gives
@@ -30,7 +31,7 @@ export class DynamoDbAlertLedger implements AlertLedger {
     this.#now = options.now ?? Date.now;
   }
 
-  async claim(alert: Alert): Promise<AlertClaim> {
+  async claim(alert: Alert, token: string): Promise<AlertClaim> {
     const now = this.#now();
     try {
       await this.#documents.send(
@@ -44,6 +45,7 @@ export class DynamoDbAlertLedger implements AlertLedger {
             severity: alert.severity,
             at: alert.at,
             status: 'claimed',
+            claimToken: token,
             claimedAt: now,
             expiresAt: expiresAtSeconds(now, ALERT_TTL_DAYS),
           },
@@ -78,19 +80,19 @@ export class DynamoDbAlertLedger implements AlertLedger {
     );
   }
 
-  async release(alert: Alert): Promise<void> {
+  async release(alert: Alert, token: string): Promise<void> {
     try {
       await this.#documents.send(
         new DeleteCommand({
           TableName: this.#table,
           Key: alertKey(alert.symbol, alert.kind, alert.at),
-          ConditionExpression: '#status = :claimed',
+          ConditionExpression: '#status = :claimed AND claimToken = :token',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':claimed': 'claimed' },
+          ExpressionAttributeValues: { ':claimed': 'claimed', ':token': token },
         }),
       );
     } catch (error) {
-      // Already published (or gone): a release must never un-send an alert.
+      // Already published, another claim, or never stored: a release must never un-send an alert.
       if (!isConditionalCheckFailed(error)) throw error;
     }
   }

@@ -1,5 +1,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { type Alert, type AlertNotifier, AlertNotPublishedError } from '../../ports/processor.ts';
+import { type BackoffOptions, resolveBackoff } from './market-table.ts';
 
 /**
  * SNS limits this adapter honours (Publish API reference):
@@ -20,10 +21,28 @@ export class AlertPublishError extends AlertNotPublishedError {
   }
 }
 
-/** True when SNS answered (an HTTP status came back): the service refused it, nothing was published. */
-function answeredWithError(err: unknown): boolean {
-  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-  return typeof status === 'number' && status >= 400;
+type SdkError = { name?: string; $metadata?: { httpStatusCode?: number; attempts?: number } } | null;
+
+/**
+ * True when SNS refused the request and nothing was published: a 4xx answer to the only attempt the
+ * SDK made. A timeout or a broken connection does not tell; a 5xx answer does not promise the
+ * message was not taken; and when the SDK had retried, an earlier attempt may have published.
+ */
+function refused(err: unknown): boolean {
+  const meta = (err as SdkError)?.$metadata;
+  const status = meta?.httpStatusCode;
+  return (meta?.attempts ?? 1) === 1 && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/** SNS's own rate limits (Publish API reference), and HTTP 429: refused now, worth asking again. */
+function throttled(err: unknown): boolean {
+  const e = err as SdkError;
+  return (
+    e?.$metadata?.httpStatusCode === 429 ||
+    ['ThrottledException', 'KMSThrottlingException', 'Throttling', 'ThrottlingException'].includes(
+      e?.name ?? '',
+    )
+  );
 }
 
 /** A readable e-mail subject within SNS's constraints: printable ASCII only, < 100 characters. */
@@ -63,15 +82,26 @@ function requireAttribute(alert: Alert, field: 'symbol' | 'kind' | 'severity'): 
 }
 
 export interface SnsAlertNotifierOptions {
+  /**
+   * Built with `maxAttempts: 1` (as createAwsClients does): a retry after an attempt whose outcome is
+   * unknown could publish twice, so the notifier makes its own retries, only after refusals.
+   */
   readonly sns: SNSClient;
   /** ALERTS_TOPIC_ARN */
   readonly topicArn: string;
+  /** Retries of a throttled publish (default 3, from 100 ms, doubling, jittered). */
+  readonly backoff?: BackoffOptions;
 }
 
-/** One SNS message per alert, with String attributes symbol, kind and severity for filter policies. */
+/**
+ * One SNS message per alert, with String attributes symbol, kind and severity for filter policies.
+ * At most once: a publish is sent again only when SNS refused it (throttled), never after a timeout,
+ * a broken connection or a 5xx, which may have published. AlertNotPublishedError says nothing was.
+ */
 export class SnsAlertNotifier implements AlertNotifier {
   readonly #sns: SNSClient;
   readonly #topicArn: string;
+  readonly #backoff: ReturnType<typeof resolveBackoff>;
 
   constructor(options: SnsAlertNotifierOptions) {
     if (!options.topicArn.startsWith('arn:')) {
@@ -79,6 +109,7 @@ export class SnsAlertNotifier implements AlertNotifier {
     }
     this.#sns = options.sns;
     this.#topicArn = options.topicArn;
+    this.#backoff = resolveBackoff({ maxRetries: 3, baseDelayMs: 100, ...options.backoff });
   }
 
   async publish(alert: Alert): Promise<string> {
@@ -100,25 +131,27 @@ export class SnsAlertNotifier implements AlertNotifier {
         `message is ${size} bytes, over SNS's ${SNS_MAX_MESSAGE_BYTES}-byte limit`,
       );
     }
-    let res: { MessageId?: string | undefined };
-    try {
-      res = await this.#sns.send(
-        new PublishCommand({
-          TopicArn: this.#topicArn,
-          Subject: alertSubject(alert),
-          Message: message,
-          MessageAttributes: attributes,
-        }),
-      );
-    } catch (err) {
-      // An error answer means SNS did not take the message; a timeout or a broken connection does not
-      // tell, so it is passed on as it is (the outcome is unknown).
-      if (answeredWithError(err)) {
+    const command = new PublishCommand({
+      TopicArn: this.#topicArn,
+      Subject: alertSubject(alert),
+      Message: message,
+      MessageAttributes: attributes,
+    });
+    for (let retry = 0; ; retry++) {
+      let res: { MessageId?: string | undefined };
+      try {
+        res = await this.#sns.send(command);
+      } catch (err) {
+        // Anything but a refusal leaves the outcome unknown: passed on as it is, never retried.
+        if (!refused(err)) throw err;
+        if (throttled(err) && retry < this.#backoff.maxRetries) {
+          await this.#backoff.delay(retry);
+          continue;
+        }
         throw new AlertNotPublishedError(alert.id, (err as Error).message, { cause: err });
       }
-      throw err;
+      if (!res.MessageId) throw new AlertPublishError(alert.id, 'SNS returned no MessageId');
+      return res.MessageId;
     }
-    if (!res.MessageId) throw new AlertPublishError(alert.id, 'SNS returned no MessageId');
-    return res.MessageId;
   }
 }

@@ -4,6 +4,7 @@ import { Faults } from './faults.ts';
 interface LedgerEntry {
   readonly alertId: string;
   status: 'claimed' | 'published';
+  readonly token: string;
   claimedAt: number;
   messageId?: string;
 }
@@ -15,7 +16,7 @@ function ledgerKey(alert: Alert): string {
 
 /**
  * In-memory AlertLedger with the DynamoDB ledger's semantics: claim succeeds once per key, confirm
- * marks it published, release gives back only a claim that was never published.
+ * marks it published, release gives back only the token's claim, and only if never published.
  *
  * At most once: a claim is final unless released. There is no lease and no take-over, however old
  * a 'claimed' entry is, so an alert whose publish outcome is unknown is never sent again.
@@ -29,12 +30,12 @@ export class MemoryAlertLedger implements AlertLedger {
     this.#now = options.now ?? Date.now;
   }
 
-  async claim(alert: Alert): Promise<AlertClaim> {
+  async claim(alert: Alert, token: string): Promise<AlertClaim> {
     this.faults.check('before');
     const now = this.#now();
     const key = ledgerKey(alert);
     if (this.#entries.has(key)) return 'already-claimed';
-    this.#entries.set(key, { alertId: alert.id, status: 'claimed', claimedAt: now });
+    this.#entries.set(key, { alertId: alert.id, status: 'claimed', token, claimedAt: now });
     this.faults.check('after');
     return 'claimed';
   }
@@ -42,17 +43,23 @@ export class MemoryAlertLedger implements AlertLedger {
   async confirm(alert: Alert, messageId: string): Promise<void> {
     this.faults.check('before');
     const key = ledgerKey(alert);
-    const entry = this.#entries.get(key) ?? { alertId: alert.id, status: 'claimed', claimedAt: this.#now() };
+    const entry = this.#entries.get(key) ?? {
+      alertId: alert.id,
+      status: 'claimed',
+      token: '',
+      claimedAt: this.#now(),
+    };
     entry.status = 'published';
     entry.messageId = messageId;
     this.#entries.set(key, entry);
     this.faults.check('after');
   }
 
-  async release(alert: Alert): Promise<void> {
+  async release(alert: Alert, token: string): Promise<void> {
     this.faults.check('before');
     const key = ledgerKey(alert);
-    if (this.#entries.get(key)?.status === 'claimed') this.#entries.delete(key);
+    const entry = this.#entries.get(key);
+    if (entry?.status === 'claimed' && entry.token === token) this.#entries.delete(key);
     this.faults.check('after');
   }
 

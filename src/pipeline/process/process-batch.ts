@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { eventTime, type MarketEvent } from '../../domain/market/index.ts';
 import {
   type Alert,
@@ -588,18 +589,27 @@ function firstUnprocessed(w: SymbolWork): string {
 
 /**
  * Claim → publish → confirm. A claimed alert is never published again: a crash after the publish
- * cannot send it twice. Only when the notifier knows nothing was sent is the claim given back, so
- * the retry sends it; when the outcome is unknown (a crash or a timeout between claim and confirm)
- * the alert stays claimed — at most once, never twice — and is logged for the operator.
+ * cannot send it twice. Only when nothing was sent — the claim itself failed (it may have been
+ * stored, its reply lost), or the notifier says so — is the claim given back, so the retry sends it;
+ * when the outcome is unknown (a crash or a timeout between claim and confirm) the alert stays
+ * claimed — at most once, never twice — and is logged for the operator.
  */
 async function publishOnce(alert: Alert, deps: ProcessDeps): Promise<'published' | 'duplicate'> {
-  if ((await deps.ledger.claim(alert)) === 'already-claimed') return 'duplicate';
+  const token = randomUUID();
+  let claim: Awaited<ReturnType<AlertLedger['claim']>>;
+  try {
+    claim = await deps.ledger.claim(alert, token);
+  } catch (err) {
+    await giveBack(alert, token, deps);
+    throw err;
+  }
+  if (claim === 'already-claimed') return 'duplicate';
   let messageId: string;
   try {
     messageId = await deps.notifier.publish(alert);
   } catch (err) {
     if (err instanceof AlertNotPublishedError) {
-      await deps.ledger.release(alert);
+      await giveBack(alert, token, deps);
     } else {
       deps.log.error('alert outcome unknown: it stays claimed and will not be sent again', {
         alertId: alert.id,
@@ -610,6 +620,18 @@ async function publishOnce(alert: Alert, deps: ProcessDeps): Promise<'published'
   }
   await deps.ledger.confirm(alert, messageId);
   return 'published';
+}
+
+/** Releases an unpublished claim; if the ledger fails, the alert stays claimed, and that is said. */
+async function giveBack(alert: Alert, token: string, deps: ProcessDeps): Promise<void> {
+  try {
+    await deps.ledger.release(alert, token);
+  } catch (err) {
+    deps.log.error('alert not published and its claim not given back: it will not be sent', {
+      alertId: alert.id,
+      error: describe(err),
+    });
+  }
 }
 
 function emptyReport(received: number, failures: string[]): BatchReport {

@@ -150,18 +150,20 @@ describe('DynamoDB alert ledger against the emulator', () => {
     message: 'volume 6σ above normal',
   };
 
-  it('claim twice → already-claimed; release → claimable again; confirmed → never released', async () => {
+  it("claim twice → already-claimed; only the claim's own token releases it; confirmed → never released", async () => {
     const ledger = new DynamoDbAlertLedger({
       documents: cloud().clients.documents,
       tableName: env('MARKET_TABLE_NAME'),
     });
-    expect(await ledger.claim(alert)).toBe('claimed');
-    expect(await ledger.claim(alert)).toBe('already-claimed');
-    await ledger.release(alert);
-    expect(await ledger.claim(alert)).toBe('claimed');
+    expect(await ledger.claim(alert, 'first')).toBe('claimed');
+    expect(await ledger.claim(alert, 'second')).toBe('already-claimed');
+    await ledger.release(alert, 'second');
+    expect(await ledger.claim(alert, 'third')).toBe('already-claimed');
+    await ledger.release(alert, 'first');
+    expect(await ledger.claim(alert, 'fourth')).toBe('claimed');
     await ledger.confirm(alert, 'msg-123');
-    await ledger.release(alert);
-    expect(await ledger.claim(alert)).toBe('already-claimed');
+    await ledger.release(alert, 'fourth');
+    expect(await ledger.claim(alert, 'fifth')).toBe('already-claimed');
     const item = await cloud().clients.documents.send(
       new GetCommand({
         TableName: env('MARKET_TABLE_NAME'),
@@ -183,21 +185,21 @@ describe('DynamoDB alert ledger against the emulator', () => {
       now: () => now,
     });
     const a = { ...alert, symbol: 'UNKNOWN', id: 'UNKNOWN#x' };
-    expect(await ledger.claim(a)).toBe('claimed');
+    expect(await ledger.claim(a, 'first')).toBe('claimed');
     now = T0 + 60 * 60_000; // 1 hour later
-    expect(await ledger.claim(a)).toBe('already-claimed');
+    expect(await ledger.claim(a, 'later')).toBe('already-claimed');
     now = T0 + 24 * 60 * 60_000; // 1 day later
-    expect(await ledger.claim(a)).toBe('already-claimed');
+    expect(await ledger.claim(a, 'much later')).toBe('already-claimed');
     const item = await cloud().clients.documents.send(
       new GetCommand({
         TableName: env('MARKET_TABLE_NAME'),
         Key: { pk: 'SYMBOL#UNKNOWN', sk: 'ALERT#volume-spike#2024-03-08T14:30:00.000Z' },
       }),
     );
-    expect(item.Item).toMatchObject({ status: 'claimed', claimedAt: T0, alertId: a.id });
-    // Only release (the notifier knows nothing was sent) gives it back.
-    await ledger.release(a);
-    expect(await ledger.claim(a)).toBe('claimed');
+    expect(item.Item).toMatchObject({ status: 'claimed', claimedAt: T0, alertId: a.id, claimToken: 'first' });
+    // Only its own release (nothing was sent) gives it back.
+    await ledger.release(a, 'first');
+    expect(await ledger.claim(a, 'again')).toBe('claimed');
   });
 });
 

@@ -73,19 +73,21 @@ describe('in-memory processor adapters', () => {
     expect(lines.map((l) => JSON.parse(l).event)).toEqual([{ p: 1 }, { p: 2 }]);
   });
 
-  it('alert ledger: claim once, release gives it back, a published claim is never released', async () => {
+  it("alert ledger: claim once, only the claim's own token gives it back, a published claim is never released", async () => {
     let now = T0;
     const { ledger, notifier } = createMemorySinks({ now: () => now });
-    expect(await ledger.claim(alert)).toBe('claimed');
-    expect(await ledger.claim(alert)).toBe('already-claimed');
-    await ledger.release(alert);
-    expect(await ledger.claim(alert)).toBe('claimed');
+    expect(await ledger.claim(alert, 'first')).toBe('claimed');
+    expect(await ledger.claim(alert, 'second')).toBe('already-claimed');
+    await ledger.release(alert, 'second');
+    expect(ledger.status(alert)).toEqual({ status: 'claimed' });
+    await ledger.release(alert, 'first');
+    expect(await ledger.claim(alert, 'third')).toBe('claimed');
     const id = await notifier.publish(alert);
     await ledger.confirm(alert, id);
-    await ledger.release(alert);
+    await ledger.release(alert, 'third');
     expect(ledger.status(alert)).toEqual({ status: 'published', messageId: id });
     now += 10 * 60_000;
-    expect(await ledger.claim(alert)).toBe('already-claimed');
+    expect(await ledger.claim(alert, 'fourth')).toBe('already-claimed');
   });
 
   it('alert ledger: a claim never confirmed nor released is final however old (at most once)', async () => {
@@ -93,15 +95,15 @@ describe('in-memory processor adapters', () => {
     // and no later retry may take it over and send the alert a second time.
     let now = T0;
     const { ledger } = createMemorySinks({ now: () => now });
-    expect(await ledger.claim(alert)).toBe('claimed');
+    expect(await ledger.claim(alert, 'first')).toBe('claimed');
     now = T0 + 60 * 60_000; // 1 hour later
-    expect(await ledger.claim(alert)).toBe('already-claimed');
+    expect(await ledger.claim(alert, 'later')).toBe('already-claimed');
     now = T0 + 24 * 60 * 60_000; // 1 day later
-    expect(await ledger.claim(alert)).toBe('already-claimed');
+    expect(await ledger.claim(alert, 'much later')).toBe('already-claimed');
     expect(ledger.status(alert)).toEqual({ status: 'claimed' });
-    // Only release (the notifier knows nothing was sent) gives it back.
-    await ledger.release(alert);
-    expect(await ledger.claim(alert)).toBe('claimed');
+    // Only its own release (nothing was sent) gives it back.
+    await ledger.release(alert, 'first');
+    expect(await ledger.claim(alert, 'again')).toBe('claimed');
   });
 
   it('fault injection: before the effect nothing is stored, after it the effect stays', async () => {

@@ -1,12 +1,16 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
 import {
   AlertPublishError,
   alertSubject,
   SnsAlertNotifier,
 } from '../../../src/adapters/aws/sns-alert-notifier.ts';
-import type { Alert } from '../../../src/ports/processor.ts';
+import { LOCAL_CREDENTIALS } from '../../../src/config/aws.ts';
+import { type Alert, AlertNotPublishedError } from '../../../src/ports/processor.ts';
 
 const sns = new SNSClient({ region: 'us-east-1' });
 const snsMock = mockClient(sns);
@@ -70,5 +74,123 @@ describe('SnsAlertNotifier', () => {
     expect(() => new SnsAlertNotifier({ sns, topicArn: 'alerts' })).toThrow(
       /ALERTS_TOPIC_ARN must be an SNS topic ARN/,
     );
+  });
+});
+
+/**
+ * An SNS endpoint on loopback that answers each Publish as scripted: 'ok' (published), 'throttled'
+ * (SNS's 400 Throttled, nothing published), 'error' (a 500 after taking it), 'lost' (taken, then the
+ * connection drops before any answer: published, the reply lost). Unscripted requests are 'ok'.
+ */
+async function scriptedSns(script: ('ok' | 'throttled' | 'error' | 'lost')[]) {
+  const published: string[] = [];
+  let requests = 0;
+  const xml = (body: string) => `<?xml version="1.0"?>${body}`;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c;
+    });
+    req.on('end', () => {
+      const step = script[requests++] ?? 'ok';
+      const message = new URLSearchParams(body).get('Message') ?? '';
+      if (step === 'throttled') {
+        res.writeHead(400, { 'content-type': 'text/xml' });
+        res.end(
+          xml(
+            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>Throttled</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>',
+          ),
+        );
+        return;
+      }
+      published.push(message);
+      if (step === 'lost') {
+        req.socket.destroy();
+        return;
+      }
+      if (step === 'error') {
+        res.writeHead(500, { 'content-type': 'text/xml' });
+        res.end(
+          xml(
+            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>InternalError</Code><Message>internal</Message></Error><RequestId>r</RequestId></ErrorResponse>',
+          ),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(
+        xml(
+          `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-${published.length}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>`,
+        ),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    endpoint,
+    published,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('SnsAlertNotifier through the SDK, the client as the processor builds it', () => {
+  const noSleep = { sleep: async () => {} };
+
+  async function publishWith(
+    script: Parameters<typeof scriptedSns>[0],
+    client = (endpoint: string) =>
+      createAwsClients({ region: 'us-east-1', endpoints: { sns: endpoint }, credentials: LOCAL_CREDENTIALS })
+        .sns,
+  ) {
+    const server = await scriptedSns(script);
+    const sns = client(server.endpoint);
+    try {
+      const notifier = new SnsAlertNotifier({ sns, topicArn: TOPIC, backoff: noSleep });
+      const outcome = await notifier.publish(alert).catch((err: unknown) => err);
+      return { outcome, published: server.published.length, requests: server.requests() };
+    } finally {
+      sns.destroy();
+      await server.close();
+    }
+  }
+
+  it('publishes again after SNS throttled it (nothing was published), once delivered', async () => {
+    expect(await publishWith(['throttled', 'throttled', 'ok'])).toEqual({
+      outcome: 'm-1',
+      published: 1,
+      requests: 3,
+    });
+  });
+
+  it('says nothing was published when SNS still throttles after the retries', async () => {
+    const { outcome, published, requests } = await publishWith([
+      'throttled',
+      'throttled',
+      'throttled',
+      'throttled',
+    ]);
+    expect(outcome).toBeInstanceOf(AlertNotPublishedError);
+    expect([published, requests]).toEqual([0, 4]);
+  });
+
+  it('never sends again after an attempt whose outcome is unknown (reply lost, 5xx): at most once', async () => {
+    for (const unknown of ['lost', 'error'] as const) {
+      const { outcome, published, requests } = await publishWith([unknown, 'ok']);
+      expect(outcome, unknown).toBeInstanceOf(Error);
+      expect(outcome, unknown).not.toBeInstanceOf(AlertNotPublishedError);
+      expect([unknown, published, requests]).toEqual([unknown, 1, 1]);
+    }
+  });
+
+  it("does not take a refusal for 'nothing published' when a retrying SDK client made earlier attempts", async () => {
+    // The SDK's own retries (3 attempts by default): the reply to the first lost, then two refusals.
+    const retrying = (endpoint: string) =>
+      new SNSClient({ region: 'us-east-1', endpoint, credentials: LOCAL_CREDENTIALS });
+    const { outcome, published, requests } = await publishWith(['lost', 'throttled', 'throttled'], retrying);
+    expect(outcome).toBeInstanceOf(Error);
+    expect(outcome).not.toBeInstanceOf(AlertNotPublishedError);
+    expect([published, requests]).toEqual([1, 3]);
   });
 });

@@ -327,10 +327,7 @@ describe('processBatch', () => {
       timing: 'after',
       error: new TimeseriesRowsRejectedError('refused', refused),
     });
-    const report = await processBatch([...aapl, ...msft], {
-      ...depsFor(sinks),
-      timeseries: sinks.timeseries,
-    });
+    const report = await processBatch([...aapl, ...msft], depsFor(sinks));
     expect(report.failures).toEqual([]);
     expect(report.timeseriesRejected).toBe(1);
     expect(sinks.state.get('AAPL')?.lastSequenceNumber).toBe(aapl[4]!.sequenceNumber);
@@ -354,6 +351,43 @@ describe('processBatch', () => {
     expect(sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore')).toHaveLength(0);
     await processBatch(batch, depsFor(sinks));
     expect(sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore')).toHaveLength(1);
+  });
+
+  it('a claim whose reply was lost is given back, so the retry sends the alert once', async () => {
+    const records = jumpDay('JUMP').map((b) => barRecord(b));
+    await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+    // The claim is stored, then the call fails: nothing was published.
+    sinks.ledger.faults.failNext({ timing: 'after' });
+    const batch = records.slice(JUMP_AT, JUMP_AT + 50);
+    expect((await processBatch(batch, depsFor(sinks))).failures).toEqual([batch[0]!.sequenceNumber]);
+    const sent = () => sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore');
+    expect(sent()).toHaveLength(0);
+    await processBatch(batch, depsFor(sinks));
+    expect(sent()).toHaveLength(1);
+    await processBatch(batch, depsFor(sinks));
+    expect(sent()).toHaveLength(1);
+  });
+
+  it('says so when an unpublished claim cannot be given back: the alert stays claimed, never sent twice', async () => {
+    const records = jumpDay('JUMP').map((b) => barRecord(b));
+    await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+    sinks.notifier.faults.failNext({ timing: 'before', error: new AlertNotPublishedError('x', 'throttled') });
+    const release = sinks.ledger.release.bind(sinks.ledger);
+    sinks.ledger.release = async () => {
+      throw new Error('ledger unavailable');
+    };
+    const errors: string[] = [];
+    const log = { ...silent, error: (message: string) => errors.push(message) };
+    const batch = records.slice(JUMP_AT, JUMP_AT + 50);
+    expect((await processBatch(batch, { ...depsFor(sinks), log })).failures).toEqual([
+      batch[0]!.sequenceNumber,
+    ]);
+    expect(errors).toContain('alert not published and its claim not given back: it will not be sent');
+    sinks.ledger.release = release;
+    const retry = await processBatch(batch, depsFor(sinks));
+    expect(retry.failures).toEqual([]);
+    expect(retry.alertsSuppressed).toBeGreaterThan(0);
+    expect(sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore')).toHaveLength(0);
   });
 
   it('an alert whose publish outcome is unknown stays claimed: never sent twice', async () => {
