@@ -74,8 +74,22 @@ export interface MetricsStore {
    * With `latest`, those rows become their symbols' LATEST items, written with the rows and without a
    * condition: the caller knows each is newer than the stored one (the pipeline does, from a symbol's
    * state). Without it, each symbol's newest row is put with a condition that it is newer.
+   * Throws RowsNotWrittenError when only some symbols' items could not be written.
    */
   write(rows: readonly MetricRow[], latest?: readonly MetricRow[]): Promise<void>;
+}
+
+/**
+ * Thrown by a MetricsStore when these symbols' items were not all written (throttled past the
+ * retries: a hot partition, say); every other symbol's items were.
+ */
+export class RowsNotWrittenError extends Error {
+  readonly symbols: readonly string[];
+  constructor(message: string, symbols: readonly string[]) {
+    super(message);
+    this.name = 'RowsNotWrittenError';
+    this.symbols = symbols;
+  }
 }
 
 /** One accepted stream record as stored in the raw zone of the lake. */

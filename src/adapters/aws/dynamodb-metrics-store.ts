@@ -1,5 +1,5 @@
 import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { MetricRow, MetricsStore } from '../../ports/processor.ts';
+import { type MetricRow, type MetricsStore, RowsNotWrittenError } from '../../ports/processor.ts';
 import { isConditionalCheckFailed } from './dynamodb-state-store.ts';
 import {
   type BackoffOptions,
@@ -13,11 +13,13 @@ import {
 /** BatchWriteItem takes at most 25 put/delete requests per call. */
 export const BATCH_WRITE_LIMIT = 25;
 
-export class UnprocessedItemsError extends Error {
+/** Items BatchWriteItem still left unprocessed after the retries, of these symbols. */
+export class UnprocessedItemsError extends RowsNotWrittenError {
   readonly unprocessedCount: number;
-  constructor(tableName: string, count: number, attempts: number) {
+  constructor(tableName: string, count: number, attempts: number, symbols: readonly string[]) {
     super(
-      `DynamoDB BatchWriteItem on ${tableName} left ${count} metric row(s) unprocessed after ${attempts} attempts (throttled)`,
+      `DynamoDB BatchWriteItem on ${tableName} left ${count} item(s) of ${symbols.join(', ')} unprocessed after ${attempts} attempts (throttled)`,
+      symbols,
     );
     this.name = 'UnprocessedItemsError';
     this.unprocessedCount = count;
@@ -87,8 +89,21 @@ export class DynamoDbMetricsStore implements MetricsStore {
     const all = [...items.values()];
     const chunks: Record<string, unknown>[][] = [];
     for (let i = 0; i < all.length; i += BATCH_WRITE_LIMIT) chunks.push(all.slice(i, i + BATCH_WRITE_LIMIT));
+    // Every chunk is written even when one is throttled past its retries, so that only the symbols
+    // whose items are left fail (the error names them); any other error fails the write.
+    const left: Record<string, unknown>[] = [];
+    let attempts = 0;
     for (let i = 0; i < chunks.length; i += this.#writeConcurrency) {
-      await Promise.all(chunks.slice(i, i + this.#writeConcurrency).map((c) => this.#writeChunk(c)));
+      for (const r of await Promise.all(
+        chunks.slice(i, i + this.#writeConcurrency).map((c) => this.#writeChunk(c)),
+      )) {
+        left.push(...r.left);
+        attempts = Math.max(attempts, r.attempts);
+      }
+    }
+    if (left.length > 0) {
+      const symbols = [...new Set(left.map((item) => String(item.symbol)))].sort();
+      throw new UnprocessedItemsError(this.#table, left.length, attempts, symbols);
     }
     if (latest) return;
     const newest = new Map<string, MetricRow>();
@@ -113,18 +128,18 @@ export class DynamoDbMetricsStore implements MetricsStore {
     };
   }
 
-  async #writeChunk(items: readonly Record<string, unknown>[]): Promise<void> {
-    let requests: unknown[] = items.map((Item) => ({ PutRequest: { Item } }));
+  /** Writes a chunk, retrying UnprocessedItems; returns the items still left after the retries. */
+  async #writeChunk(
+    items: readonly Record<string, unknown>[],
+  ): Promise<{ left: Record<string, unknown>[]; attempts: number }> {
+    let requests = items.map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; ; attempt++) {
       const res = await this.#documents.send(
-        new BatchWriteCommand({
-          RequestItems: { [this.#table]: requests as { PutRequest: { Item: Record<string, unknown> } }[] },
-        }),
+        new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
       );
-      const left = res.UnprocessedItems?.[this.#table] ?? [];
-      if (left.length === 0) return;
-      if (attempt >= this.#backoff.maxRetries) {
-        throw new UnprocessedItemsError(this.#table, left.length, attempt + 1);
+      const left = (res.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+      if (left.length === 0 || attempt >= this.#backoff.maxRetries) {
+        return { left: left.map((r) => r.PutRequest.Item), attempts: attempt + 1 };
       }
       requests = left;
       await this.#backoff.delay(attempt);

@@ -11,6 +11,7 @@ import {
   type MetricsStore,
   type RejectedRecord,
   type RejectedRecordSink,
+  RowsNotWrittenError,
   type StreamRecord,
   type SymbolStateRecord,
   type SymbolStateStore,
@@ -315,9 +316,11 @@ export async function processBatch(
   const timeseries = deps.timeseries;
   const sinks = Promise.all([
     batchWork.length > 0 &&
-      around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestRows)).catch((err: unknown) =>
-        failSymbols('metrics', batchWork, err),
-      ),
+      around('metrics', () => deps.metrics.write(rowsOf(batchWork), latestRows)).catch((err: unknown) => {
+        // Throttled past the retries on some symbols' items (a hot partition): only those fail.
+        const unwritten = err instanceof RowsNotWrittenError ? new Set(err.symbols) : undefined;
+        failSymbols('metrics', unwritten ? batchWork.filter((w) => unwritten.has(w.symbol)) : batchWork, err);
+      }),
     timeseries &&
       batchWork.length > 0 &&
       around('timeseries', () => timeseries.write(rowsOf(batchWork))).catch((err: unknown) => {

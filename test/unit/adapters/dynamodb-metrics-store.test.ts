@@ -6,7 +6,7 @@ import {
   DynamoDbMetricsStore,
   UnprocessedItemsError,
 } from '../../../src/adapters/aws/dynamodb-metrics-store.ts';
-import type { MetricRow } from '../../../src/ports/processor.ts';
+import { type MetricRow, RowsNotWrittenError } from '../../../src/ports/processor.ts';
 
 const TABLE = 'market';
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -149,8 +149,38 @@ describe('DynamoDbMetricsStore.write', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnprocessedItemsError);
     expect((err as UnprocessedItemsError).unprocessedCount).toBe(3);
-    expect((err as Error).message).toMatch(/left 3 metric row\(s\) unprocessed after 3 attempts/);
+    expect((err as Error).message).toMatch(/left 3 item\(s\) of NVDA unprocessed after 3 attempts/);
+    expect((err as UnprocessedItemsError).symbols).toEqual(['NVDA']);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('writes every chunk when one symbol is throttled past the retries, and names only that symbol', async () => {
+    ddb.on(PutCommand).resolves({});
+    // A hot partition: NVDA's items are left unprocessed on every attempt, the others written.
+    ddb.on(BatchWriteCommand).callsFake((input) => ({
+      UnprocessedItems: {
+        [TABLE]: (input.RequestItems[TABLE] as Put[]).filter((p) => p.PutRequest.Item.symbol === 'NVDA'),
+      },
+    }));
+    const store = new DynamoDbMetricsStore({
+      documents,
+      tableName: TABLE,
+      ttlDays: 7,
+      backoff: { ...noSleep, maxRetries: 2 },
+      writeConcurrency: 1,
+    });
+    const rows = ['AAPL', 'NVDA', 'MSFT'].flatMap((s) => Array.from({ length: 30 }, (_, i) => bar(s, i, i)));
+    const err = await store.write(rows).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RowsNotWrittenError);
+    expect((err as RowsNotWrittenError).symbols).toEqual(['NVDA']);
+    const written = new Set(
+      ddb
+        .commandCalls(BatchWriteCommand)
+        .flatMap((c) => c.args[0].input.RequestItems![TABLE] as Put[])
+        .map((p) => p.PutRequest.Item.symbol),
+    );
+    // The chunks after NVDA's were still sent: MSFT's rows come last.
+    expect([...written].sort()).toEqual(['AAPL', 'MSFT', 'NVDA']);
   });
 
   it('refuses a non-positive TTL', () => {

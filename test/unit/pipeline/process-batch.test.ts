@@ -11,6 +11,7 @@ import {
 } from '../../../src/pipeline/process/process-batch.ts';
 import {
   AlertNotPublishedError,
+  RowsNotWrittenError,
   type SymbolStateStore,
   TimeseriesRowsRejectedError,
 } from '../../../src/ports/processor.ts';
@@ -340,6 +341,25 @@ describe('processBatch', () => {
     const failed = await processBatch(next, depsFor(sinks));
     expect(failed.failures).toEqual([next[0]!.sequenceNumber]);
     expect(failed.timeseriesRejected).toBe(0);
+  });
+
+  it('fails only the symbols whose rows the store could not write (a hot partition); the others advance', async () => {
+    const aapl = aaplBars()
+      .slice(0, 5)
+      .map((b) => barRecord(b));
+    const msft = aaplBars()
+      .slice(0, 5)
+      .map((b) => barRecord({ ...b, symbol: 'MSFT' }));
+    sinks.metrics.faults.failNext({ timing: 'after', error: new RowsNotWrittenError('throttled', ['MSFT']) });
+    const report = await processBatch([...aapl, ...msft], depsFor(sinks));
+    expect(report.failures).toEqual([msft[0]!.sequenceNumber]);
+    expect(sinks.state.get('AAPL')?.lastSequenceNumber).toBe(aapl[4]!.sequenceNumber);
+    expect(sinks.state.get('MSFT')).toBeUndefined();
+    // The retry writes MSFT's rows and advances it; AAPL's records are covered.
+    const retry = await processBatch([...aapl, ...msft], depsFor(sinks));
+    expect(retry.failures).toEqual([]);
+    expect(sinks.state.get('MSFT')?.lastSequenceNumber).toBe(msft[4]!.sequenceNumber);
+    expect(sinks.metrics.count('MSFT', 'bar')).toBe(5);
   });
 
   it('a failed publish releases its claim so the retry sends the alert', async () => {
