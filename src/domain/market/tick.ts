@@ -15,14 +15,20 @@ function numberIssue(what: string, input: unknown): string {
 const finite = (what: string) => z.number({ error: (iss) => numberIssue(what, iss.input) });
 export const positivePrice = (what = 'price') => finite(what).positive(`${what} must be positive`);
 export const nonNegative = (what: string) => finite(what).nonnegative(`${what} must not be negative`);
+/** The last instant a Date holds (year 275760): any later time has no calendar day or ISO form. */
+export const MAX_EPOCH_MS = 8_640_000_000_000_000;
 export const epochMillis = (what: string) =>
-  finite(what).int(`${what} must be whole epoch milliseconds`).positive(`${what} must be after 1970`);
+  finite(what)
+    .int(`${what} must be whole epoch milliseconds`)
+    .positive(`${what} must be after 1970`)
+    .max(MAX_EPOCH_MS, `${what} must be a date (at most ${MAX_EPOCH_MS} ms)`);
 
 // The same checks as plain predicates, for the decoders' fast paths (`plainValidTick`, `plainValidBar`).
 export const isFiniteNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 export const isPositive = (x: unknown): x is number => isFiniteNumber(x) && x > 0;
 export const isNonNegative = (x: unknown): x is number => isFiniteNumber(x) && x >= 0;
-export const isEpochMillis = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) > 0;
+export const isEpochMillis = (x: unknown): x is number =>
+  Number.isSafeInteger(x) && (x as number) > 0 && (x as number) <= MAX_EPOCH_MS;
 
 /** Where a market event came from. */
 export const SourceSchema = z.enum(['yahoo', 'replay', 'synthetic']);

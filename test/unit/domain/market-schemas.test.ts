@@ -195,6 +195,12 @@ describe('market schemas: each corruption is rejected naming the field', () => {
       reason: /must not be negative/,
       apply: (t: Tick) => ({ ...t, dayVolume: -100 }),
     }),
+    // Past the last instant a Date holds: no calendar day, no ISO form (this once threw instead).
+    fc.constantFrom(8_640_000_000_000_001, 9_000_000_000_000_000).map((v) => ({
+      field: 'time',
+      reason: /time must be a date/,
+      apply: (t: Tick) => ({ ...t, time: v }),
+    })),
     fc.constant({
       field: 'dayHigh',
       reason: /dayHigh .* is below dayLow/,
@@ -273,6 +279,7 @@ describe('market schemas: the fast path of the validators agrees with the schema
   const fieldValue = fc.oneof(
     badNumber,
     fc.constantFrom(undefined, 0, -0, -1, 1, 5e-324, 1.5, 60_000, Number.MAX_SAFE_INTEGER + 2, 2 ** 53),
+    fc.constantFrom(8_640_000_000_000_000, 8_640_000_000_000_001, 8_640_000_000_060_000),
     fc.constantFrom('1m', '5m', 'USD', 'usd', 'REGULAR', 'regular', 'none', 'yahoo', 'AAPL', 'aapl'),
     fc.constantFrom(NOW, NOW + MAX_FUTURE_SKEW_MS + 60_000, Date.parse('2024-10-02T13:30:00Z') + 1),
     fc.anything(),

@@ -119,6 +119,15 @@ describe('processBatch', () => {
       0,
       record(encodeMarketEvent({ kind: 'bar', bar: { ...bars[0]!, symbol: 'MSFT' } }), 'AAPL'),
     );
+    // A time past the last instant a Date holds (its validation once threw, failing the batch).
+    records.splice(
+      40,
+      0,
+      record(
+        '{"v":1,"kind":"tick","data":{"symbol":"AAPL","time":8640000000000001,"price":1,"source":"replay"}}',
+        'AAPL',
+      ),
+    );
     // Sequence numbers must stay increasing in batch order.
     const ordered = records.map((r, i) => ({ ...r, sequenceNumber: (10n ** 20n + BigInt(i)).toString() }));
 
@@ -129,11 +138,13 @@ describe('processBatch', () => {
       ordered[10]!.sequenceNumber,
       ordered[20]!.sequenceNumber,
       ordered[30]!.sequenceNumber,
+      ordered[40]!.sequenceNumber,
     ]);
     const reasons = sinks.rejects.records.map((r) => r.reason);
     expect(reasons[0]).toMatch(/not JSON/);
     expect(reasons[1]).toMatch(/start: start must be aligned to a whole minute|high/);
     expect(reasons[2]).toMatch(/partitionKey 'AAPL' does not match the event's symbol 'MSFT'/);
+    expect(reasons[3]).toMatch(/time must be a date/);
     expect(sinks.metrics.count('AAPL', 'bar')).toBe(50);
     expect(sinks.state.get('AAPL')!.lastSequenceNumber).toBe(ordered[ordered.length - 1]!.sequenceNumber);
   });
