@@ -23,12 +23,15 @@ export interface ReplayOptions extends ParseContext {
   readonly clock?: () => number;
 }
 
-/** Parses a `--speed` value: `max` or a positive multiple of real time. */
+/** A plain decimal number (`60`, `0.5`, `.5`), optionally followed by `x`: no hex, exponent or sign. */
+const DECIMAL_SPEED = /^(?:\d+(?:\.\d*)?|\.\d+)x?$/i;
+
+/** Parses a `--speed` value: `max` or a positive multiple of real time, in plain decimal. */
 export function parseSpeed(s: string): ReplaySpeed {
   if (s === 'max') return 'max';
-  const n = Number(s.replace(/x$/i, ''));
+  const n = DECIMAL_SPEED.test(s) ? Number(s.replace(/x$/i, '')) : Number.NaN;
   if (!Number.isFinite(n) || n <= 0)
-    throw new Error(`--speed must be "max" or a positive number (e.g. 1, 10, 60x), got "${s}"`);
+    throw new Error(`--speed must be "max" or a positive decimal number (e.g. 1, 0.5, 10, 60x), got "${s}"`);
   return n;
 }
 

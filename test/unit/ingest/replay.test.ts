@@ -204,8 +204,30 @@ describe('replay input errors', () => {
     await collect(src);
     // gaps 40h, 1h, 32h at 3600x → 40 s, 1 s, 32 s
     expect(waits).toEqual([40_000, 1_000, 32_000]);
+  });
+
+  it('--speed takes max or a plain positive decimal number (with an optional x), nothing else', () => {
     expect(parseSpeed('max')).toBe('max');
     expect(parseSpeed('60x')).toBe(60);
-    expect(() => parseSpeed('0')).toThrow(/--speed must be "max" or a positive number/);
+    expect(parseSpeed('60')).toBe(60);
+    expect(parseSpeed('0.5')).toBe(0.5);
+    expect(parseSpeed('.5x')).toBe(0.5);
+    // Number() would read these as 16, 16, 1000, 5 and 60: refused instead.
+    for (const s of [
+      '0x10',
+      '0X10',
+      '1e3',
+      ' 5',
+      '+60',
+      '0b101',
+      'Infinity',
+      '',
+      'x',
+      '1.2.3',
+      '-1',
+      '0',
+      '0.0',
+    ])
+      expect(() => parseSpeed(s), s).toThrow(/--speed must be "max" or a positive decimal number/);
   });
 });
