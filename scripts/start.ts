@@ -123,6 +123,7 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
           .split(',')
           .map((x) => x.trim().toUpperCase())
           .filter(Boolean);
+        if (list.length === 0) throw new UsageError('--synthetic needs at least one symbol (like AAPL,MSFT)');
         for (const sym of list)
           if (!SymbolSchema.safeParse(sym).success) throw new UsageError(`--synthetic: bad symbol "${sym}"`);
         args.synthetic = list;
@@ -146,6 +147,10 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   } else if (args.json) {
     throw new UsageError('--json applies to --cloud-only (the pipeline prints its --once summary as JSON)');
   }
+  if (args.synthetic && args.once && !args.cloudOnly)
+    throw new UsageError(
+      `--synthetic is endless: ${given.has('--once') ? '--once' : 'TICKSTREAM_START_ONCE'} would never end (Ctrl-C stops it)`,
+    );
   // Before the local cloud boots, not after.
   const replay = args.replay ? statSync(args.replay, { throwIfNoEntry: false }) : undefined;
   if (args.replay && !(replay?.isFile() || replay?.isFIFO()))

@@ -28,6 +28,8 @@ describe('command-line usage errors', () => {
       /--cloud-only runs no feed: --synthetic would be ignored/,
     ],
     [['--json', '--once'], /--json applies to --cloud-only/],
+    [['--synthetic', ',', '--once'], /--synthetic needs at least one symbol/],
+    [['--synthetic', 'AAA,BBB', '--once'], /--synthetic is endless: --once would never end/],
     [['--stage', 'pr-1', '--once'], /--stage "pr-1" must be lower-case letters and digits/],
   ] as const) {
     it(`npm start ${args.join(' ')}: refused before anything boots`, () => {
