@@ -4,8 +4,8 @@
  * the template (resolved against the local cloud) and driven by a local event source mapping.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import writeFileAtomic from 'write-file-atomic';
 import type { LocalCloud } from '../local/local-cloud.ts';
@@ -35,6 +35,9 @@ export interface MappingPlan {
 }
 
 type Json = Record<string, unknown>;
+
+/** Where serverless.yml is: the template's handler paths (`functions/process-ticks.handler`) are relative to it. */
+const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function getAttTarget(value: unknown): string | undefined {
   const att = (value as Json | undefined)?.['Fn::GetAtt'];
@@ -139,7 +142,7 @@ export class FileCheckpointStore implements CheckpointStore {
 
 export interface LocalPipelineOptions {
   readonly cloud: LocalCloud;
-  /** Project root the handler paths are relative to (default: the current directory). */
+  /** Project root the handler paths are relative to (default: this project's, whatever the current directory). */
   readonly root?: string;
   /** Overrides of the template's mapping settings (the latency bench uses a zero batching window). */
   readonly overrides?: Partial<Pick<MappingPlan, 'batchSize' | 'batchingWindowSeconds'>>;
@@ -174,7 +177,7 @@ export function lambdaContext(functionName: string): Context {
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const { cloud } = options;
-  const root = options.root ?? process.cwd();
+  const root = options.root ?? PROJECT_ROOT;
   const mappings = kinesisMappings(cloud.template);
   const pollers: KinesisEventSourcePoller[] = [];
   const checkpointStores: FileCheckpointStore[] = [];

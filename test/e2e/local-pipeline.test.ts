@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalLake } from '../../scripts/local/lake-sql.ts';
@@ -17,6 +18,7 @@ import { realTemplate } from '../support/local-cloud.ts';
 import { AAPL_SAMPLE, aaplSampleBars } from '../support/samples.ts';
 
 const SAMPLE = AAPL_SAMPLE;
+const START = fileURLToPath(new URL('../../scripts/start.ts', import.meta.url));
 
 interface Summary {
   ticksIn: number;
@@ -32,10 +34,13 @@ interface Summary {
 }
 
 /** `npm start -- <args> --once` in a child process: its exit code and output. */
-function start(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function start(
+  args: string[],
+  cwd = process.cwd(),
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/start.ts', ...args, '--once'], {
-      cwd: process.cwd(),
+    const child = spawn(process.execPath, [START, ...args, '--once'], {
+      cwd,
       env: { ...process.env, NODE_OPTIONS: '' },
     });
     let stdout = '';
@@ -56,8 +61,11 @@ function start(args: string[]): Promise<{ code: number | null; stdout: string; s
 }
 
 /** `start`, with the summary the last stdout line holds. */
-async function runOnce(args: string[]): Promise<{ code: number | null; summary: Summary; stderr: string }> {
-  const { code, stdout, stderr } = await start(args);
+async function runOnce(
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number | null; summary: Summary; stderr: string }> {
+  const { code, stdout, stderr } = await start(args, cwd);
   const last = stdout.trim().split('\n').at(-1) ?? '';
   try {
     return { code, summary: JSON.parse(last) as Summary, stderr };
@@ -170,6 +178,15 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       dynamodbMetricRows: 9,
     });
     expect(run.stderr).toMatch(/high/);
+  });
+
+  it('runs from any current directory (the handler is found under the project, not the cwd)', async () => {
+    const elsewhere = tempDir();
+    const file = join(elsewhere, 'bars.csv');
+    writeFileSync(file, `${readFileSync(SAMPLE, 'utf8').trim().split('\n').slice(0, 6).join('\n')}\n`);
+    const run = await runOnce(['--ephemeral', '--replay', 'bars.csv'], elsewhere);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.summary).toMatchObject({ ticksIn: 5, recordsPut: 5, processed: 5, dynamodbMetricRows: 5 });
   });
 
   it('says on the terminal why a file cannot be replayed, and exits 1', async () => {
