@@ -18,6 +18,7 @@ import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/format
 import {
   BUNDLED_SAMPLES,
   parseSpeed,
+  type ReplayInspection,
   ReplaySource,
   type ReplaySpeed,
 } from '../src/adapters/replay/replay-source.ts';
@@ -169,7 +170,7 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
                     [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
   (no feed option)  replay the bundled real samples (data/samples: AAPL 2024-10-02, SPY Jan 2011, S&P 500 Nov 2019)
   --replay FILE     replay this file (formats: ${REPLAY_FORMATS.join(', ')}; detected unless --format)
-  --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY)
+  --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY, CSV without a symbol column)
   --speed max|N     as fast as the stream takes it (default), or N times real time
   --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C)
   --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
@@ -178,6 +179,28 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
   --state-dir DIR   where emulator state persists (default .local/; env TICKSTREAM_STATE_DIR)
   --ephemeral       keep state in a temp directory, deleted on stop
   --json            with --cloud-only: print the local cloud as one JSON object (last stdout line)`;
+
+/**
+ * What can be known of --replay's file before anything boots: that it can be read as a replay
+ * (not empty, of a known format), and that --symbol is given exactly when the file has no symbol of
+ * its own (the flag would otherwise be ignored, or would rename the file's symbol).
+ */
+export async function checkReplay(args: StartArgs, source: ReplaySource): Promise<void> {
+  let file: ReplayInspection;
+  try {
+    file = await source.inspect();
+  } catch (e) {
+    throw new UsageError(`--replay ${args.replay}: ${(e as Error).message}`);
+  }
+  if (file.carriesSymbol && args.symbol)
+    throw new UsageError(
+      `--symbol: ${args.replay} (${file.format}) names its own symbol; --symbol is for files that have none (NinjaTrader, M/D/YYYY or a CSV without a symbol column)`,
+    );
+  if (!file.carriesSymbol && !args.symbol)
+    throw new UsageError(
+      `--replay ${args.replay} (${file.format}) names no symbol: pass --symbol (e.g. --symbol SPY)`,
+    );
+}
 
 function feedsFor(args: StartArgs): MarketSource[] {
   if (args.synthetic) {
@@ -223,10 +246,9 @@ export function summaryJson(cloud: LocalCloud) {
 }
 
 /** The pipeline mode: cloud + processor + feed; the view (or, with --once, a JSON summary) on stdout. */
-async function runWholePipeline(args: StartArgs): Promise<number> {
+async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise<number> {
   // The functions' console output is routed to a log file once the pipeline starts: write directly.
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  const feeds = feedsFor(args);
   const cloud = await startLocalCloud({
     stage: args.stage,
     ...(args.stateDir ? { stateDir: args.stateDir } : {}),
@@ -268,15 +290,20 @@ async function runWholePipeline(args: StartArgs): Promise<number> {
 
 async function main(): Promise<number> {
   let args: StartArgs;
+  let feeds: MarketSource[] = [];
   try {
     args = parseStartArgs(process.argv.slice(2));
+    if (!args.cloudOnly) {
+      feeds = feedsFor(args);
+      if (args.replay) await checkReplay(args, feeds[0] as ReplaySource);
+    }
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     if (e.message) console.error(`npm start: ${e.message}`);
     console.error(USAGE);
     return e.message ? 2 : 0;
   }
-  if (!args.cloudOnly) return runWholePipeline(args);
+  if (!args.cloudOnly) return runWholePipeline(args, feeds);
   const cloud = await startLocalCloud({
     stage: args.stage,
     ...(args.stateDir ? { stateDir: args.stateDir } : {}),

@@ -9,7 +9,7 @@ import {
 } from '../../domain/market/index.ts';
 import { NEW_YORK, sessionOf, zonedTimeToUtc } from '../../pipeline/ingest/market-hours.ts';
 import type { SourceIssue } from '../../ports/market-source.ts';
-import { chartToBars, rawChartToChartLike } from '../yahoo/map.ts';
+import { type ChartLike, chartToBars, rawChartToChartLike } from '../yahoo/map.ts';
 
 /**
  * Replay file formats:
@@ -60,6 +60,17 @@ export function detectFormat(head: string): ReplayFormat {
 export function splitCsv(line: string): string[] {
   // The bundled formats have no quoted commas; strip surrounding quotes only.
   return line.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+}
+
+/**
+ * The columns of a CSV header line (lower-case), checked to have a time column. `symbol` among them
+ * means the file names each row's symbol.
+ */
+export function csvHeader(line: string): string[] {
+  const cols = splitCsv(line.replace(/^\uFEFF/, '')).map((h) => h.toLowerCase());
+  if (!TIME_COLUMNS.some((t) => cols.includes(t)))
+    throw new Error(`CSV header has no time column (one of ${TIME_COLUMNS.join(', ')}): ${line}`);
+  return cols;
 }
 
 export interface ParseContext {
@@ -170,10 +181,7 @@ export function lineParser(
         if (line.trim() === '') return null;
         const at = `line ${n}`;
         if (!cols) {
-          cols = splitCsv(line.replace(/^\uFEFF/, '')).map((h) => h.toLowerCase());
-          if (!TIME_COLUMNS.some((t) => cols!.includes(t))) {
-            throw new Error(`CSV header has no time column (one of ${TIME_COLUMNS.join(', ')}): ${line}`);
-          }
+          cols = csvHeader(line);
           if (!cols.includes('symbol') && !ctx.symbol) {
             throw new Error('CSV has no symbol column: pass --symbol (e.g. --symbol ^GSPC)');
           }
@@ -246,11 +254,8 @@ export function parseTime(raw: string, zone: string): number {
   );
 }
 
-/** Bars of a Yahoo chart document (raw, or recorded by yahoo-finance2). */
-export function parseYahooChart(
-  text: string,
-  ctx: ParseContext,
-): { events: MarketEvent[]; issues: SourceIssue[] } {
+/** The chart of a Yahoo chart document (raw, or recorded by yahoo-finance2); its `meta.symbol` names the symbol. */
+export function readYahooChart(text: string): ChartLike {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -265,8 +270,15 @@ export function parseYahooChart(
       : typeof rec.response?.body === 'string'
         ? JSON.parse(rec.response.body)
         : rec;
-  const chart = rawChartToChartLike(body);
-  const out = chartToBars(chart, {
+  return rawChartToChartLike(body);
+}
+
+/** Bars of a Yahoo chart document (raw, or recorded by yahoo-finance2). */
+export function parseYahooChart(
+  text: string,
+  ctx: ParseContext,
+): { events: MarketEvent[]; issues: SourceIssue[] } {
+  const out = chartToBars(readYahooChart(text), {
     now: ctx.now ?? Date.now(),
     ...(ctx.symbol ? { symbol: ctx.symbol } : {}),
     source: 'replay',

@@ -1,15 +1,18 @@
 import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { eventSymbol, eventTime, type MarketEvent } from '../../domain/market/index.ts';
 import { sleep } from '../../pipeline/ingest/backoff.ts';
 import type { MarketSource, SourceIssue } from '../../ports/market-source.ts';
 import {
+  csvHeader,
   detectFormat,
   lineParser,
   type ParseContext,
   parseYahooChart,
   type ReplayFormat,
+  readYahooChart,
 } from './formats.ts';
 
 export type ReplaySpeed = 'max' | number;
@@ -35,7 +38,9 @@ export function parseSpeed(s: string): ReplaySpeed {
   return n;
 }
 
-async function fileHead(file: string, bytes = 4096): Promise<string> {
+const HEAD_BYTES = 4096;
+
+async function fileHead(file: string, bytes = HEAD_BYTES): Promise<string> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(bytes);
@@ -44,6 +49,22 @@ async function fileHead(file: string, bytes = 4096): Promise<string> {
   } finally {
     await fh.close();
   }
+}
+
+/** A pipe read from its start: what was read for the head, and the rest, still to come. */
+interface OpenedPipe {
+  readonly head: Buffer[];
+  readonly rest: AsyncIterator<Buffer>;
+}
+
+/** What a replay file is, known from its head (a Yahoo chart: from the whole document). */
+export interface ReplayInspection {
+  readonly format: ReplayFormat;
+  /**
+   * The file names its events' symbol (a CSV symbol column, the NDJSON envelope, the chart's meta);
+   * otherwise the replay needs one given (NinjaTrader, a CSV without a symbol column).
+   */
+  readonly carriesSymbol: boolean;
 }
 
 /**
@@ -56,6 +77,10 @@ export class ReplaySource implements MarketSource {
   private readonly o: ReplayOptions;
   private readonly found: SourceIssue[] = [];
   private detected: ReplayFormat | undefined;
+  #head: Promise<string> | undefined;
+  /** Set when the file is a pipe (`--replay <(zcat day.csv.gz)`) whose head was read: it cannot be reopened. */
+  #pipe: OpenedPipe | undefined;
+  #text: Promise<string> | undefined;
 
   constructor(o: ReplayOptions) {
     this.o = o;
@@ -69,10 +94,77 @@ export class ReplaySource implements MarketSource {
   /** The format used (after detection). */
   async format(): Promise<ReplayFormat> {
     if (this.detected) return this.detected;
-    const f =
-      this.o.format && this.o.format !== 'auto' ? this.o.format : detectFormat(await fileHead(this.o.file));
+    const f = this.o.format && this.o.format !== 'auto' ? this.o.format : detectFormat(await this.head());
     this.detected = f;
     return f;
+  }
+
+  /**
+   * The format and whether the file names its symbol, before the replay; throws, with the reason,
+   * for a file that cannot be replayed as it starts (empty, of no known format, a CSV header
+   * without a time column, a chart that is not JSON).
+   */
+  async inspect(): Promise<ReplayInspection> {
+    const head = (await this.head()).replace(/^\uFEFF/, '');
+    if (head.trim() === '') throw new Error(`${this.o.file} is empty`);
+    const format = await this.format();
+    switch (format) {
+      case 'ninjatrader':
+        return { format, carriesSymbol: false };
+      case 'ndjson':
+        return { format, carriesSymbol: true };
+      case 'yahoo-chart':
+        return { format, carriesSymbol: typeof readYahooChart(await this.text()).meta.symbol === 'string' };
+      case 'csv':
+      case 'mdy-ny': {
+        const header = head.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+        return { format, carriesSymbol: csvHeader(header).includes('symbol') };
+      }
+    }
+  }
+
+  /** The file's first bytes (read once). A pipe's are kept: the replay goes on from them. */
+  private head(): Promise<string> {
+    this.#head ??= (async () => {
+      if (!(await stat(this.o.file)).isFIFO()) return fileHead(this.o.file);
+      // A pipe cannot be read at a position, nor twice: read its head from the stream, and keep it.
+      const rest = createReadStream(this.o.file)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      const head: Buffer[] = [];
+      let n = 0;
+      while (n < HEAD_BYTES) {
+        const r = await rest.next();
+        if (r.done) break;
+        head.push(r.value);
+        n += r.value.length;
+      }
+      this.#pipe = { head, rest };
+      return Buffer.concat(head).subarray(0, HEAD_BYTES).toString('utf8');
+    })();
+    return this.#head;
+  }
+
+  /** The file's bytes from its start: a pipe's head, then the rest of the pipe. */
+  private input(): Readable {
+    const pipe = this.#pipe;
+    if (!pipe) return createReadStream(this.o.file);
+    this.#pipe = undefined;
+    return Readable.from(
+      (async function* () {
+        yield* pipe.head;
+        for (let r = await pipe.rest.next(); !r.done; r = await pipe.rest.next()) yield r.value;
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  /** The whole file as text (read once). */
+  private text(): Promise<string> {
+    this.#text ??= (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of this.input()) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    })();
+    return this.#text;
   }
 
   async *events(signal?: AbortSignal): AsyncGenerator<MarketEvent> {
@@ -113,7 +205,7 @@ export class ReplaySource implements MarketSource {
     };
 
     if (format === 'yahoo-chart') {
-      const { events, issues } = parseYahooChart(await readFile(this.o.file, 'utf8'), this.o);
+      const { events, issues } = parseYahooChart(await this.text(), this.o);
       this.found.push(...issues);
       for (const [i, e] of events.entries()) {
         if (signal?.aborted) return;
@@ -125,7 +217,7 @@ export class ReplaySource implements MarketSource {
     }
     const parse = lineParser(format, this.o);
     const rl = createInterface({
-      input: createReadStream(this.o.file, 'utf8'),
+      input: this.input(),
       crlfDelay: Number.POSITIVE_INFINITY,
     });
     let n = 0;

@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +182,66 @@ describe('replay input errors', () => {
   it('asks for --symbol when the file has none', async () => {
     const src = new ReplaySource({ file: sample('spy-2011-01-ninjatrader.csv') });
     await expect(collect(src)).rejects.toThrow(/pass --symbol/);
+  });
+
+  it('inspects a file before its replay: its format, and whether it names its symbol', async () => {
+    const inspect = (file: string) => new ReplaySource({ file }).inspect();
+    expect(await inspect(sample('aapl-2024-10-02.csv'))).toEqual({ format: 'csv', carriesSymbol: true });
+    expect(await inspect(sample('spy-2011-01-ninjatrader.csv'))).toEqual({
+      format: 'ninjatrader',
+      carriesSymbol: false,
+    });
+    expect(await inspect(sample('sp500-2019-11-05-to-08.csv'))).toEqual({
+      format: 'mdy-ny',
+      carriesSymbol: false,
+    });
+    expect(await inspect(sample('yahoo-chart-AAPL-2024-10-02-1m.json'))).toEqual({
+      format: 'yahoo-chart',
+      carriesSymbol: true,
+    });
+    expect(await inspect(fixture('dst-2024-11-03.ndjson'))).toEqual({
+      format: 'ndjson',
+      carriesSymbol: true,
+    });
+    const recorded = JSON.parse(readFileSync(sample('yahoo-chart-AAPL-2024-10-02-1m.json'), 'utf8'));
+    const body = JSON.parse(recorded.response.body);
+    delete body.chart.result[0].meta.symbol;
+    expect(await inspect(tmpFile('chart.json', JSON.stringify(body)))).toEqual({
+      format: 'yahoo-chart',
+      carriesSymbol: false,
+    });
+
+    await expect(inspect(tmpFile('empty.csv', ''))).rejects.toThrow(/empty\.csv is empty/);
+    await expect(inspect(tmpFile('blank.csv', '\uFEFF\n \n'))).rejects.toThrow(/blank\.csv is empty/);
+    await expect(inspect(tmpFile('x.txt', 'hello world\n'))).rejects.toThrow(
+      /cannot detect the replay format/,
+    );
+    await expect(inspect(tmpFile('t.csv', 'a,b\n1,2\n'))).rejects.toThrow(/CSV header has no time column/);
+    await expect(
+      new ReplaySource({ file: tmpFile('e.csv', ''), format: 'ninjatrader' }).inspect(),
+    ).rejects.toThrow(/is empty/);
+  });
+
+  it('replays a pipe (--replay <(zcat day.csv.gz)) with the format detected from its head', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-fifo-'));
+    const fifo = join(dir, 'day.csv');
+    execFileSync('mkfifo', [fifo]);
+    const text = readFileSync(sample('aapl-2024-10-02.csv'));
+    // The writer waits for the reader to open the pipe; it writes the whole file (more than one head).
+    const writer = new Promise<void>((resolve, reject) => {
+      const w = createWriteStream(fifo);
+      w.on('error', reject);
+      w.end(text, () => resolve());
+    });
+    const src = new ReplaySource({ file: fifo });
+    expect(await src.inspect()).toEqual({ format: 'csv', carriesSymbol: true });
+    const ev = await collect(src);
+    await writer;
+    expect(text.length).toBeGreaterThan(4096);
+    expect(src.issues()).toEqual([]);
+    const direct = await collect(new ReplaySource({ file: sample('aapl-2024-10-02.csv') }));
+    expect(ev).toEqual(direct);
+    expect(ev).toHaveLength(389);
   });
 
   it('says which formats exist when it cannot detect one', () => {

@@ -4,10 +4,22 @@
  * doing nothing).
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'cli-usage-'));
+const scratchFile = (name: string, text: string) => {
+  const f = join(scratch, name);
+  writeFileSync(f, text);
+  return f;
+};
+const EMPTY = scratchFile('empty.csv', '');
+const UNKNOWN = scratchFile('notes.txt', 'hello world\n');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const run = (script: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) =>
   spawnSync(process.execPath, [script, ...args], { cwd: root, encoding: 'utf8', env, timeout: 60_000 });
 
@@ -31,6 +43,31 @@ describe('command-line usage errors', () => {
     [['--synthetic', ',', '--once'], /--synthetic needs at least one symbol/],
     [['--synthetic', 'AAA,BBB', '--once'], /--synthetic is endless: --once would never end/],
     [['--stage', 'pr-1', '--once'], /--stage "pr-1" must be lower-case letters and digits/],
+    [['--replay', EMPTY, '--once'], /--replay .*empty\.csv: .*empty\.csv is empty/],
+    [
+      ['--replay', UNKNOWN, '--once'],
+      /cannot detect the replay format from the first line "hello world"; pass --format/,
+    ],
+    [
+      ['--replay', 'data/samples/spy-2011-01-ninjatrader.csv', '--once'],
+      /--replay .*spy-2011-01-ninjatrader\.csv \(ninjatrader\) names no symbol: pass --symbol/,
+    ],
+    [
+      ['--replay', 'data/samples/sp500-2019-11-05-to-08.csv', '--once'],
+      /--replay .*sp500-2019-11-05-to-08\.csv \(mdy-ny\) names no symbol: pass --symbol/,
+    ],
+    [
+      ['--replay', 'data/samples/aapl-2024-10-02.csv', '--symbol', 'MSFT', '--once'],
+      /--symbol: .*aapl-2024-10-02\.csv \(csv\) names its own symbol/,
+    ],
+    [
+      ['--replay', 'data/samples/yahoo-chart-AAPL-2024-10-02-1m.json', '--symbol', 'MSFT', '--once'],
+      /--symbol: .*yahoo-chart-AAPL-2024-10-02-1m\.json \(yahoo-chart\) names its own symbol/,
+    ],
+    [
+      ['--replay', 'test/fixtures/replay/dst-2024-11-03.ndjson', '--symbol', 'MSFT', '--once'],
+      /--symbol: .*dst-2024-11-03\.ndjson \(ndjson\) names its own symbol/,
+    ],
   ] as const) {
     it(`npm start ${args.join(' ')}: refused before anything boots`, () => {
       const r = run('scripts/start.ts', [...args, '--ephemeral']);
