@@ -45,7 +45,14 @@ export interface CheckpointStore {
 
 export interface BatchOutcome {
   readonly shardId: string;
+  /** Records of the invocation ('discarded': records given up). */
   readonly size: number;
+  /**
+   * Records the handler completed: all of an 'ok' batch, those before the first reported failure
+   * of a 'partial' one, none of an 'error' or 'discarded' one. A record counts once: what failed is
+   * retried from the first failure on.
+   */
+  readonly succeeded: number;
   readonly status: 'ok' | 'partial' | 'error' | 'discarded';
   readonly attempt: number;
   readonly durationMs: number;
@@ -249,6 +256,7 @@ export class KinesisEventSourcePoller {
         this.#o.onBatch?.({
           shardId,
           size: live.length,
+          succeeded: live.length,
           status: 'ok',
           attempt: batch.attempts,
           durationMs,
@@ -263,6 +271,7 @@ export class KinesisEventSourcePoller {
       this.#o.onBatch?.({
         shardId,
         size: live.length,
+        succeeded: failedFrom,
         status: error === undefined ? 'partial' : 'error',
         attempt: batch.attempts,
         durationMs,
@@ -342,6 +351,7 @@ export class KinesisEventSourcePoller {
     this.#o.onBatch?.({
       shardId,
       size: sorted.length,
+      succeeded: 0,
       status: 'discarded',
       attempt: attempts,
       durationMs: 0,

@@ -28,6 +28,8 @@ export interface RunSummary {
   recordsPut: number;
   /** Records the processor completed (applied, skipped as duplicates, or rejected with a reason). */
   processed: number;
+  /** Records the event source mapping gave up on after its retries (each batch also a `dlq` message). */
+  discarded: number;
   /** Rows the feed rejected before the stream, plus records the processor rejected to the DLQ. */
   rejected: number;
   /** Messages that reached the dead-letter queue during the run (rejected records, discarded batches). */
@@ -134,14 +136,16 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   if (alertsInbox) while ((await cloud.sns.receive(alertsInbox, { max: 10 })).length > 0);
 
   let processed = 0;
+  let discarded = 0;
   let lagMs: number | undefined;
   const recent: { at: number; n: number }[] = [];
   const onBatch = (b: BatchOutcome) => {
-    if (b.status === 'ok' || b.status === 'discarded') {
-      processed += b.size;
-      recent.push({ at: Date.now(), n: b.size });
-      lagMs = Date.now() - b.newestArrival;
+    if (b.status === 'discarded') discarded += b.size;
+    if (b.succeeded > 0) {
+      processed += b.succeeded;
+      recent.push({ at: Date.now(), n: b.succeeded });
     }
+    if (b.status === 'ok' || b.status === 'discarded') lagMs = Date.now() - b.newestArrival;
     if (b.status !== 'ok')
       log(`processor batch on ${b.shardId}: ${b.status}${b.error ? ` (${b.error})` : ''}`);
   };
@@ -280,6 +284,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     ticksIn,
     recordsPut: report.delivered,
     processed,
+    discarded,
     rejected: sourceRejected + deadLetters.filter((m) => m.rejectedRecord).length,
     dlq: deadLetters.length,
     dynamodbMetricRows: rowsPerSymbol.reduce((a, b) => a + b, 0),
