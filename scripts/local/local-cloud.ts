@@ -17,6 +17,7 @@ import {
   provisionAll,
 } from './provision.ts';
 import { type LocalSns, startLocalSns } from './sns.ts';
+import type { HeldMessage } from './sqs.ts';
 import { acquireLock } from './state-dir.ts';
 import {
   type CloudFormationTemplate,
@@ -99,6 +100,11 @@ export interface LocalCloud {
   readonly bootMs: number;
   /** A Lambda function's environment from the template, resolved against the local resources, plus `env`. */
   functionEnv(functionLogicalId: string): Record<string, string>;
+  /**
+   * The messages the queue at `queueUrl` holds, read from the local SQS without receiving them
+   * (none hidden, no receive counted: what `npm run dead-letters` will find is left as it was).
+   */
+  queueMessages(queueUrl: string): HeldMessage[];
   /** Stops the emulators, writes the SQS snapshot, releases the lock (idempotent). */
   stop(): Promise<void>;
 }
@@ -302,6 +308,11 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
           // the process (about 10 % of its CPU in the processor bench). Manual mode installs none.
           AWS_XRAY_MANUAL_MODE: process.env.AWS_XRAY_MANUAL_MODE ?? 'true',
         };
+      },
+      queueMessages(queueUrl) {
+        const queue = Object.values(resources.queues).find((q) => q.url === queueUrl);
+        if (!queue) throw new Error(`the local cloud has no queue ${queueUrl}`);
+        return emulators.sqs.local.messages(queue.name);
       },
       stop() {
         stopping ??= (async () => {

@@ -82,9 +82,21 @@ export interface LocalSqs {
   readonly restored: { queues: number; messages: number };
   /** Messages currently held, per queue name. */
   messageCounts(): Record<string, number>;
+  /**
+   * The messages a queue holds (visible or not), read without receiving them: nothing is hidden and
+   * no receive is counted. Empty for an unknown queue.
+   */
+  messages(queueName: string): HeldMessage[];
   /** Writes the snapshot now (no-op without a state file). */
   snapshot(): void;
   close(): Promise<void>;
+}
+
+export interface HeldMessage {
+  readonly messageId: string;
+  readonly body: string;
+  /** SentTimestamp (epoch ms). */
+  readonly sentAt: number;
 }
 
 function messageIdOfReceipt(handle: string): string | undefined {
@@ -292,6 +304,15 @@ export async function startLocalSqs(opts: {
       const out: Record<string, number> = {};
       for (const q of service.Queues) out[q.QueueName] = liveMessages(q).length;
       return out;
+    },
+    messages(queueName) {
+      instrumentAll();
+      const q = service.Queues.find((x) => x.QueueName === queueName);
+      return (q ? liveMessages(q) : []).map((r) => ({
+        messageId: r.MessageId,
+        body: r.MessageBody,
+        sentAt: Number(r.attributes.SentTimestamp),
+      }));
     },
     snapshot,
     close() {

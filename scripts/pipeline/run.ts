@@ -6,7 +6,6 @@
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
 import { countMetricRows } from '../../src/adapters/aws/market-table.ts';
 import { eventSymbol } from '../../src/domain/market/index.ts';
@@ -82,39 +81,20 @@ function routeFunctionLogs(dir: string): string {
   return file;
 }
 
-interface DlqMessage {
-  readonly sentAt: number;
-  readonly rejectedRecord: boolean;
-}
-
-/** Reads the dead-letter queue without consuming it (visibility timeout 0, de-duplicated by id). */
-async function peekDeadLetters(cloud: LocalCloud, queueUrl: string): Promise<DlqMessage[]> {
-  const seen = new Map<string, DlqMessage>();
-  for (let round = 0; round < 1000; round++) {
-    const out = await cloud.clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 0,
-        AttributeNames: ['All'],
-      }),
-    );
-    const fresh = (out.Messages ?? []).filter((m) => !seen.has(m.MessageId!));
-    if (fresh.length === 0) break;
-    for (const m of fresh) {
+/** This run's dead letters: the messages the queue holds that were not there before the run. */
+function newDeadLetters(cloud: LocalCloud, queueUrl: string, before: ReadonlySet<string>) {
+  return cloud
+    .queueMessages(queueUrl)
+    .filter((m) => !before.has(m.messageId))
+    .map((m) => {
       let body: Record<string, unknown> = {};
       try {
-        body = JSON.parse(m.Body ?? '{}') as Record<string, unknown>;
+        body = JSON.parse(m.body) as Record<string, unknown>;
       } catch {
         // not ours
       }
-      seen.set(m.MessageId!, {
-        sentAt: Number(m.Attributes?.SentTimestamp ?? 0),
-        rejectedRecord: typeof body.reason === 'string',
-      });
-    }
-  }
-  return [...seen.values()];
+      return { rejectedRecord: typeof body.reason === 'string' };
+    });
 }
 
 export async function runPipeline(options: RunOptions): Promise<RunSummary> {
@@ -132,6 +112,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const logFile = routeFunctionLogs(cloud.state.dir);
   log(`function logs: ${logFile}`);
   const lakeBefore = (await countBucketObjects(cloud.clients, lake, { deadline: Date.now() + 10_000 })).count;
+  const deadLettersBefore = new Set(cloud.queueMessages(dlqUrl).map((m) => m.messageId));
   // Alerts left in the view's inbox by an earlier run are not this run's.
   if (alertsInbox) while ((await cloud.sns.receive(alertsInbox, { max: 10 })).length > 0);
 
@@ -265,7 +246,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     await pipeline.stop();
   }
 
-  const deadLetters = (await peekDeadLetters(cloud, dlqUrl)).filter((m) => m.sentAt >= started);
+  const deadLetters = newDeadLetters(cloud, dlqUrl, deadLettersBefore);
   const rowsPerSymbol = await Promise.all(
     [...symbols].map((s) => countMetricRows(cloud.clients.documents, tableName, s)),
   );

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalLake } from '../../scripts/local/lake-sql.ts';
@@ -183,6 +184,64 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       dynamodbMetricRows: 9,
     });
     expect(run.stderr).toMatch(/high/);
+  });
+
+  it("counts every dead letter of the run, none of an earlier run's, and leaves them all in the queue", async () => {
+    // SPY bars claiming the regular session on a Saturday: the processor rejects each to the DLQ.
+    const saturdayBars = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        JSON.stringify({
+          v: 1,
+          kind: 'bar',
+          data: {
+            symbol: 'SPY',
+            start: Date.parse('2024-11-02T14:00:00Z') + (from + i) * 60_000,
+            interval: '1m',
+            open: 570,
+            high: 571,
+            low: 569,
+            close: 570.5,
+            volume: 1000,
+            session: 'regular',
+            source: 'replay',
+          },
+        }),
+      ).join('\n');
+    const stateDir = tempDir();
+    const file = join(stateDir, 'saturday.ndjson');
+    writeFileSync(file, saturdayBars(0, 25));
+    const first = await runOnce(['--state-dir', stateDir, '--replay', file]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.summary).toMatchObject({ ticksIn: 25, processed: 25, rejected: 25, dlq: 25 });
+
+    writeFileSync(file, saturdayBars(25, 3));
+    const second = await runOnce(['--state-dir', stateDir, '--replay', file]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.summary).toMatchObject({ ticksIn: 3, processed: 3, rejected: 3, dlq: 3 });
+
+    // Counting consumed nothing: every message is there, visible, never received.
+    const cloud = await startLocalCloud({ stateDir, template: await realTemplate(), countState: false });
+    try {
+      const seen = new Set<string>();
+      for (let got = 1; got > 0; ) {
+        const out = await cloud.clients.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: cloud.env.DEAD_LETTER_QUEUE_URL,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: 60,
+            AttributeNames: ['All'],
+          }),
+        );
+        got = out.Messages?.length ?? 0;
+        for (const m of out.Messages ?? []) {
+          seen.add(m.MessageId!);
+          expect(m.Attributes?.ApproximateReceiveCount).toBe('1');
+        }
+      }
+      expect(seen.size).toBe(28);
+    } finally {
+      await cloud.stop();
+    }
   });
 
   it('runs from any current directory (the handler is found under the project, not the cwd)', async () => {
