@@ -280,6 +280,16 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
     );
     await cloud.stop();
     err(args.stateDir ? `stopped cleanly; state kept in ${args.stateDir}` : 'stopped cleanly');
+    const rejected = summary.ticksIn === 0 ? feeds.flatMap((f) => f.issues()) : [];
+    if (rejected.length > 0) {
+      // Not one event: the file is not what it was taken for (say --format ndjson on a CSV).
+      const first = rejected.slice(0, 3).map((i) => `${i.at ? `${i.at}: ` : ''}${i.reason}`);
+      err(
+        `npm start: no event could be read from ${feeds.map((f) => f.name).join(', ')}: ` +
+          `all ${rejected.length} rows were rejected (check --format); first: ${first.join('; ')}`,
+      );
+      return 1;
+    }
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return 0;
   } catch (e) {

@@ -253,6 +253,15 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     expect(run.summary).toMatchObject({ ticksIn: 5, recordsPut: 5, processed: 5, dynamodbMetricRows: 5 });
   });
 
+  it('exits 1 naming the first reasons when every row of the file is rejected (a CSV read as NDJSON)', async () => {
+    const run = await start(['--ephemeral', '--replay', SAMPLE, '--format', 'ndjson']);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /npm start: no event could be read from replay:.*aapl-2024-10-02\.csv: all 390 rows were rejected \(check --format\); first: line 1: /,
+    );
+    expect(run.stdout).not.toMatch(/"ticksIn"/);
+  });
+
   it('replays a pipe whose format it detects from the head it reads (--replay <(cat file))', async () => {
     // bash's process substitution hands start.ts a pipe (/dev/fd/N): it cannot be read twice.
     const { code, stdout, stderr } = await runChild('bash', [
