@@ -245,30 +245,61 @@ export function summaryJson(cloud: LocalCloud) {
   };
 }
 
+/** The exit code of a run Ctrl-C stopped before it was done (128 + SIGINT), as `npm run dead-letters`. */
+const INTERRUPTED = 130;
+
+/**
+ * Boots the local cloud; when `signal` aborts meanwhile (Ctrl-C), what was started is stopped, an
+ * ephemeral state directory removed, and undefined returned.
+ */
+async function bootLocalCloud(
+  args: StartArgs,
+  signal: AbortSignal,
+  log: (line: string) => void,
+): Promise<LocalCloud | undefined> {
+  try {
+    return await startLocalCloud({
+      stage: args.stage,
+      ...(args.stateDir ? { stateDir: args.stateDir } : {}),
+      log,
+      signal,
+    });
+  } catch (e) {
+    if (!signal.aborted) throw e;
+    log('interrupted during start-up; stopped cleanly');
+    return undefined;
+  }
+}
+
 /** The pipeline mode: cloud + processor + feed; the view (or, with --once, a JSON summary) on stdout. */
 async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise<number> {
   // The functions' console output is routed to a log file once the pipeline starts: write directly.
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  const cloud = await startLocalCloud({
-    stage: args.stage,
-    ...(args.stateDir ? { stateDir: args.stateDir } : {}),
-    log: err,
-  });
-  for (const line of describeLocalCloud(cloud)) err(line);
-  err(`local cloud ready in ${cloud.bootMs} ms; feed: ${feeds.map((f) => f.name).join(', ')}`);
+  // Signals are handled from before the boot: Ctrl-C at any point stops cleanly.
   const abort = new AbortController();
+  let booted = false;
   let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) {
-      if (Date.now() - firstSignalAt > 1000) err(`${signal} again: still draining, please wait`);
+      if (Date.now() - firstSignalAt > 1000)
+        err(`${signal} again: still ${booted ? 'draining' : 'stopping'}, please wait`);
       return;
     }
     firstSignalAt = Date.now();
-    err(`\n${signal}: stopping the feed, draining the stream, then stopping…`);
+    err(
+      booted
+        ? `\n${signal}: stopping the feed, draining the stream, then stopping…`
+        : `\n${signal}: stopping the start-up…`,
+    );
     abort.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const cloud = await bootLocalCloud(args, abort.signal, err);
+  if (!cloud) return INTERRUPTED;
+  booted = true;
+  for (const line of describeLocalCloud(cloud)) err(line);
+  err(`local cloud ready in ${cloud.bootMs} ms; feed: ${feeds.map((f) => f.name).join(', ')}`);
   try {
     const summary = await runPipeline({ cloud, feeds, once: args.once, signal: abort.signal, log: err });
     for (const f of feeds)
@@ -314,11 +345,26 @@ async function main(): Promise<number> {
     return e.message ? 2 : 0;
   }
   if (!args.cloudOnly) return runWholePipeline(args, feeds);
-  const cloud = await startLocalCloud({
-    stage: args.stage,
-    ...(args.stateDir ? { stateDir: args.stateDir } : {}),
-    log: (line) => console.error(line),
-  });
+  // Ctrl-C during the boot stops it cleanly; once booted, the handler below takes over.
+  const boot = new AbortController();
+  const onBootSignal = (signal: NodeJS.Signals) => {
+    if (boot.signal.aborted) return;
+    console.error(`\n${signal}: stopping the start-up…`);
+    boot.abort();
+  };
+  process.on('SIGINT', onBootSignal);
+  process.on('SIGTERM', onBootSignal);
+  const booted = await bootLocalCloud(args, boot.signal, (line) => console.error(line));
+  process.off('SIGINT', onBootSignal);
+  process.off('SIGTERM', onBootSignal);
+  if (!booted) return INTERRUPTED;
+  const cloud = booted;
+  if (boot.signal.aborted) {
+    // The signal came as the boot finished.
+    await cloud.stop();
+    console.error('interrupted during start-up; stopped cleanly');
+    return INTERRUPTED;
+  }
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= cloud.stop();

@@ -43,6 +43,11 @@ export interface StartLocalCloudOptions {
   readonly region?: string;
   /** Count what earlier runs left (records, items, objects, messages) for `state.counts` (default true). */
   readonly countState?: boolean;
+  /**
+   * Aborts the boot (Ctrl-C): what was started is stopped, an ephemeral directory removed, and the
+   * call rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalResources {
@@ -186,8 +191,11 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
   cleanups.push(() => release());
   if (!persistent) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
+  const signal = options.signal;
   try {
-    const template = options.template ?? (await synthesizeTemplate(stage));
+    signal?.throwIfAborted();
+    const template = options.template ?? (await synthesizeTemplate(stage, signal ? { signal } : {}));
+    signal?.throwIfAborted();
     const baseCtx: TemplateContext = {
       region,
       accountId: LOCAL_ACCOUNT_ID,
@@ -204,6 +212,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       shardLimit,
     });
     cleanups.push(() => emulators.close());
+    signal?.throwIfAborted();
     const meta: Meta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
     if (persistent) writeFileAtomic.sync(join(dir, META_FILE), JSON.stringify(meta));
 
@@ -215,6 +224,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       stackName: stackNameFor(stage),
     });
     cleanups.push(() => sns.stop());
+    signal?.throwIfAborted();
     const endpoints: Partial<Record<AwsService, string>> = {
       kinesis: emulators.kinesis.endpoint,
       dynamodb: emulators.dynamodb.endpoint,
@@ -232,6 +242,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
     };
     const plan = planLocalResources(template, ctx);
     const created = await provisionAll(clients, plan, log);
+    signal?.throwIfAborted();
     const byId = <T extends { logicalId: string }>(list: T[]) =>
       Object.fromEntries(list.map((x) => [x.logicalId, x])) as Record<string, T>;
     const resources: LocalResources = {

@@ -49,6 +49,8 @@ export interface SynthesizeOptions {
   force?: boolean;
   /** Stage param overrides, passed as `--param key=value` (part of the cache key). */
   params?: Readonly<Record<string, string>>;
+  /** Stops `sls package` (its process killed) and rejects, e.g. on Ctrl-C during a boot. */
+  signal?: AbortSignal;
 }
 
 export const STAGES = ['dev', 'staging', 'prod'] as const;
@@ -106,6 +108,7 @@ function runSlsPackage(
   packageDir: string,
   tmpDir: string,
   params: Readonly<Record<string, string>>,
+  signal: AbortSignal | undefined,
 ) {
   const slsBin = join(PROJECT_ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
   if (!existsSync(slsBin)) {
@@ -113,8 +116,10 @@ function runSlsPackage(
   }
   const args = [slsBin, 'package', '--stage', stage, '--package', packageDir];
   for (const [key, value] of Object.entries(params)) args.push('--param', `${key}=${value}`);
+  signal?.throwIfAborted();
   return new Promise<void>((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, {
+      ...(signal ? { signal, killSignal: 'SIGTERM' as const } : {}),
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
@@ -141,7 +146,7 @@ function runSlsPackage(
     }, SLS_TIMEOUT_MS);
     child.on('error', (error) => {
       clearTimeout(timer);
-      reject(error);
+      reject(signal?.aborted ? signal.reason : error);
     });
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -182,7 +187,7 @@ export async function synthesizeTemplate(
   await mkdir(CACHE_DIR, { recursive: true });
   await mkdir(tmpDir, { recursive: true });
   try {
-    await runSlsPackage(stage, packageDir, tmpDir, params);
+    await runSlsPackage(stage, packageDir, tmpDir, params, opts?.signal);
     const text = await readFile(join(packageDir, TEMPLATE_FILE), 'utf8');
     const template = JSON.parse(text) as CloudFormationTemplate;
     const partial = `${cached}.${process.pid}.${randomUUID().slice(0, 8)}.partial`;

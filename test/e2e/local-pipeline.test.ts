@@ -5,7 +5,7 @@
  * detection of the same bars, and the table read back after the run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -278,4 +278,28 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       dynamodbMetricRows: 389,
     });
   });
+
+  for (const mode of [['--replay', SAMPLE, '--once'], ['--cloud-only']]) {
+    it(`Ctrl-C during the start-up (${mode.join(' ')}) stops cleanly, exits 130 and removes the ephemeral directory`, async () => {
+      const tmp = tempDir();
+      const child = spawn(process.execPath, [START, '--ephemeral', ...mode], {
+        env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp },
+      });
+      let stderr = '';
+      let signalled = false;
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        // The emulators run and the ephemeral directory exists; the resources are not made yet.
+        if (!signalled && stderr.includes('sns: topic')) {
+          signalled = true;
+          child.kill('SIGINT');
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(signalled).toBe(true);
+      expect(code, stderr).toBe(130);
+      expect(stderr).toContain('interrupted during start-up; stopped cleanly');
+      expect(readdirSync(tmp).filter((f) => f.startsWith('tickstream-local-'))).toEqual([]);
+    });
+  }
 });
