@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { eventSymbol, eventTime, type MarketEvent } from '../../domain/market/index.ts';
 import { sleep } from '../../pipeline/ingest/backoff.ts';
 import type { MarketSource, SourceIssue } from '../../ports/market-source.ts';
@@ -172,7 +173,10 @@ export class ReplaySource implements MarketSource {
     const last = new Map<string, number>();
     const speed = this.o.speed ?? 'max';
     const clock = this.o.clock ?? Date.now;
-    const wait = this.o.sleep ?? sleep;
+    // The pause between events ends at once when the signal aborts (at speed 1, a minute per bar).
+    const wait =
+      this.o.sleep ??
+      ((ms: number) => (signal ? delay(ms, undefined, { signal }).catch(() => {}) : sleep(ms)));
     let t0: number | undefined;
     let w0 = 0;
     const ordered = (e: MarketEvent, at: string): boolean => {
@@ -211,6 +215,7 @@ export class ReplaySource implements MarketSource {
         if (signal?.aborted) return;
         if (!ordered(e, `bar ${i + 1}`)) continue;
         await pace(e);
+        if (signal?.aborted) return;
         yield e;
       }
       return;
@@ -233,6 +238,7 @@ export class ReplaySource implements MarketSource {
         }
         if (!ordered(r.event, `line ${n}`)) continue;
         await pace(r.event);
+        if (signal?.aborted) return;
         yield r.event;
       }
     } finally {

@@ -267,6 +267,19 @@ describe('replay input errors', () => {
     expect(waits).toEqual([40_000, 1_000, 32_000]);
   });
 
+  it('stops pacing at once when the signal aborts (at speed 1 the next event is hours away)', async () => {
+    const src = new ReplaySource({ file: fixture('dst-2024-11-03.ndjson'), speed: 1 });
+    const abort = new AbortController();
+    const got: MarketEvent[] = [];
+    const t0 = Date.now();
+    for await (const e of src.events(abort.signal)) {
+      got.push(e);
+      setTimeout(() => abort.abort(), 50);
+    }
+    expect(got).toHaveLength(1);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+
   it('--speed takes max or a plain positive decimal number (with an optional x), nothing else', () => {
     expect(parseSpeed('max')).toBe('max');
     expect(parseSpeed('60x')).toBe(60);
