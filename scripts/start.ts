@@ -8,7 +8,8 @@
  *   node scripts/start.ts [--replay FILE [--format F] [--symbol S]] [--speed max|N] [--synthetic SYMS]
  *                         [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
  *
- * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line.
+ * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line
+ *         (Ctrl-C before the end: the summary says "interrupted": true, and the exit code is 130).
  * --cloud-only: boot the local cloud only, print what it created (with --once: and exit).
  */
 import { statSync } from 'node:fs';
@@ -174,6 +175,7 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
   --speed max|N     as fast as the stream takes it (default), or N times real time
   --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C)
   --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
+                    (Ctrl-C before the end: "interrupted": true in it, exit 130)
   --cloud-only      boot the local cloud only and print what it created (with --once: then exit)
   --stage S         stage whose template is provisioned (default dev; env TICKSTREAM_STAGE)
   --state-dir DIR   where emulator state persists (default .local/; env TICKSTREAM_STATE_DIR)
@@ -311,7 +313,13 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
     );
     await cloud.stop();
     err(args.stateDir ? `stopped cleanly; state kept in ${args.stateDir}` : 'stopped cleanly');
-    const rejected = summary.ticksIn === 0 ? feeds.flatMap((f) => f.issues()) : [];
+    if (args.once && summary.interrupted) {
+      // The summary is of the part that ran: it says so, and so does the exit code.
+      err('interrupted: the summary covers what was read and processed before the stop');
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return INTERRUPTED;
+    }
+    const rejected = summary.ticksIn === 0 && !summary.interrupted ? feeds.flatMap((f) => f.issues()) : [];
     if (rejected.length > 0) {
       // Not one event: the file is not what it was taken for (say --format ndjson on a CSV).
       const first = rejected.slice(0, 3).map((i) => `${i.at ? `${i.at}: ` : ''}${i.reason}`);

@@ -46,6 +46,11 @@ export interface RunSummary {
   notDelivered: number;
   symbols: string[];
   durationMs: number;
+  /**
+   * The signal stopped the run before its end: the feed was cut short, or the stream was not
+   * drained in the time allowed (what is left is processed by the next start, from the checkpoint).
+   */
+  interrupted: boolean;
 }
 
 export interface RunOptions {
@@ -163,16 +168,21 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     kinesis: cloud.clients.kinesis,
     maxBufferedRecords: 500,
   });
-  const feedAbort = new AbortController();
-  options.signal.addEventListener('abort', () => feedAbort.abort(), { once: true });
+  const aborted = new Promise<void>((resolve) => {
+    if (options.signal.aborted) resolve();
+    else options.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
   let feedDone = false;
+  let feedCut = false;
   const feeding = Promise.all(
     options.feeds.map(async (source) => {
-      for await (const e of source.events(feedAbort.signal)) {
+      for await (const e of source.events(options.signal)) {
         symbols.add(eventSymbol(e));
         await publisher.publish(e);
         ticksIn++;
       }
+      // A source stops early, without error, when the signal aborts.
+      if (options.signal.aborted) feedCut = true;
     }),
   ).finally(() => {
     feedDone = true;
@@ -218,22 +228,17 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   }, 500);
 
   let report: Awaited<ReturnType<KinesisPublisher['flush']>>;
+  let drained = true;
   try {
     await feeding;
     report = await publisher.flush();
-    if (!options.once && !options.signal.aborted) {
-      // Keep the view up until Ctrl-C.
-      await new Promise<void>((resolve) =>
-        options.signal.addEventListener('abort', () => resolve(), { once: true }),
-      );
-    }
-    if (options.once) {
-      // Run to completion: everything the stream took is processed before the stop.
-      await pipeline.idle();
-    } else {
+    // With --once, run to completion: everything the stream took is processed before the stop,
+    // unless Ctrl-C comes first. Without it, keep the view up until Ctrl-C.
+    await (options.once ? Promise.race([pipeline.idle(), aborted]) : aborted);
+    if (options.signal.aborted) {
       // Ctrl-C: finish what is in flight, for a bounded time. What is left stays in the stream and
       // the next start continues from the checkpoint: nothing is lost.
-      const drained = await Promise.race([
+      drained = await Promise.race([
         pipeline.idle().then(() => true),
         new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS).unref()),
       ]);
@@ -276,5 +281,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     notDelivered: report.failed.length,
     symbols: [...symbols].sort(),
     durationMs: Date.now() - started,
+    interrupted: feedCut || !drained,
   };
 }

@@ -32,36 +32,50 @@ interface Summary {
   compactedDays: string[];
   compactedEvents: number;
   alertsPublished: number;
+  interrupted: boolean;
 }
 
 /** `npm start -- <args> --once` in a child process: its exit code and output. */
 function start(args: string[], cwd?: string) {
-  return runChild(process.execPath, [START, ...args, '--once'], cwd);
+  return runChild(process.execPath, [START, ...args, '--once'], cwd ? { cwd } : {});
+}
+
+interface ChildOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Ctrl-C (SIGINT, once) `afterMs` after stderr first shows `when`. */
+  readonly interrupt?: { readonly when: string; readonly afterMs: number };
 }
 
 function runChild(
   command: string,
   args: string[],
-  cwd = process.cwd(),
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  options: ChildOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; interrupted: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, NODE_OPTIONS: '' },
+      cwd: options.cwd ?? process.cwd(),
+      env: { ...process.env, NODE_OPTIONS: '', ...options.env },
     });
     let stdout = '';
     let stderr = '';
+    let interrupted = false;
     child.stdout.on('data', (d) => {
       stdout += d;
     });
     child.stderr.on('data', (d) => {
       stderr += d;
+      const at = options.interrupt;
+      if (at && !interrupted && stderr.includes(at.when)) {
+        interrupted = true;
+        setTimeout(() => child.kill('SIGINT'), at.afterMs);
+      }
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, interrupted });
     });
   });
 }
@@ -129,6 +143,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       dlq: 0,
       dynamodbMetricRows: 389,
       alertsPublished: expectedAlerts,
+      interrupted: false,
     });
     // Batched objects: never one per record.
     expect(first.summary.lakeObjects).toBeGreaterThan(0);
@@ -282,24 +297,32 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
   for (const mode of [['--replay', SAMPLE, '--once'], ['--cloud-only']]) {
     it(`Ctrl-C during the start-up (${mode.join(' ')}) stops cleanly, exits 130 and removes the ephemeral directory`, async () => {
       const tmp = tempDir();
-      const child = spawn(process.execPath, [START, '--ephemeral', ...mode], {
-        env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp },
-      });
-      let stderr = '';
-      let signalled = false;
-      child.stderr.on('data', (d) => {
-        stderr += d;
+      const run = await runChild(process.execPath, [START, '--ephemeral', ...mode], {
+        env: { TMPDIR: tmp },
         // The emulators run and the ephemeral directory exists; the resources are not made yet.
-        if (!signalled && stderr.includes('sns: topic')) {
-          signalled = true;
-          child.kill('SIGINT');
-        }
+        interrupt: { when: 'sns: topic', afterMs: 0 },
       });
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      expect(signalled).toBe(true);
-      expect(code, stderr).toBe(130);
-      expect(stderr).toContain('interrupted during start-up; stopped cleanly');
+      expect(run.interrupted).toBe(true);
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain('interrupted during start-up; stopped cleanly');
       expect(readdirSync(tmp).filter((f) => f.startsWith('tickstream-local-'))).toEqual([]);
     });
   }
+
+  it('Ctrl-C during a --once run: the summary says interrupted, and the exit code is 130', async () => {
+    // At real-time speed the day takes hours: the run is surely mid-feed when the signal comes.
+    const run = await runChild(
+      process.execPath,
+      [START, '--ephemeral', '--replay', SAMPLE, '--speed', '1', '--once'],
+      { interrupt: { when: 'local cloud ready', afterMs: 500 } },
+    );
+    expect(run.code, run.stderr).toBe(130);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Summary;
+    expect(summary.interrupted).toBe(true);
+    expect(summary.ticksIn).toBeGreaterThan(0);
+    expect(summary.ticksIn).toBeLessThan(389);
+    expect(run.stderr).toContain(
+      'interrupted: the summary covers what was read and processed before the stop',
+    );
+  });
 });
