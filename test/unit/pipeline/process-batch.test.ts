@@ -620,24 +620,24 @@ describe('processBatch', () => {
   });
 
   it('a replayed tick file sends nothing to the dead-letter queue and leaves the table as it was', async () => {
-    let volume = 1_000_000;
-    const ticks = aaplBars()
-      .slice(0, 60)
-      .flatMap((b) =>
-        [5_000, 35_000].map((offset, i) =>
-          encodeMarketEvent({
-            kind: 'tick',
-            tick: {
-              symbol: 'AAPL',
-              time: b.start + offset,
-              price: i === 0 ? b.open : b.close,
-              dayVolume: (volume += b.volume / 2),
-              previousClose: 226.78,
-              source: 'replay',
-            },
-          }),
-        ),
-      );
+    const bars = aaplBars().slice(0, 60);
+    // The day's volume so far, half of each bar's at each of its two ticks.
+    const before = (n: number) => 1_000_000 + bars.slice(0, n).reduce((v, b) => v + b.volume, 0);
+    const ticks = bars.flatMap((b, n) =>
+      [5_000, 35_000].map((offset, i) =>
+        encodeMarketEvent({
+          kind: 'tick',
+          tick: {
+            symbol: 'AAPL',
+            time: b.start + offset,
+            price: i === 0 ? b.open : b.close,
+            dayVolume: before(n) + (b.volume / 2) * (i + 1),
+            previousClose: 226.78,
+            source: 'replay',
+          },
+        }),
+      ),
+    );
     const first = await runInBatches(
       ticks.map((t) => record(t, 'AAPL')),
       depsFor(sinks),
