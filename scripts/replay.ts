@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
 import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/formats.ts';
-import { parseSpeed, ReplaySource } from '../src/adapters/replay/replay-source.ts';
+import { parseSpeed, ReplaySource, symbolFlagProblem } from '../src/adapters/replay/replay-source.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
@@ -84,6 +84,14 @@ async function main(argv: string[]): Promise<number> {
     ...(symbol ? { symbol } : {}),
     ...(values.tz ? { timeZone: values.tz } : {}),
   });
+  // Before any request: the file can be read as a replay, and --symbol fits it.
+  let problem: string | undefined;
+  try {
+    problem = symbolFlagProblem(await source.inspect(), '--file', values.file, symbol);
+  } catch (err) {
+    problem = `--file ${values.file}: ${(err as Error).message}`;
+  }
+  if (problem) throw new UsageError(problem);
   const clients = dryRun ? undefined : createAwsClients(awsClientConfigFromEnv());
   const streamName = dryRun ? '' : requireStreamName();
   const publisher: EventPublisher = clients

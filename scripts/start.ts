@@ -22,6 +22,7 @@ import {
   type ReplayInspection,
   ReplaySource,
   type ReplaySpeed,
+  symbolFlagProblem,
 } from '../src/adapters/replay/replay-source.ts';
 import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
@@ -194,14 +195,8 @@ export async function checkReplay(args: StartArgs, source: ReplaySource): Promis
   } catch (e) {
     throw new UsageError(`--replay ${args.replay}: ${(e as Error).message}`);
   }
-  if (file.carriesSymbol && args.symbol)
-    throw new UsageError(
-      `--symbol: ${args.replay} (${file.format}) names its own symbol; --symbol is for files that have none (NinjaTrader, M/D/YYYY or a CSV without a symbol column)`,
-    );
-  if (!file.carriesSymbol && !args.symbol)
-    throw new UsageError(
-      `--replay ${args.replay} (${file.format}) names no symbol: pass --symbol (e.g. --symbol SPY)`,
-    );
+  const problem = symbolFlagProblem(file, '--replay', args.replay ?? '', args.symbol);
+  if (problem) throw new UsageError(problem);
 }
 
 function feedsFor(args: StartArgs): MarketSource[] {

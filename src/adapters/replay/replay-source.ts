@@ -69,6 +69,23 @@ export interface ReplayInspection {
 }
 
 /**
+ * Why a symbol flag does not fit the file, or undefined: it is given exactly when the file names no
+ * symbol of its own (given for one that does, it would be ignored or would rename the file's events).
+ */
+export function symbolFlagProblem(
+  file: ReplayInspection,
+  fileFlag: string,
+  path: string,
+  symbol: string | undefined,
+): string | undefined {
+  if (file.carriesSymbol && symbol)
+    return `--symbol: ${path} (${file.format}) names its own symbol; --symbol is for files that have none (NinjaTrader, M/D/YYYY or a CSV without a symbol column)`;
+  if (!file.carriesSymbol && !symbol)
+    return `${fileFlag} ${path} (${file.format}) names no symbol: pass --symbol (e.g. --symbol SPY)`;
+  return undefined;
+}
+
+/**
  * Replays a market-data file as a source: validated events in file order, each symbol strictly
  * increasing in event time (a row at or before its symbol's previous time is reported and skipped),
  * paced by `speed`. Bad rows are reported as issues with their line; the rest goes on.

@@ -105,6 +105,21 @@ describe('command-line usage errors', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('replay takes --symbol exactly for files that name no symbol, before sending anything', () => {
+    for (const [args, message] of [
+      [['--file', 'data/samples/aapl-2024-10-02.csv', '--symbol', 'MSFT'], /\(csv\) names its own symbol/],
+      [
+        ['--file', 'data/samples/spy-2011-01-ninjatrader.csv'],
+        /\(ninjatrader\) names no symbol: pass --symbol/,
+      ],
+    ] as const) {
+      const r = run('scripts/replay.ts', [...args, '--dry-run']);
+      expect([args, r.status]).toEqual([args, 2]);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('backfill refuses a range wholly older than the 1-minute bars Yahoo keeps, instead of fetching nothing', () => {
     const r = run('scripts/backfill.ts', [
       '--symbols',
