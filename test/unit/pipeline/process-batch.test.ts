@@ -57,6 +57,15 @@ function jumpDay(symbol: string): Bar[] {
 
 const silent = { info() {}, warn() {}, error() {} };
 
+/** The session's first five bars of AAPL, and the same bars as MSFT's: two symbols in one batch. */
+function twoSymbols() {
+  const bars = aaplBars().slice(0, 5);
+  return {
+    aapl: bars.map((b) => barRecord(b)),
+    msft: bars.map((b) => barRecord({ ...b, symbol: 'MSFT' })),
+  };
+}
+
 function depsForShared(
   sinks: MemorySinks,
   engines: SymbolEngineFactory = analyticsEngines(),
@@ -321,12 +330,7 @@ describe('processBatch', () => {
   }
 
   it('reports the time-series rows its store refuses for good and fails no symbol for them', async () => {
-    const aapl = aaplBars()
-      .slice(0, 5)
-      .map((b) => barRecord(b));
-    const msft = aaplBars()
-      .slice(0, 5)
-      .map((b) => barRecord({ ...b, symbol: 'MSFT' }));
+    const { aapl, msft } = twoSymbols();
     const refused = [
       {
         symbol: 'MSFT',
@@ -355,12 +359,7 @@ describe('processBatch', () => {
   });
 
   it('fails only the symbols whose rows the store could not write (a hot partition); the others advance', async () => {
-    const aapl = aaplBars()
-      .slice(0, 5)
-      .map((b) => barRecord(b));
-    const msft = aaplBars()
-      .slice(0, 5)
-      .map((b) => barRecord({ ...b, symbol: 'MSFT' }));
+    const { aapl, msft } = twoSymbols();
     sinks.metrics.faults.failNext({ timing: 'after', error: new RowsNotWrittenError('throttled', ['MSFT']) });
     const report = await processBatch([...aapl, ...msft], depsFor(sinks));
     expect(report.failures).toEqual([msft[0]!.sequenceNumber]);
