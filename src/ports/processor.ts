@@ -160,7 +160,10 @@ export type AlertClaim = 'claimed' | 'already-claimed';
 
 /** Remembers which alerts were sent, so a retry or a replay never sends one twice. */
 export interface AlertLedger {
-  /** Claims the alert's key with `token` (unique to this claim) unless it is already claimed. */
+  /**
+   * Claims the alert's key with `token` (unique to this claim) unless it is already claimed; a key
+   * still claimed, unpublished, with this same token is this claim (a retried call) and is 'claimed'.
+   */
   claim(alert: Alert, token: string): Promise<AlertClaim>;
   confirm(alert: Alert, messageId: string): Promise<void>;
   /**

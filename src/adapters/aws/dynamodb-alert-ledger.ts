@@ -11,7 +11,8 @@ export interface DynamoDbAlertLedgerOptions {
 
 /**
  * The alerts already sent, one item per (symbol, kind, bar): `SYMBOL#<sym>` / `ALERT#<kind>#<ISO>`.
- * claim = conditional put (`attribute_not_exists(pk)`) with the claim's token, confirm = status
+ * claim = conditional put (`attribute_not_exists(pk)`, or the same token's unpublished claim: a
+ * retried request) with the claim's token, confirm = status
  * 'published' + messageId, release = delete only while still 'claimed' with that token. Items expire
  * after 35 days.
  *
@@ -49,8 +50,12 @@ export class DynamoDbAlertLedger implements AlertLedger {
             claimedAt: now,
             expiresAt: expiresAtSeconds(now, ALERT_TTL_DAYS),
           },
-          // Only a key never claimed (or released) can be claimed: never a take-over.
-          ConditionExpression: 'attribute_not_exists(pk)',
+          // Only a key never claimed (or released) can be claimed: never a take-over. Or this very
+          // claim, still unpublished: the SDK's retry of a put whose reply was lost finds the item the
+          // first attempt stored, and the claim is still this one's (else the alert would never go).
+          ConditionExpression: 'attribute_not_exists(pk) OR (claimToken = :token AND #status = :claimed)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':token': token, ':claimed': 'claimed' },
         }),
       );
       return 'claimed';

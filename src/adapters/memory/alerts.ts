@@ -34,7 +34,9 @@ export class MemoryAlertLedger implements AlertLedger {
     this.faults.check('before');
     const now = this.#now();
     const key = ledgerKey(alert);
-    if (this.#entries.has(key)) return 'already-claimed';
+    const entry = this.#entries.get(key);
+    // The same token's unpublished claim is this claim (a retried request whose reply was lost).
+    if (entry && !(entry.token === token && entry.status === 'claimed')) return 'already-claimed';
     this.#entries.set(key, { alertId: alert.id, status: 'claimed', token, claimedAt: now });
     this.faults.check('after');
     return 'claimed';

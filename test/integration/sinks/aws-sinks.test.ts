@@ -1,7 +1,9 @@
 import { gunzipSync } from 'node:zlib';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbAlertLedger } from '../../../src/adapters/aws/dynamodb-alert-ledger.ts';
 import { DynamoDbMetricsStore } from '../../../src/adapters/aws/dynamodb-metrics-store.ts';
@@ -200,6 +202,44 @@ describe('DynamoDB alert ledger against the emulator', () => {
     // Only its own release (nothing was sent) gives it back.
     await ledger.release(a, 'first');
     expect(await ledger.claim(a, 'again')).toBe('claimed');
+  });
+
+  it("a claim whose reply was lost is still this claim's when the SDK's retry finds it: the alert is sent", async () => {
+    // The first PutItem is stored, then its reply is lost (a reset connection): the SDK retries the
+    // same request, whose condition now fails on the item the first attempt stored.
+    let lost = 0;
+    class LosingFirstPutReply extends NodeHttpHandler {
+      override async handle(...[request, options]: Parameters<NodeHttpHandler['handle']>) {
+        const answer = await super.handle(request, options);
+        if (lost === 0 && String(request.headers['x-amz-target']).endsWith('.PutItem')) {
+          lost++;
+          (answer.response.body as NodeJS.ReadableStream).resume();
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+        return answer;
+      }
+    }
+    const client = new DynamoDBClient({
+      region: cloud().clientConfig.region,
+      endpoint: cloud().endpoints.dynamodb!,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      requestHandler: new LosingFirstPutReply(),
+    });
+    try {
+      const ledger = new DynamoDbAlertLedger({
+        documents: DynamoDBDocumentClient.from(client),
+        tableName: env('MARKET_TABLE_NAME'),
+      });
+      const a = { ...alert, symbol: 'LOSTREPLY', id: 'LOSTREPLY#x' };
+      expect(await ledger.claim(a, 'mine')).toBe('claimed');
+      expect(lost).toBe(1);
+      // Anyone else's claim, or this one once published, still finds it taken.
+      expect(await ledger.claim(a, 'another')).toBe('already-claimed');
+      await ledger.confirm(a, 'msg-1');
+      expect(await ledger.claim(a, 'mine')).toBe('already-claimed');
+    } finally {
+      client.destroy();
+    }
   });
 });
 

@@ -82,12 +82,15 @@ describe('in-memory processor adapters', () => {
     expect(ledger.status(alert)).toEqual({ status: 'claimed' });
     await ledger.release(alert, 'first');
     expect(await ledger.claim(alert, 'third')).toBe('claimed');
+    // The same claim again (a call retried after its reply was lost) is still this claim's.
+    expect(await ledger.claim(alert, 'third')).toBe('claimed');
     const id = await notifier.publish(alert);
     await ledger.confirm(alert, id);
     await ledger.release(alert, 'third');
     expect(ledger.status(alert)).toEqual({ status: 'published', messageId: id });
     now += 10 * 60_000;
     expect(await ledger.claim(alert, 'fourth')).toBe('already-claimed');
+    expect(await ledger.claim(alert, 'third')).toBe('already-claimed');
   });
 
   it('alert ledger: a claim never confirmed nor released is final however old (at most once)', async () => {
