@@ -13,6 +13,14 @@ import {
 /** BatchWriteItem takes at most 25 put/delete requests per call. */
 export const BATCH_WRITE_LIMIT = 25;
 
+/** DynamoDB refused a call for throughput (after the SDK's own retries): nothing of it was written. */
+function isThrottled(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'ProvisionedThroughputExceededException' || error.name === 'ThrottlingException')
+  );
+}
+
 /** Items BatchWriteItem still left unprocessed after the retries, of these symbols. */
 export class UnprocessedItemsError extends RowsNotWrittenError {
   readonly unprocessedCount: number;
@@ -134,10 +142,18 @@ export class DynamoDbMetricsStore implements MetricsStore {
   ): Promise<{ left: Record<string, unknown>[]; attempts: number }> {
     let requests = items.map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; ; attempt++) {
-      const res = await this.#documents.send(
-        new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
-      );
-      const left = (res.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+      let left: typeof requests;
+      try {
+        const res = await this.#documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
+        );
+        left = (res.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+      } catch (error) {
+        // When none of the request's items could be written (a chunk of one hot symbol's items, say),
+        // BatchWriteItem throttles the whole call instead of answering with UnprocessedItems.
+        if (!isThrottled(error)) throw error;
+        left = requests;
+      }
       if (left.length === 0 || attempt >= this.#backoff.maxRetries) {
         return { left: left.map((r) => r.PutRequest.Item), attempts: attempt + 1 };
       }

@@ -1,4 +1,8 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,6 +156,42 @@ describe('DynamoDbMetricsStore.write', () => {
     expect((err as Error).message).toMatch(/left 3 item\(s\) of NVDA unprocessed after 3 attempts/);
     expect((err as UnprocessedItemsError).symbols).toEqual(['NVDA']);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it("fails only the hot symbol when a whole chunk of its items is throttled (DynamoDB's exception, no UnprocessedItems)", async () => {
+    ddb.on(PutCommand).resolves({});
+    // BatchWriteItem answers ProvisionedThroughputExceededException when none of a request's items
+    // could be written, UnprocessedItems when some could: NVDA's partition is hot.
+    ddb.on(BatchWriteCommand).callsFake((input) => {
+      const puts = input.RequestItems[TABLE] as Put[];
+      const hot = puts.filter((p) => p.PutRequest.Item.symbol === 'NVDA');
+      if (hot.length === puts.length) {
+        throw new ProvisionedThroughputExceededException({ message: 'throughput exceeded', $metadata: {} });
+      }
+      return { UnprocessedItems: hot.length > 0 ? { [TABLE]: hot } : {} };
+    });
+    const store = new DynamoDbMetricsStore({
+      documents,
+      tableName: TABLE,
+      ttlDays: 7,
+      backoff: { ...noSleep, maxRetries: 2 },
+      writeConcurrency: 1,
+    });
+    // 25 items a chunk: AAPL's, then two of NVDA's alone, then MSFT's.
+    const rows = [
+      ...Array.from({ length: 25 }, (_, i) => bar('AAPL', i, i)),
+      ...Array.from({ length: 50 }, (_, i) => bar('NVDA', i, i)),
+      ...Array.from({ length: 25 }, (_, i) => bar('MSFT', i, i)),
+    ];
+    const err = await store.write(rows).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RowsNotWrittenError);
+    expect((err as RowsNotWrittenError).symbols).toEqual(['NVDA']);
+    expect((err as UnprocessedItemsError).unprocessedCount).toBe(50);
+    const sent = ddb
+      .commandCalls(BatchWriteCommand)
+      .map((c) => c.args[0].input.RequestItems![TABLE] as Put[]);
+    // Each NVDA chunk tried 1 + 2 times; MSFT's chunk still sent after them.
+    expect(sent.map((b) => b[0]!.PutRequest.Item.symbol)).toEqual(['AAPL', ...Array(6).fill('NVDA'), 'MSFT']);
   });
 
   it('writes every chunk when one symbol is throttled past the retries, and names only that symbol', async () => {
