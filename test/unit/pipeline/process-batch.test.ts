@@ -618,6 +618,49 @@ describe('processBatch', () => {
     expect(sinks.metrics.count('AAPL', 'bar')).toBe(25);
   });
 
+  it('a tick after the close is refused but closes the open bar: session ticks after it in the stream are late', async () => {
+    const tick = (iso: string, price: number, dayVolume: number) =>
+      record(
+        encodeMarketEvent({
+          kind: 'tick',
+          tick: {
+            symbol: 'AAPL',
+            time: Date.parse(iso),
+            price,
+            dayVolume,
+            previousClose: 226.78,
+            source: 'replay',
+          },
+        }),
+        'AAPL',
+      );
+    const batch = [
+      tick('2024-10-02T19:58:10Z', 226.1, 40_000_000),
+      tick('2024-10-02T19:58:40Z', 226.3, 40_100_000),
+      // 20:05 New York, after the close: refused, but time has moved past the 15:58 bar's grace.
+      tick('2024-10-03T00:05:00Z', 226.5, 40_900_000),
+      // In the session, but behind the refused tick: their bars (15:58, 15:59) have closed.
+      tick('2024-10-02T19:58:50Z', 226.2, 40_200_000),
+      tick('2024-10-02T19:59:20Z', 226.4, 40_300_000),
+    ];
+    const report = await processBatch(batch, depsFor(sinks));
+    expect(report.failures).toEqual([]);
+    expect(report.behindWatermark).toBe(0);
+    expect(sinks.rejects.records.map((r) => r.sequenceNumber)).toEqual(
+      [2, 3, 4].map((i) => batch[i]!.sequenceNumber),
+    );
+    expect(sinks.rejects.records.map((r) => r.reason)).toEqual([
+      expect.stringMatching(/outside trading hours/),
+      expect.stringMatching(/is late: its bar 2024-10-02T19:58:00.000Z closed/),
+      expect.stringMatching(/is late: its bar 2024-10-02T19:59:00.000Z closed/),
+    ]);
+    // The two ticks before it made the 15:58 bar, closed by the refused tick's time.
+    expect(sinks.metrics.count('AAPL', 'tick')).toBe(2);
+    expect(sinks.metrics.rows('AAPL', 'bar').map((b) => [b.time, b.values.open, b.values.close])).toEqual([
+      [Date.parse('2024-10-02T19:58:00Z'), 226.1, 226.3],
+    ]);
+  });
+
   it('a replayed tick file sends nothing to the dead-letter queue and leaves the table as it was', async () => {
     const bars = aaplBars().slice(0, 60);
     // The day's volume so far, half of each bar's at each of its two ticks.
