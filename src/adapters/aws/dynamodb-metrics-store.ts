@@ -109,19 +109,23 @@ export class DynamoDbMetricsStore implements MetricsStore {
         attempts = Math.max(attempts, r.attempts);
       }
     }
+    const failed = new Set(left.map((item) => String(item.symbol)));
+    if (!latest) {
+      // Without LATEST items from the caller, each symbol's newest row moves its LATEST item by a
+      // conditional put: for every symbol whose rows were all written.
+      const newest = new Map<string, MetricRow>();
+      for (const row of rows) {
+        if (failed.has(row.symbol)) continue;
+        const best = newest.get(row.symbol);
+        if (!best || row.time >= best.time) newest.set(row.symbol, row);
+      }
+      const conditional = [...newest.values()];
+      for (let i = 0; i < conditional.length; i += this.#concurrency) {
+        await Promise.all(conditional.slice(i, i + this.#concurrency).map((row) => this.#putLatest(row)));
+      }
+    }
     if (left.length > 0) {
-      const symbols = [...new Set(left.map((item) => String(item.symbol)))].sort();
-      throw new UnprocessedItemsError(this.#table, left.length, attempts, symbols);
-    }
-    if (latest) return;
-    const newest = new Map<string, MetricRow>();
-    for (const row of rows) {
-      const best = newest.get(row.symbol);
-      if (!best || row.time >= best.time) newest.set(row.symbol, row);
-    }
-    const conditional = [...newest.values()];
-    for (let i = 0; i < conditional.length; i += this.#concurrency) {
-      await Promise.all(conditional.slice(i, i + this.#concurrency).map((row) => this.#putLatest(row)));
+      throw new UnprocessedItemsError(this.#table, left.length, attempts, [...failed].sort());
     }
   }
 

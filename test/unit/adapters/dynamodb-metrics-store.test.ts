@@ -221,6 +221,14 @@ describe('DynamoDbMetricsStore.write', () => {
     );
     // The chunks after NVDA's were still sent: MSFT's rows come last.
     expect([...written].sort()).toEqual(['AAPL', 'MSFT', 'NVDA']);
+    // The written symbols' LATEST items still moved (to their newest row); NVDA's did not.
+    const latest = ddb
+      .commandCalls(PutCommand)
+      .map((c) => [c.args[0].input.Item!.pk, c.args[0].input.Item!.time]);
+    expect(latest.sort()).toEqual([
+      ['SYMBOL#AAPL', T0 + 29 * 60_000],
+      ['SYMBOL#MSFT', T0 + 29 * 60_000],
+    ]);
   });
 
   it('refuses a non-positive TTL', () => {
