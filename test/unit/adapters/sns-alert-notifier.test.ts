@@ -79,10 +79,11 @@ describe('SnsAlertNotifier', () => {
 
 /**
  * An SNS endpoint on loopback that answers each Publish as scripted: 'ok' (published), 'throttled'
- * (SNS's 400 Throttled, nothing published), 'error' (a 500 after taking it), 'lost' (taken, then the
+ * (SNS's 400 Throttled, nothing published), 'refused' (a 403 AuthorizationError, nothing published),
+ * 'error' (a 500 after taking it), 'lost' (taken, then the
  * connection drops before any answer: published, the reply lost). Unscripted requests are 'ok'.
  */
-async function scriptedSns(script: ('ok' | 'throttled' | 'error' | 'lost')[]) {
+async function scriptedSns(script: ('ok' | 'throttled' | 'refused' | 'error' | 'lost')[]) {
   const published: string[] = [];
   let requests = 0;
   const xml = (body: string) => `<?xml version="1.0"?>${body}`;
@@ -99,6 +100,15 @@ async function scriptedSns(script: ('ok' | 'throttled' | 'error' | 'lost')[]) {
         res.end(
           xml(
             '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>Throttled</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>',
+          ),
+        );
+        return;
+      }
+      if (step === 'refused') {
+        res.writeHead(403, { 'content-type': 'text/xml' });
+        res.end(
+          xml(
+            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>not authorized to publish</Message></Error><RequestId>r</RequestId></ErrorResponse>',
           ),
         );
         return;
@@ -175,6 +185,13 @@ describe('SnsAlertNotifier through the SDK, the client as the processor builds i
     expect([published, requests]).toEqual([0, 4]);
   });
 
+  it('does not ask again after a refusal that is not throttling: nothing was published, once', async () => {
+    const { outcome, published, requests } = await publishWith(['refused', 'ok']);
+    expect(outcome).toBeInstanceOf(AlertNotPublishedError);
+    expect((outcome as Error).message).toMatch(/not authorized to publish/);
+    expect([published, requests]).toEqual([0, 1]);
+  });
+
   it('never sends again after an attempt whose outcome is unknown (reply lost, 5xx): at most once', async () => {
     for (const unknown of ['lost', 'error'] as const) {
       const { outcome, published, requests } = await publishWith([unknown, 'ok']);
@@ -185,12 +202,15 @@ describe('SnsAlertNotifier through the SDK, the client as the processor builds i
   });
 
   it("does not take a refusal for 'nothing published' when a retrying SDK client made earlier attempts", async () => {
-    // The SDK's own retries (3 attempts by default): the reply to the first lost, then two refusals.
-    const retrying = (endpoint: string) =>
-      new SNSClient({ region: 'us-east-1', endpoint, credentials: LOCAL_CREDENTIALS });
-    const { outcome, published, requests } = await publishWith(['lost', 'throttled', 'throttled'], retrying);
-    expect(outcome).toBeInstanceOf(Error);
-    expect(outcome).not.toBeInstanceOf(AlertNotPublishedError);
-    expect([published, requests]).toEqual([1, 3]);
+    // The SDK's own retries: the reply to the first attempt lost, then refusals to the others.
+    for (const maxAttempts of [2, 3]) {
+      const retrying = (endpoint: string) =>
+        new SNSClient({ region: 'us-east-1', endpoint, credentials: LOCAL_CREDENTIALS, maxAttempts });
+      const script = ['lost', ...Array(maxAttempts - 1).fill('throttled')];
+      const { outcome, published, requests } = await publishWith(script, retrying);
+      expect(outcome, `maxAttempts ${maxAttempts}`).toBeInstanceOf(Error);
+      expect(outcome, `maxAttempts ${maxAttempts}`).not.toBeInstanceOf(AlertNotPublishedError);
+      expect([published, requests]).toEqual([1, maxAttempts]);
+    }
   });
 });
