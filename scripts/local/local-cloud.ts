@@ -211,9 +211,17 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       accountId: LOCAL_ACCOUNT_ID,
       shardLimit,
     });
-    cleanups.push(() => emulators.close());
-    signal?.throwIfAborted();
     const meta: Meta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
+    cleanups.push(async () => {
+      await emulators.close();
+      // A boot stopped part-way (Ctrl-C, a failure) closed its emulators: a clean stop for the next start.
+      if (persistent)
+        writeFileAtomic.sync(
+          join(dir, META_FILE),
+          JSON.stringify({ ...meta, stoppedAt: new Date().toISOString() }),
+        );
+    });
+    signal?.throwIfAborted();
     if (persistent) writeFileAtomic.sync(join(dir, META_FILE), JSON.stringify(meta));
 
     const sns = await startLocalSns({

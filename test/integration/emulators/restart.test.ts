@@ -180,4 +180,23 @@ describe('local cloud restart with the same stateDir', () => {
       await second.stop();
     }
   });
+
+  it('a start-up its signal stops (Ctrl-C) closes what it started: the next start finds a clean stop', async () => {
+    const dir = join(stateDir(), 'aborted-boot');
+    const template = await realTemplate('dev');
+    const abort = new AbortController();
+    // The emulators run on the directory; the resources are not made yet.
+    const log = (line: string) => {
+      if (line.startsWith('sns: topic')) abort.abort();
+    };
+    await expect(
+      startLocalCloud({ stateDir: dir, template, log, signal: abort.signal }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    const next = await startLocalCloud({ stateDir: dir, template, countState: false });
+    try {
+      expect(next.state.previousRun).toBe('clean');
+    } finally {
+      await next.stop();
+    }
+  });
 });
