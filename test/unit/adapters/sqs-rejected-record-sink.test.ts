@@ -79,6 +79,17 @@ describe('SqsRejectedRecordSink', () => {
     expect(Buffer.byteLength(entriesOf(0)[0]!.MessageBody)).toBeLessThan(262_144);
   });
 
+  it('writes characters SQS refuses as JSON escapes in a cut body too, the reason kept exactly', async () => {
+    sqsMock.on(SendMessageBatchCommand).resolves({});
+    const sink = new SqsRejectedRecordSink({ sqs, queueUrl: QUEUE });
+    const reason = `payload is not JSON: Unexpected token '\uFFFF', "\uFFFE" is not valid JSON`;
+    await sink.send([{ ...rejected(1, 'B'.repeat(400_000)), reason }]);
+    const raw = entriesOf(0)[0]!.MessageBody;
+    expect(raw).not.toMatch(/[\uFFFE\uFFFF]/);
+    const body = JSON.parse(raw);
+    expect([body.dataTruncated, body.reason]).toEqual([true, reason]);
+  });
+
   it('retries only the entries SQS reports as Failed', async () => {
     sqsMock
       .on(SendMessageBatchCommand)

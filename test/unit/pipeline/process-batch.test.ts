@@ -331,21 +331,20 @@ describe('processBatch', () => {
 
   it('reports the time-series rows its store refuses for good and fails no symbol for them', async () => {
     const { aapl, msft } = twoSymbols();
-    const refused = [
-      {
-        symbol: 'MSFT',
-        kind: 'bar' as const,
-        time: aaplBars()[0]!.start,
-        reason: 'outside the ingestion window',
-      },
-    ];
+    const refused = ['MSFT', 'AAPL'].map((symbol) => ({
+      symbol,
+      kind: 'bar' as const,
+      time: aaplBars()[0]!.start,
+      reason: 'outside the ingestion window',
+    }));
     sinks.timeseries.faults.failNext({
       timing: 'after',
       error: new TimeseriesRowsRejectedError('refused', refused),
     });
     const report = await processBatch([...aapl, ...msft], depsFor(sinks));
     expect(report.failures).toEqual([]);
-    expect(report.timeseriesRejected).toBe(1);
+    // Counted per row refused, not per error.
+    expect(report.timeseriesRejected).toBe(2);
     expect(sinks.state.get('AAPL')?.lastSequenceNumber).toBe(aapl[4]!.sequenceNumber);
     expect(sinks.state.get('MSFT')?.lastSequenceNumber).toBe(msft[4]!.sequenceNumber);
     // Any other failure of the store is a fault: the batch's symbols are retried.
