@@ -102,6 +102,28 @@ function newDeadLetters(cloud: LocalCloud, queueUrl: string, before: ReadonlySet
     });
 }
 
+/** The summary's `processed` and `discarded` so far. */
+export interface BatchCounts {
+  readonly processed: number;
+  readonly discarded: number;
+}
+
+/**
+ * Adds one batch the event source mapping reports to the counts: `processed` takes the records the
+ * handler reported as succeeded (all of an 'ok' batch, those before the first failure of a
+ * 'partial' one, none of an 'error' or 'discarded' one: what failed is retried and counted when it
+ * succeeds, or discarded); `discarded` the records of a batch given up on.
+ */
+export function countBatch(
+  counts: BatchCounts,
+  batch: Pick<BatchOutcome, 'status' | 'size' | 'succeeded'>,
+): BatchCounts {
+  return {
+    processed: counts.processed + batch.succeeded,
+    discarded: counts.discarded + (batch.status === 'discarded' ? batch.size - batch.succeeded : 0),
+  };
+}
+
 export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const { cloud, log } = options;
   const started = Date.now();
@@ -121,16 +143,12 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   // Alerts left in the view's inbox by an earlier run are not this run's.
   if (alertsInbox) while ((await cloud.sns.receive(alertsInbox, { max: 10 })).length > 0);
 
-  let processed = 0;
-  let discarded = 0;
+  let counts: BatchCounts = { processed: 0, discarded: 0 };
   let lagMs: number | undefined;
   const recent: { at: number; n: number }[] = [];
   const onBatch = (b: BatchOutcome) => {
-    if (b.status === 'discarded') discarded += b.size;
-    if (b.succeeded > 0) {
-      processed += b.succeeded;
-      recent.push({ at: Date.now(), n: b.succeeded });
-    }
+    counts = countBatch(counts, b);
+    if (b.succeeded > 0) recent.push({ at: Date.now(), n: b.succeeded });
     if (b.status === 'ok' || b.status === 'discarded') lagMs = Date.now() - b.newestArrival;
     if (b.status !== 'ok')
       log(`processor batch on ${b.shardId}: ${b.status}${b.error ? ` (${b.error})` : ''}`);
@@ -202,7 +220,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       title: 'tickstream — local pipeline',
       status,
       symbols: lines,
-      counters: { 'ticks in': ticksIn, processed, alerts: alertsPublished },
+      counters: { 'ticks in': ticksIn, processed: counts.processed, alerts: alertsPublished },
       throughput: recent.reduce((n, r) => n + r.n, 0) / 5,
       lagMs,
       alerts,
@@ -220,7 +238,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     if (interactive) dashboard.draw(await view(status));
     else if (Date.now() - lastProgress > 5_000) {
       lastProgress = Date.now();
-      log(`progress: ${ticksIn} events in, ${processed} processed, ${alertsPublished} alerts`);
+      log(`progress: ${ticksIn} events in, ${counts.processed} processed, ${alertsPublished} alerts`);
     }
   };
   const timer = setInterval(() => {
@@ -269,8 +287,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   return {
     ticksIn,
     recordsPut: report.delivered,
-    processed,
-    discarded,
+    processed: counts.processed,
+    discarded: counts.discarded,
     rejected: sourceRejected + deadLetters.filter((m) => m.rejectedRecord).length,
     dlq: deadLetters.length,
     dynamodbMetricRows: rowsPerSymbol.reduce((a, b) => a + b, 0),

@@ -1,0 +1,97 @@
+/**
+ * The `--once` summary's `processed` and `discarded`, from a real run of the local pipeline
+ * (`runPipeline`, as `npm start -- --once` calls it) on batches the processor partly fails: two
+ * symbols on one shard, one of them given unreadable stored state, and a third on another shard,
+ * given unreadable state too. Records of one shard arrive interleaved by symbol, and a given-up batch
+ * is dead-lettered from its first failure on: only the record before the first failure counts as
+ * processed, every other one as discarded.
+ */
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runPipeline } from '../../../scripts/pipeline/run.ts';
+import type { MarketEvent } from '../../../src/domain/market/index.ts';
+import type { MarketSource } from '../../../src/ports/market-source.ts';
+import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
+
+const OPEN = Date.parse('2024-10-02T13:30:00Z');
+
+function bar(symbol: string, minute: number, close: number): MarketEvent {
+  return {
+    kind: 'bar',
+    bar: {
+      symbol,
+      start: OPEN + minute * 60_000,
+      interval: '1m',
+      open: close - 0.5,
+      high: close + 1,
+      low: close - 1,
+      close,
+      volume: 1000 + minute,
+      session: 'regular',
+      source: 'replay',
+    },
+  };
+}
+
+/** The shard (of `shards`, evenly split) Kinesis puts a partition key on. */
+function shardOf(key: string, shards: number): number {
+  const hash = BigInt(`0x${createHash('md5').update(key).digest('hex')}`);
+  return Number((hash * BigInt(shards)) >> 128n);
+}
+
+function feed(events: readonly MarketEvent[]): MarketSource {
+  return {
+    name: 'test feed',
+    async *events() {
+      yield* events;
+    },
+    issues: () => [],
+  };
+}
+
+describe('runPipeline: the summary counts of batches the processor partly fails', () => {
+  const cloud = useLocalCloud();
+  const console0 = { ...console };
+  afterEach(() => {
+    // runPipeline routes the functions' console output to the state directory's log file.
+    Object.assign(console, console0);
+  });
+
+  it('counts as processed only the records before the first failure, the rest of each given-up batch as discarded', async () => {
+    const c = cloud();
+    const shards = Object.values(c.resources.streams)[0]!.shardIds.length;
+    // The precondition: AAPL and MSFT share a shard, SPY is on another.
+    expect(shardOf('AAPL', shards)).toBe(shardOf('MSFT', shards));
+    expect(shardOf('SPY', shards)).not.toBe(shardOf('AAPL', shards));
+    await storeUnreadableState(c, 'MSFT');
+    await storeUnreadableState(c, 'SPY');
+    // AAPL first, then MSFT and AAPL interleaved on their shard; SPY on its own: 25 records.
+    const events = [
+      ...Array.from({ length: 9 }, (_, m) => [bar('AAPL', m, 226 + m), bar('MSFT', m, 417 + m)]).flat(),
+      ...Array.from({ length: 7 }, (_, m) => bar('SPY', m, 570 + m)),
+    ];
+    expect(events).toHaveLength(25);
+
+    const summary = await runPipeline({
+      cloud: c,
+      feeds: [feed(events)],
+      once: true,
+      signal: new AbortController().signal,
+      log: () => {},
+    });
+    expect(summary).toMatchObject({
+      ticksIn: 25,
+      recordsPut: 25,
+      processed: 1,
+      discarded: 24,
+      rejected: 0,
+      interrupted: false,
+    });
+    // AAPL's rows were all written, those of its records after the first MSFT one too, yet those
+    // records count as discarded: their batch was given up from its first failure on.
+    expect(summary.dynamodbMetricRows).toBe(9);
+    // One dead-letter message per given-up batch: one at least per shard (how the records were
+    // batched depends on when they arrived).
+    expect(summary.dlq).toBeGreaterThanOrEqual(2);
+  });
+});
