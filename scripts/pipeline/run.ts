@@ -25,9 +25,15 @@ export interface RunSummary {
   ticksIn: number;
   /** Records the stream acknowledged. */
   recordsPut: number;
-  /** Records the processor completed (applied, skipped as duplicates, or rejected with a reason). */
+  /**
+   * Records the processor reported as succeeded (applied, skipped as duplicates, or rejected with a
+   * reason): of each invocation, those before the first failure it reports.
+   */
   processed: number;
-  /** Records the event source mapping gave up on after its retries (each batch also a `dlq` message). */
+  /**
+   * Records the event source mapping gave up on after its retries or for their age (each batch also
+   * a `dlq` message), from a batch's first failure on: records of other symbols after it included.
+   */
   discarded: number;
   /** Rows the feed rejected before the stream, plus records the processor rejected to the DLQ. */
   rejected: number;
