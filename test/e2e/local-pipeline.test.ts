@@ -305,6 +305,8 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       expect(run.interrupted).toBe(true);
       expect(run.code, run.stderr).toBe(130);
       expect(run.stderr).toContain('interrupted during start-up; stopped cleanly');
+      // Nothing ran: no summary, nothing at all on stdout.
+      expect(run.stdout).toBe('');
       expect(readdirSync(tmp).filter((f) => f.startsWith('tickstream-local-'))).toEqual([]);
     });
   }

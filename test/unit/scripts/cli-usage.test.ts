@@ -78,6 +78,18 @@ describe('command-line usage errors', () => {
     });
   }
 
+  it("npm start --help says how --once ends: the summary's interrupted, a Ctrl-C start-up with none, exit 1 for a file of rejected rows", () => {
+    const r = run('scripts/start.ts', ['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    const once = r.stderr
+      .slice(r.stderr.indexOf('  --once'), r.stderr.indexOf('  --cloud-only'))
+      .replace(/\s+/g, ' ');
+    expect(once).toContain('Ctrl-C while the pipeline runs: "interrupted": true in it, exit 130');
+    expect(once).toContain('Ctrl-C during the start-up: exit 130, no summary');
+    expect(once).toContain('every row of the replay file rejected: exit 1');
+  });
+
   it('dead-letters names the setting it lacks, and refuses a --max that is not a count', () => {
     const r = run('scripts/dead-letters.ts', [], {
       ...process.env,
