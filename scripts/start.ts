@@ -56,6 +56,9 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** The flags that turn something on: given, they are on; they take no value. */
+const ON_OFF_FLAGS = new Set(['--ephemeral', '--once', '--json', '--cloud-only', '--help']);
+
 export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): StartArgs {
   const args: StartArgs = {
     stage: env.TICKSTREAM_STAGE || 'dev',
@@ -81,6 +84,9 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
     const take = () => inline ?? value(i++, flag);
     given.add(flag);
+    // `--once=false` would otherwise turn --once on: the value is refused, not ignored.
+    if (inline !== undefined && ON_OFF_FLAGS.has(flag))
+      throw new UsageError(`${flag} is an on/off flag and takes no value, got "${a}"`);
     switch (flag) {
       case '--stage':
         args.stage = take();

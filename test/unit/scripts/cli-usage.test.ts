@@ -43,6 +43,16 @@ describe('command-line usage errors', () => {
     [['--synthetic', ',', '--once'], /--synthetic needs at least one symbol/],
     [['--synthetic', 'AAA,BBB', '--once'], /--synthetic is endless: --once would never end/],
     [['--stage', 'pr-1', '--once'], /--stage "pr-1" must be lower-case letters and digits/],
+    // An on/off flag given a value: refused, not taken as on (--stage pr-1 would be refused later).
+    [['--once=false', '--stage', 'pr-1'], /--once is an on\/off flag and takes no value, got "--once=false"/],
+    [
+      ['--ephemeral=no', '--once', '--stage', 'pr-1'],
+      /--ephemeral is an on\/off flag and takes no value, got "--ephemeral=no"/,
+    ],
+    [
+      ['--cloud-only=0', '--json=false', '--once', '--stage', 'pr-1'],
+      /--cloud-only is an on\/off flag and takes no value, got "--cloud-only=0"/,
+    ],
     [['--replay', EMPTY, '--once'], /--replay .*empty\.csv: .*empty\.csv is empty/],
     [
       ['--replay', UNKNOWN, '--once'],
