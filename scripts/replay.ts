@@ -15,7 +15,12 @@ import { parseSpeed, ReplaySource, symbolFlagProblem } from '../src/adapters/rep
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
-import { requireStreamName, StdoutPublisher, UsageError } from '../src/pipeline/ingest/cli.ts';
+import {
+  parsePositiveWhole,
+  requireStreamName,
+  StdoutPublisher,
+  UsageError,
+} from '../src/pipeline/ingest/cli.ts';
 import type { EventPublisher } from '../src/ports/event-publisher.ts';
 
 const USAGE = `usage: npm run replay -- --file FILE [--format auto|${REPLAY_FORMATS.join('|')}] [--symbol SYMBOL]
@@ -25,7 +30,7 @@ const USAGE = `usage: npm run replay -- --file FILE [--format auto|${REPLAY_FORM
   --symbol   the symbol, for files without one (NinjaTrader, M/D/YYYY, CSV without a symbol column)
   --speed    max (default): as fast as the stream takes it; N: N times real time (1 = as recorded)
   --tz       time zone of zone-less CSV times (default America/New_York)
-  --limit    stop after N events
+  --limit    stop after N events (N a positive whole number, like 100)
   --dry-run  print the events as NDJSON instead of writing to the stream
 env: TICKS_STREAM_NAME (the stream), AWS_REGION, TICKSTREAM_ENDPOINT_KINESIS (local cloud)`;
 
@@ -67,8 +72,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const limit = values.limit === undefined ? Number.POSITIVE_INFINITY : Number(values.limit);
-  if (!(limit > 0)) throw new UsageError(`--limit must be a positive number, got "${values.limit}"`);
+  const limit =
+    values.limit === undefined ? Number.POSITIVE_INFINITY : parsePositiveWhole('limit', values.limit);
   if (values.tz !== undefined) {
     try {
       assertTimeZone(values.tz);

@@ -18,6 +18,17 @@ export function parseInstant(name: string, v: string | undefined): number | unde
   return t;
 }
 
+/**
+ * Parses a count option (`--limit N`): a positive whole number in plain decimal digits, as the
+ * usage text says — not whatever `Number()` reads (`0x10` as 16, `1e3` as 1000, `5.0` as 5).
+ */
+export function parsePositiveWhole(name: string, v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`--${name} must be a positive whole number (like 100), got "${v}"`);
+  return n;
+}
+
 /** Writes events as NDJSON to stdout instead of the stream (`--dry-run`). */
 export class StdoutPublisher implements EventPublisher {
   private n = 0;

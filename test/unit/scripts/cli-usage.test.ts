@@ -127,6 +127,30 @@ describe('command-line usage errors', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('replay takes --limit as a positive whole decimal number, refusing what Number() would read (0x10, 1e3)', () => {
+    for (const limit of ['0x10', '1e3', '2.0', '0']) {
+      const r = run('scripts/replay.ts', [
+        '--file',
+        'data/samples/aapl-2024-10-02.csv',
+        '--limit',
+        limit,
+        '--dry-run',
+      ]);
+      expect([limit, r.status]).toEqual([limit, 2]);
+      expect(r.stderr).toContain(`--limit must be a positive whole number (like 100), got "${limit}"`);
+      expect(r.stdout).toBe('');
+    }
+    const ok = run('scripts/replay.ts', [
+      '--file',
+      'data/samples/aapl-2024-10-02.csv',
+      '--limit',
+      '3',
+      '--dry-run',
+    ]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout.trim().split('\n')).toHaveLength(3);
+  });
+
   it('replay takes --symbol exactly for files that name no symbol, before sending anything', () => {
     for (const [args, message] of [
       [['--file', 'data/samples/aapl-2024-10-02.csv', '--symbol', 'MSFT'], /\(csv\) names its own symbol/],
