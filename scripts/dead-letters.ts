@@ -21,7 +21,7 @@ import { S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
 import { S3LakeWriter } from '../src/adapters/aws/s3-lake-writer.ts';
 import { SqsDeadLetterQueue } from '../src/adapters/aws/sqs-dead-letter-queue.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
-import { UsageError } from '../src/pipeline/ingest/cli.ts';
+import { parsePositiveWhole, UsageError } from '../src/pipeline/ingest/cli.ts';
 import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
 import {
   DEFAULT_MAX_MESSAGES,
@@ -34,7 +34,7 @@ const USAGE = `usage: npm run dead-letters -- [--recover] [--max N] [--json]
   --recover  write each valid record of a given-up batch whose (symbol, kind, time) the lake's raw
              zone lacks, and delete the batch's message once its range was read to its end
              (rejected records are only listed, never deleted)
-  --max N    messages to review at most (default 1000)
+  --max N    messages to review at most, a positive whole number (default 1000)
   --json     print the review as one JSON object (last stdout line) instead of text
 env: DEAD_LETTER_QUEUE_URL, MARKET_TABLE_NAME, LAKE_BUCKET_NAME (required with --recover), AWS_REGION,
      TICKSTREAM_ENDPOINT_* (local cloud)`;
@@ -122,9 +122,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const max = values.max === undefined ? DEFAULT_MAX_MESSAGES : Number(values.max);
-  if (!Number.isInteger(max) || max < 1)
-    throw new UsageError(`--max must be a whole number ≥ 1, got "${values.max}"`);
+  const max = values.max === undefined ? DEFAULT_MAX_MESSAGES : parsePositiveWhole('max', values.max);
   const queueUrl = required('DEAD_LETTER_QUEUE_URL');
   const tableName = required('MARKET_TABLE_NAME');
   // The raw zone is read when it is named (the review then says what it lacks), and must be to recover.

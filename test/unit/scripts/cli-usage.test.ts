@@ -108,10 +108,12 @@ describe('command-line usage errors', () => {
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('DEAD_LETTER_QUEUE_URL is not set');
-    const m = run('scripts/dead-letters.ts', ['--max', '0']);
-    expect(m.status).toBe(2);
-    expect(m.stderr).toContain('--max must be a whole number ≥ 1, got "0"');
-    expect(m.stdout).toBe('');
+    for (const bad of ['0', '0x10', '1e3', '2.0']) {
+      const m = run('scripts/dead-letters.ts', ['--max', bad]);
+      expect(m.status, bad).toBe(2);
+      expect(m.stderr).toContain(`--max must be a positive whole number (like 100), got "${bad}"`);
+      expect(m.stdout).toBe('');
+    }
   });
 
   it('replay refuses a --tz the runtime does not know, instead of ignoring it', () => {
