@@ -28,3 +28,22 @@ export function aaplSampleBars(symbol = 'AAPL'): Bar[] {
       };
     });
 }
+
+/** The open of the 2024-10-02 session (13:30 UTC). */
+export const SESSION_OPEN_2024_10_02 = Date.parse('2024-10-02T13:30:00Z');
+
+/** A regular-session 1-minute bar `minute` minutes after the 2024-10-02 open, around `close`. */
+export function sessionBar(symbol: string, minute: number, close: number): Bar {
+  return {
+    symbol,
+    start: SESSION_OPEN_2024_10_02 + minute * 60_000,
+    interval: '1m',
+    open: close - 0.5,
+    high: close + 1,
+    low: close - 1,
+    close,
+    volume: 1000 + minute,
+    session: 'regular',
+    source: 'replay',
+  };
+}

@@ -12,25 +12,10 @@ import { runPipeline } from '../../../scripts/pipeline/run.ts';
 import type { MarketEvent } from '../../../src/domain/market/index.ts';
 import type { MarketSource } from '../../../src/ports/market-source.ts';
 import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
-
-const OPEN = Date.parse('2024-10-02T13:30:00Z');
+import { sessionBar } from '../../support/samples.ts';
 
 function bar(symbol: string, minute: number, close: number): MarketEvent {
-  return {
-    kind: 'bar',
-    bar: {
-      symbol,
-      start: OPEN + minute * 60_000,
-      interval: '1m',
-      open: close - 0.5,
-      high: close + 1,
-      low: close - 1,
-      close,
-      volume: 1000 + minute,
-      session: 'regular',
-      source: 'replay',
-    },
-  };
+  return { kind: 'bar', bar: sessionBar(symbol, minute, close) };
 }
 
 /** The shard (of `shards`, evenly split) Kinesis puts a partition key on. */

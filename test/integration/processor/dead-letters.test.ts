@@ -20,25 +20,12 @@ import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
 import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
 import { type DeadLetterDeps, reviewDeadLetters } from '../../../src/pipeline/recover/dead-letters.ts';
 import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
+import { SESSION_OPEN_2024_10_02, sessionBar } from '../../support/samples.ts';
 
-const OPEN = Date.parse('2024-10-02T13:30:00Z');
+const OPEN = SESSION_OPEN_2024_10_02;
 
 function bar(symbol: string, minute: number, close: number) {
-  return encodeMarketEvent({
-    kind: 'bar',
-    bar: {
-      symbol,
-      start: OPEN + minute * 60_000,
-      interval: '1m',
-      open: close - 0.5,
-      high: close + 1,
-      low: close - 1,
-      close,
-      volume: 1000 + minute,
-      session: 'regular',
-      source: 'replay',
-    },
-  });
+  return encodeMarketEvent({ kind: 'bar', bar: sessionBar(symbol, minute, close) });
 }
 
 describe('dead letters: review and recovery of given-up batches', () => {
