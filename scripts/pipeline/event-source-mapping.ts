@@ -2,9 +2,21 @@
  * A local stand-in for Lambda's Kinesis event source mapping: polls each shard of a stream, builds
  * real `KinesisStreamEvent`s, invokes the handler in-process, and honours the mapping's settings as
  * the synthesized template declares them — batch size, batching window, starting position,
- * partial-batch responses (ReportBatchItemFailures), bisect on function error, bounded retries,
- * maximum record age, and the on-failure destination (an SQS queue receiving Lambda's metadata).
+ * parallelization factor, partial-batch responses (ReportBatchItemFailures), bisect on function
+ * error, bounded retries, maximum record age, and the on-failure destination (an SQS queue receiving
+ * Lambda's metadata).
+ *
+ * With a parallelization factor N > 1, a read takes up to batchSize × N records and splits them into
+ * N lanes by partition key (`laneOf`: a hash of the key mod N), so one key's records are always in
+ * the same lane and in sequence order. The lanes are invoked concurrently, each in batches of at most
+ * batchSize with its own retries, bisect, partial-batch responses, record age and discards; a lane
+ * that keeps failing does not hold back the others' batches of the same read. The next read starts
+ * when every lane has finished this one, and the shard's checkpoint only moves up to the record
+ * before the first one some lane has not finished (completed or discarded): a restart may deliver
+ * again what a faster lane had finished (the processor skips it by sequence number), never loses
+ * a record.
  */
+import { createHash } from 'node:crypto';
 import {
   ExpiredIteratorException,
   GetRecordsCommand,
@@ -23,6 +35,11 @@ export interface EventSourceMappingSettings {
   readonly functionArn: string;
   readonly batchSize: number;
   readonly batchingWindowSeconds: number;
+  /**
+   * Concurrent batches per shard, 1..10 (default 1): records go to lane `laneOf(partitionKey)`,
+   * each lane's batches hold at most `batchSize` records.
+   */
+  readonly parallelizationFactor?: number;
   readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
   readonly bisectOnError: boolean;
   /** -1: retry until the records expire. */
@@ -81,6 +98,51 @@ interface PendingBatch {
   readonly attempts: number;
 }
 
+/** GetRecords returns at most this many records a call. */
+const MAX_GET_RECORDS = 10_000;
+
+/**
+ * The lane (0 … factor − 1) of a partition key: the first 32 bits of its MD5 (the high bits of the
+ * record's Kinesis hash key) modulo the parallelization factor. Stable across runs, so a key never
+ * changes lanes. (Lambda's own assignment is not documented; any stable hash keeps the guarantees.
+ * This one splits the default symbols 3/2 at factor 2: AAPL, MSFT, SPY | NVDA, BTC-USD.)
+ */
+export function laneOf(partitionKey: string, factor: number): number {
+  if (factor <= 1) return 0;
+  return createHash('md5').update(partitionKey, 'utf8').digest().readUInt32BE(0) % factor;
+}
+
+/**
+ * How far the shard's checkpoint may go while one read is delivered in lanes: up to the record
+ * before the first one no lane has finished (completed or discarded) yet, never past it, whatever
+ * the other lanes have finished after it.
+ */
+class ReadProgress {
+  readonly #records: readonly KinesisRecord[];
+  readonly #position: ReadonlyMap<string, number>;
+  readonly #finished: boolean[];
+  readonly #advance: (sequenceNumber: string) => void;
+  /** Index of the first record not finished. */
+  #low = 0;
+
+  constructor(records: readonly KinesisRecord[], advance: (sequenceNumber: string) => void) {
+    this.#records = records;
+    this.#finished = records.map(() => false);
+    this.#position = new Map(records.map((r, i) => [r.SequenceNumber!, i]));
+    this.#advance = advance;
+  }
+
+  finish(records: readonly KinesisRecord[]) {
+    for (const r of records) {
+      const i = this.#position.get(r.SequenceNumber!);
+      if (i !== undefined) this.#finished[i] = true;
+    }
+    const before = this.#low;
+    while (this.#low < this.#records.length && this.#finished[this.#low]) this.#low++;
+    if (this.#low > before) this.#advance(this.#records[this.#low - 1]!.SequenceNumber!);
+  }
+}
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -106,8 +168,17 @@ export class KinesisEventSourcePoller {
   readonly #atTipSince = new Map<string, number>();
   #idleWaiters: { since: number; resolve: () => void }[] = [];
 
+  readonly #factor: number;
+  /** Lanes of the partition keys seen (a few symbols; cleared if a stream has many more keys). */
+  readonly #laneOfKey = new Map<string, number>();
+
   constructor(options: PollerOptions) {
+    const factor = options.settings.parallelizationFactor ?? 1;
+    if (!Number.isInteger(factor) || factor < 1 || factor > 10) {
+      throw new Error(`the parallelization factor must be an integer from 1 to 10, got ${factor}`);
+    }
     this.#o = options;
+    this.#factor = factor;
   }
 
   /** Starts one polling loop per shard. */
@@ -131,7 +202,10 @@ export class KinesisEventSourcePoller {
     });
   }
 
-  /** Stops polling after the batch in flight (it is finished and checkpointed, never cut short). */
+  /**
+   * Stops polling after the batches in flight (they are finished and checkpointed, never cut
+   * short; a failed one is not retried, and a lane starts no further batch).
+   */
   async stop(): Promise<void> {
     this.#abort.abort();
     await Promise.allSettled(this.#loops);
@@ -180,7 +254,10 @@ export class KinesisEventSourcePoller {
         iterator ??= await this.#iterator(shardId);
         const requestStartedAt = clock();
         const out = await this.#o.kinesis.send(
-          new GetRecordsCommand({ ShardIterator: iterator, Limit: settings.batchSize - buffered.length }),
+          new GetRecordsCommand({
+            ShardIterator: iterator,
+            Limit: Math.min(MAX_GET_RECORDS, settings.batchSize * this.#factor - buffered.length),
+          }),
         );
         iterator = out.NextShardIterator;
         const records = out.Records ?? [];
@@ -189,12 +266,12 @@ export class KinesisEventSourcePoller {
         const atTip = (out.MillisBehindLatest ?? 0) === 0 && records.length === 0;
         const windowOver =
           windowStart !== undefined && clock() - windowStart >= settings.batchingWindowSeconds * 1000;
-        const full = buffered.length >= settings.batchSize;
+        const full = this.#someLaneFull(buffered);
         if (buffered.length > 0 && (full || windowOver || (atTip && settings.batchingWindowSeconds === 0))) {
           const batch = buffered.splice(0, buffered.length);
           windowStart = undefined;
           this.#atTipSince.set(shardId, -1);
-          await this.#deliver(shardId, batch);
+          await this.#deliverRead(shardId, batch);
           // Anything retried and given up on is checkpointed past; re-read from the checkpoint.
           iterator = undefined;
           continue;
@@ -218,8 +295,57 @@ export class KinesisEventSourcePoller {
     }
   }
 
+  #lane(record: KinesisRecord): number {
+    if (this.#factor === 1) return 0;
+    const key = record.PartitionKey!;
+    let lane = this.#laneOfKey.get(key);
+    if (lane === undefined) {
+      if (this.#laneOfKey.size >= 10_000) this.#laneOfKey.clear();
+      lane = laneOf(key, this.#factor);
+      this.#laneOfKey.set(key, lane);
+    }
+    return lane;
+  }
+
+  /** Whether a lane holds a full batch (with one lane: whether the read is full). */
+  #someLaneFull(buffered: readonly KinesisRecord[]): boolean {
+    const { batchSize } = this.#o.settings;
+    if (buffered.length >= batchSize * this.#factor) return true;
+    if (this.#factor === 1) return false;
+    const counts = new Array<number>(this.#factor).fill(0);
+    return buffered.some((r) => ++counts[this.#lane(r)]! >= batchSize);
+  }
+
+  /**
+   * Delivers one read: each lane's records (in sequence order) in batches of at most batchSize, one
+   * after the other, the lanes concurrently. Resolves when every lane is done with the read; the
+   * checkpoint follows the first record not finished across the lanes.
+   */
+  async #deliverRead(shardId: string, records: KinesisRecord[]): Promise<void> {
+    const { batchSize } = this.#o.settings;
+    const progress = new ReadProgress(records, (sequenceNumber) =>
+      this.#o.checkpoints.set(shardId, sequenceNumber),
+    );
+    const lanes: KinesisRecord[][] = Array.from({ length: this.#factor }, () => []);
+    for (const r of records) lanes[this.#lane(r)]!.push(r);
+    // Settled, not Promise.all: a lane that throws must not let the next read start while another
+    // lane is still delivering this one.
+    const settled = await Promise.allSettled(
+      lanes
+        .filter((lane) => lane.length > 0)
+        .map(async (lane) => {
+          for (let i = 0; i < lane.length; i += batchSize) {
+            if (i > 0 && this.#abort.signal.aborted) return;
+            await this.#deliver(shardId, lane.slice(i, i + batchSize), progress);
+          }
+        }),
+    );
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
   /** Invokes the handler for one batch until it succeeds, is discarded, or the poller stops. */
-  async #deliver(shardId: string, records: KinesisRecord[]): Promise<void> {
+  async #deliver(shardId: string, records: KinesisRecord[], progress: ReadProgress): Promise<void> {
     const { settings } = this.#o;
     const clock = this.#o.clock ?? Date.now;
     const backoff = this.#o.retryBackoffMs ?? 100;
@@ -232,7 +358,7 @@ export class KinesisEventSourcePoller {
         const limit = clock() - settings.maxRecordAgeSeconds * 1000;
         const expired = live.filter((r) => r.ApproximateArrivalTimestamp!.getTime() < limit);
         if (expired.length > 0) {
-          await this.#discard(shardId, expired, 'RecordAgeExceeded', batch.attempts);
+          await this.#discard(shardId, expired, 'RecordAgeExceeded', batch.attempts, progress);
           live = live.filter((r) => r.ApproximateArrivalTimestamp!.getTime() >= limit);
         }
       }
@@ -252,7 +378,7 @@ export class KinesisEventSourcePoller {
       const durationMs = clock() - started;
 
       if (failedFrom === undefined) {
-        this.#o.checkpoints.set(shardId, live[live.length - 1]!.SequenceNumber!);
+        progress.finish(live);
         this.#o.onBatch?.({
           shardId,
           size: live.length,
@@ -265,7 +391,7 @@ export class KinesisEventSourcePoller {
         continue;
       }
       // Everything before the first failure is done.
-      if (failedFrom > 0) this.#o.checkpoints.set(shardId, live[failedFrom - 1]!.SequenceNumber!);
+      if (failedFrom > 0) progress.finish(live.slice(0, failedFrom));
       const remaining = live.slice(failedFrom);
       const attempts = batch.attempts + 1;
       this.#o.onBatch?.({
@@ -279,7 +405,7 @@ export class KinesisEventSourcePoller {
         ...(error === undefined ? {} : { error }),
       });
       if (settings.maxRetryAttempts >= 0 && attempts > settings.maxRetryAttempts) {
-        await this.#discard(shardId, remaining, 'RetryAttemptsExhausted', attempts);
+        await this.#discard(shardId, remaining, 'RetryAttemptsExhausted', attempts, progress);
         continue;
       }
       if (this.#abort.signal.aborted) return;
@@ -313,7 +439,13 @@ export class KinesisEventSourcePoller {
   }
 
   /** Skips records for good, sending Lambda's failure metadata to the on-failure destination. */
-  async #discard(shardId: string, records: readonly KinesisRecord[], condition: string, attempts: number) {
+  async #discard(
+    shardId: string,
+    records: readonly KinesisRecord[],
+    condition: string,
+    attempts: number,
+    progress: ReadProgress,
+  ) {
     const { settings } = this.#o;
     const sorted = [...records].sort((a, b) => compareSequenceNumbers(a.SequenceNumber!, b.SequenceNumber!));
     const first = sorted[0]!;
@@ -347,7 +479,7 @@ export class KinesisEventSourcePoller {
       `event source mapping: discarded ${sorted.length} record(s) of ${shardId} (${condition}), ` +
         `${first.SequenceNumber}…${last.SequenceNumber}`,
     );
-    this.#o.checkpoints.set(shardId, last.SequenceNumber!);
+    progress.finish(sorted);
     this.#o.onBatch?.({
       shardId,
       size: sorted.length,
