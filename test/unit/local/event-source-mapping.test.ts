@@ -1,7 +1,9 @@
 /**
  * The local event source mapping's batch outcomes, which `npm start --once` adds up as `processed`
  * and `discarded`: each record counts once as completed or as given up, never both, and the records
- * a partially failed batch completed are counted.
+ * a partially failed batch completed are counted. And its parallelization factor: concurrent lanes
+ * per shard by partition key, each symbol in order, a failing lane not holding back the others, and
+ * a checkpoint that never passes a record some lane has not finished.
  */
 import {
   GetRecordsCommand,
@@ -15,7 +17,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import {
   type BatchOutcome,
+  type CheckpointStore,
+  type EventSourceMappingSettings,
   KinesisEventSourcePoller,
+  laneOf,
 } from '../../../scripts/pipeline/event-source-mapping.ts';
 
 const records: KinesisRecord[] = [1, 2, 3, 4, 5].map((n) => ({
@@ -97,5 +102,354 @@ describe('local event source mapping: batch outcomes', () => {
     const discarded = outcomes.filter((o) => o.status === 'discarded').reduce((n, o) => n + o.size, 0);
     expect(completed + discarded).toBe(records.length);
     expect(checkpoints.get('shard-0')).toBe('5');
+  });
+});
+
+// --- Parallelization factor -------------------------------------------------------------------
+
+const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'SPY', 'BTC-USD'];
+/** Two symbols in different lanes at factor 2. */
+const A = SYMBOLS.find((s) => laneOf(s, 2) === 0)!;
+const B = SYMBOLS.find((s) => laneOf(s, 2) === 1)!;
+
+const settings = (overrides: Partial<EventSourceMappingSettings>): EventSourceMappingSettings => ({
+  streamName: 's',
+  streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/s',
+  functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:f',
+  batchSize: 2,
+  batchingWindowSeconds: 0,
+  startingPosition: 'TRIM_HORIZON',
+  bisectOnError: false,
+  maxRetryAttempts: -1,
+  maxRecordAgeSeconds: -1,
+  reportBatchItemFailures: true,
+  region: 'us-east-1',
+  ...overrides,
+});
+
+/** Records 1…n of one shard, with these partition keys. */
+function streamOf(keys: readonly string[]): KinesisRecord[] {
+  return keys.map((key, i) => ({
+    SequenceNumber: String(i + 1),
+    PartitionKey: key,
+    Data: Buffer.from(`record ${i + 1}`),
+    ApproximateArrivalTimestamp: new Date(),
+  }));
+}
+
+/** A client reading one shard holding `stream`, honouring GetRecords' Limit; the Limits asked are kept. */
+function shardOf(stream: readonly KinesisRecord[]) {
+  const client = new KinesisClient({ region: 'us-east-1' });
+  const limits: number[] = [];
+  const kinesis = mockClient(client);
+  kinesis.on(ListShardsCommand).resolves({
+    Shards: [{ ShardId: 'shard-0', HashKeyRange: undefined, SequenceNumberRange: undefined }],
+  });
+  kinesis
+    .on(GetShardIteratorCommand)
+    .callsFake((input) => ({ ShardIterator: `after:${input.StartingSequenceNumber ?? 0}` }));
+  kinesis.on(GetRecordsCommand).callsFake((input) => {
+    const after = Number(String(input.ShardIterator).slice('after:'.length));
+    limits.push(input.Limit);
+    const out = stream.filter((r) => Number(r.SequenceNumber) > after).slice(0, input.Limit);
+    const next = out.length > 0 ? Number(out[out.length - 1]!.SequenceNumber) : after;
+    const behind = stream.some((r) => Number(r.SequenceNumber) > next);
+    return { Records: out, NextShardIterator: `after:${next}`, MillisBehindLatest: behind ? 1000 : 0 };
+  });
+  return { client, limits };
+}
+
+function memoryCheckpoints(onSet?: (sequenceNumber: string) => void): CheckpointStore & {
+  readonly positions: Map<string, string>;
+} {
+  const positions = new Map<string, string>();
+  return {
+    positions,
+    get: (shard) => positions.get(shard),
+    set: (shard, seq) => {
+      onSet?.(seq);
+      positions.set(shard, seq);
+    },
+  };
+}
+
+const keysOf = (event: KinesisStreamEvent) => event.Records.map((r) => r.kinesis.partitionKey);
+const seqsOf = (event: KinesisStreamEvent) => event.Records.map((r) => r.kinesis.sequenceNumber);
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, condition: () => boolean, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await pause(2);
+  }
+}
+
+async function runToIdle(poller: KinesisEventSourcePoller) {
+  await poller.start();
+  try {
+    await poller.idle();
+  } finally {
+    await poller.stop();
+  }
+}
+
+describe('local event source mapping: parallelization factor', () => {
+  it('picks two symbols in different lanes (stable lanes in 0 … factor − 1)', () => {
+    expect([laneOf(A, 2), laneOf(B, 2)]).toEqual([0, 1]);
+    for (const s of SYMBOLS) {
+      expect(laneOf(s, 1)).toBe(0);
+      expect(laneOf(s, 3)).toBe(laneOf(s, 3));
+      expect(laneOf(s, 3)).toBeGreaterThanOrEqual(0);
+      expect(laneOf(s, 3)).toBeLessThan(3);
+    }
+  });
+
+  it("invokes the lanes concurrently: lane A's batch is still running when lane B's is invoked", async () => {
+    const { client } = shardOf(streamOf([A, B, A, B]));
+    let bInvoked!: () => void;
+    const bStarted = new Promise<void>((resolve) => {
+      bInvoked = resolve;
+    });
+    const events: string[][] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2 }),
+      handler: async (event) => {
+        events.push(seqsOf(event));
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        try {
+          if (keysOf(event).includes(B)) bInvoked();
+          // Lane A blocks until lane B's batch has been invoked (or gives up after a second).
+          if (keysOf(event).includes(A)) await Promise.race([bStarted, pause(1000)]);
+          return { batchItemFailures: [] };
+        } finally {
+          inFlight--;
+        }
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    await runToIdle(poller);
+    expect(maxInFlight).toBe(2);
+    // One read of batchSize × factor records, one batch per lane.
+    expect(events).toEqual([
+      ['1', '3'],
+      ['2', '4'],
+    ]);
+  });
+
+  it("keeps each symbol's records in sequence order, each batch of one lane and at most batchSize records", async () => {
+    // 60 records of the five symbols in a scrambled order; 3 lanes; every 7th record fails once.
+    let x = 7;
+    const keys = Array.from({ length: 60 }, () => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return SYMBOLS[x % SYMBOLS.length]!;
+    });
+    const stream = streamOf(keys);
+    const { client, limits } = shardOf(stream);
+    const completed = new Map<string, string[]>();
+    const failedOnce = new Set<string>();
+    const events: KinesisStreamEvent[] = [];
+    const outcomes: BatchOutcome[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let duplicates = 0;
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 3, batchSize: 3 }),
+      handler: async (event): Promise<KinesisStreamBatchResponse> => {
+        events.push(event);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        try {
+          for (const r of event.Records) {
+            await pause(Number(r.kinesis.sequenceNumber) % 3);
+            const { partitionKey: key, sequenceNumber: seq } = r.kinesis;
+            const done = completed.get(key) ?? [];
+            if (done.includes(seq)) {
+              duplicates++;
+              continue;
+            }
+            if (Number(seq) % 7 === 0 && !failedOnce.has(seq)) {
+              failedOnce.add(seq);
+              return { batchItemFailures: [{ itemIdentifier: seq }] };
+            }
+            completed.set(key, [...done, seq]);
+          }
+          return { batchItemFailures: [] };
+        } finally {
+          inFlight--;
+        }
+      },
+      checkpoints,
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+      onBatch: (b) => outcomes.push(b),
+    });
+    await runToIdle(poller);
+
+    // Per symbol: every record completed once, in sequence order.
+    for (const s of SYMBOLS) {
+      const expected = stream.filter((r) => r.PartitionKey === s).map((r) => r.SequenceNumber!);
+      expect(completed.get(s) ?? [], s).toEqual(expected);
+    }
+    expect(duplicates).toBe(0);
+    for (const e of events) {
+      expect(e.Records.length).toBeGreaterThan(0);
+      expect(e.Records.length).toBeLessThanOrEqual(3);
+      expect(new Set(keysOf(e).map((k) => laneOf(k, 3))).size).toBe(1);
+      const seqs = seqsOf(e).map(Number);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    }
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(Math.max(...limits)).toBe(9); // a read takes up to batchSize × factor records
+    expect(outcomes.reduce((n, o) => n + o.succeeded, 0)).toBe(stream.length);
+    expect(outcomes.some((o) => o.status === 'discarded')).toBe(false);
+    expect(checkpoints.positions.get('shard-0')).toBe('60');
+  });
+
+  it("does not hold back a lane's records while the other lane's batches keep failing", async () => {
+    const stream = streamOf([A, B, A, B, A, B, A, B]);
+    const { client } = shardOf(stream);
+    const timeline: string[] = [];
+    const outcomes: BatchOutcome[] = [];
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2, maxRetryAttempts: 2 }),
+      // A's store is down: every batch holding one of A's records fails as a whole.
+      handler: async (event) => {
+        if (keysOf(event).includes(A)) throw new Error(`${A} store is down`);
+        return { batchItemFailures: [] };
+      },
+      checkpoints,
+      idlePollMs: 1,
+      retryBackoffMs: 5,
+      onBatch: (b) => {
+        outcomes.push(b);
+        timeline.push(`${b.status} ${b.attempt}`);
+      },
+    });
+    await runToIdle(poller);
+
+    const bRecords = stream.filter((r) => r.PartitionKey === B).length;
+    const aRecords = stream.length - bRecords;
+    expect(outcomes.filter((o) => o.status === 'ok').reduce((n, o) => n + o.succeeded, 0)).toBe(bRecords);
+    const discarded = outcomes.filter((o) => o.status === 'discarded');
+    expect(discarded.reduce((n, o) => n + o.size, 0)).toBe(aRecords);
+    expect(outcomes.reduce((n, o) => n + o.succeeded, 0) + aRecords).toBe(stream.length);
+    // B's first batch completed while A's first batch was still being retried.
+    expect(timeline.indexOf('ok 0')).toBeGreaterThanOrEqual(0);
+    expect(timeline.indexOf('ok 0')).toBeLessThan(timeline.indexOf('error 1'));
+    expect(checkpoints.positions.get('shard-0')).toBe('8');
+  });
+
+  it('never checkpoints past a record a lane has not finished: after a restart nothing is lost', async () => {
+    // Odd records are A's, even ones B's. Read 1 is records 1…4: lane A gets 1 and 3, lane B 2 and 4.
+    const stream = streamOf([A, B, A, B, A, B, A, B]);
+    const { client } = shardOf(stream);
+    const completed = new Set<string>();
+    const violations: string[] = [];
+    const checkpoints = memoryCheckpoints((seq) => {
+      const unfinished = stream.filter(
+        (r) => Number(r.SequenceNumber) <= Number(seq) && !completed.has(r.SequenceNumber!),
+      );
+      if (unfinished.length > 0)
+        violations.push(`checkpoint ${seq} passes ${unfinished.map((r) => r.SequenceNumber).join(', ')}`);
+    });
+    let aFailures = 0;
+    /** Completes records in order; with `aFailsFrom`, reports A's first record from that one on. */
+    const handlerFailingA =
+      (aFailsFrom: number) =>
+      async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+        for (const r of event.Records) {
+          const { partitionKey: key, sequenceNumber: seq } = r.kinesis;
+          if (key === A && Number(seq) >= aFailsFrom) {
+            aFailures++;
+            return { batchItemFailures: [{ itemIdentifier: seq }] };
+          }
+          completed.add(seq);
+        }
+        return { batchItemFailures: [] };
+      };
+
+    // Run 1: A's record 3 keeps failing (retried without end); B finishes 2 and 4; then a stop.
+    const first = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2 }),
+      handler: handlerFailingA(3),
+      checkpoints,
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+    });
+    await first.start();
+    try {
+      await until(
+        "B's records 2 and 4 while A's 3 keeps failing",
+        () => completed.has('4') && aFailures >= 3,
+      );
+    } finally {
+      await first.stop();
+    }
+    expect([...completed].sort()).toEqual(['1', '2', '4']);
+    expect(checkpoints.positions.get('shard-0')).toBe('2');
+
+    // Run 2 (a restart from the same checkpoints): 3 is delivered again, and all the rest.
+    const again: string[] = [];
+    const second = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2 }),
+      handler: async (event) => {
+        again.push(...seqsOf(event));
+        return handlerFailingA(Number.POSITIVE_INFINITY)(event);
+      },
+      checkpoints,
+      idlePollMs: 1,
+    });
+    await runToIdle(second);
+    expect(again).toContain('3');
+    expect(again).not.toContain('1');
+    expect([...completed].sort((a, b) => Number(a) - Number(b))).toEqual(stream.map((r) => r.SequenceNumber));
+    expect(checkpoints.positions.get('shard-0')).toBe('8');
+    expect(violations).toEqual([]);
+  });
+
+  it('with factor 1 (or none) delivers batches of batchSize in stream order, symbols mixed, as before', async () => {
+    const runWith = async (factor: number | undefined) => {
+      const { client, limits } = shardOf(streamOf([A, B, A, B, A]));
+      const events: string[][] = [];
+      const poller = new KinesisEventSourcePoller({
+        kinesis: client,
+        settings: settings(factor === undefined ? {} : { parallelizationFactor: factor }),
+        handler: async (event) => {
+          events.push(seqsOf(event));
+          return { batchItemFailures: [] };
+        },
+        checkpoints: memoryCheckpoints(),
+        idlePollMs: 1,
+      });
+      await runToIdle(poller);
+      return { events, limits: Math.max(...limits) };
+    };
+    const expected = { events: [['1', '2'], ['3', '4'], ['5']], limits: 2 };
+    expect(await runWith(undefined)).toEqual(expected);
+    expect(await runWith(1)).toEqual(expected);
+  });
+
+  it('refuses a factor outside 1 … 10', () => {
+    for (const factor of [0, 11, 1.5]) {
+      expect(
+        () =>
+          new KinesisEventSourcePoller({
+            kinesis: new KinesisClient({ region: 'us-east-1' }),
+            settings: settings({ parallelizationFactor: factor }),
+            handler: async () => undefined,
+            checkpoints: memoryCheckpoints(),
+          }),
+      ).toThrow(`the parallelization factor must be an integer from 1 to 10, got ${factor}`);
+    }
   });
 });
