@@ -1,7 +1,17 @@
 /**
  * Runs the template's stream-triggered functions locally: for every Kinesis event source mapping of
  * the synthesized template, the function's real handler module is loaded with its environment from
- * the template (resolved against the local cloud) and driven by a local event source mapping.
+ * the template (resolved against the local cloud) and driven by a local event source mapping with
+ * the settings the template gives the mapping: BatchSize, MaximumBatchingWindowInSeconds,
+ * StartingPosition, ParallelizationFactor (1..10, default 1; a value Lambda would refuse is refused
+ * here), BisectBatchOnFunctionError, MaximumRetryAttempts, MaximumRecordAgeInSeconds,
+ * FunctionResponseTypes (ReportBatchItemFailures) and the on-failure destination.
+ *
+ * With a ParallelizationFactor above 1, the lanes of a shard invoke the one loaded handler module
+ * concurrently, where Lambda would run each concurrent batch in an execution environment of its
+ * own, so module-scope state is shared between them locally: a symbol's records stay in one lane,
+ * so its cached engine is never used by two invocations at once; Powertools' metrics buffer and
+ * logger keys are shared (a flush may carry the other invocation's metrics; the totals are the same).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +37,8 @@ export interface MappingPlan {
   readonly onFailureQueueLogicalId?: string;
   readonly batchSize: number;
   readonly batchingWindowSeconds: number;
+  /** Concurrent batches per shard (1..10), records of one partition key always in one lane. */
+  readonly parallelizationFactor: number;
   readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
   readonly bisectOnError: boolean;
   readonly maxRetryAttempts: number;
@@ -44,6 +56,18 @@ function getAttTarget(value: unknown): string | undefined {
   if (Array.isArray(att)) return att[0] as string;
   if (typeof att === 'string') return att.split('.')[0];
   return undefined;
+}
+
+/** ParallelizationFactor as Lambda accepts it: an integer from 1 to 10; absent means 1. */
+function parallelizationFactor(logicalId: string, value: unknown): number {
+  if (value === undefined) return 1;
+  const factor = typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
+  if (!Number.isInteger(factor) || factor < 1 || factor > 10) {
+    throw new Error(
+      `event source mapping ${logicalId}: ParallelizationFactor must be an integer from 1 to 10, got ${JSON.stringify(value)}`,
+    );
+  }
+  return factor;
 }
 
 /** Reads every Kinesis event source mapping of the template, with the settings Lambda would apply. */
@@ -73,6 +97,7 @@ export function kinesisMappings(template: CloudFormationTemplate): MappingPlan[]
       ...(onFailure ? { onFailureQueueLogicalId: onFailure } : {}),
       batchSize: Number(p.BatchSize ?? 100),
       batchingWindowSeconds: Number(p.MaximumBatchingWindowInSeconds ?? 0),
+      parallelizationFactor: parallelizationFactor(logicalId, p.ParallelizationFactor),
       startingPosition: p.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
       bisectOnError: p.BisectBatchOnFunctionError === true,
       maxRetryAttempts: Number(p.MaximumRetryAttempts ?? -1),
@@ -145,7 +170,9 @@ export interface LocalPipelineOptions {
   /** Project root the handler paths are relative to (default: this project's, whatever the current directory). */
   readonly root?: string;
   /** Overrides of the template's mapping settings (the latency bench uses a zero batching window). */
-  readonly overrides?: Partial<Pick<MappingPlan, 'batchSize' | 'batchingWindowSeconds'>>;
+  readonly overrides?: Partial<
+    Pick<MappingPlan, 'batchSize' | 'batchingWindowSeconds' | 'parallelizationFactor'>
+  >;
   readonly idlePollMs?: number;
   readonly onBatch?: (outcome: BatchOutcome) => void;
   readonly log?: (line: string) => void;
@@ -206,6 +233,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       functionArn: `arn:aws:lambda:${cloud.region}:000000000000:function:${functionName}`,
       batchSize: options.overrides?.batchSize ?? m.batchSize,
       batchingWindowSeconds: options.overrides?.batchingWindowSeconds ?? m.batchingWindowSeconds,
+      parallelizationFactor: options.overrides?.parallelizationFactor ?? m.parallelizationFactor,
       startingPosition: m.startingPosition,
       bisectOnError: m.bisectOnError,
       maxRetryAttempts: m.maxRetryAttempts,

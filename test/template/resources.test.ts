@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { kinesisMappings } from '../../scripts/pipeline/local-pipeline.ts';
 import { type CloudFormationTemplate, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
 import {
   EVENTS_VIEW,
@@ -175,6 +176,11 @@ describe('Kinesis event source mapping of the processor', () => {
       mapping(dev).MaximumRecordAgeInSeconds as number,
     );
     expect(mapping(prod).ParallelizationFactor).toBe(2);
+  });
+
+  it("is what the local event source mapping reads: each stage's parallelization factor", () => {
+    expect(kinesisMappings(dev).map((m) => m.parallelizationFactor)).toEqual([1]);
+    expect(kinesisMappings(prod).map((m) => m.parallelizationFactor)).toEqual([2]);
   });
 });
 
