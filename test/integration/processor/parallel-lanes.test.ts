@@ -1,0 +1,100 @@
+/**
+ * processTicks on the local event source mapping at the prod stage's ParallelizationFactor (2), on
+ * the emulators: two symbols in different lanes, processed by concurrent invocations of the real
+ * handler, are stored exactly as one lane would store them.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { type BatchOutcome, laneOf } from '../../../scripts/pipeline/event-source-mapping.ts';
+import { startLocalPipeline } from '../../../scripts/pipeline/local-pipeline.ts';
+import { countMetricRows, stateKey } from '../../../src/adapters/aws/market-table.ts';
+import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { captureJsonLines } from '../../support/json-output.ts';
+import { useLocalCloud } from '../../support/local-cloud.ts';
+import { aaplSampleBars } from '../../support/samples.ts';
+
+const cloud = useLocalCloud({ stage: 'prod' });
+const PER_SYMBOL = 60;
+
+describe('processTicks on the local event source mapping with ParallelizationFactor 2 (prod)', () => {
+  it("stores every symbol's rows and state once, each lane in its own concurrent batches", async () => {
+    const c = cloud();
+    const [a, b] = ['AAPL', 'NVDA'];
+    expect([laneOf(a!, 2), laneOf(b!, 2)]).toEqual([0, 1]);
+    // The two symbols' bars interleaved on one shard (the prod stream has more than one).
+    const barsA = aaplSampleBars(a).slice(0, PER_SYMBOL);
+    const barsB = aaplSampleBars(b).slice(0, PER_SYMBOL);
+    const entries = barsA.flatMap((bar, i) =>
+      [bar, barsB[i]!].map((x) => ({
+        PartitionKey: x.symbol,
+        ExplicitHashKey: '0',
+        Data: Buffer.from(encodeMarketEvent({ kind: 'bar', bar: x })),
+      })),
+    );
+    const put = await c.clients.kinesis.send(
+      new PutRecordsCommand({ StreamName: c.env.TICKS_STREAM_NAME!, Records: entries }),
+    );
+    expect(put.FailedRecordCount ?? 0).toBe(0);
+    const sequenceNumbers = put.Records!.map((r) => r.SequenceNumber!);
+    const shardId = put.Records![0]!.ShardId!;
+    expect(new Set(put.Records!.map((r) => r.ShardId))).toEqual(new Set([shardId]));
+    const lastOf = (symbol: string) =>
+      sequenceNumbers.filter((_, i) => entries[i]!.PartitionKey === symbol).at(-1);
+
+    const outcomes: BatchOutcome[] = [];
+    /** When each batch's invocation ran (ms). */
+    const spans: [number, number][] = [];
+    const { result: pipeline, lines } = await captureJsonLines(async () => {
+      // Batches of 20 (reads of up to 40): several reads, each lane with batches of its own.
+      const p = await startLocalPipeline({
+        cloud: c,
+        overrides: { batchSize: 20, batchingWindowSeconds: 0 },
+        onBatch: (o) => {
+          outcomes.push(o);
+          spans.push([performance.now() - o.durationMs, performance.now()]);
+        },
+      });
+      try {
+        await p.idle();
+      } finally {
+        await p.stop();
+      }
+      return p;
+    });
+    expect(pipeline.mappings[0]!.parallelizationFactor).toBe(2);
+
+    expect(outcomes.map((o) => o.status).every((s) => s === 'ok')).toBe(true);
+    expect(outcomes.every((o) => o.size <= 20)).toBe(true);
+    expect(outcomes.reduce((n, o) => n + o.succeeded, 0)).toBe(2 * PER_SYMBOL);
+    // Two invocations of the one shard ran at the same time (one lane's, the other's).
+    const overlapping = spans.some(([s1, e1], i) =>
+      spans.some(([s2, e2], j) => i !== j && Math.min(e1, e2) - Math.max(s1, s2) > 5),
+    );
+    expect(overlapping).toBe(true);
+    const table = c.env.MARKET_TABLE_NAME!;
+    for (const symbol of [a!, b!]) {
+      expect(await countMetricRows(c.clients.documents, table, symbol, 'bar')).toBe(PER_SYMBOL);
+      const state = await c.clients.documents.send(
+        new GetCommand({ TableName: table, Key: stateKey(symbol), ConsistentRead: true }),
+      );
+      expect(state.Item?.lastSequenceNumber, symbol).toBe(lastOf(symbol));
+    }
+    // EMF totals: each batch's counts once, whichever invocation's flush carried them.
+    const sum = (name: string) =>
+      lines
+        .filter((e) => '_aws' in e)
+        .flatMap((e) => [e[name] ?? []].flat() as number[])
+        .reduce((n, v) => n + v, 0);
+    expect(sum('RecordsReceived')).toBe(2 * PER_SYMBOL);
+    expect(sum('RecordsProcessed')).toBe(2 * PER_SYMBOL);
+    expect(sum('RecordsDuplicate')).toBe(0);
+
+    const checkpoints = JSON.parse(
+      readFileSync(join(c.state.dir, `checkpoints-${pipeline.mappings[0]!.logicalId}.json`), 'utf8'),
+    ) as Record<string, string>;
+    expect(checkpoints).toEqual({ [shardId]: sequenceNumbers.at(-1) });
+  });
+});
