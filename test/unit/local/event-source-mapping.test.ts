@@ -30,34 +30,14 @@ const records: KinesisRecord[] = [1, 2, 3, 4, 5].map((n) => ({
   ApproximateArrivalTimestamp: new Date(),
 }));
 
-/** One shard holding `records`; an iterator starts after the sequence number it names. */
-function oneShard() {
-  const kinesis = mockClient(KinesisClient);
-  kinesis.on(ListShardsCommand).resolves({
-    Shards: [{ ShardId: 'shard-0', HashKeyRange: undefined, SequenceNumberRange: undefined }],
-  });
-  kinesis
-    .on(GetShardIteratorCommand)
-    .callsFake((input) => ({ ShardIterator: `after:${input.StartingSequenceNumber ?? 0}` }));
-  kinesis.on(GetRecordsCommand).callsFake((input) => {
-    const after = Number(String(input.ShardIterator).slice('after:'.length));
-    return {
-      Records: records.filter((r) => Number(r.SequenceNumber) > after),
-      NextShardIterator: `after:${records.length}`,
-      MillisBehindLatest: 0,
-    };
-  });
-  return kinesis;
-}
-
 describe('local event source mapping: batch outcomes', () => {
   it('counts the records before the first reported failure as completed, and the records given up as discarded', async () => {
-    const kinesis = oneShard();
+    const { client } = shardOf(records);
     const outcomes: BatchOutcome[] = [];
     const invocations: string[][] = [];
     const checkpoints = new Map<string, string>();
     const poller = new KinesisEventSourcePoller({
-      kinesis: kinesis as unknown as KinesisClient,
+      kinesis: client,
       settings: {
         streamName: 's',
         streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/s',
