@@ -12,6 +12,7 @@ import {
   type _Record as KinesisRecord,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
@@ -431,5 +432,259 @@ describe('local event source mapping: parallelization factor', () => {
           }),
       ).toThrow(`the parallelization factor must be an integer from 1 to 10, got ${factor}`);
     }
+  });
+});
+
+describe('local event source mapping: lanes at the edges (window, limits, stop, failures)', () => {
+  it('uses every lane of the factor: three keys in three lanes at factor 3 run at once', async () => {
+    // Pinned: at factor 3 these keys fall in lanes 0, 1 and 2 (none of the default symbols is in lane 0).
+    const keys = ['META', 'MSFT', 'AAPL'];
+    expect(keys.map((k) => laneOf(k, 3))).toEqual([0, 1, 2]);
+    const { client } = shardOf(streamOf(keys));
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 3, batchSize: 1 }),
+      // Each batch waits (up to a second) until three are running at once.
+      handler: async () => {
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        try {
+          await until('three batches at once', () => maxInFlight === 3, 1000).catch(() => undefined);
+          return { batchItemFailures: [] };
+        } finally {
+          inFlight--;
+        }
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    await runToIdle(poller);
+    expect(maxInFlight).toBe(3);
+  });
+
+  it('asks GetRecords for at most 10,000 records, whatever batchSize × factor', async () => {
+    const { client, limits } = shardOf(streamOf([A, B]));
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2, batchSize: 10_000 }),
+      handler: async () => ({ batchItemFailures: [] }),
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    await runToIdle(poller);
+    expect(Math.max(...limits)).toBe(10_000);
+  });
+
+  it('with a batching window, delivers when one lane is full, not when the read merely holds batchSize records', async () => {
+    let delivered: string[][] = [];
+    const run = async (keys: readonly string[], whileWaiting: (reads: () => number) => Promise<void>) => {
+      const { client, limits } = shardOf(streamOf(keys));
+      const events: string[][] = [];
+      delivered = events;
+      const poller = new KinesisEventSourcePoller({
+        kinesis: client,
+        settings: settings({ parallelizationFactor: 2, batchSize: 2, batchingWindowSeconds: 60 }),
+        handler: async (event) => {
+          events.push(seqsOf(event));
+          return { batchItemFailures: [] };
+        },
+        checkpoints: memoryCheckpoints(),
+        idlePollMs: 1,
+      });
+      await poller.start();
+      try {
+        await whileWaiting(() => limits.length);
+      } finally {
+        await poller.stop();
+      }
+      return events;
+    };
+    // A and B: two records, one in each lane; no lane is full, so the window (60 s) holds them.
+    const held = await run([A, B], (reads) => until('ten reads', () => reads() >= 10));
+    expect(held).toEqual([]);
+    // A, B, A: lane A is full (2 = batchSize), so the read goes at once, long before the window ends.
+    const sent = await run([A, B, A], () => until('the read delivered', () => delivered.length === 2));
+    expect(sent).toEqual([['1', '3'], ['2']]);
+  });
+
+  it('stop() mid-read: a lane starts no further batch, and the checkpoint stays before its records', async () => {
+    // batchSize 2, factor 2, one read of 1…4: lane A holds 1, 2, 3 (batches [1, 2], [3]), lane B 4.
+    const stream = streamOf([A, A, A, B]);
+    const { client } = shardOf(stream);
+    const invoked: string[][] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2 }),
+      handler: async (event) => {
+        invoked.push(seqsOf(event));
+        if (keysOf(event).includes(A)) await released;
+        return { batchItemFailures: [] };
+      },
+      checkpoints,
+      idlePollMs: 1,
+    });
+    await poller.start();
+    await until("A's first batch and B's batch invoked", () => invoked.length === 2);
+    const stopped = poller.stop();
+    release();
+    await stopped;
+    expect(invoked).toEqual([['1', '2'], ['4']]);
+    // 1 and 2 done; 3 never started, so the checkpoint may not pass it (4, done by B, included).
+    expect(checkpoints.positions.get('shard-0')).toBe('2');
+
+    const again: string[] = [];
+    const restart = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2 }),
+      handler: async (event) => {
+        again.push(...seqsOf(event));
+        return { batchItemFailures: [] };
+      },
+      checkpoints,
+      idlePollMs: 1,
+    });
+    await runToIdle(restart);
+    expect(again.sort()).toEqual(['3', '4']);
+    expect(checkpoints.positions.get('shard-0')).toBe('4');
+  });
+
+  it('a lane that throws lets the other lanes finish the read before the shard is read again', async () => {
+    // A's batch fails and is given up (no retries); sending its metadata to the on-failure queue
+    // fails once, so lane A throws. Lane B's batch is still running then.
+    const { client } = shardOf(streamOf([A, B]));
+    const sqsClient = new SQSClient({ region: 'us-east-1' });
+    const sqs = mockClient(sqsClient);
+    sqs.on(SendMessageCommand).rejectsOnce(new Error('queue down')).resolves({});
+    const log: string[] = [];
+    const inFlightAtLog: number[] = [];
+    const running = new Map<string, number>();
+    const overlaps: string[] = [];
+    let inFlight = 0;
+    let logged!: () => void;
+    const failureLogged = new Promise<void>((resolve) => {
+      logged = resolve;
+    });
+    const outcomes: BatchOutcome[] = [];
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      sqs: sqsClient,
+      settings: settings({
+        parallelizationFactor: 2,
+        maxRetryAttempts: 0,
+        onFailureQueueUrl: 'http://127.0.0.1:1/000000000000/dlq',
+      }),
+      handler: async (event) => {
+        const key = keysOf(event)[0]!;
+        if ((running.get(key) ?? 0) > 0) overlaps.push(key);
+        running.set(key, (running.get(key) ?? 0) + 1);
+        inFlight++;
+        try {
+          if (key === A) throw new Error(`${A} is down`);
+          await Promise.race([failureLogged, pause(300)]);
+          return { batchItemFailures: [] };
+        } finally {
+          inFlight--;
+          running.set(key, running.get(key)! - 1);
+        }
+      },
+      checkpoints,
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+      onBatch: (b) => outcomes.push(b),
+      log: (line) => {
+        log.push(line);
+        if (line.includes('failed')) {
+          inFlightAtLog.push(inFlight);
+          logged();
+        }
+      },
+    });
+    await runToIdle(poller);
+    expect(log.some((l) => l.includes('reading shard-0 failed: queue down'))).toBe(true);
+    expect(inFlightAtLog).toEqual([0]);
+    expect(overlaps).toEqual([]);
+    expect(outcomes.filter((o) => o.status === 'discarded').map((o) => o.size)).toEqual([1]);
+    expect(checkpoints.positions.get('shard-0')).toBe('2');
+  });
+
+  it('bisect and record-age discards in one lane never move the checkpoint past the other lane', async () => {
+    // Odd records are A's, even ones B's. A's 1 and 3 arrived long ago (expired); A's 5 is poison
+    // (its batch throws, is bisected and given up); B's records are slow but fine.
+    const now = Date.now();
+    const stream = streamOf([A, B, A, B, A, B, A, B]).map((r) => ({
+      ...r,
+      ApproximateArrivalTimestamp: new Date(['1', '3'].includes(r.SequenceNumber!) ? now - 3_600_000 : now),
+    }));
+    const { client } = shardOf(stream);
+    const sqsClient = new SQSClient({ region: 'us-east-1' });
+    const sqs = mockClient(sqsClient);
+    const discarded = new Set<string>();
+    sqs.on(SendMessageCommand).callsFake((input) => {
+      const info = JSON.parse(input.MessageBody).KinesisBatchInfo;
+      for (const r of stream) {
+        const n = Number(r.SequenceNumber);
+        if (
+          r.PartitionKey === A &&
+          n >= Number(info.startSequenceNumber) &&
+          n <= Number(info.endSequenceNumber)
+        )
+          discarded.add(r.SequenceNumber!);
+      }
+      return {};
+    });
+    const completed = new Set<string>();
+    const violations: string[] = [];
+    const checkpoints = memoryCheckpoints((seq) => {
+      const unfinished = stream.filter(
+        (r) =>
+          Number(r.SequenceNumber) <= Number(seq) &&
+          !completed.has(r.SequenceNumber!) &&
+          !discarded.has(r.SequenceNumber!),
+      );
+      if (unfinished.length > 0)
+        violations.push(`checkpoint ${seq} passes ${unfinished.map((r) => r.SequenceNumber).join(', ')}`);
+    });
+    const outcomes: BatchOutcome[] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      sqs: sqsClient,
+      settings: settings({
+        parallelizationFactor: 2,
+        batchSize: 4,
+        bisectOnError: true,
+        maxRetryAttempts: 1,
+        maxRecordAgeSeconds: 60,
+        onFailureQueueUrl: 'http://127.0.0.1:1/000000000000/dlq',
+      }),
+      handler: async (event) => {
+        if (seqsOf(event).includes('5')) throw new Error('poison');
+        for (const r of event.Records) {
+          await pause(3);
+          completed.add(r.kinesis.sequenceNumber);
+        }
+        return { batchItemFailures: [] };
+      },
+      checkpoints,
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+      onBatch: (b) => outcomes.push(b),
+    });
+    await runToIdle(poller);
+    expect(violations).toEqual([]);
+    expect([...completed].sort()).toEqual(['2', '4', '6', '7', '8']);
+    expect(outcomes.filter((o) => o.status === 'discarded').map((o) => [o.error, o.size])).toEqual([
+      ['RecordAgeExceeded', 2],
+      ['RetryAttemptsExhausted', 1],
+    ]);
+    const counted = outcomes.reduce((n, o) => n + (o.status === 'discarded' ? o.size : o.succeeded), 0);
+    expect(counted).toBe(stream.length);
+    expect(checkpoints.positions.get('shard-0')).toBe('8');
   });
 });
