@@ -353,6 +353,8 @@ export class KinesisEventSourcePoller {
 
     while (queue.length > 0) {
       const batch = queue.shift()!;
+      // Once stopped, nothing failed is retried (a backoff cut short by stop(), a bisected half).
+      if (batch.attempts > 0 && this.#abort.signal.aborted) return;
       let live = batch.records;
       if (settings.maxRecordAgeSeconds >= 0) {
         const limit = clock() - settings.maxRecordAgeSeconds * 1000;

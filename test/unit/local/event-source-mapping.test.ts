@@ -554,6 +554,27 @@ describe('local event source mapping: lanes at the edges (window, limits, stop, 
     expect(checkpoints.positions.get('shard-0')).toBe('4');
   });
 
+  it('stop() during a retry backoff does not retry the failed batch', async () => {
+    const { client } = shardOf(streamOf([A, B]));
+    const invoked: string[][] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ parallelizationFactor: 2, bisectOnError: true, batchSize: 2 }),
+      handler: async (event) => {
+        invoked.push(seqsOf(event));
+        throw new Error('down');
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+      retryBackoffMs: 60_000,
+    });
+    await poller.start();
+    await until('both lanes invoked once', () => invoked.length === 2);
+    await pause(10);
+    await poller.stop();
+    expect(invoked.length).toBe(2);
+  });
+
   it('a lane that throws lets the other lanes finish the read before the shard is read again', async () => {
     // A's batch fails and is given up (no retries); sending its metadata to the on-failure queue
     // fails once, so lane A throws. Lane B's batch is still running then.
