@@ -15,6 +15,10 @@
  * before the first one some lane has not finished (completed or discarded): a restart may deliver
  * again what a faster lane had finished (the processor skips it by sequence number), never loses
  * a record.
+ *
+ * Invocations of different shards and lanes overlap: the `handler` given is called concurrently. The
+ * local pipeline gives each concurrent call an execution environment of its own, as Lambda does
+ * (`HandlerEnvironments`: a separate instance of the handler's module, reused warm when idle).
  */
 import { createHash } from 'node:crypto';
 import {

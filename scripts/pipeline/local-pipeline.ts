@@ -7,15 +7,16 @@
  * here), BisectBatchOnFunctionError, MaximumRetryAttempts, MaximumRecordAgeInSeconds,
  * FunctionResponseTypes (ReportBatchItemFailures) and the on-failure destination.
  *
- * With a ParallelizationFactor above 1, the lanes of a shard invoke the one loaded handler module
- * concurrently, where Lambda would run each concurrent batch in an execution environment of its
- * own, so module-scope state is shared between them locally: a symbol's records stay in one lane,
- * so its cached engine is never used by two invocations at once; Powertools' metrics buffer and
- * logger keys are shared (a flush may carry the other invocation's metrics; the totals are the same).
+ * Each concurrent invocation (one per shard, and with a ParallelizationFactor above 1 one per lane of
+ * a shard) runs in an execution environment of its own, as on Lambda: a separate instance of the
+ * handler's module (`HandlerEnvironments`), with its own configuration, Powertools logger, metrics
+ * buffer and tracer, AWS clients and engine cache; an idle environment is reused warm by the next
+ * invocation, and a new one is created (a cold start, logged) only when every one is busy. The first
+ * environment of each function is created at start-up, so a handler that fails to load fails here.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import writeFileAtomic from 'write-file-atomic';
 import type { LocalCloud } from '../local/local-cloud.ts';
@@ -26,6 +27,7 @@ import {
   type EventSourceMappingSettings,
   KinesisEventSourcePoller,
 } from './event-source-mapping.ts';
+import { HandlerEnvironments } from './handler-environments.ts';
 
 export interface MappingPlan {
   readonly logicalId: string;
@@ -202,31 +204,49 @@ export function lambdaContext(functionName: string): Context {
   };
 }
 
+/**
+ * A function's execution environments, the first one created now: the handler loaded, or its error
+ * thrown, before any polling.
+ */
+function startEnvironments(
+  m: MappingPlan,
+  modulePath: string,
+  functionName: string,
+  { cloud, log }: LocalPipelineOptions,
+): Promise<HandlerEnvironments<KinesisStreamEvent, KinesisStreamBatchResponse>> {
+  const env = cloud.functionEnv(m.functionLogicalId);
+  return HandlerEnvironments.start({
+    modulePath,
+    exportName: m.handlerExport,
+    // The handler reads its configuration at import: give each environment the template's first,
+    // and the initialization type Lambda gives an on-demand environment, by which Powertools reports
+    // each environment's first invocation as a cold start (`cold_start` in its logs, a ColdStart metric).
+    beforeInit: () => Object.assign(process.env, env, { AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' }),
+    ...(log ? { log: (line: string) => log(`${functionName}: ${line}`) } : {}),
+  });
+}
+
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const { cloud } = options;
   const root = options.root ?? PROJECT_ROOT;
   const mappings = kinesisMappings(cloud.template);
   const pollers: KinesisEventSourcePoller[] = [];
   const checkpointStores: FileCheckpointStore[] = [];
+  /** Each function's execution environments, whichever of its mappings invokes it. */
+  const functions = new Map<string, HandlerEnvironments<KinesisStreamEvent, KinesisStreamBatchResponse>>();
   for (const m of mappings) {
     const stream = cloud.resources.streams[m.streamLogicalId];
     if (!stream)
       throw new Error(`stream ${m.streamLogicalId} of mapping ${m.logicalId} was not created locally`);
     const queue = m.onFailureQueueLogicalId ? cloud.resources.queues[m.onFailureQueueLogicalId] : undefined;
-    // The handler reads its configuration at import: give it the template's environment first.
-    Object.assign(process.env, cloud.functionEnv(m.functionLogicalId));
-    const modulePath = resolve(root, `${m.handlerModule}.ts`);
-    const mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
-    const handler = mod[m.handlerExport] as (
-      e: KinesisStreamEvent,
-      c: Context,
-    ) => Promise<KinesisStreamBatchResponse>;
-    if (typeof handler !== 'function')
-      throw new Error(`${modulePath} exports no function ${m.handlerExport}`);
     const functionName = String(
       (cloud.template.Resources[m.functionLogicalId]?.Properties as Json | undefined)?.FunctionName ??
         m.functionLogicalId,
     );
+    const environments =
+      functions.get(m.functionLogicalId) ??
+      (await startEnvironments(m, resolve(root, `${m.handlerModule}.ts`), functionName, options));
+    functions.set(m.functionLogicalId, environments);
     const settings: EventSourceMappingSettings = {
       streamName: stream.name,
       streamArn: stream.arn,
@@ -248,7 +268,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       kinesis: cloud.clients.kinesis,
       sqs: cloud.clients.sqs,
       settings,
-      handler: (event) => handler(event, lambdaContext(functionName)),
+      handler: (event) => environments.invoke(event, lambdaContext(functionName)),
       checkpoints,
       ...(options.idlePollMs !== undefined ? { idlePollMs: options.idlePollMs } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),

@@ -1,7 +1,8 @@
 /**
  * processTicks on the local event source mapping at the prod stage's ParallelizationFactor (2), on
  * the emulators: two symbols in different lanes, processed by concurrent invocations of the real
- * handler, are stored exactly as one lane would store them.
+ * handler, each in an execution environment of its own, are stored exactly as one lane would store
+ * them.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,11 +48,13 @@ describe('processTicks on the local event source mapping with ParallelizationFac
     const outcomes: BatchOutcome[] = [];
     /** When each batch's invocation ran (ms). */
     const spans: [number, number][] = [];
+    const log: string[] = [];
     const { result: pipeline, lines } = await captureJsonLines(async () => {
       // Batches of 20 (reads of up to 40): several reads, each lane with batches of its own.
       const p = await startLocalPipeline({
         cloud: c,
         overrides: { batchSize: 20, batchingWindowSeconds: 0 },
+        log: (line) => log.push(line),
         onBatch: (o) => {
           outcomes.push(o);
           spans.push([performance.now() - o.durationMs, performance.now()]);
@@ -82,7 +85,7 @@ describe('processTicks on the local event source mapping with ParallelizationFac
       );
       expect(state.Item?.lastSequenceNumber, symbol).toBe(lastOf(symbol));
     }
-    // EMF totals: each batch's counts once, whichever invocation's flush carried them.
+    // EMF totals: each batch's counts once, in the flush of the environment that ran it.
     const sum = (name: string) =>
       lines
         .filter((e) => '_aws' in e)
@@ -91,6 +94,13 @@ describe('processTicks on the local event source mapping with ParallelizationFac
     expect(sum('RecordsReceived')).toBe(2 * PER_SYMBOL);
     expect(sum('RecordsProcessed')).toBe(2 * PER_SYMBOL);
     expect(sum('RecordsDuplicate')).toBe(0);
+    // The lanes ran in two execution environments (at most two invocations overlap): the second one
+    // created when the first was busy, each reporting its own cold start, as on Lambda.
+    expect(log.filter((l) => l.includes('cold start'))).toEqual([
+      expect.stringMatching(/^tickstream-prod-\w+: cold start of environment 2$/),
+    ]);
+    expect(sum('ColdStart')).toBe(2);
+    expect(lines.filter((e) => e.message === 'batch processed' && e.cold_start === true)).toHaveLength(2);
 
     const checkpoints = JSON.parse(
       readFileSync(join(c.state.dir, `checkpoints-${pipeline.mappings[0]!.logicalId}.json`), 'utf8'),
