@@ -212,14 +212,18 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       shardLimit,
     });
     const meta: Meta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
-    cleanups.push(async () => {
-      await emulators.close();
-      // A boot stopped part-way (Ctrl-C, a failure) closed its emulators: a clean stop for the next start.
+    /** Tells the next start this one's emulators closed completely: a clean stop. */
+    const recordCleanStop = () => {
       if (persistent)
         writeFileAtomic.sync(
           join(dir, META_FILE),
           JSON.stringify({ ...meta, stoppedAt: new Date().toISOString() }),
         );
+    };
+    cleanups.push(async () => {
+      // A boot stopped part-way (Ctrl-C, a failure) closes its emulators: a clean stop too.
+      await emulators.close();
+      recordCleanStop();
     });
     signal?.throwIfAborted();
     if (persistent) writeFileAtomic.sync(join(dir, META_FILE), JSON.stringify(meta));
@@ -340,11 +344,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
             await sns.stop();
             await emulators.close();
             // Only a complete close counts as a clean stop for the next run.
-            if (persistent)
-              writeFileAtomic.sync(
-                join(dir, META_FILE),
-                JSON.stringify({ ...meta, stoppedAt: new Date().toISOString() }),
-              );
+            recordCleanStop();
           } finally {
             release();
             if (!persistent) rmSync(dir, { recursive: true, force: true });

@@ -126,7 +126,7 @@ export function countBatch(
 ): BatchCounts {
   return {
     processed: counts.processed + batch.succeeded,
-    discarded: counts.discarded + (batch.status === 'discarded' ? batch.size - batch.succeeded : 0),
+    discarded: counts.discarded + (batch.status === 'discarded' ? batch.size : 0),
   };
 }
 
