@@ -154,6 +154,25 @@ function memoryCheckpoints(onSet?: (sequenceNumber: string) => void): Checkpoint
   };
 }
 
+/** Counts handler invocations running at once: wrap each invocation's work in `track`. */
+function concurrency() {
+  let now = 0;
+  let max = 0;
+  return {
+    get max() {
+      return max;
+    },
+    async track<T>(work: () => Promise<T>): Promise<T> {
+      max = Math.max(max, ++now);
+      try {
+        return await work();
+      } finally {
+        now--;
+      }
+    },
+  };
+}
+
 const keysOf = (event: KinesisStreamEvent) => event.Records.map((r) => r.kinesis.partitionKey);
 const seqsOf = (event: KinesisStreamEvent) => event.Records.map((r) => r.kinesis.sequenceNumber);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -193,28 +212,23 @@ describe('local event source mapping: parallelization factor', () => {
       bInvoked = resolve;
     });
     const events: string[][] = [];
-    let inFlight = 0;
-    let maxInFlight = 0;
+    const running = concurrency();
     const poller = new KinesisEventSourcePoller({
       kinesis: client,
       settings: settings({ parallelizationFactor: 2 }),
-      handler: async (event) => {
-        events.push(seqsOf(event));
-        maxInFlight = Math.max(maxInFlight, ++inFlight);
-        try {
+      handler: (event) =>
+        running.track(async () => {
+          events.push(seqsOf(event));
           if (keysOf(event).includes(B)) bInvoked();
           // Lane A blocks until lane B's batch has been invoked (or gives up after a second).
           if (keysOf(event).includes(A)) await Promise.race([bStarted, pause(1000)]);
           return { batchItemFailures: [] };
-        } finally {
-          inFlight--;
-        }
-      },
+        }),
       checkpoints: memoryCheckpoints(),
       idlePollMs: 1,
     });
     await runToIdle(poller);
-    expect(maxInFlight).toBe(2);
+    expect(running.max).toBe(2);
     // One read of batchSize × factor records, one batch per lane.
     expect(events).toEqual([
       ['1', '3'],
@@ -235,17 +249,15 @@ describe('local event source mapping: parallelization factor', () => {
     const failedOnce = new Set<string>();
     const events: KinesisStreamEvent[] = [];
     const outcomes: BatchOutcome[] = [];
-    let inFlight = 0;
-    let maxInFlight = 0;
+    const running = concurrency();
     let duplicates = 0;
     const checkpoints = memoryCheckpoints();
     const poller = new KinesisEventSourcePoller({
       kinesis: client,
       settings: settings({ parallelizationFactor: 3, batchSize: 3 }),
-      handler: async (event): Promise<KinesisStreamBatchResponse> => {
-        events.push(event);
-        maxInFlight = Math.max(maxInFlight, ++inFlight);
-        try {
+      handler: (event) =>
+        running.track(async (): Promise<KinesisStreamBatchResponse> => {
+          events.push(event);
           for (const r of event.Records) {
             await pause(Number(r.kinesis.sequenceNumber) % 3);
             const { partitionKey: key, sequenceNumber: seq } = r.kinesis;
@@ -261,10 +273,7 @@ describe('local event source mapping: parallelization factor', () => {
             completed.set(key, [...done, seq]);
           }
           return { batchItemFailures: [] };
-        } finally {
-          inFlight--;
-        }
-      },
+        }),
       checkpoints,
       idlePollMs: 1,
       retryBackoffMs: 1,
@@ -285,7 +294,7 @@ describe('local event source mapping: parallelization factor', () => {
       const seqs = seqsOf(e).map(Number);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     }
-    expect(maxInFlight).toBeGreaterThan(1);
+    expect(running.max).toBeGreaterThan(1);
     expect(Math.max(...limits)).toBe(9); // a read takes up to batchSize × factor records
     expect(outcomes.reduce((n, o) => n + o.succeeded, 0)).toBe(stream.length);
     expect(outcomes.some((o) => o.status === 'discarded')).toBe(false);
@@ -441,26 +450,21 @@ describe('local event source mapping: lanes at the edges (window, limits, stop, 
     const keys = ['META', 'MSFT', 'AAPL'];
     expect(keys.map((k) => laneOf(k, 3))).toEqual([0, 1, 2]);
     const { client } = shardOf(streamOf(keys));
-    let inFlight = 0;
-    let maxInFlight = 0;
+    const running = concurrency();
     const poller = new KinesisEventSourcePoller({
       kinesis: client,
       settings: settings({ parallelizationFactor: 3, batchSize: 1 }),
       // Each batch waits (up to a second) until three are running at once.
-      handler: async () => {
-        maxInFlight = Math.max(maxInFlight, ++inFlight);
-        try {
-          await until('three batches at once', () => maxInFlight === 3, 1000).catch(() => undefined);
+      handler: () =>
+        running.track(async () => {
+          await until('three batches at once', () => running.max === 3, 1000).catch(() => undefined);
           return { batchItemFailures: [] };
-        } finally {
-          inFlight--;
-        }
-      },
+        }),
       checkpoints: memoryCheckpoints(),
       idlePollMs: 1,
     });
     await runToIdle(poller);
-    expect(maxInFlight).toBe(3);
+    expect(running.max).toBe(3);
   });
 
   it('asks GetRecords for at most 10,000 records, whatever batchSize × factor', async () => {
