@@ -27,6 +27,16 @@ function bar(symbol: string, minute: number, close: number): MetricRow {
 
 type Put = { PutRequest: { Item: Record<string, unknown> } };
 
+/** A store writing one chunk at a time (the order of calls is the rows' order), retrying twice. */
+const oneChunkAtATime = () =>
+  new DynamoDbMetricsStore({
+    documents,
+    tableName: TABLE,
+    ttlDays: 7,
+    backoff: { ...noSleep, maxRetries: 2 },
+    writeConcurrency: 1,
+  });
+
 describe('DynamoDbMetricsStore.write', () => {
   it('writes rows in batches of ≤ 25 with no duplicate key in a batch, the last duplicate winning', async () => {
     ddb.on(BatchWriteCommand).resolves({});
@@ -170,13 +180,7 @@ describe('DynamoDbMetricsStore.write', () => {
       }
       return { UnprocessedItems: hot.length > 0 ? { [TABLE]: hot } : {} };
     });
-    const store = new DynamoDbMetricsStore({
-      documents,
-      tableName: TABLE,
-      ttlDays: 7,
-      backoff: { ...noSleep, maxRetries: 2 },
-      writeConcurrency: 1,
-    });
+    const store = oneChunkAtATime();
     // 25 items a chunk: AAPL's, then two of NVDA's alone, then MSFT's.
     const rows = [
       ...Array.from({ length: 25 }, (_, i) => bar('AAPL', i, i)),
@@ -202,13 +206,7 @@ describe('DynamoDbMetricsStore.write', () => {
         [TABLE]: (input.RequestItems[TABLE] as Put[]).filter((p) => p.PutRequest.Item.symbol === 'NVDA'),
       },
     }));
-    const store = new DynamoDbMetricsStore({
-      documents,
-      tableName: TABLE,
-      ttlDays: 7,
-      backoff: { ...noSleep, maxRetries: 2 },
-      writeConcurrency: 1,
-    });
+    const store = oneChunkAtATime();
     const rows = ['AAPL', 'NVDA', 'MSFT'].flatMap((s) => Array.from({ length: 30 }, (_, i) => bar(s, i, i)));
     const err = await store.write(rows).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RowsNotWrittenError);
