@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -77,16 +77,23 @@ describe('SnsAlertNotifier', () => {
   });
 });
 
+/** SNS's XML error answer. */
+function answerError(res: ServerResponse, status: number, type: string, code: string, message: string) {
+  res.writeHead(status, { 'content-type': 'text/xml' });
+  res.end(
+    `<?xml version="1.0"?><ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${type}</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+  );
+}
+
 /**
  * An SNS endpoint on loopback that answers each Publish as scripted: 'ok' (published), 'throttled'
  * (SNS's 400 Throttled, nothing published), 'refused' (a 403 AuthorizationError, nothing published),
- * 'error' (a 500 after taking it), 'lost' (taken, then the
- * connection drops before any answer: published, the reply lost). Unscripted requests are 'ok'.
+ * 'error' (a 500 after taking it), 'lost' (taken, then the connection drops before any answer:
+ * published, the reply lost). Unscripted requests are 'ok'.
  */
 async function scriptedSns(script: ('ok' | 'throttled' | 'refused' | 'error' | 'lost')[]) {
   const published: string[] = [];
   let requests = 0;
-  const xml = (body: string) => `<?xml version="1.0"?>${body}`;
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => {
@@ -95,43 +102,19 @@ async function scriptedSns(script: ('ok' | 'throttled' | 'refused' | 'error' | '
     req.on('end', () => {
       const step = script[requests++] ?? 'ok';
       const message = new URLSearchParams(body).get('Message') ?? '';
-      if (step === 'throttled') {
-        res.writeHead(400, { 'content-type': 'text/xml' });
-        res.end(
-          xml(
-            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>Throttled</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>',
-          ),
-        );
-        return;
-      }
-      if (step === 'refused') {
-        res.writeHead(403, { 'content-type': 'text/xml' });
-        res.end(
-          xml(
-            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>not authorized to publish</Message></Error><RequestId>r</RequestId></ErrorResponse>',
-          ),
-        );
-        return;
-      }
+      // Refused before taking the message: nothing published.
+      if (step === 'throttled') return answerError(res, 400, 'Sender', 'Throttled', 'Rate exceeded');
+      if (step === 'refused')
+        return answerError(res, 403, 'Sender', 'AuthorizationError', 'not authorized to publish');
       published.push(message);
       if (step === 'lost') {
         req.socket.destroy();
         return;
       }
-      if (step === 'error') {
-        res.writeHead(500, { 'content-type': 'text/xml' });
-        res.end(
-          xml(
-            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>InternalError</Code><Message>internal</Message></Error><RequestId>r</RequestId></ErrorResponse>',
-          ),
-        );
-        return;
-      }
+      if (step === 'error') return answerError(res, 500, 'Receiver', 'InternalError', 'internal');
       res.writeHead(200, { 'content-type': 'text/xml' });
       res.end(
-        xml(
-          `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-${published.length}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>`,
-        ),
+        `<?xml version="1.0"?><PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-${published.length}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>`,
       );
     });
   });
