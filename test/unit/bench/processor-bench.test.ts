@@ -9,7 +9,13 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type CostUsage, priceDesigns } from '../../../scripts/bench/processor.ts';
+import {
+  type Completion,
+  type CostUsage,
+  matchCompletions,
+  priceDesigns,
+  type SentRecord,
+} from '../../../scripts/bench/processor.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -80,6 +86,7 @@ describe('npm run bench -- processor', () => {
     expect(run.measuredRecords).toBeGreaterThan(0);
     expect(run.warmup.records + run.measuredRecords).toBe(600);
     expect(run.unmatchedRecords).toBe(0);
+    expect(run.discardedRecords).toBe(0);
     expect(run.batchesNotOk).toBe(0);
     expect(run.readBack.sampled).toBeGreaterThan(0);
     expect(run.readBack.found).toBe(run.readBack.sampled);
@@ -187,5 +194,42 @@ describe('priceDesigns: both designs at AWS list prices (us-east-1)', () => {
     // A stream carrying more than 1 MiB/s per 1,000 records needs shards by bytes instead.
     const heavy = priceDesigns({ ...usage, kinesisBytes: 2 * 1024 ** 3 }, model);
     expect(heavy.batched.kinesis).toBeCloseTo(((2 * 1024) / 2520) * 0.015 + 0.014, 9);
+  });
+});
+
+describe('matchCompletions: each sent record to the batch that finished it', () => {
+  // Sequence numbers out of order on purpose: matching goes by sequence, not by send order.
+  const sent: SentRecord[] = [
+    { shardId: 'a', sequenceNumber: '300', sentAt: 30 },
+    { shardId: 'a', sequenceNumber: '100', sentAt: 10 },
+    { shardId: 'a', sequenceNumber: '200', sentAt: 20 },
+    { shardId: 'a', sequenceNumber: '400', sentAt: 40 },
+    { shardId: 'b', sequenceNumber: '100', sentAt: 16 },
+  ];
+  const done = (...c: Completion[]) => c;
+
+  it('measures from the send to the end of the batch holding the record, warm-up apart', () => {
+    const completions = new Map([
+      ['a', done({ cum: 2, at: 50, discarded: false }, { cum: 4, at: 90, discarded: false })],
+      ['b', done({ cum: 1, at: 18, discarded: false })],
+    ]);
+    const r = matchCompletions(sent, completions, 15);
+    // 100 (sent at 10, before the warm-up ended) is warm; 200 ends at 50; 300 and 400 at 90.
+    expect(r.warmLatencies).toEqual([40]);
+    expect(r.latencies.sort((x, y) => x - y)).toEqual([2, 30, 50, 60]);
+    expect(r.unmatched).toBe(0);
+    expect(r.discarded).toBe(0);
+  });
+
+  it('counts the records of a discarded batch apart, never as latencies', () => {
+    const completions = new Map([
+      ['a', done({ cum: 1, at: 50, discarded: false }, { cum: 3, at: 60, discarded: true })],
+      ['b', done({ cum: 1, at: 18, discarded: false })],
+    ]);
+    const r = matchCompletions(sent, completions, 0);
+    // 200 and 300 were discarded; 400 no batch reached.
+    expect(r.latencies.sort((x, y) => x - y)).toEqual([2, 40]);
+    expect(r.discarded).toBe(2);
+    expect(r.unmatched).toBe(1);
   });
 });
