@@ -18,7 +18,7 @@ import {
 } from './provision.ts';
 import { type LocalSns, startLocalSns } from './sns.ts';
 import type { HeldMessage } from './sqs.ts';
-import { acquireLock } from './state-dir.ts';
+import { acquireLock, EPHEMERAL_PREFIX, sweepStaleEphemeralDirs } from './state-dir.ts';
 import {
   type CloudFormationTemplate,
   functionEnvironment,
@@ -155,7 +155,14 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
   const stage = options.stage ?? 'dev';
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const persistent = options.stateDir !== undefined;
-  const dir = persistent ? resolve(options.stateDir!) : mkdtempSync(join(tmpdir(), 'tickstream-local-'));
+  if (!persistent) {
+    const swept = sweepStaleEphemeralDirs(tmpdir());
+    if (swept.length > 0)
+      log(
+        `removed ${swept.length} ephemeral state director${swept.length === 1 ? 'y' : 'ies'} of local clouds that did not stop: ${swept.join(', ')}`,
+      );
+  }
+  const dir = persistent ? resolve(options.stateDir!) : mkdtempSync(join(tmpdir(), EPHEMERAL_PREFIX));
   mkdirSync(dir, { recursive: true });
 
   const release = acquireLock(dir);

@@ -1,4 +1,13 @@
-import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,4 +99,58 @@ export function acquireLock(dir: string): () => void {
     }
   }
   throw new Error(`${path}: could not take the lock (another local cloud keeps re-creating it)`);
+}
+
+/** A lock not parsed yet may be one being written this instant: stale only once this old. */
+const UNREADABLE_LOCK_GRACE_MS = 60_000;
+
+/** The directory's lock exists and its holder is gone (see sweepStaleEphemeralDirs). */
+function staleLock(dir: string): boolean {
+  const path = join(dir, LOCK_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return false; // no lock yet: a start in progress
+  }
+  try {
+    JSON.parse(text);
+  } catch {
+    try {
+      return Date.now() - statSync(path).mtimeMs > UNREADABLE_LOCK_GRACE_MS;
+    } catch {
+      return false;
+    }
+  }
+  return readLiveLock(dir) === undefined;
+}
+
+/** The prefix of an ephemeral state directory's name in the OS temp directory. */
+export const EPHEMERAL_PREFIX = 'tickstream-local-';
+
+/**
+ * Removes the ephemeral state directories (`<parent>/tickstream-local-*`) that local clouds killed
+ * before they could stop (SIGKILL, a crash, a power cut) left behind: those whose lock names a
+ * process of this host that no longer runs. A directory with no lock yet (a start in progress), with
+ * a live holder, or with another host's lock is kept. Returns the directories removed.
+ */
+export function sweepStaleEphemeralDirs(parent: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(parent).filter((n) => n.startsWith(EPHEMERAL_PREFIX));
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const dir = join(parent, name);
+    if (!staleLock(dir)) continue;
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // another start removing it too, or not ours to remove: left for the next sweep
+    }
+  }
+  return removed;
 }
