@@ -332,14 +332,18 @@ export async function countTableItems(
 export async function countBucketObjects(
   clients: AwsClients,
   bucket: LocalBucket,
-  opts: { deadline?: number } = {},
+  opts: { deadline?: number; prefix?: string } = {},
 ): Promise<{ count: number; complete: boolean }> {
   const deadline = opts.deadline ?? Date.now() + 2000;
   let count = 0;
   let token: string | undefined;
   do {
     const page = await clients.s3.send(
-      new ListObjectsV2Command({ Bucket: bucket.name, ...(token ? { ContinuationToken: token } : {}) }),
+      new ListObjectsV2Command({
+        Bucket: bucket.name,
+        ...(opts.prefix ? { Prefix: opts.prefix } : {}),
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
     );
     count += page.KeyCount ?? page.Contents?.length ?? 0;
     token = page.IsTruncated ? page.NextContinuationToken : undefined;

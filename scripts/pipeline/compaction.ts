@@ -48,13 +48,14 @@ export async function compactDaysWritten(
   const env = cloud.functionEnv(FUNCTION_ID);
   const bucket = env.LAKE_BUCKET_NAME;
   if (!bucket) throw new Error(`${FUNCTION_ID} has no LAKE_BUCKET_NAME locally`);
+  const timeout = Number(cloud.template.Resources[FUNCTION_ID].Properties?.Timeout ?? 60);
   // As Lambda loads it: the handler module reads its configuration at import.
   Object.assign(process.env, env);
   const { handler } = await import('../../functions/compact-lake.ts');
   const reports: CompactSummary[] = [];
   for (const day of await rawDaysWrittenSince(cloud, bucket, since)) {
     try {
-      reports.push(...(await handler({ day }, lambdaContext('compactLake'))));
+      reports.push(...(await handler({ day }, lambdaContext('compactLake', timeout))));
     } catch (err) {
       log(`compaction of ${day} failed: ${(err as Error).message}`);
     }

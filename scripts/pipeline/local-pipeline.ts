@@ -187,7 +187,9 @@ export interface LocalPipeline {
   stop(): Promise<void>;
 }
 
-export function lambdaContext(functionName: string): Context {
+/** A Lambda context for one invocation; its remaining time counts down from `timeoutSeconds`. */
+export function lambdaContext(functionName: string, timeoutSeconds = 60): Context {
+  const deadline = performance.now() + timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -197,7 +199,7 @@ export function lambdaContext(functionName: string): Context {
     awsRequestId: crypto.randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => Math.max(0, Math.round(deadline - performance.now())),
     done: () => {},
     fail: () => {},
     succeed: () => {},

@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
 import { countMetricRows } from '../../src/adapters/aws/market-table.ts';
+import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 import { eventSymbol } from '../../src/domain/market/index.ts';
 import type { MarketSource } from '../../src/ports/market-source.ts';
 import type { LocalCloud } from '../local/local-cloud.ts';
@@ -144,7 +145,9 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
 
   const logFile = routeFunctionLogs(cloud.state.dir);
   log(`function logs: ${logFile}`);
-  const lakeBefore = (await countBucketObjects(cloud.clients, lake, { deadline: Date.now() + 10_000 })).count;
+  // The raw zone only: not the compacted zone, nor the marks of late days (2024 samples are late).
+  const rawZone = () => ({ deadline: Date.now() + 10_000, prefix: DEFAULT_RAW_PREFIX });
+  const lakeBefore = (await countBucketObjects(cloud.clients, lake, rawZone())).count;
   const deadLettersBefore = new Set(cloud.queueMessages(dlqUrl).map((m) => m.messageId));
   // Alerts left in the view's inbox by an earlier run are not this run's.
   if (alertsInbox) while ((await cloud.sns.receive(alertsInbox, { max: 10 })).length > 0);
@@ -279,7 +282,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const rowsPerSymbol = await Promise.all(
     [...symbols].map((s) => countMetricRows(cloud.clients.documents, tableName, s)),
   );
-  const lakeAfter = (await countBucketObjects(cloud.clients, lake, { deadline: Date.now() + 10_000 })).count;
+  const lakeAfter = (await countBucketObjects(cloud.clients, lake, rawZone())).count;
   const sourceRejected = options.feeds.reduce((n, f) => n + f.issues().length, 0);
   // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
   const compacted = await compactDaysWritten(cloud, started, log);
