@@ -3,7 +3,8 @@
  * compacted Parquet zone, each (symbol, kind, time) once (src/pipeline/compact/compact-day.ts).
  *
  * Input: the schedule's event (its `time` names the run: the two days before it are compacted, so a
- * batch retried or replayed into yesterday after last night's run is picked up), or
+ * batch retried or replayed into yesterday after last night's run is picked up, then every older day
+ * a late raw object marked pending, while the invocation's time allows), or
  * `{ "day": "YYYY-MM-DD" }` for one day (a backfill, or a day to redo; `"force": true` replaces a
  * day's object even with fewer events). Anything else is refused. Each day is compacted on its own;
  * if any failed (or was refused), the invocation fails after the others are done.
@@ -13,8 +14,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
-import { S3CompactedLakeWriter, S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
+import {
+  S3CompactedLakeWriter,
+  S3PendingDays,
+  S3RawLakeReader,
+} from '../src/adapters/aws/s3-lake-compaction.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadCompactionEnv } from '../src/config/compaction.ts';
 import {
@@ -46,6 +52,7 @@ export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
   const deps = {
     raw: new S3RawLakeReader({ s3, bucket }),
     compacted: new S3CompactedLakeWriter({ s3, bucket }),
+    pending: new S3PendingDays({ s3, bucket }),
     log: {
       info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
       warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
@@ -53,8 +60,11 @@ export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
     },
   };
 
-  const lambdaHandler = async (input: unknown): Promise<CompactSummary[]> => {
-    const { reports, failures } = await compactDays(compactionRequest(input), deps);
+  const lambdaHandler = async (input: unknown, context: Context): Promise<CompactSummary[]> => {
+    const { reports, failures, pendingLeft } = await compactDays(compactionRequest(input), {
+      ...deps,
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
     for (const r of reports) {
       metrics.addMetric('LakeLinesRead', MetricUnit.Count, r.lines);
       metrics.addMetric('LakeLinesRejected', MetricUnit.Count, r.rejected.length);
@@ -62,6 +72,7 @@ export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
       metrics.addMetric('LakeEventsCompacted', MetricUnit.Count, r.written ? r.events : 0);
     }
     metrics.addMetric('LakeDaysFailed', MetricUnit.Count, failures.length);
+    metrics.addMetric('LakePendingDaysLeft', MetricUnit.Count, pendingLeft.length);
     // A failed or refused day fails the invocation, after the others (Lambda retries it; the
     // function's Errors metric and LakeDaysFailed count it).
     if (failures.length > 0) throw new Error(`lake compaction failed for ${failures.join('; ')}`);

@@ -36,3 +36,14 @@ export interface CompactedLakeWriter {
   existing(day: string): Promise<{ readonly events: number | undefined } | undefined>;
   writeDay(day: string, events: readonly CompactedEvent[]): Promise<CompactedObject>;
 }
+
+/**
+ * The marks a raw object written into a day the nightly runs no longer cover leaves (late data: a
+ * backfill, a dead letter recovered, a replay): the days a scheduled run compacts besides its own.
+ */
+export interface PendingDays {
+  /** The marks' keys by day (YYYY-MM-DD), days in order; only `day`'s when given. */
+  list(day?: string): Promise<Map<string, string[]>>;
+  /** Removes marks listed before their day was compacted (a mark written since stays). */
+  clear(keys: readonly string[]): Promise<void>;
+}

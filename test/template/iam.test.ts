@@ -6,6 +6,7 @@ import {
   PROJECT_ROOT,
   synthesizeTemplate,
 } from '../../scripts/template/synthesize.ts';
+import { DEFAULT_PENDING_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 import { asList, type PolicyStatement, props, roleStatements } from './helpers.ts';
 
 /**
@@ -132,7 +133,7 @@ describe('IAM: one least-privilege role per function', () => {
     expect(onStream).not.toContain('kinesis:PutRecords');
   });
 
-  it('lets the processor write its sinks: table, raw zone only, DLQ (onFailure), alerts topic', () => {
+  it('lets the processor write its sinks: table, raw zone and late-day marks only, DLQ (onFailure), alerts topic', () => {
     const s = roleStatements(prod, ROLES.processTicks);
     expect(actionsOn(s, tableArn).sort()).toEqual(
       [
@@ -145,6 +146,9 @@ describe('IAM: one least-privilege role per function', () => {
       ].sort(),
     );
     expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/raw/*` })).toEqual(['s3:PutObject']);
+    expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/${DEFAULT_PENDING_PREFIX}*` })).toEqual([
+      's3:PutObject',
+    ]);
     // The plugin does not grant the onFailure destination: without this the mapping cannot dead-letter.
     expect(actionsOn(s, dlqArn)).toEqual(['sqs:SendMessage']);
     expect(actionsOn(s, { Ref: 'AlertsTopic' })).toEqual(['sns:Publish']);
@@ -152,7 +156,7 @@ describe('IAM: one least-privilege role per function', () => {
     expect(s3Statements).toHaveLength(1); // no bucket-wide S3 access
   });
 
-  it('lets the compaction list the two zones by day, read raw objects and compacted metadata, write only compacted objects', () => {
+  it('lets the compaction list the two zones and the marks by day, read raw objects and compacted metadata, write only compacted objects, delete only marks', () => {
     for (const t of [dev, prod]) {
       const s = roleStatements(t, ROLES.compactLake);
       const bucketArn = { 'Fn::GetAtt': ['LakeBucket', 'Arn'] };
@@ -162,7 +166,9 @@ describe('IAM: one least-privilege role per function', () => {
           Effect: 'Allow',
           Action: ['s3:ListBucket'],
           Resource: bucketArn,
-          Condition: { StringLike: { 's3:prefix': ['raw/dt=*', 'compacted/dt=*'] } },
+          Condition: {
+            StringLike: { 's3:prefix': ['raw/dt=*', 'compacted/dt=*', `${DEFAULT_PENDING_PREFIX}dt=*`] },
+          },
         },
       ]);
       expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/raw/*` })).toEqual(['s3:GetObject']);
@@ -170,12 +176,16 @@ describe('IAM: one least-privilege role per function', () => {
         's3:GetObject',
         's3:PutObject',
       ]);
+      expect(actionsOn(s, { 'Fn::Sub': `\${LakeBucket.Arn}/${DEFAULT_PENDING_PREFIX}*` })).toEqual([
+        's3:DeleteObject',
+      ]);
       const all = s.flatMap((x) => asList(x.Action)).sort();
       expect(all).toEqual(
         [
           's3:ListBucket',
           's3:GetObject',
           's3:PutObject',
+          's3:DeleteObject',
           'xray:PutTraceSegments',
           'xray:PutTelemetryRecords',
           // The plugin's CloudWatch Logs grants for the function's own log group.

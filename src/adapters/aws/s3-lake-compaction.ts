@@ -5,6 +5,7 @@
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -16,11 +17,12 @@ import {
   type CompactedEvent,
   type CompactedLakeWriter,
   type CompactedObject,
+  type PendingDays,
   type RawLakeReader,
   UnreadableRawObjectError,
 } from '../../ports/compaction.ts';
 import { LAKE_EVENT_FIELDS, LAKE_LINE_FIELDS, type LakeFieldType } from '../../ports/lake-line.ts';
-import { DEFAULT_RAW_PREFIX, keyPrefix } from './s3-lake-writer.ts';
+import { DEFAULT_PENDING_PREFIX, DEFAULT_RAW_PREFIX, keyPrefix } from './s3-lake-writer.ts';
 
 const gunzip = promisify(gunzipCallback);
 
@@ -38,6 +40,68 @@ export interface S3LakeCompactionOptions {
   readonly rawPrefix?: string;
   /** The compacted zone's prefix (default 'compacted/'). */
   readonly compactedPrefix?: string;
+  /** The prefix of the marks of late days (default 'compaction-pending/'). */
+  readonly pendingPrefix?: string;
+}
+
+/** DeleteObjects takes at most this many keys. */
+const DELETE_BATCH = 1000;
+
+/** The marks of late days (written by S3LakeWriter): `compaction-pending/dt=YYYY-MM-DD/…`. */
+export class S3PendingDays implements PendingDays {
+  readonly #s3: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(options: S3LakeCompactionOptions) {
+    if (!options.bucket) throw new RangeError('S3PendingDays bucket must be a non-empty string');
+    this.#s3 = options.s3;
+    this.#bucket = options.bucket;
+    this.#prefix = keyPrefix(options.pendingPrefix ?? DEFAULT_PENDING_PREFIX);
+  }
+
+  async list(day?: string): Promise<Map<string, string[]>> {
+    const byDay = new Map<string, string[]>();
+    let token: string | undefined;
+    do {
+      const page = await this.#s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: day === undefined ? `${this.#prefix}dt=` : `${this.#prefix}dt=${day}/`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? []) {
+        const key = o.Key ?? '';
+        const marked = /^dt=(\d{4}-\d{2}-\d{2})\//.exec(key.slice(this.#prefix.length))?.[1];
+        if (!marked) continue; // not a mark: nothing the writer puts there
+        const list = byDay.get(marked);
+        if (list) list.push(key);
+        else byDay.set(marked, [key]);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return new Map([...byDay].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+
+  async clear(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const chunk = keys.slice(i, i + DELETE_BATCH);
+      const r = await this.#s3.send(
+        new DeleteObjectsCommand({
+          Bucket: this.#bucket,
+          Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+      const failed = r.Errors ?? [];
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        throw new Error(
+          `${failed.length} of ${chunk.length} marks not removed (first: ${first.Key}: ${first.Code} ${first.Message ?? ''})`.trim(),
+        );
+      }
+    }
+  }
 }
 
 export class S3RawLakeReader implements RawLakeReader {

@@ -7,6 +7,22 @@ import type { LakeBatch, LakeRecord, LakeWriter } from '../../ports/processor.ts
 export const LAKE_CONTENT_TYPE = 'application/x-ndjson';
 export const LAKE_CONTENT_ENCODING = 'gzip';
 export const DEFAULT_RAW_PREFIX = 'raw/';
+/**
+ * Where a raw object written into a day the nightly compaction no longer covers leaves a mark (an
+ * empty object: the raw key's path under this prefix), so a later night compacts that day too.
+ */
+export const DEFAULT_PENDING_PREFIX = 'compaction-pending/';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Whether a day (YYYY-MM-DD) is late at `now` (epoch ms): two or more UTC days before now's. The
+ * nightly run (00:30 UTC) compacts the two days before its own, so a raw object written on day D + 2
+ * or later into day D is not compacted by any scheduled run without a mark.
+ */
+export function isLateDay(day: string, now: number): boolean {
+  return Date.parse(`${day}T00:00:00.000Z`) <= Math.floor(now / DAY_MS) * DAY_MS - 2 * DAY_MS;
+}
 
 /**
  * Gzip level of the raw zone. On the processor bench's lake objects (500 real bars each) level 1
@@ -120,25 +136,40 @@ export interface S3LakeWriterOptions {
   readonly bucket: string;
   /** Key prefix of the raw zone (default 'raw/'). */
   readonly prefix?: string;
+  /** Key prefix of the compaction's marks of late days (default 'compaction-pending/'). */
+  readonly pendingPrefix?: string;
+  /** The wall clock that decides whether a day is late (default Date.now). */
+  readonly now?: () => number;
 }
 
-/** The raw zone: one gzip NDJSON object per (batch, shard, event day), never one per record. */
+/**
+ * The raw zone: one gzip NDJSON object per (batch, shard, event day), never one per record. An object
+ * of a late day (see isLateDay) is followed by its mark, written only once the object is, so the
+ * compaction that lists a mark finds its object.
+ */
 export class S3LakeWriter implements LakeWriter {
   readonly #s3: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
+  readonly #pendingPrefix: string;
+  readonly #now: () => number;
 
   constructor(options: S3LakeWriterOptions) {
     if (!options.bucket) throw new RangeError('S3LakeWriter bucket must be a non-empty string');
     this.#s3 = options.s3;
     this.#bucket = options.bucket;
     this.#prefix = keyPrefix(options.prefix ?? DEFAULT_RAW_PREFIX);
+    this.#pendingPrefix = keyPrefix(options.pendingPrefix ?? DEFAULT_PENDING_PREFIX);
+    if (this.#pendingPrefix === this.#prefix || this.#pendingPrefix === '')
+      throw new RangeError('S3LakeWriter pendingPrefix must be a prefix of its own, apart from the raw zone');
+    this.#now = options.now ?? Date.now;
   }
 
   async writeBatch(batch: LakeBatch): Promise<readonly string[]> {
     if (batch.records.length === 0) return [];
     validateBatch(batch);
     const days = groupByEventDay(batch.records);
+    const now = this.#now();
     return Promise.all(
       [...days].map(async ([day, records]) => {
         const key = lakeObjectKey(this.#prefix, day, batch.shardId, records);
@@ -151,6 +182,14 @@ export class S3LakeWriter implements LakeWriter {
             ContentEncoding: LAKE_CONTENT_ENCODING,
           }),
         );
+        if (isLateDay(day, now))
+          await this.#s3.send(
+            new PutObjectCommand({
+              Bucket: this.#bucket,
+              Key: this.#pendingPrefix + key.slice(this.#prefix.length),
+              Body: '',
+            }),
+          );
         return key;
       }),
     );

@@ -15,6 +15,7 @@ import {
   type CompactedEvent,
   type CompactedLakeWriter,
   type CompactedObject,
+  type PendingDays,
   type RawLakeReader,
   UnreadableRawObjectError,
 } from '../../ports/compaction.ts';
@@ -29,6 +30,10 @@ export interface CompactDeps {
   readonly raw: RawLakeReader;
   readonly compacted: CompactedLakeWriter;
   readonly log: CompactLog;
+  /** The marks of late days; without it a run compacts only the days it was asked for. */
+  readonly pending?: PendingDays;
+  /** Milliseconds the invocation has left (Lambda's context); without it every marked day is done. */
+  readonly remainingMs?: () => number;
 }
 
 /** A raw line the step cannot use: where it is and why. */
@@ -86,7 +91,15 @@ export const REJECTIONS_SHOWN = 20;
 export interface CompactionRequest {
   readonly days: readonly string[];
   readonly force: boolean;
+  /** A scheduled run: it also compacts the days marked pending (late raw objects), oldest first. */
+  readonly scheduled: boolean;
 }
+
+/**
+ * A scheduled run starts a marked day only with this much time left, or twice its slowest day so
+ * far if more: a day cut off by the timeout would fail the invocation, and Lambda retry all of it.
+ */
+export const PENDING_DAY_MARGIN_MS = 60_000;
 
 const REQUEST_SHAPE =
   'compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"} (and "force": true to replace a day with fewer events)';
@@ -97,12 +110,12 @@ export function compactionRequest(input: unknown): CompactionRequest {
   if (typeof o.day === 'string') {
     dayStart(o.day);
     if (o.force !== undefined && typeof o.force !== 'boolean') throw new RangeError(REQUEST_SHAPE);
-    return { days: [o.day], force: o.force === true };
+    return { days: [o.day], force: o.force === true, scheduled: false };
   }
   if (typeof o.time === 'string' && !Number.isNaN(Date.parse(o.time))) {
     const days = [previousDay(Date.parse(o.time))];
     while (days.length < SCHEDULED_DAYS) days.push(previousDay(dayStart(days.at(-1)!)));
-    return { days, force: false };
+    return { days, force: false, scheduled: true };
   }
   throw new RangeError(REQUEST_SHAPE);
 }
@@ -235,26 +248,72 @@ export async function compactDay(
 }
 
 export interface DaysOutcome {
-  /** The days compacted, or refused (see CompactReport.refused), in the request's order. */
+  /** The days compacted, or refused (see CompactReport.refused), in the order they were done. */
   readonly reports: readonly CompactReport[];
-  /** One line per day that failed or was refused: `<day>: <why>`. */
+  /** One line per day that failed or was refused (`<day>: <why>`), or whose marks could not be read. */
   readonly failures: readonly string[];
+  /** Marked days a scheduled run left for the next one (its time ran short). */
+  readonly pendingLeft: readonly string[];
 }
 
-/** Compacts each day of a request on its own: one that fails does not keep the others from it. */
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Compacts each day of a request on its own: one that fails does not keep the others from it. A
+ * scheduled run then compacts the days marked pending (late raw objects), oldest first, while its
+ * time allows; a request for one day compacts only that day. The marks of a day are read before it
+ * is compacted and removed once it is (refused or failed: kept), so a mark written meanwhile stays
+ * for the next run.
+ */
 export async function compactDays(request: CompactionRequest, deps: CompactDeps): Promise<DaysOutcome> {
   const reports: CompactReport[] = [];
   const failures: string[] = [];
-  for (const day of request.days) {
+  let marks = new Map<string, string[]>();
+  if (deps.pending) {
+    try {
+      marks = await deps.pending.list(request.scheduled ? undefined : request.days[0]);
+    } catch (err) {
+      // The requested days are still compacted; the marks stay for the next run.
+      deps.log.error('pending lake days not listed', { error: messageOf(err) });
+      failures.push(`pending days: ${messageOf(err)}`);
+    }
+  }
+  const marked = request.scheduled ? [...marks.keys()].filter((d) => !request.days.includes(d)) : [];
+  const pendingLeft: string[] = [];
+  let slowest = 0;
+  for (const [i, day] of [...request.days, ...marked].entries()) {
+    if (i >= request.days.length && deps.remainingMs) {
+      if (deps.remainingMs() < Math.max(PENDING_DAY_MARGIN_MS, 2 * slowest)) {
+        pendingLeft.push(...marked.slice(i - request.days.length));
+        deps.log.warn('pending lake days left for the next run', { days: pendingLeft });
+        break;
+      }
+    }
+    const t0 = performance.now();
     try {
       const r = await compactDay(day, deps, { force: request.force });
       reports.push(r);
       if (r.refused) failures.push(`${day}: ${r.refused}`);
+      else await clearMarks(day, marks.get(day), deps);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      deps.log.error('lake day compaction failed', { day, error: message });
-      failures.push(`${day}: ${message}`);
+      deps.log.error('lake day compaction failed', { day, error: messageOf(err) });
+      failures.push(`${day}: ${messageOf(err)}`);
     }
+    slowest = Math.max(slowest, performance.now() - t0);
   }
-  return { reports, failures };
+  return { reports, failures, pendingLeft };
+}
+
+/** Removes a compacted day's marks; one not removed only has the day compacted again. */
+async function clearMarks(day: string, keys: readonly string[] | undefined, deps: CompactDeps) {
+  if (!keys || keys.length === 0 || !deps.pending) return;
+  try {
+    await deps.pending.clear(keys);
+    deps.log.info('pending lake day compacted', { day, marks: keys.length });
+  } catch (err) {
+    deps.log.warn('pending lake day marks not removed: the day will be compacted again', {
+      day,
+      error: messageOf(err),
+    });
+  }
 }

@@ -6,7 +6,13 @@
  */
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import type { CompactSummary } from '../../../functions/compact-lake.ts';
 import { LocalLake } from '../../../scripts/local/lake-sql.ts';
@@ -21,8 +27,33 @@ import { aaplSampleBars } from '../../support/samples.ts';
 const SHARD = 'shardId-000000000001';
 const DAY = '2024-10-02';
 
+/** `count` sample bars of `symbol`, moved `offsetDays` after the sample's day (2024-10-02). */
+function barsOn(offsetDays: number, count: number, symbol: string): LakeRecord[] {
+  const shift = offsetDays * 86_400_000;
+  return aaplSampleBars()
+    .slice(0, count)
+    .map((bar, i) => ({
+      symbol,
+      time: bar.start + shift,
+      kind: 'bar',
+      shardId: SHARD,
+      sequenceNumber: (7n * 10n ** 20n + BigInt(offsetDays * 1000 + i)).toString(),
+      arrivalTime: bar.start + shift + 61_000,
+      event: { ...bar, symbol, start: bar.start + shift },
+    }));
+}
+
 describe('lake compaction (compactLake) against the local S3', () => {
   const cloud = useLocalCloud();
+  /** The compactLake handler as Lambda loads it (environment from the template), and its bucket. */
+  async function compaction() {
+    const c = cloud();
+    const env = c.functionEnv('CompactLakeLambdaFunction');
+    Object.assign(process.env, env);
+    const { handler } = await import('../../../functions/compact-lake.ts');
+    const s3: S3Client = c.clients.s3;
+    return { c, bucket: env.LAKE_BUCKET_NAME!, s3, handler };
+  }
 
   it("writes the day once as Parquet: each (symbol, kind, time) once, the events view's rows exactly; again, the same bytes", async () => {
     const c = cloud();
@@ -77,6 +108,7 @@ describe('lake compaction (compactLake) against the local S3', () => {
       'LakeEventsCompacted',
       'LakeLinesRead',
       'LakeLinesRejected',
+      'LakePendingDaysLeft',
     ]);
     for (const m of filed)
       expect(m).toEqual({ namespace: 'tickstream/dev', dimensions: ['service'], name: m.name });
@@ -142,26 +174,8 @@ describe('lake compaction (compactLake) against the local S3', () => {
   });
 
   it('a scheduled run compacts each of its days on its own: an unreadable object is rejected, a day that would shrink is kept and fails the run after the other', async () => {
-    const c = cloud();
-    const env = c.functionEnv('CompactLakeLambdaFunction');
-    const bucket = env.LAKE_BUCKET_NAME!;
-    const s3: S3Client = c.clients.s3;
-    Object.assign(process.env, env);
-    const { handler } = await import('../../../functions/compact-lake.ts');
+    const { c, bucket, s3, handler } = await compaction();
     const writer = new S3LakeWriter({ s3, bucket });
-    const day = 86_400_000;
-    const barsOn = (offsetDays: number, count: number, symbol: string): LakeRecord[] =>
-      aaplSampleBars()
-        .slice(0, count)
-        .map((bar, i) => ({
-          symbol,
-          time: bar.start + offsetDays * day,
-          kind: 'bar',
-          shardId: SHARD,
-          sequenceNumber: (7n * 10n ** 20n + BigInt(offsetDays * 1000 + i)).toString(),
-          arrivalTime: bar.start + offsetDays * day + 61_000,
-          event: { ...bar, symbol, start: bar.start + offsetDays * day },
-        }));
     // 2024-10-05: 12 bars and an object that is not gzip at all.
     await writer.writeBatch(lakeBatchOf(barsOn(3, 12, 'SPY')));
     await s3.send(
@@ -218,5 +232,39 @@ describe('lake compaction (compactLake) against the local S3', () => {
       lambdaContext('compactLake'),
     )) as CompactSummary[];
     expect(forced).toMatchObject({ events: 5, written: { key: 'compacted/dt=2024-10-06/events.parquet' } });
+  });
+
+  it('a scheduled run also compacts an older day the writer marked late, and removes its marks', async () => {
+    const { bucket, s3, handler } = await compaction();
+    const late = '2024-10-09';
+    const records = barsOn(7, 8, 'QQQ');
+    // Written today (the wall clock), years after its day: late, so marked.
+    const writer = new S3LakeWriter({ s3, bucket });
+    await writer.writeBatch(lakeBatchOf(records.slice(0, 5)));
+    await writer.writeBatch(lakeBatchOf(records.slice(5)));
+    const marks = async () =>
+      (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `compaction-pending/dt=${late}/` })))
+        .Contents ?? [];
+    expect(await marks()).toHaveLength(2);
+
+    // The night of 2024-10-20 compacts the 19th and the 18th (nothing there), then the marked day.
+    const { result, lines } = await captureJsonLines(
+      async () =>
+        (await handler(
+          { time: '2024-10-20T00:30:00Z' },
+          lambdaContext('compactLake', 900),
+        )) as CompactSummary[],
+    );
+    expect(result.map((r) => [r.day, r.events])).toEqual([
+      ['2024-10-19', 0],
+      ['2024-10-18', 0],
+      [late, 8],
+    ]);
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: `compacted/dt=${late}/events.parquet` }),
+    );
+    expect(head.Metadata).toEqual({ 'event-count': '8' });
+    expect(await marks()).toEqual([]);
+    expect(lines.find((l) => '_aws' in l)).toMatchObject({ LakePendingDaysLeft: 0 });
   });
 });

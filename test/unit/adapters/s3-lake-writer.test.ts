@@ -4,7 +4,12 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LAKE_LINE_FIELDS } from '../../../src/adapters/aws/lake-schema.ts';
-import { lakeObjectKey, S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import {
+  isLateDay,
+  lakeObjectKey,
+  S3LakeWriter,
+  toNdjson,
+} from '../../../src/adapters/aws/s3-lake-writer.ts';
 import { eventDay } from '../../../src/ports/lake-line.ts';
 import type { LakeBatch, LakeRecord } from '../../../src/ports/processor.ts';
 
@@ -37,6 +42,9 @@ const batch: LakeBatch = {
   ],
 };
 
+/** The wall clock on the batch's second day: live data, no day late. */
+const live = () => Date.parse('2024-03-09T12:00:00.000Z');
+
 function expectedLine(seq: string, iso: string): string {
   const t = Date.parse(iso);
   return `{"symbol":"AAPL","time":${t},"kind":"bar","shardId":"shardId-000000000001","sequenceNumber":"${seq}","arrivalTime":${t + 500},"event":{"type":"bar","symbol":"AAPL","close":170.5}}\n`;
@@ -66,7 +74,7 @@ describe('S3LakeWriter', () => {
 
   it('writes one gzip NDJSON object per event day (UTC) under dt=/shard=, keyed by the records it holds', async () => {
     s3Mock.on(PutObjectCommand).resolves({});
-    const writer = new S3LakeWriter({ s3, bucket: 'lake' });
+    const writer = new S3LakeWriter({ s3, bucket: 'lake', now: live });
     const keys = await writer.writeBatch(batch);
     // First and last sequence numbers, and 16 hex digits of the SHA-256 of all of them, comma-joined.
     const digest = (seqs: string) => createHash('sha256').update(seqs).digest('hex').slice(0, 16);
@@ -87,7 +95,7 @@ describe('S3LakeWriter', () => {
 
   it('writes byte-identical objects for the same batch (a retry overwrites)', async () => {
     s3Mock.on(PutObjectCommand).resolves({});
-    const writer = new S3LakeWriter({ s3, bucket: 'lake', prefix: 'raw' });
+    const writer = new S3LakeWriter({ s3, bucket: 'lake', prefix: 'raw', now: live });
     const first = await writer.writeBatch(batch);
     const second = await writer.writeBatch(batch);
     expect(second).toEqual(first);
@@ -100,6 +108,43 @@ describe('S3LakeWriter', () => {
     const secondWrite = new Map(calls.slice(2));
     expect(firstWrite.size).toBe(2);
     expect(secondWrite).toEqual(firstWrite);
+  });
+
+  it('marks a day written two or more UTC days late, after its object, for the nightly compaction', async () => {
+    s3Mock.on(PutObjectCommand).resolves({});
+    // 2024-03-10 23:59Z: the 9th is yesterday (the next night's run covers it), the 8th is late.
+    const writer = new S3LakeWriter({
+      s3,
+      bucket: 'lake',
+      now: () => Date.parse('2024-03-10T23:59:59.999Z'),
+    });
+    const keys = await writer.writeBatch(batch);
+    const day8 = keys.find((k) => k.includes('dt=2024-03-08'))!;
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.Key).sort()).toEqual(
+      [...keys, `compaction-pending/${day8.slice('raw/'.length)}`].sort(),
+    );
+    const mark = puts.findIndex((p) => p.Key!.startsWith('compaction-pending/'));
+    expect(puts.findIndex((p) => p.Key === day8)).toBeLessThan(mark);
+    expect(puts[mark]!.Body).toBe('');
+  });
+
+  it('leaves no mark when the late object could not be written', async () => {
+    s3Mock.on(PutObjectCommand).rejects(new Error('SlowDown'));
+    const writer = new S3LakeWriter({
+      s3,
+      bucket: 'lake',
+      now: () => Date.parse('2024-04-01T00:00:00.000Z'),
+    });
+    await expect(writer.writeBatch(batch)).rejects.toThrow('SlowDown');
+    const keys = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key!);
+    expect(keys.filter((k) => k.startsWith('compaction-pending/'))).toEqual([]);
+  });
+
+  it('refuses a marks prefix that is not apart from the raw zone', () => {
+    expect(() => new S3LakeWriter({ s3, bucket: 'lake', prefix: 'x', pendingPrefix: 'x/' })).toThrow(
+      /pendingPrefix must be a prefix of its own/,
+    );
   });
 
   it('writes nothing for an empty batch and refuses a bad sequence number', async () => {
@@ -152,5 +197,15 @@ describe('eventDay', () => {
       expect(eventDay(Date.parse(iso))).toBe(iso.slice(0, 10));
     }
     expect(() => eventDay(Number.NaN)).toThrow(/finite epoch-ms/);
+  });
+});
+
+describe('isLateDay: a day no scheduled compaction covers any more', () => {
+  it('is late from the second UTC day after it on', () => {
+    expect(isLateDay('2024-03-08', Date.parse('2024-03-09T23:59:59.999Z'))).toBe(false);
+    expect(isLateDay('2024-03-08', Date.parse('2024-03-10T00:00:00.000Z'))).toBe(true);
+    expect(isLateDay('2024-03-08', Date.parse('2024-03-08T12:00:00.000Z'))).toBe(false);
+    expect(isLateDay('2024-03-09', Date.parse('2024-03-08T12:00:00.000Z'))).toBe(false);
+    expect(isLateDay('2023-12-31', Date.parse('2024-03-08T12:00:00.000Z'))).toBe(true);
   });
 });

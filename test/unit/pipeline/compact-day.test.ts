@@ -14,6 +14,7 @@ import {
 import {
   type CompactedEvent,
   type CompactedLakeWriter,
+  type PendingDays,
   type RawLakeReader,
   UnreadableRawObjectError,
 } from '../../../src/ports/compaction.ts';
@@ -254,7 +255,7 @@ describe('lake compaction of one day', () => {
     compacted.uncounted.add('2024-10-03'); // refused
     const log = quietLog();
     const outcome = await compactDays(
-      { days: ['2024-10-02', '2024-10-03', '2024-10-04'], force: false },
+      { days: ['2024-10-02', '2024-10-03', '2024-10-04'], force: false, scheduled: false },
       {
         raw,
         compacted,
@@ -322,19 +323,26 @@ describe('what a compactLake invocation compacts', () => {
     expect(compactionRequest({ time: '2026-11-24T00:30:00Z', 'detail-type': 'Scheduled Event' })).toEqual({
       days: ['2026-11-23', '2026-11-22'],
       force: false,
+      scheduled: true,
     });
     expect(compactionRequest({ time: '2024-03-01T00:30:00Z', force: true })).toEqual({
       days: ['2024-02-29', '2024-02-28'],
       force: false,
+      scheduled: true,
     });
     expect(previousDay(Date.parse('2026-01-01T23:59:59.999Z'))).toBe('2025-12-31');
   });
 
   it('{"day": …, "force"?: boolean}: that day; anything else is refused with what is accepted', () => {
-    expect(compactionRequest({ day: '2024-10-02' })).toEqual({ days: ['2024-10-02'], force: false });
+    expect(compactionRequest({ day: '2024-10-02' })).toEqual({
+      days: ['2024-10-02'],
+      force: false,
+      scheduled: false,
+    });
     expect(compactionRequest({ day: '2024-10-02', force: true })).toEqual({
       days: ['2024-10-02'],
       force: true,
+      scheduled: false,
     });
     expect(() => compactionRequest({ day: '2024-13-01' })).toThrow(/calendar date/);
     for (const input of [
@@ -351,5 +359,136 @@ describe('what a compactLake invocation compacts', () => {
         'compactLake takes a scheduled event (with its time) or {"day": "YYYY-MM-DD"} (and "force": true to replace a day with fewer events)',
       );
     }
+  });
+});
+
+/** Marks of late days as a map of key → day; `onList` runs after each listing (a mark written then). */
+class Marks implements PendingDays {
+  readonly keys = new Map<string, string>();
+  readonly listed: (string | undefined)[] = [];
+  failList = false;
+  onList: () => void = () => {};
+  mark(day: string, name = 'm') {
+    this.keys.set(`compaction-pending/dt=${day}/${name}`, day);
+  }
+  async list(day?: string) {
+    this.listed.push(day);
+    if (this.failList) throw new Error('AccessDenied');
+    const byDay = new Map<string, string[]>();
+    for (const [key, d] of [...this.keys].sort()) {
+      if (day !== undefined && d !== day) continue;
+      byDay.set(d, [...(byDay.get(d) ?? []), key]);
+    }
+    this.onList();
+    return byDay;
+  }
+  async clear(keys: readonly string[]) {
+    for (const k of keys) this.keys.delete(k);
+  }
+}
+
+describe('lake compaction of the days marked pending (late raw objects)', () => {
+  const bars = aaplSampleBars().slice(0, 3);
+  const DAYS = ['2024-09-30', '2024-10-01', '2024-10-02', '2024-10-03'];
+  /** A raw zone holding the 3 bars on each of DAYS. */
+  function rawDays() {
+    const raw = new Raw();
+    DAYS.forEach((day, offset) => {
+      raw.objects.set(
+        `raw/dt=${day}/a.ndjson.gz`,
+        toNdjson(
+          bars.map((b, i) => barRecord({ ...b, start: b.start + (offset - 2) * 86_400_000 }, `${i + 1}`)),
+        ),
+      );
+    });
+    return raw;
+  }
+  // The run of 2024-10-04 00:30 compacts 10-03 and 10-02 by itself.
+  const scheduled = compactionRequest({ time: '2024-10-04T00:30:00Z' });
+
+  it('a scheduled run compacts its two days, then the marked ones oldest first, and removes their marks', async () => {
+    const compacted = new Compacted();
+    const pending = new Marks();
+    pending.mark('2024-10-01');
+    pending.mark('2024-09-30', 'a');
+    pending.mark('2024-09-30', 'b');
+    pending.mark('2024-10-02'); // one of the run's own days: done once, mark removed
+    const outcome = await compactDays(scheduled, { raw: rawDays(), compacted, log: quietLog(), pending });
+    expect(outcome.reports.map((r) => r.day)).toEqual([
+      '2024-10-03',
+      '2024-10-02',
+      '2024-09-30',
+      '2024-10-01',
+    ]);
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.pendingLeft).toEqual([]);
+    expect([...compacted.days.keys()].sort()).toEqual(DAYS);
+    expect(pending.keys.size).toBe(0);
+    expect(pending.listed).toEqual([undefined]);
+  });
+
+  it('keeps a mark written after the listing, and the marks of a day that was refused', async () => {
+    const compacted = new Compacted();
+    compacted.uncounted.add('2024-09-30'); // refused: not written by the compaction
+    const pending = new Marks();
+    pending.mark('2024-09-30');
+    pending.mark('2024-10-01', 'old');
+    pending.onList = () => pending.mark('2024-10-01', 'new');
+    const outcome = await compactDays(scheduled, { raw: rawDays(), compacted, log: quietLog(), pending });
+    expect(outcome.failures).toEqual([expect.stringMatching(/^2024-09-30: the compacted day's object/)]);
+    expect([...pending.keys.keys()].sort()).toEqual([
+      'compaction-pending/dt=2024-09-30/m',
+      'compaction-pending/dt=2024-10-01/new',
+    ]);
+  });
+
+  it('leaves the marked days for the next run when its time runs short, never its own two', async () => {
+    const compacted = new Compacted();
+    const pending = new Marks();
+    pending.mark('2024-09-30');
+    pending.mark('2024-10-01');
+    const log = quietLog();
+    const left = [61_000, 59_000];
+    const outcome = await compactDays(scheduled, {
+      raw: rawDays(),
+      compacted,
+      log,
+      pending,
+      // 61 s left for the first marked day, 59 s for the next: under the 60 s margin.
+      remainingMs: () => left.shift() ?? 0,
+    });
+    expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-09-30']);
+    expect(outcome.pendingLeft).toEqual(['2024-10-01']);
+    expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-10-01/m']);
+    expect(log.warnings).toContainEqual({ days: ['2024-10-01'] });
+  });
+
+  it('a request for one day reads and removes only the marks of that day', async () => {
+    const compacted = new Compacted();
+    const pending = new Marks();
+    pending.mark('2024-09-30');
+    pending.mark('2024-10-01');
+    const outcome = await compactDays(compactionRequest({ day: '2024-10-01' }), {
+      raw: rawDays(),
+      compacted,
+      log: quietLog(),
+      pending,
+    });
+    expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-01']);
+    expect(pending.listed).toEqual(['2024-10-01']);
+    expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
+  });
+
+  it('still compacts its own days when the marks cannot be listed, and fails the run after', async () => {
+    const compacted = new Compacted();
+    const pending = new Marks();
+    pending.mark('2024-09-30');
+    pending.failList = true;
+    const log = quietLog();
+    const outcome = await compactDays(scheduled, { raw: rawDays(), compacted, log, pending });
+    expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02']);
+    expect(outcome.failures).toEqual(['pending days: AccessDenied']);
+    expect(pending.keys.size).toBe(1);
+    expect(log.errors).toEqual([{ error: 'AccessDenied' }]);
   });
 });
