@@ -182,8 +182,8 @@ async function main(argv: string[]): Promise<number> {
         );
       if (s.daysToCompact.length > 0) {
         console.log(
-          `days written: ${s.daysToCompact.join(', ')}. The nightly compaction covers the two days before it; ` +
-            'compact older ones with npx sls invoke -f compactLake --stage <stage> --data \'{"day": "YYYY-MM-DD"}\'',
+          `days written: ${s.daysToCompact.join(', ')}. The next nightly compaction includes them (an older day ` +
+            'is marked pending); to compact one at once: npx sls invoke -f compactLake --stage <stage> --data \'{"day": "YYYY-MM-DD"}\'',
         );
       } else if (!values.recover && s.givenUp.length > 0) {
         console.log("run again with --recover to write the given-up batches' records to the lake");
