@@ -5,11 +5,9 @@
  *   node scripts/local-reset.ts [--state-dir DIR]
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acquireLock, LOCK_FILE, StateDirLockedError } from './local/state-dir.ts';
-
-const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { acquireLock, DEFAULT_STATE_DIR, LOCK_FILE, StateDirLockedError } from './local/state-dir.ts';
 
 export class ResetRefusedError extends Error {
   override name = 'ResetRefusedError';
@@ -41,12 +39,19 @@ export function resetLocalState(dir: string): string[] {
 }
 
 function main(argv: string[]): number {
-  let dir = resolve(PROJECT_ROOT, process.env.TICKSTREAM_STATE_DIR ?? '.local');
+  // As `npm start` reads it: empty is unset (resolved, an empty path would name the whole project).
+  let dir = process.env.TICKSTREAM_STATE_DIR ? resolve(process.env.TICKSTREAM_STATE_DIR) : DEFAULT_STATE_DIR;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--state-dir' && argv[i + 1]) dir = resolve(argv[++i]!);
-    else if (a?.startsWith('--state-dir=')) dir = resolve(a.slice('--state-dir='.length));
-    else {
+    else if (a?.startsWith('--state-dir=') && a.length > '--state-dir='.length)
+      dir = resolve(a.slice('--state-dir='.length));
+    else if (a === '--state-dir' || a === '--state-dir=') {
+      console.error(
+        'local:reset: --state-dir needs a directory\nusage: npm run local:reset [-- --state-dir DIR]',
+      );
+      return 2;
+    } else {
       console.error(`local:reset: unknown option ${a}\nusage: npm run local:reset [-- --state-dir DIR]`);
       return 2;
     }

@@ -1,0 +1,57 @@
+/**
+ * `npm run local:reset` deletes the state directory `npm start` uses, and nothing else: an empty
+ * TICKSTREAM_STATE_DIR or `--state-dir=` must not name the project itself. The script runs from a
+ * copy in a temp directory (its project root there), so a regression deletes only that copy.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const sandboxes: string[] = [];
+afterEach(() => {
+  for (const d of sandboxes.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A project copy holding the script, a file of its own and a default state directory. */
+function sandbox(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'local-reset-'));
+  sandboxes.push(dir);
+  for (const f of ['scripts/local-reset.ts', 'scripts/local/state-dir.ts'])
+    cpSync(join(root, f), join(dir, f), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+  writeFileSync(join(dir, 'README.md'), 'keep me');
+  mkdirSync(join(dir, '.local', 'kinesis'), { recursive: true });
+  return dir;
+}
+
+const reset = (dir: string, args: string[], env: NodeJS.ProcessEnv) =>
+  spawnSync(process.execPath, [join(dir, 'scripts/local-reset.ts'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 30_000,
+  });
+
+describe('npm run local:reset', () => {
+  it('reads an empty TICKSTREAM_STATE_DIR as unset, as npm start does: it clears .local/ only', () => {
+    const dir = sandbox();
+    const r = reset(dir, [], { TICKSTREAM_STATE_DIR: '' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`removed ${join(dir, '.local')} (kinesis)`);
+    expect(existsSync(join(dir, '.local'))).toBe(false);
+    expect(existsSync(join(dir, 'README.md'))).toBe(true);
+  });
+
+  it('refuses --state-dir= with no directory (exit 2) and deletes nothing', () => {
+    const dir = sandbox();
+    const r = reset(dir, ['--state-dir='], { TICKSTREAM_STATE_DIR: '' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--state-dir needs a directory');
+    expect(existsSync(join(dir, 'README.md'))).toBe(true);
+    expect(existsSync(join(dir, '.local', 'kinesis'))).toBe(true);
+  });
+});
