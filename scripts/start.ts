@@ -91,9 +91,13 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       case '--stage':
         args.stage = take();
         break;
-      case '--state-dir':
-        args.stateDir = resolve(take());
+      case '--state-dir': {
+        // An empty path would resolve to the current directory: the project itself.
+        const dir = take();
+        if (dir === '') throw new UsageError('--state-dir needs a directory, got an empty one');
+        args.stateDir = resolve(dir);
         break;
+      }
       case '--ephemeral':
         args.stateDir = undefined;
         break;

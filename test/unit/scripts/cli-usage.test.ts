@@ -43,6 +43,9 @@ describe('command-line usage errors', () => {
     [['--synthetic', ',', '--once'], /--synthetic needs at least one symbol/],
     [['--synthetic', 'AAA,BBB', '--once'], /--synthetic is endless: --once would never end/],
     [['--stage', 'pr-1', '--once'], /--stage "pr-1" must be lower-case letters and digits/],
+    // An empty state directory would be the project itself (--stage pr-1 would be refused later).
+    [['--state-dir=', '--stage', 'pr-1', '--once'], /--state-dir needs a directory, got an empty one/],
+    [['--state-dir', '', '--stage', 'pr-1', '--once'], /--state-dir needs a directory, got an empty one/],
     // An on/off flag given a value: refused, not taken as on (--stage pr-1 would be refused later).
     [['--once=false', '--stage', 'pr-1'], /--once is an on\/off flag and takes no value, got "--once=false"/],
     [
