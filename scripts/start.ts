@@ -9,9 +9,10 @@
  *                         [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
  *
  * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line
- *         (Ctrl-C while the pipeline runs: the summary says "interrupted": true, and the exit code
- *         is 130; Ctrl-C during the start-up: exit 130 and no summary; every row of the replayed
- *         file rejected: exit 1 and no summary).
+ *         (Ctrl-C that cuts the feed short or leaves the stream undrained: the summary says
+ *         "interrupted": true, and the exit code is 130; a Ctrl-C after the last event was read,
+ *         the stream drained in time, ends a complete run: exit 0; Ctrl-C during the start-up:
+ *         exit 130 and no summary; every row of the replayed file rejected: exit 1 and no summary).
  * --cloud-only: boot the local cloud only, print what it created (with --once: and exit).
  */
 import { statSync } from 'node:fs';
@@ -188,9 +189,11 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
   --speed max|N     as fast as the stream takes it (default), or N times real time
   --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C)
   --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
-                    (Ctrl-C while the pipeline runs: "interrupted": true in it, exit 130;
-                    Ctrl-C during the start-up: exit 130, no summary; every row of the replay
-                    file rejected: exit 1 naming the first reasons, no summary)
+                    (Ctrl-C that cuts the feed short or leaves the stream undrained:
+                    "interrupted": true in it, exit 130; after the last event was read and
+                    drained in time: a complete run, exit 0; Ctrl-C during the start-up: exit 130,
+                    no summary; every row of the replay file rejected: exit 1 naming the first
+                    reasons, no summary)
   --cloud-only      boot the local cloud only and print what it created (with --once: then exit)
   --stage S         stage whose template is provisioned (default dev; env TICKSTREAM_STAGE)
   --state-dir DIR   where emulator state persists (default .local/; env TICKSTREAM_STATE_DIR)

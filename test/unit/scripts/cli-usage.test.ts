@@ -98,7 +98,10 @@ describe('command-line usage errors', () => {
     const once = r.stderr
       .slice(r.stderr.indexOf('  --once'), r.stderr.indexOf('  --cloud-only'))
       .replace(/\s+/g, ' ');
-    expect(once).toContain('Ctrl-C while the pipeline runs: "interrupted": true in it, exit 130');
+    expect(once).toContain(
+      'Ctrl-C that cuts the feed short or leaves the stream undrained: "interrupted": true in it, exit 130',
+    );
+    expect(once).toContain('after the last event was read and drained in time: a complete run, exit 0');
     expect(once).toContain('Ctrl-C during the start-up: exit 130, no summary');
     expect(once).toContain('every row of the replay file rejected: exit 1');
   });
