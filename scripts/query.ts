@@ -1,7 +1,7 @@
 /**
- * `npm run query -- "SQL"`: SQL over the local lake, with the Glue table and view Athena has in the
- * cloud (`tickstream_<stage>.raw_events` and `.events`, also reachable unqualified), in process with
- * DuckDB.
+ * `npm run query -- "SQL"`: SQL over the local lake, with the Glue tables and view Athena has in the
+ * cloud (`tickstream_<stage>.raw_events`, `.events` and `.compacted_events`, also reachable
+ * unqualified), in process with DuckDB.
  *
  *   node scripts/query.ts [--state-dir .local] [--stage dev] [--json] "SELECT …"
  *
@@ -24,7 +24,8 @@ export interface QueryArgs {
 
 const USAGE = `usage: npm run query -- [--state-dir DIR] [--stage S] [--json] "SQL"
   SQL over the local lake (npm start writes it), as in Athena: tickstream_<stage>.events (each
-  event once) and tickstream_<stage>.raw_events (the raw zone, at-least-once)
+  event once), tickstream_<stage>.raw_events (the raw zone, at-least-once) and, once a day has
+  been compacted, tickstream_<stage>.compacted_events (the Parquet zone); also unqualified
   --state-dir DIR   the local cloud's state directory (default .local/; env TICKSTREAM_STATE_DIR)
   --stage S         the stage whose lake is read (default dev; env TICKSTREAM_STAGE)
   --json            one JSON object per row instead of a table`;

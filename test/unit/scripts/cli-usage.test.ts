@@ -106,6 +106,13 @@ describe('command-line usage errors', () => {
     expect(once).toContain('every row of the replay file rejected: exit 1');
   });
 
+  it('npm run query --help names the three tables the README documents', () => {
+    const r = run('scripts/query.ts', ['--help']);
+    expect(r.status).toBe(0);
+    for (const table of ['events', 'raw_events', 'compacted_events'])
+      expect(r.stderr).toContain(`tickstream_<stage>.${table} `);
+  });
+
   it('dead-letters names the setting it lacks, and refuses a --max that is not a count', () => {
     const r = run('scripts/dead-letters.ts', [], {
       ...process.env,
