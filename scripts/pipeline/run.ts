@@ -6,8 +6,8 @@
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { countMetricRows } from '../../src/adapters/aws/dynamodb-metric-row-index.ts';
 import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
-import { countMetricRows } from '../../src/adapters/aws/market-table.ts';
 import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 import { eventSymbol } from '../../src/domain/market/index.ts';
 import type { MarketSource } from '../../src/ports/market-source.ts';

@@ -1,12 +1,7 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type MetricRowIndex, type MetricRowKey, metricRowId } from '../../ports/dead-letters.ts';
-import {
-  BATCH_GET_LIMIT,
-  type BackoffOptions,
-  batchGetChunk,
-  metricKey,
-  resolveBackoff,
-} from './market-table.ts';
+import { BATCH_GET_LIMIT, batchGetChunk } from './dynamodb-batch-get.ts';
+import { type BackoffOptions, metricKey, metricSkPrefix, resolveBackoff, symbolPk } from './market-table.ts';
 
 export interface DynamoDbMetricRowIndexOptions {
   readonly documents: DynamoDBDocumentClient;
@@ -55,4 +50,35 @@ export class DynamoDbMetricRowIndex implements MetricRowIndex {
     }
     return found;
   }
+}
+
+/**
+ * Counts a symbol's metric rows (Query on the symbol's partition with `begins_with(sk, …)`,
+ * Select COUNT, followed through every page). `kind` restricts to bars or ticks; default both.
+ */
+export async function countMetricRows(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  symbol: string,
+  kind?: 'bar' | 'tick',
+): Promise<number> {
+  const kinds: readonly ('bar' | 'tick')[] = kind ? [kind] : ['bar', 'tick'];
+  let total = 0;
+  for (const k of kinds) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await documents.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': symbolPk(symbol), ':prefix': metricSkPrefix(k) },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      total += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+  return total;
 }

@@ -5,15 +5,8 @@ import {
   type SymbolStateRecord,
   type SymbolStateStore,
 } from '../../ports/processor.ts';
-import {
-  BATCH_GET_LIMIT,
-  type BackoffOptions,
-  batchGetChunk,
-  resolveBackoff,
-  STATE_SK,
-  SYMBOL_PREFIX,
-  stateKey,
-} from './market-table.ts';
+import { BATCH_GET_LIMIT, batchGetChunk } from './dynamodb-batch-get.ts';
+import { type BackoffOptions, resolveBackoff, STATE_SK, SYMBOL_PREFIX, stateKey } from './market-table.ts';
 
 /** Length of `SYMBOL#`, the partition key's prefix before the symbol. */
 const PK_PREFIX_LENGTH = SYMBOL_PREFIX.length;

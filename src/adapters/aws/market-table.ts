@@ -1,6 +1,3 @@
-import type { KeysAndAttributes } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-
 /**
  * The single-table layout of `MarketTable` (keys `pk` S, `sk` S; TTL attribute `expiresAt`, epoch
  * SECONDS). Every item of one symbol shares the partition `SYMBOL#<sym>`, so one Query reads a
@@ -81,37 +78,6 @@ export function expiresAtSeconds(fromEpochMs: number, days: number): number {
   return Math.floor(fromEpochMs / 1000) + Math.round(days * DAY_SECONDS);
 }
 
-/**
- * Counts a symbol's metric rows (Query on the symbol's partition with `begins_with(sk, …)`,
- * Select COUNT, followed through every page). `kind` restricts to bars or ticks; default both.
- */
-export async function countMetricRows(
-  documents: DynamoDBDocumentClient,
-  tableName: string,
-  symbol: string,
-  kind?: 'bar' | 'tick',
-): Promise<number> {
-  const kinds: readonly ('bar' | 'tick')[] = kind ? [kind] : ['bar', 'tick'];
-  let total = 0;
-  for (const k of kinds) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await documents.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': symbolPk(symbol), ':prefix': metricSkPrefix(k) },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      total += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-  }
-  return total;
-}
-
 export interface BackoffOptions {
   /** Attempts after the first call (default 8). */
   readonly maxRetries?: number;
@@ -163,33 +129,4 @@ export function storableValues(values: Readonly<Record<string, unknown>>): Recor
     }
   }
   return out;
-}
-
-/** BatchGetItem reads at most 100 keys per call. */
-export const BATCH_GET_LIMIT = 100;
-
-/**
- * One BatchGetItem of at most BATCH_GET_LIMIT keys, its UnprocessedKeys retried with the backoff:
- * each item returned is handed to `onItem`; returns the keys still unprocessed when the retries ran
- * out (none when every key was read) and the calls made.
- */
-export async function batchGetChunk(
-  documents: DynamoDBDocumentClient,
-  tableName: string,
-  keys: readonly Record<string, unknown>[],
-  request: Omit<KeysAndAttributes, 'Keys'>,
-  backoff: ResolvedBackoff,
-  onItem: (item: Record<string, unknown>) => void,
-): Promise<{ readonly left: Record<string, unknown>[]; readonly attempts: number }> {
-  let pending = [...keys];
-  for (let attempt = 0; ; attempt++) {
-    const res = await documents.send(
-      new BatchGetCommand({ RequestItems: { [tableName]: { ...request, Keys: pending } } }),
-    );
-    for (const item of res.Responses?.[tableName] ?? []) onItem(item);
-    pending = res.UnprocessedKeys?.[tableName]?.Keys ?? [];
-    if (pending.length === 0 || attempt >= backoff.maxRetries)
-      return { left: pending, attempts: attempt + 1 };
-    await backoff.delay(attempt);
-  }
 }

@@ -5,7 +5,7 @@
 
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { countMetricRows } from '../../../src/adapters/aws/market-table.ts';
+import { countMetricRows } from '../../../src/adapters/aws/dynamodb-metric-row-index.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
 import { kinesisEvent } from '../../support/kinesis-events.ts';
 import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
