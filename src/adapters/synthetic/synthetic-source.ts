@@ -1,3 +1,4 @@
+import { calendarForSymbol, type ExchangeCalendar } from '../../domain/calendar/calendar.ts';
 import type { MarketEvent, Tick } from '../../domain/market/index.ts';
 import { sleep } from '../../pipeline/ingest/backoff.ts';
 import type { MarketSource, SourceIssue } from '../../ports/market-source.ts';
@@ -51,7 +52,11 @@ export interface SyntheticOptions {
   readonly garch?: { readonly alpha: number; readonly beta: number };
   /** Jumps: probability per step and size standard deviation in log-price (default 1e-4, 0.01). */
   readonly jumps?: { readonly probability: number; readonly sigma: number };
-  /** Length of the simulated session for the U-shaped volume curve (default 6.5 h). */
+  /**
+   * Length of the simulated session for the U-shaped volume curve (default 6.5 h), for a market of
+   * symbols without sessions (crypto, FX, futures); with a US equity or index among the symbols,
+   * the exchange's regular sessions set the clock and the curve.
+   */
   readonly sessionMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly clock?: () => number;
@@ -71,13 +76,34 @@ interface SymbolState {
   readonly baseVolume: number;
 }
 
+/** A regular session of an exchange calendar (epoch ms). */
+interface RegularSession {
+  readonly open: number;
+  readonly close: number;
+}
+
+/** The regular session under way at `t`, or else the next one to open (weekends and holidays skipped). */
+function regularSessionFrom(calendar: ExchangeCalendar, t: number): RegularSession {
+  let at = t;
+  for (let days = 0; days < 366; days++) {
+    const day = calendar.tradingDayAt(at);
+    if (day.regularOpen !== undefined && day.regularClose !== undefined && at < day.regularClose)
+      return { open: day.regularOpen, close: day.regularClose };
+    at = day.end;
+  }
+  throw new Error(`${calendar.id} has no regular session in the year after ${new Date(t).toISOString()}`);
+}
+
 /**
  * A seeded, reproducible multi-symbol market for demos and load tests. Each symbol's log price
  * follows geometric Brownian motion whose per-step variance is a GARCH(1,1) process (volatility
  * clustering: σ²ₜ = ω + α·r²ₜ₋₁ + β·σ²ₜ₋₁, reverting to the target volatility), plus occasional
  * normal jumps; traded volume per step follows an intraday U shape (high at the open and close).
  * Symbols take turns, one tick each per step; event times are simulated, so the same seed gives
- * the same ticks at any rate.
+ * the same ticks at any rate. With a US equity or index among the symbols, simulated time runs
+ * through the exchange's regular sessions only: at the close it jumps to the next session's open
+ * (nights, weekends and holidays skipped, where the processor would reject the ticks), and each
+ * session starts a new day (day open, high, low and volume reset).
  */
 export class SyntheticMarket implements MarketSource {
   readonly name: string;
@@ -136,9 +162,20 @@ export class SyntheticMarket implements MarketSource {
     const wait = o.sleep ?? sleep;
     const w0 = clock();
     let emitted = 0;
-    for (let step = 0; ; step++) {
-      const t = start + step * stepMs;
-      const shape = SyntheticMarket.volumeShape(((t - start) % sessionMs) / sessionMs);
+    const exchange = o.symbols.map(calendarForSymbol).find((c) => c.hasSessions);
+    let session = exchange ? regularSessionFrom(exchange, start) : undefined;
+    for (let t = session ? Math.max(start, session.open) : start; ; t += stepMs) {
+      if (exchange && session && t >= session.close) {
+        session = regularSessionFrom(exchange, t);
+        t = session.open;
+        for (const s of states) {
+          s.dayOpen = s.dayHigh = s.dayLow = Math.round(s.price * 10_000) / 10_000;
+          s.dayVolume = 0;
+        }
+      }
+      const shape = SyntheticMarket.volumeShape(
+        session ? (t - session.open) / (session.close - session.open) : ((t - start) % sessionMs) / sessionMs,
+      );
       for (const s of states) {
         if (signal?.aborted || (o.count !== undefined && emitted >= o.count)) return;
         s.variance = omega + alpha * s.lastReturn * s.lastReturn + beta * s.variance;

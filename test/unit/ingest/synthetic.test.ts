@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SyntheticMarket } from '../../../src/adapters/synthetic/synthetic-source.ts';
+import { calendarForSymbol } from '../../../src/domain/calendar/calendar.ts';
 import { type Tick, validateTick } from '../../../src/domain/market/index.ts';
 
 async function ticks(o: ConstructorParameters<typeof SyntheticMarket>[0]): Promise<Tick[]> {
@@ -76,6 +77,36 @@ describe('SyntheticMarket', () => {
     const last = mean(vol.slice(360, 390));
     expect(first).toBeGreaterThan(1.8 * middle);
     expect(last).toBeGreaterThan(1.8 * middle);
+  });
+
+  it('runs through the exchange sessions only: no US equity tick while it is closed, a new day each session', async () => {
+    // Six sessions of 390 one-minute steps from Wednesday 2024-10-02, over a weekend: an endless
+    // --synthetic run went on through nights and weekends, where the processor dead-letters every tick.
+    const symbols = ['AAPL', 'MSFT', 'BTC-USD'];
+    const out = await ticks({ symbols, seed: 1, count: 3 * 390 * 6, stepMs: 60_000 });
+    const us = calendarForSymbol('AAPL');
+    const outside = out.filter((t) => t.symbol !== 'BTC-USD' && us.sessionAt(t.time) !== 'regular');
+    expect(outside.map((t) => new Date(t.time).toISOString()).slice(0, 3)).toEqual([]);
+    const days = [...new Set(out.map((t) => us.tradingDayAt(t.time).date))];
+    expect(days).toEqual([
+      '2024-10-02',
+      '2024-10-03',
+      '2024-10-04',
+      '2024-10-07',
+      '2024-10-08',
+      '2024-10-09',
+    ]);
+    for (const s of symbols) {
+      const own = out.filter((t) => t.symbol === s);
+      for (let i = 1; i < own.length; i++) {
+        const [a, b] = [own[i - 1]!, own[i]!];
+        expect(b.time).toBeGreaterThan(a.time);
+        if (us.tradingDayAt(a.time).date === us.tradingDayAt(b.time).date) continue;
+        // The first tick of a session opens its day: only its own volume, the day's open carried over.
+        expect(b.dayVolume).toBeLessThan(a.dayVolume!);
+        expect(b.dayOpen).not.toBe(own[0]!.dayOpen);
+      }
+    }
   });
 
   it('paces to the configured rate and rejects a bad rate', async () => {
