@@ -165,7 +165,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const pipeline = await startLocalPipeline({ cloud, onBatch, log });
 
   const symbols = new Set<string>();
-  const anomalies = new Map<string, number>();
   const alerts: AlertLine[] = [];
   let alertsPublished = 0;
   const drainAlerts = async () => {
@@ -178,7 +177,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         try {
           const envelope = JSON.parse(m.body) as { Message?: string };
           const a = JSON.parse(envelope.Message ?? m.body) as AlertLine;
-          anomalies.set(a.symbol, (anomalies.get(a.symbol) ?? 0) + 1);
           alerts.unshift(a);
           alerts.length = Math.min(alerts.length, 8);
         } catch {
@@ -221,9 +219,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     const now = Date.now();
     while (recent.length > 0 && recent[0]!.at < now - 5_000) recent.shift();
     const lines = await Promise.all(
-      [...symbols]
-        .slice(0, 16)
-        .map((s) => readSymbolLine(cloud.clients.documents, tableName, s, anomalies.get(s) ?? 0)),
+      [...symbols].slice(0, 16).map((s) => readSymbolLine(cloud.clients.documents, tableName, s)),
     );
     return {
       title: 'tickstream — local pipeline',
