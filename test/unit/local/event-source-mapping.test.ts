@@ -5,6 +5,7 @@
  * per shard by partition key, each symbol in order, a failing lane not holding back the others, and
  * a checkpoint that never passes a record some lane has not finished.
  */
+import { getEventListeners } from 'node:events';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -15,7 +16,7 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   type BatchOutcome,
   type CheckpointStore,
@@ -711,5 +712,40 @@ describe('local event source mapping: lanes at the edges (window, limits, stop, 
     const counted = outcomes.reduce((n, o) => n + (o.status === 'discarded' ? o.size : o.succeeded), 0);
     expect(counted).toBe(stream.length);
     expect(checkpoints.positions.get('shard-0')).toBe('8');
+  });
+});
+
+describe('local event source mapping: a long idle', () => {
+  it('keeps no abort listener of a finished sleep: an idle shard polled a hundred times holds one at most', async () => {
+    // Each idle poll sleeps on the poller's stop signal: a listener left behind by every sleep piled
+    // up while `npm start` idled at the end of its feed (about 80 a second, never freed).
+    const signals = new Set<AbortSignal>();
+    const add = EventTarget.prototype.addEventListener;
+    const spy = vi.spyOn(EventTarget.prototype, 'addEventListener').mockImplementation(function (
+      this: EventTarget,
+      ...args: Parameters<EventTarget['addEventListener']>
+    ) {
+      if (this instanceof AbortSignal && args[0] === 'abort') signals.add(this);
+      return add.apply(this, args);
+    });
+    const { client, limits } = shardOf([]);
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({}),
+      handler: async () => undefined,
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    let held: number[];
+    try {
+      await poller.start();
+      await until('a hundred idle polls', () => limits.length >= 100);
+      held = [...signals].map((s) => getEventListeners(s, 'abort').length);
+    } finally {
+      await poller.stop();
+      spy.mockRestore();
+    }
+    expect(signals.size).toBeGreaterThan(0);
+    expect(Math.max(...held)).toBeLessThanOrEqual(1);
   });
 });
