@@ -197,6 +197,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     if (options.signal.aborted) resolve();
     else options.signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  const dashboard = new TerminalDashboard(options.stdout);
+  const interactive = !options.once && dashboard.interactive;
   let feedDone = false;
   let feedCut = false;
   const feeding = Promise.all(
@@ -209,12 +211,15 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       // A source stops early, without error, when the signal aborts.
       if (options.signal.aborted) feedCut = true;
     }),
-  ).finally(() => {
-    feedDone = true;
-  });
-
-  const dashboard = new TerminalDashboard(options.stdout);
-  const interactive = !options.once && dashboard.interactive;
+  )
+    .then(() => {
+      // The run stays up at the end of the feed: on a terminal the view says so, elsewhere this line.
+      if (!options.once && !interactive && !options.signal.aborted)
+        log(`feed finished: ${ticksIn} events in; the local cloud stays up until Ctrl-C`);
+    })
+    .finally(() => {
+      feedDone = true;
+    });
   const view = async (status: string): Promise<DashboardView> => {
     const now = Date.now();
     while (recent.length > 0 && recent[0]!.at < now - 5_000) recent.shift();

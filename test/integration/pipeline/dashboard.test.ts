@@ -1,8 +1,9 @@
 /**
- * The live view of `npm start` (runPipeline without `once`, on a terminal): its per-symbol figures
- * are read back from the table, so a run on the state of an earlier one shows what is stored, not
- * only what this run wrote. Two runs of the same bundled AAPL day on one local cloud, Ctrl-C once the
- * feed is finished; the view's last frame is read as the terminal would show it.
+ * The live mode of `npm start` (runPipeline without `once`). On a terminal, the view's per-symbol
+ * figures are read back from the table, so a run on the state of an earlier one shows what is
+ * stored, not only what this run wrote: two runs of the same bundled AAPL day on one local cloud,
+ * Ctrl-C once the feed is finished, the view's last frame read as the terminal would show it. Where
+ * stdout is not a terminal, nothing is drawn and the log says when the feed is finished.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,11 +14,11 @@ import type { MarketSource } from '../../../src/ports/market-source.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
-/** A terminal: what was drawn, frame by frame. */
-function fakeTerminal() {
+/** A stdout, a terminal or not: what was drawn, frame by frame. */
+function fakeStdout(isTTY: boolean) {
   const frames: string[] = [];
   const stream = {
-    isTTY: true,
+    isTTY,
     columns: 160,
     write(chunk: string) {
       // Without the cursor moves that redraw the view in place.
@@ -28,19 +29,28 @@ function fakeTerminal() {
   return { stream: stream as unknown as NodeJS.WriteStream, frames };
 }
 
-/** The bundled AAPL day, as a live-mode run (no `once`) stopped by Ctrl-C once its feed is finished. */
-async function liveRun(cloud: LocalCloud) {
-  const terminal = fakeTerminal();
+/**
+ * The bundled AAPL day (under `symbol`) as a live-mode run (no `once`), stopped by Ctrl-C once the
+ * run says its feed is finished (the view on a terminal, the log elsewhere), or after 15 s.
+ */
+async function liveRun(cloud: LocalCloud, { terminal = true, symbol = 'AAPL' } = {}) {
+  const stdout = fakeStdout(terminal);
+  const logged: string[] = [];
   const abort = new AbortController();
   const feed: MarketSource = {
-    name: 'aapl day',
+    name: `${symbol} day`,
     async *events() {
-      for (const bar of aaplSampleBars()) yield { kind: 'bar', bar };
+      for (const bar of aaplSampleBars(symbol)) yield { kind: 'bar', bar };
     },
     issues: () => [],
   };
+  const deadline = Date.now() + 15_000;
+  const finished = () =>
+    terminal
+      ? stdout.frames.at(-1)?.includes('feed finished')
+      : logged.some((line) => line.startsWith('feed finished'));
   const stopWhenFinished = setInterval(() => {
-    if (terminal.frames.at(-1)?.includes('feed finished')) abort.abort();
+    if (finished() || Date.now() > deadline) abort.abort();
   }, 100);
   try {
     const summary = await runPipeline({
@@ -48,10 +58,10 @@ async function liveRun(cloud: LocalCloud) {
       feeds: [feed],
       once: false,
       signal: abort.signal,
-      log: () => {},
-      stdout: terminal.stream,
+      log: (line) => logged.push(line),
+      stdout: stdout.stream,
     });
-    return { summary, lastFrame: terminal.frames.at(-1) ?? '' };
+    return { summary, frames: stdout.frames, lastFrame: stdout.frames.at(-1) ?? '', logged };
   } finally {
     clearInterval(stopWhenFinished);
   }
@@ -104,5 +114,14 @@ describe('the live view of the local pipeline', () => {
     expect(second.summary.alertsPublished).toBe(0);
     expect(second.lastFrame).toContain('stopped');
     expect(row(second.lastFrame, 'AAPL')).toMatchObject({ last: '226.81', anomalies: String(stored) });
+  }, 90_000);
+
+  it('says on the log when its feed is finished where stdout is not a terminal, and stays up until Ctrl-C', async () => {
+    const run = await liveRun(cloud(), { terminal: false, symbol: 'MSFT' });
+    expect(run.logged.filter((line) => line.startsWith('feed finished'))).toEqual([
+      'feed finished: 389 events in; the local cloud stays up until Ctrl-C',
+    ]);
+    expect(run.summary).toMatchObject({ ticksIn: 389, processed: 389, interrupted: false });
+    expect(run.frames).toEqual([]);
   }, 90_000);
 });
