@@ -156,7 +156,8 @@ export async function readSymbolLine(
     symbol,
     ...(l?.time !== undefined ? { time: l.time } : {}),
     ...(price !== null && price !== undefined ? { price } : {}),
-    changePct: num(lv.changePct) ?? num(lv.barChangePct) ?? null,
+    // The change since the previous close: unknown (—) without one, not the last bar's change.
+    changePct: num(lv.changePct) ?? null,
     ...(b?.time !== undefined ? { barTime: b.time } : {}),
     sma20: num(bv.sma20) ?? null,
     ema20: num(bv.ema20) ?? null,

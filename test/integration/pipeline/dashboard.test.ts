@@ -5,11 +5,11 @@
  * Ctrl-C once the feed is finished, the view's last frame read as the terminal would show it. Where
  * stdout is not a terminal, nothing is drawn and the log says when the feed is finished.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../../../scripts/local/local-cloud.ts';
 import { runPipeline } from '../../../scripts/pipeline/run.ts';
-import { ALERT_PREFIX, symbolPk } from '../../../src/adapters/aws/market-table.ts';
+import { ALERT_PREFIX, BAR_PREFIX, latestKey, symbolPk } from '../../../src/adapters/aws/market-table.ts';
 import type { MarketSource } from '../../../src/ports/market-source.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
@@ -123,5 +123,39 @@ describe('the live view of the local pipeline', () => {
     ]);
     expect(run.summary).toMatchObject({ ticksIn: 389, processed: 389, interrupted: false });
     expect(run.frames).toEqual([]);
+  }, 90_000);
+
+  it("shows each symbol's figures as the table holds them: no change % without a previous close", async () => {
+    const c = cloud();
+    const run = await liveRun(c, { symbol: 'NVDA' });
+    const table = c.env.MARKET_TABLE_NAME;
+    const latest = await c.clients.documents.send(
+      new GetCommand({ TableName: table, Key: latestKey('NVDA') }),
+    );
+    const bars = await c.clients.documents.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :bar)',
+        ExpressionAttributeValues: { ':pk': symbolPk('NVDA'), ':bar': BAR_PREFIX },
+        ScanIndexForward: false,
+        Limit: 1,
+      }),
+    );
+    const stored = latest.Item?.values as Record<string, number | null>;
+    const bar = bars.Items?.[0]?.values as Record<string, number>;
+    // One day replayed: no previous close, so no change since it (the last bar's own change is not it).
+    expect(stored.changePct).toBeNull();
+    expect(stored.barChangePct).not.toBeNull();
+    expect(row(run.lastFrame, 'NVDA')).toEqual({
+      symbol: 'NVDA',
+      'event time (UTC)': '2024-10-02 19:59',
+      last: stored.close!.toFixed(2),
+      'chg %': '—',
+      SMA20: bar.sma20!.toFixed(2),
+      EMA20: bar.ema20!.toFixed(2),
+      RSI14: bar.rsi14!.toFixed(1),
+      VWAP: bar.vwap!.toFixed(2),
+      anomalies: String(await storedAnomalies(c, 'NVDA')),
+    });
   }, 90_000);
 });
