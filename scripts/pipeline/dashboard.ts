@@ -36,7 +36,10 @@ export interface DashboardView {
   readonly counters: Readonly<Record<string, number>>;
   /** Records per second processed over the last few seconds. */
   readonly throughput: number;
-  /** now − arrival time of the newest processed record (ms). */
+  /**
+   * How far behind the processor is (ms): at its last batch, the time from its newest record's
+   * arrival to the batch's end; 0 once the stream is read to its end.
+   */
   readonly lagMs: number | undefined;
   readonly alerts: readonly AlertLine[];
   readonly status: string;

@@ -208,6 +208,14 @@ export class KinesisEventSourcePoller {
   }
 
   /**
+   * Whether every shard's last read found its end with nothing buffered or left to retry: nothing
+   * in the stream is waiting for the handler.
+   */
+  get caughtUp(): boolean {
+    return [...this.#atTipSince.values()].every((since) => since >= 0);
+  }
+
+  /**
    * Stops polling after the batches in flight (they are finished and checkpointed, never cut
    * short; a failed one is not retried, and a lane starts no further batch).
    */

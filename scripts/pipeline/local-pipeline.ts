@@ -184,6 +184,8 @@ export interface LocalPipeline {
   readonly mappings: readonly MappingPlan[];
   /** Resolves when every mapping has processed everything in its stream. */
   idle(): Promise<void>;
+  /** Whether every mapping's last reads found nothing left to process (nothing behind). */
+  caughtUp(): boolean;
   stop(): Promise<void>;
 }
 
@@ -284,6 +286,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     async idle() {
       await Promise.all(pollers.map((p) => p.idle()));
     },
+    caughtUp: () => pollers.every((p) => p.caughtUp),
     async stop() {
       await Promise.all(pollers.map((p) => p.stop()));
       await Promise.all(checkpointStores.map((c) => c.flush()));

@@ -232,7 +232,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       symbols: lines,
       counters: { 'ticks in': ticksIn, processed: counts.processed, alerts: alertsPublished },
       throughput: recent.reduce((n, r) => n + r.n, 0) / 5,
-      lagMs,
+      // Nothing is behind once every shard has been read to its end.
+      lagMs: pipeline.caughtUp() ? 0 : lagMs,
       alerts,
     };
   };

@@ -158,4 +158,13 @@ describe('the live view of the local pipeline', () => {
       anomalies: String(await storedAnomalies(c, 'NVDA')),
     });
   }, 90_000);
+
+  it('shows no lag once the processor has read everything the stream holds', async () => {
+    // The feed done and the stream drained, the view showed the lag of the last batch for good
+    // (8030 ms after a 16-symbol synthetic run at --speed max), as if the processor were behind.
+    const run = await liveRun(cloud(), { symbol: 'AMD' });
+    expect(run.summary).toMatchObject({ ticksIn: 389, processed: 389, interrupted: false });
+    expect(run.lastFrame).toContain('stopped');
+    expect(run.lastFrame).toMatch(/throughput \d+ rec\/s {2}· {2}lag 0 ms\n/);
+  }, 90_000);
 });
