@@ -43,6 +43,8 @@ export interface DashboardView {
   readonly lagMs: number | undefined;
   readonly alerts: readonly AlertLine[];
   readonly status: string;
+  /** The latest progress lines (stderr's), oldest first. */
+  readonly log?: readonly string[];
 }
 
 const fmt = (v: number | null | undefined, digits = 2) =>
@@ -95,6 +97,11 @@ export function renderDashboard(view: DashboardView, width = 120): string {
     out.push(
       `  ${time(a.at)}  ${a.severity.toUpperCase().padEnd(8)} ${a.symbol.padEnd(8)} ${a.kind.padEnd(14)} ${a.message}`,
     );
+  }
+  if (view.log && view.log.length > 0) {
+    out.push('');
+    out.push('log (latest lines; all of them on stderr)');
+    for (const line of view.log) out.push(`  ${line.split('\n')[0]}`);
   }
   return out.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
 }

@@ -21,6 +21,9 @@ import { startLocalPipeline } from './local-pipeline.ts';
 /** How long Ctrl-C waits for the stream to drain before stopping anyway. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
+/** Progress lines the terminal view keeps (its redraws wipe what is written below it). */
+const VIEW_LOG_LINES = 6;
+
 export interface RunSummary {
   /** Events read from the feed. */
   ticksIn: number;
@@ -132,8 +135,19 @@ export function countBatch(
 }
 
 export async function runPipeline(options: RunOptions): Promise<RunSummary> {
-  const { cloud, log } = options;
+  const { cloud } = options;
   const started = Date.now();
+  const dashboard = new TerminalDashboard(options.stdout);
+  const interactive = !options.once && dashboard.interactive;
+  // On a terminal, a line written below the view is wiped by its next redraw: the view shows the
+  // latest ones too (a failing batch, a cold start, the compaction).
+  const logLines: string[] = [];
+  const log = (line: string) => {
+    options.log(line);
+    if (!interactive) return;
+    logLines.push(line);
+    if (logLines.length > VIEW_LOG_LINES) logLines.shift();
+  };
   const streamName = cloud.env.TICKS_STREAM_NAME;
   const tableName = cloud.env.MARKET_TABLE_NAME;
   const dlqUrl = cloud.env.DEAD_LETTER_QUEUE_URL;
@@ -197,8 +211,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     if (options.signal.aborted) resolve();
     else options.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  const dashboard = new TerminalDashboard(options.stdout);
-  const interactive = !options.once && dashboard.interactive;
   let feedDone = false;
   let feedCut = false;
   const feeding = Promise.all(
@@ -235,6 +247,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       // Nothing is behind once every shard has been read to its end.
       lagMs: pipeline.caughtUp() ? 0 : lagMs,
       alerts,
+      log: [...logLines],
     };
   };
 

@@ -11,7 +11,7 @@ import type { LocalCloud } from '../../../scripts/local/local-cloud.ts';
 import { runPipeline } from '../../../scripts/pipeline/run.ts';
 import { ALERT_PREFIX, BAR_PREFIX, latestKey, symbolPk } from '../../../src/adapters/aws/market-table.ts';
 import type { MarketSource } from '../../../src/ports/market-source.ts';
-import { useLocalCloud } from '../../support/local-cloud.ts';
+import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
 /** A stdout, a terminal or not: what was drawn, frame by frame. */
@@ -166,5 +166,15 @@ describe('the live view of the local pipeline', () => {
     expect(run.summary).toMatchObject({ ticksIn: 389, processed: 389, interrupted: false });
     expect(run.lastFrame).toContain('stopped');
     expect(run.lastFrame).toMatch(/throughput \d+ rec\/s {2}· {2}lag 0 ms\n/);
+  }, 90_000);
+
+  it('keeps the latest progress lines in the view: a batch the processor fails is seen on a terminal', async () => {
+    // Written to stderr below the view, they were wiped by its next redraw half a second later.
+    const c = cloud();
+    await storeUnreadableState(c, 'QQQ');
+    const run = await liveRun(c, { symbol: 'QQQ' });
+    expect(run.summary).toMatchObject({ ticksIn: 389, processed: 0, discarded: 389 });
+    const log = run.lastFrame.split('log (latest lines; all of them on stderr)\n')[1] ?? '';
+    expect(log).toMatch(/^ {2}processor batch on shardId-\d+: discarded \(RetryAttemptsExhausted\)$/m);
   }, 90_000);
 });
