@@ -6,6 +6,7 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { countSymbolItems } from '../../src/adapters/aws/dynamodb-metric-row-index.ts';
 import { ALERT_PREFIX, BAR_PREFIX, LATEST_SK, symbolPk } from '../../src/adapters/aws/market-table.ts';
 
 export interface SymbolLine {
@@ -109,26 +110,6 @@ export function renderDashboard(view: DashboardView, width = 120): string {
 const num = (v: unknown): number | null | undefined =>
   typeof v === 'number' ? v : v === null ? null : undefined;
 
-/** How many alert ledger items (`ALERT#…`, one per anomaly detected) the symbol has in the table. */
-async function countAnomalies(documents: DynamoDBDocumentClient, tableName: string, symbol: string) {
-  let count = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await documents.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :alert)',
-        ExpressionAttributeValues: { ':pk': symbolPk(symbol), ':alert': ALERT_PREFIX },
-        Select: 'COUNT',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    count += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return count;
-}
-
 /**
  * Reads a symbol's LATEST item, newest bar row and anomalies (its alert ledger items) from the
  * table: what every run stored, not only this one's.
@@ -155,7 +136,7 @@ export async function readSymbolLine(
         Limit: 1,
       }),
     ),
-    countAnomalies(documents, tableName, symbol),
+    countSymbolItems(documents, tableName, symbol, ALERT_PREFIX),
   ]);
   const l = latest.Items?.[0] as { time?: number; values?: Record<string, unknown> } | undefined;
   const b = bar.Items?.[0] as { time?: number; values?: Record<string, unknown> } | undefined;

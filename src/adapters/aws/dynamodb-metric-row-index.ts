@@ -53,32 +53,42 @@ export class DynamoDbMetricRowIndex implements MetricRowIndex {
 }
 
 /**
- * Counts a symbol's metric rows (Query on the symbol's partition with `begins_with(sk, …)`,
- * Select COUNT, followed through every page). `kind` restricts to bars or ticks; default both.
+ * Counts the items of a symbol's partition whose sort key begins with `skPrefix` (Query with
+ * `begins_with(sk, …)`, Select COUNT, followed through every page).
  */
+export async function countSymbolItems(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  symbol: string,
+  skPrefix: string,
+): Promise<number> {
+  let total = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': symbolPk(symbol), ':prefix': skPrefix },
+        Select: 'COUNT',
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    total += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return total;
+}
+
+/** Counts a symbol's metric rows; `kind` restricts to bars or ticks, default both. */
 export async function countMetricRows(
   documents: DynamoDBDocumentClient,
   tableName: string,
   symbol: string,
   kind?: 'bar' | 'tick',
 ): Promise<number> {
-  const kinds: readonly ('bar' | 'tick')[] = kind ? [kind] : ['bar', 'tick'];
   let total = 0;
-  for (const k of kinds) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await documents.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': symbolPk(symbol), ':prefix': metricSkPrefix(k) },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      total += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-  }
+  for (const k of kind ? [kind] : (['bar', 'tick'] as const))
+    total += await countSymbolItems(documents, tableName, symbol, metricSkPrefix(k));
   return total;
 }
