@@ -34,6 +34,8 @@ export interface AlertLine {
 export interface DashboardView {
   readonly title: string;
   readonly symbols: readonly SymbolLine[];
+  /** Symbols of the run the view has no room for (0 or absent: none). */
+  readonly symbolsNotShown?: number;
   readonly counters: Readonly<Record<string, number>>;
   /** Records per second processed over the last few seconds. */
   readonly throughput: number;
@@ -91,6 +93,9 @@ export function renderDashboard(view: DashboardView, width = 120): string {
       ]),
     ),
   );
+  const notShown = view.symbolsNotShown ?? 0;
+  if (notShown > 0)
+    out.push(`… and ${notShown} more symbol${notShown === 1 ? '' : 's'} (npm run query for every one)`);
   out.push('');
   out.push(`alerts (${view.alerts.length} most recent)`);
   if (view.alerts.length === 0) out.push('  none yet');

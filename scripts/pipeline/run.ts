@@ -24,6 +24,9 @@ const DRAIN_TIMEOUT_MS = 10_000;
 /** Progress lines the terminal view keeps (its redraws wipe what is written below it). */
 const VIEW_LOG_LINES = 6;
 
+/** Symbols the terminal view lists (in the order the run first saw them); the rest are counted. */
+const VIEW_SYMBOLS = 16;
+
 export interface RunSummary {
   /** Events read from the feed. */
   ticksIn: number;
@@ -269,12 +272,13 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     });
   const view = async (status: string): Promise<DashboardView> => {
     const lines = await Promise.all(
-      [...symbols].slice(0, 16).map((s) => readSymbolLine(cloud.clients.documents, tableName, s)),
+      [...symbols].slice(0, VIEW_SYMBOLS).map((s) => readSymbolLine(cloud.clients.documents, tableName, s)),
     );
     return {
       title: 'tickstream — local pipeline',
       status,
       symbols: lines,
+      symbolsNotShown: Math.max(0, symbols.size - VIEW_SYMBOLS),
       counters: { 'ticks in': ticksIn, processed: counts.processed, alerts: alertsPublished },
       throughput: throughput.perSecond(Date.now()),
       // Nothing is behind once every shard has been read to its end.
