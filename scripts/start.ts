@@ -10,12 +10,13 @@
  *
  * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line
  *         (Ctrl-C that cuts the feed short or leaves the stream undrained: the summary says
- *         "interrupted": true, and the exit code is 130; a Ctrl-C after the last event was read,
+ *         "interrupted": true, and the exit code is 130 (SIGTERM: 143); a Ctrl-C after the last event was read,
  *         the stream drained in time, ends a complete run: exit 0; Ctrl-C during the start-up:
  *         exit 130 and no summary; every row of the replayed file rejected: exit 1 and no summary).
  * --cloud-only: boot the local cloud only, print what it created (with --once: and exit).
  */
 import { statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/formats.ts';
@@ -190,7 +191,7 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
   --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C)
   --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
                     (Ctrl-C that cuts the feed short or leaves the stream undrained:
-                    "interrupted": true in it, exit 130; after the last event was read and
+                    "interrupted": true in it, exit 130 (SIGTERM: 143); after the last event was read and
                     drained in time: a complete run, exit 0; Ctrl-C during the start-up: exit 130,
                     no summary; every row of the replay file rejected: exit 1 naming the first
                     reasons, no summary)
@@ -259,8 +260,11 @@ export function summaryJson(cloud: LocalCloud) {
   };
 }
 
-/** The exit code of a run Ctrl-C stopped before it was done (128 + SIGINT), as `npm run dead-letters`. */
-const INTERRUPTED = 130;
+/**
+ * The exit code of a run a signal stopped before it was done, as a shell reports it: 128 + the
+ * signal's number (Ctrl-C, SIGINT: 130, as `npm run dead-letters`; SIGTERM: 143).
+ */
+const interruptedBy = (signal: NodeJS.Signals) => 128 + osConstants.signals[signal];
 
 /**
  * Boots the local cloud; when `signal` aborts meanwhile (Ctrl-C), what was started is stopped, an
@@ -293,6 +297,7 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
   const abort = new AbortController();
   let booted = false;
   let firstSignalAt = 0;
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
   const onSignal = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) {
       if (Date.now() - firstSignalAt > 1000)
@@ -300,6 +305,7 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
       return;
     }
     firstSignalAt = Date.now();
+    stoppedBy = signal;
     err(
       booted
         ? `\n${signal}: stopping the feed, draining the stream, then stopping…`
@@ -310,7 +316,7 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const cloud = await bootLocalCloud(args, abort.signal, err);
-  if (!cloud) return INTERRUPTED;
+  if (!cloud) return interruptedBy(stoppedBy);
   booted = true;
   for (const line of describeLocalCloud(cloud)) err(line);
   err(`local cloud ready in ${cloud.bootMs} ms; feed: ${feeds.map((f) => f.name).join(', ')}`);
@@ -329,7 +335,7 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
       // The summary is of the part that ran: it says so, and so does the exit code.
       err('interrupted: the summary covers what was read and processed before the stop');
       process.stdout.write(`${JSON.stringify(summary)}\n`);
-      return INTERRUPTED;
+      return interruptedBy(stoppedBy);
     }
     const rejected = summary.ticksIn === 0 && !summary.interrupted ? feeds.flatMap((f) => f.issues()) : [];
     if (rejected.length > 0) {
@@ -367,8 +373,10 @@ async function main(): Promise<number> {
   if (!args.cloudOnly) return runWholePipeline(args, feeds);
   // Ctrl-C during the boot stops it cleanly; once booted, the handler below takes over.
   const boot = new AbortController();
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
   const onBootSignal = (signal: NodeJS.Signals) => {
     if (boot.signal.aborted) return;
+    stoppedBy = signal;
     console.error(`\n${signal}: stopping the start-up…`);
     boot.abort();
   };
@@ -377,13 +385,13 @@ async function main(): Promise<number> {
   const booted = await bootLocalCloud(args, boot.signal, (line) => console.error(line));
   process.off('SIGINT', onBootSignal);
   process.off('SIGTERM', onBootSignal);
-  if (!booted) return INTERRUPTED;
+  if (!booted) return interruptedBy(stoppedBy);
   const cloud = booted;
   if (boot.signal.aborted) {
     // The signal came as the boot finished.
     await cloud.stop();
     console.error('interrupted during start-up; stopped cleanly');
-    return INTERRUPTED;
+    return interruptedBy(stoppedBy);
   }
   let stopping: Promise<void> | undefined;
   const stop = () => {

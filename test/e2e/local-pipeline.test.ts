@@ -43,8 +43,8 @@ function start(args: string[], cwd?: string) {
 interface ChildOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
-  /** Ctrl-C (SIGINT, once) `afterMs` after stderr first shows `when`. */
-  readonly interrupt?: { readonly when: string; readonly afterMs: number };
+  /** Ctrl-C (SIGINT, once; or `signal`) `afterMs` after stderr first shows `when`. */
+  readonly interrupt?: { readonly when: string; readonly afterMs: number; readonly signal?: NodeJS.Signals };
 }
 
 function runChild(
@@ -68,7 +68,7 @@ function runChild(
       const at = options.interrupt;
       if (at && !interrupted && stderr.includes(at.when)) {
         interrupted = true;
-        setTimeout(() => child.kill('SIGINT'), at.afterMs);
+        setTimeout(() => child.kill(at.signal ?? 'SIGINT'), at.afterMs);
       }
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
@@ -311,20 +311,24 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     });
   }
 
-  it('Ctrl-C during a --once run: the summary says interrupted, and the exit code is 130', async () => {
-    // At real-time speed the day takes hours: the run is surely mid-feed when the signal comes.
-    const run = await runChild(
-      process.execPath,
-      [START, '--ephemeral', '--replay', SAMPLE, '--speed', '1', '--once'],
-      { interrupt: { when: 'local cloud ready', afterMs: 500 } },
-    );
-    expect(run.code, run.stderr).toBe(130);
-    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Summary;
-    expect(summary.interrupted).toBe(true);
-    expect(summary.ticksIn).toBeGreaterThan(0);
-    expect(summary.ticksIn).toBeLessThan(389);
-    expect(run.stderr).toContain(
-      'interrupted: the summary covers what was read and processed before the stop',
-    );
-  });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
+    it(`${signal} during a --once run: the summary says interrupted, and the exit code is ${code} (128 + the signal)`, async () => {
+      // At real-time speed the day takes hours: the run is surely mid-feed when the signal comes.
+      const run = await runChild(
+        process.execPath,
+        [START, '--ephemeral', '--replay', SAMPLE, '--speed', '1', '--once'],
+        { interrupt: { when: 'local cloud ready', afterMs: 500, signal } },
+      );
+      expect(run.code, run.stderr).toBe(code);
+      const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Summary;
+      expect(summary.interrupted).toBe(true);
+      expect(summary.ticksIn).toBeGreaterThan(0);
+      expect(summary.ticksIn).toBeLessThan(389);
+      expect(run.stderr).toContain(
+        'interrupted: the summary covers what was read and processed before the stop',
+      );
+    });
 });
