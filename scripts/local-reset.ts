@@ -1,13 +1,20 @@
 /**
  * `npm run local:reset`: deletes the local cloud's persisted state (.local/ by default), so the
- * next `npm start` begins empty. Refuses while a running local cloud holds the directory's lock.
+ * next `npm start` begins empty. Refuses while a running local cloud holds the directory's lock, and
+ * a directory that is not a local cloud's state (no local-cloud.json in it: `--state-dir .`, say).
  *
  *   node scripts/local-reset.ts [--state-dir DIR]
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acquireLock, DEFAULT_STATE_DIR, LOCK_FILE, StateDirLockedError } from './local/state-dir.ts';
+import {
+  acquireLock,
+  DEFAULT_STATE_DIR,
+  LOCK_FILE,
+  META_FILE,
+  StateDirLockedError,
+} from './local/state-dir.ts';
 
 export class ResetRefusedError extends Error {
   override name = 'ResetRefusedError';
@@ -16,6 +23,11 @@ export class ResetRefusedError extends Error {
 /** Clears a state directory; returns the entries removed. Throws while a local cloud holds it. */
 export function resetLocalState(dir: string): string[] {
   if (!existsSync(dir)) return [];
+  const entries = readdirSync(dir);
+  if (entries.length > 0 && !entries.includes(META_FILE))
+    throw new ResetRefusedError(
+      `${dir} is not a local cloud's state directory (it has no ${META_FILE}): nothing deleted (if it is one a start never finished, delete it by hand)`,
+    );
   let release: () => void;
   try {
     // Hold the lock while deleting, so no local cloud can start on a half-deleted directory.
@@ -38,6 +50,12 @@ export function resetLocalState(dir: string): string[] {
   return removed;
 }
 
+const USAGE = `usage: npm run local:reset [-- --state-dir DIR]
+
+Deletes the local cloud's state (default .local/ in the project; env TICKSTREAM_STATE_DIR), so the
+next npm start begins empty. Refused (exit 1) while a local cloud runs on it, or when DIR is not a
+local cloud's state directory (no ${META_FILE} in it).`;
+
 function main(argv: string[]): number {
   // As `npm start` reads it: empty is unset (resolved, an empty path would name the whole project).
   let dir = process.env.TICKSTREAM_STATE_DIR ? resolve(process.env.TICKSTREAM_STATE_DIR) : DEFAULT_STATE_DIR;
@@ -51,6 +69,9 @@ function main(argv: string[]): number {
         'local:reset: --state-dir needs a directory\nusage: npm run local:reset [-- --state-dir DIR]',
       );
       return 2;
+    } else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      return 0;
     } else {
       console.error(`local:reset: unknown option ${a}\nusage: npm run local:reset [-- --state-dir DIR]`);
       return 2;

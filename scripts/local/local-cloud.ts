@@ -18,7 +18,7 @@ import {
 } from './provision.ts';
 import { type LocalSns, startLocalSns } from './sns.ts';
 import type { HeldMessage } from './sqs.ts';
-import { acquireLock, EPHEMERAL_PREFIX, sweepStaleEphemeralDirs } from './state-dir.ts';
+import { acquireLock, EPHEMERAL_PREFIX, META_FILE, sweepStaleEphemeralDirs } from './state-dir.ts';
 import {
   type CloudFormationTemplate,
   functionEnvironment,
@@ -133,8 +133,6 @@ const ENV_NAMES: Record<AwsService, string> = {
   sns: 'TICKSTREAM_ENDPOINT_SNS',
   timestream: 'TICKSTREAM_ENDPOINT_TIMESTREAM',
 };
-
-const META_FILE = 'local-cloud.json';
 
 interface Meta {
   stage: string;

@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
  */
 
 export const LOCK_FILE = 'lock.json';
+/** What the local cloud records of its last start (stage, region, pid, stop time). */
+export const META_FILE = 'local-cloud.json';
 
 /** Where `npm start` keeps the local cloud's state unless told otherwise: `.local/` in the project. */
 export const DEFAULT_STATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.local');

@@ -25,6 +25,7 @@ function sandbox(): string {
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
   writeFileSync(join(dir, 'README.md'), 'keep me');
   mkdirSync(join(dir, '.local', 'kinesis'), { recursive: true });
+  writeFileSync(join(dir, '.local', 'local-cloud.json'), '{"stage":"dev"}');
   return dir;
 }
 
@@ -41,7 +42,8 @@ describe('npm run local:reset', () => {
     const dir = sandbox();
     const r = reset(dir, [], { TICKSTREAM_STATE_DIR: '' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`removed ${join(dir, '.local')} (kinesis)`);
+    expect(r.stdout).toContain(`removed ${join(dir, '.local')} (`);
+    expect(r.stdout).toContain('kinesis');
     expect(existsSync(join(dir, '.local'))).toBe(false);
     expect(existsSync(join(dir, 'README.md'))).toBe(true);
   });
@@ -52,6 +54,25 @@ describe('npm run local:reset', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--state-dir needs a directory');
     expect(existsSync(join(dir, 'README.md'))).toBe(true);
+    expect(existsSync(join(dir, '.local', 'kinesis'))).toBe(true);
+  });
+
+  it('refuses a directory that is not a local cloud state (no local-cloud.json) and deletes nothing', () => {
+    const dir = sandbox();
+    for (const target of ['.', 'scripts']) {
+      const r = reset(dir, ['--state-dir', target], { TICKSTREAM_STATE_DIR: '' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("is not a local cloud's state directory (it has no local-cloud.json)");
+    }
+    expect(existsSync(join(dir, 'README.md'))).toBe(true);
+    expect(existsSync(join(dir, 'scripts', 'local-reset.ts'))).toBe(true);
+  });
+
+  it('prints its usage for --help', () => {
+    const dir = sandbox();
+    const r = reset(dir, ['--help'], {});
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('usage: npm run local:reset [-- --state-dir DIR]');
     expect(existsSync(join(dir, '.local', 'kinesis'))).toBe(true);
   });
 });
