@@ -187,7 +187,10 @@ export class S3LakeWriter implements LakeWriter {
             new PutObjectCommand({
               Bucket: this.#bucket,
               Key: this.#pendingPrefix + key.slice(this.#prefix.length),
+              // An empty string has no length the SDK can tell: without this header it warns
+              // ("a Stream of unknown length") on the console once per mark.
               Body: '',
+              ContentLength: 0,
             }),
           );
         return key;

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LAKE_LINE_FIELDS } from '../../../src/adapters/aws/lake-schema.ts';
 import {
   isLateDay,
@@ -127,6 +128,37 @@ describe('S3LakeWriter', () => {
     const mark = puts.findIndex((p) => p.Key!.startsWith('compaction-pending/'));
     expect(puts.findIndex((p) => p.Key === day8)).toBeLessThan(mark);
     expect(puts[mark]!.Body).toBe('');
+  });
+
+  it('sends the empty mark with its length (Content-Length: 0), so the SDK has no warning to print per mark', async () => {
+    // Through the SDK's middleware (the mock above replaces send): the requests as they would leave.
+    const sent: { key: string; headers: Record<string, string> }[] = [];
+    const client = new S3Client({
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      requestHandler: {
+        handle: async (request: { path: string; headers: Record<string, string> }) => {
+          sent.push({ key: decodeURIComponent(request.path.slice(1)), headers: request.headers });
+          return { response: { statusCode: 200, headers: {}, body: Readable.from([]) } };
+        },
+      },
+    });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const writer = new S3LakeWriter({
+        s3: client,
+        bucket: 'lake',
+        now: () => Date.parse('2024-03-10T23:59:59.999Z'),
+      });
+      await writer.writeBatch(batch);
+      const mark = sent.find((r) => r.key.startsWith('compaction-pending/'));
+      expect(mark?.key).toMatch(/^compaction-pending\/dt=2024-03-08\//);
+      expect(mark?.headers['content-length']).toBe('0');
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      client.destroy();
+    }
   });
 
   it('leaves no mark when the late object could not be written', async () => {
