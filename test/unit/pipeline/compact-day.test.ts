@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import { loadCompactionEnv } from '../../../src/config/compaction.ts';
 import type { Bar, Tick } from '../../../src/domain/market/index.ts';
@@ -367,6 +367,7 @@ class Marks implements PendingDays {
   readonly keys = new Map<string, string>();
   readonly listed: (string | undefined)[] = [];
   failList = false;
+  failClear = false;
   onList: () => void = () => {};
   mark(day: string, name = 'm') {
     this.keys.set(`compaction-pending/dt=${day}/${name}`, day);
@@ -383,6 +384,7 @@ class Marks implements PendingDays {
     return byDay;
   }
   async clear(keys: readonly string[]) {
+    if (this.failClear) throw new Error('1 of 1 marks not removed (first: k: InternalError)');
     for (const k of keys) this.keys.delete(k);
   }
 }
@@ -461,6 +463,68 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
     expect(outcome.pendingLeft).toEqual(['2024-10-01']);
     expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-10-01/m']);
     expect(log.warnings).toContainEqual({ days: ['2024-10-01'] });
+  });
+
+  it('starts a marked day only with twice its slowest day so far left, when that is more than the margin', async () => {
+    // Each day takes 40 s (a clock that the raw zone's listing advances): 80 s are needed, 70 s left.
+    let clock = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const raw = rawDays();
+      const listDay = raw.listDay.bind(raw);
+      raw.listDay = async (day: string) => {
+        clock += 40_000;
+        return listDay(day);
+      };
+      const pending = new Marks();
+      pending.mark('2024-09-30');
+      pending.mark('2024-10-01');
+      const left = [80_000, 79_999];
+      const outcome = await compactDays(scheduled, {
+        raw,
+        compacted: new Compacted(),
+        log: quietLog(),
+        pending,
+        remainingMs: () => left.shift() ?? 0,
+      });
+      expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-09-30']);
+      expect(outcome.pendingLeft).toEqual(['2024-10-01']);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('keeps the marks of a marked day that failed, and removes the others', async () => {
+    const raw = rawDays();
+    raw.down.add('2024-09-30');
+    const pending = new Marks();
+    pending.mark('2024-09-30');
+    pending.mark('2024-10-01');
+    const outcome = await compactDays(scheduled, {
+      raw,
+      compacted: new Compacted(),
+      log: quietLog(),
+      pending,
+    });
+    expect(outcome.failures).toEqual(['2024-09-30: connect ECONNREFUSED']);
+    expect(outcome.reports.map((r) => r.day)).toContain('2024-10-01');
+    expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
+  });
+
+  it('a day whose marks could not be removed is compacted all the same: a warning, not a failure', async () => {
+    const compacted = new Compacted();
+    const pending = new Marks();
+    pending.mark('2024-09-30');
+    pending.failClear = true;
+    const log = quietLog();
+    const outcome = await compactDays(scheduled, { raw: rawDays(), compacted, log, pending });
+    expect(outcome.failures).toEqual([]);
+    expect(compacted.days.has('2024-09-30')).toBe(true);
+    expect(pending.keys.size).toBe(1); // compacted again by the next run
+    expect(log.warnings).toContainEqual({
+      day: '2024-09-30',
+      error: '1 of 1 marks not removed (first: k: InternalError)',
+    });
   });
 
   it('a request for one day reads and removes only the marks of that day', async () => {
