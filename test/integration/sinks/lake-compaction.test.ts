@@ -267,4 +267,30 @@ describe('lake compaction (compactLake) against the local S3', () => {
     expect(await marks()).toEqual([]);
     expect(lines.find((l) => '_aws' in l)).toMatchObject({ LakePendingDaysLeft: 0 });
   });
+
+  it("a scheduled run with under a minute left leaves a marked day (the invocation's remaining time), counted; a {day} run then removes its marks", async () => {
+    const { bucket, s3, handler } = await compaction();
+    const late = '2024-10-11';
+    await new S3LakeWriter({ s3, bucket }).writeBatch(lakeBatchOf(barsOn(9, 4, 'IWM')));
+    const marks = async () =>
+      (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `compaction-pending/dt=${late}/` })))
+        .Contents ?? [];
+    expect(await marks()).toHaveLength(1);
+
+    // A 30 s timeout: its own two days only, whatever is marked waits for a night with time.
+    const { result, lines } = await captureJsonLines(
+      async () =>
+        (await handler(
+          { time: '2024-10-30T00:30:00Z' },
+          lambdaContext('compactLake', 30),
+        )) as CompactSummary[],
+    );
+    expect(result.map((r) => r.day)).toEqual(['2024-10-29', '2024-10-28']);
+    expect(await marks()).toHaveLength(1);
+    expect(lines.find((l) => '_aws' in l)).toMatchObject({ LakePendingDaysLeft: 1 });
+
+    const [day] = (await handler({ day: late }, lambdaContext('compactLake', 900))) as CompactSummary[];
+    expect(day).toMatchObject({ day: late, events: 4 });
+    expect(await marks()).toEqual([]);
+  });
 });
