@@ -9,6 +9,7 @@ import {
   LAKE_LINE_FIELDS,
   RAW_EVENTS_TABLE,
 } from '../../src/adapters/aws/lake-schema.ts';
+import { DEFAULT_PENDING_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 import { CompactionEnvSchema } from '../../src/config/compaction.ts';
 import { BarSchema, TickSchema } from '../../src/domain/market/index.ts';
 import { evaluateCondition, props, resolveIf, resource, resourcesOfType } from './helpers.ts';
@@ -273,6 +274,23 @@ describe('LakeBucket', () => {
       expect((glacier?.TransitionInDays ?? 0) - (ia?.TransitionInDays ?? 0)).toBeGreaterThanOrEqual(30);
       expect(tiering.NoncurrentVersionExpiration.NoncurrentDays).toBeGreaterThan(0);
       expect(tiering.AbortIncompleteMultipartUpload.DaysAfterInitiation).toBeGreaterThan(0);
+    }
+  });
+
+  it("removes the late-day marks' delete markers and old versions: the bucket is versioned, each removed mark leaves both", () => {
+    for (const [, t] of stages()) {
+      const p = props(t, 'LakeBucket');
+      expect(p.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      const rules = p.LifecycleConfiguration.Rules as Record<string, unknown>[];
+      // Without it every mark the compaction deletes stays as a delete marker for good, and the
+      // nightly listing of the prefix walks all of them (a backfill leaves one per raw object).
+      expect(rules).toContainEqual({
+        Id: 'compaction-pending-marks',
+        Status: 'Enabled',
+        Prefix: DEFAULT_PENDING_PREFIX,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+        ExpiredObjectDeleteMarker: true,
+      });
     }
   });
 
