@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -25,8 +25,8 @@ const tempDir = () => {
   return d;
 };
 
-function startProcess(args: string[]) {
-  const env = { ...process.env };
+function startProcess(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const env = { ...process.env, ...extraEnv };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, ['scripts/start.ts', ...args], { cwd: process.cwd(), env });
   children.push(child);
@@ -161,6 +161,38 @@ describe('npm start (scripts/start.ts)', () => {
     } finally {
       await cloud.stop();
     }
+  });
+
+  it('--ephemeral: a start removes the directory a killed local cloud left in the temp directory, and keeps a running one', async () => {
+    // A temp directory of this test's own: the other test files' local clouds sweep the shared one.
+    const env = { TMPDIR: tempDir() };
+    const ephemeral = () =>
+      readdirSync(env.TMPDIR)
+        .filter((n) => n.startsWith('tickstream-local-'))
+        .map((n) => join(env.TMPDIR, n));
+    const holder = (dir: string) =>
+      (JSON.parse(readFileSync(join(dir, 'lock.json'), 'utf8')) as { pid: number }).pid;
+    const running = startProcess(['--cloud-only', '--ephemeral', '--json'], env);
+    const killed = startProcess(['--cloud-only', '--ephemeral', '--json'], env);
+    await Promise.all([running.waitFor('"bootMs"'), killed.waitFor('"bootMs"')]);
+    const dirs = ephemeral();
+    expect(dirs).toHaveLength(2);
+    const runningDir = dirs.find((d) => holder(d) === running.child.pid)!;
+    const killedDir = dirs.find((d) => holder(d) === killed.child.pid)!;
+    killed.child.kill('SIGKILL');
+    expect((await killed.exited).signal).toBe('SIGKILL');
+    expect(existsSync(killedDir)).toBe(true);
+
+    const next = startProcess(['--cloud-only', '--once', '--ephemeral', '--json'], env);
+    expect((await next.exited).code, next.err()).toBe(0);
+    expect(next.err()).toContain(
+      `removed 1 ephemeral state directory of local clouds that did not stop: ${killedDir}`,
+    );
+    expect(ephemeral()).toEqual([runningDir]);
+
+    running.child.kill('SIGINT');
+    expect((await running.exited).code, running.err()).toBe(0);
+    expect(ephemeral()).toEqual([]);
   });
 
   it('rejects an unknown option with its name and exit code 2', async () => {
