@@ -61,7 +61,7 @@ export function readLiveLock(dir: string): LockInfo | undefined {
     // A lock file cut short by a crash while it was being written: treat as stale.
     return undefined;
   }
-  if (typeof info.pid !== 'number') return undefined;
+  if (typeof info?.pid !== 'number') return undefined; // not a lock object (`null`, a number): stale
   if (info.host !== hostname()) return info; // cannot check another host's process: respect it
   return isAlive(info.pid) ? info : undefined;
 }

@@ -51,6 +51,12 @@ describe('sweepStaleEphemeralDirs: ephemeral state left by a local cloud that wa
     expect(existsSync(fresh)).toBe(true);
   });
 
+  it('takes a lock that is JSON but no lock object (null, a number) as stale, without throwing', () => {
+    const nulled = dir(`${EPHEMERAL_PREFIX}null`, 'null');
+    const number = dir(`${EPHEMERAL_PREFIX}number`, '42');
+    expect(sweepStaleEphemeralDirs(parent).sort()).toEqual([nulled, number].sort());
+  });
+
   it('returns nothing for a parent that does not exist', () => {
     expect(sweepStaleEphemeralDirs(join(parent, 'missing'))).toEqual([]);
   });
