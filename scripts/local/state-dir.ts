@@ -1,5 +1,6 @@
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   openSync,
   readdirSync,
@@ -146,7 +147,8 @@ export function sweepStaleEphemeralDirs(parent: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const dir = join(parent, name);
-    if (!staleLock(dir)) continue;
+    // A persistent state directory records its starts (an ephemeral one never does): not ours.
+    if (existsSync(join(dir, META_FILE)) || !staleLock(dir)) continue;
     try {
       rmSync(dir, { recursive: true, force: true });
       removed.push(dir);

@@ -3,7 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync }
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EPHEMERAL_PREFIX, LOCK_FILE, sweepStaleEphemeralDirs } from '../../../scripts/local/state-dir.ts';
+import {
+  EPHEMERAL_PREFIX,
+  LOCK_FILE,
+  META_FILE,
+  sweepStaleEphemeralDirs,
+} from '../../../scripts/local/state-dir.ts';
 
 /** The pid of a process that has exited (and been reaped). */
 function deadPid(): number {
@@ -35,10 +40,13 @@ describe('sweepStaleEphemeralDirs: ephemeral state left by a local cloud that wa
     const starting = dir(`${EPHEMERAL_PREFIX}starting`);
     const elsewhere = dir(`${EPHEMERAL_PREFIX}elsewhere`, lockOf(deadPid(), `not-${hostname()}`));
     const notOurs = dir('someone-else-dead', lockOf(deadPid()));
+    // A persistent --state-dir that happens to be named so (it records its starts): not swept.
+    const persistent = dir(`${EPHEMERAL_PREFIX}kept`, lockOf(deadPid()));
+    writeFileSync(join(persistent, META_FILE), '{"stage":"dev"}');
 
     expect(sweepStaleEphemeralDirs(parent)).toEqual([dead]);
     expect(existsSync(dead)).toBe(false);
-    for (const kept of [live, starting, elsewhere, notOurs]) expect(existsSync(kept)).toBe(true);
+    for (const kept of [live, starting, elsewhere, notOurs, persistent]) expect(existsSync(kept)).toBe(true);
   });
 
   it('keeps a lock it cannot read until it is a minute old (it may be being written)', () => {
