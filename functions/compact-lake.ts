@@ -61,7 +61,7 @@ export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
   };
 
   const lambdaHandler = async (input: unknown, context: Context): Promise<CompactSummary[]> => {
-    const { reports, failures, pendingLeft } = await compactDays(compactionRequest(input), {
+    const { reports, failures, pendingLeft, pendingError } = await compactDays(compactionRequest(input), {
       ...deps,
       remainingMs: () => context.getRemainingTimeInMillis(),
     });
@@ -74,8 +74,9 @@ export function createCompactHandler(env: NodeJS.ProcessEnv = process.env) {
     metrics.addMetric('LakeDaysFailed', MetricUnit.Count, failures.length);
     metrics.addMetric('LakePendingDaysLeft', MetricUnit.Count, pendingLeft.length);
     // A failed or refused day fails the invocation, after the others (Lambda retries it; the
-    // function's Errors metric and LakeDaysFailed count it).
-    if (failures.length > 0) throw new Error(`lake compaction failed for ${failures.join('; ')}`);
+    // function's Errors metric and LakeDaysFailed count it), as do marks that could not be listed.
+    const problems = pendingError === undefined ? failures : [...failures, `pending days: ${pendingError}`];
+    if (problems.length > 0) throw new Error(`lake compaction failed for ${problems.join('; ')}`);
     return reports.map(summarize);
   };
 

@@ -250,8 +250,10 @@ export async function compactDay(
 export interface DaysOutcome {
   /** The days compacted, or refused (see CompactReport.refused), in the order they were done. */
   readonly reports: readonly CompactReport[];
-  /** One line per day that failed or was refused (`<day>: <why>`), or whose marks could not be read. */
+  /** One line per day that failed or was refused: `<day>: <why>`. */
   readonly failures: readonly string[];
+  /** Why the marks of late days could not be listed (the run's own days were still done). */
+  readonly pendingError?: string;
   /** Marked days a scheduled run left for the next one (its time ran short). */
   readonly pendingLeft: readonly string[];
 }
@@ -268,6 +270,7 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 export async function compactDays(request: CompactionRequest, deps: CompactDeps): Promise<DaysOutcome> {
   const reports: CompactReport[] = [];
   const failures: string[] = [];
+  let pendingError: string | undefined;
   let marks = new Map<string, string[]>();
   if (deps.pending) {
     try {
@@ -275,7 +278,7 @@ export async function compactDays(request: CompactionRequest, deps: CompactDeps)
     } catch (err) {
       // The requested days are still compacted; the marks stay for the next run.
       deps.log.error('pending lake days not listed', { error: messageOf(err) });
-      failures.push(`pending days: ${messageOf(err)}`);
+      pendingError = messageOf(err);
     }
   }
   const marked = request.scheduled ? [...marks.keys()].filter((d) => !request.days.includes(d)) : [];
@@ -301,7 +304,7 @@ export async function compactDays(request: CompactionRequest, deps: CompactDeps)
     }
     slowest = Math.max(slowest, performance.now() - t0);
   }
-  return { reports, failures, pendingLeft };
+  return { reports, failures, pendingLeft, ...(pendingError === undefined ? {} : { pendingError }) };
 }
 
 /** Removes a compacted day's marks; one not removed only has the day compacted again. */

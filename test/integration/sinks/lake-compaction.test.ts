@@ -4,6 +4,8 @@
  * record of one key, a damaged line) and writes the day's Parquet object; DuckDB — a Parquet
  * reader that is not the writer — reads it back and finds exactly the rows of the `events` view.
  */
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
@@ -41,6 +43,39 @@ function barsOn(offsetDays: number, count: number, symbol: string): LakeRecord[]
       arrivalTime: bar.start + shift + 61_000,
       event: { ...bar, symbol, start: bar.start + shift },
     }));
+}
+
+/**
+ * The local S3 behind a loopback proxy that answers a listing under `prefix` with AccessDenied, as
+ * S3 does for a role without that prefix; every other request goes through untouched.
+ */
+async function denyingListings(target: string, prefix: string) {
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', upstream);
+    if (url.searchParams.get('list-type') === '2' && url.searchParams.get('prefix')?.startsWith(prefix)) {
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end(
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
+      );
+      return;
+    }
+    const forward = request(
+      url,
+      { method: req.method, headers: { ...req.headers, host: upstream.host } },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    forward.on('error', (e) => res.destroy(e));
+    req.pipe(forward);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 describe('lake compaction (compactLake) against the local S3', () => {
@@ -292,5 +327,34 @@ describe('lake compaction (compactLake) against the local S3', () => {
     const [day] = (await handler({ day: late }, lambdaContext('compactLake', 900))) as CompactSummary[];
     expect(day).toMatchObject({ day: late, events: 4 });
     expect(await marks()).toEqual([]);
+  });
+
+  it('compacts its own days when the marks cannot be listed, then fails the run for it (no day counted failed)', async () => {
+    const { c, bucket, s3 } = await compaction();
+    await new S3LakeWriter({ s3, bucket }).writeBatch(lakeBatchOf(barsOn(20, 4, 'DIA')));
+    const proxy = await denyingListings(c.env.TICKSTREAM_ENDPOINT_S3!, 'compaction-pending/');
+    try {
+      // The module builds its default handler at import, from the environment compaction() set.
+      const { createCompactHandler } = await import('../../../functions/compact-lake.ts');
+      const handler = createCompactHandler({
+        ...c.functionEnv('CompactLakeLambdaFunction'),
+        TICKSTREAM_ENDPOINT_S3: proxy.url,
+      });
+      // The night of 2024-10-24 compacts the 23rd and the 22nd (the DIA bars), then would list the marks.
+      const { result, lines } = await captureJsonLines(() =>
+        handler({ time: '2024-10-24T00:30:00Z' }, lambdaContext('compactLake', 900)).then(
+          () => 'resolved',
+          (e: Error) => e.message,
+        ),
+      );
+      expect(result).toMatch(/^lake compaction failed for pending days: .*Access Denied/);
+      const head = await s3.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: 'compacted/dt=2024-10-22/events.parquet' }),
+      );
+      expect(head.Metadata).toEqual({ 'event-count': '4' });
+      expect(lines.find((l) => '_aws' in l)).toMatchObject({ LakeDaysFailed: 0 });
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -551,7 +551,9 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
     const log = quietLog();
     const outcome = await compactDays(scheduled, { raw: rawDays(), compacted, log, pending });
     expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02']);
-    expect(outcome.failures).toEqual(['pending days: AccessDenied']);
+    // Not a failed day (LakeDaysFailed counts days); the handler fails the run on it.
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.pendingError).toBe('AccessDenied');
     expect(pending.keys.size).toBe(1);
     expect(log.errors).toEqual([{ error: 'AccessDenied' }]);
   });
