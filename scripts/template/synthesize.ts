@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,7 +103,29 @@ function cacheFile(stage: string, key: string): string {
   return join(CACHE_DIR, `${stage}-${key}.json`);
 }
 
-function runSlsPackage(
+/** What `sls package` and its plugins write in the directory they run in (never shared). */
+const BUILD_DIRS = new Set(['.serverless', '.esbuild', '.tmp', '.local', '.git']);
+
+/**
+ * A private service directory for one `sls package`: a copy of each file at the project's top
+ * (osls finds serverless.yml only as a regular file) and a link to each directory but the build
+ * directories. The packager deletes `.serverless/` in the directory it runs in and the
+ * esbuild plugin builds in `.esbuild/`: run in the project, every synthesis (a cache miss of the
+ * local cloud, a test) deleted the `.serverless/` an operator's own `sls package` had left, and
+ * concurrent ones shared one build directory.
+ */
+async function privateServiceDir(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const entry of await readdir(PROJECT_ROOT, { withFileTypes: true })) {
+    if (BUILD_DIRS.has(entry.name)) continue;
+    const from = join(PROJECT_ROOT, entry.name);
+    if (entry.isFile()) await copyFile(from, join(dir, entry.name));
+    else await symlink(from, join(dir, entry.name));
+  }
+  return dir;
+}
+
+async function runSlsPackage(
   stage: string,
   packageDir: string,
   tmpDir: string,
@@ -117,10 +139,11 @@ function runSlsPackage(
   const args = [slsBin, 'package', '--stage', stage, '--package', packageDir];
   for (const [key, value] of Object.entries(params)) args.push('--param', `${key}=${value}`);
   signal?.throwIfAborted();
+  const serviceDir = await privateServiceDir(join(dirname(packageDir), 'service'));
   return new Promise<void>((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, {
       ...(signal ? { signal, killSignal: 'SIGTERM' as const } : {}),
-      cwd: PROJECT_ROOT,
+      cwd: serviceDir,
       env: {
         ...process.env,
         TMPDIR: tmpDir, // osls leaves temp folders behind: a per-call dir under .tmp/, removed after

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, synthesizeTemplate, templateInputsHash } from '../../scripts/template/synthesize.ts';
@@ -30,6 +30,22 @@ describe('synthesizeTemplate', () => {
     const work = join(PROJECT_ROOT, '.tmp', 'sls-package');
     const mine = readdirSync(work).filter((name) => name.includes(`-${process.pid}-`));
     expect(mine).toEqual([]);
+  });
+
+  it("leaves the project's own .serverless/ (an operator's sls package) and makes no .esbuild/ there", async () => {
+    const own = join(PROJECT_ROOT, '.serverless');
+    const hadOwn = existsSync(own);
+    const marker = join(own, `synthesize-test-${process.pid}`);
+    mkdirSync(own, { recursive: true });
+    writeFileSync(marker, 'an earlier sls package');
+    const hadEsbuild = existsSync(join(PROJECT_ROOT, '.esbuild'));
+    try {
+      await synthesizeTemplate('dev', { force: true });
+      expect(readFileSync(marker, 'utf8')).toBe('an earlier sls package');
+      if (!hadEsbuild) expect(existsSync(join(PROJECT_ROOT, '.esbuild'))).toBe(false);
+    } finally {
+      rmSync(hadOwn ? marker : own, { recursive: true, force: true });
+    }
   });
 
   it('rejects a stage name that cannot be a stack name', async () => {
