@@ -550,6 +550,10 @@ describe('analytics: Glue table over the raw zone and the Athena workgroup', () 
       expect(rules).toContainEqual(
         expect.objectContaining({ Prefix: 'athena-results/', ExpirationInDays: 7 }),
       );
+      // Versioned bucket: the expired results' delete markers are removed once alone.
+      expect(rules).toContainEqual(
+        expect.objectContaining({ Prefix: 'athena-results/', ExpiredObjectDeleteMarker: true }),
+      );
     }
   });
 });
