@@ -4,12 +4,16 @@ import { metricsNamespace } from './metrics.ts';
 
 const symbolList = z
   .string({ error: 'SYMBOLS is required: a comma-separated list such as AAPL,MSFT,BTC-USD' })
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim().toUpperCase())
-      .filter((x) => x !== ''),
-  )
+  // Each symbol once: the poller reads every listed symbol's bar cursor before advancing any, so a
+  // symbol listed twice (AAPL,aapl) would have each new bar put twice.
+  .transform((s) => [
+    ...new Set(
+      s
+        .split(',')
+        .map((x) => x.trim().toUpperCase())
+        .filter((x) => x !== ''),
+    ),
+  ])
   .pipe(
     z
       .array(

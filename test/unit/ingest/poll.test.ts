@@ -237,6 +237,15 @@ describe('ingest configuration', () => {
     expect(c.POLL_INTERVAL_SECONDS).toBe(30);
     expect(c.INGEST_WHEN_CLOSED).toBe(false);
   });
+  it('names each symbol once, whatever its case: a repeated symbol would have its bars put twice', () => {
+    // pollOnce reads each listed symbol's cursor before any is advanced, so a symbol listed twice
+    // sends every new bar twice.
+    expect(ingestConfigFromEnv({ ...env, SYMBOLS: 'AAPL, msft,aapl,MSFT ,BTC-USD' }).SYMBOLS).toEqual([
+      'AAPL',
+      'MSFT',
+      'BTC-USD',
+    ]);
+  });
   it('names each bad setting and why', () => {
     expect(() => ingestConfigFromEnv({ ...env, INGEST_MODE: 'all', POLL_INTERVAL_SECONDS: '0' })).toThrow(
       /INGEST_MODE: INGEST_MODE must be quotes, bars or both; POLL_INTERVAL_SECONDS: POLL_INTERVAL_SECONDS must be at least 1/,
