@@ -186,7 +186,9 @@ export interface ChartBars {
 /**
  * 1-minute bars from a Yahoo chart. Dropped: all-null bars, bars not aligned to a minute, bars
  * outside the trading periods Yahoo lists (its trailing "current price" bar), bars still in
- * progress at `now` (start + 1 min > now), and bars at or before `after` (the cursor).
+ * progress at `now` (start + 1 min > now), and bars at or before `after` (the cursor). Rows are
+ * taken in time order whatever order Yahoo lists them in; a minute listed twice is reported as an
+ * issue and its first row kept.
  * `sessionFor` labels bars when Yahoo's trading periods do not.
  */
 export function chartToBars(
@@ -213,9 +215,22 @@ export function chartToBars(
   const bars: Bar[] = [];
   let nullBars = 0;
   let incompleteBars = 0;
-  let last = opts.after ?? Number.NEGATIVE_INFINITY;
-  for (const q of chart.quotes) {
-    const start = yahooTime(q.date);
+  const after = opts.after ?? Number.NEGATIVE_INFINITY;
+  // In time order (stable; rows without a time last): a row listed after a later one would
+  // otherwise be taken for one at or before the cursor and lost once the cursor moved past it.
+  const rows = chart.quotes
+    .map((q) => ({ q, start: yahooTime(q.date) }))
+    .sort((a, b) =>
+      a.start === undefined
+        ? b.start === undefined
+          ? 0
+          : 1
+        : b.start === undefined
+          ? -1
+          : a.start - b.start,
+    );
+  let previous: number | undefined;
+  for (const { q, start } of rows) {
     const fields = [q.open, q.high, q.low, q.close];
     if (fields.every((f) => f === null || f === undefined)) {
       nullBars++;
@@ -234,7 +249,16 @@ export function chartToBars(
       }
       session = p.session;
     }
-    if (start <= last) continue;
+    if (start <= after) continue;
+    if (start === previous) {
+      issues.push({
+        symbol,
+        at: `bar ${new Date(start).toISOString()}`,
+        reason: 'Yahoo listed this minute twice: the first row is kept, this one dropped',
+      });
+      continue;
+    }
+    previous = start;
     const candidate = {
       symbol,
       start,
@@ -254,7 +278,6 @@ export function chartToBars(
       continue;
     }
     bars.push(r.value);
-    last = start;
   }
   return { bars, issues, nullBars, incompleteBars };
 }

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromFloat32 } from '../../../src/adapters/yahoo/map.ts';
+import { chartToBars, fromFloat32, rawChartToChartLike, yahooTime } from '../../../src/adapters/yahoo/map.ts';
 import { createYahooClient, YahooMarketData } from '../../../src/adapters/yahoo/yahoo-market-data.ts';
 import { sessionOf } from '../../../src/pipeline/ingest/market-hours.ts';
-import { RecordedYahoo } from './support/recorded-yahoo.ts';
+import { RecordedYahoo, recordedJson } from './support/recorded-yahoo.ts';
 
 const noWait = { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 2, sleep: async () => {} };
 // The recorded quotes are from 2025-02-17 and older; the clock is set just after them.
@@ -330,5 +330,47 @@ describe('fromFloat32: the decimal a 32-bit float stands for', () => {
       ),
       { numRuns: 5_000 },
     );
+  });
+});
+
+describe('Yahoo 1-minute chart rows out of order or repeated', () => {
+  const chart = rawChartToChartLike(
+    recordedJson('chart-AAPL-2024-10-02-to-2024-10-03-includePrePost-false-interval-1m.json'),
+  );
+  const NOW = Date.parse('2024-10-02T14:00:30Z');
+  const AFTER = Date.parse('2024-10-02T13:49:00Z');
+  const opts = { now: NOW, after: AFTER, symbol: 'AAPL', sessionFor: sessionOf };
+  const inOrder = chartToBars(chart, opts);
+
+  it('gives the same bars, in time order, whatever order Yahoo lists the rows in (property)', () => {
+    expect(inOrder.bars).toHaveLength(10);
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray([...chart.quotes.keys()], { minLength: chart.quotes.length }),
+        (order) => {
+          const r = chartToBars({ ...chart, quotes: order.map((i) => chart.quotes[i]!) }, opts);
+          // A row after a later one was dropped without a word, and the cursor then moved past it.
+          expect(r.bars).toEqual(inOrder.bars);
+          expect(r.issues).toEqual([]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reports a repeated minute instead of dropping it silently, and keeps the first', () => {
+    const at = chart.quotes.findIndex((q) => yahooTime(q.date) === Date.parse('2024-10-02T13:55:00Z'));
+    const row = chart.quotes[at]!;
+    const quotes = [...chart.quotes];
+    quotes.splice(at + 1, 0, { ...row, close: 999 });
+    const r = chartToBars({ ...chart, quotes }, opts);
+    expect(r.bars).toEqual(inOrder.bars);
+    expect(r.issues).toEqual([
+      expect.objectContaining({
+        symbol: 'AAPL',
+        at: 'bar 2024-10-02T13:55:00.000Z',
+        reason: expect.stringMatching(/twice/),
+      }),
+    ]);
   });
 });
