@@ -31,6 +31,7 @@ export interface PollDeps {
 }
 
 export interface PollResult {
+  /** Symbols polled for quotes (market open) or bars (open, or closed in the last minutes). */
   readonly polled: readonly string[];
   /** Symbols skipped because their market is closed. */
   readonly skippedClosed: readonly string[];
@@ -48,7 +49,7 @@ export interface PollResult {
 
 /**
  * One poll: quotes of the open symbols in one batch, then each open symbol's new completed 1-minute
- * bars after its cursor; everything published and flushed; then each symbol's cursor advanced to
+ * bars after its cursor (also for a few minutes after its market closes, for the session's last bar); everything published and flushed; then each symbol's cursor advanced to
  * its last bar the stream took (stopping before the first bar it did not, so that bar is asked for
  * again next time: at-least-once, never skipped). One symbol's failure never stops the others,
  * and a poll never throws for a symbol's failure.
@@ -57,7 +58,10 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
   const open = o.whenClosed
     ? [...o.symbols]
     : o.symbols.filter((s) => isMarketOpen(s, o.now, o.extendedHours));
-  const skippedClosed = o.symbols.filter((s) => !open.includes(s));
+  // A session's last bar completes at the close, when the market no longer counts as open: bars
+  // are also fetched for a while after the close, so that bar goes out now, not next session.
+  const barSymbols = o.bars ? o.symbols.filter((s) => open.includes(s) || closedLately(s, o)) : [];
+  const skippedClosed = o.symbols.filter((s) => !open.includes(s) && !barSymbols.includes(s));
   const issues: SourceIssue[] = [];
   const failures: FeedFailure[] = [];
   let ticksPublished = 0;
@@ -73,7 +77,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     }
   }
   if (o.bars) {
-    for (const symbol of open) {
+    for (const symbol of barSymbols) {
       let cursor: number | undefined;
       try {
         cursor = await d.cursors.get(symbol, 'bars-1m');
@@ -140,7 +144,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     }
   }
   return {
-    polled: open,
+    polled: o.symbols.filter((s) => open.includes(s) || barSymbols.includes(s)),
     skippedClosed,
     ticksPublished,
     barsPublished,
@@ -149,6 +153,17 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     failures,
     publishFailed: report.failed,
   };
+}
+
+/** How long after a close bars are still fetched (the schedule runs every minute). */
+export const AFTER_CLOSE_BARS_MS = 5 * 60_000;
+
+/** Whether `symbol`'s market was open at some minute of the last AFTER_CLOSE_BARS_MS. */
+function closedLately(symbol: string, o: PollOptions): boolean {
+  for (let back = 60_000; back <= AFTER_CLOSE_BARS_MS; back += 60_000) {
+    if (isMarketOpen(symbol, o.now - back, o.extendedHours)) return true;
+  }
+  return false;
 }
 
 export interface PollLoopOptions {

@@ -135,6 +135,36 @@ describe('pollOnce', () => {
     expect(r.ticksPublished).toBe(3);
   });
 
+  it('fetches the session last bar after the close (also on a half day), and only quotes while open', async () => {
+    // The 15:59 bar completes at 16:00:00 New York, when the market is already closed: it must be
+    // fetched by a poll just after the close, not the next morning. 2024-11-29 closes at 13:00.
+    for (const [close, lastBar] of [
+      ['2024-10-02T20:00:40Z', '2024-10-02T19:59:00Z'],
+      ['2024-11-29T18:00:40Z', '2024-11-29T17:59:00Z'],
+    ] as const) {
+      const now = Date.parse(close);
+      const calls: string[] = [];
+      const f = feeds(now, calls);
+      const cursors = new MemoryCursorStore();
+      await cursors.advance('AAPL', 'bars-1m', Date.parse(lastBar) - 60_000);
+      const pub = new RecordingPublisher();
+      const r = await pollOnce(
+        { symbols: ['AAPL'], quotes: true, bars: true, now },
+        { quoteFeed: f, barFeed: f, cursors, publisher: pub },
+      );
+      expect(calls).toEqual([`bars:AAPL:${Date.parse(lastBar) - 60_000}`]);
+      expect(r.cursors.AAPL).toBe(Date.parse(lastBar));
+      expect(r.skippedClosed).toEqual([]);
+      // Long after the close nothing is asked for.
+      const later = await pollOnce(
+        { symbols: ['AAPL'], quotes: true, bars: true, now: now + 10 * 60_000 },
+        { quoteFeed: f, barFeed: f, cursors, publisher: pub },
+      );
+      expect(later.skippedClosed).toEqual(['AAPL']);
+      expect(calls).toHaveLength(1);
+    }
+  });
+
   it('does not poll closed markets unless told to; crypto is always open', async () => {
     const calls: string[] = [];
     const f = feeds(SATURDAY, calls);
