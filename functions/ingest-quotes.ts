@@ -70,6 +70,9 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
     streamName: config.TICKS_STREAM_NAME,
     kinesis: clients.kinesis,
     maxAttempts: 6,
+    // A bar given up on is asked for again next poll (the cursor stops before it): its symbol's
+    // later bars must not reach the stream ahead of it meanwhile.
+    holdSymbolAfterFailure: true,
     onFailed: (f) =>
       logger.error('Record not delivered to the stream', {
         symbol: f.event.kind === 'tick' ? f.event.tick.symbol : f.event.bar.symbol,

@@ -31,6 +31,13 @@ export interface KinesisPublisherOptions {
   readonly maxDelayMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  /**
+   * When a record is given up on, also give up (without sending) its symbol's later records until
+   * the next `flush` returns, so none of them reaches the stream ahead of it. For a caller that
+   * sends the failed record again later, as the poller does from its cursor: otherwise the resent
+   * record would land behind the later ones. Default false (the later records proceed).
+   */
+  readonly holdSymbolAfterFailure?: boolean;
   /** Called once per record given up on (also listed in the report). */
   readonly onFailed?: (f: FailedEvent) => void;
   /** Record payload (default: the compact versioned envelope `encodeMarketEvent`). */
@@ -74,7 +81,8 @@ const utf8 = new TextEncoder();
  * pending records allows.
  *
  * Only the failed entries of a response are resent. After `maxAttempts` a record is reported as
- * failed (report + `onFailed`), never dropped silently; the symbol's later records then proceed.
+ * failed (report + `onFailed`), never dropped silently; the symbol's later records then proceed,
+ * or with `holdSymbolAfterFailure` are reported as not sent until the next flush.
  */
 export class KinesisPublisher implements EventPublisher {
   private readonly o: KinesisPublisherOptions;
@@ -85,6 +93,8 @@ export class KinesisPublisher implements EventPublisher {
   private calls = 0;
   private retries = 0;
   private readonly failed: FailedEvent[] = [];
+  /** Symbols held after a failure (holdSymbolAfterFailure), until the next flush returns. */
+  private readonly held = new Set<string>();
   private pumping: Promise<void> | undefined;
   private spaceWaiters: (() => void)[] = [];
   private readonly maxRecords: number;
@@ -116,11 +126,21 @@ export class KinesisPublisher implements EventPublisher {
         { event, key, data, size, attempts: 0, lastError: '' },
         `record is ${size} bytes; Kinesis accepts at most ${KINESIS_LIMITS.bytesPerRecord} bytes per record (data + partition key)`,
       );
+      // Records already queued are earlier and still go; later ones are held.
+      if (this.o.holdSymbolAfterFailure) this.held.add(key);
       return;
     }
     while (this.count >= this.maxRecords || (this.count > 0 && this.bytes + size > this.maxBytes)) {
       this.ensurePump();
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    // Checked after any wait: the symbol may have been held meanwhile.
+    if (this.held.has(key)) {
+      this.giveUp(
+        { event, key, data, size, attempts: 0, lastError: '' },
+        `not sent: an earlier record of ${key} was not delivered`,
+      );
+      return;
     }
     let q = this.queues.get(key);
     if (!q) {
@@ -139,6 +159,7 @@ export class KinesisPublisher implements EventPublisher {
       await this.pumping;
     }
     const report = this.report();
+    this.held.clear();
     this.delivered = 0;
     this.calls = 0;
     this.retries = 0;
@@ -221,6 +242,7 @@ export class KinesisPublisher implements EventPublisher {
             e.attempts++;
             this.remove(e);
             this.giveUp(e, `PutRecords failed permanently: ${callError}`);
+            this.holdAfter(e);
           }
           failedNow = [];
         } else {
@@ -239,6 +261,7 @@ export class KinesisPublisher implements EventPublisher {
         if (e.attempts >= this.maxAttempts) {
           this.remove(e);
           this.giveUp(e, `not delivered after ${e.attempts} attempts: ${e.lastError}`);
+          this.holdAfter(e);
         } else {
           this.retries++;
           worst = Math.max(worst, e.attempts);
@@ -271,6 +294,18 @@ export class KinesisPublisher implements EventPublisher {
     const f: FailedEvent = { event: e.event, reason, attempts: e.attempts };
     this.failed.push(f);
     this.o.onFailed?.(f);
+  }
+
+  /** With holdSymbolAfterFailure: gives up the rest of `e`'s symbol queue (all later than `e`) and holds the symbol. */
+  private holdAfter(e: Entry): void {
+    if (!this.o.holdSymbolAfterFailure) return;
+    this.held.add(e.key);
+    const q = this.queues.get(e.key);
+    while (q?.[0]) {
+      const later = q[0];
+      this.remove(later);
+      this.giveUp(later, `not sent: an earlier record of ${e.key} was not delivered`);
+    }
   }
 
   private wakeWriters(): void {

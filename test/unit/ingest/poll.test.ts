@@ -1,7 +1,14 @@
+import type { PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { MemoryCursorStore } from '../../../src/adapters/aws/dynamodb-cursor-store.ts';
+import { KinesisPublisher } from '../../../src/adapters/aws/kinesis-publisher.ts';
 import { ingestConfigFromEnv } from '../../../src/config/ingest.ts';
-import type { Bar, MarketEvent, Tick } from '../../../src/domain/market/index.ts';
+import {
+  type Bar,
+  decodeMarketEvent,
+  type MarketEvent,
+  type Tick,
+} from '../../../src/domain/market/index.ts';
 import { pollOnce, runPollLoop } from '../../../src/pipeline/ingest/poll.ts';
 import type { EventPublisher, FailedEvent } from '../../../src/ports/event-publisher.ts';
 import type { BarFeed, QuoteFeed } from '../../../src/ports/market-source.ts';
@@ -119,6 +126,56 @@ describe('pollOnce', () => {
     expect(r.publishFailed).toHaveLength(1);
     expect(r.cursors.AAPL).toBe(Date.parse('2024-10-02T13:56:00Z'));
     expect(await cursors.get('AAPL', 'bars-1m')).toBe(Date.parse('2024-10-02T13:56:00Z'));
+  });
+
+  it('never lets a later bar overtake one the stream did not take, across polls (real publisher)', async () => {
+    // The stream refuses AAPL's 13:57 bar throughout the first poll, then takes everything.
+    const failAt = Date.parse('2024-10-02T13:57:00Z');
+    let firstPoll = true;
+    const onStream: number[] = [];
+    const kinesis = {
+      async send(cmd: PutRecordsCommand): Promise<PutRecordsCommandOutput> {
+        const Records = (cmd.input.Records ?? []).map((r) => {
+          const d = decodeMarketEvent(new TextDecoder().decode(r.Data), Number.POSITIVE_INFINITY);
+          const start = d.ok && d.value.kind === 'bar' ? d.value.bar.start : -1;
+          if (firstPoll && start === failAt)
+            return { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'injected' };
+          onStream.push(start);
+          return { SequenceNumber: '1', ShardId: 'shardId-000000000000' };
+        });
+        return { Records, FailedRecordCount: 0, $metadata: {} };
+      },
+    };
+    const publisher = new KinesisPublisher({
+      streamName: 's',
+      kinesis,
+      maxAttempts: 3,
+      holdSymbolAfterFailure: true,
+      sleep: async () => {},
+    });
+    const cursors = new MemoryCursorStore();
+    const base = { symbols: ['AAPL'], quotes: false, bars: true, lookbackMs: 5 * 60_000 };
+    const r1 = await pollOnce(
+      { ...base, now: OPEN },
+      { quoteFeed: feeds(OPEN), barFeed: feeds(OPEN), cursors, publisher },
+    );
+    expect(r1.publishFailed.length).toBeGreaterThan(0);
+    firstPoll = false;
+    const later = OPEN + 60_000;
+    await pollOnce(
+      { ...base, now: later },
+      { quoteFeed: feeds(later), barFeed: feeds(later), cursors, publisher },
+    );
+    // In stream order, AAPL's bars never go back in time (the processor skips a bar behind its
+    // watermark, so an overtaken bar would be lost there), and each minute arrives.
+    for (let i = 1; i < onStream.length; i++) expect(onStream[i]).toBeGreaterThan(onStream[i - 1]!);
+    expect(onStream.map((t) => new Date(t).toISOString().slice(11, 16))).toEqual([
+      '13:56',
+      '13:57',
+      '13:58',
+      '13:59',
+      '14:00',
+    ]);
   });
 
   it('isolates a failing symbol and reports it; quotes go in one batch', async () => {
