@@ -99,6 +99,12 @@ export function parseDeadLetter(body: string): DeadLetter {
       };
     if (!streamName)
       return { kind: 'unreadable', reason: `KinesisBatchInfo streamArn "${arn}" is not a stream ARN` };
+    // Read back, such a range would look like one past the stream's retention (nothing at its start).
+    if (compareSequenceNumbers(start, end) > 0)
+      return {
+        kind: 'unreadable',
+        reason: `KinesisBatchInfo range ends before it starts (start ${start}, end ${end})`,
+      };
     const context = doc.requestContext as Record<string, unknown> | undefined;
     return {
       kind: 'given-up',

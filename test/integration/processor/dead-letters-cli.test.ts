@@ -1,0 +1,126 @@
+/**
+ * `npm run dead-letters` through the real script against the emulators, with messages put on the
+ * dead-letter queue by hand: what is not a given-up batch of this stage's stream (a range that ends
+ * before it starts) is reported with its reason and kept, and nothing of it is read into the lake.
+ */
+import { spawn } from 'node:child_process';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { useLocalCloud } from '../../support/local-cloud.ts';
+import { sessionBar } from '../../support/samples.ts';
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function deadLetters(env: Record<string, string>, args: readonly string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['scripts/dead-letters.ts', ...args], {
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Lambda's on-failure record of a Kinesis batch (the documented shape). */
+function givenUpBody(streamName: string, shardId: string, start: string, end: string, batchSize: number) {
+  return JSON.stringify({
+    requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 4 },
+    version: '1.0',
+    timestamp: '2024-10-02T14:00:00.000Z',
+    KinesisBatchInfo: {
+      shardId,
+      startSequenceNumber: start,
+      endSequenceNumber: end,
+      batchSize,
+      streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${streamName}`,
+    },
+  });
+}
+
+const bars = (symbol: string, n: number) =>
+  Array.from({ length: n }, (_, m) => ({
+    PartitionKey: symbol,
+    Data: Buffer.from(encodeMarketEvent({ kind: 'bar', bar: sessionBar(symbol, m, 100 + m) })),
+  }));
+
+describe('npm run dead-letters: messages that are not this stage’s given-up batches', () => {
+  const cloud = useLocalCloud();
+
+  // Each test starts from an empty queue (PurgeQueue is refused twice within 60 s).
+  beforeEach(async () => {
+    const c = cloud();
+    for (;;) {
+      const got = await c.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: c.env.DEAD_LETTER_QUEUE_URL, MaxNumberOfMessages: 10 }),
+      );
+      if (!got.Messages?.length) break;
+      await c.clients.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: c.env.DEAD_LETTER_QUEUE_URL,
+          Entries: got.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+  });
+
+  const queueCounts = async () => {
+    const c = cloud();
+    const a = await c.clients.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: c.env.DEAD_LETTER_QUEUE_URL,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return {
+      visible: Number(a.Attributes?.ApproximateNumberOfMessages),
+      hidden: Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible),
+    };
+  };
+
+  it('keeps a range that ends before it starts, saying so rather than blaming the retention', async () => {
+    const c = cloud();
+    const put = await c.clients.kinesis.send(
+      new PutRecordsCommand({ StreamName: c.env.TICKS_STREAM_NAME, Records: bars('AAPL', 2) }),
+    );
+    const [first, last] = put.Records!;
+    await c.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: c.env.DEAD_LETTER_QUEUE_URL,
+        MessageBody: givenUpBody(
+          c.env.TICKS_STREAM_NAME!,
+          first!.ShardId!,
+          last!.SequenceNumber!,
+          first!.SequenceNumber!,
+          2,
+        ),
+      }),
+    );
+    const r = await deadLetters(c.env, ['--recover', '--json']);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(out.givenUp).toEqual([]);
+    expect(out.unreadable).toEqual([
+      { messageId: expect.any(String), reason: expect.stringContaining('ends before it starts') },
+    ]);
+    expect(r.stdout).not.toContain('retention');
+    expect(await queueCounts()).toEqual({ visible: 1, hidden: 0 });
+  }, 60_000);
+});
