@@ -36,7 +36,8 @@ const USAGE = `usage: npm run dead-letters -- [--recover] [--max N] [--json]
              (rejected records are only listed, never deleted)
   --max N    messages to review at most, a positive whole number (default 1000)
   --json     print the review as one JSON object (last stdout line) instead of text
-env: DEAD_LETTER_QUEUE_URL, MARKET_TABLE_NAME, LAKE_BUCKET_NAME (required with --recover), AWS_REGION,
+env: DEAD_LETTER_QUEUE_URL, MARKET_TABLE_NAME, LAKE_BUCKET_NAME and TICKS_STREAM_NAME (both required
+     with --recover; given-up batches of any other stream are kept as unreadable), AWS_REGION,
      TICKSTREAM_ENDPOINT_* (local cloud)`;
 
 function required(name: string): string {
@@ -127,6 +128,10 @@ async function main(argv: string[]): Promise<number> {
   const tableName = required('MARKET_TABLE_NAME');
   // The raw zone is read when it is named (the review then says what it lacks), and must be to recover.
   const bucket = values.recover ? required('LAKE_BUCKET_NAME') : process.env.LAKE_BUCKET_NAME || undefined;
+  // Given-up batches of any other stream are not this stage's: listed as unreadable, never recovered.
+  const streamName = values.recover
+    ? required('TICKS_STREAM_NAME')
+    : process.env.TICKS_STREAM_NAME || undefined;
 
   const clients = createAwsClients(awsClientConfigFromEnv());
   // Ctrl-C: stop before the next message and still make the received ones visible again.
@@ -153,6 +158,7 @@ async function main(argv: string[]): Promise<number> {
         recover: values.recover,
         max,
         signal: stop.signal,
+        ...(streamName ? { streamName } : {}),
         ...(values.json ? {} : { onRange: (r) => console.log(describeRange(r)) }),
       },
     );

@@ -201,6 +201,11 @@ export interface DeadLetterOptions {
   readonly onRange?: (review: GivenUpReview) => void;
   /** Stops the review before the next range (Ctrl-C): what was received is released as ever. */
   readonly signal?: AbortSignal;
+  /**
+   * The stage's stream: a given-up batch of another stream (another application's event source
+   * mapping sending to this queue) is reported as unreadable and kept, never read nor written.
+   */
+  readonly streamName?: string;
 }
 
 /**
@@ -250,6 +255,12 @@ export async function reviewDeadLetters(
         else rejected.set(key, { ...letter, copies: 1 });
       } else if (letter.kind === 'unreadable') {
         unreadable.push({ ...letter, id });
+      } else if (options.streamName !== undefined && letter.streamName !== options.streamName) {
+        unreadable.push({
+          kind: 'unreadable',
+          reason: `a batch of stream "${letter.streamName}", not this stage's stream "${options.streamName}"`,
+          id,
+        });
       } else {
         ranges.push({ id, letter });
       }

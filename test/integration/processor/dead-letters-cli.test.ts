@@ -1,10 +1,12 @@
 /**
  * `npm run dead-letters` through the real script against the emulators, with messages put on the
- * dead-letter queue by hand: what is not a given-up batch of this stage's stream (a range that ends
- * before it starts) is reported with its reason and kept, and nothing of it is read into the lake.
+ * dead-letter queue by hand: what is not a given-up batch of this stage's stream (another stream's,
+ * a range that ends before it starts) is reported with its reason and kept, and nothing of it is
+ * read into the lake.
  */
 import { spawn } from 'node:child_process';
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, PutRecordsCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -95,6 +97,48 @@ describe('npm run dead-letters: messages that are not this stage’s given-up ba
       hidden: Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible),
     };
   };
+  const rawKeys = async () => {
+    const c = cloud();
+    const listed = await c.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: c.env.LAKE_BUCKET_NAME, Prefix: 'raw/' }),
+    );
+    return (listed.Contents ?? []).map((o) => o.Key!);
+  };
+
+  it('keeps a given-up batch of another stream, with its reason, and writes none of its records', async () => {
+    const c = cloud();
+    // Another stream in the same account (another stage's, another application's) whose
+    // event source mapping sends its given-up batches to this queue.
+    const other = 'elsewhere-ticks';
+    await c.clients.kinesis.send(new CreateStreamCommand({ StreamName: other, ShardCount: 1 }));
+    await waitUntilStreamExists({ client: c.clients.kinesis, maxWaitTime: 30 }, { StreamName: other });
+    const put = await c.clients.kinesis.send(
+      new PutRecordsCommand({ StreamName: other, Records: bars('IBM', 3) }),
+    );
+    const recs = put.Records!;
+    await c.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: c.env.DEAD_LETTER_QUEUE_URL,
+        MessageBody: givenUpBody(
+          other,
+          recs[0]!.ShardId!,
+          recs[0]!.SequenceNumber!,
+          recs[2]!.SequenceNumber!,
+          3,
+        ),
+      }),
+    );
+    const before = await rawKeys();
+
+    const r = await deadLetters(c.env, ['--recover', '--json']);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(out.givenUp).toEqual([]);
+    expect(out.unreadable).toEqual([
+      { messageId: expect.any(String), reason: expect.stringContaining(`stream "${other}"`) },
+    ]);
+    expect(await rawKeys()).toEqual(before);
+    expect(await queueCounts()).toEqual({ visible: 1, hidden: 0 });
+  }, 60_000);
 
   it('keeps a range that ends before it starts, saying so rather than blaming the retention', async () => {
     const c = cloud();
