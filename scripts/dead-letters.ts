@@ -11,7 +11,8 @@
  * Every message it does not delete is made visible again before it exits. Talks to AWS, or to the
  * local cloud when the TICKSTREAM_ENDPOINT_* variables are set (`npm start -- --cloud-only` prints
  * them). Exit 0 when every given-up range was read (and, with --recover, recovered) without error,
- * 1 otherwise, 2 for a usage error, 130 when stopped by Ctrl-C before every range was reviewed.
+ * 1 otherwise, 2 for a usage error, 130 when stopped by Ctrl-C before every message was received
+ * and every range reviewed.
  */
 import { parseArgs } from 'node:util';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
@@ -96,6 +97,7 @@ function summary(review: DeadLetterReview, recover: boolean) {
     })),
     recovered: recover,
     notReviewed: review.notReviewed,
+    stopped: review.stopped,
     // The event days of the objects written (their keys' dt= partition).
     daysToCompact: [
       ...new Set(
@@ -182,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
       );
       if (s.notReviewed > 0)
         console.log(`stopped: ${s.notReviewed} given-up batch(es) not reviewed, their messages kept`);
+      else if (s.stopped) console.log('stopped while receiving: more messages may wait, not reviewed');
       if (s.releaseError)
         console.log(
           `could not make the messages visible again (they reappear within 15 minutes): ${s.releaseError}`,
@@ -196,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     // 130 after Ctrl-C, as a shell reports an interrupted command.
-    return s.notReviewed > 0 ? 130 : errors > 0 ? 1 : 0;
+    return s.stopped ? 130 : errors > 0 ? 1 : 0;
   } finally {
     clients.destroy();
   }

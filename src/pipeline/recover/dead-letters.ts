@@ -172,6 +172,11 @@ export interface DeadLetterReview {
   readonly messages: number;
   /** Given-up ranges received but not reviewed: the run was stopped (their messages are kept). */
   readonly notReviewed: number;
+  /**
+   * The run was stopped (Ctrl-C) before it was done: while receiving (more messages may wait,
+   * unseen) or before every range was reviewed.
+   */
+  readonly stopped: boolean;
   /** Messages could not be made visible again (they reappear after the visibility timeout). */
   readonly releaseError?: string;
 }
@@ -229,12 +234,17 @@ export async function reviewDeadLetters(
   const held = new Map<string, DeadLetterMessage>();
   const lakeKeys = raw ? rawZoneKeys(raw) : undefined;
   let releaseError: string | undefined;
+  let stopped = false;
   const letters: { readonly id: string; readonly letter: DeadLetter }[] = [];
   const ranges: { readonly id: string; readonly letter: GivenUpLetter }[] = [];
   try {
     // First every message (up to max), so that each range knows every record rejected anywhere in
     // the queue, whatever the order of the messages.
-    while (held.size < max && !options.signal?.aborted) {
+    while (held.size < max) {
+      if (options.signal?.aborted) {
+        stopped = true;
+        break;
+      }
       const batch = await deps.queue.receive(Math.min(10, max - held.size));
       if (batch.length === 0) break;
       let fresh = 0;
@@ -273,7 +283,10 @@ export async function reviewDeadLetters(
         compareSequenceNumbers(a.letter.startSequenceNumber, b.letter.startSequenceNumber),
     );
     for (const { id, letter } of ranges) {
-      if (options.signal?.aborted) break;
+      if (options.signal?.aborted) {
+        stopped = true;
+        break;
+      }
       let review = await reviewRange(deps, letter, options.recover ? lake : undefined, lakeKeys, rejected);
       if (review.deleted) {
         try {
@@ -305,6 +318,7 @@ export async function reviewDeadLetters(
     unreadable,
     messages: letters.length,
     notReviewed: ranges.length - givenUp.length,
+    stopped,
     ...(releaseError ? { releaseError } : {}),
   };
 }

@@ -14,7 +14,13 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbMetricRowIndex } from '../../../src/adapters/aws/dynamodb-metric-row-index.ts';
+import { KinesisRangeReader } from '../../../src/adapters/aws/kinesis-range-reader.ts';
+import { SqsDeadLetterQueue } from '../../../src/adapters/aws/sqs-dead-letter-queue.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { analyticsEngines } from '../../../src/pipeline/process/analytics-engine.ts';
+import { reviewDeadLetters } from '../../../src/pipeline/recover/dead-letters.ts';
+import type { DeadLetterQueue } from '../../../src/ports/dead-letters.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { sessionBar } from '../../support/samples.ts';
 
@@ -166,5 +172,66 @@ describe('npm run dead-letters: messages that are not this stage’s given-up ba
     ]);
     expect(r.stdout).not.toContain('retention');
     expect(await queueCounts()).toEqual({ visible: 1, hidden: 0 });
+  }, 60_000);
+
+  it('says it was stopped when Ctrl-C came while it was still receiving, and releases what it took', async () => {
+    const c = cloud();
+    const url = c.env.DEAD_LETTER_QUEUE_URL!;
+    const put = await c.clients.kinesis.send(
+      new PutRecordsCommand({ StreamName: c.env.TICKS_STREAM_NAME, Records: bars('AAPL', 1) }),
+    );
+    const rec = put.Records![0]!;
+    // Rejected records first, then a given-up batch: more than one receive's worth of messages.
+    for (let i = 0; i < 12; i++)
+      await c.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: JSON.stringify({
+            shardId: rec.ShardId,
+            sequenceNumber: String(1000 + i),
+            partitionKey: 'AAPL',
+            data: '',
+            reason: 'payload is not JSON',
+          }),
+        }),
+      );
+    await c.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: givenUpBody(
+          c.env.TICKS_STREAM_NAME!,
+          rec.ShardId!,
+          rec.SequenceNumber!,
+          rec.SequenceNumber!,
+          1,
+        ),
+      }),
+    );
+    const stop = new AbortController();
+    const sqs = new SqsDeadLetterQueue({ sqs: c.clients.sqs, queueUrl: url });
+    const queue: DeadLetterQueue = {
+      receive: async (max) => {
+        const got = await sqs.receive(max);
+        stop.abort(); // Ctrl-C while the first receive was under way
+        return got;
+      },
+      delete: (m) => sqs.delete(m),
+      release: (m) => sqs.release(m),
+    };
+    const review = await reviewDeadLetters(
+      {
+        queue,
+        stream: new KinesisRangeReader({ kinesis: c.clients.kinesis }),
+        rows: new DynamoDbMetricRowIndex({
+          documents: c.clients.documents,
+          tableName: c.env.MARKET_TABLE_NAME!,
+        }),
+        engines: analyticsEngines(),
+      },
+      { recover: false, signal: stop.signal },
+    );
+    expect(review.messages).toBe(10);
+    expect(review.stopped).toBe(true);
+    expect(await queueCounts()).toEqual({ visible: 13, hidden: 0 });
   }, 60_000);
 });
