@@ -48,7 +48,13 @@ export interface QuoteFeed {
 export interface BarFeed {
   bars(
     symbol: string,
-    opts: { readonly after?: number; readonly from?: number; readonly to?: number },
+    opts: {
+      readonly after?: number;
+      readonly from?: number;
+      readonly to?: number;
+      /** Also the pre- and post-market minutes (US equities). */
+      readonly includePrePost?: boolean;
+    },
   ): Promise<{
     readonly bars: readonly Bar[];
     readonly issues: readonly SourceIssue[];

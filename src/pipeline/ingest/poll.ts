@@ -104,6 +104,9 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
         ...(cursor !== undefined ? { after: cursor } : {}),
         from: Math.max(from, earliest),
         to: o.now,
+        // Extended hours poll pre/post market: their minutes are bars too (the processor keeps
+        // regular-session indicators apart).
+        ...(o.extendedHours ? { includePrePost: true } : {}),
       });
       issues.push(...r.issues);
       if (r.failure) failures.push(r.failure);

@@ -39,7 +39,7 @@ function feeds(now: number, calls: string[] = []): QuoteFeed & BarFeed {
       return { ticks: symbols.map((s) => tick(s, now - 1000)), issues: [], failures: [] };
     },
     async bars(symbol, o) {
-      calls.push(`bars:${symbol}:${o.after ?? 'none'}`);
+      calls.push(`bars:${symbol}:${o.after ?? 'none'}${o.includePrePost ? ':pre/post' : ''}`);
       if (symbol === 'DOWN') {
         return {
           bars: [],
@@ -252,6 +252,10 @@ describe('pollOnce', () => {
       (await pollOnce({ symbols: ['AAPL'], quotes: true, bars: false, now: pre, extendedHours: true }, deps))
         .polled,
     ).toEqual(['AAPL']);
+    // ... and its bars then include the pre/post-market minutes (Yahoo leaves them out unless asked).
+    calls.length = 0;
+    await pollOnce({ symbols: ['AAPL'], quotes: false, bars: true, now: pre, extendedHours: true }, deps);
+    expect(calls).toEqual(['bars:AAPL:none:pre/post']);
   });
 });
 
