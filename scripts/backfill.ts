@@ -86,8 +86,11 @@ async function main(argv: string[]): Promise<number> {
     if (!table) throw new UsageError('--update-cursor needs MARKET_TABLE_NAME');
     cursors = new DynamoDbCursorStore({ documents: clients.documents, tableName: table });
   }
+  // A bar the stream did not take holds its symbol's later bars (reported as not sent), so a re-run
+  // or the poller (from the cursor, which stops before it) sends them in order: sent after later
+  // bars, the processor would refuse it as late.
   const publisher: EventPublisher = clients
-    ? new KinesisPublisher({ streamName, kinesis: clients.kinesis })
+    ? new KinesisPublisher({ streamName, kinesis: clients.kinesis, holdSymbolAfterFailure: true })
     : new StdoutPublisher();
   const yahoo = new YahooMarketData({
     client: () => createYahooClient({ timeoutMs: 15_000 }),
