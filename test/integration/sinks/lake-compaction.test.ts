@@ -78,6 +78,25 @@ async function denyingListings(target: string, prefix: string) {
   };
 }
 
+/** The marks of late days the writer left for `day`. */
+async function marksOf(s3: S3Client, bucket: string, day: string) {
+  const page = await s3.send(
+    new ListObjectsV2Command({ Bucket: bucket, Prefix: `compaction-pending/dt=${day}/` }),
+  );
+  return page.Contents ?? [];
+}
+
+/** The nightly run at `time`, with `timeoutSeconds` to go: its day reports and its JSON log lines. */
+function scheduledRun(
+  handler: (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>,
+  time: string,
+  timeoutSeconds: number,
+) {
+  return captureJsonLines(
+    async () => (await handler({ time }, lambdaContext('compactLake', timeoutSeconds))) as CompactSummary[],
+  );
+}
+
 describe('lake compaction (compactLake) against the local S3', () => {
   const cloud = useLocalCloud();
   /** The compactLake handler as Lambda loads it (environment from the template), and its bucket. */
@@ -277,19 +296,11 @@ describe('lake compaction (compactLake) against the local S3', () => {
     const writer = new S3LakeWriter({ s3, bucket });
     await writer.writeBatch(lakeBatchOf(records.slice(0, 5)));
     await writer.writeBatch(lakeBatchOf(records.slice(5)));
-    const marks = async () =>
-      (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `compaction-pending/dt=${late}/` })))
-        .Contents ?? [];
+    const marks = () => marksOf(s3, bucket, late);
     expect(await marks()).toHaveLength(2);
 
     // The night of 2024-10-20 compacts the 19th and the 18th (nothing there), then the marked day.
-    const { result, lines } = await captureJsonLines(
-      async () =>
-        (await handler(
-          { time: '2024-10-20T00:30:00Z' },
-          lambdaContext('compactLake', 900),
-        )) as CompactSummary[],
-    );
+    const { result, lines } = await scheduledRun(handler, '2024-10-20T00:30:00Z', 900);
     expect(result.map((r) => [r.day, r.events])).toEqual([
       ['2024-10-19', 0],
       ['2024-10-18', 0],
@@ -307,19 +318,11 @@ describe('lake compaction (compactLake) against the local S3', () => {
     const { bucket, s3, handler } = await compaction();
     const late = '2024-10-11';
     await new S3LakeWriter({ s3, bucket }).writeBatch(lakeBatchOf(barsOn(9, 4, 'IWM')));
-    const marks = async () =>
-      (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `compaction-pending/dt=${late}/` })))
-        .Contents ?? [];
+    const marks = () => marksOf(s3, bucket, late);
     expect(await marks()).toHaveLength(1);
 
     // A 30 s timeout: its own two days only, whatever is marked waits for a night with time.
-    const { result, lines } = await captureJsonLines(
-      async () =>
-        (await handler(
-          { time: '2024-10-30T00:30:00Z' },
-          lambdaContext('compactLake', 30),
-        )) as CompactSummary[],
-    );
+    const { result, lines } = await scheduledRun(handler, '2024-10-30T00:30:00Z', 30);
     expect(result.map((r) => r.day)).toEqual(['2024-10-29', '2024-10-28']);
     expect(await marks()).toHaveLength(1);
     expect(lines.find((l) => '_aws' in l)).toMatchObject({ LakePendingDaysLeft: 1 });
