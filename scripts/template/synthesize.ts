@@ -142,7 +142,6 @@ async function runSlsPackage(
   const serviceDir = await privateServiceDir(join(dirname(packageDir), 'service'));
   return new Promise<void>((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, {
-      ...(signal ? { signal, killSignal: 'SIGTERM' as const } : {}),
       cwd: serviceDir,
       env: {
         ...process.env,
@@ -160,20 +159,40 @@ async function runSlsPackage(
     child.stderr.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
+    // A stopped packager is waited for (its 'close'): rejected at once, the caller's removal of the
+    // private directory would race the bundler still writing there and leave its output behind.
+    let failure: unknown;
+    const stop = (reason: unknown, killSignal: NodeJS.Signals) => {
+      failure ??= reason;
+      child.kill(killSignal);
+    };
+    const onAbort = () => stop(signal?.reason, 'SIGTERM');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
     // Never hang a caller (a test's beforeAll, the local cloud's boot) on a stuck packager.
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(`sls package --stage ${stage} did not finish in ${SLS_TIMEOUT_MS} ms:\n${output.trim()}`),
-      );
-    }, SLS_TIMEOUT_MS);
-    child.on('error', (error) => {
+    const timer = setTimeout(
+      () =>
+        stop(
+          new Error(`sls package --stage ${stage} did not finish in ${SLS_TIMEOUT_MS} ms:\n${output.trim()}`),
+          'SIGKILL',
+        ),
+      SLS_TIMEOUT_MS,
+    );
+    const settle = () => {
       clearTimeout(timer);
-      reject(signal?.aborted ? signal.reason : error);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (error) => {
+      // The process could not be spawned (no 'close' follows): nothing of it is left running.
+      if (child.pid === undefined) {
+        settle();
+        reject(failure ?? error);
+      }
     });
     child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise();
+      settle();
+      if (failure !== undefined) reject(failure);
+      else if (code === 0) resolvePromise();
       else reject(new Error(`sls package --stage ${stage} failed with exit code ${code}:\n${output.trim()}`));
     });
   });

@@ -48,6 +48,27 @@ describe('synthesizeTemplate', () => {
     }
   });
 
+  it('a packaging stopped part-way (Ctrl-C) leaves nothing behind, not even what the packager was writing', async () => {
+    const work = join(PROJECT_ROOT, '.tmp', 'sls-package');
+    const mine = () =>
+      existsSync(work) ? readdirSync(work).filter((name) => name.includes(`-${process.pid}-`)) : [];
+    const abort = new AbortController();
+    // Stop it once the bundler is writing in the private directory.
+    const poll = setInterval(() => {
+      if (mine().some((name) => existsSync(join(work, name, 'service', '.esbuild'))))
+        abort.abort(new Error('stopped'));
+    }, 20);
+    try {
+      await expect(synthesizeTemplate('dev', { force: true, signal: abort.signal })).rejects.toThrow(
+        'stopped',
+      );
+    } finally {
+      clearInterval(poll);
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(mine()).toEqual([]);
+  });
+
   it('rejects a stage name that cannot be a stack name', async () => {
     await expect(synthesizeTemplate('dev; rm -rf /')).rejects.toThrow(
       'synthesizeTemplate: stage "dev; rm -rf /" must match',
