@@ -1,7 +1,8 @@
 /**
  * `npm run local:reset`: deletes the local cloud's persisted state (.local/ by default), so the
  * next `npm start` begins empty. Refuses while a running local cloud holds the directory's lock, and
- * a directory that is not a local cloud's state (no local-cloud.json in it: `--state-dir .`, say).
+ * a directory that is not a local cloud's state (no local-cloud.json in it, and entries no local cloud
+ * writes: `--state-dir .`, say).
  *
  *   node scripts/local-reset.ts [--state-dir DIR]
  */
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import {
   acquireLock,
   DEFAULT_STATE_DIR,
+  isLocalStateDir,
   LOCK_FILE,
   META_FILE,
   StateDirLockedError,
@@ -24,9 +26,9 @@ export class ResetRefusedError extends Error {
 export function resetLocalState(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const entries = readdirSync(dir);
-  if (entries.length > 0 && !entries.includes(META_FILE))
+  if (!isLocalStateDir(entries))
     throw new ResetRefusedError(
-      `${dir} is not a local cloud's state directory (it has no ${META_FILE}): nothing deleted (if it is one a start never finished, delete it by hand)`,
+      `${dir} is not a local cloud's state directory (it has no ${META_FILE}) and holds entries no local cloud writes: nothing deleted`,
     );
   let release: () => void;
   try {

@@ -22,6 +22,25 @@ export const LOCK_FILE = 'lock.json';
 /** What the local cloud records of its last start (stage, region, pid, stop time). */
 export const META_FILE = 'local-cloud.json';
 
+/**
+ * Every entry a local cloud writes in its state directory, from its lock on: the emulators'
+ * directories (emulators.ts, sns.ts), the SQS snapshot (sqs.ts SQS_SNAPSHOT_FILE) and the start
+ * record, each file with the temporary sibling an atomic write leaves when it is cut short.
+ */
+const STATE_ENTRIES = new Set([LOCK_FILE, META_FILE, 'kinesis', 'dynamodb', 's3', 'sns', 'sqs.json']);
+
+/**
+ * Whether a directory's entries are a local cloud's state: its start record among them, or nothing
+ * but what a local cloud writes (a start killed before it recorded itself leaves its lock, then
+ * the emulators' directories, and no record).
+ */
+export function isLocalStateDir(entries: readonly string[]): boolean {
+  return (
+    entries.includes(META_FILE) ||
+    entries.every((e) => STATE_ENTRIES.has(e) || /^(local-cloud|sqs)\.json\.[0-9a-f]+$/.test(e))
+  );
+}
+
 /** Where `npm start` keeps the local cloud's state unless told otherwise: `.local/` in the project. */
 export const DEFAULT_STATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.local');
 

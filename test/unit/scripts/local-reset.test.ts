@@ -68,6 +68,40 @@ describe('npm run local:reset', () => {
     expect(existsSync(join(dir, 'scripts', 'local-reset.ts'))).toBe(true);
   });
 
+  it("clears the state a start killed before it recorded itself left (its lock, its emulators' directories)", () => {
+    const dir = sandbox();
+    for (const [name, emulators] of [
+      ['.killed-in-synthesis', false],
+      ['.killed-in-emulators', true],
+    ] as const) {
+      const state = join(dir, name);
+      // What startLocalCloud has written by then: the lock (synthesis), then the emulators' state.
+      const code = [
+        `import { mkdirSync } from 'node:fs';`,
+        `import { acquireLock } from ${JSON.stringify(join(root, 'scripts/local/state-dir.ts'))};`,
+        `import { startEmulators } from ${JSON.stringify(join(root, 'scripts/local/emulators.ts'))};`,
+        `const dir = ${JSON.stringify(state)};`,
+        `mkdirSync(dir, { recursive: true });`,
+        `acquireLock(dir);`,
+        emulators
+          ? `await startEmulators({ stateDir: dir, s3Directory: dir + '/s3', region: 'us-east-1', accountId: '000000000000' });`
+          : '',
+        `process.kill(process.pid, 'SIGKILL');`,
+      ].join('\n');
+      const killed = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      expect(existsSync(join(state, 'lock.json'))).toBe(true);
+      const r = reset(dir, ['--state-dir', name], { TICKSTREAM_STATE_DIR: '' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(existsSync(state)).toBe(false);
+    }
+    expect(existsSync(join(dir, 'README.md'))).toBe(true);
+  });
+
   it('prints its usage for --help', () => {
     const dir = sandbox();
     const r = reset(dir, ['--help'], {});
