@@ -1118,6 +1118,19 @@ export interface Completion {
 }
 
 /**
+ * Records what a batch finished on its shard: all of an 'ok' or 'discarded' one, and those before
+ * the first reported failure of a 'partial' one (the rest are retried and finished by a later
+ * batch; counted from the retry only, every record after them would be matched one batch early).
+ */
+export function addCompletion(completions: Map<string, Completion[]>, b: BatchOutcome, at: number): void {
+  const finished = b.status === 'discarded' ? b.size : b.succeeded;
+  if (finished <= 0) return;
+  const list = completions.get(b.shardId) ?? [];
+  list.push({ cum: (list.at(-1)?.cum ?? 0) + finished, at, discarded: b.status === 'discarded' });
+  completions.set(b.shardId, list);
+}
+
+/**
  * Matches each sent record to the batch that finished it: per shard, the i-th record in sequence
  * order is in the first batch whose cumulative count exceeds i (one lane per shard: the bench runs
  * the dev template, parallelization factor 1). A record in a discarded batch got no row, so it has no
@@ -1177,10 +1190,8 @@ async function latencySection(
   const onBatch = (b: BatchOutcome) => {
     const at = performance.now();
     if (b.status !== 'ok') notOk.push(`${b.shardId} ${b.status}${b.error ? `: ${b.error}` : ''}`);
+    addCompletion(completions, b, at);
     if (b.status === 'ok' || b.status === 'discarded') {
-      const list = completions.get(b.shardId) ?? [];
-      list.push({ cum: (list.at(-1)?.cum ?? 0) + b.size, at, discarded: b.status === 'discarded' });
-      completions.set(b.shardId, list);
       batchSizes.push(b.size);
       handlerMs.push(b.durationMs);
     }

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  addCompletion,
   type Completion,
   type CostUsage,
   matchCompletions,
@@ -231,5 +232,18 @@ describe('matchCompletions: each sent record to the batch that finished it', () 
     expect(r.latencies.sort((x, y) => x - y)).toEqual([2, 40]);
     expect(r.discarded).toBe(2);
     expect(r.unmatched).toBe(1);
+  });
+
+  it("counts the records a partially failed batch finished: its retry's records are matched to the retry", () => {
+    const completions = new Map<string, Completion[]>();
+    const batch = { shardId: 'a', attempt: 0, durationMs: 1, newestArrival: 0 };
+    // The handler reported 200 failed: 100 is done at 50; 200, 300 and 400 are done by the retry at 90.
+    addCompletion(completions, { ...batch, size: 4, succeeded: 1, status: 'partial' }, 50);
+    addCompletion(completions, { ...batch, size: 3, succeeded: 3, status: 'ok', attempt: 1 }, 90);
+    addCompletion(completions, { ...batch, shardId: 'b', size: 1, succeeded: 1, status: 'ok' }, 18);
+    const r = matchCompletions(sent, completions, 0);
+    expect(r.latencies.sort((x, y) => x - y)).toEqual([2, 40, 50, 60, 70]);
+    expect(r.unmatched).toBe(0);
+    expect(r.discarded).toBe(0);
   });
 });
