@@ -104,8 +104,9 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
         ...(cursor !== undefined ? { after: cursor } : {}),
         from: Math.max(from, earliest),
         to: o.now,
-        // Extended hours poll pre/post market: their minutes are bars too (the processor keeps
-        // regular-session indicators apart).
+        // Extended hours poll pre/post market: their minutes are bars too. The processor computes
+        // VWAP, the opening gap and the session checks from regular bars only; the other indicators
+        // take every session's bars unless its indicatorSessions is 'regular'.
         ...(o.extendedHours ? { includePrePost: true } : {}),
       });
       issues.push(...r.issues);
