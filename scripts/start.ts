@@ -10,7 +10,7 @@
  *
  * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line
  *         (Ctrl-C that cuts the feed short or leaves the stream undrained: the summary says
- *         "interrupted": true, and the exit code is 130 (SIGTERM: 143); a Ctrl-C after the last event was read,
+ *         "interrupted": true, and the exit code is 130 (SIGTERM 143, SIGHUP 129); a Ctrl-C after the last event was read,
  *         the stream drained in time, ends a complete run: exit 0; Ctrl-C during the start-up:
  *         exit 130 and no summary; every row of the replayed file rejected: exit 1 and no summary).
  * --cloud-only: boot the local cloud only, print what it created (with --once: and exit).
@@ -191,7 +191,7 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
   --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C)
   --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
                     (Ctrl-C that cuts the feed short or leaves the stream undrained:
-                    "interrupted": true in it, exit 130 (SIGTERM: 143); after the last event was read and
+                    "interrupted": true in it, exit 130 (SIGTERM 143, SIGHUP 129); after the last event was read and
                     drained in time: a complete run, exit 0; Ctrl-C during the start-up: exit 130,
                     no summary; every row of the replay file rejected: exit 1 naming the first
                     reasons, no summary)
@@ -262,7 +262,8 @@ export function summaryJson(cloud: LocalCloud) {
 
 /**
  * The exit code of a run a signal stopped before it was done, as a shell reports it: 128 + the
- * signal's number (Ctrl-C, SIGINT: 130, as `npm run dead-letters`; SIGTERM: 143).
+ * signal's number (Ctrl-C, SIGINT: 130, as `npm run dead-letters`; SIGTERM: 143; SIGHUP, the
+ * terminal closed: 129).
  */
 const interruptedBy = (signal: NodeJS.Signals) => 128 + osConstants.signals[signal];
 
@@ -315,6 +316,7 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal); // the terminal closed
   const cloud = await bootLocalCloud(args, abort.signal, err);
   if (!cloud) return interruptedBy(stoppedBy);
   booted = true;
@@ -382,9 +384,11 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onBootSignal);
   process.on('SIGTERM', onBootSignal);
+  process.on('SIGHUP', onBootSignal);
   const booted = await bootLocalCloud(args, boot.signal, (line) => console.error(line));
   process.off('SIGINT', onBootSignal);
   process.off('SIGTERM', onBootSignal);
+  process.off('SIGHUP', onBootSignal);
   if (!booted) return interruptedBy(stoppedBy);
   const cloud = booted;
   if (boot.signal.aborted) {
@@ -433,6 +437,7 @@ async function main(): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
   });
 }
 

@@ -314,6 +314,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
+    ['SIGHUP', 129],
   ] as const)
     it(`${signal} during a --once run: the summary says interrupted, and the exit code is ${code} (128 + the signal)`, async () => {
       // At real-time speed the day takes hours: the run is surely mid-feed when the signal comes.
