@@ -290,6 +290,19 @@ async function bootLocalCloud(
   }
 }
 
+/**
+ * After SIGHUP the terminal is gone, and a write to it fails (EIO, EPIPE): the view's next frame
+ * or a progress line must not end the process before its clean stop. Nothing can be shown there
+ * any more; what matters is in the state directory and the function logs.
+ */
+function outliveTerminal(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EIO' && e.code !== 'EPIPE') throw e;
+    });
+  }
+}
+
 /** The pipeline mode: cloud + processor + feed; the view (or, with --once, a JSON summary) on stdout. */
 async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise<number> {
   // The functions' console output is routed to a log file once the pipeline starts: write directly.
@@ -307,6 +320,7 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
     }
     firstSignalAt = Date.now();
     stoppedBy = signal;
+    if (signal === 'SIGHUP') outliveTerminal();
     err(
       booted
         ? `\n${signal}: stopping the feed, draining the stream, then stopping…`
@@ -379,6 +393,7 @@ async function main(): Promise<number> {
   const onBootSignal = (signal: NodeJS.Signals) => {
     if (boot.signal.aborted) return;
     stoppedBy = signal;
+    if (signal === 'SIGHUP') outliveTerminal();
     console.error(`\n${signal}: stopping the start-up…`);
     boot.abort();
   };
@@ -421,6 +436,7 @@ async function main(): Promise<number> {
         return;
       }
       firstSignalAt = Date.now();
+      if (signal === 'SIGHUP') outliveTerminal();
       console.error(`\n${signal}: stopping the local cloud…`);
       stop().then(
         () => {

@@ -43,8 +43,13 @@ function start(args: string[], cwd?: string) {
 interface ChildOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
-  /** Ctrl-C (SIGINT, once; or `signal`) `afterMs` after stderr first shows `when`. */
+  /** Ctrl-C (SIGINT, once; or `signal`) `afterMs` after stderr or stdout first shows `when`. */
   readonly interrupt?: { readonly when: string; readonly afterMs: number; readonly signal?: NodeJS.Signals };
+  /**
+   * A closed terminal: at the interrupt, first close the reading ends of the child's stdout and
+   * stderr (its writes then fail, EPIPE, as they fail with EIO on a hung-up terminal), then signal.
+   */
+  readonly hangUp?: boolean;
 }
 
 function runChild(
@@ -60,16 +65,26 @@ function runChild(
     let stdout = '';
     let stderr = '';
     let interrupted = false;
+    const watch = () => {
+      const at = options.interrupt;
+      if (at && !interrupted && (stderr.includes(at.when) || stdout.includes(at.when))) {
+        interrupted = true;
+        setTimeout(() => {
+          if (options.hangUp) {
+            child.stdout.destroy();
+            child.stderr.destroy();
+          }
+          child.kill(at.signal ?? 'SIGINT');
+        }, at.afterMs);
+      }
+    };
     child.stdout.on('data', (d) => {
       stdout += d;
+      watch();
     });
     child.stderr.on('data', (d) => {
       stderr += d;
-      const at = options.interrupt;
-      if (at && !interrupted && stderr.includes(at.when)) {
-        interrupted = true;
-        setTimeout(() => child.kill(at.signal ?? 'SIGINT'), at.afterMs);
-      }
+      watch();
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('error', reject);
@@ -331,5 +346,28 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       expect(run.stderr).toContain(
         'interrupted: the summary covers what was read and processed before the stop',
       );
+    });
+
+  // With --once a stop short of the end is reported by the exit code (128 + SIGHUP); without it a
+  // signal is how a run ends, exit 0.
+  for (const [mode, code] of [
+    [['--replay', SAMPLE, '--speed', '1', '--once'], 129],
+    [['--replay', SAMPLE, '--speed', '1'], 0],
+    [['--cloud-only'], 0],
+  ] as const)
+    it(`the terminal closed (SIGHUP, then every write fails) during ${mode.join(' ')}: the clean stop still runs, exit ${code}`, async () => {
+      const stateDir = tempDir();
+      const run = await runChild(process.execPath, [START, '--state-dir', stateDir, ...mode], {
+        interrupt: { when: 'ready in ', afterMs: 500, signal: 'SIGHUP' },
+        hangUp: true,
+      });
+      // The exit code and the stop recorded in the state directory: nothing else can be seen any more.
+      expect(run.code).toBe(code);
+      const cloud = JSON.parse(readFileSync(join(stateDir, 'local-cloud.json'), 'utf8')) as {
+        startedAt: string;
+        stoppedAt?: string;
+      };
+      expect(cloud.stoppedAt, 'the local cloud recorded its clean stop').toBeDefined();
+      expect(Date.parse(cloud.stoppedAt!)).toBeGreaterThanOrEqual(Date.parse(cloud.startedAt));
     });
 });
