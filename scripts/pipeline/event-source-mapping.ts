@@ -75,6 +75,7 @@ export interface BatchOutcome {
    */
   readonly succeeded: number;
   readonly status: 'ok' | 'partial' | 'error' | 'discarded';
+  /** Retries of the records before this invocation (or discard); splitting a batch is none. */
   readonly attempt: number;
   readonly durationMs: number;
   /** Arrival time (epoch ms) of the batch's newest record. */
@@ -99,7 +100,10 @@ export interface PollerOptions {
 
 interface PendingBatch {
   readonly records: KinesisRecord[];
+  /** Retries of these records so far, against maxRetryAttempts (a bisect is none). */
   readonly attempts: number;
+  /** Invocations that held these records so far (the on-failure record's approximateInvokeCount). */
+  readonly invocations: number;
 }
 
 /** GetRecords returns at most this many records a call. */
@@ -362,18 +366,18 @@ export class KinesisEventSourcePoller {
     const { settings } = this.#o;
     const clock = this.#o.clock ?? Date.now;
     const backoff = this.#o.retryBackoffMs ?? 100;
-    const queue: PendingBatch[] = [{ records, attempts: 0 }];
+    const queue: PendingBatch[] = [{ records, attempts: 0, invocations: 0 }];
 
     while (queue.length > 0) {
       const batch = queue.shift()!;
       // Once stopped, nothing failed is retried (a backoff cut short by stop(), a bisected half).
-      if (batch.attempts > 0 && this.#abort.signal.aborted) return;
+      if (batch.invocations > 0 && this.#abort.signal.aborted) return;
       let live = batch.records;
       if (settings.maxRecordAgeSeconds >= 0) {
         const limit = clock() - settings.maxRecordAgeSeconds * 1000;
         const expired = live.filter((r) => r.ApproximateArrivalTimestamp!.getTime() < limit);
         if (expired.length > 0) {
-          await this.#discard(shardId, expired, 'RecordAgeExceeded', batch.attempts, progress);
+          await this.#discard(shardId, expired, 'RecordAgeExceeded', batch, progress);
           live = live.filter((r) => r.ApproximateArrivalTimestamp!.getTime() >= limit);
         }
       }
@@ -408,7 +412,12 @@ export class KinesisEventSourcePoller {
       // Everything before the first failure is done.
       if (failedFrom > 0) progress.finish(live.slice(0, failedFrom));
       const remaining = live.slice(failedFrom);
-      const attempts = batch.attempts + 1;
+      const invocations = batch.invocations + 1;
+      // As on Lambda, splitting a batch that threw consumes no retry: the halves are split again
+      // down to the failing record, which alone uses up the retries (a partial response's
+      // remaining records are retried whole, and that is a retry).
+      const bisect = error !== undefined && settings.bisectOnError && remaining.length > 1;
+      const attempts = bisect ? batch.attempts : batch.attempts + 1;
       this.#o.onBatch?.({
         shardId,
         size: live.length,
@@ -420,19 +429,25 @@ export class KinesisEventSourcePoller {
         ...(error === undefined ? {} : { error }),
       });
       if (settings.maxRetryAttempts >= 0 && attempts > settings.maxRetryAttempts) {
-        await this.#discard(shardId, remaining, 'RetryAttemptsExhausted', attempts, progress);
+        await this.#discard(
+          shardId,
+          remaining,
+          'RetryAttemptsExhausted',
+          { attempts, invocations },
+          progress,
+        );
         continue;
       }
       if (this.#abort.signal.aborted) return;
-      await sleep(Math.min(backoff * 2 ** (attempts - 1), backoff * 8), this.#abort.signal);
-      if (error !== undefined && settings.bisectOnError && remaining.length > 1) {
+      await sleep(Math.min(backoff * 2 ** Math.max(0, attempts - 1), backoff * 8), this.#abort.signal);
+      if (bisect) {
         const half = Math.ceil(remaining.length / 2);
         queue.unshift(
-          { records: remaining.slice(0, half), attempts },
-          { records: remaining.slice(half), attempts },
+          { records: remaining.slice(0, half), attempts, invocations },
+          { records: remaining.slice(half), attempts, invocations },
         );
       } else {
-        queue.unshift({ records: remaining, attempts });
+        queue.unshift({ records: remaining, attempts, invocations });
       }
     }
   }
@@ -458,7 +473,7 @@ export class KinesisEventSourcePoller {
     shardId: string,
     records: readonly KinesisRecord[],
     condition: string,
-    attempts: number,
+    { attempts, invocations }: Pick<PendingBatch, 'attempts' | 'invocations'>,
     progress: ReadProgress,
   ) {
     const { settings } = this.#o;
@@ -470,7 +485,7 @@ export class KinesisEventSourcePoller {
         requestId: crypto.randomUUID(),
         functionArn: settings.functionArn,
         condition,
-        approximateInvokeCount: attempts,
+        approximateInvokeCount: invocations,
       },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
       version: '1.0',

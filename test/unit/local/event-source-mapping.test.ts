@@ -715,6 +715,65 @@ describe('local event source mapping: lanes at the edges (window, limits, stop, 
   });
 });
 
+describe('local event source mapping: bisect on function error', () => {
+  /** Runs 8 records of one key, record 6 poison (a batch holding it throws), to idle. */
+  async function poisonRun(maxRetryAttempts: number) {
+    const stream = streamOf(['K', 'K', 'K', 'K', 'K', 'K', 'K', 'K']);
+    const { client } = shardOf(stream);
+    const sqsClient = new SQSClient({ region: 'us-east-1' });
+    const sqs = mockClient(sqsClient);
+    const letters: Record<string, unknown>[] = [];
+    sqs.on(SendMessageCommand).callsFake((input) => {
+      letters.push(JSON.parse(input.MessageBody));
+      return {};
+    });
+    const invocations: string[][] = [];
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      sqs: sqsClient,
+      settings: settings({
+        batchSize: 8,
+        bisectOnError: true,
+        maxRetryAttempts,
+        onFailureQueueUrl: 'http://127.0.0.1:1/000000000000/dlq',
+      }),
+      handler: async (event) => {
+        invocations.push(seqsOf(event));
+        if (seqsOf(event).includes('6')) throw new Error('poison');
+        return { batchItemFailures: [] };
+      },
+      checkpoints,
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+    });
+    await runToIdle(poller);
+    return { invocations, letters, checkpoint: checkpoints.positions.get('shard-0') };
+  }
+
+  it('splitting a failed batch consumes no retry: only the poison record is given up, after its own retries', async () => {
+    // AWS: "Splitting a batch does not count towards the retry quota" (Lambda with Kinesis, Error
+    // handling): the halves are split down to the poison record, which alone uses the retries.
+    for (const maxRetryAttempts of [0, 1, 3]) {
+      const { invocations, letters, checkpoint } = await poisonRun(maxRetryAttempts);
+      expect(letters.map((l) => l.KinesisBatchInfo)).toEqual([
+        expect.objectContaining({ startSequenceNumber: '6', endSequenceNumber: '6', batchSize: 1 }),
+      ]);
+      // Invocations that held record 6: the batch of 8, its halves of 4 and 2, then 6 alone.
+      expect(letters[0]!.requestContext).toMatchObject({
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 4 + maxRetryAttempts,
+      });
+      // The poison record alone: one invocation and maxRetryAttempts retries.
+      expect(invocations.filter((seqs) => seqs.join() === '6')).toHaveLength(maxRetryAttempts + 1);
+      // Every other record was completed, none invoked again once its batch succeeded.
+      const completed = invocations.filter((seqs) => !seqs.includes('6')).flat();
+      expect(completed.sort()).toEqual(['1', '2', '3', '4', '5', '7', '8']);
+      expect(checkpoint).toBe('8');
+    }
+  });
+});
+
 describe('local event source mapping: a long idle', () => {
   it('keeps no abort listener of a finished sleep: an idle shard polled a hundred times holds one at most', async () => {
     // Each idle poll sleeps on the poller's stop signal: a listener left behind by every sleep piled
