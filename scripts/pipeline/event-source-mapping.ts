@@ -53,6 +53,13 @@ export interface EventSourceMappingSettings {
   readonly reportBatchItemFailures: boolean;
   /** Queue URL of the on-failure destination, if any. */
   readonly onFailureQueueUrl?: string;
+  /**
+   * The function's Timeout: an invocation still running after it fails, as on Lambda ("Task timed
+   * out after N seconds"), and is retried, bisected or discarded like a thrown error. The handler
+   * cannot be stopped in-process: it runs on, its result ignored, in its execution environment,
+   * which stays busy until it returns (the retry runs in another one). Absent: no limit.
+   */
+  readonly functionTimeoutSeconds?: number;
   readonly region: string;
 }
 
@@ -388,7 +395,7 @@ export class KinesisEventSourcePoller {
       let failedFrom: number | undefined;
       let error: string | undefined;
       try {
-        const response = await this.#o.handler(this.#event(shardId, live));
+        const response = await this.#invoke(this.#event(shardId, live));
         if (settings.reportBatchItemFailures) failedFrom = this.#firstFailure(live, response);
       } catch (err) {
         error = err instanceof Error ? err.message : String(err);
@@ -450,6 +457,23 @@ export class KinesisEventSourcePoller {
         queue.unshift({ records: remaining, attempts, invocations });
       }
     }
+  }
+
+  /** The handler's result, or a rejection once the function's timeout has passed. */
+  #invoke(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse | undefined> {
+    const invocation = this.#o.handler(event);
+    const timeout = this.#o.settings.functionTimeoutSeconds;
+    if (timeout === undefined) return invocation;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Task timed out after ${timeout.toFixed(2)} seconds`)),
+        timeout * 1000,
+      );
+    });
+    // A timed-out invocation that fails later must not be an unhandled rejection.
+    invocation.catch(() => {});
+    return Promise.race([invocation, timedOut]).finally(() => clearTimeout(timer));
   }
 
   /**

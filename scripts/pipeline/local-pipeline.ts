@@ -5,7 +5,9 @@
  * the settings the template gives the mapping: BatchSize, MaximumBatchingWindowInSeconds,
  * StartingPosition, ParallelizationFactor (1..10, default 1; a value Lambda would refuse is refused
  * here), BisectBatchOnFunctionError, MaximumRetryAttempts, MaximumRecordAgeInSeconds,
- * FunctionResponseTypes (ReportBatchItemFailures) and the on-failure destination.
+ * FunctionResponseTypes (ReportBatchItemFailures) and the on-failure destination; and the function's
+ * Timeout: an invocation running longer fails, as on Lambda (the context's remaining time counts
+ * down from it too).
  *
  * Each concurrent invocation (one per shard, and with a ParallelizationFactor above 1 one per lane of
  * a shard) runs in an execution environment of its own, as on Lambda: a separate instance of the
@@ -243,10 +245,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     if (!stream)
       throw new Error(`stream ${m.streamLogicalId} of mapping ${m.logicalId} was not created locally`);
     const queue = m.onFailureQueueLogicalId ? cloud.resources.queues[m.onFailureQueueLogicalId] : undefined;
-    const functionName = String(
-      (cloud.template.Resources[m.functionLogicalId]?.Properties as Json | undefined)?.FunctionName ??
-        m.functionLogicalId,
-    );
+    const fnProps = cloud.template.Resources[m.functionLogicalId]?.Properties as Json | undefined;
+    const functionName = String(fnProps?.FunctionName ?? m.functionLogicalId);
+    // Lambda's default when the template gives none.
+    const timeoutSeconds = Number(fnProps?.Timeout ?? 3);
     const environments =
       functions.get(m.functionLogicalId) ??
       (await startEnvironments(m, resolve(root, `${m.handlerModule}.ts`), functionName, options));
@@ -264,6 +266,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       maxRecordAgeSeconds: m.maxRecordAgeSeconds,
       reportBatchItemFailures: m.reportBatchItemFailures,
       ...(queue ? { onFailureQueueUrl: queue.url } : {}),
+      functionTimeoutSeconds: timeoutSeconds,
       region: cloud.region,
     };
     const checkpoints = new FileCheckpointStore(join(cloud.state.dir, `checkpoints-${m.logicalId}.json`));
@@ -272,7 +275,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       kinesis: cloud.clients.kinesis,
       sqs: cloud.clients.sqs,
       settings,
-      handler: (event) => environments.invoke(event, lambdaContext(functionName)),
+      handler: (event) => environments.invoke(event, lambdaContext(functionName, timeoutSeconds)),
       checkpoints,
       ...(options.idlePollMs !== undefined ? { idlePollMs: options.idlePollMs } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),

@@ -774,6 +774,39 @@ describe('local event source mapping: bisect on function error', () => {
   });
 });
 
+describe('local event source mapping: the function timeout', () => {
+  it('fails an invocation that runs past the timeout, as Lambda does, and retries it (a late success does not count)', async () => {
+    const { client } = shardOf(streamOf(['K', 'K']));
+    const outcomes: BatchOutcome[] = [];
+    let calls = 0;
+    let lateFinish = false;
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ functionTimeoutSeconds: 0.05 }),
+      handler: async () => {
+        // The first invocation takes 300 ms against a 50 ms timeout, then returns success.
+        if (++calls === 1) {
+          await pause(300);
+          lateFinish = true;
+        }
+        return { batchItemFailures: [] };
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+      onBatch: (b) => outcomes.push(b),
+    });
+    await runToIdle(poller);
+    expect(outcomes.map((o) => [o.status, o.size, o.succeeded, o.error])).toEqual([
+      ['error', 2, 0, 'Task timed out after 0.05 seconds'],
+      ['ok', 2, 2, undefined],
+    ]);
+    // The retry did not wait for the timed-out invocation.
+    expect(lateFinish).toBe(false);
+    await until('the timed-out invocation to finish', () => lateFinish);
+  });
+});
+
 describe('local event source mapping: a long idle', () => {
   it('keeps no abort listener of a finished sleep: an idle shard polled a hundred times holds one at most', async () => {
     // Each idle poll sleeps on the poller's stop signal: a listener left behind by every sleep piled
