@@ -287,16 +287,22 @@ export function planLocalSns(
   return { topics, subscriptions, skipped };
 }
 
-/** An inbox queue, reusing a persisted one (fauxqs's createQueue would empty it). */
+/**
+ * An inbox queue, reusing a persisted one (fauxqs's createQueue would empty it). Its URL is given at
+ * `endpoint`: fauxqs names a host (`sqs.<region>.localhost`) not every resolver knows, and a queue
+ * kept from an earlier run carries that run's port.
+ */
 function ensureQueue(
   server: FauxqsServer,
+  endpoint: string,
   name: string,
   fifo: boolean,
 ): { queueUrl: string; queueName: string } {
   const existing = server.inspectQueue(name);
-  if (existing) return { queueUrl: existing.url, queueName: name };
-  const q = server.createQueue(name, { attributes: fifo ? { FifoQueue: 'true' } : {} });
-  return { queueUrl: q.queueUrl, queueName: q.queueName };
+  const url = existing
+    ? existing.url
+    : server.createQueue(name, { attributes: fifo ? { FifoQueue: 'true' } : {} }).queueUrl;
+  return { queueUrl: `${endpoint}${new URL(url).pathname}`, queueName: name };
 }
 
 export async function startLocalSns(options: StartLocalSnsOptions): Promise<LocalSns> {
@@ -334,7 +340,7 @@ export async function startLocalSns(options: StartLocalSnsOptions): Promise<Loca
       server.deleteTopic(t.name);
       const { topicArn } = server.createTopic(t.name, { attributes: t.attributes });
       topics[t.logicalId] = topicArn;
-      const all = ensureQueue(server, queueName(`inbox-all-${t.logicalId}`, t.fifo), t.fifo);
+      const all = ensureQueue(server, endpoint, queueName(`inbox-all-${t.logicalId}`, t.fifo), t.fifo);
       server.subscribe({ topic: t.name, queue: all.queueName });
       allInboxes[t.logicalId] = all.queueUrl;
       log(`sns: topic ${t.logicalId} → ${topicArn} (all messages: ${all.queueUrl})`);
@@ -342,7 +348,7 @@ export async function startLocalSns(options: StartLocalSnsOptions): Promise<Loca
     const inboxes: Record<string, string> = {};
     const subscriptions: LocalSubscription[] = [];
     for (const s of plan.subscriptions) {
-      const q = ensureQueue(server, queueName(`inbox-${s.logicalId}`, s.topic.fifo), s.topic.fifo);
+      const q = ensureQueue(server, endpoint, queueName(`inbox-${s.logicalId}`, s.topic.fifo), s.topic.fifo);
       server.subscribe({ topic: s.topic.name, queue: q.queueName, attributes: s.attributes });
       inboxes[s.logicalId] = q.queueUrl;
       subscriptions.push({

@@ -200,6 +200,15 @@ describe('local SNS persistence', () => {
       c2.destroy();
       const got = (await second.receive(second.inboxes.PagerSubscription!)).map((m) => JSON.parse(m.body));
       expect(got.map((a) => `${a.symbol}:${a.severity}`).sort()).toEqual(['AAPL:high', 'TSLA:low']);
+      // The inboxes kept from the first run are shown at this run's endpoint, not the old port.
+      expect(second.endpoint).not.toBe(first.endpoint);
+      const urls = [
+        ...Object.values(second.inboxes),
+        ...Object.values(second.allInboxes),
+        ...second.subscriptions.map((s) => s.queueUrl),
+      ];
+      expect(urls.length).toBeGreaterThan(2);
+      for (const url of urls) expect(url.startsWith(`${second.endpoint}/`), url).toBe(true);
     } finally {
       await second.stop();
     }
