@@ -163,10 +163,24 @@ export async function readSymbolLine(
   };
 }
 
-/** Redraws the view in place on a terminal; prints nothing when stdout is not a terminal. */
+/** The terminal's alternate screen (as `less` and `top` use it): entered, and left. */
+const ALT_SCREEN_ON = '\x1b[?1049h';
+const ALT_SCREEN_OFF = '\x1b[?1049l';
+
+/**
+ * Redraws the view in place on a terminal; prints nothing when stdout is not a terminal. The view
+ * lives on the alternate screen, so what was printed before it (the local cloud's endpoints and
+ * environment) is still there once it is closed; `close` then prints the last frame once, so the
+ * final figures stay on the screen too.
+ */
 export class TerminalDashboard {
   readonly #out: NodeJS.WriteStream;
-  #drawn = false;
+  #lastText: string | undefined;
+  #closed = false;
+  /** Should the process end with the view open (a crash), the terminal is given its screen back. */
+  readonly #leaveOnExit = () => {
+    this.#out.write(ALT_SCREEN_OFF);
+  };
 
   constructor(out: NodeJS.WriteStream = process.stdout) {
     this.#out = out;
@@ -177,10 +191,23 @@ export class TerminalDashboard {
   }
 
   draw(view: DashboardView): void {
-    if (!this.interactive) return;
+    // A refresh still in flight when the view was closed draws nothing.
+    if (!this.interactive || this.#closed) return;
     const text = renderDashboard(view, this.#out.columns ?? 120);
+    if (this.#lastText === undefined) process.once('exit', this.#leaveOnExit);
     // Home the cursor and clear below: no flicker, no scrollback spam.
-    this.#out.write(`${this.#drawn ? '\x1b[H\x1b[J' : '\x1b[2J\x1b[H'}${text}\n`);
-    this.#drawn = true;
+    this.#out.write(
+      `${this.#lastText === undefined ? `${ALT_SCREEN_ON}\x1b[2J\x1b[H` : '\x1b[H\x1b[J'}${text}\n`,
+    );
+    this.#lastText = text;
+  }
+
+  /** Leaves the view: back to the screen as it was before it, the last frame printed below. */
+  close(): void {
+    this.#closed = true;
+    if (this.#lastText === undefined) return;
+    process.off('exit', this.#leaveOnExit);
+    this.#out.write(`${ALT_SCREEN_OFF}${this.#lastText}\n`);
+    this.#lastText = undefined;
   }
 }

@@ -306,60 +306,65 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     refresh().catch((e: unknown) => log(`view: ${(e as Error).message}`));
   }, 500);
 
-  let report: Awaited<ReturnType<KinesisPublisher['flush']>>;
-  let drained = true;
+  // The view's screen is given back whatever happens (an error's message must be seen).
   try {
-    await feeding;
-    report = await publisher.flush();
-    // With --once, run to completion: everything the stream took is processed before the stop,
-    // unless Ctrl-C comes first. Without it, keep the view up until Ctrl-C.
-    await (options.once ? Promise.race([pipeline.idle(), aborted]) : aborted);
-    if (options.signal.aborted) {
-      // Ctrl-C: finish what is in flight, for a bounded time. What is left stays in the stream and
-      // the next start continues from the checkpoint: nothing is lost.
-      drained = await Promise.race([
-        pipeline.idle().then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS).unref()),
-      ]);
-      if (!drained)
-        log(`stopping before the stream is drained; the next start continues from the checkpoint`);
+    let report: Awaited<ReturnType<KinesisPublisher['flush']>>;
+    let drained = true;
+    try {
+      await feeding;
+      report = await publisher.flush();
+      // With --once, run to completion: everything the stream took is processed before the stop,
+      // unless Ctrl-C comes first. Without it, keep the view up until Ctrl-C.
+      await (options.once ? Promise.race([pipeline.idle(), aborted]) : aborted);
+      if (options.signal.aborted) {
+        // Ctrl-C: finish what is in flight, for a bounded time. What is left stays in the stream and
+        // the next start continues from the checkpoint: nothing is lost.
+        drained = await Promise.race([
+          pipeline.idle().then(() => true),
+          new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS).unref()),
+        ]);
+        if (!drained)
+          log(`stopping before the stream is drained; the next start continues from the checkpoint`);
+      }
+      await drainAlerts();
+    } finally {
+      clearInterval(timer);
+      await pipeline.stop();
     }
-    await drainAlerts();
-  } finally {
-    clearInterval(timer);
-    await pipeline.stop();
-  }
 
-  const deadLetters = newDeadLetters(cloud, dlqUrl, deadLettersBefore);
-  const rowsPerSymbol = await Promise.all(
-    [...symbols].map((s) => countMetricRows(cloud.clients.documents, tableName, s)),
-  );
-  const lakeAfter = (await countBucketObjects(cloud.clients, lake, rawZone())).count;
-  const sourceRejected = options.feeds.reduce((n, f) => n + f.issues().length, 0);
-  // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
-  const compacted = await compactDaysWritten(cloud, started, log);
-  for (const r of compacted) {
-    log(
-      `compacted ${r.day}: ${r.events} events from ${r.objects} raw objects (${r.duplicates} duplicates dropped, ` +
-        `${r.rejectedLines} lines rejected)${r.written ? ` → ${r.written.key}` : ''}`,
+    const deadLetters = newDeadLetters(cloud, dlqUrl, deadLettersBefore);
+    const rowsPerSymbol = await Promise.all(
+      [...symbols].map((s) => countMetricRows(cloud.clients.documents, tableName, s)),
     );
+    const lakeAfter = (await countBucketObjects(cloud.clients, lake, rawZone())).count;
+    const sourceRejected = options.feeds.reduce((n, f) => n + f.issues().length, 0);
+    // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
+    const compacted = await compactDaysWritten(cloud, started, log);
+    for (const r of compacted) {
+      log(
+        `compacted ${r.day}: ${r.events} events from ${r.objects} raw objects (${r.duplicates} duplicates dropped, ` +
+          `${r.rejectedLines} lines rejected)${r.written ? ` → ${r.written.key}` : ''}`,
+      );
+    }
+    if (interactive) dashboard.draw(await view('stopped'));
+    return {
+      ticksIn,
+      recordsPut: report.delivered,
+      processed: counts.processed,
+      discarded: counts.discarded,
+      rejected: sourceRejected + deadLetters.filter((m) => m.rejectedRecord).length,
+      dlq: deadLetters.length,
+      dynamodbMetricRows: rowsPerSymbol.reduce((a, b) => a + b, 0),
+      lakeObjects: lakeAfter - lakeBefore,
+      compactedDays: compacted.filter((r) => r.written).map((r) => r.day),
+      compactedEvents: compacted.reduce((n, r) => n + r.events, 0),
+      alertsPublished,
+      notDelivered: report.failed.length,
+      symbols: [...symbols].sort(),
+      durationMs: Date.now() - started,
+      interrupted: feedCut || !drained,
+    };
+  } finally {
+    dashboard.close();
   }
-  if (interactive) dashboard.draw(await view('stopped'));
-  return {
-    ticksIn,
-    recordsPut: report.delivered,
-    processed: counts.processed,
-    discarded: counts.discarded,
-    rejected: sourceRejected + deadLetters.filter((m) => m.rejectedRecord).length,
-    dlq: deadLetters.length,
-    dynamodbMetricRows: rowsPerSymbol.reduce((a, b) => a + b, 0),
-    lakeObjects: lakeAfter - lakeBefore,
-    compactedDays: compacted.filter((r) => r.written).map((r) => r.day),
-    compactedEvents: compacted.reduce((n, r) => n + r.events, 0),
-    alertsPublished,
-    notDelivered: report.failed.length,
-    symbols: [...symbols].sort(),
-    durationMs: Date.now() - started,
-    interrupted: feedCut || !drained,
-  };
 }

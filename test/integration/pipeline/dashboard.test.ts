@@ -14,19 +14,26 @@ import type { MarketSource } from '../../../src/ports/market-source.ts';
 import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
 
-/** A stdout, a terminal or not: what was drawn, frame by frame. */
+/** A stdout, a terminal or not: what was drawn, frame by frame (and as written). */
 function fakeStdout(isTTY: boolean) {
   const frames: string[] = [];
+  const raw: string[] = [];
   const stream = {
     isTTY,
     columns: 160,
     write(chunk: string) {
-      // Without the cursor moves that redraw the view in place.
-      frames.push(['\x1b[2J', '\x1b[H', '\x1b[J'].reduce((text, code) => text.replaceAll(code, ''), chunk));
+      raw.push(chunk);
+      // Without the cursor moves that redraw the view in place, and the alternate screen's switches.
+      frames.push(
+        ['\x1b[?1049h', '\x1b[?1049l', '\x1b[2J', '\x1b[H', '\x1b[J'].reduce(
+          (text, code) => text.replaceAll(code, ''),
+          chunk,
+        ),
+      );
       return true;
     },
   };
-  return { stream: stream as unknown as NodeJS.WriteStream, frames };
+  return { stream: stream as unknown as NodeJS.WriteStream, frames, raw };
 }
 
 /**
@@ -61,7 +68,7 @@ async function liveRun(cloud: LocalCloud, { terminal = true, symbol = 'AAPL' } =
       log: (line) => logged.push(line),
       stdout: stdout.stream,
     });
-    return { summary, frames: stdout.frames, lastFrame: stdout.frames.at(-1) ?? '', logged };
+    return { summary, frames: stdout.frames, raw: stdout.raw, lastFrame: stdout.frames.at(-1) ?? '', logged };
   } finally {
     clearInterval(stopWhenFinished);
   }
@@ -107,6 +114,11 @@ describe('the live view of the local pipeline', () => {
     const stored = await storedAnomalies(c, 'AAPL');
     expect(stored).toBe(first.summary.alertsPublished);
     expect(row(first.lastFrame, 'AAPL')).toMatchObject({ last: '226.81', anomalies: String(stored) });
+    // The view ran on the alternate screen and gave it back at the end, its last frame printed after.
+    const screen = first.raw.join('');
+    expect(screen.split('\x1b[?1049h')).toHaveLength(2);
+    expect(screen.split('\x1b[?1049l')).toHaveLength(2);
+    expect(first.raw.at(-1)!.startsWith('\x1b[?1049l')).toBe(true);
 
     // The same day again: everything is already stored, no alert is sent again, and the view
     // still shows what the table holds.
