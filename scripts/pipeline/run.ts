@@ -75,6 +75,11 @@ export interface RunOptions {
   /** Progress and diagnostics (stderr). */
   readonly log: (line: string) => void;
   readonly stdout?: NodeJS.WriteStream;
+  /**
+   * Where stdout is not a terminal: at most one progress line this often (default 5 s), and only
+   * when its figures changed, so an idle run does not fill a log with the same line.
+   */
+  readonly progressEveryMs?: number;
 }
 
 /**
@@ -289,6 +294,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   };
 
   let lastProgress = 0;
+  let lastProgressLine = '';
+  const progressEveryMs = options.progressEveryMs ?? 5_000;
   const refresh = async () => {
     await drainAlerts();
     const status = options.signal.aborted
@@ -297,9 +304,13 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         ? 'feed finished — Ctrl-C to stop'
         : 'running — Ctrl-C to stop';
     if (interactive) dashboard.draw(await view(status));
-    else if (Date.now() - lastProgress > 5_000) {
-      lastProgress = Date.now();
-      log(`progress: ${ticksIn} events in, ${counts.processed} processed, ${alertsPublished} alerts`);
+    else if (Date.now() - lastProgress > progressEveryMs) {
+      const line = `progress: ${ticksIn} events in, ${counts.processed} processed, ${alertsPublished} alerts`;
+      if (line !== lastProgressLine) {
+        lastProgress = Date.now();
+        lastProgressLine = line;
+        log(line);
+      }
     }
   };
   const timer = setInterval(() => {

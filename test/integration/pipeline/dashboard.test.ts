@@ -40,7 +40,10 @@ function fakeStdout(isTTY: boolean) {
  * The bundled AAPL day (under `symbol`) as a live-mode run (no `once`), stopped by Ctrl-C once the
  * run says its feed is finished (the view on a terminal, the log elsewhere), or after 15 s.
  */
-async function liveRun(cloud: LocalCloud, { terminal = true, symbol = 'AAPL' } = {}) {
+async function liveRun(
+  cloud: LocalCloud,
+  { terminal = true, symbol = 'AAPL', idleMs = 0, progressEveryMs = 5_000 } = {},
+) {
   const stdout = fakeStdout(terminal);
   const logged: string[] = [];
   const abort = new AbortController();
@@ -56,8 +59,11 @@ async function liveRun(cloud: LocalCloud, { terminal = true, symbol = 'AAPL' } =
     terminal
       ? stdout.frames.at(-1)?.includes('feed finished')
       : logged.some((line) => line.startsWith('feed finished'));
+  let finishedAt: number | undefined;
   const stopWhenFinished = setInterval(() => {
-    if (finished() || Date.now() > deadline) abort.abort();
+    if (finished()) finishedAt ??= Date.now();
+    if ((finishedAt !== undefined && Date.now() - finishedAt >= idleMs) || Date.now() > deadline)
+      abort.abort();
   }, 100);
   try {
     const summary = await runPipeline({
@@ -67,6 +73,7 @@ async function liveRun(cloud: LocalCloud, { terminal = true, symbol = 'AAPL' } =
       signal: abort.signal,
       log: (line) => logged.push(line),
       stdout: stdout.stream,
+      progressEveryMs,
     });
     return { summary, frames: stdout.frames, raw: stdout.raw, lastFrame: stdout.frames.at(-1) ?? '', logged };
   } finally {
@@ -135,6 +142,20 @@ describe('the live view of the local pipeline', () => {
     ]);
     expect(run.summary).toMatchObject({ ticksIn: 389, processed: 389, interrupted: false });
     expect(run.frames).toEqual([]);
+  }, 90_000);
+
+  it('where stdout is not a terminal, an idle run does not repeat its progress line', async () => {
+    // Progress at most every 300 ms, and 3 s idle after the feed: ten chances to repeat it.
+    const run = await liveRun(cloud(), {
+      terminal: false,
+      symbol: 'NVDA',
+      idleMs: 3_000,
+      progressEveryMs: 300,
+    });
+    const progress = run.logged.filter((line) => line.startsWith('progress: '));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(new Set(progress).size, progress.join('\n')).toBe(progress.length);
+    expect(run.summary).toMatchObject({ ticksIn: 389, processed: 389, interrupted: false });
   }, 90_000);
 
   it("shows each symbol's figures as the table holds them: no change % without a previous close", async () => {
