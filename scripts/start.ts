@@ -175,6 +175,9 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     throw new UsageError(`--replay: ${args.replay} is not a file`);
   if (given.has('--state-dir') && given.has('--ephemeral'))
     throw new UsageError('--state-dir and --ephemeral are exclusive');
+  // The synthetic market's seeded days (from 2024-10-02, real symbols' names) are not to be mixed
+  // into the real days a kept state holds: unless a state directory is named, it runs ephemeral.
+  if (args.synthetic && !given.has('--state-dir') && !env.TICKSTREAM_STATE_DIR) args.stateDir = undefined;
   if (!STAGE_NAME.test(args.stage))
     throw new UsageError(
       `--stage "${args.stage}" must be lower-case letters and digits (like dev, staging, prod)`,
@@ -188,7 +191,8 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
   --replay FILE     replay this file (formats: ${REPLAY_FORMATS.join(', ')}; detected unless --format)
   --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY, CSV without a symbol column)
   --speed max|N     as fast as the stream takes it (default), or N times real time
-  --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C)
+  --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C;
+                    ephemeral state unless --state-dir or TICKSTREAM_STATE_DIR names a directory)
   --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
                     (Ctrl-C that cuts the feed short or leaves the stream undrained:
                     "interrupted": true in it, exit 130 (SIGTERM 143, SIGHUP 129); after the last event was read and
@@ -197,7 +201,7 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--
                     reasons, no summary)
   --cloud-only      boot the local cloud only and print what it created (with --once: then exit)
   --stage S         stage whose template is provisioned (default dev; env TICKSTREAM_STAGE)
-  --state-dir DIR   where emulator state persists (default .local/; env TICKSTREAM_STATE_DIR)
+  --state-dir DIR   where emulator state persists (default .local/, --synthetic: ephemeral; env TICKSTREAM_STATE_DIR)
   --ephemeral       keep state in a temp directory, deleted on stop
   --json            with --cloud-only: print the local cloud as one JSON object (last stdout line)`;
 
