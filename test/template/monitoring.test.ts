@@ -301,6 +301,19 @@ describe('CloudWatch alarms', () => {
     }
   });
 
+  it('tell which retention Timestream refuses rows by: the magnetic store’s, as the table writes older rows there', async () => {
+    // AWS (Timestream developer guide, "Writes"): a row older than the memory store's retention is
+    // refused unless the table has magnetic store writes on; then only one older than the magnetic
+    // store's retention is. An operator replaying last month must not expect (or chase) this alarm.
+    const on = await synthesizeTemplate('dev', { params: { timestreamEnabled: 'true' } });
+    expect(props(on, 'TimestreamTable').MagneticStoreWriteProperties.EnableMagneticStoreWrites).toBe(true);
+    for (const t of [on, ...each().map(([, t]) => t)]) {
+      const description = props(t, 'ProcessorTimeseriesRejectedAlarm').AlarmDescription as string;
+      expect(description).toMatch(/refused metric rows for good: older than its magnetic store's retention/);
+      expect(description).toMatch(/older than the memory store's retention are not refused/);
+    }
+  });
+
   it('hold the processor to alarmIteratorAgeMs behind the stream for 5 minutes', async () => {
     const lagging = (t: CloudFormationTemplate) => props(t, 'ProcessorIteratorAgeAlarm');
     for (const [, t] of each()) {
