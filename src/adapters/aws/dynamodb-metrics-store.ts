@@ -37,7 +37,10 @@ export class UnprocessedItemsError extends RowsNotWrittenError {
 export interface DynamoDbMetricsStoreOptions {
   readonly documents: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** METRICS_TTL_DAYS: a row expires this many days after its event time. */
+  /**
+   * METRICS_TTL_DAYS: a row expires this many days after its event time, or at once when that is
+   * already past (a replay of old days).
+   */
   readonly ttlDays: number;
   readonly backoff?: BackoffOptions;
   /** Conditional LATEST puts in flight at once (default 16). */
@@ -76,6 +79,9 @@ export class DynamoDbMetricsStore implements MetricsStore {
 
   async write(rows: readonly MetricRow[], latest?: readonly MetricRow[]): Promise<void> {
     if (rows.length === 0 && !latest?.length) return;
+    // A row whose expiry is already past expires now: DynamoDB's TTL ignores an expiry more than
+    // five years in the past, so a row of a replayed day that old would otherwise stay for good.
+    const nowSeconds = Math.floor(this.#now() / 1000);
     // One item per key: DynamoDB rejects a batch naming the same key twice; the last row wins.
     const items = new Map<string, Record<string, unknown>>();
     for (const row of rows) {
@@ -86,7 +92,7 @@ export class DynamoDbMetricsStore implements MetricsStore {
         time: row.time,
         kind: row.kind,
         values: storableValues(row.values),
-        expiresAt: expiresAtSeconds(row.time, this.#ttlDays),
+        expiresAt: Math.max(expiresAtSeconds(row.time, this.#ttlDays), nowSeconds),
       });
     }
     // LATEST items the caller vouches for go out with the rows, as plain puts.

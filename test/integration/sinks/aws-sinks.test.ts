@@ -73,6 +73,7 @@ describe('DynamoDB metrics store against the emulator', () => {
       documents: cloud().clients.documents,
       tableName: env('MARKET_TABLE_NAME'),
       ttlDays: 7,
+      now: () => T0 + 45 * 60_000, // written live, as the session runs
     });
     const rows = Array.from({ length: 40 }, (_, i) => bar('ROWS', i, 170 + i / 100));
     rows.push(bar('ROWS', 5, 999), bar('ROWS', 30, 888), bar('ROWS', 5, 777));
@@ -95,6 +96,39 @@ describe('DynamoDB metrics store against the emulator', () => {
       values: { close: 777, volume: 1205, session: 'regular', rsi14: null },
       expiresAt: Math.floor((T0 + 5 * 60_000) / 1000) + 7 * 86_400,
     });
+  });
+
+  it('gives a row of a replayed day whose expiry is past an expiry DynamoDB’s TTL acts on: now', async () => {
+    // AWS (DynamoDB developer guide, "Using Time to Live"): the TTL process ignores an expiry more
+    // than five years in the past. A replay of the bundled 2019 sample (README) written now would
+    // otherwise keep its rows for good instead of expiring METRICS_TTL_DAYS after their event time.
+    const FIVE_YEARS_S = 5 * 365 * 86_400;
+    const writtenAt = Date.UTC(2026, 0, 6, 15);
+    const store = new DynamoDbMetricsStore({
+      documents: cloud().clients.documents,
+      tableName: env('MARKET_TABLE_NAME'),
+      ttlDays: 90,
+      now: () => writtenAt,
+    });
+    const old = Date.UTC(2019, 10, 5, 15, 0); // the sample's first session
+    const recent = writtenAt - 86_400_000; // yesterday: 89 days to go
+    await store.write([
+      { symbol: 'OLDTTL', time: old, kind: 'bar', values: { close: 3074.6 } },
+      { symbol: 'OLDTTL', time: recent, kind: 'bar', values: { close: 5900.1 } },
+    ]);
+    const expiresAt = async (time: number) =>
+      (
+        await cloud().clients.documents.send(
+          new GetCommand({
+            TableName: env('MARKET_TABLE_NAME'),
+            Key: { pk: 'SYMBOL#OLDTTL', sk: `BAR#${new Date(time).toISOString()}` },
+          }),
+        )
+      ).Item?.expiresAt as number;
+    const nowSeconds = writtenAt / 1000;
+    expect(await expiresAt(old)).toBe(nowSeconds); // already expired: at once, within TTL's window
+    expect(await expiresAt(old)).toBeGreaterThan(nowSeconds - FIVE_YEARS_S);
+    expect(await expiresAt(recent)).toBe(recent / 1000 + 90 * 86_400); // event time + METRICS_TTL_DAYS
   });
 
   it('LATEST never moves backwards', async () => {

@@ -44,7 +44,7 @@ describe('DynamoDbMetricsStore.write', () => {
     const rows = Array.from({ length: 60 }, (_, i) => bar('AAPL', i, 100 + i));
     // Duplicates of minutes 3 and 40 (a retry resends them), with revised values.
     rows.push(bar('AAPL', 3, 999), bar('AAPL', 40, 777));
-    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 7 });
+    const store = new DynamoDbMetricsStore({ documents, tableName: TABLE, ttlDays: 7, now: () => T0 });
     await store.write(rows);
     const batches = ddb
       .commandCalls(BatchWriteCommand)
