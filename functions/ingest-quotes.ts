@@ -27,6 +27,8 @@ import { pollOnce, runPollLoop } from '../src/pipeline/ingest/poll.ts';
 export interface IngestSummary {
   readonly polls: number;
   readonly ticksPublished: number;
+  /** Quotes not sent again: nothing traded since the last one the stream took. */
+  readonly quotesUnchanged: number;
   readonly barsPublished: number;
   readonly failures: number;
   readonly recordsFailed: number;
@@ -81,6 +83,9 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
         attempts: f.attempts,
       }),
   });
+  // The last quote time the stream took per symbol, for the container's life: an unchanged quote
+  // (Yahoo serves the same one at every poll until the next trade) is not sent again.
+  const quoteTimes = new Map<string, number>();
   const cursors = new DynamoDbCursorStore({
     documents: clients.documents,
     tableName: config.MARKET_TABLE_NAME,
@@ -89,7 +94,7 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
   const lambdaHandler = async (_event: unknown, context: Context): Promise<IngestSummary> => {
     const wantQuotes = config.INGEST_MODE !== 'bars';
     const wantBars = config.INGEST_MODE !== 'quotes';
-    const total = { ticksPublished: 0, barsPublished: 0, failures: 0, recordsFailed: 0 };
+    const total = { ticksPublished: 0, quotesUnchanged: 0, barsPublished: 0, failures: 0, recordsFailed: 0 };
     const polls = await runPollLoop(
       {
         // Bars-only needs one poll per invocation (the schedule runs every minute).
@@ -110,7 +115,7 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
               whenClosed: config.INGEST_WHEN_CLOSED,
               lookbackMs: config.BARS_LOOKBACK_MINUTES * 60_000,
             },
-            { quoteFeed: yahoo, barFeed: yahoo, cursors, publisher },
+            { quoteFeed: yahoo, barFeed: yahoo, cursors, publisher, quoteTimes },
           );
           for (const f of r.failures) logger.error('Yahoo request failed', { ...f });
           for (const i of r.issues) logger.warn('Market data rejected', { ...i });
@@ -118,6 +123,7 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
             logger.info('Market closed, not polled', { symbols: r.skippedClosed });
           }
           total.ticksPublished += r.ticksPublished;
+          total.quotesUnchanged += r.quotesUnchanged;
           total.barsPublished += r.barsPublished;
           total.failures += r.failures.length;
           total.recordsFailed += r.publishFailed.length;
@@ -126,6 +132,7 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
             MetricUnit.Count,
             r.ticksPublished - countFailed(r.publishFailed, 'tick'),
           );
+          metrics.addMetric('QuotesUnchanged', MetricUnit.Count, r.quotesUnchanged);
           metrics.addMetric(
             'BarsPublished',
             MetricUnit.Count,

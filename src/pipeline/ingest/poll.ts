@@ -28,6 +28,13 @@ export interface PollDeps {
   readonly barFeed: BarFeed;
   readonly cursors: CursorStore;
   readonly publisher: EventPublisher;
+  /**
+   * Per symbol, the time of the last quote the stream took, kept between polls (for the life of a
+   * warm Lambda container): a quote no newer than it (nothing traded since; Yahoo serves the same
+   * quote at every poll, and all night with whenClosed) is not sent again, only counted. Absent:
+   * every quote is sent.
+   */
+  readonly quoteTimes?: Map<string, number>;
 }
 
 export interface PollResult {
@@ -36,6 +43,8 @@ export interface PollResult {
   /** Symbols skipped because their market is closed. */
   readonly skippedClosed: readonly string[];
   readonly ticksPublished: number;
+  /** Quotes not sent because they were no newer than the last one the stream took (see quoteTimes). */
+  readonly quotesUnchanged: number;
   readonly barsPublished: number;
   /** Symbols whose bar cursor moved, with the new cursor. */
   readonly cursors: Readonly<Record<string, number>>;
@@ -65,6 +74,8 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
   const issues: SourceIssue[] = [];
   const failures: FeedFailure[] = [];
   let ticksPublished = 0;
+  let quotesUnchanged = 0;
+  const ticksSent: { symbol: string; time: number }[] = [];
   let barsPublished = 0;
   const barsBySymbol = new Map<string, number[]>();
   if (open.length > 0 && o.quotes) {
@@ -72,7 +83,13 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     issues.push(...q.issues);
     failures.push(...q.failures);
     for (const tick of q.ticks) {
+      const last = d.quoteTimes?.get(tick.symbol);
+      if (last !== undefined && tick.time <= last) {
+        quotesUnchanged++;
+        continue;
+      }
       await d.publisher.publish({ kind: 'tick', tick });
+      ticksSent.push({ symbol: tick.symbol, time: tick.time });
       ticksPublished++;
     }
   }
@@ -121,6 +138,19 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     }
   }
   const report = await d.publisher.flush();
+  if (d.quoteTimes) {
+    // Only what the stream took: a quote it did not take goes out again at the next poll.
+    const notTaken = new Set(
+      report.failed.flatMap((f) =>
+        f.event.kind === 'tick' ? [`${f.event.tick.symbol}@${f.event.tick.time}`] : [],
+      ),
+    );
+    for (const t of ticksSent) {
+      if (notTaken.has(`${t.symbol}@${t.time}`)) continue;
+      if (t.time > (d.quoteTimes.get(t.symbol) ?? Number.NEGATIVE_INFINITY))
+        d.quoteTimes.set(t.symbol, t.time);
+    }
+  }
   const firstFailedBar = new Map<string, number>();
   for (const f of report.failed) {
     if (f.event.kind !== 'bar') continue;
@@ -151,6 +181,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     polled: o.symbols.filter((s) => open.includes(s) || barSymbols.includes(s)),
     skippedClosed,
     ticksPublished,
+    quotesUnchanged,
     barsPublished,
     cursors,
     issues,

@@ -325,7 +325,14 @@ describe('ingestQuotes handler: recorded Yahoo responses onto the local stream',
     const handler = ingest.handler({ SYMBOLS: 'AAPL,BTC-USD,EURUSD=X', INGEST_MODE: 'quotes' }, yahoo);
 
     const { summary } = await invoke(handler);
-    expect(summary).toEqual({ polls: 1, ticksPublished: 3, barsPublished: 0, failures: 0, recordsFailed: 0 });
+    expect(summary).toEqual({
+      polls: 1,
+      ticksPublished: 3,
+      quotesUnchanged: 0,
+      barsPublished: 0,
+      failures: 0,
+      recordsFailed: 0,
+    });
     // all three symbols in one quote request, with the crumb of the handshake
     expect(yahoo.count('quote')).toBe(1);
     expect(yahoo.requests.find((r) => r.route === 'quote')?.symbols).toEqual(['AAPL', 'BTC-USD', 'EURUSD=X']);
@@ -370,6 +377,7 @@ describe('ingestQuotes handler: recorded Yahoo responses onto the local stream',
     expect(first.summary).toEqual({
       polls: 1,
       ticksPublished: 0,
+      quotesUnchanged: 0,
       barsPublished: early.length,
       failures: 0,
       recordsFailed: 0,
@@ -411,11 +419,18 @@ describe('ingestQuotes handler: recorded Yahoo responses onto the local stream',
       yahoo,
     );
     const { summary } = await invoke(handler);
-    expect(summary).toMatchObject({ polls: 2, ticksPublished: 2, failures: 0, recordsFailed: 0 });
+    // Both polls get the same recorded quote: the second is not sent again, only counted.
+    expect(summary).toMatchObject({
+      polls: 2,
+      ticksPublished: 1,
+      quotesUnchanged: 1,
+      failures: 0,
+      recordsFailed: 0,
+    });
     expect(yahoo.count('quote')).toBe(2);
     expect(yahoo.count('chart')).toBe(1);
     const records = await ingest.stream().readNew();
-    expect(ticksOf(records).map((t) => t.symbol)).toEqual(['AAPL', 'AAPL']);
+    expect(ticksOf(records).map((t) => t.symbol)).toEqual(['AAPL']);
     expect(barsOf(records)).toHaveLength(summary.barsPublished);
   });
 });
@@ -445,6 +460,7 @@ describe('ingestQuotes handler: a symbol whose Yahoo responses are malformed', (
     expect(summary).toEqual({
       polls: 1,
       ticksPublished: 1,
+      quotesUnchanged: 0,
       barsPublished: sample.length,
       failures: 2,
       recordsFailed: 0,

@@ -85,6 +85,58 @@ class RecordingPublisher implements EventPublisher {
 }
 
 describe('pollOnce', () => {
+  it('does not send a quote again until something traded: unchanged quotes are counted, a refused one is resent', async () => {
+    const quoteTimes = new Map<string, number>();
+    let served = [tick('AAPL', OPEN - 5_000), tick('MSFT', OPEN - 4_000)];
+    const quoteFeed: QuoteFeed = {
+      async quotes() {
+        return { ticks: served, issues: [], failures: [] };
+      },
+    };
+    const poll = (publisher: EventPublisher) =>
+      pollOnce(
+        { symbols: ['AAPL', 'MSFT'], quotes: true, bars: false, now: OPEN },
+        { quoteFeed, barFeed: feeds(OPEN), cursors: new MemoryCursorStore(), publisher, quoteTimes },
+      );
+    const sentTicks = (p: RecordingPublisher) =>
+      p.sent.map((e) => (e.kind === 'tick' ? `${e.tick.symbol}@${e.tick.time - OPEN}` : 'bar'));
+
+    // First poll: the stream refuses MSFT's quote.
+    const first = new RecordingPublisher((e) => e.kind === 'tick' && e.tick.symbol === 'MSFT');
+    const r1 = await poll(first);
+    expect(sentTicks(first)).toEqual(['AAPL@-5000']);
+    expect(r1.quotesUnchanged).toBe(0);
+
+    // Same quotes again: AAPL's is not sent twice; MSFT's, never taken, is.
+    const second = new RecordingPublisher();
+    const r2 = await poll(second);
+    expect(sentTicks(second)).toEqual(['MSFT@-4000']);
+    expect(r2).toMatchObject({ ticksPublished: 1, quotesUnchanged: 1 });
+
+    // AAPL traded (a newer quote); MSFT did not; a stale, older AAPL quote never goes out either.
+    served = [tick('AAPL', OPEN - 1_000), tick('MSFT', OPEN - 4_000), tick('AAPL', OPEN - 9_000)];
+    const third = new RecordingPublisher();
+    const r3 = await poll(third);
+    expect(sentTicks(third)).toEqual(['AAPL@-1000']);
+    expect(r3).toMatchObject({ ticksPublished: 1, quotesUnchanged: 2 });
+    expect(Object.fromEntries(quoteTimes)).toEqual({ AAPL: OPEN - 1_000, MSFT: OPEN - 4_000 });
+  });
+
+  it('without quoteTimes every quote is sent at every poll', async () => {
+    const publisher = new RecordingPublisher();
+    const deps = {
+      quoteFeed: feeds(OPEN),
+      barFeed: feeds(OPEN),
+      cursors: new MemoryCursorStore(),
+      publisher,
+    };
+    const o = { symbols: ['AAPL'], quotes: true, bars: false, now: OPEN };
+    await pollOnce(o, deps);
+    const r = await pollOnce(o, deps);
+    expect(r).toMatchObject({ ticksPublished: 1, quotesUnchanged: 0 });
+    expect(publisher.sent).toHaveLength(2);
+  });
+
   it('sends each bar once across polls: the cursor moves to the last delivered bar', async () => {
     const cursors = new MemoryCursorStore();
     const pub = new RecordingPublisher();
