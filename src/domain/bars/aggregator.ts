@@ -14,7 +14,10 @@
  * - Volume: quotes carry the CUMULATIVE day volume. A bar's volume is the increase of that counter
  *   since the end of the previous closed bar. When a bar's counter is below the previous bar's (a new
  *   session or day reset it) the bar's volume is its own counter value, never a negative number. The very first
- *   bar after a cold start counts from its own first tick (earlier volume of the day is unknown).
+ *   bar after a cold start counts from its own first tick (earlier volume of the day is unknown), and
+ *   so does the first bar of a new trading day whose counter is already above the last day's (the
+ *   quotes stopped early one day and resumed late the next: the difference of two days' counters is
+ *   no bar's volume).
  *   Ticks without a day volume add no volume.
  * - Minutes without ticks produce no bar (no forward fill).
  *
@@ -249,9 +252,13 @@ export class BarAggregator {
   private close(b: OpenBar): Bar {
     let volume = 0;
     if (b.maxCum !== null) {
-      if (this.lastCum === null) volume = b.maxCum - (b.minCum as number);
-      else if ((b.minCum as number) >= this.lastCum) volume = b.maxCum - this.lastCum;
-      else volume = b.maxCum; // the day counter was reset: everything since the reset is this bar's
+      const minCum = b.minCum as number;
+      if (this.lastCum === null) volume = b.maxCum - minCum;
+      // the day counter was reset: everything since the reset is this bar's
+      else if (minCum < this.lastCum) volume = b.maxCum;
+      // a new trading day's counter already above the last day's: the day's earlier volume is unknown
+      else if (this.startsNewDay(b.start)) volume = b.maxCum - minCum;
+      else volume = b.maxCum - this.lastCum;
       this.lastCum = b.maxCum;
     }
     this.lastClosedStart = b.start;
@@ -267,6 +274,12 @@ export class BarAggregator {
       session: b.session,
       source: b.source,
     };
+  }
+
+  /** Whether a bar starting at `start` is on a later trading day than the last closed bar. */
+  private startsNewDay(start: number): boolean {
+    const last = this.lastClosedStart;
+    return last !== null && start >= this.calendar.tradingDayAt(last).end;
   }
 
   snapshot(): BarAggregatorSnapshot {

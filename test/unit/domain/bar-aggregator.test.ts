@@ -133,6 +133,22 @@ describe('BarAggregator', () => {
     expect(agg.flush()[0]?.volume).toBe(400);
   });
 
+  it('does not subtract the last day’s counter from a new day’s that is already above it', () => {
+    // Quotes of 2024-10-02 stop at 11:00 (20.1 M shares so far); those of 10-03 start at 12:00, when
+    // that day's counter already reads 35 M: the day's earlier volume is unknown, so the first bar
+    // counts from its own first tick (a cold start), not 35 M − 20.1 M.
+    const agg = new BarAggregator('AAPL', new UsEquityCalendar(), { graceMs: 0 });
+    const { bars } = feed(agg, [
+      tick('2024-10-02T15:00:05Z', 225, 20_000_000),
+      tick('2024-10-02T15:00:35Z', 225.1, 20_100_000),
+      tick('2024-10-03T16:00:05Z', 226, 35_000_000),
+      tick('2024-10-03T16:00:35Z', 226.2, 35_050_000),
+      tick('2024-10-03T16:01:10Z', 226.1, 35_080_000),
+    ]);
+    expect(bars.map((b) => b.volume)).toEqual([100_000, 50_000]);
+    expect(agg.flush()[0]?.volume).toBe(30_000);
+  });
+
   it('rejects a negative grace window', () => {
     expect(() => new BarAggregator('AAPL', new UsEquityCalendar(), { graceMs: -1 })).toThrow(/graceMs/);
   });
