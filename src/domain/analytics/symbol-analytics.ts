@@ -21,7 +21,9 @@
  * The session of every bar is (re)classified with the symbol's exchange calendar; bars in a closed
  * market are rejected as `outside-session`. The previous close is the close of the last regular
  * bar of the previous trading day (the last bar, for markets without sessions), or the
- * `previousClose` a quote tick reports for its trading day, which wins when present.
+ * `previousClose` a quote tick reports for its trading day, which wins when present. On a calendar
+ * with sessions it is null when the symbol had no regular bar on the trading day before (a missed
+ * day): a close from further back would report a two-day move as the day's change.
  */
 
 import { z } from 'zod';
@@ -411,8 +413,30 @@ export class SymbolAnalytics {
     if (this.feedPreviousClose !== null && this.feedPreviousClose.day === day)
       return this.feedPreviousClose.value;
     if (this.day === null || day === this.day) return this.previousClose;
-    if (day > this.day) return this.dayClose ?? this.previousClose;
+    if (day > this.day) return this.closeBefore(day);
     return null;
+  }
+
+  /**
+   * The close the trading day `day` (later than `this.day`) follows: this day's close when this day
+   * is the trading day before it; null (unknown) when the symbol missed a trading day in between or
+   * saw no regular bar on the one before. Markets without sessions (crypto, FX, futures; no trading
+   * day calendar of their own) carry the last known close over.
+   */
+  private closeBefore(day: string): number | null {
+    if (!this.calendar.hasSessions) return this.dayClose ?? this.previousClose;
+    return this.previousTradingDay(day) === this.day ? this.dayClose : null;
+  }
+
+  /** The trading day before `day` on the calendar (weekends and holidays skipped). */
+  private previousTradingDay(day: string): string | undefined {
+    const cal = this.calendar;
+    let d = cal.tradingDayAt(Date.parse(`${day}T12:00:00Z`));
+    for (let i = 0; i < 14; i++) {
+      d = cal.tradingDayAt(d.start - 1);
+      if (d.kind !== 'weekend' && d.kind !== 'holiday') return d.date;
+    }
+    return undefined;
   }
 
   private mismatch(symbol: string, time: number): Rejection {
@@ -611,7 +635,7 @@ export class SymbolAnalytics {
   }
 
   private rollDay(day: string): void {
-    if (this.day !== null && this.dayClose !== null) this.previousClose = this.dayClose;
+    if (this.day !== null) this.previousClose = this.closeBefore(day);
     if (this.feedPreviousClose !== null && this.feedPreviousClose.day === day) {
       this.previousClose = this.feedPreviousClose.value;
     }

@@ -120,6 +120,34 @@ describe('previous close', () => {
     expect(rows[2]?.change.changePct).toBeCloseTo(4, 10);
   });
 
+  it('carries over weekends and holidays, but is unknown after a trading day the symbol missed', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const rows = rowsOf(a, [
+      bar('AAPL', '2024-08-30T19:59:00Z', 100), // Friday 15:59 ET
+      // Monday 2024-09-02 is Labor Day (closed)
+      bar('AAPL', '2024-09-03T13:30:00Z', 101), // Tuesday: previous close is Friday's
+      bar('AAPL', '2024-09-03T19:59:00Z', 102),
+      // no bar at all on Wednesday 2024-09-04 (the feed was down)
+      bar('AAPL', '2024-09-05T13:30:00Z', 108), // Thursday: Wednesday's close is unknown
+      bar('AAPL', '2024-09-05T19:59:00Z', 109),
+      bar('AAPL', '2024-09-06T08:00:00Z', 110), // Friday pre-market only (the poller stopped at 04:01)
+      bar('AAPL', '2024-09-09T13:30:00Z', 111), // Monday: Friday's regular close is unknown
+    ]);
+    expect(rows.map((r) => r.change.previousClose)).toEqual([null, 100, 100, null, null, 109, null]);
+    expect(rows[3]?.change.changePct).toBeNull();
+    // an 8 % move over two days is not reported as one day's move
+    expect(rows.flatMap((r) => r.anomalies.map((x) => x.kind))).not.toContain('price-move');
+    // a quote of the day after a missed day knows no previous close either (unless it reports one)
+    const q = (iso: string) => {
+      const b = new SymbolAnalytics('AAPL');
+      rowsOf(b, [bar('AAPL', '2024-09-03T19:59:00Z', 102)]);
+      return b.applyTick({ symbol: 'AAPL', time: at(iso), price: 103, source: 'yahoo' }).quote?.change
+        .previousClose;
+    };
+    expect(q('2024-09-04T13:30:05Z')).toBe(102);
+    expect(q('2024-09-05T13:30:05Z')).toBeNull();
+  });
+
   it('for crypto is the last close of the previous UTC day', () => {
     const a = new SymbolAnalytics('BTC-USD');
     const rows = rowsOf(a, [
