@@ -123,6 +123,31 @@ export const AnalyticsConfigSchema = z
         });
       }
       seen.add(spec.name);
+      // What the indicator's constructor would refuse, refused here with the field named.
+      if (spec.type === 'MACD') {
+        const fast = spec.fast ?? 12;
+        const slow = spec.slow ?? 26;
+        if (fast >= slow) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['indicators', i, 'fast'],
+            message: `must be shorter than slow (${slow})`,
+          });
+        }
+      }
+      // The returns z-score divides by n − 1 unless told otherwise; the others by n.
+      const sample =
+        (spec.type === 'ReturnsZScore' && spec.deviation !== 'population') ||
+        ((spec.type === 'RollingStdDev' || spec.type === 'BollingerBands') && spec.deviation === 'sample');
+      const period =
+        spec.type === 'BollingerBands' ? (spec.period ?? 20) : 'period' in spec ? spec.period : 0;
+      if (sample && period < 2) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['indicators', i, 'period'],
+          message: 'must be at least 2 with the sample deviation',
+        });
+      }
     });
     if (c.severity.criticalRatio < c.severity.warningRatio) {
       ctx.addIssue({

@@ -660,6 +660,35 @@ describe('configuration', () => {
     expect(() => parseAnalyticsConfig({ graceMs: -5 })).toThrow(/graceMs: must not be negative/);
   });
 
+  it('refuses at parse time the indicators that could not be built', () => {
+    const bad = (spec: Record<string, unknown>) => () => parseAnalyticsConfig({ indicators: [spec] });
+    expect(bad({ name: 'm', type: 'MACD', fast: 26, slow: 12 })).toThrow(
+      /indicators\.0\.fast: must be shorter than slow \(12\)/,
+    );
+    expect(bad({ name: 'm', type: 'MACD', fast: 30 })).toThrow(
+      /indicators\.0\.fast: must be shorter than slow \(26\)/,
+    );
+    // the returns z-score takes the sample deviation by default
+    expect(bad({ name: 'z', type: 'ReturnsZScore', period: 1 })).toThrow(
+      /indicators\.0\.period: must be at least 2 with the sample deviation/,
+    );
+    expect(bad({ name: 's', type: 'RollingStdDev', period: 1, deviation: 'sample' })).toThrow(
+      /indicators\.0\.period: must be at least 2/,
+    );
+    expect(bad({ name: 'b', type: 'BollingerBands', period: 1, deviation: 'sample' })).toThrow(
+      /indicators\.0\.period: must be at least 2/,
+    );
+    // what parses can be built
+    const ok = parseAnalyticsConfig({
+      indicators: [
+        { name: 's', type: 'RollingStdDev', period: 1 },
+        { name: 'z', type: 'ReturnsZScore', period: 1, deviation: 'population' },
+        { name: 'm', type: 'MACD', fast: 3, slow: 4, signal: 1 },
+      ],
+    });
+    expect(() => new SymbolAnalytics('AAPL', ok)).not.toThrow();
+  });
+
   it('merges a partial config over the defaults', () => {
     const c = parseAnalyticsConfig({ detectors: { priceMovePct: 3 } });
     expect(c.detectors.priceMovePct).toBe(3);
