@@ -51,15 +51,29 @@ export class RollingMoments {
     if (++h === p) {
       h = 0;
       let s = 0;
-      for (let i = 0; i < p; i++) s += buf[i]!;
-      const mean = s / p;
-      let m2 = 0;
+      let lo = buf[0]!;
+      let hi = lo;
       for (let i = 0; i < p; i++) {
-        const d = buf[i]! - mean;
-        m2 += d * d;
+        const x = buf[i]!;
+        s += x;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
       }
-      this.mean = mean;
-      this.m2 = m2;
+      if (lo === hi) {
+        // One repeated value: its mean is that value and M2 is 0, exactly (the rounded sum / p can
+        // be an ulp off, which would leave a deviation of a few ulps for as long as the price stays).
+        this.mean = lo;
+        this.m2 = 0;
+      } else {
+        const mean = s / p;
+        let m2 = 0;
+        for (let i = 0; i < p; i++) {
+          const d = buf[i]! - mean;
+          m2 += d * d;
+        }
+        this.mean = mean;
+        this.m2 = m2;
+      }
     }
     if (this.m2 < 0) this.m2 = 0;
     this.head = h;

@@ -310,6 +310,35 @@ describe('edge values', () => {
     expect(bb.value).toMatchObject({ middle: 10, upper: 10, lower: 10, width: 0, percentB: undefined });
   });
 
+  it('a price flat for longer than the window has zero deviation: bands on the middle, %B undefined', () => {
+    for (const price of [188.44, 0.07, 101_234.57, 3.3]) {
+      const bb = new BollingerBands({ period: 20 });
+      const sd = new RollingStdDev({ period: 20, deviation: 'sample' });
+      // flat from the start, then after a varying stretch: every window checked past several wraps
+      const prices = [
+        ...Array.from({ length: 107 }, () => price),
+        ...Array.from({ length: 33 }, (_, i) => price * (1 + (i % 5) / 100)),
+        ...Array.from({ length: 45 }, () => price),
+      ];
+      prices.forEach((p, i) => {
+        bb.update(p);
+        sd.update(p);
+        const flatFor = i < 107 ? i + 1 : i - 139;
+        // a window that turned flat between two ring wraps is exact from the next wrap on
+        if (flatFor >= 20 && (i < 107 || i >= 159)) {
+          expect(sd.value, `${price} #${i}`).toBe(0);
+          expect(bb.value, `${price} #${i}`).toMatchObject({
+            middle: price,
+            upper: price,
+            lower: price,
+            width: 0,
+            percentB: undefined,
+          });
+        }
+      });
+    }
+  });
+
   it('ReturnsZScore is 0 for an unchanged return after a flat window and ±Infinity for a move', () => {
     const z = new ReturnsZScore({ period: 2 });
     for (const p of [10, 10, 10]) z.update(p);
