@@ -82,7 +82,10 @@ export function quoteToTick(
     dayHigh: num(q.regularMarketDayHigh),
     dayLow: num(q.regularMarketDayLow),
     previousClose: num(q.regularMarketPreviousClose),
-    dayVolume: num(q.regularMarketVolume),
+    // A cryptocurrency's regularMarketVolume is its rolling 24-hour volume (it equals volume24Hr),
+    // not a counter that grows through a day: bars built from quotes cannot take their volume from
+    // it (each dip would read as a reset and give one bar a whole day's volume).
+    dayVolume: q.quoteType === 'CRYPTOCURRENCY' ? undefined : num(q.regularMarketVolume),
     currency: typeof q.currency === 'string' ? q.currency.toUpperCase() : undefined,
     marketState,
     source: 'yahoo' as const,

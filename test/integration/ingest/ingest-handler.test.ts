@@ -352,7 +352,8 @@ describe('ingestQuotes handler: recorded Yahoo responses onto the local stream',
       const trade = latestTrade(q);
       expect(t.price).toBe(trade.price);
       expect(t.time).toBe(trade.time);
-      expect(t.dayVolume).toBe(q.regularMarketVolume);
+      // A day counter, except for crypto, whose regularMarketVolume is the rolling 24-hour volume.
+      expect(t.dayVolume).toBe(q.quoteType === 'CRYPTOCURRENCY' ? undefined : q.regularMarketVolume);
       expect(t.source).toBe('yahoo');
     }
     // AAPL's post-market trade is later than its close: that is the tick (as recorded)

@@ -58,9 +58,11 @@ describe('Yahoo quotes from recorded responses', () => {
       symbol: 'BTC-USD',
       price: 96077.45,
       time: 1739789580_000,
-      dayVolume: 21228961792,
       marketState: 'REGULAR',
     });
+    // Its regularMarketVolume (21,228,961,792) is the rolling 24-hour volume the same response
+    // gives as volume24Hr, no day counter: the tick carries no day volume.
+    expect(btc.ticks[0]).not.toHaveProperty('dayVolume');
   });
 
   it('keeps FX with zero volume and an index whose day range Yahoo reports as 0', async () => {
