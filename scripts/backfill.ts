@@ -16,10 +16,10 @@ import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
 import { createYahooClient, YahooMarketData } from '../src/adapters/yahoo/yahoo-market-data.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
+import { backfill, backfillSummary, backfillWindows } from '../src/pipeline/ingest/backfill.ts';
 import { parseInstant, requireStreamName, StdoutPublisher, UsageError } from '../src/pipeline/ingest/cli.ts';
 import { MAX_BAR_WINDOW_MS } from '../src/pipeline/ingest/poll.ts';
 import type { EventPublisher } from '../src/ports/event-publisher.ts';
-import type { FeedFailure, SourceIssue } from '../src/ports/market-source.ts';
 
 const YAHOO_1M_HISTORY_MS = 30 * 24 * 3_600_000;
 
@@ -97,8 +97,7 @@ async function main(argv: string[]): Promise<number> {
     backoff: { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15_000 },
   });
 
-  const windows: [number, number][] = [];
-  for (let a = from; a < to; a += MAX_BAR_WINDOW_MS) windows.push([a, Math.min(to, a + MAX_BAR_WINDOW_MS)]);
+  const range = { symbols, from, to };
   const bar = new cliProgress.SingleBar(
     {
       format: 'backfill |{bar}| {value}/{total} windows | {symbol} | {bars} bars',
@@ -107,45 +106,18 @@ async function main(argv: string[]): Promise<number> {
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(symbols.length * windows.length, 0, { symbol: '', bars: 0 });
-  const failures: FeedFailure[] = [];
-  const issues: SourceIssue[] = [];
-  const lastBar = new Map<string, number>();
-  let bars = 0;
-  for (const symbol of symbols) {
-    for (const [a, b] of windows) {
-      const after = lastBar.get(symbol);
-      const r = await yahoo.bars(symbol, { from: a, to: b, ...(after !== undefined ? { after } : {}) });
-      if (r.failure) failures.push(r.failure);
-      issues.push(...r.issues);
-      for (const x of r.bars) {
-        await publisher.publish({ kind: 'bar', bar: x });
-        lastBar.set(symbol, x.start);
-        bars++;
-      }
-      bar.increment(1, { symbol, bars });
-    }
-  }
-  const report = await publisher.flush();
+  bar.start(symbols.length * backfillWindows(from, to).length, 0, { symbol: '', bars: 0 });
+  const result = await backfill(range, {
+    barFeed: yahoo,
+    publisher,
+    ...(cursors ? { cursors } : {}),
+    onWindow: (p) => bar.increment(1, p),
+  });
   bar.stop();
-  if (cursors) {
-    for (const [symbol, last] of lastBar) {
-      const failed = report.failed
-        .filter((f) => f.event.kind === 'bar' && f.event.bar.symbol === symbol)
-        .map((f) => (f.event.kind === 'bar' ? f.event.bar.start : 0));
-      const stop = failed.length > 0 ? Math.min(...failed) - 60_000 : last;
-      if (stop > 0 && stop <= last) await cursors.advance(symbol, 'bars-1m', stop);
-    }
-  }
   clients?.destroy();
-  for (const f of failures) console.error(`failed: ${f.symbol ?? ''} ${f.reason}`);
-  for (const i of issues.slice(0, 20)) console.error(`rejected: ${i.symbol ?? ''} ${i.at ?? ''} ${i.reason}`);
-  for (const f of report.failed.slice(0, 20)) console.error(`not delivered: ${f.reason}`);
-  console.error(
-    `done: ${bars} bars for ${symbols.length} symbol(s) from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}, ` +
-      `${report.delivered} delivered in ${report.calls} PutRecords calls, ${report.failed.length} not delivered, ${failures.length} failed requests`,
-  );
-  return failures.length > 0 || report.failed.length > 0 ? 1 : 0;
+  const summary = backfillSummary(range, result);
+  for (const line of summary.lines) console.error(line);
+  return summary.exitCode;
 }
 
 main(process.argv.slice(2)).then(

@@ -6,22 +6,17 @@
  * from the local Kinesis stream with GetRecords and compared with the recorded responses and with
  * the independently flattened sample of the same chart (data/samples/aapl-2024-10-02.csv).
  */
-import { readFileSync } from 'node:fs';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalCloud } from '../../../scripts/local/local-cloud.ts';
 import { cursorKey } from '../../../src/adapters/aws/dynamodb-cursor-store.ts';
-import { type Bar, decodeMarketEvent, type Tick } from '../../../src/domain/market/index.ts';
+import type { Bar, Tick } from '../../../src/domain/market/index.ts';
+import { FakeYahoo, type Json, recordedBody } from '../../support/fake-yahoo.ts';
 import { captureJsonLines, emfMetrics } from '../../support/json-output.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
+import { StreamReader, type StreamRecord } from '../../support/stream-reader.ts';
 
 type IngestModule = typeof import('../../../functions/ingest-quotes.ts');
 type IngestHandler = ReturnType<IngestModule['createIngestHandler']>;
@@ -37,15 +32,6 @@ const FUNCTION_ID = 'IngestQuotesLambdaFunction';
 const CHART_FILE = 'chart-AAPL-2024-10-02-to-2024-10-03-includePrePost-false-interval-1m.json';
 
 // ---------------------------------------------------------------- recorded Yahoo responses
-
-type Json = Record<string, unknown>;
-
-function recordedBody(file: string): Json {
-  const j = JSON.parse(readFileSync(new URL(`../../fixtures/yahoo/${file}`, import.meta.url), 'utf8')) as {
-    response: { bodyJson?: Json; body?: string };
-  };
-  return j.response.bodyJson ?? (JSON.parse(j.response.body ?? '') as Json);
-}
 
 /** The one quote of `symbol` in a recorded /v7/finance/quote response. */
 function recordedQuote(file: string, symbol: string): Json {
@@ -84,129 +70,7 @@ function chartPrefix(n: number): Json {
   return body;
 }
 
-type Served = { status: number; body: string };
-
-/**
- * Yahoo as the yahoo-finance2 client sees it through its fetch: the cookie and crumb handshake,
- * /v7/finance/quote composed from per-symbol quote objects (symbols it does not know are left out,
- * as Yahoo does), /v8/finance/chart per symbol (404 "No data found" when unknown). Every request
- * is logged. Anything else answers 404; nothing goes to the network.
- */
-class FakeYahoo {
-  readonly requests: { route: string; symbols: string[]; url: string }[] = [];
-  readonly quotes = new Map<string, Json>();
-  readonly charts = new Map<string, Served>();
-
-  quote(symbol: string, q: Json): this {
-    this.quotes.set(symbol, q);
-    return this;
-  }
-
-  chart(symbol: string, body: Json | Served): this {
-    this.charts.set(
-      symbol,
-      'status' in body && 'body' in body ? (body as Served) : { status: 200, body: JSON.stringify(body) },
-    );
-    return this;
-  }
-
-  count(route: string, symbol?: string): number {
-    return this.requests.filter((r) => r.route === route && (!symbol || r.symbols.includes(symbol))).length;
-  }
-
-  readonly fetch = (async (input: Parameters<typeof fetch>[0]): Promise<Response> => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const json = (status: number, body: string) =>
-      new Response(body, { status, headers: { 'content-type': 'application/json;charset=utf-8' } });
-    if (url.hostname === 'finance.yahoo.com') {
-      this.requests.push({ route: 'cookie', symbols: [], url: url.href });
-      return new Response('<html></html>', {
-        status: 200,
-        headers: { 'set-cookie': 'A3=d=recorded; Max-Age=31557600; Domain=.yahoo.com; Path=/; Secure' },
-      });
-    }
-    if (url.pathname.endsWith('/getcrumb')) {
-      this.requests.push({ route: 'crumb', symbols: [], url: url.href });
-      return new Response('recordedCrumb', { status: 200 });
-    }
-    if (url.pathname === '/v7/finance/quote') {
-      const symbols = (url.searchParams.get('symbols') ?? '').split(',').filter((s) => s !== '');
-      this.requests.push({ route: 'quote', symbols, url: url.href });
-      const result = symbols.flatMap((s) => this.quotes.get(s) ?? []);
-      return json(200, JSON.stringify({ quoteResponse: { result, error: null } }));
-    }
-    if (url.pathname.startsWith('/v8/finance/chart/')) {
-      const symbol = decodeURIComponent(url.pathname.slice('/v8/finance/chart/'.length));
-      this.requests.push({ route: 'chart', symbols: [symbol], url: url.href });
-      const served = this.charts.get(symbol) ?? {
-        status: 404,
-        body: JSON.stringify({
-          chart: {
-            result: null,
-            error: { code: 'Not Found', description: 'No data found, symbol may be delisted' },
-          },
-        }),
-      };
-      return json(served.status, served.body);
-    }
-    this.requests.push({ route: 'other', symbols: [], url: url.href });
-    return new Response('not found', { status: 404 });
-  }) as typeof fetch;
-}
-
 // ---------------------------------------------------------------- the local stream, read back
-
-interface StreamRecord {
-  readonly partitionKey: string;
-  readonly event: { kind: 'tick'; tick: Tick } | { kind: 'bar'; bar: Bar };
-}
-
-/** Reads a stream with GetRecords from TRIM_HORIZON; each `readNew()` returns what arrived since the last. */
-class StreamReader {
-  private iterators: Map<string, string | undefined> | undefined;
-  private readonly kinesis: KinesisClient;
-  private readonly stream: string;
-
-  constructor(kinesis: KinesisClient, stream: string) {
-    this.kinesis = kinesis;
-    this.stream = stream;
-  }
-
-  async readNew(): Promise<StreamRecord[]> {
-    if (!this.iterators) {
-      this.iterators = new Map();
-      const shards =
-        (await this.kinesis.send(new ListShardsCommand({ StreamName: this.stream }))).Shards ?? [];
-      for (const s of shards) {
-        const it = await this.kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: this.stream,
-            ShardId: s.ShardId!,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        );
-        this.iterators.set(s.ShardId!, it.ShardIterator);
-      }
-    }
-    const out: StreamRecord[] = [];
-    for (const [shard, start] of this.iterators) {
-      let it = start;
-      while (it) {
-        const r = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
-        it = r.NextShardIterator;
-        const records = r.Records ?? [];
-        for (const rec of records) {
-          const d = decodeMarketEvent(new TextDecoder().decode(rec.Data), Number.POSITIVE_INFINITY);
-          if (!d.ok) throw new Error(`undecodable record on the stream: ${JSON.stringify(d.issues)}`);
-          out.push({ partitionKey: rec.PartitionKey!, event: d.value as StreamRecord['event'] });
-        }
-        if (records.length === 0) break;
-      }
-      this.iterators.set(shard, it);
-    }
-    return out;
-  }
-}
 
 const ticksOf = (rs: StreamRecord[]) => rs.flatMap((r) => (r.event.kind === 'tick' ? [r.event.tick] : []));
 const barsOf = (rs: StreamRecord[]) => rs.flatMap((r) => (r.event.kind === 'bar' ? [r.event.bar] : []));

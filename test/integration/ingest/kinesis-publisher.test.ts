@@ -3,8 +3,6 @@ import {
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
-  type PutRecordsCommandInput,
-  type PutRecordsCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +16,7 @@ import {
   eventTime,
   type MarketEvent,
 } from '../../../src/domain/market/index.ts';
+import { failSomeEntries } from '../../support/kinesis-faults.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 
 const cloud = useLocalCloud();
@@ -51,48 +50,6 @@ async function readStream(kinesis: KinesisClient, stream: string): Promise<Map<s
     }
   }
   return out;
-}
-
-/**
- * An SDK middleware that makes PutRecords fail some entries for real: the chosen entries are taken
- * out of the request before it is sent (so they never reach the stream) and put back into the
- * response as failed, exactly as Kinesis reports a partial failure.
- */
-function failSomeEntries(
-  kinesis: KinesisClient,
-  shouldFail: (partitionKey: string) => boolean,
-): { injected: number } {
-  const stats = { injected: 0 };
-  kinesis.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName !== 'PutRecordsCommand') return next(args);
-      const input = args.input as PutRecordsCommandInput;
-      const records = input.Records ?? [];
-      const fail = records.map((r) => shouldFail(r.PartitionKey!));
-      const kept = records.filter((_, i) => !fail[i]);
-      stats.injected += records.length - kept.length;
-      let sent: PutRecordsCommandOutput['Records'] = [];
-      let base: { output: PutRecordsCommandOutput; response: unknown } | undefined;
-      if (kept.length > 0) {
-        base = (await next({ ...args, input: { ...input, Records: kept } })) as typeof base;
-        sent = base!.output.Records ?? [];
-      }
-      let k = 0;
-      const merged = records.map((_, i) =>
-        fail[i]
-          ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'injected by the test' }
-          : sent[k++]!,
-      );
-      const output: PutRecordsCommandOutput = {
-        ...(base?.output ?? { $metadata: {} }),
-        Records: merged,
-        FailedRecordCount: merged.filter((r) => r.ErrorCode).length + (base?.output.FailedRecordCount ?? 0),
-      };
-      return { output, response: base?.response ?? {} } as never;
-    },
-    { step: 'initialize', name: 'failSomeEntries' },
-  );
-  return stats;
 }
 
 describe('KinesisPublisher against the local stream (kinesalite)', () => {

@@ -1,0 +1,102 @@
+import type { CursorStore } from '../../ports/cursor-store.ts';
+import type { EventPublisher, PublishReport } from '../../ports/event-publisher.ts';
+import type { BarFeed, FeedFailure, SourceIssue } from '../../ports/market-source.ts';
+import { MAX_BAR_WINDOW_MS } from './poll.ts';
+
+export interface BackfillOptions {
+  readonly symbols: readonly string[];
+  /** Start and end of the range (epoch ms), already checked and clamped by the caller. */
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface BackfillDeps {
+  readonly barFeed: BarFeed;
+  readonly publisher: EventPublisher;
+  /** With `--update-cursor`: each symbol's bar cursor is moved past its delivered bars. */
+  readonly cursors?: CursorStore;
+  /** Called after each window of each symbol (the progress bar), with the bars published so far. */
+  readonly onWindow?: (p: { readonly symbol: string; readonly bars: number }) => void;
+}
+
+export interface BackfillResult {
+  /** The windows requested for each symbol, in order ([from, to) epoch ms). */
+  readonly windows: readonly (readonly [number, number])[];
+  /** Bars handed to the publisher. */
+  readonly bars: number;
+  /** What the stream took and did not take (one flush at the end). */
+  readonly report: PublishReport;
+  /** Yahoo requests that failed after retries. */
+  readonly failures: readonly FeedFailure[];
+  /** Rejected data (e.g. a minute listed twice). */
+  readonly issues: readonly SourceIssue[];
+  /** With a cursor store: the symbols whose cursor was advanced, with the value asked for. */
+  readonly cursors: Readonly<Record<string, number>>;
+}
+
+/** The range cut into windows Yahoo serves in one request (at most 8 days of 1-minute bars). */
+export function backfillWindows(from: number, to: number): [number, number][] {
+  const windows: [number, number][] = [];
+  for (let a = from; a < to; a += MAX_BAR_WINDOW_MS) windows.push([a, Math.min(to, a + MAX_BAR_WINDOW_MS)]);
+  return windows;
+}
+
+/**
+ * Backfills 1-minute bars (`npm run backfill`): each symbol in turn, its windows in time order,
+ * each window asked for after the symbol's last bar so far (bars never overlap between windows);
+ * everything published, then flushed once. A Yahoo failure for one symbol does not stop the others.
+ * With a cursor store, each symbol's cursor is advanced to its last bar, or up to the first bar the
+ * stream did not take (the publisher is expected to hold a symbol's later bars after that one).
+ */
+export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<BackfillResult> {
+  const windows = backfillWindows(o.from, o.to);
+  const failures: FeedFailure[] = [];
+  const issues: SourceIssue[] = [];
+  const lastBar = new Map<string, number>();
+  let bars = 0;
+  for (const symbol of o.symbols) {
+    for (const [a, b] of windows) {
+      const after = lastBar.get(symbol);
+      const r = await d.barFeed.bars(symbol, { from: a, to: b, ...(after !== undefined ? { after } : {}) });
+      if (r.failure) failures.push(r.failure);
+      issues.push(...r.issues);
+      for (const x of r.bars) {
+        await d.publisher.publish({ kind: 'bar', bar: x });
+        lastBar.set(symbol, x.start);
+        bars++;
+      }
+      d.onWindow?.({ symbol, bars });
+    }
+  }
+  const report = await d.publisher.flush();
+  const cursors: Record<string, number> = {};
+  if (d.cursors) {
+    for (const [symbol, last] of lastBar) {
+      const failed = report.failed
+        .filter((f) => f.event.kind === 'bar' && f.event.bar.symbol === symbol)
+        .map((f) => (f.event.kind === 'bar' ? f.event.bar.start : 0));
+      const stop = failed.length > 0 ? Math.min(...failed) - 60_000 : last;
+      if (stop > 0 && stop <= last) {
+        await d.cursors.advance(symbol, 'bars-1m', stop);
+        cursors[symbol] = stop;
+      }
+    }
+  }
+  return { windows, bars, report, failures, issues, cursors };
+}
+
+/** What `npm run backfill` prints to stderr at the end, and its exit code. */
+export function backfillSummary(
+  o: BackfillOptions,
+  r: BackfillResult,
+): { readonly lines: readonly string[]; readonly exitCode: 0 | 1 } {
+  const lines: string[] = [];
+  for (const f of r.failures) lines.push(`failed: ${f.symbol ?? ''} ${f.reason}`);
+  for (const i of r.issues.slice(0, 20)) lines.push(`rejected: ${i.symbol ?? ''} ${i.at ?? ''} ${i.reason}`);
+  for (const f of r.report.failed.slice(0, 20)) lines.push(`not delivered: ${f.reason}`);
+  lines.push(
+    `done: ${r.bars} bars for ${o.symbols.length} symbol(s) from ${new Date(o.from).toISOString()} to ${new Date(o.to).toISOString()}, ` +
+      `${r.report.delivered} delivered in ${r.report.calls} PutRecords calls, ${r.report.failed.length} not delivered, ${r.failures.length} failed requests`,
+  );
+  return { lines, exitCode: r.failures.length > 0 || r.report.failed.length > 0 ? 1 : 0 };
+}

@@ -1,0 +1,341 @@
+/**
+ * The backfill's flow (`npm run backfill`) with the adapters the script builds: YahooMarketData on a
+ * yahoo-finance2 client whose fetch serves RECORDED Yahoo responses (test/fixtures/yahoo; no request
+ * leaves the process), the KinesisPublisher on the local Kinesis stream (holding a symbol after a
+ * bar the stream did not take, as the script sets it) and the DynamoDB cursor store on the local
+ * market table. What it publishes is read back with GetRecords and compared with the independently
+ * flattened sample of the recorded session (data/samples/aapl-2024-10-02.csv).
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
+import { cursorKey, DynamoDbCursorStore } from '../../../src/adapters/aws/dynamodb-cursor-store.ts';
+import { KinesisPublisher } from '../../../src/adapters/aws/kinesis-publisher.ts';
+import { createYahooClient, YahooMarketData } from '../../../src/adapters/yahoo/yahoo-market-data.ts';
+import { type Bar, decodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { type BackfillOptions, backfill, backfillSummary } from '../../../src/pipeline/ingest/backfill.ts';
+import { FakeYahoo, type Json, recordedBody, type Served } from '../../support/fake-yahoo.ts';
+import { failSomeEntries } from '../../support/kinesis-faults.ts';
+import { useLocalCloud } from '../../support/local-cloud.ts';
+import { aaplSampleBars } from '../../support/samples.ts';
+import { StreamReader } from '../../support/stream-reader.ts';
+
+const CHART_FILE = 'chart-AAPL-2024-10-02-to-2024-10-03-includePrePost-false-interval-1m.json';
+const WEEK_MS = 7 * 86_400_000;
+const iso = (t: number) => new Date(t).toISOString();
+
+// ---------------------------------------------------------------- Yahoo, from the recorded session
+
+interface Period {
+  timezone: string;
+  start: number;
+  end: number;
+  gmtoffset: number;
+}
+interface ChartBody {
+  chart: {
+    result: {
+      meta: Json & { regularMarketTime: number; regularMarketPrice: number; tradingPeriods: Period[][] };
+      timestamp: number[];
+      indicators: { quote: Record<string, (number | null)[]>[] };
+    }[];
+    error: null;
+  };
+}
+
+const recorded = (recordedBody(CHART_FILE) as unknown as ChartBody).chart.result[0]!;
+/** The recorded 2024-10-02 session: its rows (Yahoo's trailing latest-price row left out) and its period. */
+const SESSION = recorded.meta.tradingPeriods
+  .flat()
+  .find((p) => p.start === Date.parse('2024-10-02T13:30Z') / 1000)!;
+const SESSION_ROWS = recorded.timestamp.flatMap((t, i) => (t < SESSION.end ? [i] : []));
+
+/**
+ * Yahoo's 1-minute chart of a symbol whose history is the recorded session repeated `weeks` weeks
+ * later (same weekday, same daylight-saving time), as Yahoo answers a request: the rows in
+ * [period1, period2), the sessions as trading periods, and — as in the recording — a trailing row at
+ * the latest market time (`latest`), whatever period2 asked for, with the latest price and no volume.
+ */
+function recordedHistory(weeks: readonly number[], latest: number): (url: URL) => Served {
+  return (url) => {
+    const p1 = Number(url.searchParams.get('period1'));
+    const p2 = Number(url.searchParams.get('period2'));
+    const timestamp: number[] = [];
+    const quote: Record<string, (number | null)[]> = { open: [], high: [], low: [], close: [], volume: [] };
+    for (const w of weeks) {
+      for (const i of SESSION_ROWS) {
+        const t = recorded.timestamp[i]! + (w * WEEK_MS) / 1000;
+        if (t < p1 || t >= p2) continue;
+        timestamp.push(t);
+        for (const k of Object.keys(quote)) quote[k]!.push(recorded.indicators.quote[0]![k]![i]!);
+      }
+    }
+    const price = recorded.meta.regularMarketPrice;
+    timestamp.push(Math.floor(latest / 60_000) * 60);
+    for (const k of ['open', 'high', 'low', 'close']) quote[k]!.push(price);
+    quote.volume!.push(0);
+    const latestWeek = Math.floor((latest / 1000 - SESSION.start) / (WEEK_MS / 1000));
+    const periods = [...new Set([...weeks, latestWeek])]
+      .sort((a, b) => a - b)
+      .map((w) => [
+        { ...SESSION, start: SESSION.start + (w * WEEK_MS) / 1000, end: SESSION.end + (w * WEEK_MS) / 1000 },
+      ]);
+    const body: ChartBody = {
+      chart: {
+        result: [
+          {
+            meta: { ...recorded.meta, regularMarketTime: Math.floor(latest / 1000), tradingPeriods: periods },
+            timestamp,
+            indicators: { quote: [quote] },
+          },
+        ],
+        error: null,
+      },
+    };
+    return { status: 200, body: JSON.stringify(body) };
+  };
+}
+
+/** The recorded session's bars (flattened independently) under `symbol`, `week` weeks later. */
+function sampleBars(symbol: string, week: number): Bar[] {
+  return aaplSampleBars(symbol).map((b) => ({ ...b, start: b.start + week * WEEK_MS, source: 'yahoo' }));
+}
+
+/** The [period1, period2) of each chart request for `symbol`, as ISO times. */
+function chartWindows(yahoo: FakeYahoo, symbol: string): [string, string][] {
+  return yahoo.requests
+    .filter((r) => r.route === 'chart' && r.symbols.includes(symbol))
+    .map((r) => {
+      const u = new URL(r.url);
+      return [
+        iso(Number(u.searchParams.get('period1')) * 1000),
+        iso(Number(u.searchParams.get('period2')) * 1000),
+      ];
+    });
+}
+
+/** Bars equal the expected ones: times exactly, prices to the cent's fraction, volumes exactly. */
+function expectBars(bars: readonly Bar[], expected: readonly Bar[]): void {
+  expect(bars.map((b) => iso(b.start))).toEqual(expected.map((b) => iso(b.start)));
+  for (const [i, b] of bars.entries()) {
+    const e = expected[i]!;
+    expect(b).toMatchObject({ symbol: e.symbol, interval: '1m', session: 'regular', source: 'yahoo' });
+    expect(b.open).toBeCloseTo(e.open, 3);
+    expect(b.high).toBeCloseTo(e.high, 3);
+    expect(b.low).toBeCloseTo(e.low, 3);
+    expect(b.close).toBeCloseTo(e.close, 3);
+    expect(b.volume).toBe(e.volume);
+  }
+}
+
+// ---------------------------------------------------------------- the flow with its real adapters
+
+const cloud = useLocalCloud();
+let reader: StreamReader;
+
+beforeAll(async () => {
+  reader = new StreamReader(cloud().clients.kinesis, cloud().env.TICKS_STREAM_NAME!);
+  await reader.readNew();
+});
+
+/** The stream's new bars since the last read, per symbol, in stream order. */
+async function newBars(): Promise<Map<string, Bar[]>> {
+  const out = new Map<string, Bar[]>();
+  for (const r of await reader.readNew()) {
+    if (r.event.kind !== 'bar') throw new Error(`not a bar on the stream: ${JSON.stringify(r.event)}`);
+    expect(r.partitionKey).toBe(r.event.bar.symbol);
+    out.set(r.partitionKey, [...(out.get(r.partitionKey) ?? []), r.event.bar]);
+  }
+  return out;
+}
+
+/**
+ * Runs the flow as `npm run backfill` does (with `--update-cursor`): Yahoo served by `yahoo`, the
+ * stream's PutRecords optionally failing the entries `refuse` picks.
+ */
+async function runBackfill(
+  o: BackfillOptions,
+  yahoo: FakeYahoo,
+  refuse?: (bar: Bar) => boolean,
+): Promise<{ result: Awaited<ReturnType<typeof backfill>>; progress: string[] }> {
+  const c = cloud();
+  const clients = createAwsClients(c.clientConfig);
+  if (refuse) {
+    failSomeEntries(clients.kinesis, (_key, data) => {
+      const d = decodeMarketEvent(new TextDecoder().decode(data), Number.POSITIVE_INFINITY);
+      return d.ok && d.value.kind === 'bar' && refuse(d.value.bar);
+    });
+  }
+  const progress: string[] = [];
+  try {
+    const result = await backfill(o, {
+      barFeed: new YahooMarketData({
+        client: () => createYahooClient({ fetch: yahoo.fetch, timeoutMs: 15_000 }),
+        backoff: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+      }),
+      publisher: new KinesisPublisher({
+        streamName: c.env.TICKS_STREAM_NAME!,
+        kinesis: clients.kinesis,
+        holdSymbolAfterFailure: true,
+        maxAttempts: 3,
+        baseDelayMs: 1,
+        maxDelayMs: 5,
+      }),
+      cursors: new DynamoDbCursorStore({ documents: clients.documents, tableName: c.env.MARKET_TABLE_NAME! }),
+      onWindow: (p) => progress.push(`${p.symbol} ${p.bars}`),
+    });
+    return { result, progress };
+  } finally {
+    clients.destroy();
+  }
+}
+
+async function cursorOf(symbol: string): Promise<number | undefined> {
+  const out = await cloud().clients.documents.send(
+    new GetCommand({
+      TableName: cloud().env.MARKET_TABLE_NAME!,
+      Key: cursorKey(symbol, 'bars-1m'),
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item?.lastBarStart as number | undefined;
+}
+
+// Three 7-day windows: [10-01, 10-08), [10-08, 10-15), [10-15, 10-17); a session in each.
+const RANGE = { from: Date.parse('2024-10-01T00:00:00Z'), to: Date.parse('2024-10-17T00:00:00Z') };
+const WINDOWS: [string, string][] = [
+  ['2024-10-01T00:00:00.000Z', '2024-10-08T00:00:00.000Z'],
+  ['2024-10-08T00:00:00.000Z', '2024-10-15T00:00:00.000Z'],
+  ['2024-10-15T00:00:00.000Z', '2024-10-17T00:00:00.000Z'],
+];
+const WEEKS = [0, 1, 2];
+/** As in the recording: Yahoo answers after the last session, its trailing row at that close. */
+const AFTER_LAST_CLOSE = Date.parse('2024-10-16T20:00:01Z');
+
+describe('backfill (npm run backfill) against the local stream, Yahoo answered from recorded responses', () => {
+  it('fetches a range of several 7-day windows in order and publishes every bar once, in order, per symbol', async () => {
+    const yahoo = new FakeYahoo()
+      .chart('AAPL', recordedHistory(WEEKS, AFTER_LAST_CLOSE))
+      .chart('MSFT', recordedHistory(WEEKS, AFTER_LAST_CLOSE));
+    const o = { symbols: ['AAPL', 'MSFT'], ...RANGE };
+    const { result, progress } = await runBackfill(o, yahoo);
+
+    expect(result.windows.map(([a, b]) => [iso(a), iso(b)])).toEqual(WINDOWS);
+    expect(chartWindows(yahoo, 'AAPL')).toEqual(WINDOWS);
+    expect(chartWindows(yahoo, 'MSFT')).toEqual(WINDOWS);
+    const perSymbol = sampleBars('AAPL', 0).length;
+    expect(progress).toEqual([
+      `AAPL ${perSymbol}`,
+      `AAPL ${2 * perSymbol}`,
+      `AAPL ${3 * perSymbol}`,
+      `MSFT ${4 * perSymbol}`,
+      `MSFT ${5 * perSymbol}`,
+      `MSFT ${6 * perSymbol}`,
+    ]);
+
+    const onStream = await newBars();
+    expect([...onStream.keys()].sort()).toEqual(['AAPL', 'MSFT']);
+    for (const s of ['AAPL', 'MSFT'])
+      expectBars(
+        onStream.get(s)!,
+        WEEKS.flatMap((w) => sampleBars(s, w)),
+      );
+
+    expect(result.report.failed).toEqual([]);
+    // one record per symbol per call: at least as many calls as one symbol has bars
+    expect(result.report.calls).toBeGreaterThanOrEqual(3 * perSymbol);
+    expect(backfillSummary(o, result)).toEqual({
+      lines: [
+        `done: ${6 * perSymbol} bars for 2 symbol(s) from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z, ` +
+          `${6 * perSymbol} delivered in ${result.report.calls} PutRecords calls, 0 not delivered, 0 failed requests`,
+      ],
+      exitCode: 0,
+    });
+    const last = sampleBars('AAPL', 2).at(-1)!.start;
+    expect(result.cursors).toEqual({ AAPL: last, MSFT: last });
+    expect(await cursorOf('AAPL')).toBe(last);
+    expect(await cursorOf('MSFT')).toBe(last);
+  });
+
+  it('a bar the stream refuses holds its symbol’s later bars (none published out of order); the other symbol goes through', async () => {
+    const yahoo = new FakeYahoo()
+      .chart('AMZN', recordedHistory(WEEKS, AFTER_LAST_CLOSE))
+      .chart('TSLA', recordedHistory(WEEKS, AFTER_LAST_CLOSE));
+    // TSLA's bar at 15:00 of the second session: every attempt refused (throughput exceeded).
+    const refused = Date.parse('2024-10-09T15:00:00Z');
+    const o = { symbols: ['TSLA', 'AMZN'], ...RANGE };
+    const { result } = await runBackfill(o, yahoo, (b) => b.symbol === 'TSLA' && b.start === refused);
+
+    // Yahoo was still asked for every window of both symbols.
+    expect(chartWindows(yahoo, 'TSLA')).toEqual(WINDOWS);
+    expect(chartWindows(yahoo, 'AMZN')).toEqual(WINDOWS);
+    const onStream = await newBars();
+    expectBars(
+      onStream.get('AMZN')!,
+      WEEKS.flatMap((w) => sampleBars('AMZN', w)),
+    );
+    const msft = WEEKS.flatMap((w) => sampleBars('TSLA', w));
+    const before = msft.filter((b) => b.start < refused);
+    const heldBack = msft.filter((b) => b.start >= refused);
+    expectBars(onStream.get('TSLA')!, before);
+
+    // The refused bar is reported after its attempts, each later TSLA bar (the third window's too) as not sent.
+    const failed = result.report.failed;
+    expect(failed.map((f) => (f.event.kind === 'bar' ? iso(f.event.bar.start) : ''))).toEqual(
+      heldBack.map((b) => iso(b.start)),
+    );
+    expect(failed[0]).toMatchObject({
+      attempts: 3,
+      reason: 'not delivered after 3 attempts: ProvisionedThroughputExceededException: injected by the test',
+    });
+    for (const f of failed.slice(1)) {
+      expect(f).toMatchObject({
+        attempts: 0,
+        reason: 'not sent: an earlier record of TSLA was not delivered',
+      });
+    }
+    expect(result.report.delivered).toBe(before.length + 3 * sampleBars('AMZN', 0).length);
+
+    const summary = backfillSummary(o, result);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.lines).toEqual([
+      `not delivered: ${failed[0]!.reason}`,
+      ...Array.from(
+        { length: 19 },
+        () => 'not delivered: not sent: an earlier record of TSLA was not delivered',
+      ),
+      `done: ${msft.length * 2} bars for 2 symbol(s) from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z, ` +
+        `${result.report.delivered} delivered in ${result.report.calls} PutRecords calls, ${heldBack.length} not delivered, 0 failed requests`,
+    ]);
+    // The cursor stops before the refused bar, so the poller or a re-run sends it, then the rest, in order.
+    expect(result.cursors.TSLA).toBe(refused - 60_000);
+    expect(await cursorOf('TSLA')).toBe(refused - 60_000);
+  });
+
+  it('a symbol Yahoo keeps failing is reported; the other symbols are published', async () => {
+    const yahoo = new FakeYahoo()
+      // an HTML error page served as 200: fails the library's validation, every attempt
+      .chart('BAD', { status: 200, body: '<html><body>Will be right back…</body></html>' })
+      .chart('NVDA', recordedHistory(WEEKS, AFTER_LAST_CLOSE));
+    const o = { symbols: ['BAD', 'NVDA'], ...RANGE };
+    const { result } = await runBackfill(o, yahoo);
+
+    expect(chartWindows(yahoo, 'NVDA')).toEqual(WINDOWS);
+    const onStream = await newBars();
+    expect([...onStream.keys()]).toEqual(['NVDA']);
+    expectBars(
+      onStream.get('NVDA')!,
+      WEEKS.flatMap((w) => sampleBars('NVDA', w)),
+    );
+    expect(result.failures.length).toBeGreaterThan(0);
+    for (const f of result.failures) expect(f).toMatchObject({ symbol: 'BAD', at: 'chart', attempts: 2 });
+    const summary = backfillSummary(o, result);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.lines.slice(0, -1)).toEqual(result.failures.map((f) => `failed: BAD ${f.reason}`));
+    expect(summary.lines.at(-1)).toBe(
+      `done: ${result.bars} bars for 2 symbol(s) from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z, ` +
+        `${result.bars} delivered in ${result.report.calls} PutRecords calls, 0 not delivered, ${result.failures.length} failed requests`,
+    );
+    expect(await cursorOf('BAD')).toBeUndefined();
+  });
+});
