@@ -234,7 +234,7 @@ export class YahooMarketData {
 
   /**
    * Completed 1-minute bars of `symbol` that start after `after` (epoch ms; the cursor), from
-   * `from` (default: `after` + 1 min, or 1 hour ago) to now. Yahoo serves 1-minute history for
+   * `from` (default: `after` + 1 min, or 1 hour ago) to before `to` (default now). Yahoo serves 1-minute history for
    * the last 30 days, at most 8 days per request.
    */
   async bars(
@@ -261,6 +261,9 @@ export class YahooMarketData {
       ...(opts.after !== undefined ? { after: opts.after } : {}),
       sessionFor: this.o.sessionFor ?? sessionOf,
     });
-    return { bars: out.bars, issues: out.issues, nullBars: out.nullBars, incompleteBars: out.incompleteBars };
+    // Yahoo appends a row at its latest market time whatever period2 asked for: a bar from outside
+    // the range, possibly days later (published, it would run ahead of the range's later bars).
+    const bars = out.bars.filter((b) => b.start < to);
+    return { bars, issues: out.issues, nullBars: out.nullBars, incompleteBars: out.incompleteBars };
   }
 }

@@ -312,6 +312,25 @@ describe('backfill (npm run backfill) against the local stream, Yahoo answered f
     expect(await cursorOf('TSLA')).toBe(refused - 60_000);
   });
 
+  it('Yahoo’s trailing latest-price row, after a window’s end, is not published and does not hide the later windows', async () => {
+    // Run during the session of 2024-10-16: every response also carries the row of 14:00 that day
+    // (Yahoo appends its latest price whatever period2 asked for), a complete minute of a session.
+    const duringSession = Date.parse('2024-10-16T14:00:01Z');
+    const yahoo = new FakeYahoo().chart('META', recordedHistory(WEEKS, duringSession));
+    const o = { symbols: ['META'], from: RANGE.from, to: Date.parse('2024-10-16T00:00:00Z') };
+    const { result } = await runBackfill(o, yahoo);
+
+    expect(chartWindows(yahoo, 'META')).toEqual([
+      ['2024-10-01T00:00:00.000Z', '2024-10-08T00:00:00.000Z'],
+      ['2024-10-08T00:00:00.000Z', '2024-10-15T00:00:00.000Z'],
+      ['2024-10-15T00:00:00.000Z', '2024-10-16T00:00:00.000Z'],
+    ]);
+    const expected = [0, 1].flatMap((w) => sampleBars('META', w));
+    expectBars((await newBars()).get('META')!, expected);
+    expect(result.bars).toBe(expected.length);
+    expect(await cursorOf('META')).toBe(expected.at(-1)!.start);
+  });
+
   it('a symbol Yahoo keeps failing is reported; the other symbols are published', async () => {
     const yahoo = new FakeYahoo()
       // an HTML error page served as 200: fails the library's validation, every attempt
