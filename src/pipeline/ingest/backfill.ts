@@ -30,8 +30,22 @@ export interface BackfillResult {
   readonly failures: readonly FeedFailure[];
   /** Rejected data (e.g. a minute listed twice). */
   readonly issues: readonly SourceIssue[];
+  /**
+   * Per symbol whose window Yahoo failed to serve: that window and the later ones, not fetched (a
+   * re-run from `from` sends them in order; sent after the later bars, they would be refused as late).
+   */
+  readonly notFetched: readonly NotFetched[];
   /** With a cursor store: the symbols whose cursor was advanced, with the value asked for. */
   readonly cursors: Readonly<Record<string, number>>;
+}
+
+/** A symbol's windows left out after one Yahoo failed to serve: [`from`, `to`) is not on the stream. */
+export interface NotFetched {
+  readonly symbol: string;
+  /** Start of the window that failed. */
+  readonly from: number;
+  /** End of the range. */
+  readonly to: number;
 }
 
 /** The range cut into windows Yahoo serves in one request (at most 8 days of 1-minute bars). */
@@ -44,7 +58,9 @@ export function backfillWindows(from: number, to: number): [number, number][] {
 /**
  * Backfills 1-minute bars (`npm run backfill`): each symbol in turn, its windows in time order,
  * each window asked for after the symbol's last bar so far (bars never overlap between windows);
- * everything published, then flushed once. A Yahoo failure for one symbol does not stop the others.
+ * everything published, then flushed once. A Yahoo failure for one symbol does not stop the others;
+ * it ends that symbol's range there (its later windows are not fetched, see `notFetched`) unless
+ * Yahoo answered that it has no data in that window.
  * With a cursor store, each symbol's cursor is advanced to its last bar, or up to the first bar the
  * stream did not take (the publisher is expected to hold a symbol's later bars after that one).
  */
@@ -52,13 +68,27 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
   const windows = backfillWindows(o.from, o.to);
   const failures: FeedFailure[] = [];
   const issues: SourceIssue[] = [];
+  const notFetched: NotFetched[] = [];
   const lastBar = new Map<string, number>();
   let bars = 0;
   for (const symbol of o.symbols) {
+    let failedAt: number | undefined;
     for (const [a, b] of windows) {
+      if (failedAt !== undefined) {
+        d.onWindow?.({ symbol, bars });
+        continue;
+      }
       const after = lastBar.get(symbol);
       const r = await d.barFeed.bars(symbol, { from: a, to: b, ...(after !== undefined ? { after } : {}) });
-      if (r.failure) failures.push(r.failure);
+      if (r.failure) {
+        failures.push(r.failure);
+        // Bars of this window that Yahoo did not serve would, sent after the later windows' bars, be
+        // refused as late: the symbol stops here, so a re-run from this window sends them in order.
+        if (r.failure.kind !== 'not-found') {
+          failedAt = a;
+          notFetched.push({ symbol, from: a, to: o.to });
+        }
+      }
       issues.push(...r.issues);
       for (const x of r.bars) {
         await d.publisher.publish({ kind: 'bar', bar: x });
@@ -82,7 +112,7 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
       }
     }
   }
-  return { windows, bars, report, failures, issues, cursors };
+  return { windows, bars, report, failures, issues, notFetched, cursors };
 }
 
 /** What `npm run backfill` prints to stderr at the end, and its exit code. */
@@ -92,6 +122,11 @@ export function backfillSummary(
 ): { readonly lines: readonly string[]; readonly exitCode: 0 | 1 } {
   const lines: string[] = [];
   for (const f of r.failures) lines.push(`failed: ${f.symbol ?? ''} ${f.reason}`);
+  for (const n of r.notFetched) {
+    lines.push(
+      `not fetched: ${n.symbol} from ${new Date(n.from).toISOString()} to ${new Date(n.to).toISOString()} (that window failed; re-run from there)`,
+    );
+  }
   for (const i of r.issues.slice(0, 20)) lines.push(`rejected: ${i.symbol ?? ''} ${i.at ?? ''} ${i.reason}`);
   for (const f of r.report.failed.slice(0, 20)) lines.push(`not delivered: ${f.reason}`);
   lines.push(

@@ -331,30 +331,88 @@ describe('backfill (npm run backfill) against the local stream, Yahoo answered f
     expect(await cursorOf('META')).toBe(expected.at(-1)!.start);
   });
 
+  it('a window Yahoo fails to serve ends its symbol’s range there (later windows not sent ahead of it); the other symbol goes through', async () => {
+    // NFLX's second window answers 503 every time; its first and third would be served.
+    const history = recordedHistory(WEEKS, AFTER_LAST_CLOSE);
+    const secondWindow = String(Date.parse(WINDOWS[1]![0]) / 1000);
+    const yahoo = new FakeYahoo()
+      .chart('NFLX', (url) =>
+        url.searchParams.get('period1') === secondWindow
+          ? { status: 503, body: '<html><body>Service Unavailable</body></html>' }
+          : history(url),
+      )
+      .chart('ORCL', history);
+    const o = { symbols: ['NFLX', 'ORCL'], ...RANGE };
+    const { result, progress } = await runBackfill(o, yahoo);
+
+    // the failed window asked twice (the attempts), the third never
+    expect(chartWindows(yahoo, 'NFLX')).toEqual([WINDOWS[0], WINDOWS[1], WINDOWS[1]]);
+    expect(chartWindows(yahoo, 'ORCL')).toEqual(WINDOWS);
+    expect(progress).toHaveLength(6);
+    const onStream = await newBars();
+    expectBars(onStream.get('NFLX')!, sampleBars('NFLX', 0));
+    expectBars(
+      onStream.get('ORCL')!,
+      WEEKS.flatMap((w) => sampleBars('ORCL', w)),
+    );
+
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]).toMatchObject({ symbol: 'NFLX', at: 'chart', kind: 'server', attempts: 2 });
+    expect(result.notFetched).toEqual([{ symbol: 'NFLX', from: Date.parse(WINDOWS[1]![0]), to: RANGE.to }]);
+    const summary = backfillSummary(o, result);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.lines).toEqual([
+      `failed: NFLX ${result.failures[0]!.reason}`,
+      'not fetched: NFLX from 2024-10-08T00:00:00.000Z to 2024-10-17T00:00:00.000Z (that window failed; re-run from there)',
+      `done: ${4 * sampleBars('NFLX', 0).length} bars for 2 symbol(s) from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z, ` +
+        `${4 * sampleBars('NFLX', 0).length} delivered in ${result.report.calls} PutRecords calls, 0 not delivered, 1 failed requests`,
+    ]);
+    // the poller (or a re-run) continues from the first session's last bar, not past the gap
+    expect(await cursorOf('NFLX')).toBe(sampleBars('NFLX', 0).at(-1)!.start);
+  });
+
   it('a symbol Yahoo keeps failing is reported; the other symbols are published', async () => {
     const yahoo = new FakeYahoo()
-      // an HTML error page served as 200: fails the library's validation, every attempt
+      // an HTML error page served as 200: not the JSON the library expects, every attempt
       .chart('BAD', { status: 200, body: '<html><body>Will be right back…</body></html>' })
-      .chart('NVDA', recordedHistory(WEEKS, AFTER_LAST_CLOSE));
-    const o = { symbols: ['BAD', 'NVDA'], ...RANGE };
+      .chart('NVDA', recordedHistory(WEEKS, AFTER_LAST_CLOSE))
+      // a symbol Yahoo does not know: 404 "No data found" for each window, nothing to wait for
+      .chart('NONE', {
+        status: 404,
+        body: JSON.stringify({
+          chart: {
+            result: null,
+            error: { code: 'Not Found', description: 'No data found, symbol may be delisted' },
+          },
+        }),
+      });
+    const o = { symbols: ['BAD', 'NVDA', 'NONE'], ...RANGE };
     const { result } = await runBackfill(o, yahoo);
 
+    expect(chartWindows(yahoo, 'BAD')).toEqual([WINDOWS[0], WINDOWS[0]]);
     expect(chartWindows(yahoo, 'NVDA')).toEqual(WINDOWS);
+    expect(chartWindows(yahoo, 'NONE')).toEqual(WINDOWS);
     const onStream = await newBars();
     expect([...onStream.keys()]).toEqual(['NVDA']);
     expectBars(
       onStream.get('NVDA')!,
       WEEKS.flatMap((w) => sampleBars('NVDA', w)),
     );
-    expect(result.failures.length).toBeGreaterThan(0);
-    for (const f of result.failures) expect(f).toMatchObject({ symbol: 'BAD', at: 'chart', attempts: 2 });
+    expect(result.failures.map((f) => [f.symbol, f.kind, f.attempts])).toEqual([
+      ['BAD', 'other', 2],
+      ['NONE', 'not-found', 1],
+      ['NONE', 'not-found', 1],
+      ['NONE', 'not-found', 1],
+    ]);
     const summary = backfillSummary(o, result);
     expect(summary.exitCode).toBe(1);
-    expect(summary.lines.slice(0, -1)).toEqual(result.failures.map((f) => `failed: BAD ${f.reason}`));
-    expect(summary.lines.at(-1)).toBe(
-      `done: ${result.bars} bars for 2 symbol(s) from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z, ` +
-        `${result.bars} delivered in ${result.report.calls} PutRecords calls, 0 not delivered, ${result.failures.length} failed requests`,
-    );
+    expect(summary.lines).toEqual([
+      ...result.failures.map((f) => `failed: ${f.symbol} ${f.reason}`),
+      'not fetched: BAD from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z (that window failed; re-run from there)',
+      `done: ${result.bars} bars for 3 symbol(s) from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z, ` +
+        `${result.bars} delivered in ${result.report.calls} PutRecords calls, 0 not delivered, 4 failed requests`,
+    ]);
     expect(await cursorOf('BAD')).toBeUndefined();
+    expect(await cursorOf('NONE')).toBeUndefined();
   });
 });
