@@ -16,12 +16,15 @@ import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
 import { createYahooClient, YahooMarketData } from '../src/adapters/yahoo/yahoo-market-data.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
-import { backfill, backfillSummary, backfillWindows } from '../src/pipeline/ingest/backfill.ts';
+import {
+  backfill,
+  backfillSummary,
+  backfillWindows,
+  YAHOO_1M_HISTORY_MS,
+} from '../src/pipeline/ingest/backfill.ts';
 import { parseInstant, requireStreamName, StdoutPublisher, UsageError } from '../src/pipeline/ingest/cli.ts';
 import { MAX_BAR_WINDOW_MS } from '../src/pipeline/ingest/poll.ts';
 import type { EventPublisher } from '../src/ports/event-publisher.ts';
-
-const YAHOO_1M_HISTORY_MS = 30 * 24 * 3_600_000;
 
 const USAGE = `usage: npm run backfill -- --symbols AAPL,MSFT [--from DATE] [--to DATE] [--update-cursor] [--dry-run]
   --symbols        comma-separated Yahoo symbols (required)
@@ -97,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
     backoff: { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15_000 },
   });
 
-  const range = { symbols, from, to };
+  const range = { symbols, from, to, historyMs: YAHOO_1M_HISTORY_MS };
   const bar = new cliProgress.SingleBar(
     {
       format: 'backfill |{bar}| {value}/{total} windows | {symbol} | {bars} bars',

@@ -8,7 +8,16 @@ export interface BackfillOptions {
   /** Start and end of the range (epoch ms), already checked and clamped by the caller. */
   readonly from: number;
   readonly to: number;
+  /**
+   * How far back the source keeps 1-minute bars (Yahoo: YAHOO_1M_HISTORY_MS). A window is asked for
+   * from no earlier than that, measured when it is asked for: a long run would otherwise ask, for a
+   * range starting at the edge, for a start the source has dropped meanwhile, and be refused.
+   */
+  readonly historyMs?: number;
 }
+
+/** Yahoo keeps about 30 days of 1-minute bars and refuses a request that starts earlier. */
+export const YAHOO_1M_HISTORY_MS = 30 * 24 * 3_600_000;
 
 export interface BackfillDeps {
   readonly barFeed: BarFeed;
@@ -17,6 +26,8 @@ export interface BackfillDeps {
   readonly cursors?: CursorStore;
   /** Called after each window of each symbol (the progress bar), with the bars published so far. */
   readonly onWindow?: (p: { readonly symbol: string; readonly bars: number }) => void;
+  /** The wall clock (default Date.now), for `historyMs`. */
+  readonly clock?: () => number;
 }
 
 export interface BackfillResult {
@@ -78,8 +89,26 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
         d.onWindow?.({ symbol, bars });
         continue;
       }
+      // The oldest minute the source still keeps, now (a minute of margin for the request's trip).
+      const oldest = o.historyMs === undefined ? a : (d.clock ?? Date.now)() - o.historyMs + 60_000;
+      const start = Math.max(a, oldest);
+      if (start > a) {
+        issues.push({
+          symbol,
+          at: 'bars',
+          reason: `bars from ${new Date(a).toISOString()} to ${new Date(Math.min(start, b)).toISOString()} are no longer kept by the source (older than its 1-minute history): skipped`,
+        });
+      }
+      if (start >= b) {
+        d.onWindow?.({ symbol, bars });
+        continue;
+      }
       const after = lastBar.get(symbol);
-      const r = await d.barFeed.bars(symbol, { from: a, to: b, ...(after !== undefined ? { after } : {}) });
+      const r = await d.barFeed.bars(symbol, {
+        from: start,
+        to: b,
+        ...(after !== undefined ? { after } : {}),
+      });
       if (r.failure) {
         failures.push(r.failure);
         // Bars of this window that Yahoo did not serve would, sent after the later windows' bars, be

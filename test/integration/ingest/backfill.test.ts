@@ -13,7 +13,12 @@ import { cursorKey, DynamoDbCursorStore } from '../../../src/adapters/aws/dynamo
 import { KinesisPublisher } from '../../../src/adapters/aws/kinesis-publisher.ts';
 import { createYahooClient, YahooMarketData } from '../../../src/adapters/yahoo/yahoo-market-data.ts';
 import { type Bar, decodeMarketEvent } from '../../../src/domain/market/index.ts';
-import { type BackfillOptions, backfill, backfillSummary } from '../../../src/pipeline/ingest/backfill.ts';
+import {
+  type BackfillOptions,
+  backfill,
+  backfillSummary,
+  YAHOO_1M_HISTORY_MS,
+} from '../../../src/pipeline/ingest/backfill.ts';
 import { FakeYahoo, type Json, recordedBody, type Served } from '../../support/fake-yahoo.ts';
 import { failSomeEntries } from '../../support/kinesis-faults.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
@@ -157,6 +162,7 @@ async function runBackfill(
   o: BackfillOptions,
   yahoo: FakeYahoo,
   refuse?: (bar: Bar) => boolean,
+  clock?: () => number,
 ): Promise<{ result: Awaited<ReturnType<typeof backfill>>; progress: string[] }> {
   const c = cloud();
   const clients = createAwsClients(c.clientConfig);
@@ -183,6 +189,7 @@ async function runBackfill(
       }),
       cursors: new DynamoDbCursorStore({ documents: clients.documents, tableName: c.env.MARKET_TABLE_NAME! }),
       onWindow: (p) => progress.push(`${p.symbol} ${p.bars}`),
+      ...(clock ? { clock } : {}),
     });
     return { result, progress };
   } finally {
@@ -369,6 +376,55 @@ describe('backfill (npm run backfill) against the local stream, Yahoo answered f
     ]);
     // the poller (or a re-run) continues from the first session's last bar, not past the gap
     expect(await cursorOf('NFLX')).toBe(sampleBars('NFLX', 0).at(-1)!.start);
+  });
+
+  it('a range starting at the edge of Yahoo’s 30 days: each window is asked for within them when it is asked for', async () => {
+    // The range starts at the oldest minute Yahoo keeps when the run starts (as the script clamps
+    // it), and each chart request takes an hour: by INTC's turn, that start has aged out. Yahoo
+    // refuses a 1-minute request that starts more than 30 days back.
+    let now = RANGE.from + YAHOO_1M_HISTORY_MS - 60_000;
+    const history = recordedHistory(WEEKS, AFTER_LAST_CLOSE);
+    const yahooAsOfNow = (url: URL): Served => {
+      const p1 = Number(url.searchParams.get('period1'));
+      const p2 = Number(url.searchParams.get('period2'));
+      now += 3_600_000;
+      if (p1 * 1000 < now - 3_600_000 - YAHOO_1M_HISTORY_MS) {
+        const description = `1m data not available for startTime=${p1} and endTime=${p2}. The requested range must be within the last 30 days.`;
+        return {
+          status: 422,
+          body: JSON.stringify({
+            chart: { result: null, error: { code: 'Unprocessable Entity', description } },
+          }),
+        };
+      }
+      return history(url);
+    };
+    const yahoo = new FakeYahoo().chart('AMD', yahooAsOfNow).chart('INTC', yahooAsOfNow);
+    const o = { symbols: ['AMD', 'INTC'], ...RANGE, historyMs: YAHOO_1M_HISTORY_MS };
+    const { result } = await runBackfill(o, yahoo, undefined, () => now);
+
+    expect(chartWindows(yahoo, 'AMD')).toEqual(WINDOWS);
+    expect(chartWindows(yahoo, 'INTC')).toEqual([
+      ['2024-10-01T03:00:00.000Z', WINDOWS[0]![1]],
+      WINDOWS[1],
+      WINDOWS[2],
+    ]);
+    expect(result.failures).toEqual([]);
+    expect(result.issues).toEqual([
+      {
+        symbol: 'INTC',
+        at: 'bars',
+        reason:
+          'bars from 2024-10-01T00:00:00.000Z to 2024-10-01T03:00:00.000Z are no longer kept by the source (older than its 1-minute history): skipped',
+      },
+    ]);
+    const onStream = await newBars();
+    for (const s of ['AMD', 'INTC'])
+      expectBars(
+        onStream.get(s)!,
+        WEEKS.flatMap((w) => sampleBars(s, w)),
+      );
+    expect(backfillSummary(o, result).exitCode).toBe(0);
   });
 
   it('a symbol Yahoo keeps failing is reported; the other symbols are published', async () => {
