@@ -1,7 +1,7 @@
 import type { CursorStore } from '../../ports/cursor-store.ts';
 import type { EventPublisher, PublishReport } from '../../ports/event-publisher.ts';
 import type { BarFeed, FeedFailure, SourceIssue } from '../../ports/market-source.ts';
-import { MAX_BAR_WINDOW_MS } from './poll.ts';
+import { cursorStoreFailure, MAX_BAR_WINDOW_MS } from './poll.ts';
 
 export interface BackfillOptions {
   readonly symbols: readonly string[];
@@ -37,7 +37,7 @@ export interface BackfillResult {
   readonly bars: number;
   /** What the stream took and did not take (one flush at the end). */
   readonly report: PublishReport;
-  /** Yahoo requests that failed after retries. */
+  /** Yahoo requests that failed after retries, and cursor-store errors. */
   readonly failures: readonly FeedFailure[];
   /** Rejected data (e.g. a minute listed twice). */
   readonly issues: readonly SourceIssue[];
@@ -136,8 +136,19 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
         .map((f) => (f.event.kind === 'bar' ? f.event.bar.start : 0));
       const stop = failed.length > 0 ? Math.min(...failed) - 60_000 : last;
       if (stop > 0 && stop <= last) {
-        await d.cursors.advance(symbol, 'bars-1m', stop);
-        cursors[symbol] = stop;
+        try {
+          await d.cursors.advance(symbol, 'bars-1m', stop);
+          cursors[symbol] = stop;
+        } catch (err) {
+          // Reported with the rest (what was delivered is known by now), not thrown past the summary.
+          failures.push(
+            cursorStoreFailure(
+              symbol,
+              `cannot advance the bar cursor to ${new Date(stop).toISOString()}`,
+              err,
+            ),
+          );
+        }
       }
     }
   }

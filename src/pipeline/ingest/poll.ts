@@ -99,13 +99,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
       try {
         cursor = await d.cursors.get(symbol, 'bars-1m');
       } catch (err) {
-        failures.push({
-          symbol,
-          at: 'cursor',
-          kind: 'cursor-store',
-          attempts: 1,
-          reason: `cannot read the bar cursor: ${errorMessage(err)}`,
-        });
+        failures.push(cursorStoreFailure(symbol, 'cannot read the bar cursor', err));
         continue;
       }
       const earliest = o.now - MAX_BAR_WINDOW_MS;
@@ -168,13 +162,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
       await d.cursors.advance(symbol, 'bars-1m', last);
       cursors[symbol] = last;
     } catch (err) {
-      failures.push({
-        symbol,
-        at: 'cursor',
-        kind: 'cursor-store',
-        attempts: 1,
-        reason: `cannot advance the bar cursor: ${errorMessage(err)}`,
-      });
+      failures.push(cursorStoreFailure(symbol, 'cannot advance the bar cursor', err));
     }
   }
   return {
@@ -188,6 +176,11 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     failures,
     publishFailed: report.failed,
   };
+}
+
+/** A cursor-store error of `symbol`, reported as a failure like a Yahoo one (never thrown past the summary). */
+export function cursorStoreFailure(symbol: string, what: string, err: unknown): FeedFailure {
+  return { symbol, at: 'cursor', kind: 'cursor-store', attempts: 1, reason: `${what}: ${errorMessage(err)}` };
 }
 
 /** How long after a close bars are still fetched (the schedule runs every minute). */

@@ -156,13 +156,17 @@ async function newBars(): Promise<Map<string, Bar[]>> {
 
 /**
  * Runs the flow as `npm run backfill` does (with `--update-cursor`): Yahoo served by `yahoo`, the
- * stream's PutRecords optionally failing the entries `refuse` picks.
+ * stream's PutRecords optionally failing the entries `refuse` picks, the cursors in `cursorTable`
+ * (default the market table).
  */
 async function runBackfill(
   o: BackfillOptions,
   yahoo: FakeYahoo,
-  refuse?: (bar: Bar) => boolean,
-  clock?: () => number,
+  {
+    refuse,
+    clock,
+    cursorTable,
+  }: { refuse?: (bar: Bar) => boolean; clock?: () => number; cursorTable?: string } = {},
 ): Promise<{ result: Awaited<ReturnType<typeof backfill>>; progress: string[] }> {
   const c = cloud();
   const clients = createAwsClients(c.clientConfig);
@@ -187,7 +191,10 @@ async function runBackfill(
         baseDelayMs: 1,
         maxDelayMs: 5,
       }),
-      cursors: new DynamoDbCursorStore({ documents: clients.documents, tableName: c.env.MARKET_TABLE_NAME! }),
+      cursors: new DynamoDbCursorStore({
+        documents: clients.documents,
+        tableName: cursorTable ?? c.env.MARKET_TABLE_NAME!,
+      }),
       onWindow: (p) => progress.push(`${p.symbol} ${p.bars}`),
       ...(clock ? { clock } : {}),
     });
@@ -271,7 +278,9 @@ describe('backfill (npm run backfill) against the local stream, Yahoo answered f
     // TSLA's bar at 15:00 of the second session: every attempt refused (throughput exceeded).
     const refused = Date.parse('2024-10-09T15:00:00Z');
     const o = { symbols: ['TSLA', 'AMZN'], ...RANGE };
-    const { result } = await runBackfill(o, yahoo, (b) => b.symbol === 'TSLA' && b.start === refused);
+    const { result } = await runBackfill(o, yahoo, {
+      refuse: (b) => b.symbol === 'TSLA' && b.start === refused,
+    });
 
     // Yahoo was still asked for every window of both symbols.
     expect(chartWindows(yahoo, 'TSLA')).toEqual(WINDOWS);
@@ -401,7 +410,7 @@ describe('backfill (npm run backfill) against the local stream, Yahoo answered f
     };
     const yahoo = new FakeYahoo().chart('AMD', yahooAsOfNow).chart('INTC', yahooAsOfNow);
     const o = { symbols: ['AMD', 'INTC'], ...RANGE, historyMs: YAHOO_1M_HISTORY_MS };
-    const { result } = await runBackfill(o, yahoo, undefined, () => now);
+    const { result } = await runBackfill(o, yahoo, { clock: () => now });
 
     expect(chartWindows(yahoo, 'AMD')).toEqual(WINDOWS);
     expect(chartWindows(yahoo, 'INTC')).toEqual([
@@ -425,6 +434,30 @@ describe('backfill (npm run backfill) against the local stream, Yahoo answered f
         WEEKS.flatMap((w) => sampleBars(s, w)),
       );
     expect(backfillSummary(o, result).exitCode).toBe(0);
+  });
+
+  it('a cursor the market table does not take is reported in the summary, after what was delivered', async () => {
+    const yahoo = new FakeYahoo().chart('QCOM', recordedHistory([0], AFTER_LAST_CLOSE));
+    const o = { symbols: ['QCOM'], ...RANGE };
+    const { result } = await runBackfill(o, yahoo, { cursorTable: 'no-such-table' });
+
+    const bars = sampleBars('QCOM', 0);
+    expectBars((await newBars()).get('QCOM')!, bars);
+    expect(result.cursors).toEqual({});
+    expect(result.failures).toEqual([
+      expect.objectContaining({ symbol: 'QCOM', at: 'cursor', kind: 'cursor-store', attempts: 1 }),
+    ]);
+    expect(result.failures[0]!.reason).toMatch(
+      /^cannot advance the bar cursor to 2024-10-02T19:59:00\.000Z: .*(not found|non-existent table)/i,
+    );
+    expect(backfillSummary(o, result)).toEqual({
+      lines: [
+        `failed: QCOM ${result.failures[0]!.reason}`,
+        `done: ${bars.length} bars for 1 symbol(s) from 2024-10-01T00:00:00.000Z to 2024-10-17T00:00:00.000Z, ` +
+          `${bars.length} delivered in ${result.report.calls} PutRecords calls, 0 not delivered, 1 failed requests`,
+      ],
+      exitCode: 1,
+    });
   });
 
   it('a symbol Yahoo keeps failing is reported; the other symbols are published', async () => {
