@@ -166,8 +166,10 @@ async function main(argv: string[]): Promise<number> {
     );
     const s = summary(review, values.recover);
     const errors = s.givenUp.filter((g) => g.error).length + (s.releaseError ? 1 : 0);
+    // As many messages as --max allowed: the review stopped there, and more may wait in the queue.
+    const stoppedAtMax = s.messages >= max;
     if (values.json) {
-      console.log(JSON.stringify(s));
+      console.log(JSON.stringify({ ...s, stoppedAtMax }));
     } else {
       for (const r of s.rejectedRecords) {
         console.log(
@@ -180,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
         `${s.messages} message(s): ${s.rejectedRecords.length} rejected record(s), ${s.givenUp.length} given-up batch(es) ` +
           `(${withoutRow} records without their metric row), ${s.unreadable.length} unreadable; ` +
           `${s.givenUp.filter((g) => g.deleted).length} deleted, the rest left in the queue` +
-          (s.messages >= max ? ` (stopped at --max ${max}: more may wait)` : ''),
+          (stoppedAtMax ? ` (stopped at --max ${max}: more may wait)` : ''),
       );
       if (s.notReviewed > 0)
         console.log(`stopped: ${s.notReviewed} given-up batch(es) not reviewed, their messages kept`);

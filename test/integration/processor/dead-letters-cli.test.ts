@@ -146,6 +146,30 @@ describe('npm run dead-letters: messages that are not this stage’s given-up ba
     expect(await queueCounts()).toEqual({ visible: 1, hidden: 0 });
   }, 60_000);
 
+  it('--json says whether the review stopped at --max (more may wait) or saw the whole queue', async () => {
+    const c = cloud();
+    for (let i = 0; i < 3; i++)
+      await c.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: c.env.DEAD_LETTER_QUEUE_URL,
+          MessageBody: JSON.stringify({
+            shardId: 'shardId-000000000000',
+            sequenceNumber: String(2000 + i),
+            partitionKey: 'AAPL',
+            data: '',
+            reason: 'payload is not JSON',
+          }),
+        }),
+      );
+    const capped = JSON.parse(
+      (await deadLetters(c.env, ['--max', '2', '--json'])).stdout.trim().split('\n').at(-1)!,
+    );
+    expect(capped).toMatchObject({ messages: 2, stoppedAtMax: true });
+    // Reviewed without --recover, the messages are made visible again: the next review sees all three.
+    const whole = JSON.parse((await deadLetters(c.env, ['--json'])).stdout.trim().split('\n').at(-1)!);
+    expect(whole).toMatchObject({ messages: 3, stoppedAtMax: false });
+  }, 60_000);
+
   it('keeps a range that ends before it starts, saying so rather than blaming the retention', async () => {
     const c = cloud();
     const put = await c.clients.kinesis.send(
