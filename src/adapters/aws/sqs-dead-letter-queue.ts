@@ -85,7 +85,15 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
     const failed: string[] = [];
     for (let i = 0; i < messages.length; i += SQS_BATCH) {
       const chunk = messages.slice(i, i + SQS_BATCH);
-      const failures = await send(chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.receipt })));
+      let failures: readonly { Id?: string; Code?: string; Message?: string }[];
+      try {
+        failures = await send(chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.receipt })));
+      } catch (err) {
+        // The whole call failed (after the SDK's retries): its messages are reported, and the
+        // other chunks are still sent, so one failure leaves no more messages hidden than its own.
+        const reason = err instanceof Error ? `${err.name} ${err.message}` : String(err);
+        failures = chunk.map((_, j) => ({ Id: String(j), Code: 'call failed', Message: reason }));
+      }
       for (const f of failures)
         failed.push(`${chunk[Number(f.Id)]?.id}: ${f.Code} ${f.Message ?? ''}`.trim());
     }
