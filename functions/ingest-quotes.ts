@@ -24,6 +24,9 @@ import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { ingestConfigFromEnv } from '../src/config/ingest.ts';
 import { pollOnce, runPollLoop } from '../src/pipeline/ingest/poll.ts';
 
+/** Kept free at the end of an invocation for the poll's flush and cursor writes. */
+const POLL_FLUSH_MARGIN_MS = 10_000;
+
 export interface IngestSummary {
   readonly polls: number;
   readonly ticksPublished: number;
@@ -114,6 +117,10 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
               extendedHours: config.INGEST_EXTENDED_HOURS,
               whenClosed: config.INGEST_WHEN_CLOSED,
               lookbackMs: config.BARS_LOOKBACK_MINUTES * 60_000,
+              // Room left after the last symbol's request for one more request's timeout and the
+              // flush and cursor writes: a slow Yahoo defers symbols rather than time the poll out.
+              deadline:
+                started + context.getRemainingTimeInMillis() - config.YAHOO_TIMEOUT_MS - POLL_FLUSH_MARGIN_MS,
             },
             { quoteFeed: yahoo, barFeed: yahoo, cursors, publisher, quoteTimes },
           );
@@ -142,6 +149,10 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
           metrics.addMetric('DataRejected', MetricUnit.Count, r.issues.length);
           metrics.addMetric('RecordsNotDelivered', MetricUnit.Count, r.publishFailed.length);
           metrics.addMetric('SymbolsSkippedClosed', MetricUnit.Count, r.skippedClosed.length);
+          if (r.deferred.length > 0) {
+            logger.warn('Poll deadline reached: bars deferred to the next poll', { symbols: r.deferred });
+          }
+          metrics.addMetric('SymbolsDeferred', MetricUnit.Count, r.deferred.length);
         } catch (err) {
           // Never crash the schedule: an unexpected error ends this poll, the next one runs.
           total.failures++;

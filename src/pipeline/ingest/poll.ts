@@ -21,6 +21,14 @@ export interface PollOptions {
   readonly whenClosed?: boolean;
   /** First bar poll of a symbol without a cursor reaches this far back (default 60 min). */
   readonly lookbackMs?: number;
+  /**
+   * No symbol's bar request starts after this instant (epoch ms): the symbols not reached are
+   * deferred to the next poll (their cursors untouched, nothing lost), so a slow Yahoo cannot keep
+   * the poll running past the invocation's end. Checked before each symbol; absent: no limit.
+   */
+  readonly deadline?: number;
+  /** The clock the deadline is read against (default Date.now). */
+  readonly clock?: () => number;
 }
 
 export interface PollDeps {
@@ -48,6 +56,8 @@ export interface PollResult {
   readonly barsPublished: number;
   /** Symbols whose bar cursor moved, with the new cursor. */
   readonly cursors: Readonly<Record<string, number>>;
+  /** Symbols whose bars were not fetched: the poll's deadline came first (fetched next poll). */
+  readonly deferred: readonly string[];
   /** Rejected data (e.g. an unusable quote), with the symbol. */
   readonly issues: readonly SourceIssue[];
   /** Yahoo requests that failed after retries, and cursor-store errors. */
@@ -75,6 +85,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
   const failures: FeedFailure[] = [];
   let ticksPublished = 0;
   let quotesUnchanged = 0;
+  const deferred: string[] = [];
   const ticksSent: { symbol: string; time: number }[] = [];
   let barsPublished = 0;
   const barsBySymbol = new Map<string, number[]>();
@@ -94,7 +105,12 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     }
   }
   if (o.bars) {
-    for (const symbol of barSymbols) {
+    const clock = o.clock ?? Date.now;
+    for (const [i, symbol] of barSymbols.entries()) {
+      if (o.deadline !== undefined && clock() >= o.deadline) {
+        deferred.push(...barSymbols.slice(i));
+        break;
+      }
       let cursor: number | undefined;
       try {
         cursor = await d.cursors.get(symbol, 'bars-1m');
@@ -172,6 +188,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     quotesUnchanged,
     barsPublished,
     cursors,
+    deferred,
     issues,
     failures,
     publishFailed: report.failed,

@@ -77,11 +77,11 @@ const barsOf = (rs: StreamRecord[]) => rs.flatMap((r) => (r.event.kind === 'bar'
 
 // ---------------------------------------------------------------- the handler
 
-function lambdaContext(): Context {
+function lambdaContext(remainingMs = 60_000): Context {
   return {
     functionName: 'tickstream-dev-ingestQuotes',
     awsRequestId: `test-${Math.random().toString(36).slice(2)}`,
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => remainingMs,
   } as unknown as Context;
 }
 
@@ -91,10 +91,16 @@ interface Output {
 }
 
 /** Invokes the handler once as the schedule does, capturing what it writes to stdout/stderr. */
-async function invoke(handler: IngestHandler): Promise<{ summary: Summary; output: Output }> {
+async function invoke(
+  handler: IngestHandler,
+  remainingMs?: number,
+): Promise<{ summary: Summary; output: Output }> {
   const { result, lines } = await captureJsonLines(
     async () =>
-      (await handler({ 'detail-type': 'Scheduled Event', source: 'aws.events' }, lambdaContext())) as Summary,
+      (await handler(
+        { 'detail-type': 'Scheduled Event', source: 'aws.events' },
+        lambdaContext(remainingMs),
+      )) as Summary,
   );
   return { summary: result, output: { lines } };
 }
@@ -272,6 +278,23 @@ describe('ingestQuotes handler: recorded Yahoo responses onto the local stream',
     const starts = [...barsOf(firstRecords), ...barsOf(secondRecords)].map((b) => b.start);
     expect(new Set(starts).size).toBe(starts.length);
     expect(starts).toEqual(sample.map((b) => b.start));
+  });
+
+  it('bars: an invocation with too little time left defers its symbols (logged, counted) instead of running past its end', async () => {
+    const c = cloud();
+    const yahoo = new FakeYahoo().chart('AAPL', recordedBody(CHART_FILE));
+    const handler = ingest.handler({ SYMBOLS: 'AAPL', INGEST_MODE: 'bars' }, yahoo);
+    const before = await cursorOf(c, 'AAPL');
+    // 15 s left: less than one Yahoo request's timeout (8 s) and the flush margin (10 s).
+    const { summary, output } = await invoke(handler, 15_000);
+    expect(summary).toMatchObject({ polls: 1, barsPublished: 0, failures: 0 });
+    expect(yahoo.count('chart')).toBe(0);
+    expect(await cursorOf(c, 'AAPL')).toBe(before);
+    const warned = output.lines.find(
+      (l) => l.message === 'Poll deadline reached: bars deferred to the next poll',
+    );
+    expect(warned?.symbols).toEqual(['AAPL']);
+    expect(output.lines.find((l) => '_aws' in l && 'SymbolsDeferred' in l)?.SymbolsDeferred).toBe(1);
   });
 
   it('both: within one invocation quotes are polled every interval, bars only on the first poll', async () => {

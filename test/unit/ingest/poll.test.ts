@@ -122,6 +122,40 @@ describe('pollOnce', () => {
     expect(Object.fromEntries(quoteTimes)).toEqual({ AAPL: OPEN - 1_000, MSFT: OPEN - 4_000 });
   });
 
+  it('defers the symbols it has not reached by its deadline: no request after it, their cursors untouched, fetched next poll', async () => {
+    const cursors = new MemoryCursorStore();
+    const calls: string[] = [];
+    const yahoo = feeds(OPEN, calls);
+    // Each chart request takes 10 s of the poll's clock.
+    let now = OPEN;
+    const slow: BarFeed = {
+      bars: async (symbol, o) => {
+        now += 10_000;
+        return yahoo.bars(symbol, o);
+      },
+    };
+    const symbols = ['AAPL', 'MSFT', 'NVDA', 'TSLA'];
+    const publisher = new RecordingPublisher();
+    const base = { symbols, quotes: false, bars: true, now: OPEN, lookbackMs: 5 * 60_000 };
+    const r1 = await pollOnce(
+      { ...base, deadline: OPEN + 15_000, clock: () => now },
+      { quoteFeed: yahoo, barFeed: slow, cursors, publisher },
+    );
+    // AAPL starts at 0 s, MSFT at 10 s; at 20 s the deadline (15 s) has passed.
+    expect(calls).toEqual(['bars:AAPL:none', 'bars:MSFT:none']);
+    expect(r1.deferred).toEqual(['NVDA', 'TSLA']);
+    expect(Object.keys(r1.cursors).sort()).toEqual(['AAPL', 'MSFT']);
+    expect(await cursors.get('NVDA', 'bars-1m')).toBeUndefined();
+
+    const r2 = await pollOnce(base, { quoteFeed: yahoo, barFeed: slow, cursors, publisher });
+    expect(r2.deferred).toEqual([]);
+    expect(Object.keys(r2.cursors).sort()).toEqual(['NVDA', 'TSLA']);
+    // Every symbol's bars went out once.
+    const sent = publisher.sent.map((e) => (e.kind === 'bar' ? `${e.bar.symbol}@${e.bar.start}` : ''));
+    expect(new Set(sent).size).toBe(sent.length);
+    expect(new Set(sent.map((k) => k.split('@')[0]))).toEqual(new Set(symbols));
+  });
+
   it('without quoteTimes every quote is sent at every poll', async () => {
     const publisher = new RecordingPublisher();
     const deps = {
