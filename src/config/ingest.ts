@@ -48,8 +48,11 @@ export const IngestEnvSchema = z.object({
     .enum(['quotes', 'bars', 'both'], { error: 'INGEST_MODE must be quotes, bars or both' })
     .default('both'),
   POLL_INTERVAL_SECONDS: positiveInt('POLL_INTERVAL_SECONDS', 30, 300),
-  /** How long one invocation keeps polling (the schedule's period minus a margin: never overlaps the next). */
-  POLL_WINDOW_SECONDS: positiveInt('POLL_WINDOW_SECONDS', 55, 900),
+  /**
+   * How long one invocation keeps starting polls: under the schedule's period (rate(1 minute)), so it
+   * never runs into the next invocation, which reserved concurrency 1 would throttle and Lambda drop.
+   */
+  POLL_WINDOW_SECONDS: positiveInt('POLL_WINDOW_SECONDS', 55, 59),
   TICKS_STREAM_NAME: z
     .string({ error: 'TICKS_STREAM_NAME is required' })
     .min(1, 'TICKS_STREAM_NAME is required'),

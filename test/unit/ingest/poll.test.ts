@@ -432,4 +432,11 @@ describe('ingest configuration', () => {
     );
     expect(() => ingestConfigFromEnv({ SYMBOLS: 'AAPL' })).toThrow(/TICKS_STREAM_NAME is required/);
   });
+  it('keeps the polling window under the one-minute schedule: a longer one would crowd out the next invocation', () => {
+    expect(ingestConfigFromEnv(env).POLL_WINDOW_SECONDS).toBe(55);
+    expect(ingestConfigFromEnv({ ...env, POLL_WINDOW_SECONDS: '59' }).POLL_WINDOW_SECONDS).toBe(59);
+    expect(() => ingestConfigFromEnv({ ...env, POLL_WINDOW_SECONDS: '60' })).toThrow(
+      /POLL_WINDOW_SECONDS: POLL_WINDOW_SECONDS must be at most 59/,
+    );
+  });
 });
