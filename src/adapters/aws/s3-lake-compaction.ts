@@ -12,7 +12,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { parquetWriteBuffer, type SchemaElement } from 'hyparquet-writer';
+import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
 import {
   type CompactedEvent,
   type CompactedLakeWriter,
@@ -179,26 +179,46 @@ function compactedParquetSchema(): SchemaElement[] {
 const parquetValue = (type: LakeFieldType, v: unknown) =>
   type === 'bigint' && typeof v === 'number' ? BigInt(v) : v;
 
-/** The day's events as one Parquet file (snappy pages, column statistics). */
+/**
+ * Rows per row group: 1,000, then 100,000 each (hyparquet-writer's default, so a day's file is byte
+ * for byte the one parquetWriteBuffer wrote from the whole day's columns).
+ */
+const ROW_GROUP_SIZES = [1000, 100_000] as const;
+
+/** The columns of some of the day's events, as the Parquet writer takes them. */
+function columnsOf(events: readonly CompactedEvent[]) {
+  return [
+    ...LAKE_LINE_FIELDS.map(([n, t]) => ({
+      name: n.toLowerCase(),
+      data: events.map((e) => parquetValue(t, e[n as keyof CompactedEvent])),
+    })),
+    {
+      name: 'event',
+      data: events.map((e) => {
+        const o: Record<string, unknown> = {};
+        for (const [n, t] of LAKE_EVENT_FIELDS) o[n.toLowerCase()] = parquetValue(t, e.event[n] ?? null);
+        return o;
+      }),
+    },
+  ];
+}
+
+/**
+ * The day's events as one Parquet file (snappy pages, column statistics). The columns are built one
+ * row group at a time: built for the whole day at once they took about as much memory again as the
+ * day's events themselves, which set the largest day the function's memory can compact.
+ */
 export function encodeCompactedDay(events: readonly CompactedEvent[]): Uint8Array {
-  const buffer = parquetWriteBuffer({
-    schema: compactedParquetSchema(),
-    columnData: [
-      ...LAKE_LINE_FIELDS.map(([n, t]) => ({
-        name: n.toLowerCase(),
-        data: events.map((e) => parquetValue(t, e[n as keyof CompactedEvent])),
-      })),
-      {
-        name: 'event',
-        data: events.map((e) => {
-          const o: Record<string, unknown> = {};
-          for (const [n, t] of LAKE_EVENT_FIELDS) o[n.toLowerCase()] = parquetValue(t, e.event[n] ?? null);
-          return o;
-        }),
-      },
-    ],
-  });
-  return new Uint8Array(buffer);
+  const writer = new ByteWriter();
+  const parquet = new ParquetWriter({ writer, schema: compactedParquetSchema() });
+  for (let start = 0, group = 0; start < events.length; group++) {
+    const size = ROW_GROUP_SIZES[Math.min(group, ROW_GROUP_SIZES.length - 1)]!;
+    const rows = events.slice(start, start + size);
+    parquet.write({ columnData: columnsOf(rows), rowGroupSize: rows.length });
+    start += rows.length;
+  }
+  parquet.finish();
+  return new Uint8Array(writer.getBuffer());
 }
 
 export class S3CompactedLakeWriter implements CompactedLakeWriter {

@@ -223,6 +223,7 @@ export async function compactDay(
   if (rejected.length > REJECTIONS_SHOWN)
     deps.log.warn('more raw lake lines rejected', { day, count: rejected.length - REJECTIONS_SHOWN });
   const events = [...newest.values()].sort(byKey);
+  newest.clear(); // its keys are not needed while the file is built
   const counts = { day, objects: keys.length, lines, duplicates, rejected, events: events.length };
   if (keys.length === 0) return { ...counts, written: undefined };
   const before = options.force ? undefined : await deps.compacted.existing(day);
