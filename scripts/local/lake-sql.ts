@@ -82,6 +82,11 @@ function lakeViewStatements(glob: string, stage: string, compactedGlob: string |
     `CAST("event" AS ${struct(LAKE_EVENT_FIELDS, (n) => n.toLowerCase())}) AS "event"`,
     'dt',
   ].join(', ');
+  // The Glue table's columns by name: hive_partitioning also makes a column of any `name=value`
+  // folder above the lake (a state directory under `/builds/run=7/`, say), which is no column of Athena's.
+  const compactedColumns = [...LAKE_LINE_FIELDS.map(([n]) => n.toLowerCase()), 'event', 'dt']
+    .map(quoted)
+    .join(', ');
   // ignore_errors: a line that is not JSON is skipped, as the Glue table's `ignore.malformed.json`
   // keeps Athena reading past it (Athena returns it as a row of nulls; the events view drops both).
   return [
@@ -92,7 +97,7 @@ function lakeViewStatements(glob: string, stage: string, compactedGlob: string |
     `CREATE VIEW ${schema}.${EVENTS_VIEW} AS ${eventsViewSql()}`,
     ...(compactedGlob
       ? [
-          `CREATE VIEW ${schema}.${COMPACTED_EVENTS_TABLE} AS SELECT * FROM read_parquet(${sqlString(compactedGlob)}, ` +
+          `CREATE VIEW ${schema}.${COMPACTED_EVENTS_TABLE} AS SELECT ${compactedColumns} FROM read_parquet(${sqlString(compactedGlob)}, ` +
             `hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`,
         ]
       : []),

@@ -1,0 +1,68 @@
+/**
+ * `npm run query`'s views over a local lake laid out on disk as s3rver keeps it (each object's body
+ * in `<bucket>/<key>._S3rver_object`), written by the lake writer's and the compaction's encoders.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalLake } from '../../../scripts/local/lake-sql.ts';
+import { encodeCompactedDay } from '../../../src/adapters/aws/s3-lake-compaction.ts';
+import { encodeLakeObject, lakeObjectKey, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { dayStart, parseRawLine } from '../../../src/pipeline/compact/compact-day.ts';
+import type { CompactedEvent } from '../../../src/ports/compaction.ts';
+import type { LakeRecord } from '../../../src/ports/processor.ts';
+import { aaplSampleBars } from '../../support/samples.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'lake-sql-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const DAY = '2024-10-02';
+const BUCKET = 'tickstream-000000000000-us-east-1-dev-lake';
+
+function putObject(s3Dir: string, key: string, body: Uint8Array) {
+  const file = join(s3Dir, BUCKET, `${key}._S3rver_object`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, body);
+}
+
+describe('the local lake views', () => {
+  it('compacted_events has the Glue table’s columns, even under a folder named name=value', async () => {
+    // A state directory somewhere below a `run=7` folder (a CI workspace, say).
+    const s3Dir = join(scratch, 'run=7', 'state', 's3');
+    const records: LakeRecord[] = aaplSampleBars()
+      .slice(0, 5)
+      .map((bar, i) => ({
+        symbol: 'AAPL',
+        time: bar.start,
+        kind: 'bar',
+        shardId: 'shardId-000000000000',
+        sequenceNumber: (10n ** 20n + BigInt(i)).toString(),
+        arrivalTime: bar.start + 61_000,
+        event: bar,
+      }));
+    putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
+    const events = toNdjson(records)
+      .trimEnd()
+      .split('\n')
+      .map((line) => parseRawLine(line, dayStart(DAY)) as CompactedEvent);
+    putObject(s3Dir, `compacted/dt=${DAY}/events.parquet`, encodeCompactedDay(events));
+
+    const lake = await LocalLake.open({ s3Dir, stage: 'dev' });
+    try {
+      const columns = async (name: string) =>
+        (await lake.query(`DESCRIBE ${name}`)).map((r) => r.column_name);
+      // raw_events has the Glue table's columns (test/integration/sinks/local-lake-sql.test.ts).
+      expect(await columns('compacted_events')).toEqual(await columns('raw_events'));
+      expect(await columns('events')).toEqual(await columns('compacted_events'));
+      // So one query can read both zones, as in Athena.
+      expect(
+        await lake.query(
+          'SELECT count(*) AS n FROM (SELECT * FROM events UNION ALL SELECT * FROM compacted_events)',
+        ),
+      ).toEqual([{ n: '10' }]);
+    } finally {
+      lake.close();
+    }
+  });
+});
