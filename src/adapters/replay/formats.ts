@@ -18,8 +18,9 @@ import { type ChartLike, chartToBars, rawChartToChartLike } from '../yahoo/map.t
  * - `csv`: a header row, then one bar (open/high/low/close[/volume]) or tick (price) per row; the
  *   time column is the first of bar_start_utc, start, timestamp, time, datetime, date,
  *   bar_start_et; ISO-8601 with a zone, epoch seconds/ms, or a local time in `timeZone`.
- * - `ninjatrader`: `YYYYMMDD HHMMSS;open;high;low;close;volume`, UTC, the time marks the bar END.
- * - `mdy-ny`: a CSV whose time is `M/D/YYYY H:MM` New York time (bar start).
+ * - `ninjatrader`: `YYYYMMDD HHMMSS;open;high;low;close;volume`, the time marks the bar END; UTC
+ *   (as NinjaTrader exports), or the `timeZone` given.
+ * - `mdy-ny`: a CSV whose time is `M/D/YYYY H:MM` (bar start), New York time or the `timeZone` given.
  * - `ndjson`: one stream envelope per line, `{"v":1,"kind":"tick"|"bar","data":{…}}`.
  */
 export const REPLAY_FORMATS = ['yahoo-chart', 'csv', 'ninjatrader', 'mdy-ny', 'ndjson'] as const;
@@ -76,7 +77,10 @@ export function csvHeader(line: string): string[] {
 export interface ParseContext {
   /** Symbol for files that carry none (NinjaTrader, M/D/YYYY, CSV without a symbol column). */
   readonly symbol?: string;
-  /** Zone of local (zone-less) times in CSV files; default America/New_York. */
+  /**
+   * Zone of local (zone-less) times: in CSV and M/D/YYYY files (default America/New_York) and in
+   * NinjaTrader files (default UTC, the zone NinjaTrader exports in).
+   */
   readonly timeZone?: string;
   /** Clock for the "not in the future" check. */
   readonly now?: number;
@@ -144,6 +148,7 @@ export function lineParser(
       };
     case 'ninjatrader': {
       const symbol = requireSymbol(ctx, 'NinjaTrader');
+      const zone = ctx.timeZone ?? 'UTC';
       return (line, n) => {
         if (line.trim() === '') return null;
         const at = `line ${n}`;
@@ -157,7 +162,12 @@ export function lineParser(
               reason: `expected "YYYYMMDD HHMMSS;open;high;low;close;volume", got ${JSON.stringify(line.slice(0, 60))}`,
             },
           };
-        const end = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+        let end: number;
+        try {
+          end = zonedTimeToUtc(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, zone);
+        } catch (err) {
+          return { issue: { symbol, at, field: 'time', reason: (err as Error).message } };
+        }
         const f = line.trim().split(';');
         // NinjaTrader stamps the bar's END: the bar started one minute earlier.
         return bar(
@@ -176,7 +186,7 @@ export function lineParser(
     case 'csv':
     case 'mdy-ny': {
       let cols: string[] | undefined;
-      const zone = format === 'mdy-ny' ? NEW_YORK : (ctx.timeZone ?? NEW_YORK);
+      const zone = ctx.timeZone ?? NEW_YORK;
       return (line, n) => {
         if (line.trim() === '') return null;
         const at = `line ${n}`;

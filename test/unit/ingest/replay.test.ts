@@ -145,6 +145,36 @@ describe('replay across daylight-saving changes', () => {
     ]);
   });
 
+  it('--tz applies to M/D/YYYY and NinjaTrader files too, not only to ISO local times', async () => {
+    // The DST fixture read as Chicago time: 15:58 CST = 21:58Z, 9:30 CDT on 3/11 = 14:30Z.
+    const mdy = new ReplaySource({
+      file: fixture('dst-2024-03-mdy.csv'),
+      symbol: 'ES=F',
+      timeZone: 'America/Chicago',
+    });
+    expect(await mdy.format()).toBe('mdy-ny');
+    const ev = await collect(mdy);
+    expect(iso(eventTime(ev[0]!))).toBe('2024-03-08T21:58:00.000Z');
+    expect(iso(eventTime(ev.at(-1)!))).toBe('2024-03-11T14:31:00.000Z');
+    // The first two rows of the real SPY NinjaTrader sample, as if exported in New York time:
+    // the stamp 09:01 EST marks the end of the bar that started at 09:00 EST = 14:00Z.
+    const lines = readFileSync(sample('spy-2011-01-ninjatrader.csv'), 'utf8').split('\n').slice(0, 2);
+    const nt = (timeZone?: string) =>
+      new ReplaySource({
+        file: tmpFile('nt.csv', `${lines.join('\n')}\n`),
+        symbol: 'SPY',
+        ...(timeZone ? { timeZone } : {}),
+      });
+    expect((await collect(nt())).map((e) => iso(eventTime(e)))).toEqual([
+      '2011-01-03T09:00:00.000Z',
+      '2011-01-03T09:01:00.000Z',
+    ]);
+    expect((await collect(nt('America/New_York'))).map((e) => iso(eventTime(e)))).toEqual([
+      '2011-01-03T14:00:00.000Z',
+      '2011-01-03T14:01:00.000Z',
+    ]);
+  });
+
   it('a local time repeated by the fall-back change resolves to its first (daylight) occurrence', () => {
     expect(iso(parseTime('2024-11-03 01:30', 'America/New_York'))).toBe('2024-11-03T05:30:00.000Z');
     expect(iso(parseTime('11/3/2024 1:30', 'America/New_York'))).toBe('2024-11-03T05:30:00.000Z');
