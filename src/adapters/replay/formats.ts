@@ -58,9 +58,32 @@ export function detectFormat(head: string): ReplayFormat {
   );
 }
 
+/**
+ * The cells of a CSV line, trimmed: a cell in double quotes may hold commas (`"1,205,461"`) and
+ * doubled quotes (`""`).
+ */
 export function splitCsv(line: string): string[] {
-  // The bundled formats have no quoted commas; strip surrounding quotes only.
-  return line.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch !== '"') cell += ch;
+      else if (line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else quoted = false;
+    } else if (ch === '"' && cell.trim() === '') {
+      quoted = true;
+      cell = '';
+    } else if (ch === ',') {
+      cells.push(cell.trim());
+      cell = '';
+    } else cell += ch;
+  }
+  cells.push(cell.trim());
+  return cells;
 }
 
 /**
@@ -91,23 +114,17 @@ export type LineResult = { event: MarketEvent } | { issue: SourceIssue } | null;
 function bar(
   symbol: string,
   start: number,
-  o: unknown,
-  h: unknown,
-  l: unknown,
-  c: unknown,
-  v: unknown,
+  raw: Record<'open' | 'high' | 'low' | 'close' | 'volume', string | undefined>,
   at: string,
   now: number,
 ): LineResult {
+  const n = numbers(raw);
+  if ('field' in n) return { issue: { symbol, at, field: n.field, reason: n.reason } };
   const candidate: Omit<Bar, 'session'> & { session: Bar['session'] } = {
     symbol,
     start,
     interval: '1m',
-    open: o as number,
-    high: h as number,
-    low: l as number,
-    close: c as number,
-    volume: v as number,
+    ...n.values,
     session: safeSession(symbol, start),
     source: 'replay',
   };
@@ -125,8 +142,28 @@ function safeSession(symbol: string, start: number): Bar['session'] {
   }
 }
 
-const numOrNaN = (s: string | undefined): number =>
-  s === undefined || s.trim() === '' ? Number.NaN : Number(s);
+/** A decimal number: sign, fraction and exponent allowed (`-1.5`, `.5`, `2.2589e2`); no hex, binary or octal. */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+/** A decimal number with comma thousands separators in groups of three (`1,205,461`, `3,080.49`). */
+const GROUPED = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+
+/** The numbers of a row's cells, or the first cell that is missing or not a decimal number. */
+function numbers<K extends string>(
+  raw: Record<K, string | undefined>,
+): { values: Record<K, number> } | { field: K; reason: string } {
+  const values = {} as Record<K, number>;
+  for (const k of Object.keys(raw) as K[]) {
+    const s = raw[k]?.trim() ?? '';
+    const n = DECIMAL.test(s) ? Number(s) : GROUPED.test(s) ? Number(s.replaceAll(',', '')) : Number.NaN;
+    if (Number.isNaN(n))
+      return {
+        field: k,
+        reason: s === '' ? `${k} is missing` : `${k} ${JSON.stringify(s)} is not a decimal number`,
+      };
+    values[k] = n;
+  }
+  return { values };
+}
 
 function requireSymbol(ctx: ParseContext, format: string): string {
   if (!ctx.symbol) throw new Error(`${format} files carry no symbol: pass --symbol (e.g. --symbol SPY)`);
@@ -170,14 +207,12 @@ export function lineParser(
         }
         const f = line.trim().split(';');
         // NinjaTrader stamps the bar's END: the bar started one minute earlier.
+        if (f.length !== 6)
+          return { issue: { symbol, at, reason: `${f.length} fields where the format has 6` } };
         return bar(
           symbol,
           end - ONE_MINUTE_MS,
-          numOrNaN(f[1]),
-          numOrNaN(f[2]),
-          numOrNaN(f[3]),
-          numOrNaN(f[4]),
-          numOrNaN(f[5]),
+          { open: f[1], high: f[2], low: f[3], close: f[4], volume: f[5] },
           at,
           now,
         );
@@ -198,6 +233,14 @@ export function lineParser(
           return null;
         }
         const cells = splitCsv(line);
+        if (cells.length !== cols.length)
+          return {
+            issue: {
+              ...(ctx.symbol ? { symbol: ctx.symbol } : {}),
+              at,
+              reason: `${cells.length} fields where the header has ${cols.length} (a comma in an unquoted value?)`,
+            },
+          };
         const get = (name: string) => {
           const i = cols!.indexOf(name);
           return i < 0 ? undefined : cells[i];
@@ -212,14 +255,13 @@ export function lineParser(
           return { issue: { symbol, at, field: timeCol, reason: (err as Error).message } };
         }
         if (cols.includes('price') && !cols.includes('open')) {
+          const raw: Record<string, string | undefined> = { price: get('price') };
+          if (cols.includes('volume')) raw.volume = get('volume');
+          const n = numbers(raw);
+          if ('field' in n) return { issue: { symbol, at, field: n.field, reason: n.reason } };
+          const { price, volume } = n.values as { price: number; volume?: number };
           const r = validateTick(
-            {
-              symbol,
-              time,
-              price: numOrNaN(get('price')),
-              ...(get('volume') !== undefined ? { dayVolume: numOrNaN(get('volume')) } : {}),
-              source: 'replay',
-            },
+            { symbol, time, price, ...(volume !== undefined ? { dayVolume: volume } : {}), source: 'replay' },
             now,
           );
           return r.ok
@@ -229,11 +271,14 @@ export function lineParser(
         return bar(
           symbol,
           time,
-          numOrNaN(get('open')),
-          numOrNaN(get('high')),
-          numOrNaN(get('low')),
-          numOrNaN(get('close')),
-          get('volume') === undefined ? 0 : numOrNaN(get('volume')),
+          {
+            open: get('open'),
+            high: get('high'),
+            low: get('low'),
+            close: get('close'),
+            // A file without a volume column (an index) has none: 0.
+            volume: cols.includes('volume') ? get('volume') : '0',
+          },
           at,
           now,
         );

@@ -203,10 +203,47 @@ describe('replay input errors', () => {
     ]);
     const issues = src.issues();
     expect(issues.map((i) => i.at)).toEqual(['line 3', 'line 4', 'line 5', 'line 6']);
-    expect(issues[0]?.reason).toMatch(/open: open must be a finite number/);
+    expect(issues[0]).toMatchObject({ field: 'open', reason: 'open "abc" is not a decimal number' });
     expect(issues[1]?.reason).toMatch(/volume: volume must not be negative/);
     expect(issues[2]?.reason).toMatch(/start must be aligned to a whole minute/);
     expect(issues[3]?.reason).toMatch(/not after the previous/);
+  });
+
+  it('reads quoted cells and thousands separators; rejects hex numbers and rows whose fields do not line up', async () => {
+    // The first five bars of the real AAPL sample, rewritten as spreadsheets export them.
+    const [header, ...rows] = readFileSync(sample('aapl-2024-10-02.csv'), 'utf8').split('\r\n').slice(0, 6);
+    const quote = (r: string) =>
+      r
+        .split(',')
+        .map((c) => `"${c}"`)
+        .join(',');
+    const f = tmpFile(
+      'export.csv',
+      [
+        quote(header!),
+        // 1,205,461 with its thousands separators, in quotes
+        quote(rows[0]!).replace('"1205461"', '"1,205,461"'),
+        // exponent notation: 2.2573e2 = 225.73
+        rows[1]!.replace(',225.73,', ',2.2573e2,'),
+        // Number() would read 0x10 as 16
+        rows[2]!.replace(/,[\d.]+,/, ',0x10,'),
+        // the same separators unquoted: the volume would be read as 1, the rest dropped
+        rows[3]!.replace(/,(\d+)(\d{3})$/, ',$1,$2'),
+        // a row cut short of its volume
+        rows[4]!.replace(/,\d+$/, ''),
+      ].join('\r\n'),
+    );
+    const src = new ReplaySource({ file: f });
+    const ev = await collect(src);
+    expect(ev.map((e) => e.kind === 'bar' && [iso(e.bar.start), e.bar.open, e.bar.volume])).toEqual([
+      ['2024-10-02T13:30:00.000Z', 225.89, 1205461],
+      ['2024-10-02T13:31:00.000Z', 225.73, 205420],
+    ]);
+    expect(src.issues()).toEqual([
+      { symbol: 'AAPL', at: 'line 4', field: 'open', reason: 'open "0x10" is not a decimal number' },
+      { at: 'line 5', reason: '9 fields where the header has 8 (a comma in an unquoted value?)' },
+      { at: 'line 6', reason: '7 fields where the header has 8 (a comma in an unquoted value?)' },
+    ]);
   });
 
   it('asks for --symbol when the file has none', async () => {
