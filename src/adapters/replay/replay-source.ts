@@ -41,6 +41,8 @@ export function parseSpeed(s: string): ReplaySpeed {
 
 const HEAD_BYTES = 4096;
 
+const stripBom = (s: string): string => s.replace(/^\uFEFF/, '');
+
 async function fileHead(file: string, bytes = HEAD_BYTES): Promise<string> {
   const fh = await open(file, 'r');
   try {
@@ -175,12 +177,12 @@ export class ReplaySource implements MarketSource {
     );
   }
 
-  /** The whole file as text (read once). */
+  /** The whole file as text (read once), without a byte-order mark. */
   private text(): Promise<string> {
     this.#text ??= (async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of this.input()) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
+      return stripBom(Buffer.concat(chunks).toString('utf8'));
     })();
     return this.#text;
   }
@@ -247,7 +249,8 @@ export class ReplaySource implements MarketSource {
       for await (const line of rl) {
         n++;
         if (signal?.aborted) return;
-        const r = parse(line.replace(/\r$/, ''), n);
+        // A file saved with a byte-order mark (Windows tools) has it before its first line.
+        const r = parse((n === 1 ? stripBom(line) : line).replace(/\r$/, ''), n);
         if (r === null) continue;
         if ('issue' in r) {
           this.found.push(r.issue);

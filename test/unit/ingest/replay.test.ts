@@ -246,6 +246,24 @@ describe('replay input errors', () => {
     ]);
   });
 
+  it('reads a file saved with a byte-order mark as the same file without it, first row included', async () => {
+    const withBom = async (file: string, symbol?: string) => {
+      const text = readFileSync(file, 'utf8');
+      const plain = new ReplaySource({ file, ...(symbol ? { symbol } : {}) });
+      const bom = new ReplaySource({
+        file: tmpFile(file.split('/').at(-1)!, `\uFEFF${text}`),
+        ...(symbol ? { symbol } : {}),
+      });
+      expect(await bom.inspect()).toEqual(await plain.inspect());
+      expect(await collect(bom)).toEqual(await collect(plain));
+      expect(bom.issues()).toEqual([]);
+    };
+    await withBom(sample('spy-2011-01-ninjatrader.csv'), 'SPY');
+    await withBom(fixture('dst-2024-11-03.ndjson'));
+    await withBom(sample('yahoo-chart-AAPL-2024-10-02-1m.json'));
+    await withBom(sample('aapl-2024-10-02.csv'));
+  });
+
   it('asks for --symbol when the file has none', async () => {
     const src = new ReplaySource({ file: sample('spy-2011-01-ninjatrader.csv') });
     await expect(collect(src)).rejects.toThrow(/pass --symbol/);
