@@ -25,7 +25,7 @@ import type { EventPublisher } from '../src/ports/event-publisher.ts';
 
 const USAGE = `usage: npm run replay -- --file FILE [--format auto|${REPLAY_FORMATS.join('|')}] [--symbol SYMBOL]
                          [--speed max|N] [--tz ZONE] [--limit N] [--dry-run]
-  --file     the file to replay (required)
+  --file     the file to replay (required; gzip-compressed is read decompressed)
   --format   auto (default) detects it from the first lines
   --symbol   the symbol, for files without one (NinjaTrader, M/D/YYYY, CSV without a symbol column)
   --speed    max (default): as fast as the stream takes it; N: N times real time (1 = as recorded)

@@ -22,6 +22,7 @@ import { type ChartLike, chartToBars, rawChartToChartLike } from '../yahoo/map.t
  *   (as NinjaTrader exports), or the `timeZone` given.
  * - `mdy-ny`: a CSV whose time is `M/D/YYYY H:MM` (bar start), New York time or the `timeZone` given.
  * - `ndjson`: one stream envelope per line, `{"v":1,"kind":"tick"|"bar","data":{…}}`.
+ * Any of them may be gzip-compressed (the replay source decompresses it as it reads).
  */
 export const REPLAY_FORMATS = ['yahoo-chart', 'csv', 'ninjatrader', 'mdy-ny', 'ndjson'] as const;
 export type ReplayFormat = (typeof REPLAY_FORMATS)[number];

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { eventSymbol, eventTime, type MarketEvent } from '../../domain/market/index.ts';
 import { sleep } from '../../pipeline/ingest/backoff.ts';
 import type { MarketSource, SourceIssue } from '../../ports/market-source.ts';
@@ -43,14 +44,26 @@ const HEAD_BYTES = 4096;
 
 const stripBom = (s: string): string => s.replace(/^\uFEFF/, '');
 
-async function fileHead(file: string, bytes = HEAD_BYTES): Promise<string> {
+async function fileHead(file: string, bytes = HEAD_BYTES): Promise<Buffer> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(bytes);
     const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
+    return buf.subarray(0, bytesRead);
   } finally {
     await fh.close();
+  }
+}
+
+/** Whether bytes start as gzip does (RFC 1952: ID1 0x1f, ID2 0x8b). */
+const isGzip = (b: Buffer): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/** The text a gzip head decompresses to, as far as its bytes go. */
+function gunzipHead(b: Buffer, file: string): Buffer {
+  try {
+    return gunzipSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch (err) {
+    throw new Error(`${file} starts as gzip but cannot be decompressed: ${(err as Error).message}`);
   }
 }
 
@@ -101,6 +114,8 @@ export class ReplaySource implements MarketSource {
   /** Set when the file is a pipe (`--replay <(zcat day.csv.gz)`) whose head was read: it cannot be reopened. */
   #pipe: OpenedPipe | undefined;
   #text: Promise<string> | undefined;
+  /** Whether the file is gzip-compressed (known with its head). */
+  #gzip = false;
 
   constructor(o: ReplayOptions) {
     this.o = o;
@@ -143,45 +158,59 @@ export class ReplaySource implements MarketSource {
     }
   }
 
-  /** The file's first bytes (read once). A pipe's are kept: the replay goes on from them. */
+  /**
+   * The file's first bytes (read once), decompressed when the file is gzip. A pipe's are kept: the
+   * replay goes on from them.
+   */
   private head(): Promise<string> {
     this.#head ??= (async () => {
-      if (!(await stat(this.o.file)).isFIFO()) return fileHead(this.o.file);
-      // A pipe cannot be read at a position, nor twice: read its head from the stream, and keep it.
-      const rest = createReadStream(this.o.file)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      const head: Buffer[] = [];
-      let n = 0;
-      while (n < HEAD_BYTES) {
-        const r = await rest.next();
-        if (r.done) break;
-        head.push(r.value);
-        n += r.value.length;
-      }
-      this.#pipe = { head, rest };
-      return Buffer.concat(head).subarray(0, HEAD_BYTES).toString('utf8');
+      const raw = await this.rawHead();
+      this.#gzip = isGzip(raw);
+      return (this.#gzip ? gunzipHead(raw, this.o.file) : raw).toString('utf8');
     })();
     return this.#head;
   }
 
-  /** The file's bytes from its start: a pipe's head, then the rest of the pipe. */
-  private input(): Readable {
+  /** The file's first bytes as they are; a pipe's kept for the replay. */
+  private async rawHead(): Promise<Buffer> {
+    if (!(await stat(this.o.file)).isFIFO()) return fileHead(this.o.file);
+    // A pipe cannot be read at a position, nor twice: read its head from the stream, and keep it.
+    const rest = createReadStream(this.o.file)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const head: Buffer[] = [];
+    let n = 0;
+    while (n < HEAD_BYTES) {
+      const r = await rest.next();
+      if (r.done) break;
+      head.push(r.value);
+      n += r.value.length;
+    }
+    this.#pipe = { head, rest };
+    return Buffer.concat(head).subarray(0, HEAD_BYTES);
+  }
+
+  /** The file's bytes from its start (a pipe's head, then the rest of the pipe), gunzipped if gzip. */
+  private async input(): Promise<Readable> {
+    await this.head();
     const pipe = this.#pipe;
-    if (!pipe) return createReadStream(this.o.file);
     this.#pipe = undefined;
-    return Readable.from(
-      (async function* () {
-        yield* pipe.head;
-        for (let r = await pipe.rest.next(); !r.done; r = await pipe.rest.next()) yield r.value;
-      })(),
-      { objectMode: false },
-    );
+    const raw = !pipe
+      ? createReadStream(this.o.file)
+      : Readable.from(
+          (async function* () {
+            yield* pipe.head;
+            for (let r = await pipe.rest.next(); !r.done; r = await pipe.rest.next()) yield r.value;
+          })(),
+          { objectMode: false },
+        );
+    // pipeline: an error reading the file reaches the reader through the gunzip stream.
+    return this.#gzip ? pipeline(raw, createGunzip(), () => {}) : raw;
   }
 
   /** The whole file as text (read once), without a byte-order mark. */
   private text(): Promise<string> {
     this.#text ??= (async () => {
       const chunks: Buffer[] = [];
-      for await (const chunk of this.input()) chunks.push(chunk as Buffer);
+      for await (const chunk of await this.input()) chunks.push(chunk as Buffer);
       return stripBom(Buffer.concat(chunks).toString('utf8'));
     })();
     return this.#text;
@@ -241,7 +270,7 @@ export class ReplaySource implements MarketSource {
     }
     const parse = lineParser(format, this.o);
     const rl = createInterface({
-      input: this.input(),
+      input: await this.input(),
       crlfDelay: Number.POSITIVE_INFINITY,
     });
     let n = 0;

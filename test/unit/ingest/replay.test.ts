@@ -3,6 +3,7 @@ import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectFormat, parseTime } from '../../../src/adapters/replay/formats.ts';
 import { parseSpeed, ReplaySource } from '../../../src/adapters/replay/replay-source.ts';
@@ -19,7 +20,7 @@ async function collect(src: ReplaySource): Promise<MarketEvent[]> {
   return out;
 }
 
-function tmpFile(name: string, text: string): string {
+function tmpFile(name: string, text: string | Buffer): string {
   const dir = mkdtempSync(join(tmpdir(), 'replay-test-'));
   const f = join(dir, name);
   writeFileSync(f, text);
@@ -327,6 +328,35 @@ describe('replay input errors', () => {
     const direct = await collect(new ReplaySource({ file: sample('aapl-2024-10-02.csv') }));
     expect(ev).toEqual(direct);
     expect(ev).toHaveLength(389);
+  });
+
+  it('replays a gzip file (or pipe) as the file it decompresses to; a truncated one ends in an error', async () => {
+    const text = readFileSync(sample('spy-2011-01-ninjatrader.csv'));
+    const gz = gzipSync(text);
+    const plain = await collect(
+      new ReplaySource({ file: sample('spy-2011-01-ninjatrader.csv'), symbol: 'SPY' }),
+    );
+    const file = new ReplaySource({ file: tmpFile('spy.csv.gz', gz), symbol: 'SPY' });
+    expect(await file.inspect()).toEqual({ format: 'ninjatrader', carriesSymbol: false });
+    expect(await collect(file)).toEqual(plain);
+    expect(file.issues()).toEqual([]);
+
+    const fifo = join(mkdtempSync(join(tmpdir(), 'replay-fifo-')), 'spy.csv.gz');
+    execFileSync('mkfifo', [fifo]);
+    const writer = new Promise<void>((resolve, reject) => {
+      const w = createWriteStream(fifo);
+      w.on('error', reject);
+      w.end(gz, () => resolve());
+    });
+    const piped = new ReplaySource({ file: fifo, symbol: 'SPY', format: 'ninjatrader' });
+    expect(await collect(piped)).toEqual(plain);
+    await writer;
+
+    const truncated = new ReplaySource({
+      file: tmpFile('cut.csv.gz', gz.subarray(0, gz.length >> 1)),
+      symbol: 'SPY',
+    });
+    await expect(collect(truncated)).rejects.toThrow(/unexpected end of file/);
   });
 
   it('says which formats exist when it cannot detect one', () => {
