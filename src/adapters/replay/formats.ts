@@ -297,7 +297,15 @@ export function parseTime(raw: string, zone: string): number {
     return Math.round(n < 1e11 ? n * 1000 : n);
   }
   const mdy = MDY.exec(s);
-  if (mdy) return zonedTimeToUtc(+mdy[3]!, +mdy[1]!, +mdy[2]!, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone);
+  if (mdy) {
+    const [month, day] = [+mdy[1]!, +mdy[2]!];
+    // 13/11/2019: a day-first file, whose days 1 to 12 would be read with month and day swapped.
+    if (month > 12 && day <= 12)
+      throw new RangeError(
+        `time ${JSON.stringify(s)}: ${month} is no month; the format is M/D/YYYY, month first (is the file day-first, D/M/YYYY?)`,
+      );
+    return zonedTimeToUtc(+mdy[3]!, month, day, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone);
+  }
   const local = LOCAL_ISO.exec(s);
   if (local)
     return zonedTimeToUtc(+local[1]!, +local[2]!, +local[3]!, +local[4]!, +local[5]!, +(local[6] ?? 0), zone);

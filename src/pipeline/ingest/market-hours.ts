@@ -33,11 +33,23 @@ export function zonedTimeToUtc(
   second = 0,
   timeZone: string = NEW_YORK,
 ): number {
+  const hh = String(hour).padStart(2, '0');
+  const mm = String(minute).padStart(2, '0');
+  // Not a date or time of any zone (February 30, month 13, hour 24): not for a DST change to explain.
+  const c = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (
+    c.getUTCMonth() !== month - 1 ||
+    c.getUTCDate() !== day ||
+    c.getUTCHours() !== hour ||
+    c.getUTCMinutes() !== minute ||
+    c.getUTCSeconds() !== second
+  )
+    throw new RangeError(
+      `${year}-${month}-${day} ${hh}:${mm}:${String(second).padStart(2, '0')} is not a valid date and time`,
+    );
   const t = instantOf(year, month, day, hour, minute, timeZone) + second * 1000;
   const l = localDateTime(t, timeZone);
   if (l.year !== year || l.month !== month || l.day !== day || l.hour !== hour || l.minute !== minute) {
-    const hh = String(hour).padStart(2, '0');
-    const mm = String(minute).padStart(2, '0');
     throw new RangeError(
       `${year}-${month}-${day} ${hh}:${mm} does not exist in ${timeZone} (skipped by a daylight-saving change)`,
     );

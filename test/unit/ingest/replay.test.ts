@@ -176,6 +176,17 @@ describe('replay across daylight-saving changes', () => {
     ]);
   });
 
+  it('a date that exists in no zone is called invalid, not blamed on a daylight-saving change', () => {
+    const ny = 'America/New_York';
+    expect(() => parseTime('2/30/2024 9:30', ny)).toThrow('2024-2-30 09:30:00 is not a valid date and time');
+    expect(() => parseTime('2024-10-02 24:00', ny)).toThrow(
+      '2024-10-2 24:00:00 is not a valid date and time',
+    );
+    // A day-first file: 13/11/2019 is rejected, and says why (its 1/11..12/11 would read as January..December).
+    expect(() => parseTime('13/11/2019 9:30', ny)).toThrow(/13 is no month; .* day-first, D\/M\/YYYY/);
+    expect(() => parseTime('3/10/2024 2:30', ny)).toThrow(/does not exist in America\/New_York/);
+  });
+
   it('a local time repeated by the fall-back change resolves to its first (daylight) occurrence', () => {
     expect(iso(parseTime('2024-11-03 01:30', 'America/New_York'))).toBe('2024-11-03T05:30:00.000Z');
     expect(iso(parseTime('11/3/2024 1:30', 'America/New_York'))).toBe('2024-11-03T05:30:00.000Z');
