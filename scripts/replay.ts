@@ -129,16 +129,16 @@ async function main(argv: string[]): Promise<number> {
     clients?.destroy();
   }
   const secs = (performance.now() - started) / 1000;
-  const issues = source.issues();
-  for (const i of issues.slice(0, 20))
+  const rejected = source.rejectedCount();
+  for (const i of source.issues().slice(0, 20))
     console.error(`rejected ${i.at ?? ''} ${i.symbol ?? ''} ${i.field ? `${i.field}: ` : ''}${i.reason}`);
-  if (issues.length > 20) console.error(`… and ${issues.length - 20} more rejected rows`);
+  if (rejected > 20) console.error(`… and ${rejected - 20} more rejected rows`);
   for (const f of report.failed.slice(0, 20)) console.error(`not delivered: ${f.reason}`);
   log(
     `done: ${n} events read (${[...bySymbol].map(([s, c]) => `${s} ${c}`).join(', ')}), ${report.delivered} delivered in ${report.calls} PutRecords calls, ` +
-      `${report.retries} resent, ${report.failed.length} not delivered, ${issues.length} rows rejected, ${secs.toFixed(1)} s`,
+      `${report.retries} resent, ${report.failed.length} not delivered, ${rejected} rows rejected, ${secs.toFixed(1)} s`,
   );
-  return report.failed.length > 0 || issues.length > 0 ? 1 : 0;
+  return report.failed.length > 0 || rejected > 0 ? 1 : 0;
 }
 
 main(process.argv.slice(2)).then(

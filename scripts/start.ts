@@ -30,7 +30,7 @@ import {
 } from '../src/adapters/replay/replay-source.ts';
 import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
-import type { MarketSource } from '../src/ports/market-source.ts';
+import { issueCount, type MarketSource } from '../src/ports/market-source.ts';
 import type { LocalCloud } from './local/local-cloud.ts';
 import { startLocalCloud } from './local/local-cloud.ts';
 import { DEFAULT_STATE_DIR } from './local/state-dir.ts';
@@ -361,9 +361,10 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
     if (rejected.length > 0) {
       // Not one event: the file is not what it was taken for (say --format ndjson on a CSV).
       const first = rejected.slice(0, 3).map((i) => `${i.at ? `${i.at}: ` : ''}${i.reason}`);
+      const all = feeds.reduce((n, f) => n + issueCount(f), 0);
       err(
         `npm start: no event could be read from ${feeds.map((f) => f.name).join(', ')}: ` +
-          `all ${rejected.length} rows were rejected (check --format); first: ${first.join('; ')}`,
+          `all ${all} rows were rejected (check --format); first: ${first.join('; ')}`,
       );
       return 1;
     }

@@ -10,7 +10,7 @@ import { countMetricRows } from '../../src/adapters/aws/dynamodb-metric-row-inde
 import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
 import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 import { eventSymbol } from '../../src/domain/market/index.ts';
-import type { MarketSource } from '../../src/ports/market-source.ts';
+import { issueCount, type MarketSource } from '../../src/ports/market-source.ts';
 import type { LocalCloud } from '../local/local-cloud.ts';
 import { countBucketObjects } from '../local/provision.ts';
 import { compactDaysWritten } from './compaction.ts';
@@ -348,7 +348,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       [...symbols].map((s) => countMetricRows(cloud.clients.documents, tableName, s)),
     );
     const lakeAfter = (await countBucketObjects(cloud.clients, lake, rawZone())).count;
-    const sourceRejected = options.feeds.reduce((n, f) => n + f.issues().length, 0);
+    const sourceRejected = options.feeds.reduce((n, f) => n + issueCount(f), 0);
     // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
     const compacted = await compactDaysWritten(cloud, started, log);
     for (const r of compacted) {

@@ -24,9 +24,14 @@ export interface MarketSource {
   readonly name: string;
   /** The events. Stops early, without error, when `signal` aborts. */
   events(signal?: AbortSignal): AsyncIterable<MarketEvent>;
-  /** Issues found so far (rejected rows, failed symbols). */
+  /** Issues found so far (rejected rows, failed symbols); a source may keep only the first ones. */
   issues(): readonly SourceIssue[];
+  /** How many issues were found so far, when `issues()` keeps only the first ones. */
+  rejectedCount?(): number;
 }
+
+/** How many issues a source found, those it did not keep included. */
+export const issueCount = (s: MarketSource): number => s.rejectedCount?.() ?? s.issues().length;
 
 /** A request that failed for good (after retries), for logs and metrics. */
 export interface FeedFailure extends SourceIssue {

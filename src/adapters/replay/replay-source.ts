@@ -42,6 +42,9 @@ export function parseSpeed(s: string): ReplaySpeed {
 
 const HEAD_BYTES = 4096;
 
+/** Rejected rows kept with their reasons; the others are counted only. */
+export const KEPT_ISSUES = 1000;
+
 const stripBom = (s: string): string => s.replace(/^\uFEFF/, '');
 
 async function fileHead(file: string, bytes = HEAD_BYTES): Promise<Buffer> {
@@ -109,6 +112,7 @@ export class ReplaySource implements MarketSource {
   readonly name: string;
   private readonly o: ReplayOptions;
   private readonly found: SourceIssue[] = [];
+  #rejected = 0;
   private detected: ReplayFormat | undefined;
   #head: Promise<string> | undefined;
   /** Set when the file is a pipe (`--replay <(zcat day.csv.gz)`) whose head was read: it cannot be reopened. */
@@ -122,8 +126,19 @@ export class ReplaySource implements MarketSource {
     this.name = `replay:${o.file}`;
   }
 
+  /** The first {@link KEPT_ISSUES} rejected rows (a huge file of bad rows would not fit in memory). */
   issues(): readonly SourceIssue[] {
     return this.found;
+  }
+
+  /** Rows rejected so far, all of them. */
+  rejectedCount(): number {
+    return this.#rejected;
+  }
+
+  private reject(issue: SourceIssue): void {
+    this.#rejected++;
+    if (this.found.length < KEPT_ISSUES) this.found.push(issue);
   }
 
   /** The format used (after detection). */
@@ -232,7 +247,7 @@ export class ReplaySource implements MarketSource {
       const t = eventTime(e);
       const prev = last.get(s);
       if (prev !== undefined && t <= prev) {
-        this.found.push({
+        this.reject({
           symbol: s,
           at,
           field: e.kind === 'bar' ? 'start' : 'time',
@@ -258,7 +273,7 @@ export class ReplaySource implements MarketSource {
 
     if (format === 'yahoo-chart') {
       const { events, issues } = parseYahooChart(await this.text(), this.o);
-      this.found.push(...issues);
+      for (const i of issues) this.reject(i);
       for (const [i, e] of events.entries()) {
         if (signal?.aborted) return;
         if (!ordered(e, `bar ${i + 1}`)) continue;
@@ -282,7 +297,7 @@ export class ReplaySource implements MarketSource {
         const r = parse((n === 1 ? stripBom(line) : line).replace(/\r$/, ''), n);
         if (r === null) continue;
         if ('issue' in r) {
-          this.found.push(r.issue);
+          this.reject(r.issue);
           continue;
         }
         if (!ordered(r.event, `line ${n}`)) continue;

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -274,6 +274,32 @@ describe('replay input errors', () => {
     await withBom(fixture('dst-2024-11-03.ndjson'));
     await withBom(sample('yahoo-chart-AAPL-2024-10-02-1m.json'));
     await withBom(sample('aapl-2024-10-02.csv'));
+  });
+
+  it('counts every rejected row of a file sorted newest first, keeping the reasons of the first 1000 only', async () => {
+    // The real SPY sample, newest first (as some exports write): each row is before the one read
+    // ahead of it. A 1 GB file of such rows would otherwise hold millions of reasons in memory.
+    const rows = readFileSync(sample('spy-2011-01-ninjatrader.csv'), 'utf8').trim().split('\n');
+    const f = tmpFile('spy-desc.csv', `${rows.toReversed().join('\n')}\n`);
+    const src = new ReplaySource({ file: f, symbol: 'SPY' });
+    const ev = await collect(src);
+    expect(ev.map((e) => iso(eventTime(e)))).toEqual(['2011-02-01T00:59:00.000Z']);
+    expect(src.rejectedCount()).toBe(14179);
+    expect(src.issues()).toHaveLength(1000);
+    expect(src.issues()[0]).toMatchObject({
+      at: 'line 2',
+      reason: expect.stringMatching(/not after the previous/),
+    });
+
+    const r = spawnSync(
+      process.execPath,
+      ['scripts/replay.ts', '--file', f, '--symbol', 'SPY', '--dry-run'],
+      { cwd: root, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('… and 14159 more rejected rows');
+    expect(r.stderr).toContain('14179 rows rejected');
   });
 
   it('asks for --symbol when the file has none', async () => {
