@@ -17,7 +17,7 @@ import { type ChartLike, chartToBars, rawChartToChartLike } from '../yahoo/map.t
  *   (`{request, response: {bodyJson | body}}`); null bars and the trailing bar are dropped.
  * - `csv`: a header row, then one bar (open/high/low/close[/volume]) or tick (price) per row; the
  *   time column is the first of bar_start_utc, start, timestamp, time, datetime, date,
- *   bar_start_et; ISO-8601 with a zone, epoch seconds/ms, or a local time in `timeZone`.
+ *   bar_start_et; ISO-8601 with a zone, epoch seconds/ms (from 1973), or a local time in `timeZone`.
  * - `ninjatrader`: `YYYYMMDD HHMMSS;open;high;low;close;volume`, the time marks the bar END; UTC
  *   (as NinjaTrader exports), or the `timeZone` given.
  * - `mdy-ny`: a CSV whose time is `M/D/YYYY H:MM` (bar start), New York time or the `timeZone` given.
@@ -294,6 +294,12 @@ export function parseTime(raw: string, zone: string): number {
   if (s === '') throw new Error('time is empty');
   if (/^\d+(\.\d+)?$/.test(s)) {
     const n = Number(s);
+    // Epoch seconds from 1973 (9 digits) on; fewer digits are a YYYYMMDD date or an HHMMSS time,
+    // which read as seconds would put the row in 1970.
+    if (n < 1e8)
+      throw new Error(
+        `time ${JSON.stringify(s)} is no epoch time (seconds would put it in 1970); a date (YYYYMMDD) or clock time (HHMMSS) alone is not a time`,
+      );
     return Math.round(n < 1e11 ? n * 1000 : n);
   }
   const mdy = MDY.exec(s);

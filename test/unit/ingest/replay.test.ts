@@ -176,6 +176,20 @@ describe('replay across daylight-saving changes', () => {
     ]);
   });
 
+  it('a YYYYMMDD date or HHMMSS time cell is rejected, not read as epoch seconds in 1970', async () => {
+    expect(() => parseTime('20241120', 'UTC')).toThrow(/"20241120" is no epoch time/);
+    expect(() => parseTime('093000', 'UTC')).toThrow(/"093000" is no epoch time/);
+    expect(iso(parseTime('1730615400', 'UTC'))).toBe('2024-11-03T06:30:00.000Z');
+    expect(iso(parseTime('1730615400000', 'UTC'))).toBe('2024-11-03T06:30:00.000Z');
+    // 20241120 s is a whole minute (1970-08-23T06:32Z): it was replayed as a bar of that day.
+    const src = new ReplaySource({
+      file: tmpFile('daily.csv', 'date,open,high,low,close,volume\n20241120,1,1,1,1,1\n'),
+      symbol: 'SPY',
+    });
+    expect(await collect(src)).toEqual([]);
+    expect(src.issues()).toMatchObject([{ at: 'line 2', field: 'date' }]);
+  });
+
   it('a date that exists in no zone is called invalid, not blamed on a daylight-saving change', () => {
     const ny = 'America/New_York';
     expect(() => parseTime('2/30/2024 9:30', ny)).toThrow('2024-2-30 09:30:00 is not a valid date and time');
