@@ -324,7 +324,10 @@ export function parseTime(raw: string, zone: string): number {
   );
 }
 
-/** The chart of a Yahoo chart document (raw, or recorded by yahoo-finance2); its `meta.symbol` names the symbol. */
+/**
+ * The chart of a Yahoo chart document (raw, or recorded by yahoo-finance2); its `meta.symbol` names
+ * the symbol. A chart of other than 1-minute bars (`meta.dataGranularity`) is refused.
+ */
 export function readYahooChart(text: string): ChartLike {
   let doc: unknown;
   try {
@@ -340,7 +343,14 @@ export function readYahooChart(text: string): ChartLike {
       : typeof rec.response?.body === 'string'
         ? JSON.parse(rec.response.body)
         : rec;
-  return rawChartToChartLike(body);
+  const chart = rawChartToChartLike(body);
+  // A daily or 30-minute chart's bars would otherwise be replayed as 1-minute bars.
+  const granularity = chart.meta.dataGranularity;
+  if (granularity !== undefined && granularity !== '1m')
+    throw new Error(
+      `the chart's bars are ${JSON.stringify(granularity)} bars (meta.dataGranularity); the replay takes 1-minute bars only`,
+    );
+  return chart;
 }
 
 /** Bars of a Yahoo chart document (raw, or recorded by yahoo-finance2). */

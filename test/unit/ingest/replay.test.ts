@@ -316,6 +316,18 @@ describe('replay input errors', () => {
     expect(r.stderr).toContain('14179 rows rejected');
   });
 
+  it('refuses a Yahoo chart of daily or 30-minute bars instead of replaying them as 1-minute bars', async () => {
+    for (const [file, granularity] of [
+      ['chart-QQQ-2020-01-01-to-2020-01-03.json', '1d'],
+      ['chart-TSLA-2021-11-22-to-2021-11-23-interval-30m.json', '30m'],
+    ] as const) {
+      const path = join(root, 'test/fixtures/yahoo', file);
+      const reason = `the chart's bars are "${granularity}" bars (meta.dataGranularity); the replay takes 1-minute bars only`;
+      await expect(new ReplaySource({ file: path }).inspect()).rejects.toThrow(reason);
+      await expect(collect(new ReplaySource({ file: path, format: 'yahoo-chart' }))).rejects.toThrow(reason);
+    }
+  });
+
   it('asks for --symbol when the file has none', async () => {
     const src = new ReplaySource({ file: sample('spy-2011-01-ninjatrader.csv') });
     await expect(collect(src)).rejects.toThrow(/pass --symbol/);
