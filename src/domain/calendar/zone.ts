@@ -100,16 +100,17 @@ export function instantOf(
   timeZone: string,
 ): number {
   const guess = Date.UTC(year, month - 1, day, hour, minute);
-  const offset1 = zoneOffsetMs(guess, timeZone);
-  let t = guess - offset1;
-  const offset2 = zoneOffsetMs(t, timeZone);
-  if (offset2 !== offset1) {
-    const t2 = guess - offset2;
-    // Keep the candidate whose local reading is the requested one; otherwise (a gap) the later one.
-    t = zoneOffsetMs(t2, timeZone) === offset2 ? Math.min(t, t2) : Math.max(t, t2);
-  }
-  return t;
+  // The offsets a day before and a day after (the same, unless a change falls between): each gives
+  // a candidate, which is a reading of the requested time if the zone has that offset there.
+  const candidates = [zoneOffsetMs(guess - DAY_MS, timeZone), zoneOffsetMs(guess + DAY_MS, timeZone)].map(
+    (offset) => ({ t: guess - offset, reads: zoneOffsetMs(guess - offset, timeZone) === offset }),
+  );
+  const readings = candidates.filter((c) => c.reads).map((c) => c.t);
+  // Two readings: the first occurrence; none (a gap): the instant after the gap.
+  return readings.length > 0 ? Math.min(...readings) : Math.max(...candidates.map((c) => c.t));
 }
+
+const DAY_MS = 86_400_000;
 
 /** Day of week of a calendar date (0 = Sunday). */
 export function weekdayOf(year: number, month: number, day: number): number {

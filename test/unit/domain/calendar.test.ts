@@ -216,6 +216,42 @@ describe('time zone conversion', () => {
     expect(instantOf(2024, 3, 10, 2, 30, 'America/New_York')).toBe(at('2024-03-10T07:30:00Z'));
   });
 
+  it('maps every minute of a fall-back day to the instant that reads it, the hours after the change too', () => {
+    // 2024-11-03 New York: 02:00 to 05:59 are EST only (07:00Z to 10:59Z); they were put an hour
+    // early (read back as 01:00 to 04:59), so a replayed 2:00 was "skipped by a DST change".
+    expect(instantOf(2024, 11, 3, 2, 0, 'America/New_York')).toBe(at('2024-11-03T07:00:00Z'));
+    expect(instantOf(2024, 11, 3, 5, 59, 'America/New_York')).toBe(at('2024-11-03T10:59:00Z'));
+    // and London's 2024-10-27 change (02:00 BST → 01:00 GMT): 02:30 is GMT only
+    expect(instantOf(2024, 10, 27, 2, 30, 'Europe/London')).toBe(at('2024-10-27T02:30:00Z'));
+    for (const zone of ['America/New_York', 'America/Chicago', 'Europe/London', 'Australia/Sydney']) {
+      for (const [y, mo, d] of [
+        [2024, 11, 3],
+        [2024, 10, 27],
+        [2024, 4, 7],
+        [2024, 3, 10],
+        [2024, 3, 31],
+        [2024, 10, 6],
+      ] as const) {
+        for (let minute = 0; minute < 24 * 60; minute += 15) {
+          const [h, m] = [Math.floor(minute / 60), minute % 60];
+          const l = localDateTime(instantOf(y, mo, d, h, m, zone), zone);
+          const exists = l.hour === h && l.minute === m;
+          // Only a spring-forward gap may read otherwise: the instant after it, an hour on.
+          if (!exists)
+            expect([l.hour * 60 + l.minute - minute, zone, y, mo, d, h, m]).toEqual([
+              60,
+              zone,
+              y,
+              mo,
+              d,
+              h,
+              m,
+            ]);
+        }
+      }
+    }
+  });
+
   it('reads local date and time', () => {
     expect(localDateTime(at('2011-01-03T14:30:00Z'), 'America/New_York')).toMatchObject({
       year: 2011,
