@@ -1,3 +1,4 @@
+import { localDateTime, zoneOffsetMs } from '../../domain/calendar/zone.ts';
 import {
   type Bar,
   decodeMarketEvent,
@@ -187,6 +188,7 @@ export function lineParser(
     case 'ninjatrader': {
       const symbol = requireSymbol(ctx, 'NinjaTrader');
       const zone = ctx.timeZone ?? 'UTC';
+      let lastEnd: number | undefined;
       return (line, n) => {
         if (line.trim() === '') return null;
         const at = `line ${n}`;
@@ -202,10 +204,11 @@ export function lineParser(
           };
         let end: number;
         try {
-          end = zonedTimeToUtc(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, zone);
+          end = localToUtc(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, zone, lastEnd);
         } catch (err) {
           return { issue: { symbol, at, field: 'time', reason: (err as Error).message } };
         }
+        lastEnd = Math.max(lastEnd ?? end, end);
         const f = line.trim().split(';');
         // NinjaTrader stamps the bar's END: the bar started one minute earlier.
         if (f.length !== 6)
@@ -223,6 +226,8 @@ export function lineParser(
     case 'mdy-ny': {
       let cols: string[] | undefined;
       const zone = ctx.timeZone ?? NEW_YORK;
+      /** Each symbol's latest row time: which of a local time's two readings at a fall-back change follows it. */
+      const latest = new Map<string, number>();
       return (line, n) => {
         if (line.trim() === '') return null;
         const at = `line ${n}`;
@@ -251,10 +256,11 @@ export function lineParser(
         const raw = get(timeCol) ?? '';
         let time: number;
         try {
-          time = parseTime(raw, zone);
+          time = parseTime(raw, zone, latest.get(symbol));
         } catch (err) {
           return { issue: { symbol, at, field: timeCol, reason: (err as Error).message } };
         }
+        latest.set(symbol, Math.max(latest.get(symbol) ?? time, time));
         if (cols.includes('price') && !cols.includes('open')) {
           const raw: Record<string, string | undefined> = { price: get('price') };
           if (cols.includes('volume')) raw.volume = get('volume');
@@ -288,8 +294,40 @@ export function lineParser(
   }
 }
 
-/** Parses a CSV time cell: ISO-8601 with a zone, epoch seconds or ms, or a local time in `zone`. */
-export function parseTime(raw: string, zone: string): number {
+/**
+ * The instant a local time in `zone` names. A time a fall-back change repeats (01:30 on 2024-11-03
+ * in New York) is its first (daylight) reading, unless that is before `after` (the file's previous
+ * row) and the second (standard) reading is after it: a file in time order that steps back an
+ * hour in local time has crossed the change.
+ */
+function localToUtc(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  zone: string,
+  after: number | undefined,
+): number {
+  const first = zonedTimeToUtc(year, month, day, hour, minute, second, zone);
+  if (after === undefined || first >= after) return first;
+  // A fall-back change within the next hours moves the offset back by `shift` (1 h in the US).
+  const shift = zoneOffsetMs(first, zone) - zoneOffsetMs(first + 6 * 3_600_000, zone);
+  if (shift <= 0) return first;
+  const later = first + shift;
+  const a = localDateTime(first, zone);
+  const b = localDateTime(later, zone);
+  const repeated =
+    a.year === b.year && a.month === b.month && a.day === b.day && a.hour === b.hour && a.minute === b.minute;
+  return repeated && later > after ? later : first;
+}
+
+/**
+ * Parses a CSV time cell: ISO-8601 with a zone, epoch seconds or ms, or a local time in `zone`
+ * (a local time a fall-back change repeats: see {@link localToUtc}, `after` the previous row's time).
+ */
+export function parseTime(raw: string, zone: string, after?: number): number {
   const s = raw.trim();
   if (s === '') throw new Error('time is empty');
   if (/^\d+(\.\d+)?$/.test(s)) {
@@ -310,11 +348,20 @@ export function parseTime(raw: string, zone: string): number {
       throw new RangeError(
         `time ${JSON.stringify(s)}: ${month} is no month; the format is M/D/YYYY, month first (is the file day-first, D/M/YYYY?)`,
       );
-    return zonedTimeToUtc(+mdy[3]!, month, day, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone);
+    return localToUtc(+mdy[3]!, month, day, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone, after);
   }
   const local = LOCAL_ISO.exec(s);
   if (local)
-    return zonedTimeToUtc(+local[1]!, +local[2]!, +local[3]!, +local[4]!, +local[5]!, +(local[6] ?? 0), zone);
+    return localToUtc(
+      +local[1]!,
+      +local[2]!,
+      +local[3]!,
+      +local[4]!,
+      +local[5]!,
+      +(local[6] ?? 0),
+      zone,
+      after,
+    );
   if (/[zZ]$|[+-]\d{2}:?\d{2}$/.test(s)) {
     const t = Date.parse(s);
     if (!Number.isNaN(t)) return t;

@@ -133,6 +133,31 @@ describe('replay across daylight-saving changes', () => {
     expect(src.issues()[0]?.reason).toMatch(/2024-3-10 02:30 does not exist in America\/New_York/);
   });
 
+  it('M/D/YYYY New York across 2024-11-03: the repeated 1:00-1:59 is read as EST the second time, not rejected', async () => {
+    const src = new ReplaySource({ file: fixture('dst-2024-11-03-mdy.csv'), symbol: 'BTC-USD' });
+    const ev = await collect(src);
+    expect(ev.map((e) => iso(eventTime(e)))).toEqual([
+      '2024-11-03T04:59:00.000Z',
+      '2024-11-03T05:00:00.000Z',
+      '2024-11-03T05:59:00.000Z',
+      '2024-11-03T06:00:00.000Z',
+      '2024-11-03T06:01:00.000Z',
+      '2024-11-03T06:59:00.000Z',
+      '2024-11-03T07:00:00.000Z',
+    ]);
+    // the second 1:01 EST row is a duplicate, and is reported as one
+    expect(src.issues()).toMatchObject([
+      { at: 'line 7', reason: expect.stringMatching(/duplicate or out of order/) },
+    ]);
+    // the same for zone-less ISO times in a CSV
+    const csv = readFileSync(fixture('dst-2024-11-03-mdy.csv'), 'utf8').replace(
+      /^11\/3\/2024 (\d):/gm,
+      '2024-11-03 0$1:',
+    );
+    const iso8601 = new ReplaySource({ file: tmpFile('dst.csv', csv), symbol: 'BTC-USD', format: 'csv' });
+    expect(await collect(iso8601)).toEqual(ev);
+  });
+
   it('NDJSON of the stream envelope across 2024-11-03 keeps exchange times as written', async () => {
     const src = new ReplaySource({ file: fixture('dst-2024-11-03.ndjson'), format: 'auto' });
     expect(await src.format()).toBe('ndjson');
