@@ -93,7 +93,11 @@ async function main(argv: string[]): Promise<number> {
   // Before any request: the file can be read as a replay, and --symbol fits it.
   let problem: string | undefined;
   try {
-    problem = symbolFlagProblem(await source.inspect(), '--file', values.file, symbol);
+    const file = await source.inspect();
+    problem = symbolFlagProblem(file, '--file', values.file, symbol);
+    if (!problem && values.tz !== undefined && (file.format === 'ndjson' || file.format === 'yahoo-chart'))
+      // It would be ignored: these files' times are instants (epoch), not local times.
+      problem = `--tz: ${values.file} (${file.format}) has no local times; --tz is for CSV, M/D/YYYY and NinjaTrader files`;
   } catch (err) {
     problem = `--file ${values.file}: ${(err as Error).message}`;
   }

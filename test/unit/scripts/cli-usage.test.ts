@@ -142,6 +142,18 @@ describe('command-line usage errors', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('replay refuses --tz for a file whose times are instants (NDJSON, Yahoo chart), instead of ignoring it', () => {
+    for (const [file, format] of [
+      ['test/fixtures/replay/dst-2024-11-03.ndjson', 'ndjson'],
+      ['data/samples/yahoo-chart-AAPL-2024-10-02-1m.json', 'yahoo-chart'],
+    ]) {
+      const r = run('scripts/replay.ts', ['--file', file!, '--tz', 'America/Chicago', '--dry-run']);
+      expect(r.status, file).toBe(2);
+      expect(r.stderr).toContain(`--tz: ${file} (${format}) has no local times`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('replay takes --limit as a positive whole decimal number, refusing what Number() would read (0x10, 1e3)', () => {
     for (const limit of ['0x10', '1e3', '2.0', '0']) {
       const r = run('scripts/replay.ts', [
