@@ -233,7 +233,6 @@ export class ReplaySource implements MarketSource {
 
   async *events(signal?: AbortSignal): AsyncGenerator<MarketEvent> {
     const format = await this.format();
-    const last = new Map<string, number>();
     const speed = this.o.speed ?? 'max';
     const clock = this.o.clock ?? Date.now;
     // The pause between events ends at once when the signal aborts (at speed 1, a minute per bar).
@@ -242,22 +241,7 @@ export class ReplaySource implements MarketSource {
       ((ms: number) => (signal ? delay(ms, undefined, { signal }).catch(() => {}) : sleep(ms)));
     let t0: number | undefined;
     let w0 = 0;
-    const ordered = (e: MarketEvent, at: string): boolean => {
-      const s = eventSymbol(e);
-      const t = eventTime(e);
-      const prev = last.get(s);
-      if (prev !== undefined && t <= prev) {
-        this.reject({
-          symbol: s,
-          at,
-          field: e.kind === 'bar' ? 'start' : 'time',
-          reason: `${new Date(t).toISOString()} is not after the previous ${new Date(prev).toISOString()} for ${s} (duplicate or out of order)`,
-        });
-        return false;
-      }
-      last.set(s, t);
-      return true;
-    };
+    const guard = new OrderGuard((i) => this.reject(i));
     const pace = async (e: MarketEvent) => {
       if (speed === 'max') return;
       const t = eventTime(e);
@@ -274,9 +258,12 @@ export class ReplaySource implements MarketSource {
     if (format === 'yahoo-chart') {
       const { events, issues } = parseYahooChart(await this.text(), this.o);
       for (const i of issues) this.reject(i);
-      for (const [i, e] of events.entries()) {
+      const inSequence = function* () {
+        for (const [i, e] of events.entries()) yield* guard.push(e, `bar ${i + 1}`);
+        yield* guard.end();
+      };
+      for (const e of inSequence()) {
         if (signal?.aborted) return;
-        if (!ordered(e, `bar ${i + 1}`)) continue;
         await pace(e);
         if (signal?.aborted) return;
         yield e;
@@ -300,16 +287,115 @@ export class ReplaySource implements MarketSource {
           this.reject(r.issue);
           continue;
         }
-        if (!ordered(r.event, `line ${n}`)) continue;
-        await pace(r.event);
+        for (const e of guard.push(r.event, `line ${n}`)) {
+          await pace(e);
+          if (signal?.aborted) return;
+          yield e;
+        }
+      }
+      for (const e of guard.end()) {
         if (signal?.aborted) return;
-        yield r.event;
+        await pace(e);
+        if (signal?.aborted) return;
+        yield e;
       }
     } finally {
       rl.close();
     }
   }
 }
+
+/** How many later rows an event is held at most while its symbol's next row is awaited. */
+const HOLD_ROWS = 1000;
+
+interface Held {
+  readonly e: MarketEvent;
+  readonly at: string;
+  rejected: boolean;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/**
+ * Keeps each symbol's events strictly increasing in time, in file order. Each event is held until
+ * its symbol's next row (or {@link HOLD_ROWS} later rows) shows whether it fits: a row later than
+ * the one after it, while that one follows the row before it (a mistyped date: a 2022 row among
+ * 2021's), is the one rejected, not every row after it; a row at or before its symbol's previous
+ * one (a duplicate, a row out of order) is rejected. Every rejection is reported.
+ */
+class OrderGuard {
+  private readonly queue: Held[] = [];
+  /** Each symbol's event still held, awaiting the symbol's next row. */
+  private readonly held = new Map<string, Held>();
+  /** Each symbol's time of the last event let through. */
+  private readonly last = new Map<string, number>();
+  private readonly reject: (i: SourceIssue) => void;
+
+  constructor(reject: (i: SourceIssue) => void) {
+    this.reject = reject;
+  }
+
+  /** Takes the next event of the file; returns the events now let through, in file order. */
+  push(e: MarketEvent, at: string): MarketEvent[] {
+    const s = eventSymbol(e);
+    const t = eventTime(e);
+    const prev = this.last.get(s);
+    const h = this.held.get(s);
+    if (h && t > eventTime(h.e)) {
+      // It follows the held one: that one is in sequence.
+      this.last.set(s, eventTime(h.e));
+      this.held.delete(s);
+    } else if (h && t < eventTime(h.e) && (prev === undefined || t > prev)) {
+      // The held one is later than this row, which follows the row before it: the held one is out.
+      h.rejected = true;
+      this.held.delete(s);
+      this.reject({
+        symbol: s,
+        at: h.at,
+        field: field(h.e),
+        reason: `${iso(eventTime(h.e))} is after the next row's ${iso(t)} (${at}) for ${s}, which follows the row before it (a time out of sequence)`,
+      });
+    } else if (h || (prev !== undefined && t <= prev)) {
+      const before = h ? eventTime(h.e) : (prev as number);
+      this.reject({
+        symbol: s,
+        at,
+        field: field(e),
+        reason: `${iso(t)} is not after the previous ${iso(before)} for ${s} (duplicate or out of order)`,
+      });
+      return this.release(false);
+    }
+    const entry: Held = { e, at, rejected: false };
+    this.held.set(s, entry);
+    this.queue.push(entry);
+    return this.release(false);
+  }
+
+  /** At the end of the file: every event still held, in file order. */
+  end(): MarketEvent[] {
+    return this.release(true);
+  }
+
+  private release(all: boolean): MarketEvent[] {
+    const out: MarketEvent[] = [];
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      const s = eventSymbol(head.e);
+      const undecided = !head.rejected && this.held.get(s) === head;
+      if (undecided && !all && this.queue.length <= HOLD_ROWS) break;
+      this.queue.shift();
+      if (head.rejected) continue;
+      if (undecided) {
+        this.held.delete(s);
+        this.last.set(s, eventTime(head.e));
+      }
+      out.push(head.e);
+    }
+    return out;
+  }
+}
+
+const field = (e: MarketEvent) => (e.kind === 'bar' ? 'start' : 'time');
 
 /** The bundled real samples (data/samples) with the symbol each stands for: the default local feed. */
 export const BUNDLED_SAMPLES: readonly {

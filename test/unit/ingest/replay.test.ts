@@ -315,6 +315,41 @@ describe('replay input errors', () => {
     await withBom(sample('aapl-2024-10-02.csv'));
   });
 
+  it('a row with a mistyped, later date is the one rejected, not every row after it', async () => {
+    // The real AAPL sample with two symbols interleaved (MSFT: the same rows renamed), and one
+    // AAPL row dated the 20th instead of the 2nd.
+    const [header, ...rows] = readFileSync(sample('aapl-2024-10-02.csv'), 'utf8').trim().split('\r\n');
+    const lines = [header!];
+    for (const [i, r] of rows.entries()) {
+      lines.push(i === 99 ? r.replace(/2024-10-02T/g, '2024-10-20T') : r);
+      lines.push(r.replace(/^AAPL,/, 'MSFT,'));
+    }
+    const src = new ReplaySource({ file: tmpFile('typo.csv', `${lines.join('\n')}\n`) });
+    const ev = await collect(src);
+    const count = (s: string) => ev.filter((e) => eventSymbol(e) === s).length;
+    expect([count('AAPL'), count('MSFT')]).toEqual([388, 389]);
+    expect(src.issues()).toEqual([
+      {
+        symbol: 'AAPL',
+        at: 'line 200',
+        field: 'start',
+        reason:
+          "2024-10-20T15:09:00.000Z is after the next row's 2024-10-02T15:10:00.000Z (line 202) for AAPL, which follows the row before it (a time out of sequence)",
+      },
+    ]);
+    // in file order, each symbol's times increasing
+    for (const sym of ['AAPL', 'MSFT']) {
+      const times = ev.filter((e) => eventSymbol(e) === sym).map(eventTime);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+    }
+    expect(ev.map((e) => `${eventSymbol(e)} ${iso(eventTime(e))}`).slice(196, 200)).toEqual([
+      'AAPL 2024-10-02T15:08:00.000Z',
+      'MSFT 2024-10-02T15:08:00.000Z',
+      'MSFT 2024-10-02T15:09:00.000Z',
+      'AAPL 2024-10-02T15:10:00.000Z',
+    ]);
+  });
+
   it('counts every rejected row of a file sorted newest first, keeping the reasons of the first 1000 only', async () => {
     // The real SPY sample, newest first (as some exports write): each row is before the one read
     // ahead of it. A 1 GB file of such rows would otherwise hold millions of reasons in memory.
@@ -322,12 +357,13 @@ describe('replay input errors', () => {
     const f = tmpFile('spy-desc.csv', `${rows.toReversed().join('\n')}\n`);
     const src = new ReplaySource({ file: f, symbol: 'SPY' });
     const ev = await collect(src);
-    expect(ev.map((e) => iso(eventTime(e)))).toEqual(['2011-02-01T00:59:00.000Z']);
+    // each row is after the next one, which follows the row before it: each but the last is out
+    expect(ev.map((e) => iso(eventTime(e)))).toEqual(['2011-01-03T09:00:00.000Z']);
     expect(src.rejectedCount()).toBe(14179);
     expect(src.issues()).toHaveLength(1000);
     expect(src.issues()[0]).toMatchObject({
-      at: 'line 2',
-      reason: expect.stringMatching(/not after the previous/),
+      at: 'line 1',
+      reason: expect.stringMatching(/out of sequence/),
     });
 
     const r = spawnSync(
