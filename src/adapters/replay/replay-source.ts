@@ -317,7 +317,9 @@ interface Held {
 const iso = (t: number) => new Date(t).toISOString();
 
 /**
- * Keeps each symbol's events strictly increasing in time, in file order. Each event is held until
+ * Keeps each symbol's events of each kind strictly increasing in time, in file order (its ticks and
+ * its bars apart: a bar goes out once its minute is over, so it follows ticks later than its start,
+ * as in a capture of the live stream; the processor orders them apart too). Each event is held until
  * its symbol's next row (or {@link HOLD_ROWS} later rows) shows whether it fits: a row later than
  * the one after it, while that one follows the row before it (a mistyped date: a 2022 row among
  * 2021's), is the one rejected, not every row after it; a row at or before its symbol's previous
@@ -325,9 +327,9 @@ const iso = (t: number) => new Date(t).toISOString();
  */
 class OrderGuard {
   private readonly queue: Held[] = [];
-  /** Each symbol's event still held, awaiting the symbol's next row. */
+  /** Each symbol's event of each kind still held, awaiting the next row of that symbol and kind. */
   private readonly held = new Map<string, Held>();
-  /** Each symbol's time of the last event let through. */
+  /** Each symbol's and kind's time of the last event let through. */
   private readonly last = new Map<string, number>();
   private readonly reject: (i: SourceIssue) => void;
 
@@ -338,17 +340,18 @@ class OrderGuard {
   /** Takes the next event of the file; returns the events now let through, in file order. */
   push(e: MarketEvent, at: string): MarketEvent[] {
     const s = eventSymbol(e);
+    const k = sequenceKey(e);
     const t = eventTime(e);
-    const prev = this.last.get(s);
-    const h = this.held.get(s);
+    const prev = this.last.get(k);
+    const h = this.held.get(k);
     if (h && t > eventTime(h.e)) {
       // It follows the held one: that one is in sequence.
-      this.last.set(s, eventTime(h.e));
-      this.held.delete(s);
+      this.last.set(k, eventTime(h.e));
+      this.held.delete(k);
     } else if (h && t < eventTime(h.e) && (prev === undefined || t > prev)) {
       // The held one is later than this row, which follows the row before it: the held one is out.
       h.rejected = true;
-      this.held.delete(s);
+      this.held.delete(k);
       this.reject({
         symbol: s,
         at: h.at,
@@ -366,7 +369,7 @@ class OrderGuard {
       return this.release(false);
     }
     const entry: Held = { e, at, rejected: false };
-    this.held.set(s, entry);
+    this.held.set(k, entry);
     this.queue.push(entry);
     return this.release(false);
   }
@@ -380,20 +383,23 @@ class OrderGuard {
     const out: MarketEvent[] = [];
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      const s = eventSymbol(head.e);
-      const undecided = !head.rejected && this.held.get(s) === head;
+      const k = sequenceKey(head.e);
+      const undecided = !head.rejected && this.held.get(k) === head;
       if (undecided && !all && this.queue.length <= HOLD_ROWS) break;
       this.queue.shift();
       if (head.rejected) continue;
       if (undecided) {
-        this.held.delete(s);
-        this.last.set(s, eventTime(head.e));
+        this.held.delete(k);
+        this.last.set(k, eventTime(head.e));
       }
       out.push(head.e);
     }
     return out;
   }
 }
+
+/** The sequence an event is ordered in: its symbol's ticks, or its symbol's bars. */
+const sequenceKey = (e: MarketEvent) => `${e.kind} ${eventSymbol(e)}`;
 
 const field = (e: MarketEvent) => (e.kind === 'bar' ? 'start' : 'time');
 

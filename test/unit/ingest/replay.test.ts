@@ -315,6 +315,59 @@ describe('replay input errors', () => {
     await withBom(sample('aapl-2024-10-02.csv'));
   });
 
+  it("orders a symbol's ticks and bars apart: a capture of the live stream replays whole", async () => {
+    // As the poller's "both" mode puts them on the stream: the quotes of a minute, then (once the
+    // minute is over) its bar, which starts before the quotes already read.
+    const at = (hms: string) => Date.parse(`2024-10-02T${hms}Z`);
+    const tick = (hms: string, price: number) =>
+      JSON.stringify({ v: 1, kind: 'tick', data: { symbol: 'AAPL', time: at(hms), price, source: 'yahoo' } });
+    const bar = (hm: string, close: number) =>
+      JSON.stringify({
+        v: 1,
+        kind: 'bar',
+        data: {
+          symbol: 'AAPL',
+          start: at(`${hm}:00`),
+          interval: '1m',
+          open: close,
+          high: close,
+          low: close,
+          close,
+          volume: 1000,
+          session: 'regular',
+          source: 'yahoo',
+        },
+      });
+    const lines = [
+      tick('14:00:10', 226.1),
+      tick('14:00:40', 226.2),
+      bar('14:00', 226.2),
+      tick('14:01:10', 226.3),
+      tick('14:01:40', 226.4),
+      bar('14:01', 226.4),
+      // A bar sent twice is still a duplicate of its own kind.
+      bar('14:01', 226.4),
+    ];
+    const src = new ReplaySource({
+      file: tmpFile('capture.ndjson', `${lines.join('\n')}\n`),
+      format: 'ndjson',
+    });
+    const events = await collect(src);
+    expect(events.map((e) => `${e.kind} ${iso(eventTime(e)).slice(11, 19)}`)).toEqual([
+      'tick 14:00:10',
+      'tick 14:00:40',
+      'bar 14:00:00',
+      'tick 14:01:10',
+      'tick 14:01:40',
+      'bar 14:01:00',
+    ]);
+    expect(src.issues().map((i) => i.reason)).toEqual([
+      expect.stringMatching(
+        /14:01:00.000Z is not after the previous 2024-10-02T14:01:00.000Z .*duplicate or out of order/,
+      ),
+    ]);
+  });
+
   it('a row with a mistyped, later date is the one rejected, not every row after it', async () => {
     // The real AAPL sample with two symbols interleaved (MSFT: the same rows renamed), and one
     // AAPL row dated the 20th instead of the 2nd.
