@@ -242,14 +242,20 @@ export class ReplaySource implements MarketSource {
     let t0: number | undefined;
     let w0 = 0;
     const guard = new OrderGuard((i) => this.reject(i));
+    let previous: number | undefined;
     const pace = async (e: MarketEvent) => {
       if (speed === 'max') return;
       const t = eventTime(e);
       if (t0 === undefined) {
         t0 = t;
         w0 = clock();
+        previous = t;
         return;
       }
+      // A night, weekend or holiday in the data is skipped, not waited out (at --speed 60 a weekend
+      // would be 80 silent minutes): the next event is due as the previous one was.
+      if (previous !== undefined && t - previous > MAX_PACED_GAP_MS) t0 += t - previous;
+      previous = t;
       const due = w0 + (t - t0) / speed;
       const delay = due - clock();
       if (delay > 0) await wait(delay);
@@ -304,6 +310,9 @@ export class ReplaySource implements MarketSource {
     }
   }
 }
+
+/** A longer gap between two events (the market closed) is skipped at --speed N, not replayed. */
+export const MAX_PACED_GAP_MS = 3_600_000;
 
 /** How many later rows an event is held at most while its symbol's next row is awaited. */
 const HOLD_ROWS = 1000;

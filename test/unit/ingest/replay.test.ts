@@ -555,11 +555,37 @@ describe('replay input errors', () => {
       },
     });
     await collect(src);
-    // gaps 40h, 1h, 32h at 3600x → 40 s, 1 s, 32 s
-    expect(waits).toEqual([40_000, 1_000, 32_000]);
+    // Gaps of 40 h, 1 h and 32 h: the hour is paced (1 s at 3600×); the nights, longer than an
+    // hour, are skipped, not waited out.
+    expect(waits).toEqual([1_000]);
   });
 
-  it('stops pacing at once when the signal aborts (at speed 1 the next event is hours away)', async () => {
+  it('at --speed 60 a session is paced minute by minute and the night and weekend after it are skipped', async () => {
+    const waits: number[] = [];
+    let now = 0;
+    const src = new ReplaySource({
+      file: sample('spy-2011-01-ninjatrader.csv'),
+      symbol: 'SPY',
+      speed: 60,
+      clock: () => now,
+      sleep: async (ms) => {
+        waits.push(ms);
+        now += ms;
+      },
+    });
+    const events = await collect(src);
+    const times = events.map(eventTime);
+    // In event time the sample spans weeks; paced, its wall time is its minutes within sessions.
+    const paced = times.slice(1).reduce((sum, t, i) => {
+      const gap = t - times[i]!;
+      return gap > 3_600_000 ? sum : sum + gap;
+    }, 0);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThan(20 * 86_400_000);
+    expect(now).toBe(paced / 60);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(3_600_000 / 60);
+  });
+
+  it('stops pacing at once when the signal aborts (at speed 1 the third event is an hour away)', async () => {
     const src = new ReplaySource({ file: fixture('dst-2024-11-03.ndjson'), speed: 1 });
     const abort = new AbortController();
     const got: MarketEvent[] = [];
@@ -568,7 +594,8 @@ describe('replay input errors', () => {
       got.push(e);
       setTimeout(() => abort.abort(), 50);
     }
-    expect(got).toHaveLength(1);
+    // The first gap (40 h, a night) is skipped; the abort comes during the hour before the third.
+    expect(got).toHaveLength(2);
     expect(Date.now() - t0).toBeLessThan(2_000);
   });
 
