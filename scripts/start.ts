@@ -5,7 +5,7 @@
  * the producer into the stream, with a live terminal view; Ctrl-C drains and stops cleanly (state
  * kept under .local/).
  *
- *   node scripts/start.ts [--replay FILE [--format F] [--symbol S]] [--speed max|N] [--synthetic SYMS]
+ *   node scripts/start.ts [--replay FILE [--format F] [--symbol S] [--tz ZONE]] [--speed max|N] [--synthetic SYMS]
  *                         [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
  *
  * --once: process the whole feed, exit 0, and print one JSON summary as the LAST stdout line
@@ -29,6 +29,7 @@ import {
   symbolFlagProblem,
 } from '../src/adapters/replay/replay-source.ts';
 import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
+import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
 import { issueCount, type MarketSource } from '../src/ports/market-source.ts';
 import type { LocalCloud } from './local/local-cloud.ts';
@@ -50,6 +51,8 @@ export interface StartArgs {
   replay: string | undefined;
   format: ReplayFormat | 'auto';
   symbol: string | undefined;
+  /** Zone of the replay file's zone-less times (undefined: the format's default). */
+  tz: string | undefined;
   speed: ReplaySpeed;
   synthetic: string[] | undefined;
 }
@@ -71,6 +74,7 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     replay: undefined,
     format: 'auto',
     symbol: undefined,
+    tz: undefined,
     speed: 'max',
     synthetic: undefined,
   };
@@ -128,6 +132,16 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         args.symbol = sym.data;
         break;
       }
+      case '--tz': {
+        const tz = take();
+        try {
+          assertTimeZone(tz);
+        } catch (e) {
+          throw new UsageError(`--tz: ${(e as Error).message}`);
+        }
+        args.tz = tz;
+        break;
+      }
       case '--speed':
         try {
           args.speed = parseSpeed(take());
@@ -155,7 +169,7 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   }
   if (args.replay && args.synthetic) throw new UsageError('--replay and --synthetic are exclusive');
   // A flag that would be ignored is refused: the run would not be the one asked for.
-  for (const flag of ['--symbol', '--format'])
+  for (const flag of ['--symbol', '--format', '--tz'])
     if (given.has(flag) && !args.replay) throw new UsageError(`${flag} applies to --replay only`);
   if (args.cloudOnly) {
     const feedFlags = ['--replay', '--synthetic', '--speed'].filter((f) => given.has(f));
@@ -185,11 +199,13 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   return args;
 }
 
-const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S]] [--speed max|N] [--synthetic SYMS]
+const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S] [--tz ZONE]] [--speed max|N] [--synthetic SYMS]
                     [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
   (no feed option)  replay the bundled real samples (data/samples: AAPL 2024-10-02, SPY Jan 2011, S&P 500 Nov 2019)
   --replay FILE     replay this file (formats: ${REPLAY_FORMATS.join(', ')}; detected unless --format)
   --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY, CSV without a symbol column)
+  --tz ZONE         zone of the file's zone-less times (CSV, M/D/YYYY: default America/New_York;
+                    NinjaTrader: default UTC, as NinjaTrader exports)
   --speed max|N     as fast as the stream takes it (default), or N times real time
   --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C;
                     ephemeral state unless --state-dir or TICKSTREAM_STATE_DIR names a directory)
@@ -219,9 +235,14 @@ export async function checkReplay(args: StartArgs, source: ReplaySource): Promis
   }
   const problem = symbolFlagProblem(file, '--replay', args.replay ?? '', args.symbol);
   if (problem) throw new UsageError(problem);
+  if (args.tz !== undefined && (file.format === 'ndjson' || file.format === 'yahoo-chart'))
+    // It would be ignored: these files' times are instants (epoch), not local times.
+    throw new UsageError(
+      `--tz: ${args.replay} (${file.format}) has no local times; --tz is for CSV, M/D/YYYY and NinjaTrader files`,
+    );
 }
 
-function feedsFor(args: StartArgs): MarketSource[] {
+export function feedsFor(args: StartArgs): MarketSource[] {
   if (args.synthetic) {
     return [
       new SyntheticMarket({
@@ -238,6 +259,7 @@ function feedsFor(args: StartArgs): MarketSource[] {
         format: args.format,
         speed: args.speed,
         ...(args.symbol ? { symbol: args.symbol } : {}),
+        ...(args.tz ? { timeZone: args.tz } : {}),
       }),
     ];
   }

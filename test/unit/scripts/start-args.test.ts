@@ -2,7 +2,9 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STATE_DIR } from '../../../scripts/local/state-dir.ts';
-import { parseStartArgs } from '../../../scripts/start.ts';
+import { checkReplay, feedsFor, parseStartArgs, UsageError } from '../../../scripts/start.ts';
+import type { ReplaySource } from '../../../src/adapters/replay/replay-source.ts';
+import { eventTime } from '../../../src/domain/market/index.ts';
 
 describe('npm start: the state directory', () => {
   it('keeps state in .local/ by default, or in the directory named', () => {
@@ -24,5 +26,32 @@ describe('npm start: the state directory', () => {
     expect(parseStartArgs(['--replay', 'package.json', '--format', 'ndjson'], {}).stateDir).toBe(
       DEFAULT_STATE_DIR,
     );
+  });
+});
+
+describe('npm start --replay … --tz', () => {
+  const mdy = resolve('data/samples/sp500-2019-11-05-to-08.csv');
+  const firstTime = async (argv: string[]) => {
+    const [source] = feedsFor(parseStartArgs(argv, {}));
+    for await (const e of source!.events()) return eventTime(e);
+    throw new Error('no event');
+  };
+
+  it("reads the file's zone-less times in the zone given (the M/D/YYYY default is New York)", async () => {
+    const newYork = await firstTime(['--replay', mdy, '--symbol', '^GSPC']);
+    const chicago = await firstTime(['--replay', mdy, '--symbol', '^GSPC', '--tz', 'America/Chicago']);
+    expect(new Date(newYork).toISOString()).toBe('2019-11-05T14:30:00.000Z');
+    expect(chicago - newYork).toBe(3_600_000);
+  });
+
+  it('refuses a zone it does not know, --tz without --replay, and --tz for a file of instants', async () => {
+    expect(() => parseStartArgs(['--replay', mdy, '--tz', 'Mars/Olympus'], {})).toThrow(
+      /--tz: .*Mars\/Olympus/,
+    );
+    expect(() => parseStartArgs(['--tz', 'UTC'], {})).toThrow(/--tz applies to --replay only/);
+    const chart = resolve('data/samples/yahoo-chart-AAPL-2024-10-02-1m.json');
+    const args = parseStartArgs(['--replay', chart, '--tz', 'UTC'], {});
+    await expect(checkReplay(args, feedsFor(args)[0] as ReplaySource)).rejects.toThrow(UsageError);
+    await expect(checkReplay(args, feedsFor(args)[0] as ReplaySource)).rejects.toThrow(/has no local times/);
   });
 });
