@@ -85,22 +85,29 @@ export class S3PendingDays implements PendingDays {
   }
 
   async clear(keys: readonly string[]): Promise<void> {
+    // Every chunk is sent, whatever an earlier one met: a mark left behind costs its day another
+    // compaction, so one failure leaves no more marks than its own.
+    let notRemoved = 0;
+    let first: string | undefined;
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const chunk = keys.slice(i, i + DELETE_BATCH);
-      const r = await this.#s3.send(
-        new DeleteObjectsCommand({
-          Bucket: this.#bucket,
-          Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
-        }),
-      );
-      const failed = r.Errors ?? [];
-      if (failed.length > 0) {
-        const first = failed[0]!;
-        throw new Error(
-          `${failed.length} of ${chunk.length} marks not removed (first: ${first.Key}: ${first.Code} ${first.Message ?? ''})`.trim(),
+      try {
+        const r = await this.#s3.send(
+          new DeleteObjectsCommand({
+            Bucket: this.#bucket,
+            Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
+          }),
         );
+        const failed = r.Errors ?? [];
+        notRemoved += failed.length;
+        if (failed[0]) first ??= `${failed[0].Key}: ${failed[0].Code} ${failed[0].Message ?? ''}`.trim();
+      } catch (err) {
+        notRemoved += chunk.length;
+        first ??= `${chunk[0]}: ${err instanceof Error ? `${err.name} ${err.message}` : String(err)}`;
       }
     }
+    if (notRemoved > 0)
+      throw new Error(`${notRemoved} of ${keys.length} marks not removed (first: ${first})`);
   }
 }
 

@@ -70,4 +70,18 @@ describe('S3PendingDays: the marks of late days', () => {
       `1 of 2 marks not removed (first: ${mark('2024-10-02', 'a')}: InternalError try again)`,
     );
   });
+
+  it('still sends the other chunks when one fails, then reports all it could not remove', async () => {
+    const keys = Array.from({ length: 2500 }, (_, i) => mark('2024-10-02', `${i}`));
+    s3Mock
+      .on(DeleteObjectsCommand)
+      .rejectsOnce(Object.assign(new Error('We encountered an internal error'), { name: 'InternalError' }))
+      .resolvesOnce({ Errors: [{ Key: keys[1500], Code: 'SlowDown', Message: 'reduce your request rate' }] })
+      .resolves({});
+    await expect(new S3PendingDays({ s3, bucket: 'lake' }).clear(keys)).rejects.toThrow(
+      `1001 of 2500 marks not removed (first: ${keys[0]}: InternalError We encountered an internal error)`,
+    );
+    const requests = s3Mock.commandCalls(DeleteObjectsCommand).map((c) => c.args[0].input);
+    expect(requests.map((r) => r.Delete?.Objects?.length)).toEqual([1000, 1000, 500]);
+  });
 });
