@@ -28,9 +28,10 @@ const USAGE = `usage: npm run replay -- --file FILE [--format auto|${REPLAY_FORM
   --file     the file to replay (required; gzip-compressed is read decompressed)
   --format   auto (default) detects it from the first lines
   --symbol   the symbol, for files without one (NinjaTrader, M/D/YYYY, CSV without a symbol column)
-  --speed    max (default): as fast as the stream takes it; N: N times real time (1 = as recorded)
+  --speed    max (default): as fast as the stream takes it; N: N times real time (1 = as recorded;
+             a gap of more than an hour between events, a night or a weekend, is skipped, not waited out)
   --tz       time zone of the file's zone-less times (CSV, M/D/YYYY: default America/New_York;
-             NinjaTrader: default UTC, as NinjaTrader exports)
+             NinjaTrader: default UTC, as NinjaTrader exports); refused for NDJSON and Yahoo chart files
   --limit    stop after N events (N a positive whole number, like 100)
   --dry-run  print the events as NDJSON instead of writing to the stream
 env: TICKS_STREAM_NAME (the stream), AWS_REGION, TICKSTREAM_ENDPOINT_KINESIS (local cloud)`;

@@ -205,8 +205,9 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S] [--t
   --replay FILE     replay this file (formats: ${REPLAY_FORMATS.join(', ')}; detected unless --format)
   --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY, CSV without a symbol column)
   --tz ZONE         zone of the file's zone-less times (CSV, M/D/YYYY: default America/New_York;
-                    NinjaTrader: default UTC, as NinjaTrader exports)
-  --speed max|N     as fast as the stream takes it (default), or N times real time
+                    NinjaTrader: default UTC, as NinjaTrader exports); refused for NDJSON and Yahoo chart files
+  --speed max|N     as fast as the stream takes it (default), or N times real time (a gap of more
+                    than an hour between events, a night or a weekend, is skipped, not waited out)
   --synthetic SYMS  a seeded synthetic market of these comma-separated symbols (endless; Ctrl-C;
                     ephemeral state unless --state-dir or TICKSTREAM_STATE_DIR names a directory)
   --once            process the whole feed, exit 0, print one JSON summary as the last stdout line
