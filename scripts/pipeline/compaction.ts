@@ -35,8 +35,8 @@ async function rawDaysWrittenSince(cloud: LocalCloud, bucket: string, since: num
 }
 
 /**
- * Compacts the days the run wrote, one invocation per day as `{"day": …}`; [] when the template has
- * no compaction. A day whose invocation fails is reported through `log` (the run's own results
+ * Compacts the days the run wrote, one invocation per day as `{"day": …}`, each day's counts logged
+ * as it is done; [] when the template has no compaction. A day whose invocation fails is reported through `log` (the run's own results
  * stand; the raw zone and the events view still hold the day) and left out.
  */
 export async function compactDaysWritten(
@@ -53,9 +53,19 @@ export async function compactDaysWritten(
   Object.assign(process.env, env);
   const { handler } = await import('../../functions/compact-lake.ts');
   const reports: CompactSummary[] = [];
-  for (const day of await rawDaysWrittenSince(cloud, bucket, since)) {
+  const days = await rawDaysWrittenSince(cloud, bucket, since);
+  // Said before and as it goes: after a long run (a synthetic market's many days) this takes minutes.
+  if (days.length > 0) log(`compacting the ${days.length} day(s) the run wrote into the Parquet zone…`);
+  for (const day of days) {
     try {
-      reports.push(...(await handler({ day }, lambdaContext('compactLake', timeout))));
+      const done = await handler({ day }, lambdaContext('compactLake', timeout));
+      for (const r of done) {
+        log(
+          `compacted ${r.day}: ${r.events} events from ${r.objects} raw objects (${r.duplicates} duplicates dropped, ` +
+            `${r.rejectedLines} lines rejected)${r.written ? ` → ${r.written.key}` : ''}`,
+        );
+      }
+      reports.push(...done);
     } catch (err) {
       log(`compaction of ${day} failed: ${(err as Error).message}`);
     }

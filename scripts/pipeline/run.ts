@@ -351,12 +351,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     const sourceRejected = options.feeds.reduce((n, f) => n + issueCount(f), 0);
     // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
     const compacted = await compactDaysWritten(cloud, started, log);
-    for (const r of compacted) {
-      log(
-        `compacted ${r.day}: ${r.events} events from ${r.objects} raw objects (${r.duplicates} duplicates dropped, ` +
-          `${r.rejectedLines} lines rejected)${r.written ? ` → ${r.written.key}` : ''}`,
-      );
-    }
     if (interactive) dashboard.draw(await view('stopped'));
     return {
       ticksIn,

@@ -4,7 +4,9 @@
  * symbols on one shard, one of them given unreadable stored state, and a third on another shard,
  * given unreadable state too. Records of one shard arrive interleaved by symbol, and a given-up batch
  * is dead-lettered from its first failure on: only the record before the first failure counts as
- * processed, every other one as discarded.
+ * processed, every other one as discarded. Then the compaction at the run's end, which after a long
+ * run (a synthetic market's many days) takes minutes: said on the log before the first day, and
+ * each day as it is done.
  */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,7 +36,7 @@ function feed(events: readonly MarketEvent[]): MarketSource {
   };
 }
 
-describe('runPipeline: the summary counts of batches the processor partly fails', () => {
+describe('runPipeline: the summary counts of batches the processor partly fails, then the compaction', () => {
   const cloud = useLocalCloud();
   const console0 = { ...console };
   afterEach(() => {
@@ -78,5 +80,24 @@ describe('runPipeline: the summary counts of batches the processor partly fails'
     // One dead-letter message per given-up batch: one at least per shard (how the records were
     // batched depends on when they arrived).
     expect(summary.dlq).toBeGreaterThanOrEqual(2);
+  });
+
+  it('says how many days it compacts before the first, then each day as it is done', async () => {
+    // Two sessions, 2024-10-02 and 2024-10-03, of a symbol the other run did not feed.
+    const events = [0, 24 * 60].flatMap((day) => [0, 1, 2].map((m) => bar('NVDA', day + m, 120 + m)));
+    const lines: string[] = [];
+    const summary = await runPipeline({
+      cloud: cloud(),
+      feeds: [feed(events)],
+      once: true,
+      signal: new AbortController().signal,
+      log: (line) => lines.push(line),
+    });
+    expect(summary.compactedDays).toEqual(['2024-10-02', '2024-10-03']);
+    expect(lines.filter((l) => l.startsWith('compact'))).toEqual([
+      'compacting the 2 day(s) the run wrote into the Parquet zone…',
+      expect.stringMatching(/^compacted 2024-10-02: \d+ events /),
+      expect.stringMatching(/^compacted 2024-10-03: 3 events /),
+    ]);
   });
 });
