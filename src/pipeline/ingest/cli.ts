@@ -33,6 +33,16 @@ export function parsePositiveWhole(name: string, v: string): number {
 export class StdoutPublisher implements EventPublisher {
   private n = 0;
   readonly pending = 0;
+
+  constructor() {
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      // The reader went away (`--dry-run | head`): nothing more can be delivered; end quietly, as
+      // Unix tools do, instead of with an unhandled 'error' event's stack trace.
+      process.exit(0);
+    });
+  }
+
   async publish(e: MarketEvent): Promise<void> {
     this.n++;
     if (!process.stdout.write(`${encodeMarketEvent(e)}\n`)) {

@@ -3,7 +3,7 @@
  * real scripts: a contradictory or empty request exits 2 with its reason instead of running (or
  * doing nothing).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,25 @@ describe('command-line usage errors', () => {
       expect(m.stderr).toContain(`--max must be a positive whole number (like 100), got "${bad}"`);
       expect(m.stdout).toBe('');
     }
+  });
+
+  it('replay --dry-run whose reader goes away (| head) ends quietly, exit 0, no stack trace', async () => {
+    const child = spawn(
+      process.execPath,
+      ['scripts/replay.ts', '--file', 'data/samples/aapl-2024-10-02.csv', '--dry-run'],
+      {
+        cwd: root,
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    // The first line read, the reader closes the pipe: the next writes fail with EPIPE.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(stderr).not.toMatch(/Unhandled 'error' event|EPIPE/);
   });
 
   it('replay refuses a --tz the runtime does not know, instead of ignoring it', () => {
