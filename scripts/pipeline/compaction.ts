@@ -48,7 +48,10 @@ export async function compactDaysWritten(
   const env = cloud.functionEnv(FUNCTION_ID);
   const bucket = env.LAKE_BUCKET_NAME;
   if (!bucket) throw new Error(`${FUNCTION_ID} has no LAKE_BUCKET_NAME locally`);
-  const timeout = Number(cloud.template.Resources[FUNCTION_ID].Properties?.Timeout ?? 60);
+  const props = cloud.template.Resources[FUNCTION_ID].Properties;
+  // Lambda's defaults when the template gives none.
+  const timeout = Number(props?.Timeout ?? 3);
+  const memoryMb = Number(props?.MemorySize ?? 128);
   // As Lambda loads it: the handler module reads its configuration at import.
   Object.assign(process.env, env);
   const { handler } = await import('../../functions/compact-lake.ts');
@@ -58,7 +61,7 @@ export async function compactDaysWritten(
   if (days.length > 0) log(`compacting the ${days.length} day(s) the run wrote into the Parquet zone…`);
   for (const day of days) {
     try {
-      const done = await handler({ day }, lambdaContext('compactLake', timeout));
+      const done = await handler({ day }, lambdaContext('compactLake', timeout, memoryMb));
       for (const r of done) {
         log(
           `compacted ${r.day}: ${r.events} events from ${r.objects} raw objects (${r.duplicates} duplicates dropped, ` +

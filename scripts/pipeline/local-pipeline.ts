@@ -191,15 +191,18 @@ export interface LocalPipeline {
   stop(): Promise<void>;
 }
 
-/** A Lambda context for one invocation; its remaining time counts down from `timeoutSeconds`. */
-export function lambdaContext(functionName: string, timeoutSeconds = 60): Context {
+/**
+ * A Lambda context for one invocation; its remaining time counts down from `timeoutSeconds`, and it
+ * reports the function's memory size (the template's MemorySize; Lambda's default 128 MB).
+ */
+export function lambdaContext(functionName: string, timeoutSeconds = 60, memoryMb = 128): Context {
   const deadline = performance.now() + timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
+    memoryLimitInMB: String(memoryMb),
     awsRequestId: crypto.randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
@@ -247,8 +250,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     const queue = m.onFailureQueueLogicalId ? cloud.resources.queues[m.onFailureQueueLogicalId] : undefined;
     const fnProps = cloud.template.Resources[m.functionLogicalId]?.Properties as Json | undefined;
     const functionName = String(fnProps?.FunctionName ?? m.functionLogicalId);
-    // Lambda's default when the template gives none.
+    // Lambda's defaults when the template gives none.
     const timeoutSeconds = Number(fnProps?.Timeout ?? 3);
+    const memoryMb = Number(fnProps?.MemorySize ?? 128);
     const environments =
       functions.get(m.functionLogicalId) ??
       (await startEnvironments(m, resolve(root, `${m.handlerModule}.ts`), functionName, options));
@@ -275,7 +279,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       kinesis: cloud.clients.kinesis,
       sqs: cloud.clients.sqs,
       settings,
-      handler: (event) => environments.invoke(event, lambdaContext(functionName, timeoutSeconds)),
+      handler: (event) => environments.invoke(event, lambdaContext(functionName, timeoutSeconds, memoryMb)),
       checkpoints,
       ...(options.idlePollMs !== undefined ? { idlePollMs: options.idlePollMs } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),

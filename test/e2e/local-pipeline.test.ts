@@ -171,6 +171,15 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     // The day the run wrote, compacted at its end: each bar once in the Parquet zone.
     expect(first.summary.compactedDays).toEqual(['2024-10-02']);
     expect(first.summary.compactedEvents).toBe(389);
+    // Each function's logs carry its own memory size from the template (dev: 1024 and 2048 MB).
+    // The log holds Powertools' records pretty-printed (its dev mode), one JSON object per block.
+    const logged = (
+      readFileSync(join(stateDir, 'logs', 'functions.log'), 'utf8').match(/^\{\n[\s\S]*?^\}$/gm) ?? []
+    ).map((block) => JSON.parse(block) as { service?: string; function_memory_size?: string });
+    const memoryOf = (service: string) =>
+      new Set(logged.filter((l) => l.service === service).map((l) => l.function_memory_size));
+    expect(memoryOf('tickstream-processor')).toEqual(new Set(['1024']));
+    expect(memoryOf('tickstream-compaction')).toEqual(new Set(['2048']));
     const lake = await LocalLake.open({ s3Dir: join(stateDir, 's3'), stage: 'dev' });
     try {
       const compacted = await lake.query("SELECT event.close FROM compacted_events WHERE dt = '2024-10-02'");
