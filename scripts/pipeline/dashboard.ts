@@ -106,7 +106,7 @@ export function renderDashboard(view: DashboardView, width = 120): string {
   }
   if (view.log && view.log.length > 0) {
     out.push('');
-    out.push('log (latest lines; all of them on stderr)');
+    out.push('log (latest lines; all of them on stderr: 2> FILE keeps them)');
     for (const line of view.log) out.push(`  ${line.split('\n')[0]}`);
   }
   return out.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');

@@ -207,7 +207,8 @@ describe('the live view of the local pipeline', () => {
     await storeUnreadableState(c, 'QQQ');
     const run = await liveRun(c, { symbol: 'QQQ' });
     expect(run.summary).toMatchObject({ ticksIn: 389, processed: 0, discarded: 389 });
-    const log = run.lastFrame.split('log (latest lines; all of them on stderr)\n')[1] ?? '';
+    const log =
+      run.lastFrame.split('log (latest lines; all of them on stderr: 2> FILE keeps them)\n')[1] ?? '';
     expect(log).toMatch(/^ {2}processor batch on shardId-\d+: discarded \(RetryAttemptsExhausted\)$/m);
   }, 90_000);
 });
