@@ -15,7 +15,7 @@ export const KINESIS_LIMITS = {
 
 /** The one call the publisher makes (a `KinesisClient` satisfies it). */
 export interface PutRecordsSender {
-  send(command: PutRecordsCommand): Promise<PutRecordsCommandOutput>;
+  send(command: PutRecordsCommand, options?: { abortSignal?: AbortSignal }): Promise<PutRecordsCommandOutput>;
 }
 
 export interface KinesisPublisherOptions {
@@ -29,6 +29,12 @@ export interface KinesisPublisherOptions {
   readonly maxAttempts?: number;
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
+  /**
+   * Longest wait for one PutRecords call, the SDK's own retries included (default 10 s). A call
+   * without an answer by then counts as a failed try of its records: a connection that hangs must
+   * not stall the flush for ever (the SDK's HTTP handler has no timeout of its own).
+   */
+  readonly callTimeoutMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   /**
@@ -212,12 +218,19 @@ export class KinesisPublisher implements EventPublisher {
       this.calls++;
       let failedNow: Entry[] = [];
       let callError: string | undefined;
+      const timeoutMs = this.o.callTimeoutMs ?? 10_000;
+      const abort = new AbortController();
+      const timer = setTimeout(
+        () => abort.abort(new Error(`PutRecords had no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       try {
         const out = await this.o.kinesis.send(
           new PutRecordsCommand({
             StreamName: this.o.streamName,
             Records: batch.map((e) => ({ Data: e.data, PartitionKey: e.key })),
           }),
+          { abortSignal: abort.signal },
         );
         const results = out.Records ?? [];
         if (results.length !== batch.length) {
@@ -234,7 +247,9 @@ export class KinesisPublisher implements EventPublisher {
           }
         });
       } catch (err) {
-        callError = errorMessage(err);
+        callError = abort.signal.aborted
+          ? `TimeoutError: ${(abort.signal.reason as Error).message}`
+          : errorMessage(err);
         const name = (err as { name?: string }).name ?? '';
         for (const e of batch) e.lastError = callError;
         if (PERMANENT_CALL_ERRORS.has(name)) {
@@ -248,6 +263,8 @@ export class KinesisPublisher implements EventPublisher {
         } else {
           failedNow = batch;
         }
+      } finally {
+        clearTimeout(timer);
       }
       this.o.onCall?.({
         records: batch.length,

@@ -1,6 +1,10 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import type { PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
 import { KINESIS_LIMITS, KinesisPublisher } from '../../../src/adapters/aws/kinesis-publisher.ts';
+import { LOCAL_CREDENTIALS } from '../../../src/config/aws.ts';
 import { decodeMarketEvent, type MarketEvent } from '../../../src/domain/market/index.ts';
 
 const T0 = Date.parse('2024-10-02T13:30:00Z');
@@ -213,4 +217,48 @@ describe('KinesisPublisher', () => {
     await p.flush();
     clearInterval(pumpAll);
   });
+});
+
+describe('KinesisPublisher with a stream endpoint that never answers', () => {
+  it('gives up a call after callTimeoutMs and reports the records, instead of waiting forever', async () => {
+    // A real socket on 127.0.0.1 that accepts the connection and the request, and never responds.
+    const sockets: Socket[] = [];
+    const server = createServer((s) => {
+      sockets.push(s);
+      s.on('data', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const clients = createAwsClients({
+      region: 'us-east-1',
+      endpoints: { kinesis: `http://127.0.0.1:${port}` },
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const p = new KinesisPublisher({
+        streamName: 's',
+        kinesis: clients.kinesis,
+        maxAttempts: 2,
+        callTimeoutMs: 300,
+        ...noSleep,
+      });
+      await p.publish(tick('AAPL', 0));
+      const started = Date.now();
+      const r = await Promise.race([
+        p.flush(),
+        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000)),
+      ]);
+      expect(r).not.toBe('hung');
+      if (r === 'hung') return;
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(r.delivered).toBe(0);
+      expect(r.calls).toBe(2);
+      expect(r.failed).toHaveLength(1);
+      expect(r.failed[0]!.reason).toMatch(/not delivered after 2 attempts: .*no answer within 300 ms/);
+    } finally {
+      clients.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 10_000);
 });
