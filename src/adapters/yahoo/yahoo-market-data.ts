@@ -31,8 +31,13 @@ export interface YahooClientOptions {
 export function createYahooClient(o: YahooClientOptions = {}): YahooApi {
   const base = o.fetch ?? globalThis.fetch;
   const timeoutMs = o.timeoutMs ?? 10_000;
-  const timedFetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
-    base(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
+  const timedFetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const res = await base(input, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    // yahoo-finance2 turns a JSON error body (`{"chart":{"error":{…}}}`) into an Error without the
+    // HTTP status, so a 5xx with one would be classed 'other'. Keep the status for the classifier.
+    if (res.status >= 500) throw await serverError(res);
+    return res;
+  }) as typeof fetch;
   const quiet = () => {};
   const yf = new YahooFinance({
     fetch: timedFetch,
@@ -51,6 +56,22 @@ export function createYahooClient(o: YahooClientOptions = {}): YahooApi {
     },
   });
   return yf as unknown as YahooApi;
+}
+
+/** A Yahoo 5xx as yahoo-finance2 reports one without a JSON body: an `HTTPError` whose `code` is the status. */
+async function serverError(res: Response): Promise<Error> {
+  const text = (await res.text().catch(() => '')).trim();
+  let detail = text.slice(0, 300);
+  try {
+    const j = JSON.parse(text) as Record<string, { error?: { description?: unknown } } | undefined>;
+    const description = Object.values(j)[0]?.error?.description;
+    if (typeof description === 'string') detail = description;
+  } catch {
+    // not JSON: the text itself
+  }
+  const status = [String(res.status), res.statusText].filter(Boolean).join(' ');
+  const message = detail ? `${status}: ${detail}` : status;
+  return Object.assign(new Error(message), { name: 'HTTPError', code: res.status });
 }
 
 export type YahooFailureKind =

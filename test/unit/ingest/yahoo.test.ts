@@ -225,6 +225,27 @@ describe('Yahoo failures: retried with backoff, isolated per symbol', () => {
     expect(r.failures[0]?.reason).toMatch(/quote failed after 4 attempt/);
   });
 
+  it('classes a 503 with a JSON error body as a server failure, retried, with its status', async () => {
+    const unavailable = (key: string) => ({
+      status: 503,
+      body: JSON.stringify({
+        [key]: { result: null, error: { code: 'Service Unavailable', description: 'Try again later' } },
+      }),
+    });
+    const y = new RecordedYahoo()
+      .quote('AAPL', 'quote-AAPL.json')
+      .fail('quote', unavailable('quoteResponse'), 1_000, 'BAD');
+    const r = await yahoo(y).quotes(['AAPL', 'BAD']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]).toMatchObject({ symbol: 'BAD', kind: 'server', attempts: noWait.maxAttempts });
+    expect(r.failures[0]?.reason).toMatch(/\(server\): HTTPError: 503: Try again later$/);
+
+    const c = new RecordedYahoo().fail('chart', unavailable('chart'), 1_000);
+    const b = await yahoo(c).bars('AAPL', { after: Date.parse('2024-10-02T13:00:00Z') });
+    expect(b.failure).toMatchObject({ symbol: 'AAPL', kind: 'server', attempts: noWait.maxAttempts });
+  });
+
   it('does not retry a symbol Yahoo does not know (404) and never throws', async () => {
     const y = new RecordedYahoo();
     const r = await yahoo(y).bars('ZZZZ', { after: Date.parse('2024-10-02T13:00:00Z') });
