@@ -61,16 +61,27 @@ interface Entry {
   lastError: string;
 }
 
-/** Whole-call errors that no retry can fix: every record of the call is reported at once. */
-const PERMANENT_CALL_ERRORS = new Set([
+/**
+ * Whole-call errors about the stream itself (missing, not allowed, its KMS key unusable): no retry
+ * fixes them and no other record can go either, so the rest are reported without a call each until
+ * the next `flush`.
+ */
+const STREAM_CALL_ERRORS = new Set([
   'ResourceNotFoundException',
-  'ValidationException',
-  'InvalidArgumentException',
   'AccessDeniedException',
   'KMSAccessDeniedException',
   'KMSDisabledException',
   'KMSNotFoundException',
+  'KMSInvalidStateException',
+  'KMSOptInRequired',
   'UnrecognizedClientException',
+]);
+
+/** Whole-call errors that no retry can fix: every record of the call is reported at once. */
+const PERMANENT_CALL_ERRORS = new Set([
+  ...STREAM_CALL_ERRORS,
+  'ValidationException',
+  'InvalidArgumentException',
 ]);
 
 const utf8 = new TextEncoder();
@@ -101,6 +112,8 @@ export class KinesisPublisher implements EventPublisher {
   private readonly failed: FailedEvent[] = [];
   /** Symbols held after a failure (holdSymbolAfterFailure), until the next flush returns. */
   private readonly held = new Set<string>();
+  /** Why the stream refused a call for good (STREAM_CALL_ERRORS), until the next flush returns. */
+  private streamRefused: string | undefined;
   private pumping: Promise<void> | undefined;
   private spaceWaiters: (() => void)[] = [];
   private readonly maxRecords: number;
@@ -127,6 +140,10 @@ export class KinesisPublisher implements EventPublisher {
     const key = eventSymbol(event);
     const data = utf8.encode((this.o.encode ?? encodeMarketEvent)(event));
     const size = data.byteLength + utf8.encode(key).byteLength;
+    if (this.streamRefused) {
+      this.giveUp({ event, key, data, size, attempts: 0, lastError: '' }, `not sent: ${this.streamRefused}`);
+      return;
+    }
     if (size > KINESIS_LIMITS.bytesPerRecord) {
       this.giveUp(
         { event, key, data, size, attempts: 0, lastError: '' },
@@ -140,7 +157,11 @@ export class KinesisPublisher implements EventPublisher {
       this.ensurePump();
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
-    // Checked after any wait: the symbol may have been held meanwhile.
+    // Checked after any wait: the stream may have refused a call, or the symbol been held, meanwhile.
+    if (this.streamRefused) {
+      this.giveUp({ event, key, data, size, attempts: 0, lastError: '' }, `not sent: ${this.streamRefused}`);
+      return;
+    }
     if (this.held.has(key)) {
       this.giveUp(
         { event, key, data, size, attempts: 0, lastError: '' },
@@ -166,6 +187,7 @@ export class KinesisPublisher implements EventPublisher {
     }
     const report = this.report();
     this.held.clear();
+    this.streamRefused = undefined;
     this.delivered = 0;
     this.calls = 0;
     this.retries = 0;
@@ -260,6 +282,7 @@ export class KinesisPublisher implements EventPublisher {
             this.holdAfter(e);
           }
           failedNow = [];
+          if (STREAM_CALL_ERRORS.has(name)) this.refuseAll(`PutRecords failed permanently: ${callError}`);
         } else {
           failedNow = batch;
         }
@@ -322,6 +345,18 @@ export class KinesisPublisher implements EventPublisher {
       const later = q[0];
       this.remove(later);
       this.giveUp(later, `not sent: an earlier record of ${e.key} was not delivered`);
+    }
+  }
+
+  /** The stream refused a call for good: every queued record, and each one published until the next flush, is reported unsent. */
+  private refuseAll(reason: string): void {
+    this.streamRefused = reason;
+    for (const q of [...this.queues.values()]) {
+      while (q[0]) {
+        const e = q[0];
+        this.remove(e);
+        this.giveUp(e, `not sent: ${reason}`);
+      }
     }
   }
 

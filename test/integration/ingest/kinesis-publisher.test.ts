@@ -125,6 +125,27 @@ describe('KinesisPublisher against the local stream (kinesalite)', () => {
     clients.destroy();
   });
 
+  it('a stream that does not exist: one call, then every record is reported with the reason, none sent', async () => {
+    const c = cloud();
+    const publisher = new KinesisPublisher({ streamName: 'no-such-stream', kinesis: c.clients.kinesis });
+    // One symbol: one record per call, so without a stop each record would be its own failing call.
+    const events: MarketEvent[] = [];
+    for await (const e of new SyntheticMarket({ symbols: ['AAPL'], seed: 3, count: 300 }).events()) {
+      events.push(e);
+      await publisher.publish(e);
+    }
+    const report = await publisher.flush();
+    expect(report.delivered).toBe(0);
+    expect(report.calls).toBe(1);
+    expect(report.failed.map((f) => f.event)).toEqual(events);
+    for (const f of report.failed)
+      expect(f.reason).toMatch(/PutRecords failed permanently: ResourceNotFoundException/);
+
+    // Stopped only until the flush: the next run of records is tried again.
+    await publisher.publish(events[0]!);
+    expect((await publisher.flush()).calls).toBe(1);
+  });
+
   it('keeps the bar cursor in the market table and never moves it back', async () => {
     const c = cloud();
     const table = c.env.MARKET_TABLE_NAME!;
