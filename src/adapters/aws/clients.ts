@@ -27,16 +27,33 @@ export interface AwsClients {
   destroy(): void;
 }
 
-function base(config: AwsClientConfig, service: AwsService) {
+/** Time limits of every client's HTTP connections. */
+export interface AwsHttpTimeouts {
+  /** To open a connection (default 5 s). */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * A connection with nothing sent or received for this long is dropped, and the SDK retries the
+   * call on another (default 30 s: above SQS's longest long poll, 20 s; a transfer under way is never
+   * cut). The SDK's HTTP handler has no limit of its own: a connection that hangs held a call, and
+   * the invocation or tool waiting on it, for ever.
+   */
+  readonly socketTimeoutMs?: number;
+}
+
+function base(config: AwsClientConfig, service: AwsService, http: AwsHttpTimeouts) {
   const endpoint = config.endpoints[service];
   return {
     region: config.region,
     ...(endpoint ? { endpoint } : {}),
     ...(config.credentials ? { credentials: config.credentials } : {}),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: http.connectionTimeoutMs ?? 5_000,
+      socketTimeout: http.socketTimeoutMs ?? 30_000,
+    }),
   };
 }
 
-export function createAwsClients(config: AwsClientConfig): AwsClients {
+export function createAwsClients(config: AwsClientConfig, http: AwsHttpTimeouts = {}): AwsClients {
   const made = new Map<string, { destroy(): void }>();
   const lazy = <T extends { destroy(): void }>(key: string, make: () => T): T => {
     let c = made.get(key) as T | undefined;
@@ -48,15 +65,12 @@ export function createAwsClients(config: AwsClientConfig): AwsClients {
   };
   const clients: AwsClients = {
     get kinesis() {
-      // Kinesis over HTTP/1.1: the default HTTP/2 handler is only needed for SubscribeToShard,
-      // and kinesalite speaks HTTP/1.1 only.
-      return lazy(
-        'kinesis',
-        () => new KinesisClient({ ...base(config, 'kinesis'), requestHandler: new NodeHttpHandler() }),
-      );
+      // Kinesis over HTTP/1.1 (base's handler): the default HTTP/2 handler is only needed for
+      // SubscribeToShard, and kinesalite speaks HTTP/1.1 only.
+      return lazy('kinesis', () => new KinesisClient(base(config, 'kinesis', http)));
     },
     get dynamodb() {
-      return lazy('dynamodb', () => new DynamoDBClient(base(config, 'dynamodb')));
+      return lazy('dynamodb', () => new DynamoDBClient(base(config, 'dynamodb', http)));
     },
     get documents() {
       return lazy('documents', () =>
@@ -80,7 +94,7 @@ export function createAwsClients(config: AwsClientConfig): AwsClients {
         's3',
         () =>
           new S3Client({
-            ...base(config, 's3'),
+            ...base(config, 's3', http),
             // Path-style addressing works with any endpoint (the emulator has no virtual hosts).
             forcePathStyle: config.endpoints.s3 !== undefined,
             requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -89,15 +103,15 @@ export function createAwsClients(config: AwsClientConfig): AwsClients {
       );
     },
     get sqs() {
-      return lazy('sqs', () => new SQSClient(base(config, 'sqs')));
+      return lazy('sqs', () => new SQSClient(base(config, 'sqs', http)));
     },
     get sns() {
       // No SDK retries: an attempt that timed out may have published, and a retry would send the
       // alert twice. The alert notifier retries only what SNS refused (sns-alert-notifier.ts).
-      return lazy('sns', () => new SNSClient({ ...base(config, 'sns'), maxAttempts: 1 }));
+      return lazy('sns', () => new SNSClient({ ...base(config, 'sns', http), maxAttempts: 1 }));
     },
     get timestream() {
-      return lazy('timestream', () => new TimestreamWriteClient(base(config, 'timestream')));
+      return lazy('timestream', () => new TimestreamWriteClient(base(config, 'timestream', http)));
     },
     destroy() {
       for (const c of made.values()) c.destroy();

@@ -1,0 +1,63 @@
+/**
+ * The project's AWS clients against a server on 127.0.0.1 that accepts connections and never
+ * answers: each call fails with a timeout after the clients' idle limit (here shortened), the SDK's
+ * retries included, instead of waiting for ever. The clients are the real SDK clients from
+ * createAwsClients; only the far end is silent.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { ListBucketsCommand } from '@aws-sdk/client-s3';
+import { ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
+
+describe('AWS clients: a connection that hangs', () => {
+  let server: Server;
+  const sockets = new Set<Socket>();
+  let endpoint = '';
+  beforeAll(async () => {
+    server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      // Reads the request, answers nothing.
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('fails each call with a timeout, after the SDK retries, instead of waiting for ever', async () => {
+    const clients = createAwsClients(
+      {
+        region: 'us-east-1',
+        endpoints: { dynamodb: endpoint, s3: endpoint, sqs: endpoint, kinesis: endpoint },
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      },
+      { socketTimeoutMs: 200 },
+    );
+    try {
+      const calls = [
+        clients.documents.send(new GetCommand({ TableName: 't', Key: { pk: 'a', sk: 'b' } })),
+        clients.s3.send(new ListBucketsCommand({})),
+        clients.sqs.send(new ListQueuesCommand({})),
+        clients.kinesis.send(new ListStreamsCommand({})),
+      ];
+      const started = Date.now();
+      const outcomes = await Promise.allSettled(calls);
+      for (const o of outcomes) {
+        expect(o.status).toBe('rejected');
+        expect((o as PromiseRejectedResult).reason).toMatchObject({ name: 'TimeoutError' });
+      }
+      // Three attempts of 200 ms each and the SDK's backoff between them: seconds, not for ever.
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      clients.destroy();
+    }
+  }, 30_000);
+});
