@@ -1,4 +1,3 @@
-import { localDateTime, zoneOffsetMs } from '../../domain/calendar/zone.ts';
 import {
   type Bar,
   decodeMarketEvent,
@@ -204,7 +203,7 @@ export function lineParser(
           };
         let end: number;
         try {
-          end = localToUtc(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, zone, lastEnd);
+          end = zonedTimeToUtc(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, zone, lastEnd);
         } catch (err) {
           return { issue: { symbol, at, field: 'time', reason: (err as Error).message } };
         }
@@ -295,37 +294,8 @@ export function lineParser(
 }
 
 /**
- * The instant a local time in `zone` names. A time a fall-back change repeats (01:30 on 2024-11-03
- * in New York) is its first (daylight) reading, unless that is before `after` (the file's previous
- * row) and the second (standard) reading is after it: a file in time order that steps back an
- * hour in local time has crossed the change.
- */
-function localToUtc(
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  second: number,
-  zone: string,
-  after: number | undefined,
-): number {
-  const first = zonedTimeToUtc(year, month, day, hour, minute, second, zone);
-  if (after === undefined || first >= after) return first;
-  // A fall-back change within the next hours moves the offset back by `shift` (1 h in the US).
-  const shift = zoneOffsetMs(first, zone) - zoneOffsetMs(first + 6 * 3_600_000, zone);
-  if (shift <= 0) return first;
-  const later = first + shift;
-  const a = localDateTime(first, zone);
-  const b = localDateTime(later, zone);
-  const repeated =
-    a.year === b.year && a.month === b.month && a.day === b.day && a.hour === b.hour && a.minute === b.minute;
-  return repeated && later > after ? later : first;
-}
-
-/**
  * Parses a CSV time cell: ISO-8601 with a zone, epoch seconds or ms, or a local time in `zone`
- * (a local time a fall-back change repeats: see {@link localToUtc}, `after` the previous row's time).
+ * (a local time a fall-back change repeats: see {@link zonedTimeToUtc}, `after` the previous row's time).
  */
 export function parseTime(raw: string, zone: string, after?: number): number {
   const s = raw.trim();
@@ -348,11 +318,11 @@ export function parseTime(raw: string, zone: string, after?: number): number {
       throw new RangeError(
         `time ${JSON.stringify(s)}: ${month} is no month; the format is M/D/YYYY, month first (is the file day-first, D/M/YYYY?)`,
       );
-    return localToUtc(+mdy[3]!, month, day, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone, after);
+    return zonedTimeToUtc(+mdy[3]!, month, day, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone, after);
   }
   const local = LOCAL_ISO.exec(s);
   if (local)
-    return localToUtc(
+    return zonedTimeToUtc(
       +local[1]!,
       +local[2]!,
       +local[3]!,

@@ -87,6 +87,21 @@ export function zoneOffsetMs(epochMs: number, timeZone: string): number {
 }
 
 /**
+ * The instants at which the wall clock in `timeZone` shows the given local date and time, earliest
+ * first: one; two where a fall-back change repeats it; none in a spring-forward gap.
+ */
+export function readingsOf(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  timeZone: string,
+): number[] {
+  return readings(Date.UTC(year, month - 1, day, hour, minute), timeZone);
+}
+
+/**
  * The instant at which the wall clock in `timeZone` shows the given local date and time.
  * A local time skipped by a spring-forward change resolves to the instant after the gap; a time
  * that occurs twice (fall back) resolves to the first occurrence.
@@ -99,15 +114,24 @@ export function instantOf(
   minute: number,
   timeZone: string,
 ): number {
-  const guess = Date.UTC(year, month - 1, day, hour, minute);
-  // The offsets a day before and a day after (the same, unless a change falls between): each gives
-  // a candidate, which is a reading of the requested time if the zone has that offset there.
-  const candidates = [zoneOffsetMs(guess - DAY_MS, timeZone), zoneOffsetMs(guess + DAY_MS, timeZone)].map(
-    (offset) => ({ t: guess - offset, reads: zoneOffsetMs(guess - offset, timeZone) === offset }),
-  );
-  const readings = candidates.filter((c) => c.reads).map((c) => c.t);
-  // Two readings: the first occurrence; none (a gap): the instant after the gap.
-  return readings.length > 0 ? Math.min(...readings) : Math.max(...candidates.map((c) => c.t));
+  const local = Date.UTC(year, month - 1, day, hour, minute);
+  return readings(local, timeZone)[0] ?? Math.max(...candidates(local, timeZone));
+}
+
+/** `local`: the local date and time's fields read as if UTC. */
+function readings(local: number, timeZone: string): number[] {
+  return candidates(local, timeZone)
+    .filter((t) => zoneOffsetMs(t, timeZone) === local - t)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * The local time read with the zone's offsets a day before and a day after (the same, unless a
+ * change falls between): each is a reading of it if the zone has that offset there.
+ */
+function candidates(local: number, timeZone: string): number[] {
+  const offsets = new Set([zoneOffsetMs(local - DAY_MS, timeZone), zoneOffsetMs(local + DAY_MS, timeZone)]);
+  return [...offsets].map((offset) => local - offset);
 }
 
 const DAY_MS = 86_400_000;

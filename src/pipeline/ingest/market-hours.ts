@@ -1,5 +1,5 @@
 import { calendarForSymbol, type ExchangeCalendar } from '../../domain/calendar/calendar.ts';
-import { instantOf, localDateTime } from '../../domain/calendar/zone.ts';
+import { localDateTime, readingsOf } from '../../domain/calendar/zone.ts';
 import { assetClassOf, type Session } from '../../domain/market/index.ts';
 
 /**
@@ -21,8 +21,10 @@ function calendarOf(symbol: string): ExchangeCalendar {
 
 /**
  * The instant at which the wall clock in `timeZone` reads the given time. A time that does not
- * exist (skipped by a spring-forward change) is an error; an ambiguous one (repeated by a
- * fall-back change) resolves to its first occurrence (daylight time).
+ * exist (skipped by a spring-forward change) is an error. A time a fall-back change repeats (01:30
+ * on 2024-11-03 in New York) is its first (daylight) reading, unless that is before `after` (the
+ * file's previous row) and the second (standard) reading is after it: a file in time order that
+ * steps back an hour in local time has crossed the change.
  */
 export function zonedTimeToUtc(
   year: number,
@@ -32,6 +34,7 @@ export function zonedTimeToUtc(
   minute: number,
   second = 0,
   timeZone: string = NEW_YORK,
+  after?: number,
 ): number {
   const hh = String(hour).padStart(2, '0');
   const mm = String(minute).padStart(2, '0');
@@ -47,14 +50,17 @@ export function zonedTimeToUtc(
     throw new RangeError(
       `${year}-${month}-${day} ${hh}:${mm}:${String(second).padStart(2, '0')} is not a valid date and time`,
     );
-  const t = instantOf(year, month, day, hour, minute, timeZone) + second * 1000;
-  const l = localDateTime(t, timeZone);
-  if (l.year !== year || l.month !== month || l.day !== day || l.hour !== hour || l.minute !== minute) {
+  const [first, repeated] = readingsOf(year, month, day, hour, minute, timeZone).map(
+    (t) => t + second * 1000,
+  );
+  if (first === undefined) {
     throw new RangeError(
       `${year}-${month}-${day} ${hh}:${mm} does not exist in ${timeZone} (skipped by a daylight-saving change)`,
     );
   }
-  return t;
+  return after !== undefined && first < after && repeated !== undefined && repeated > after
+    ? repeated
+    : first;
 }
 
 /**
