@@ -140,13 +140,14 @@ export class KinesisPublisher implements EventPublisher {
     const key = eventSymbol(event);
     const data = utf8.encode((this.o.encode ?? encodeMarketEvent)(event));
     const size = data.byteLength + utf8.encode(key).byteLength;
+    const entry = { event, key, data, size, attempts: 0, lastError: '' };
     if (this.streamRefused) {
-      this.giveUp({ event, key, data, size, attempts: 0, lastError: '' }, `not sent: ${this.streamRefused}`);
+      this.giveUp(entry, `not sent: ${this.streamRefused}`);
       return;
     }
     if (size > KINESIS_LIMITS.bytesPerRecord) {
       this.giveUp(
-        { event, key, data, size, attempts: 0, lastError: '' },
+        entry,
         `record is ${size} bytes; Kinesis accepts at most ${KINESIS_LIMITS.bytesPerRecord} bytes per record (data + partition key)`,
       );
       // Records already queued are earlier and still go; later ones are held.
@@ -159,14 +160,11 @@ export class KinesisPublisher implements EventPublisher {
     }
     // Checked after any wait: the stream may have refused a call, or the symbol been held, meanwhile.
     if (this.streamRefused) {
-      this.giveUp({ event, key, data, size, attempts: 0, lastError: '' }, `not sent: ${this.streamRefused}`);
+      this.giveUp(entry, `not sent: ${this.streamRefused}`);
       return;
     }
     if (this.held.has(key)) {
-      this.giveUp(
-        { event, key, data, size, attempts: 0, lastError: '' },
-        `not sent: an earlier record of ${key} was not delivered`,
-      );
+      this.giveUp(entry, `not sent: an earlier record of ${key} was not delivered`);
       return;
     }
     let q = this.queues.get(key);
@@ -174,7 +172,7 @@ export class KinesisPublisher implements EventPublisher {
       q = [];
       this.queues.set(key, q);
     }
-    q.push({ event, key, data, size, attempts: 0, lastError: '' });
+    q.push(entry);
     this.count++;
     this.bytes += size;
     this.ensurePump();
