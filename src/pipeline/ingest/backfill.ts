@@ -1,7 +1,7 @@
 import type { CursorStore } from '../../ports/cursor-store.ts';
 import type { EventPublisher, PublishReport } from '../../ports/event-publisher.ts';
 import type { BarFeed, FeedFailure, SourceIssue } from '../../ports/market-source.ts';
-import { cursorStoreFailure, MAX_BAR_WINDOW_MS } from './poll.ts';
+import { cursorStoreFailure, firstUndeliveredBars, MAX_BAR_WINDOW_MS } from './poll.ts';
 
 export interface BackfillOptions {
   readonly symbols: readonly string[];
@@ -130,11 +130,10 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
   const report = await d.publisher.flush();
   const cursors: Record<string, number> = {};
   if (d.cursors) {
+    const firstFailed = firstUndeliveredBars(report.failed);
     for (const [symbol, last] of lastBar) {
-      const failed = report.failed
-        .filter((f) => f.event.kind === 'bar' && f.event.bar.symbol === symbol)
-        .map((f) => (f.event.kind === 'bar' ? f.event.bar.start : 0));
-      const stop = failed.length > 0 ? Math.min(...failed) - 60_000 : last;
+      const failed = firstFailed.get(symbol);
+      const stop = failed !== undefined ? failed - 60_000 : last;
       if (stop > 0 && stop <= last) {
         try {
           await d.cursors.advance(symbol, 'bars-1m', stop);

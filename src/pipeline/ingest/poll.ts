@@ -161,13 +161,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
         d.quoteTimes.set(t.symbol, t.time);
     }
   }
-  const firstFailedBar = new Map<string, number>();
-  for (const f of report.failed) {
-    if (f.event.kind !== 'bar') continue;
-    const prev = firstFailedBar.get(f.event.bar.symbol);
-    if (prev === undefined || f.event.bar.start < prev)
-      firstFailedBar.set(f.event.bar.symbol, f.event.bar.start);
-  }
+  const firstFailedBar = firstUndeliveredBars(report.failed);
   const cursors: Record<string, number> = {};
   for (const [symbol, starts] of barsBySymbol) {
     const stop = firstFailedBar.get(symbol);
@@ -193,6 +187,17 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
     failures,
     publishFailed: report.failed,
   };
+}
+
+/** Each symbol's earliest bar the stream did not take (its cursor must stop before it). */
+export function firstUndeliveredBars(failed: readonly FailedEvent[]): Map<string, number> {
+  const first = new Map<string, number>();
+  for (const f of failed) {
+    if (f.event.kind !== 'bar') continue;
+    const prev = first.get(f.event.bar.symbol);
+    if (prev === undefined || f.event.bar.start < prev) first.set(f.event.bar.symbol, f.event.bar.start);
+  }
+  return first;
 }
 
 /** A cursor-store error of `symbol`, reported as a failure like a Yahoo one (never thrown past the summary). */
