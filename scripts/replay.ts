@@ -11,7 +11,12 @@ import { parseArgs } from 'node:util';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
 import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/formats.ts';
-import { parseSpeed, ReplaySource, symbolFlagProblem } from '../src/adapters/replay/replay-source.ts';
+import {
+  parseSpeed,
+  ReplaySource,
+  symbolFlagProblem,
+  timeZoneFlagProblem,
+} from '../src/adapters/replay/replay-source.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
@@ -91,14 +96,12 @@ async function main(argv: string[]): Promise<number> {
     ...(symbol ? { symbol } : {}),
     ...(values.tz ? { timeZone: values.tz } : {}),
   });
-  // Before any request: the file can be read as a replay, and --symbol fits it.
+  // Before any request: the file can be read as a replay, and --symbol and --tz fit it.
   let problem: string | undefined;
   try {
     const file = await source.inspect();
     problem = symbolFlagProblem(file, '--file', values.file, symbol);
-    if (!problem && values.tz !== undefined && (file.format === 'ndjson' || file.format === 'yahoo-chart'))
-      // It would be ignored: these files' times are instants (epoch), not local times.
-      problem = `--tz: ${values.file} (${file.format}) has no local times; --tz is for CSV, M/D/YYYY and NinjaTrader files`;
+    problem ??= timeZoneFlagProblem(file, values.file, values.tz);
   } catch (err) {
     problem = `--file ${values.file}: ${(err as Error).message}`;
   }

@@ -27,6 +27,7 @@ import {
   ReplaySource,
   type ReplaySpeed,
   symbolFlagProblem,
+  timeZoneFlagProblem,
 } from '../src/adapters/replay/replay-source.ts';
 import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
 import { assertTimeZone } from '../src/domain/calendar/zone.ts';
@@ -234,13 +235,10 @@ export async function checkReplay(args: StartArgs, source: ReplaySource): Promis
   } catch (e) {
     throw new UsageError(`--replay ${args.replay}: ${(e as Error).message}`);
   }
-  const problem = symbolFlagProblem(file, '--replay', args.replay ?? '', args.symbol);
+  const problem =
+    symbolFlagProblem(file, '--replay', args.replay ?? '', args.symbol) ??
+    timeZoneFlagProblem(file, args.replay ?? '', args.tz);
   if (problem) throw new UsageError(problem);
-  if (args.tz !== undefined && (file.format === 'ndjson' || file.format === 'yahoo-chart'))
-    // It would be ignored: these files' times are instants (epoch), not local times.
-    throw new UsageError(
-      `--tz: ${args.replay} (${file.format}) has no local times; --tz is for CSV, M/D/YYYY and NinjaTrader files`,
-    );
 }
 
 export function feedsFor(args: StartArgs): MarketSource[] {

@@ -36,8 +36,9 @@ async function rawDaysWrittenSince(cloud: LocalCloud, bucket: string, since: num
 
 /**
  * Compacts the days the run wrote, one invocation per day as `{"day": …}`, each day's counts logged
- * as it is done; [] when the template has no compaction. A day whose invocation fails is reported through `log` (the run's own results
- * stand; the raw zone and the events view still hold the day) and left out.
+ * as it is done; [] when the template has no compaction. A day whose invocation fails is reported
+ * through `log` (the run's own results stand; the raw zone and the events view still hold the day)
+ * and left out.
  */
 export async function compactDaysWritten(
   cloud: LocalCloud,

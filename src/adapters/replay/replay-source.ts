@@ -103,10 +103,20 @@ export function symbolFlagProblem(
   return undefined;
 }
 
+/** Why `--tz` does not fit the file, or undefined: NDJSON and Yahoo chart times are instants, not local times. */
+export function timeZoneFlagProblem(
+  file: ReplayInspection,
+  path: string,
+  timeZone: string | undefined,
+): string | undefined {
+  if (timeZone === undefined || (file.format !== 'ndjson' && file.format !== 'yahoo-chart')) return undefined;
+  return `--tz: ${path} (${file.format}) has no local times; --tz is for CSV, M/D/YYYY and NinjaTrader files`;
+}
+
 /**
- * Replays a market-data file as a source: validated events in file order, each symbol strictly
- * increasing in event time (a row at or before its symbol's previous time is reported and skipped),
- * paced by `speed`. Bad rows are reported as issues with their line; the rest goes on.
+ * Replays a market-data file as a source: validated events in file order, each symbol's ticks and
+ * its bars each strictly increasing in event time (a row out of that order is reported and skipped,
+ * see OrderGuard), paced by `speed`. Bad rows are reported as issues with their line; the rest goes on.
  */
 export class ReplaySource implements MarketSource {
   readonly name: string;
