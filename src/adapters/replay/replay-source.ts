@@ -43,7 +43,7 @@ export function parseSpeed(s: string): ReplaySpeed {
 const HEAD_BYTES = 4096;
 
 /** Rejected rows kept with their reasons; the others are counted only. */
-export const KEPT_ISSUES = 1000;
+const KEPT_ISSUES = 1000;
 
 const stripBom = (s: string): string => s.replace(/^\uFEFF/, '');
 
@@ -322,7 +322,7 @@ export class ReplaySource implements MarketSource {
 }
 
 /** A longer gap between two events (the market closed) is skipped at --speed N, not replayed. */
-export const MAX_PACED_GAP_MS = 3_600_000;
+const MAX_PACED_GAP_MS = 3_600_000;
 
 /** How many later rows an event is held at most while its symbol's next row is awaited. */
 const HOLD_ROWS = 1000;
