@@ -128,6 +128,19 @@ export type BarResult =
 
 export const SYMBOL_ANALYTICS_SNAPSHOT_VERSION = 1;
 
+/**
+ * A bar applied, as the quotes are measured against it. `from`: the earliest quote time it counts
+ * for besides its minute and grace being over — set for a bar that came after quotes of later times
+ * (a feed bar: after the latest quote then; a held bar applied when the feed stayed quiet: from the
+ * quote that released it), so a quote folded in again gets the bar it had (absent: a bar the quotes
+ * closed, or one applied before any quote).
+ */
+export interface AppliedBar {
+  readonly start: number;
+  readonly close: number;
+  readonly from?: number;
+}
+
 export interface SymbolAnalyticsSnapshot {
   readonly v: typeof SYMBOL_ANALYTICS_SNAPSHOT_VERSION;
   readonly symbol: string;
@@ -137,7 +150,13 @@ export interface SymbolAnalyticsSnapshot {
   readonly previousClose: number | null;
   readonly dayClose: number | null;
   readonly feedPreviousClose: { readonly day: string; readonly value: number } | null;
-  readonly lastBar: { readonly start: number; readonly close: number } | null;
+  readonly lastBar: AppliedBar | null;
+  /**
+   * The bars closed before `lastBar` that a tick inside the grace window can still be measured
+   * against (oldest first); present once the symbol has had a tick (absent for a bar feed, and in
+   * states stored before it existed).
+   */
+  readonly earlierBars?: ReadonlyArray<AppliedBar>;
   readonly lastFedDay: string | null;
   readonly gapChecked: boolean;
   /** Present (true) while the symbol's bars are built from its quotes; absent once a feed bar came. */
@@ -173,7 +192,8 @@ export const SymbolAnalyticsSnapshotSchema = z.object({
   previousClose: finite.nullable(),
   dayClose: finite.nullable(),
   feedPreviousClose: z.object({ day: dayText, value: finite }).nullable(),
-  lastBar: z.object({ start: finite, close: finite }).nullable(),
+  lastBar: z.object({ start: finite, close: finite, from: finite.optional() }).nullable(),
+  earlierBars: z.array(z.object({ start: finite, close: finite, from: finite.optional() })).optional(),
   lastFedDay: dayText.nullable(),
   gapChecked: z.boolean(),
   quoteBars: z.literal(true).optional(),
@@ -314,7 +334,13 @@ export class SymbolAnalytics {
   private previousClose: number | null = null;
   private dayClose: number | null = null;
   private feedPreviousClose: { day: string; value: number } | null = null;
-  private lastBar: { start: number; close: number } | null = null;
+  private lastBar: AppliedBar | null = null;
+  /**
+   * Bars closed before lastBar, oldest first, back to the first one a tick could be measured
+   * against (see barAsOf); kept once the symbol has had a tick (a bar feed's state stays as it was).
+   */
+  private earlierBars: AppliedBar[] = [];
+  private ticksCome = false;
   private lastFedDay: string | null = null;
   private gapChecked = false;
   /** The bars come from the quotes (no feed bar yet, or the feed went quiet); else quote bars are held. */
@@ -351,24 +377,26 @@ export class SymbolAnalytics {
     if (tick.symbol !== this.symbol) {
       return { rows: NO_ROWS, rejected: this.mismatch(tick.symbol, tick.time) };
     }
-    const day = this.calendar.tradingDayAt(tick.time).date;
+    this.ticksCome = true;
+    const tradingDay = this.calendar.tradingDayAt(tick.time);
+    const day = tradingDay.date;
     if (tick.previousClose !== undefined) {
       this.feedPreviousClose = { day, value: tick.previousClose };
       if (day === this.day) this.previousClose = tick.previousClose;
     }
     const out = this.aggregator.addTick(tick);
     const rows = this.rowsOf(out.closed, tick.time);
+    const previousBar = this.barAsOf(tick.time);
+    const previousClose = this.calendar.hasSessions
+      ? this.previousCloseFor(day)
+      : this.previousCloseWithoutSessions(day, tradingDay.start, previousBar);
     const quote: QuoteMetrics = {
       symbol: this.symbol,
       time: tick.time,
       price: tick.price,
       tradingDay: day,
       session: this.calendar.sessionAt(tick.time),
-      change: changeMetrics(
-        tick.price,
-        this.previousCloseFor(day),
-        this.lastBar === null ? null : this.lastBar.close,
-      ),
+      change: changeMetrics(tick.price, previousClose, previousBar === null ? null : previousBar.close),
     };
     return out.rejected ? { quote, rows, rejected: out.rejected } : { quote, rows };
   }
@@ -394,7 +422,9 @@ export class SymbolAnalytics {
       };
     }
     this.feedBarArrived(bar.start);
-    return { row: this.step(bar, session) };
+    // Quotes up to the latest one seen came before it: folded in again, they must not get it.
+    const seen = this.aggregator.lastEventTime;
+    return { row: this.step(bar, session, seen === undefined ? undefined : seen + 1) };
   }
 
   /** Moves event time on (a heartbeat, the end of a batch) and returns rows of bars that closed. */
@@ -405,7 +435,9 @@ export class SymbolAnalytics {
   /** Closes all open bars, held ones included, and returns their rows. */
   flush(): readonly MetricsRow[] {
     const rows = this.rowsOf(this.aggregator.flush(), Number.NEGATIVE_INFINITY);
-    return this.heldBars.length === 0 ? rows : [...rows, ...this.releaseHeld()];
+    if (this.heldBars.length === 0) return rows;
+    const seen = this.aggregator.lastEventTime;
+    return [...rows, ...this.releaseHeld(seen === undefined ? undefined : seen + 1)];
   }
 
   /** The previous close for a trading day, as far as this aggregate knows it. */
@@ -418,6 +450,19 @@ export class SymbolAnalytics {
   }
 
   /**
+   * A quote's previous close where the day before closes with its last bar (no sessions), as of the
+   * quote's time: the close of the bar it is measured against when that is of an earlier day — not
+   * the day's last bar closed so far, which may still have been in its grace when the quote came —
+   * the day's own previous close when that bar is of the quote's day, none when no bar is.
+   */
+  private previousCloseWithoutSessions(day: string, dayStart: number, bar: AppliedBar | null): number | null {
+    if (this.feedPreviousClose !== null && this.feedPreviousClose.day === day)
+      return this.feedPreviousClose.value;
+    if (bar === null) return null;
+    return bar.start < dayStart ? bar.close : this.previousCloseFor(day);
+  }
+
+  /**
    * The close the trading day `day` (later than `this.day`) follows: this day's close when this day
    * is the trading day before it; null (unknown) when the symbol missed a trading day in between or
    * saw no regular bar on the one before. Markets without sessions (crypto, FX, futures; no trading
@@ -426,6 +471,30 @@ export class SymbolAnalytics {
   private closeBefore(day: string): number | null {
     if (!this.calendar.hasSessions) return this.dayClose ?? this.previousClose;
     return this.previousTradingDay(day) === this.day ? this.dayClose : null;
+  }
+
+  /**
+   * The bar a tick at `time` is measured against: the latest closed by then in event time (its
+   * minute and the grace window over), as an in-order feed has it when the tick comes.
+   * Not simply the latest bar closed so far: a tick folded in again (a replay inside the reorder
+   * window, after the bar before it closed) would get another value for the same row.
+   */
+  private barAsOf(time: number): AppliedBar | null {
+    if (this.lastBar === null || this.countsFor(this.lastBar, time)) return this.lastBar;
+    for (let i = this.earlierBars.length - 1; i >= 0; i--) {
+      const b = this.earlierBars[i]!;
+      if (this.countsFor(b, time)) return b;
+    }
+    return null;
+  }
+
+  /**
+   * Whether a quote at `time` is measured against bar `b` (or a later one): its minute and grace are
+   * over by then, and it was not applied after quotes of that time or later (`from`). Once true for
+   * a time, true for every later time.
+   */
+  private countsFor(b: AppliedBar, time: number): boolean {
+    return b.start + ONE_MINUTE_MS + this.config.graceMs <= time && (b.from === undefined || b.from <= time);
   }
 
   /** The trading day before `day` on the calendar (weekends and holidays skipped). */
@@ -468,23 +537,26 @@ export class SymbolAnalytics {
     const oldest = this.heldBars[0];
     if (oldest !== undefined && eventTime >= oldest.start + ONE_MINUTE_MS + this.config.feedBarWaitMs) {
       this.quoteBars = true;
-      rows.push(...this.releaseHeld());
+      rows.push(...this.releaseHeld(eventTime));
     }
     return rows;
   }
 
-  /** Applies the held bars in order (those the feed has not covered meanwhile) and clears them. */
-  private releaseHeld(): MetricsRow[] {
+  /**
+   * Applies the held bars in order (those the feed has not covered meanwhile) and clears them; quotes
+   * from `from` on are measured against them.
+   */
+  private releaseHeld(from?: number): MetricsRow[] {
     const rows: MetricsRow[] = [];
     for (const b of this.heldBars) {
-      if (this.lastBar === null || b.start > this.lastBar.start) rows.push(this.step(b, b.session));
+      if (this.lastBar === null || b.start > this.lastBar.start) rows.push(this.step(b, b.session, from));
     }
     this.heldBars = [];
     return rows;
   }
 
   /** The hot path: one bar through change metrics, indicators and detectors. */
-  private step(bar: Bar, session: Session): MetricsRow {
+  private step(bar: Bar, session: Session, from?: number): MetricsRow {
     const day = this.calendar.tradingDayAt(bar.start).date;
     if (day !== this.day) this.rollDay(day);
     const hasSessions = this.calendar.hasSessions;
@@ -617,7 +689,13 @@ export class SymbolAnalytics {
       }
     }
 
-    this.lastBar = { start: bar.start, close };
+    const applied: AppliedBar =
+      from === undefined ? { start: bar.start, close } : { start: bar.start, close, from };
+    if (this.lastBar !== null && this.ticksCome) {
+      this.earlierBars.push(this.lastBar);
+      this.keepEarlierBarsFor(applied);
+    }
+    this.lastBar = applied;
     return {
       symbol: this.symbol,
       start: bar.start,
@@ -632,6 +710,28 @@ export class SymbolAnalytics {
       indicators,
       anomalies: anomalies ?? NO_ANOMALIES,
     };
+  }
+
+  /**
+   * Drops the earlier bars no quote can be measured against any more once `next` is the last bar:
+   * those before the latest one that counts for the earliest quote still to be folded in (a quote
+   * of a closed minute, or a grace window behind the latest quote, is late).
+   */
+  private keepEarlierBarsFor(next: AppliedBar): void {
+    const seen = this.aggregator.lastEventTime;
+    const closed = this.aggregator.lastClosedBarStart;
+    const earliest = Math.max(
+      seen === undefined ? Number.NEGATIVE_INFINITY : seen - ONE_MINUTE_MS - this.config.graceMs,
+      closed === undefined ? Number.NEGATIVE_INFINITY : closed + ONE_MINUTE_MS,
+    );
+    const bars = this.earlierBars;
+    if (seen === undefined || this.countsFor(next, earliest)) {
+      bars.length = 0;
+      return;
+    }
+    let keep = bars.length - 1;
+    while (keep > 0 && !this.countsFor(bars[keep]!, earliest)) keep--;
+    if (keep > 0) bars.splice(0, keep);
   }
 
   private rollDay(day: string): void {
@@ -673,6 +773,7 @@ export class SymbolAnalytics {
       },
     };
     // Only when set, so the usual document (a bar feed, nothing held) keeps its one shape.
+    if (this.ticksCome) doc.earlierBars = this.earlierBars.map((b) => ({ ...b }));
     if (this.quoteBars) doc.quoteBars = true;
     if (this.heldBars.length > 0) doc.heldBars = this.heldBars.map((b) => ({ ...b }));
     return doc;
@@ -714,6 +815,8 @@ export class SymbolAnalytics {
     a.dayClose = snapshot.dayClose;
     a.feedPreviousClose = snapshot.feedPreviousClose === null ? null : { ...snapshot.feedPreviousClose };
     a.lastBar = snapshot.lastBar === null ? null : { ...snapshot.lastBar };
+    a.earlierBars = (parsed.data.earlierBars ?? []).map((b) => ({ ...b }));
+    a.ticksCome = parsed.data.earlierBars !== undefined;
     a.lastFedDay = snapshot.lastFedDay;
     a.gapChecked = snapshot.gapChecked;
     // Absent: a feed bar came (or an earlier release stored it): quote bars are held until the

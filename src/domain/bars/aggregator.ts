@@ -13,7 +13,11 @@
  *   weekends, holidays) is rejected with reason `outside-session`.
  * - Volume: quotes carry the CUMULATIVE day volume. A bar's volume is the increase of that counter
  *   since the end of the previous closed bar. When a bar's counter is below the previous bar's (a new
- *   session or day reset it) the bar's volume is its own counter value, never a negative number. The very first
+ *   session or day reset it) the bar's volume is its own counter value, never a negative number, when
+ *   the reset fell in that bar's minute: the bar opens the trading day or a session (where a day's
+ *   counter restarts) or directly follows the last bar. A reset seen after unseen minutes (the first quote
+ *   of a day at 10:15) counts from the bar's own first tick, as the volume before it is not that
+ *   bar's. The very first
  *   bar after a cold start counts from its own first tick (earlier volume of the day is unknown), and
  *   so does the first bar of a new trading day whose counter is already above the last day's (the
  *   quotes stopped early one day and resumed late the next: the difference of two days' counters is
@@ -151,6 +155,11 @@ export class BarAggregator {
     return this.watermark ?? undefined;
   }
 
+  /** Start of the latest bar closed (later ticks of its minute or before are `late`), or undefined. */
+  get lastClosedBarStart(): number | undefined {
+    return this.lastClosedStart ?? undefined;
+  }
+
   /** Folds one tick in. Returns the bars that closed because time moved on, and any rejection. */
   addTick(tick: TickInput): TickOutcome {
     const t = tick.time;
@@ -254,8 +263,10 @@ export class BarAggregator {
     if (b.maxCum !== null) {
       const minCum = b.minCum as number;
       if (this.lastCum === null) volume = b.maxCum - minCum;
-      // the day counter was reset: everything since the reset is this bar's
-      else if (minCum < this.lastCum) volume = b.maxCum;
+      // the day counter was reset: everything since the reset is this bar's when the reset fell in
+      // it (the regular open, or no minute unseen since the last bar); else its first tick's counter
+      // holds volume of unseen minutes
+      else if (minCum < this.lastCum) volume = this.resetIn(b.start) ? b.maxCum : b.maxCum - minCum;
       // a new trading day's counter already above the last day's: the day's earlier volume is unknown
       else if (this.startsNewDay(b.start)) volume = b.maxCum - minCum;
       else volume = b.maxCum - this.lastCum;
@@ -274,6 +285,19 @@ export class BarAggregator {
       session: b.session,
       source: b.source,
     };
+  }
+
+  /**
+   * Whether a counter reset seen in the bar starting at `start` happened within that minute: the
+   * bar opens its trading day or a session (where a day counter restarts), or it directly follows the
+   * last closed bar, so no minute went unseen since the old counter was last read.
+   */
+  private resetIn(start: number): boolean {
+    if (this.lastClosedStart === start - ONE_MINUTE_MS) return true;
+    const day = this.calendar.tradingDayAt(start);
+    return [day.start, day.preOpen, day.regularOpen].some(
+      (t) => t !== undefined && start === t - (t % ONE_MINUTE_MS),
+    );
   }
 
   /** Whether a bar starting at `start` is on a later trading day than the last closed bar. */

@@ -149,6 +149,39 @@ describe('BarAggregator', () => {
     expect(agg.flush()[0]?.volume).toBe(30_000);
   });
 
+  it('does not give a late first bar of a day the volume of the minutes nobody saw', () => {
+    // 10-02's quotes end at 16:00 (50 M). On 10-03 the first quote comes at 10:15, when the
+    // counter (restarted at the open) reads 5 M: shares traded from 09:30 to 10:15, not in the
+    // 10:15 bar. That bar counts from its own first tick; the next from the last bar's counter.
+    const agg = new BarAggregator('AAPL', new UsEquityCalendar(), { graceMs: 0 });
+    const { bars } = feed(agg, [
+      tick('2024-10-02T19:59:10Z', 225, 49_900_000),
+      tick('2024-10-02T19:59:50Z', 225.1, 50_000_000),
+      tick('2024-10-03T14:15:05Z', 226, 5_000_000),
+      tick('2024-10-03T14:15:45Z', 226.2, 5_040_000),
+      tick('2024-10-03T14:16:20Z', 226.1, 5_100_000),
+    ]);
+    expect(bars.map((b) => b.volume)).toEqual([100_000, 40_000]);
+    expect(agg.flush()[0]?.volume).toBe(60_000);
+  });
+
+  it('gives the bar in whose minute the counter restarted everything since the restart', () => {
+    // The counter restarts at the regular open (09:30 EDT = 13:30Z) after pre-market quotes that
+    // still carried the last day's; and a reset between two adjacent minutes belongs to the second.
+    const open = new BarAggregator('AAPL', new UsEquityCalendar(), { graceMs: 0 });
+    const a = feed(open, [
+      tick('2024-10-03T13:10:10Z', 226, 50_000_000),
+      tick('2024-10-03T13:30:20Z', 226.5, 120_000),
+    ]);
+    expect([...a.bars, ...open.flush()].map((b) => b.volume)).toEqual([0, 120_000]);
+    const adjacent = new BarAggregator('AAPL', new UsEquityCalendar(), { graceMs: 0 });
+    const b = feed(adjacent, [
+      tick('2024-10-03T14:00:10Z', 226, 9_000_000),
+      tick('2024-10-03T14:01:20Z', 226.5, 30_000),
+    ]);
+    expect([...b.bars, ...adjacent.flush()].map((x) => x.volume)).toEqual([0, 30_000]);
+  });
+
   it('rejects a negative grace window', () => {
     expect(() => new BarAggregator('AAPL', new UsEquityCalendar(), { graceMs: -1 })).toThrow(/graceMs/);
   });

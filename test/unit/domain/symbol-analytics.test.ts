@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type AnalyticsConfig,
@@ -505,6 +506,80 @@ describe("quotes and a bar feed together (the poller's both mode)", () => {
       expect([...a.rows, ...b.rows], `cut ${cut}`).toEqual(whole.rows);
     }
     expect(held).toBeGreaterThan(0);
+  });
+
+  /**
+   * Quotes a few seconds out of order at random seconds of each minute of `series`; each feed bar
+   * some time after its minute, or never (a quiet feed: the quotes' bars are then applied after the
+   * wait). Then every quote again, as a replay or a resent record folds in those still inside open
+   * bars, on the engine as it is and on one restored from its snapshot: each gets the row it had.
+   */
+  const quotesFoldedInAgainKeepTheirRows = (series: readonly Bar[], maxMinutes = 30) => {
+    const symbol = series[0]!.symbol;
+    const minute = fc.record({
+      quotes: fc.array(fc.record({ at: fc.integer({ min: 0, max: 59_999 }), jitter: fc.nat(8_000) }), {
+        maxLength: 3,
+      }),
+      feed: fc.option(fc.integer({ min: 0, max: 150_000 }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 5_000, 30_000, 90_000),
+        fc.constantFrom(0, 120_000, 600_000),
+        fc.array(minute, { minLength: 1, maxLength: maxMinutes }),
+        (graceMs, feedBarWaitMs, minutes) => {
+          const cfg = config({ graceMs, feedBarWaitMs });
+          const arrivals: { at: number; order: number; event: Event }[] = [];
+          minutes.forEach((m, i) => {
+            const b = series[i]!;
+            for (const q of m.quotes) {
+              const time = b.start + q.at;
+              arrivals.push({
+                at: time + q.jitter,
+                order: arrivals.length,
+                event: { tick: { symbol, time, price: b.close, source: 'yahoo' } },
+              });
+            }
+            if (m.feed !== undefined)
+              arrivals.push({ at: b.start + 60_000 + m.feed, order: arrivals.length, event: { bar: b } });
+          });
+          arrivals.sort((x, y) => x.at - y.at || x.order - y.order);
+          const a = new SymbolAnalytics(symbol, cfg);
+          const first = new Map<number, QuoteMetrics>();
+          for (const { event } of arrivals) {
+            if ('bar' in event) a.applyBar(event.bar);
+            else {
+              const r = a.applyTick(event.tick);
+              if (!r.rejected && !first.has(event.tick.time)) first.set(event.tick.time, r.quote!);
+            }
+          }
+          const doc = JSON.parse(JSON.stringify(a.snapshot())) as SymbolAnalyticsSnapshot;
+          for (const engine of [a, SymbolAnalytics.restore(doc, cfg)]) {
+            for (const { event } of arrivals) {
+              if (!('tick' in event)) continue;
+              const r = engine.applyTick(event.tick);
+              if (r.rejected) continue;
+              expect(r.rows).toEqual([]);
+              expect(r.quote, `quote at ${new Date(event.tick.time).toISOString()}`).toEqual(
+                first.get(event.tick.time),
+              );
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  };
+
+  it('a quote folded in again gets the row it had, whatever came between (feed bars late or missing, quiet feeds, any grace)', () => {
+    quotesFoldedInAgainKeepTheirRows(bars);
+  });
+
+  it('a crypto quote folded in again across midnight UTC gets the row it had, previous close included', () => {
+    // The AAPL minutes as BTC-USD's, from 23:57 UTC: its day before closes with its last bar.
+    const from = at('2024-10-02T23:57:00Z') - bars[0]!.start;
+    const btc = bars.map((b) => ({ ...b, symbol: 'BTC-USD', start: b.start + from }));
+    quotesFoldedInAgainKeepTheirRows(btc, 6);
   });
 
   it('holds the quotes bars of a state stored before this release (no quoteBars field) for the feed', () => {
