@@ -90,6 +90,57 @@ function queueName(base: string, fifo: boolean): string {
   return `${clean.slice(0, MAX_QUEUE_NAME - suffix.length - 9)}-${hash}${suffix}`;
 }
 
+/** The top-level keys of a message published with MessageStructure `json` (Publish API reference). */
+const STRUCTURE_KEYS = new Set([
+  'default',
+  'email',
+  'email-json',
+  'sms',
+  'http',
+  'https',
+  'sqs',
+  'lambda',
+  'firehose',
+  'application',
+]);
+
+/**
+ * What a `protocol` subscriber gets of `message`: of one published with MessageStructure `json` (a
+ * JSON object of strings under protocol keys, `default` among them), its protocol's string, else
+ * `default`, as SNS delivers it; any other message as it is. fauxqs fans the structure out whole,
+ * so the local inboxes pick their part when they are read.
+ */
+export function deliveredMessage(message: string, protocol: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return message;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return message;
+  const parts = parsed as Record<string, unknown>;
+  const structured =
+    typeof parts.default === 'string' &&
+    Object.entries(parts).every(([k, v]) => STRUCTURE_KEYS.has(k) && typeof v === 'string');
+  if (!structured) return message;
+  const own = parts[protocol];
+  return typeof own === 'string' ? own : (parts.default as string);
+}
+
+/** An inbox message's body as the `protocol` subscriber gets it: raw, or the SNS envelope (see deliveredMessage). */
+function deliveredBody(body: string, protocol: string, raw: boolean): string {
+  if (raw) return deliveredMessage(body, protocol);
+  let envelope: { Message?: unknown };
+  try {
+    envelope = JSON.parse(body) as { Message?: unknown };
+  } catch {
+    return body;
+  }
+  if (typeof envelope?.Message !== 'string') return body;
+  const message = deliveredMessage(envelope.Message, protocol);
+  return message === envelope.Message ? body : JSON.stringify({ ...envelope, Message: message });
+}
+
 function text(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
@@ -367,6 +418,12 @@ export async function startLocalSns(options: StartLocalSnsOptions): Promise<Loca
     }
     for (const k of plan.skipped) log(`sns: skipped ${k.logicalId}: ${k.reason}`);
 
+    /** Inbox queue URL → how its subscriber is delivered to (the "all" inboxes: as an SQS queue). */
+    const delivery = new Map<string, { protocol: string; raw: boolean }>(
+      Object.values(allInboxes).map((url) => [url, { protocol: 'sqs', raw: false }]),
+    );
+    for (const s of subscriptions)
+      delivery.set(s.queueUrl, { protocol: s.protocol, raw: s.rawMessageDelivery });
     let stopped = false;
     return {
       endpoint,
@@ -393,9 +450,10 @@ export async function startLocalSns(options: StartLocalSnsOptions): Promise<Loca
             }),
           );
         }
+        const d = delivery.get(queueUrl) ?? { protocol: 'sqs', raw: false };
         return messages.map((m) => ({
           messageId: m.MessageId ?? '',
-          body: m.Body ?? '',
+          body: deliveredBody(m.Body ?? '', d.protocol, d.raw),
           attributes: Object.fromEntries(
             Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? '']),
           ),

@@ -9,9 +9,18 @@ import { type BackoffOptions, resolveBackoff } from './market-table.ts';
  *   mark, no line breaks or control characters, less than 100 characters.
  * - Message attributes: String values must be non-empty; at most 10 attributes survive delivery to
  *   SQS, so only the three the filter policies need are sent (symbol, kind, severity).
+ * - MessageStructure `json`: the message is a JSON object whose string `default` goes to every
+ *   protocol without a key of its own (`email`, `sms`, …): machines (SQS, HTTPS, Lambda, e-mail-json)
+ *   get the alert as JSON, people a text written for their inbox or phone.
  */
 export const SNS_MAX_MESSAGE_BYTES = 262_144;
 export const SNS_MAX_SUBJECT_CHARS = 99;
+/**
+ * An SMS alert's length at most: one message segment. A segment holds 160 GSM-7 characters, but a
+ * few ASCII ones (`^ { } [ ] ~ | \\`, as in ^GSPC) take two, and anything outside GSM-7 turns the
+ * message into 70-character UCS-2 segments: so ASCII only, and room to spare.
+ */
+export const SMS_MAX_CHARS = 140;
 
 /** The alert cannot be published as it is (too large, empty attribute): nothing was sent. */
 export class AlertPublishError extends AlertNotPublishedError {
@@ -70,6 +79,50 @@ export function alertMessage(alert: Alert): string {
   });
 }
 
+/** Printable ASCII: `×` as `x`, anything else outside it (accents, line breaks) as `?`. */
+const ascii = (text: string): string => text.replace(/×/g, 'x').replace(/[^\x20-\x7e]/g, '?');
+
+/** The alert as an SMS: severity, symbol, kind, time and its message, in one segment (see SMS_MAX_CHARS). */
+export function alertSms(alert: Alert): string {
+  const at = Number.isFinite(alert.at) ? `${new Date(alert.at).toISOString().slice(11, 16)} UTC ` : '';
+  const text = ascii(
+    `${alert.severity.toUpperCase()} ${alert.symbol} ${alert.kind} ${at}- ${alert.message}`.replace(
+      /\s+/g,
+      ' ',
+    ),
+  ).trim();
+  return text.length <= SMS_MAX_CHARS ? text : `${text.slice(0, SMS_MAX_CHARS - 3)}...`;
+}
+
+/** The alert as an e-mail body: its message, then each field on a line of its own. */
+export function alertEmail(alert: Alert): string {
+  const rows: [string, string][] = [
+    ['Symbol', alert.symbol],
+    ['Kind', alert.kind],
+    ['Severity', alert.severity],
+    ['Bar', Number.isFinite(alert.at) ? new Date(alert.at).toISOString() : String(alert.at)],
+    ['Value', String(alert.value)],
+    ['Threshold', String(alert.threshold)],
+    ['Alert id', alert.id],
+  ];
+  return [
+    alert.message,
+    '',
+    ...rows.map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`),
+    '',
+    '-- tickstream. Subscriptions can filter on the message attributes symbol, kind and severity.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * What SNS is asked to publish (MessageStructure `json`): the alert's JSON for every protocol by
+ * default, a text for e-mail and a one-segment SMS.
+ */
+export function alertMessages(alert: Alert): string {
+  return JSON.stringify({ default: alertMessage(alert), email: alertEmail(alert), sms: alertSms(alert) });
+}
+
 function requireAttribute(alert: Alert, field: 'symbol' | 'kind' | 'severity'): string {
   const value = alert[field];
   if (typeof value !== 'string' || value.trim().length === 0) {
@@ -94,7 +147,8 @@ export interface SnsAlertNotifierOptions {
 }
 
 /**
- * One SNS message per alert, with String attributes symbol, kind and severity for filter policies.
+ * One SNS message per alert, with String attributes symbol, kind and severity for filter policies;
+ * JSON to machines, a text to e-mail and SMS subscribers (see alertMessages).
  * At most once: a publish is sent again only when SNS refused it (throttled), never after a timeout,
  * a broken connection or a 5xx, which may have published. AlertNotPublishedError says nothing was.
  */
@@ -118,7 +172,7 @@ export class SnsAlertNotifier implements AlertNotifier {
       kind: { DataType: 'String', StringValue: requireAttribute(alert, 'kind') },
       severity: { DataType: 'String', StringValue: requireAttribute(alert, 'severity') },
     };
-    const message = alertMessage(alert);
+    const message = alertMessages(alert);
     const size =
       Buffer.byteLength(message) +
       Object.entries(attributes).reduce(
@@ -135,6 +189,7 @@ export class SnsAlertNotifier implements AlertNotifier {
       TopicArn: this.#topicArn,
       Subject: alertSubject(alert),
       Message: message,
+      MessageStructure: 'json',
       MessageAttributes: attributes,
     });
     for (let retry = 0; ; retry++) {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSns, startLocalSns } from '../../../scripts/local/sns.ts';
+import { deliveredMessage, type LocalSns, startLocalSns } from '../../../scripts/local/sns.ts';
 import type { CloudFormationTemplate } from '../../../scripts/local/template.ts';
 import { synthesizeTemplate } from '../../../scripts/template/synthesize.ts';
 import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
@@ -126,7 +126,7 @@ describe('local SNS (fauxqs) from the template', () => {
     expect(await sns.receive(sns.inboxes.PagerSubscription!)).toEqual([]);
   });
 
-  it('an e-mail subscriber gets the SNS envelope (subject + message) of its symbol only', async () => {
+  it('an e-mail subscriber gets the SNS envelope (subject + the e-mail text) of its symbol only', async () => {
     const got = await sns.receive(sns.inboxes.AaplEmailSubscription!);
     const envelopes = got.map(
       (m) => JSON.parse(m.body) as { Type: string; Subject: string; Message: string },
@@ -134,7 +134,8 @@ describe('local SNS (fauxqs) from the template', () => {
     expect(envelopes).toHaveLength(2);
     for (const e of envelopes) {
       expect(e.Type).toBe('Notification');
-      expect(JSON.parse(e.Message).symbol).toBe('AAPL');
+      // The e-mail part of the message the notifier published, not its JSON.
+      expect(e.Message).toMatch(/^AAPL (high|low)\n\nSymbol: {4}AAPL\nKind: {6}price-spike\n/);
     }
     expect(envelopes.map((e) => e.Subject).sort()).toEqual([
       '[HIGH] AAPL price-spike at 2024-03-08 14:31 UTC',
@@ -142,9 +143,28 @@ describe('local SNS (fauxqs) from the template', () => {
     ]);
   });
 
-  it('the unfiltered inbox of the topic sees every alert', async () => {
+  it('the unfiltered inbox of the topic sees every alert, as JSON (an SQS subscriber)', async () => {
     const got = await sns.receive(sns.allInboxes.AlertsTopic!);
-    expect(got).toHaveLength(4);
+    expect(
+      got.map((m) => JSON.parse((JSON.parse(m.body) as { Message: string }).Message).symbol).sort(),
+    ).toEqual(['AAPL', 'AAPL', 'MSFT', 'MSFT']);
+  });
+
+  it('hands each protocol its part of a message published with MessageStructure json, and any other message as it is', () => {
+    const parts = JSON.stringify({ default: '{"a":1}', email: 'Hello', sms: 'Hi' });
+    expect(deliveredMessage(parts, 'email')).toBe('Hello');
+    expect(deliveredMessage(parts, 'sms')).toBe('Hi');
+    expect(deliveredMessage(parts, 'sqs')).toBe('{"a":1}');
+    expect(deliveredMessage(parts, 'https')).toBe('{"a":1}');
+    // Not a structure: a JSON alert, a non-string part, an unknown key, no default, plain text.
+    for (const m of [
+      '{"symbol":"AAPL","default":"x"}',
+      '{"default":"x","email":{"t":1}}',
+      '{"email":"Hello"}',
+      'plain text',
+      '["default"]',
+    ])
+      expect(deliveredMessage(m, 'email')).toBe(m);
   });
 
   it('listens on loopback only', async () => {
@@ -234,7 +254,9 @@ describe('e-mail subscriptions from the stage params, locally', () => {
       expect(inboxes).toHaveLength(1);
       expect(inboxes[0]).toMatch(/^AlertsEmailSubscription[0-9A-F]{10}$/);
       const got = await sns.receive(sns.inboxes[inboxes[0]!]!);
-      expect(got.map((m) => (JSON.parse(JSON.parse(m.body).Message) as Alert).symbol)).toEqual(['NVDA']);
+      expect(got.map((m) => (JSON.parse(m.body) as { Message: string }).Message.split('\n')[2])).toEqual([
+        'Symbol:    NVDA',
+      ]);
     } finally {
       clients.destroy();
       await sns.stop();

@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
 import {
   AlertPublishError,
+  alertSms,
   alertSubject,
+  SMS_MAX_CHARS,
   SnsAlertNotifier,
 } from '../../../src/adapters/aws/sns-alert-notifier.ts';
 import { LOCAL_CREDENTIALS } from '../../../src/config/aws.ts';
@@ -29,7 +31,7 @@ const alert: Alert = {
 };
 
 describe('SnsAlertNotifier', () => {
-  it('publishes one message with symbol/kind/severity String attributes, a subject and a JSON body', async () => {
+  it('publishes one message with symbol/kind/severity String attributes, a subject, JSON for machines and texts for people', async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
     const notifier = new SnsAlertNotifier({ sns, topicArn: TOPIC });
     expect(await notifier.publish(alert)).toBe('m-1');
@@ -43,7 +45,39 @@ describe('SnsAlertNotifier', () => {
       severity: { DataType: 'String', StringValue: 'high' },
     });
     expect(input.Subject).toBe('[HIGH] AAPL price-spike at 2024-03-08 14:31 UTC');
-    expect(JSON.parse(input.Message!)).toEqual({ ...alert, atIso: '2024-03-08T14:31:00.000Z' });
+    // One message for each kind of subscriber: `default` (SQS, HTTPS, Lambda…), e-mail and SMS.
+    expect(input.MessageStructure).toBe('json');
+    const parts = JSON.parse(input.Message!) as Record<string, string>;
+    expect(Object.keys(parts).sort()).toEqual(['default', 'email', 'sms']);
+    expect(JSON.parse(parts.default!)).toEqual({ ...alert, atIso: '2024-03-08T14:31:00.000Z' });
+    expect(parts.email!.split('\n').slice(0, 9)).toEqual([
+      'AAPL moved 4.2σ in one minute',
+      '',
+      'Symbol:    AAPL',
+      'Kind:      price-spike',
+      'Severity:  high',
+      'Bar:       2024-03-08T14:31:00.000Z',
+      'Value:     4.2',
+      'Threshold: 3',
+      'Alert id:  AAPL#price-spike#1709908260000',
+    ]);
+    expect(parts.sms).toBe('HIGH AAPL price-spike 14:31 UTC - AAPL moved 4.2? in one minute');
+  });
+
+  it('keeps an SMS to one segment of plain ASCII, cut with an ellipsis', () => {
+    const sms = alertSms({
+      ...alert,
+      symbol: '^GSPC',
+      message: `^GSPC volume 9000 is 4.1× the typical 2000 per bar\n${'é'.repeat(300)}`,
+    });
+    expect(sms.length).toBe(SMS_MAX_CHARS);
+    expect(sms).toMatch(/^[\x20-\x7e]+$/);
+    expect(
+      sms.startsWith(
+        'HIGH ^GSPC price-spike 14:31 UTC - ^GSPC volume 9000 is 4.1x the typical 2000 per bar ???',
+      ),
+    ).toBe(true);
+    expect(sms.endsWith('...')).toBe(true);
   });
 
   it('keeps the subject printable ASCII and under 100 characters', () => {
