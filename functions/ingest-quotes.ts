@@ -22,10 +22,18 @@ import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
 import { createYahooClient, YahooMarketData } from '../src/adapters/yahoo/yahoo-market-data.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { ingestConfigFromEnv } from '../src/config/ingest.ts';
-import { pollOnce, runPollLoop } from '../src/pipeline/ingest/poll.ts';
+import { isCursorStoreFailure, pollOnce, runPollLoop } from '../src/pipeline/ingest/poll.ts';
 
 /** Kept free at the end of an invocation for the poll's flush and cursor writes. */
 const POLL_FLUSH_MARGIN_MS = 10_000;
+
+/**
+ * Kept free after the stream writer's deadline, for the cursor writes, the log lines and the
+ * metrics. Without a deadline, a stream that hangs holds a flush for its tries (6 x 10 s) and
+ * Lambda ends the invocation first: its summary, the records' log lines and RecordsNotDelivered
+ * are lost.
+ */
+const PUBLISH_END_MARGIN_MS = 5_000;
 
 export interface IngestSummary {
   readonly polls: number;
@@ -71,10 +79,15 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
       metrics.addMetric('YahooRetries', MetricUnit.Count, 1);
     },
   });
+  // The current invocation's end less PUBLISH_END_MARGIN_MS (set as each invocation starts).
+  let publishDeadline: number | undefined;
   const publisher = new KinesisPublisher({
     streamName: config.TICKS_STREAM_NAME,
     kinesis: clients.kinesis,
     maxAttempts: 6,
+    // What is not on the stream by then is reported (and asked for again next poll), so the poll
+    // ends inside the invocation.
+    deadline: () => publishDeadline,
     // A bar given up on is asked for again next poll (the cursor stops before it): its symbol's
     // later bars must not reach the stream ahead of it meanwhile.
     holdSymbolAfterFailure: true,
@@ -95,6 +108,7 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
   });
 
   const lambdaHandler = async (_event: unknown, context: Context): Promise<IngestSummary> => {
+    publishDeadline = Date.now() + context.getRemainingTimeInMillis() - PUBLISH_END_MARGIN_MS;
     const wantQuotes = config.INGEST_MODE !== 'bars';
     const wantBars = config.INGEST_MODE !== 'quotes';
     const total = { ticksPublished: 0, quotesUnchanged: 0, barsPublished: 0, failures: 0, recordsFailed: 0 };
@@ -124,7 +138,11 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
             },
             { quoteFeed: yahoo, barFeed: yahoo, cursors, publisher, quoteTimes },
           );
-          for (const f of r.failures) logger.error('Yahoo request failed', { ...f });
+          // The cursors' table failing is not Yahoo's doing: it is a poll error (its own alarm).
+          const cursorFailures = r.failures.filter(isCursorStoreFailure);
+          const yahooFailures = r.failures.filter((f) => !isCursorStoreFailure(f));
+          for (const f of yahooFailures) logger.error('Yahoo request failed', { ...f });
+          for (const f of cursorFailures) logger.error('Bar cursor failed', { ...f });
           for (const i of r.issues) logger.warn('Market data rejected', { ...i });
           if (r.skippedClosed.length > 0 && iteration === 0) {
             logger.info('Market closed, not polled', { symbols: r.skippedClosed });
@@ -145,7 +163,9 @@ export function createIngestHandler(options: IngestHandlerOptions = {}) {
             MetricUnit.Count,
             r.barsPublished - countFailed(r.publishFailed, 'bar'),
           );
-          metrics.addMetric('YahooFailures', MetricUnit.Count, r.failures.length);
+          metrics.addMetric('YahooFailures', MetricUnit.Count, yahooFailures.length);
+          if (cursorFailures.length > 0)
+            metrics.addMetric('PollErrors', MetricUnit.Count, cursorFailures.length);
           metrics.addMetric('DataRejected', MetricUnit.Count, r.issues.length);
           metrics.addMetric('RecordsNotDelivered', MetricUnit.Count, r.publishFailed.length);
           metrics.addMetric('SymbolsSkippedClosed', MetricUnit.Count, r.skippedClosed.length);

@@ -4,7 +4,8 @@
  *   npm run backfill -- --symbols AAPL,MSFT --from 2024-10-01 --to 2024-10-03
  *
  * Yahoo keeps 1-minute history for about 30 days and serves at most 8 days per request: the range
- * is fetched in 7-day windows, each symbol in time order (bars never overlap between windows).
+ * is fetched in 7-day windows, each symbol in time order (bars never overlap between windows),
+ * --concurrency symbols at a time.
  * Writes to TICKS_STREAM_NAME through the project's AWS client factory (AWS, or the local cloud
  * when TICKSTREAM_ENDPOINT_KINESIS is set); --dry-run prints NDJSON instead.
  */
@@ -20,16 +21,28 @@ import {
   backfill,
   backfillSummary,
   backfillWindows,
+  DEFAULT_BACKFILL_CONCURRENCY,
   YAHOO_1M_HISTORY_MS,
 } from '../src/pipeline/ingest/backfill.ts';
-import { parseInstant, requireStreamName, StdoutPublisher, UsageError } from '../src/pipeline/ingest/cli.ts';
+import {
+  parseInstant,
+  parsePositiveWhole,
+  requireStreamName,
+  StdoutPublisher,
+  UsageError,
+} from '../src/pipeline/ingest/cli.ts';
 import { MAX_BAR_WINDOW_MS } from '../src/pipeline/ingest/poll.ts';
 import type { EventPublisher } from '../src/ports/event-publisher.ts';
 
-const USAGE = `usage: npm run backfill -- --symbols AAPL,MSFT [--from DATE] [--to DATE] [--update-cursor] [--dry-run]
+/** Symbols in flight at most: each holds a window of bars (about 2,000) until it is published. */
+const MAX_CONCURRENCY = 64;
+
+const USAGE = `usage: npm run backfill -- --symbols AAPL,MSFT [--from DATE] [--to DATE] [--concurrency N] [--update-cursor] [--dry-run]
   --symbols        comma-separated Yahoo symbols (required)
   --from           start, ISO date/time (default: 7 days ago; Yahoo keeps ~30 days of 1-minute bars)
   --to             end, ISO date/time (default: now)
+  --concurrency    symbols backfilled at a time, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_BACKFILL_CONCURRENCY}); Yahoo is
+                   still asked at most 4 requests at a time (yahoo-finance2's queue)
   --update-cursor  also move each symbol's bar cursor in MARKET_TABLE_NAME past the delivered bars,
                    so the scheduled poller continues from there
   --dry-run        print the bars as NDJSON instead of writing to the stream
@@ -42,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
       symbols: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
+      concurrency: { type: 'string' },
       'update-cursor': { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -79,6 +93,12 @@ async function main(argv: string[]): Promise<number> {
         `--to (${new Date(to).toISOString()}) is older than the 1-minute bars Yahoo keeps (from ${new Date(oldest).toISOString()}): nothing to fetch`,
       );
   }
+  const concurrency =
+    values.concurrency === undefined
+      ? DEFAULT_BACKFILL_CONCURRENCY
+      : parsePositiveWhole('concurrency', values.concurrency);
+  if (concurrency > MAX_CONCURRENCY)
+    throw new UsageError(`--concurrency must be at most ${MAX_CONCURRENCY}, got ${concurrency}`);
   const dryRun = values['dry-run'];
   const clients = dryRun ? undefined : createAwsClients(awsClientConfigFromEnv());
   const streamName = dryRun ? '' : requireStreamName();
@@ -100,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
     backoff: { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15_000 },
   });
 
-  const range = { symbols, from, to, historyMs: YAHOO_1M_HISTORY_MS };
+  const range = { symbols, from, to, historyMs: YAHOO_1M_HISTORY_MS, concurrency };
   const bar = new cliProgress.SingleBar(
     {
       format: 'backfill |{bar}| {value}/{total} windows | {symbol} | {bars} bars',
@@ -118,7 +138,13 @@ async function main(argv: string[]): Promise<number> {
   });
   bar.stop();
   clients?.destroy();
-  const summary = backfillSummary(range, result);
+  // The re-run command repeats how this run wrote (a cursor update, a dry run) and its pace.
+  const flags = [
+    ...(values['update-cursor'] ? ['--update-cursor'] : []),
+    ...(dryRun ? ['--dry-run'] : []),
+    ...(values.concurrency !== undefined ? [`--concurrency ${concurrency}`] : []),
+  ];
+  const summary = backfillSummary(range, result, flags);
   for (const line of summary.lines) console.error(line);
   return summary.exitCode;
 }

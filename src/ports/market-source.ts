@@ -42,7 +42,11 @@ export interface FeedFailure extends SourceIssue {
 
 /** Latest quotes for a list of symbols (Yahoo). Never throws for a symbol's failure: reports it. */
 export interface QuoteFeed {
-  quotes(symbols: readonly string[]): Promise<{
+  /** `deadline` (epoch ms): no retry starts at or after it (the request fails instead). */
+  quotes(
+    symbols: readonly string[],
+    opts?: { readonly deadline?: number },
+  ): Promise<{
     readonly ticks: readonly Tick[];
     readonly issues: readonly SourceIssue[];
     readonly failures: readonly FeedFailure[];
@@ -59,6 +63,8 @@ export interface BarFeed {
       readonly to?: number;
       /** Also the pre- and post-market minutes (US equities). */
       readonly includePrePost?: boolean;
+      /** No retry starts at or after this instant (epoch ms): the request fails instead. */
+      readonly deadline?: number;
     },
   ): Promise<{
     readonly bars: readonly Bar[];

@@ -26,6 +26,7 @@ export class FakeYahoo {
   readonly requests: { route: string; symbols: string[]; url: string }[] = [];
   readonly quotes = new Map<string, Json>();
   readonly charts = new Map<string, Served | ((url: URL) => Served)>();
+  private readonly silent = new Set<'quote' | 'chart'>();
 
   quote(symbol: string, q: Json): this {
     this.quotes.set(symbol, q);
@@ -43,11 +44,20 @@ export class FakeYahoo {
     return this;
   }
 
+  /**
+   * Requests of `route` are logged and never answered, as by a Yahoo that hangs: each ends only
+   * when the client aborts it (its timeout).
+   */
+  hang(route: 'quote' | 'chart'): this {
+    this.silent.add(route);
+    return this;
+  }
+
   count(route: string, symbol?: string): number {
     return this.requests.filter((r) => r.route === route && (!symbol || r.symbols.includes(symbol))).length;
   }
 
-  readonly fetch = (async (input: Parameters<typeof fetch>[0]): Promise<Response> => {
+  readonly fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const json = (status: number, body: string) =>
       new Response(body, { status, headers: { 'content-type': 'application/json;charset=utf-8' } });
@@ -65,12 +75,14 @@ export class FakeYahoo {
     if (url.pathname === '/v7/finance/quote') {
       const symbols = (url.searchParams.get('symbols') ?? '').split(',').filter((s) => s !== '');
       this.requests.push({ route: 'quote', symbols, url: url.href });
+      if (this.silent.has('quote')) return never(init?.signal);
       const result = symbols.flatMap((s) => this.quotes.get(s) ?? []);
       return json(200, JSON.stringify({ quoteResponse: { result, error: null } }));
     }
     if (url.pathname.startsWith('/v8/finance/chart/')) {
       const symbol = decodeURIComponent(url.pathname.slice('/v8/finance/chart/'.length));
       this.requests.push({ route: 'chart', symbols: [symbol], url: url.href });
+      if (this.silent.has('chart')) return never(init?.signal);
       const chart = this.charts.get(symbol);
       const served = (typeof chart === 'function' ? chart(url) : chart) ?? {
         status: 404,
@@ -86,4 +98,11 @@ export class FakeYahoo {
     this.requests.push({ route: 'other', symbols: [], url: url.href });
     return new Response('not found', { status: 404 });
   }) as typeof fetch;
+}
+
+/** A response that never comes: rejects with the signal's reason when it aborts. */
+function never(signal: AbortSignal | null | undefined): Promise<Response> {
+  return new Promise((_, reject) => {
+    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }

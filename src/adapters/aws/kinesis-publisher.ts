@@ -9,6 +9,8 @@ export const KINESIS_LIMITS = {
   bytesPerCall: 5 * 1024 * 1024,
   /** Data blob plus partition key. */
   bytesPerRecord: 1024 * 1024,
+  /** Characters of a partition key (at least 1); one outside that fails the whole PutRecords call. */
+  partitionKeyChars: 256,
   /** Write throughput of one shard. */
   recordsPerSecondPerShard: 1_000,
 } as const;
@@ -35,6 +37,14 @@ export interface KinesisPublisherOptions {
    * not stall the flush for ever (the SDK's HTTP handler has no timeout of its own).
    */
   readonly callTimeoutMs?: number;
+  /**
+   * When to stop (epoch ms; read before each call; undefined: no limit), for a caller that must be
+   * done by then, as the poller must within its invocation: a call still unanswered then is
+   * abandoned, and every record not delivered by then, and each one published until the next
+   * `flush` returns, is reported with that reason. Tries and the call timeout alone bound one
+   * record's time, not a flush's (a symbol's records go one call each).
+   */
+  readonly deadline?: () => number | undefined;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   /**
@@ -44,11 +54,14 @@ export interface KinesisPublisherOptions {
    * record would land behind the later ones. Default false (the later records proceed).
    */
   readonly holdSymbolAfterFailure?: boolean;
-  /** Called once per record given up on (also listed in the report). */
+  /**
+   * Called once per record given up on (also listed in the report). What it throws is caught: the
+   * record is in the report all the same, and the writer carries on.
+   */
   readonly onFailed?: (f: FailedEvent) => void;
   /** Record payload (default: the compact versioned envelope `encodeMarketEvent`). */
   readonly encode?: (e: MarketEvent) => string;
-  /** Called after each PutRecords call (metrics, benchmarks). */
+  /** Called after each PutRecords call (metrics, benchmarks); what it throws is caught, as for onFailed. */
   readonly onCall?: (c: { records: number; bytes: number; failed: number; error?: string }) => void;
 }
 
@@ -87,6 +100,20 @@ const PERMANENT_CALL_ERRORS = new Set([
 const utf8 = new TextEncoder();
 
 /**
+ * Calls a caller's callback without letting it throw into the writer: thrown inside the send loop
+ * it would reject the loop (an unhandled rejection, which ends a Lambda runtime, when no flush is
+ * waiting) and leave the call's other records half accounted; thrown in publish it would fail the
+ * caller's publish of a record that is in the report anyway.
+ */
+function notify<T>(callback: ((arg: T) => void) | undefined, arg: T): void {
+  try {
+    callback?.(arg);
+  } catch {
+    // The report holds what the callback was told.
+  }
+}
+
+/**
  * Writes market events to a Kinesis stream with PutRecords, partition key = symbol.
  *
  * Ordering: a call carries at most ONE record per symbol and only one call is in flight. Kinesis
@@ -112,8 +139,11 @@ export class KinesisPublisher implements EventPublisher {
   private readonly failed: FailedEvent[] = [];
   /** Symbols held after a failure (holdSymbolAfterFailure), until the next flush returns. */
   private readonly held = new Set<string>();
-  /** Why the stream refused a call for good (STREAM_CALL_ERRORS), until the next flush returns. */
-  private streamRefused: string | undefined;
+  /**
+   * Why nothing more is sent until the next flush returns: the stream refused a call for good
+   * (STREAM_CALL_ERRORS), or the deadline passed.
+   */
+  private stopped: string | undefined;
   private pumping: Promise<void> | undefined;
   private spaceWaiters: (() => void)[] = [];
   private readonly maxRecords: number;
@@ -141,15 +171,20 @@ export class KinesisPublisher implements EventPublisher {
     const data = utf8.encode((this.o.encode ?? encodeMarketEvent)(event));
     const size = data.byteLength + utf8.encode(key).byteLength;
     const entry = { event, key, data, size, attempts: 0, lastError: '' };
-    if (this.streamRefused) {
-      this.giveUp(entry, `not sent: ${this.streamRefused}`);
+    if (this.stopped) {
+      this.giveUp(entry, `not sent: ${this.stopped}`);
       return;
     }
-    if (size > KINESIS_LIMITS.bytesPerRecord) {
-      this.giveUp(
-        entry,
-        `record is ${size} bytes; Kinesis accepts at most ${KINESIS_LIMITS.bytesPerRecord} bytes per record (data + partition key)`,
-      );
+    // Checked here, for this record alone: Kinesis validates the whole request, so one record over
+    // a limit in a call would fail every record of it.
+    const refusal =
+      key.length < 1 || key.length > KINESIS_LIMITS.partitionKeyChars
+        ? `partition key is ${key.length} characters; Kinesis accepts 1 to ${KINESIS_LIMITS.partitionKeyChars}`
+        : size > KINESIS_LIMITS.bytesPerRecord
+          ? `record is ${size} bytes; Kinesis accepts at most ${KINESIS_LIMITS.bytesPerRecord} bytes per record (data + partition key)`
+          : undefined;
+    if (refusal) {
+      this.giveUp(entry, refusal);
       // Records already queued are earlier and still go; later ones are held.
       if (this.o.holdSymbolAfterFailure) this.held.add(key);
       return;
@@ -158,9 +193,9 @@ export class KinesisPublisher implements EventPublisher {
       this.ensurePump();
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
-    // Checked after any wait: the stream may have refused a call, or the symbol been held, meanwhile.
-    if (this.streamRefused) {
-      this.giveUp(entry, `not sent: ${this.streamRefused}`);
+    // Checked after any wait: the writer may have stopped, or the symbol been held, meanwhile.
+    if (this.stopped) {
+      this.giveUp(entry, `not sent: ${this.stopped}`);
       return;
     }
     if (this.held.has(key)) {
@@ -185,7 +220,7 @@ export class KinesisPublisher implements EventPublisher {
     }
     const report = this.report();
     this.held.clear();
-    this.streamRefused = undefined;
+    this.stopped = undefined;
     this.delivered = 0;
     this.calls = 0;
     this.retries = 0;
@@ -232,13 +267,26 @@ export class KinesisPublisher implements EventPublisher {
     // Let a producer that is publishing right now fill the buffer before the first call (batching).
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.count > 0) {
+      const deadline = this.o.deadline?.();
+      if (deadline !== undefined && Date.now() >= deadline) {
+        const at = new Date(deadline).toISOString();
+        const reason = `the writer's deadline ${at} passed`;
+        this.stopAll(reason, (e) =>
+          e.attempts > 0
+            ? `not delivered by the writer's deadline ${at} after ${e.attempts} attempts: ${e.lastError}`
+            : `not sent: ${reason}`,
+        );
+        return;
+      }
       const batch = this.nextCall();
       if (batch.length === 0) return;
       const bytes = batch.reduce((n, e) => n + e.size, 0);
       this.calls++;
       let failedNow: Entry[] = [];
       let callError: string | undefined;
-      const timeoutMs = this.o.callTimeoutMs ?? 10_000;
+      const callTimeoutMs = this.o.callTimeoutMs ?? 10_000;
+      const timeoutMs =
+        deadline === undefined ? callTimeoutMs : Math.max(1, Math.min(callTimeoutMs, deadline - Date.now()));
       const abort = new AbortController();
       const timer = setTimeout(
         () => abort.abort(new Error(`PutRecords had no answer within ${timeoutMs} ms`)),
@@ -280,14 +328,14 @@ export class KinesisPublisher implements EventPublisher {
             this.holdAfter(e);
           }
           failedNow = [];
-          if (STREAM_CALL_ERRORS.has(name)) this.refuseAll(`PutRecords failed permanently: ${callError}`);
+          if (STREAM_CALL_ERRORS.has(name)) this.stopAll(`PutRecords failed permanently: ${callError}`);
         } else {
           failedNow = batch;
         }
       } finally {
         clearTimeout(timer);
       }
-      this.o.onCall?.({
+      notify(this.o.onCall, {
         records: batch.length,
         bytes,
         failed: failedNow.length,
@@ -313,7 +361,8 @@ export class KinesisPublisher implements EventPublisher {
           maxDelayMs: this.o.maxDelayMs ?? 5_000,
           ...(this.o.random ? { random: this.o.random } : {}),
         });
-        await (this.o.sleep ?? sleep)(delay);
+        const left = deadline === undefined ? delay : deadline - Date.now();
+        await (this.o.sleep ?? sleep)(Math.max(0, Math.min(delay, left)));
       }
     }
   }
@@ -331,7 +380,7 @@ export class KinesisPublisher implements EventPublisher {
   private giveUp(e: Entry, reason: string): void {
     const f: FailedEvent = { event: e.event, reason, attempts: e.attempts };
     this.failed.push(f);
-    this.o.onFailed?.(f);
+    notify(this.o.onFailed, f);
   }
 
   /** With holdSymbolAfterFailure: gives up the rest of `e`'s symbol queue (all later than `e`) and holds the symbol. */
@@ -346,16 +395,21 @@ export class KinesisPublisher implements EventPublisher {
     }
   }
 
-  /** The stream refused a call for good: every queued record, and each one published until the next flush, is reported unsent. */
-  private refuseAll(reason: string): void {
-    this.streamRefused = reason;
+  /**
+   * Nothing more is sent until the next flush returns (`reason`: the stream refused a call for
+   * good, or the deadline passed): every queued record, and each one published meanwhile, is
+   * reported — with `reasonFor` its own reason when it was tried already.
+   */
+  private stopAll(reason: string, reasonFor: (e: Entry) => string = () => `not sent: ${reason}`): void {
+    this.stopped = reason;
     for (const q of [...this.queues.values()]) {
       while (q[0]) {
         const e = q[0];
         this.remove(e);
-        this.giveUp(e, `not sent: ${reason}`);
+        this.giveUp(e, reasonFor(e));
       }
     }
+    this.wakeWriters();
   }
 
   private wakeWriters(): void {

@@ -1,4 +1,5 @@
 import {
+  assetClassOf,
   type Bar,
   formatIssues,
   type MarketState,
@@ -48,17 +49,37 @@ const chartPrice = (v: unknown): unknown => (typeof v === 'number' ? fromFloat32
 type Raw = Record<string, unknown>;
 
 /**
+ * Yahoo's codes for prices quoted in a currency's minor unit: London in pence (`GBp`),
+ * Johannesburg in cents (`ZAc`). Their codes in the market's own convention (the London Stock
+ * Exchange's GBX), never the major unit's: upper-cased, `GBp` would read as pounds, 100 times the price.
+ */
+const MINOR_UNITS: ReadonlyMap<string, string> = new Map([
+  ['GBp', 'GBX'],
+  ['ZAc', 'ZAC'],
+]);
+
+/** The tick's currency for Yahoo's `currency`: an upper-case code as it is, a minor unit by its own code, anything else none. */
+function currencyOf(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  if (/^[A-Z]{3}$/.test(v)) return v;
+  return MINOR_UNITS.get(v);
+}
+
+/**
  * One Yahoo quote to a Tick. The price and time are those of the latest trade Yahoo reports:
  * the regular session's, or the pre/post-market one when it is more recent. Day fields are the
- * regular session's. Never throws: an unusable quote yields its issues.
+ * regular session's of the tick's trading day: a pre-market tick has none yet (only its previous
+ * close, the last session's). Never throws: an unusable quote yields its issues.
  */
 export function quoteToTick(
   q: Raw,
   now: number = Date.now(),
 ): { ok: true; tick: Tick } | { ok: false; issue: SourceIssue } {
   const symbol = typeof q.symbol === 'string' ? q.symbol : undefined;
-  let price = num(q.regularMarketPrice);
+  const lastClose = num(q.regularMarketPrice);
+  let price = lastClose;
   let time = yahooTime(q.regularMarketTime);
+  let preMarket = false;
   for (const [p, t] of [
     ['preMarketPrice', 'preMarketTime'],
     ['postMarketPrice', 'postMarketTime'],
@@ -68,8 +89,31 @@ export function quoteToTick(
     if (pp !== undefined && pt !== undefined && (time === undefined || pt > time)) {
       price = pp;
       time = pt;
+      preMarket = p === 'preMarketPrice';
     }
   }
+  // Before the open Yahoo's regular* fields are still the last session's: its open, range and
+  // volume, regularMarketPrice its close, and regularMarketPreviousClose the close before that.
+  // A pre-market trade belongs to the next trading day: no day fields yet, and its previous close
+  // is that last session's close.
+  const day = preMarket
+    ? {
+        dayOpen: undefined,
+        dayHigh: undefined,
+        dayLow: undefined,
+        previousClose: lastClose,
+        dayVolume: undefined,
+      }
+    : {
+        dayOpen: num(q.regularMarketOpen),
+        dayHigh: num(q.regularMarketDayHigh),
+        dayLow: num(q.regularMarketDayLow),
+        previousClose: num(q.regularMarketPreviousClose),
+        // A cryptocurrency's regularMarketVolume is its rolling 24-hour volume (it equals
+        // volume24Hr), not a counter that grows through a day: bars built from quotes cannot take
+        // their volume from it (each dip would read as a reset and give one bar a whole day's volume).
+        dayVolume: q.quoteType === 'CRYPTOCURRENCY' ? undefined : num(q.regularMarketVolume),
+      };
   const marketState =
     typeof q.marketState === 'string' && MarketStateSchema.safeParse(q.marketState).success
       ? (q.marketState as MarketState)
@@ -78,15 +122,8 @@ export function quoteToTick(
     symbol,
     time,
     price,
-    dayOpen: num(q.regularMarketOpen),
-    dayHigh: num(q.regularMarketDayHigh),
-    dayLow: num(q.regularMarketDayLow),
-    previousClose: num(q.regularMarketPreviousClose),
-    // A cryptocurrency's regularMarketVolume is its rolling 24-hour volume (it equals volume24Hr),
-    // not a counter that grows through a day: bars built from quotes cannot take their volume from
-    // it (each dip would read as a reset and give one bar a whole day's volume).
-    dayVolume: q.quoteType === 'CRYPTOCURRENCY' ? undefined : num(q.regularMarketVolume),
-    currency: typeof q.currency === 'string' ? q.currency.toUpperCase() : undefined,
+    ...day,
+    currency: currencyOf(q.currency),
     marketState,
     source: 'yahoo' as const,
   };
@@ -188,7 +225,8 @@ export interface ChartBars {
 
 /**
  * 1-minute bars from a Yahoo chart. Dropped: all-null bars, bars not aligned to a minute, bars
- * outside the trading periods Yahoo lists (its trailing "current price" bar), bars still in
+ * outside the trading periods Yahoo lists (its trailing "current price" bar; not for crypto, FX
+ * and futures, whose periods Yahoo ends at 23:59:00 though they trade on), bars still in
  * progress at `now` (start + 1 min > now), and bars at or before `after` (the cursor). Rows are
  * taken in time order whatever order Yahoo lists them in; a minute listed twice is reported as an
  * issue and its first row kept.
@@ -215,6 +253,7 @@ export function chartToBars(
       incompleteBars: 0,
     };
   const periods = periodsOf(chart.meta.tradingPeriods, 'regular');
+  const tradesAroundTheClock = assetClassOf(symbol) !== 'equity' && assetClassOf(symbol) !== 'index';
   const bars: Bar[] = [];
   let nullBars = 0;
   let incompleteBars = 0;
@@ -244,7 +283,12 @@ export function chartToBars(
       continue;
     }
     let session: Session | undefined;
-    if (periods.length > 0) {
+    // A market without sessions (crypto, FX, futures) trades through Yahoo's periods, which end a
+    // minute early there ([00:00, 23:59:00] a day for crypto and FX): they would drop each day's
+    // 23:59 bar, and the cursor would then move past it for good. (A listing abroad, also without
+    // a session here, keeps Yahoo's periods: they are its exchange's hours.)
+    const continuous = opts.sessionFor(symbol, start) === 'none';
+    if (periods.length > 0 && !tradesAroundTheClock) {
       const p = periods.find((x) => start >= x.start && start < x.end);
       if (!p) {
         incompleteBars++;
@@ -271,8 +315,7 @@ export function chartToBars(
       low: chartPrice(q.low),
       close: chartPrice(q.close),
       volume: q.volume ?? 0,
-      session:
-        opts.sessionFor(symbol, start) === 'none' ? 'none' : (session ?? opts.sessionFor(symbol, start)),
+      session: continuous ? 'none' : (session ?? opts.sessionFor(symbol, start)),
       source: opts.source ?? 'yahoo',
     };
     const r = validateBar(candidate, now);

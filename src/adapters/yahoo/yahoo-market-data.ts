@@ -121,6 +121,18 @@ export function classifyYahooError(err: unknown): { kind: YahooFailureKind; retr
   return { kind: 'other', retryable: true };
 }
 
+/**
+ * Failures a symbol of a batched request can cause (a quote that fails validation, an error status
+ * Yahoo gives for one symbol): worth asking each symbol alone. The others (rate-limit, timeout,
+ * network, crumb) are about Yahoo or the connection, whatever the symbols.
+ */
+const SYMBOL_SPECIFIC: ReadonlySet<YahooFailureKind> = new Set([
+  'validation',
+  'server',
+  'not-found',
+  'other',
+]);
+
 /** One failed Yahoo request for a symbol (after retries), for logs and metrics. */
 export interface YahooFailure extends SourceIssue {
   readonly kind: YahooFailureKind;
@@ -141,6 +153,8 @@ export interface YahooMarketDataOptions {
   }) => void;
   readonly sessionFor?: (symbol: string, start: number) => Session;
   readonly now?: () => number;
+  /** The clock a request's deadline is read against (default Date.now). */
+  readonly clock?: () => number;
 }
 
 export interface QuotesResult {
@@ -177,6 +191,7 @@ export class YahooMarketData {
     call: 'quote' | 'chart',
     symbols: string[],
     fn: (api: YahooApi) => Promise<T>,
+    deadline: number | undefined,
   ): Promise<
     { ok: true; value: T; attempts: number } | { ok: false; failure: YahooFailure; attempts: number }
   > {
@@ -189,6 +204,7 @@ export class YahooMarketData {
         if (classifyYahooError(err).kind === 'crumb') this.api = undefined;
         this.o.onRetry?.({ symbols, call, attempt, delayMs, error: errorMessage(err) });
       },
+      { ...(deadline !== undefined ? { deadline } : {}), ...(this.o.clock ? { clock: this.o.clock } : {}) },
     );
     if (out.ok) return { ok: true, value: out.value as T, attempts: out.attempts };
     const kind = classifyYahooError(out.error).kind;
@@ -200,17 +216,19 @@ export class YahooMarketData {
         at: call,
         kind,
         attempts: out.attempts,
-        reason: `${call} failed after ${out.attempts} attempt(s) (${kind}): ${errorMessage(out.error)}`,
+        reason: `${call} failed after ${out.attempts} attempt(s) (${kind}${out.outOfTime ? '; no time left in the poll for another try' : ''}): ${errorMessage(out.error)}`,
       },
     };
   }
 
   /**
    * Quotes for all symbols in one request (the library sends them as one `symbols=` list). If that
-   * request keeps failing, each symbol is asked for on its own, so one bad symbol cannot starve the
-   * others. A symbol missing from the response or with an unusable quote is reported, not thrown.
+   * request keeps failing in a way a symbol can cause (validation, an error status), each symbol is
+   * asked for on its own, so one bad symbol cannot starve the others; a rate limit, a timeout, a
+   * network or crumb failure is reported once for the request (symbol: the list). A symbol missing
+   * from the response or with an unusable quote is reported, not thrown.
    */
-  async quotes(symbols: readonly string[]): Promise<QuotesResult> {
+  async quotes(symbols: readonly string[], opts: { deadline?: number } = {}): Promise<QuotesResult> {
     const ticks: Tick[] = [];
     const issues: SourceIssue[] = [];
     const failures: YahooFailure[] = [];
@@ -233,7 +251,12 @@ export class YahooMarketData {
           issues.push({ symbol: s, at: 'quote', reason: 'Yahoo returned no quote for this symbol' });
       }
     };
-    const all = await this.call('quote', [...symbols], (api) => api.quote([...symbols], { return: 'array' }));
+    const all = await this.call(
+      'quote',
+      [...symbols],
+      (api) => api.quote([...symbols], { return: 'array' }),
+      opts.deadline,
+    );
     requests += all.attempts;
     if (all.ok) {
       take(symbols, all.value);
@@ -243,9 +266,17 @@ export class YahooMarketData {
       failures.push({ ...all.failure, symbol: symbols[0] });
       return { ticks, issues, failures, requests };
     }
+    if (!SYMBOL_SPECIFIC.has(all.failure.kind)) {
+      // Rate limited, timed out, unreachable, no session: no symbol is to blame, and each one alone
+      // would fail the same way, one retried request after another (under a 429, more requests;
+      // against a Yahoo that hangs, each symbol's tries of a full timeout, past the invocation's
+      // end). One failure for the one request, naming its symbols.
+      failures.push({ ...all.failure, symbol: symbols.join(',') });
+      return { ticks, issues, failures, requests };
+    }
     // Isolate: one request per symbol.
     for (const s of symbols) {
-      const one = await this.call('quote', [s], (api) => api.quote([s], { return: 'array' }));
+      const one = await this.call('quote', [s], (api) => api.quote([s], { return: 'array' }), opts.deadline);
       requests += one.attempts;
       if (one.ok) take([s], one.value);
       else failures.push(one.failure);
@@ -260,20 +291,24 @@ export class YahooMarketData {
    */
   async bars(
     symbol: string,
-    opts: { after?: number; from?: number; to?: number; includePrePost?: boolean } = {},
+    opts: { after?: number; from?: number; to?: number; includePrePost?: boolean; deadline?: number } = {},
   ): Promise<BarsResult> {
     const now = this.o.now?.() ?? Date.now();
     const to = opts.to ?? now;
     const from = opts.from ?? (opts.after !== undefined ? opts.after + 60_000 : now - 3_600_000);
     // Nothing can have completed since the cursor: no request.
     if (to - from < 60_000) return { bars: [], issues: [], nullBars: 0, incompleteBars: 0 };
-    const r = await this.call('chart', [symbol], (api) =>
-      api.chart(symbol, {
-        period1: new Date(from),
-        period2: new Date(to),
-        interval: '1m',
-        includePrePost: opts.includePrePost ?? false,
-      }),
+    const r = await this.call(
+      'chart',
+      [symbol],
+      (api) =>
+        api.chart(symbol, {
+          period1: new Date(from),
+          period2: new Date(to),
+          interval: '1m',
+          includePrePost: opts.includePrePost ?? false,
+        }),
+      opts.deadline,
     );
     if (!r.ok) return { bars: [], issues: [], failure: r.failure, nullBars: 0, incompleteBars: 0 };
     const out = chartToBars(r.value, {

@@ -14,6 +14,8 @@ export interface BackfillOptions {
    * range starting at the edge, for a start the source has dropped meanwhile, and be refused.
    */
   readonly historyMs?: number;
+  /** Symbols backfilled at a time (default 1: one after another). */
+  readonly concurrency?: number;
 }
 
 /** Yahoo keeps about 30 days of 1-minute bars and refuses a request that starts earlier. */
@@ -53,7 +55,7 @@ export interface BackfillResult {
 /** A symbol's windows left out after one Yahoo failed to serve: [`from`, `to`) is not on the stream. */
 export interface NotFetched {
   readonly symbol: string;
-  /** Start of the window that failed. */
+  /** Where the failed request started: its window's start, or the oldest minute Yahoo still kept. */
   readonly from: number;
   /** End of the range. */
   readonly to: number;
@@ -66,26 +68,36 @@ export function backfillWindows(from: number, to: number): [number, number][] {
   return windows;
 }
 
+/** Symbols backfilled at a time by default (`--concurrency`). */
+export const DEFAULT_BACKFILL_CONCURRENCY = 4;
+
+/** What one symbol's windows gave. */
+interface SymbolOutcome {
+  readonly failures: FeedFailure[];
+  readonly issues: SourceIssue[];
+  notFetched?: NotFetched;
+  lastBar?: number;
+}
+
 /**
- * Backfills 1-minute bars (`npm run backfill`): each symbol in turn, its windows in time order,
- * each window asked for after the symbol's last bar so far (bars never overlap between windows);
- * everything published, then flushed once. A Yahoo failure for one symbol does not stop the others;
- * it ends that symbol's range there (its later windows are not fetched, see `notFetched`) unless
- * Yahoo answered that it has no data in that window.
+ * Backfills 1-minute bars (`npm run backfill`): up to `concurrency` symbols at a time, each symbol's
+ * windows one after another in time order, each window asked for after the symbol's last bar so far
+ * (bars never overlap between windows); everything published, then flushed once. A symbol's bars go
+ * to the publisher in time order (its queue keeps them so whatever else is published meanwhile); the
+ * results are listed in the order of `symbols`. A Yahoo failure for one symbol does not stop the
+ * others; it ends that symbol's range there (its later windows are not fetched, see `notFetched`), a
+ * "No data found" answer included (a window with no trading is an empty chart, not a failure).
  * With a cursor store, each symbol's cursor is advanced to its last bar, or up to the first bar the
  * stream did not take (the publisher is expected to hold a symbol's later bars after that one).
  */
 export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<BackfillResult> {
   const windows = backfillWindows(o.from, o.to);
-  const failures: FeedFailure[] = [];
-  const issues: SourceIssue[] = [];
-  const notFetched: NotFetched[] = [];
-  const lastBar = new Map<string, number>();
   let bars = 0;
-  for (const symbol of o.symbols) {
-    let failedAt: number | undefined;
+
+  const backfillSymbol = async (symbol: string): Promise<SymbolOutcome> => {
+    const out: SymbolOutcome = { failures: [], issues: [] };
     for (const [a, b] of windows) {
-      if (failedAt !== undefined) {
+      if (out.notFetched) {
         d.onWindow?.({ symbol, bars });
         continue;
       }
@@ -93,7 +105,7 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
       const oldest = o.historyMs === undefined ? a : (d.clock ?? Date.now)() - o.historyMs + 60_000;
       const start = Math.max(a, oldest);
       if (start > a) {
-        issues.push({
+        out.issues.push({
           symbol,
           at: 'bars',
           reason: `bars from ${new Date(a).toISOString()} to ${new Date(Math.min(start, b)).toISOString()} are no longer kept by the source (older than its 1-minute history): skipped`,
@@ -103,30 +115,54 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
         d.onWindow?.({ symbol, bars });
         continue;
       }
-      const after = lastBar.get(symbol);
       const r = await d.barFeed.bars(symbol, {
         from: start,
         to: b,
-        ...(after !== undefined ? { after } : {}),
+        ...(out.lastBar !== undefined ? { after: out.lastBar } : {}),
       });
       if (r.failure) {
-        failures.push(r.failure);
+        out.failures.push(r.failure);
         // Bars of this window that Yahoo did not serve would, sent after the later windows' bars, be
         // refused as late: the symbol stops here, so a re-run from this window sends them in order.
-        if (r.failure.kind !== 'not-found') {
-          failedAt = a;
-          notFetched.push({ symbol, from: a, to: o.to });
-        }
+        // "No data found" (404) too: a window with no trading is an empty chart (200), not that
+        // answer, which Yahoo also gives a known symbol when it fails a request.
+        out.notFetched = { symbol, from: start, to: o.to };
       }
-      issues.push(...r.issues);
+      out.issues.push(...r.issues);
       for (const x of r.bars) {
         await d.publisher.publish({ kind: 'bar', bar: x });
-        lastBar.set(symbol, x.start);
+        out.lastBar = x.start;
         bars++;
       }
       d.onWindow?.({ symbol, bars });
     }
-  }
+    return out;
+  };
+
+  // A small pool: each worker takes the next symbol not started. One that throws (not a Yahoo
+  // failure: those are results) stops the others from starting more, and is thrown.
+  const outcomes: SymbolOutcome[] = new Array(o.symbols.length);
+  let next = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (!stopped && next < o.symbols.length) {
+      const i = next++;
+      try {
+        outcomes[i] = await backfillSymbol(o.symbols[i]!);
+      } catch (err) {
+        stopped = true;
+        throw err;
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(o.concurrency ?? 1, o.symbols.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+
+  const failures = outcomes.flatMap((x) => x.failures);
+  const issues = outcomes.flatMap((x) => x.issues);
+  const notFetched = outcomes.flatMap((x) => (x.notFetched ? [x.notFetched] : []));
+  const lastBar = new Map<string, number>();
+  for (const [i, x] of outcomes.entries()) if (x.lastBar !== undefined) lastBar.set(o.symbols[i]!, x.lastBar);
   const report = await d.publisher.flush();
   const cursors: Record<string, number> = {};
   if (d.cursors) {
@@ -154,20 +190,46 @@ export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<Bac
   return { windows, bars, report, failures, issues, notFetched, cursors };
 }
 
-/** What `npm run backfill` prints to stderr at the end, and its exit code. */
+/**
+ * Where each symbol left out in part must be backfilled again from, grouped by that instant (in
+ * time order): its first bar the stream did not take (the publisher held its later bars) or the
+ * start of its window Yahoo failed to serve, whichever is earlier. Started later, a re-run would
+ * send bars ahead of the ones before them, which the processor then skips as already covered.
+ */
+function rerunStarts(o: BackfillOptions, r: BackfillResult): [number, string[]][] {
+  const start = firstUndeliveredBars(r.report.failed);
+  for (const n of r.notFetched) start.set(n.symbol, Math.min(n.from, start.get(n.symbol) ?? n.from));
+  const groups = new Map<number, string[]>();
+  for (const symbol of o.symbols) {
+    const from = start.get(symbol);
+    if (from !== undefined) groups.set(from, [...(groups.get(from) ?? []), symbol]);
+  }
+  return [...groups].sort(([a], [b]) => a - b);
+}
+
+/**
+ * What `npm run backfill` prints to stderr at the end, and its exit code. `flags`: the run's other
+ * options (`--update-cursor`, `--dry-run`, `--concurrency N`), repeated in the re-run command.
+ */
 export function backfillSummary(
   o: BackfillOptions,
   r: BackfillResult,
+  flags: readonly string[] = [],
 ): { readonly lines: readonly string[]; readonly exitCode: 0 | 1 } {
   const lines: string[] = [];
   for (const f of r.failures) lines.push(`failed: ${f.symbol ?? ''} ${f.reason}`);
   for (const n of r.notFetched) {
     lines.push(
-      `not fetched: ${n.symbol} from ${new Date(n.from).toISOString()} to ${new Date(n.to).toISOString()} (that window failed; re-run from there)`,
+      `not fetched: ${n.symbol} from ${new Date(n.from).toISOString()} to ${new Date(n.to).toISOString()} (that window failed)`,
     );
   }
   for (const i of r.issues.slice(0, 20)) lines.push(`rejected: ${i.symbol ?? ''} ${i.at ?? ''} ${i.reason}`);
   for (const f of r.report.failed.slice(0, 20)) lines.push(`not delivered: ${f.reason}`);
+  for (const [from, symbols] of rerunStarts(o, r)) {
+    lines.push(
+      `re-run: npm run backfill -- --symbols ${symbols.join(',')} --from ${new Date(from).toISOString()} --to ${new Date(o.to).toISOString()}${flags.map((f) => ` ${f}`).join('')}`,
+    );
+  }
   lines.push(
     `done: ${r.bars} bars for ${o.symbols.length} symbol(s) from ${new Date(o.from).toISOString()} to ${new Date(o.to).toISOString()}, ` +
       `${r.report.delivered} delivered in ${r.report.calls} PutRecords calls, ${r.report.failed.length} not delivered, ${r.failures.length} failed requests`,

@@ -28,17 +28,27 @@ export interface RetryOutcome<T> {
   readonly attempts: number;
   /** Every error seen, in order (the last one is `error` when not ok). */
   readonly errors: readonly unknown[];
+  /** Not ok because the next try would have started at or after the deadline. */
+  readonly outOfTime?: boolean;
+}
+
+/** When retries must stop: no try starts at or after `deadline` (epoch ms, read on `clock`). */
+export interface RetryDeadline {
+  readonly deadline?: number;
+  readonly clock?: () => number;
 }
 
 /**
- * Runs `fn` until it succeeds, the error is not retryable, or `maxAttempts` is reached. Never
- * throws: the outcome says what happened.
+ * Runs `fn` until it succeeds, the error is not retryable, `maxAttempts` is reached, or the next
+ * try would start at or after `until.deadline` (the first try always runs). Never throws: the
+ * outcome says what happened.
  */
 export async function retry<T>(
   fn: (attempt: number) => Promise<T>,
   isRetryable: (err: unknown) => boolean,
   o: BackoffOptions,
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void,
+  until: RetryDeadline = {},
 ): Promise<RetryOutcome<T>> {
   const errors: unknown[] = [];
   for (let attempt = 1; ; attempt++) {
@@ -51,6 +61,9 @@ export async function retry<T>(
         return { ok: false, error: err, attempts: attempt, errors };
       }
       const delay = backoffDelay(attempt, o);
+      if (until.deadline !== undefined && (until.clock ?? Date.now)() + delay >= until.deadline) {
+        return { ok: false, error: err, attempts: attempt, errors, outOfTime: true };
+      }
       onRetry?.(err, attempt, delay);
       await (o.sleep ?? sleep)(delay);
     }

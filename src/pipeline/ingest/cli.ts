@@ -1,6 +1,13 @@
+import { constants as osConstants } from 'node:os';
 import type { MarketEvent } from '../../domain/market/index.ts';
 import { encodeMarketEvent } from '../../domain/market/index.ts';
 import type { EventPublisher, PublishReport } from '../../ports/event-publisher.ts';
+
+/**
+ * The exit code of a command a signal stopped before it was done, as a shell reports it: 128 + the
+ * signal's number (SIGINT, Ctrl-C: 130; SIGTERM: 143; SIGHUP: 129; SIGPIPE: 141).
+ */
+export const interruptedBy = (signal: NodeJS.Signals): number => 128 + osConstants.signals[signal];
 
 /** A usage error: printed with the usage text, exit code 2. */
 export class UsageError extends Error {

@@ -19,6 +19,22 @@ function calendarOf(symbol: string): ExchangeCalendar {
   return c;
 }
 
+/** Throws when the fields name no date and time of any calendar (February 30, month 13, hour 24). */
+export function assertDateAndTime(...fields: [number, number, number, number, number, number?]): void {
+  const [year, month, day, hour, minute, second = 0] = fields;
+  const c = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (
+    c.getUTCMonth() !== month - 1 ||
+    c.getUTCDate() !== day ||
+    c.getUTCHours() !== hour ||
+    c.getUTCMinutes() !== minute ||
+    c.getUTCSeconds() !== second
+  ) {
+    const [hh, mm, ss] = [hour, minute, second].map((n) => String(n).padStart(2, '0'));
+    throw new RangeError(`${year}-${month}-${day} ${hh}:${mm}:${ss} is not a valid date and time`);
+  }
+}
+
 /**
  * The instant at which the wall clock in `timeZone` reads the given time. A time that does not
  * exist (skipped by a spring-forward change) is an error. A time a fall-back change repeats (01:30
@@ -36,20 +52,10 @@ export function zonedTimeToUtc(
   timeZone: string = NEW_YORK,
   after?: number,
 ): number {
+  // Not a date or time of any zone (February 30, month 13, hour 24): not for a DST change to explain.
+  assertDateAndTime(year, month, day, hour, minute, second);
   const hh = String(hour).padStart(2, '0');
   const mm = String(minute).padStart(2, '0');
-  // Not a date or time of any zone (February 30, month 13, hour 24): not for a DST change to explain.
-  const c = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  if (
-    c.getUTCMonth() !== month - 1 ||
-    c.getUTCDate() !== day ||
-    c.getUTCHours() !== hour ||
-    c.getUTCMinutes() !== minute ||
-    c.getUTCSeconds() !== second
-  )
-    throw new RangeError(
-      `${year}-${month}-${day} ${hh}:${mm}:${String(second).padStart(2, '0')} is not a valid date and time`,
-    );
   const [first, repeated] = readingsOf(year, month, day, hour, minute, timeZone).map(
     (t) => t + second * 1000,
   );

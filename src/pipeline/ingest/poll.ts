@@ -24,7 +24,8 @@ export interface PollOptions {
   /**
    * No symbol's bar request starts after this instant (epoch ms): the symbols not reached are
    * deferred to the next poll (their cursors untouched, nothing lost), so a slow Yahoo cannot keep
-   * the poll running past the invocation's end. Checked before each symbol; absent: no limit.
+   * the poll running past the invocation's end. Checked before each symbol, and before each retry
+   * of a quote or bar request (one that would start after it fails instead); absent: no limit.
    */
   readonly deadline?: number;
   /** The clock the deadline is read against (default Date.now). */
@@ -90,7 +91,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
   let barsPublished = 0;
   const barsBySymbol = new Map<string, number[]>();
   if (open.length > 0 && o.quotes) {
-    const q = await d.quoteFeed.quotes(open);
+    const q = await d.quoteFeed.quotes(open, o.deadline !== undefined ? { deadline: o.deadline } : {});
     issues.push(...q.issues);
     failures.push(...q.failures);
     for (const tick of q.ticks) {
@@ -135,6 +136,7 @@ export async function pollOnce(o: PollOptions, d: PollDeps): Promise<PollResult>
         // VWAP, the opening gap and the session checks from regular bars only; the other indicators
         // take every session's bars unless its indicatorSessions is 'regular'.
         ...(o.extendedHours ? { includePrePost: true } : {}),
+        ...(o.deadline !== undefined ? { deadline: o.deadline } : {}),
       });
       issues.push(...r.issues);
       if (r.failure) failures.push(r.failure);
@@ -200,9 +202,16 @@ export function firstUndeliveredBars(failed: readonly FailedEvent[]): Map<string
   return first;
 }
 
+const CURSOR_STORE = 'cursor-store';
+
 /** A cursor-store error of `symbol`, reported as a failure like a Yahoo one (never thrown past the summary). */
 export function cursorStoreFailure(symbol: string, what: string, err: unknown): FeedFailure {
-  return { symbol, at: 'cursor', kind: 'cursor-store', attempts: 1, reason: `${what}: ${errorMessage(err)}` };
+  return { symbol, at: 'cursor', kind: CURSOR_STORE, attempts: 1, reason: `${what}: ${errorMessage(err)}` };
+}
+
+/** Whether a failure is the cursors' table's (cursorStoreFailure), not a Yahoo request's. */
+export function isCursorStoreFailure(f: FeedFailure): boolean {
+  return f.kind === CURSOR_STORE;
 }
 
 /** How long after a close bars are still fetched (the schedule runs every minute). */

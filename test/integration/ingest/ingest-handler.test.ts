@@ -16,6 +16,7 @@ import { FakeYahoo, type Json, recordedBody } from '../../support/fake-yahoo.ts'
 import { captureJsonLines, emfMetrics } from '../../support/json-output.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 import { aaplSampleBars } from '../../support/samples.ts';
+import { startSilentServer } from '../../support/silent-server.ts';
 import { StreamReader, type StreamRecord } from '../../support/stream-reader.ts';
 
 type IngestModule = typeof import('../../../functions/ingest-quotes.ts');
@@ -77,11 +78,13 @@ const barsOf = (rs: StreamRecord[]) => rs.flatMap((r) => (r.event.kind === 'bar'
 
 // ---------------------------------------------------------------- the handler
 
+/** An invocation with `remainingMs` left when it starts, counting down with the wall clock as in Lambda. */
 function lambdaContext(remainingMs = 60_000): Context {
+  const end = Date.now() + remainingMs;
   return {
     functionName: 'tickstream-dev-ingestQuotes',
     awsRequestId: `test-${Math.random().toString(36).slice(2)}`,
-    getRemainingTimeInMillis: () => remainingMs,
+    getRemainingTimeInMillis: () => Math.max(0, end - Date.now()),
   } as unknown as Context;
 }
 
@@ -295,6 +298,116 @@ describe('ingestQuotes handler: recorded Yahoo responses onto the local stream',
     );
     expect(warned?.symbols).toEqual(['AAPL']);
     expect(output.lines.find((l) => '_aws' in l && 'SymbolsDeferred' in l)?.SymbolsDeferred).toBe(1);
+  });
+
+  it('bars: a chart request Yahoo never answers is not tried again past the poll deadline: the invocation ends in its time', async () => {
+    const c = cloud();
+    const yahoo = new FakeYahoo().hang('chart');
+    const handler = ingest.handler(
+      { SYMBOLS: 'AAPL', INGEST_MODE: 'bars', YAHOO_TIMEOUT_MS: '4000', YAHOO_MAX_ATTEMPTS: '4' },
+      yahoo,
+    );
+    const before = await cursorOf(c, 'AAPL');
+    // 16 s left: the deadline (less one 4 s request and the 10 s flush margin) is 2 s away, so
+    // AAPL's first try starts; its next ones (4 tries of 4 s, backoff between) would run past the end.
+    const remainingMs = 16_000;
+    const started = Date.now();
+    const { summary, output } = await invoke(handler, remainingMs);
+    expect(Date.now() - started).toBeLessThan(remainingMs);
+    expect(yahoo.count('chart', 'AAPL')).toBe(1);
+    expect(summary).toMatchObject({ polls: 1, barsPublished: 0, failures: 1, recordsFailed: 0 });
+    const failed = output.lines.filter((l) => l.message === 'Yahoo request failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ symbol: 'AAPL', at: 'chart', kind: 'timeout', attempts: 1 });
+    expect(String(failed[0]!.reason)).toMatch(/no time left in the poll for another try/);
+    expect(await cursorOf(c, 'AAPL')).toBe(before);
+  }, 60_000);
+
+  it('a stream endpoint that never answers: the invocation ends before its time is up, its records reported', async () => {
+    // The stream's endpoint: a socket on 127.0.0.1 that takes each request and never answers.
+    const silent = await startSilentServer();
+    try {
+      const yahoo = new FakeYahoo().quote('AAPL', recordedQuote('quote-AAPL.json', 'AAPL'));
+      const handler = ingest.handler(
+        { SYMBOLS: 'AAPL', INGEST_MODE: 'quotes', TICKSTREAM_ENDPOINT_KINESIS: silent.endpoint },
+        yahoo,
+      );
+      // Lambda ends the invocation when its time is up: the summary, the log line naming the
+      // record and the RecordsNotDelivered metric (written at the end) would all be lost.
+      const remainingMs = 20_000;
+      const started = Date.now();
+      const outcome = await Promise.race([
+        invoke(handler, remainingMs),
+        new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), remainingMs + 5_000)),
+      ]);
+      expect(outcome, 'the invocation outlived its time').not.toBe('timed out');
+      if (outcome === 'timed out') return;
+      expect(Date.now() - started).toBeLessThan(remainingMs);
+      expect(outcome.summary).toMatchObject({ polls: 1, ticksPublished: 1, recordsFailed: 1 });
+      const lost = outcome.output.lines.filter((l) => l.message === 'Record not delivered to the stream');
+      expect(lost).toHaveLength(1);
+      expect(lost[0]).toMatchObject({ symbol: 'AAPL', kind: 'tick' });
+      expect(String(lost[0]!.reason)).toMatch(
+        /^not delivered by the writer's deadline .*PutRecords had no answer/,
+      );
+      expect(
+        outcome.output.lines.find((l) => '_aws' in l && 'RecordsNotDelivered' in l)?.RecordsNotDelivered,
+      ).toBe(1);
+    } finally {
+      await silent.close();
+    }
+  }, 60_000);
+
+  it('a quote request Yahoo never answers is not asked again symbol by symbol: the invocation ends in its time, the failure reported', async () => {
+    const symbols = ['AAPL', 'MSFT', 'NVDA', 'SPY', 'BTC-USD'];
+    const yahoo = new FakeYahoo().hang('quote');
+    const handler = ingest.handler(
+      {
+        SYMBOLS: symbols.join(','),
+        INGEST_MODE: 'quotes',
+        YAHOO_TIMEOUT_MS: '1000',
+        YAHOO_MAX_ATTEMPTS: '2',
+      },
+      yahoo,
+    );
+    // A timeout says nothing about any one symbol: each symbol alone would time out the same way,
+    // one request after another (here 5 x 2 more tries of 1 s), past the invocation's end. (14 s
+    // left: the poll's deadline, 3 s away, leaves the batch its retry.)
+    const remainingMs = 14_000;
+    const started = Date.now();
+    const { summary, output } = await invoke(handler, remainingMs);
+    expect(Date.now() - started).toBeLessThan(remainingMs);
+    expect(yahoo.requests.filter((r) => r.route === 'quote').map((r) => r.symbols)).toEqual([
+      symbols,
+      symbols,
+    ]);
+    expect(summary).toMatchObject({ polls: 1, ticksPublished: 0, failures: 1, recordsFailed: 0 });
+    const failed = output.lines.filter((l) => l.message === 'Yahoo request failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ at: 'quote', kind: 'timeout', attempts: 2, symbol: symbols.join(',') });
+    expect(output.lines.find((l) => '_aws' in l && 'YahooFailures' in l)?.YahooFailures).toBe(1);
+    expect(await ingest.stream().readNew()).toEqual([]);
+  }, 60_000);
+
+  it('bars: a cursor table it cannot use is a poll error (PollErrors, "Bar cursor failed"), not a Yahoo failure', async () => {
+    // The table's trouble (deleted, a lost permission, throttling) is what the ingest-poll-errors
+    // alarm is for (resources/monitoring.yml); filed as a Yahoo failure, it would page nobody for
+    // 15 minutes and then send the operator after Yahoo and the symbols param.
+    const yahoo = new FakeYahoo().chart('AAPL', recordedBody(CHART_FILE));
+    const handler = ingest.handler(
+      { SYMBOLS: 'AAPL', INGEST_MODE: 'bars', MARKET_TABLE_NAME: 'tickstream-dev-no-such-table' },
+      yahoo,
+    );
+    const { summary, output } = await invoke(handler);
+    expect(summary).toMatchObject({ polls: 1, barsPublished: 0, failures: 1 });
+    expect(yahoo.count('chart')).toBe(0);
+    expect(output.lines.filter((l) => l.message === 'Yahoo request failed')).toEqual([]);
+    const failed = output.lines.filter((l) => l.message === 'Bar cursor failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ level: 'ERROR', symbol: 'AAPL', at: 'cursor' });
+    expect(String(failed[0]!.reason)).toMatch(/^cannot read the bar cursor: /);
+    const emf = output.lines.find((l) => '_aws' in l && 'YahooFailures' in l);
+    expect(emf).toMatchObject({ service: 'tickstream-ingest', YahooFailures: 0, PollErrors: 1 });
   });
 
   it('both: within one invocation quotes are polled every interval, bars only on the first poll', async () => {

@@ -146,6 +146,41 @@ describe('KinesisPublisher against the local stream (kinesalite)', () => {
     expect((await publisher.flush()).calls).toBe(1);
   });
 
+  it('a partition key over 256 characters: that record alone is reported, the others of its call go', async () => {
+    // AWS (Kinesis API reference, PutRecordsRequestEntry): PartitionKey is 1 to 256 characters. A
+    // longer one fails request validation, which refuses the whole PutRecords call.
+    const c = cloud();
+    const stream = c.env.TICKS_STREAM_NAME!;
+    const longKey = 'L'.repeat(257);
+    const at = Date.parse('2024-10-02T13:30:00Z');
+    const tick = (symbol: string, i: number): MarketEvent => ({
+      kind: 'tick',
+      tick: { symbol, time: at + i * 1000, price: 100 + i, source: 'synthetic' },
+    });
+    const reasons: string[] = [];
+    const publisher = new KinesisPublisher({
+      streamName: stream,
+      kinesis: c.clients.kinesis,
+      holdSymbolAfterFailure: true,
+      onFailed: (f) => reasons.push(`${eventSymbol(f.event)}: ${f.reason}`),
+    });
+    for (let i = 0; i < 2; i++) {
+      await publisher.publish(tick('PKA', i));
+      await publisher.publish(tick(longKey, i));
+      await publisher.publish(tick('PKB', i));
+    }
+    const report = await publisher.flush();
+    expect(report.failed.map((f) => eventSymbol(f.event))).toEqual([longKey, longKey]);
+    expect(reasons).toEqual([
+      `${longKey}: partition key is 257 characters; Kinesis accepts 1 to 256`,
+      `${longKey}: partition key is 257 characters; Kinesis accepts 1 to 256`,
+    ]);
+    expect(report.delivered).toBe(4);
+    const onStream = await readStream(c.clients.kinesis, stream);
+    expect(onStream.get('PKA')?.map(eventTime)).toEqual([at, at + 1000]);
+    expect(onStream.get('PKB')?.map(eventTime)).toEqual([at, at + 1000]);
+  });
+
   it('keeps the bar cursor in the market table and never moves it back', async () => {
     const c = cloud();
     const table = c.env.MARKET_TABLE_NAME!;

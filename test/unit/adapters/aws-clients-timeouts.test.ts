@@ -4,33 +4,22 @@
  * retries included, instead of waiting for ever. The clients are the real SDK clients from
  * createAwsClients; only the far end is silent.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
+import { type SilentServer, startSilentServer } from '../../support/silent-server.ts';
 
 describe('AWS clients: a connection that hangs', () => {
-  let server: Server;
-  const sockets = new Set<Socket>();
+  let server: SilentServer;
   let endpoint = '';
   beforeAll(async () => {
-    server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      // Reads the request, answers nothing.
-      socket.resume();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    server = await startSilentServer();
+    endpoint = server.endpoint;
   });
-  afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  afterAll(() => server.close());
 
   it('fails each call with a timeout, after the SDK retries, instead of waiting for ever', async () => {
     const clients = createAwsClients(

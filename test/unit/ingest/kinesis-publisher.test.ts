@@ -1,11 +1,10 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type Socket } from 'node:net';
 import type { PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
-import { describe, expect, it } from 'vitest';
-import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AwsClients, createAwsClients } from '../../../src/adapters/aws/clients.ts';
 import { KINESIS_LIMITS, KinesisPublisher } from '../../../src/adapters/aws/kinesis-publisher.ts';
 import { LOCAL_CREDENTIALS } from '../../../src/config/aws.ts';
-import { decodeMarketEvent, type MarketEvent } from '../../../src/domain/market/index.ts';
+import { decodeMarketEvent, encodeMarketEvent, type MarketEvent } from '../../../src/domain/market/index.ts';
+import { type SilentServer, startSilentServer } from '../../support/silent-server.ts';
 
 const T0 = Date.parse('2024-10-02T13:30:00Z');
 const tick = (symbol: string, i: number): MarketEvent => ({
@@ -85,6 +84,21 @@ describe('KinesisPublisher', () => {
     expect(failed[0]).toMatch(/1048580 bytes; Kinesis accepts at most 1048576 bytes per record/);
   });
 
+  it('takes partition keys of 1 to 256 characters and reports any other alone, before any call', async () => {
+    const stream = new FakeStream();
+    const p = new KinesisPublisher({ streamName: 's', kinesis: stream, ...noSleep });
+    for (const symbol of ['K'.repeat(256), 'K'.repeat(257), '', 'OK']) await p.publish(tick(symbol, 0));
+    const r = await p.flush();
+    expect(r.delivered).toBe(2);
+    expect(
+      r.failed.map((f) => [f.event.kind === 'tick' ? f.event.tick.symbol.length : -1, f.reason]),
+    ).toEqual([
+      [257, 'partition key is 257 characters; Kinesis accepts 1 to 256'],
+      [0, 'partition key is 0 characters; Kinesis accepts 1 to 256'],
+    ]);
+    expect(stream.calls.map((c) => c.keys.map((k) => k.length))).toEqual([[256, 2]]);
+  });
+
   it('resends only failed entries and keeps every symbol in order, each record once', async () => {
     // Deterministic pseudo-random failures: about 30% of entries fail on their first tries.
     let seed = 42;
@@ -151,6 +165,45 @@ describe('KinesisPublisher', () => {
     expect(reported).toEqual(['not delivered after 3 attempts: InternalFailure: injected']);
     expect(stream.accepted.get('BAD')).toEqual([0, 2]);
     expect(stream.accepted.get('OK')).toEqual([0, 1, 2]);
+  });
+
+  it('keeps going when onFailed or onCall throws: every record is still delivered or reported', async () => {
+    const stream = new FakeStream((key, seq) => (key === 'BAD' && seq < 2 ? 'InternalFailure' : undefined));
+    const seen: string[] = [];
+    const p = new KinesisPublisher({
+      streamName: 's',
+      kinesis: stream,
+      maxAttempts: 2,
+      encode: (e) =>
+        e.kind === 'tick' && e.tick.symbol === 'HUGE' ? 'y'.repeat(1024 * 1024) : encodeMarketEvent(e),
+      onFailed: (f) => {
+        seen.push(f.event.kind === 'tick' ? `${f.event.tick.symbol}#${f.event.tick.time - T0}` : '');
+        throw new Error('logger broke');
+      },
+      onCall: () => {
+        throw new Error('metrics broke');
+      },
+      ...noSleep,
+    });
+    for (let i = 0; i < 3; i++) {
+      await p.publish(tick('BAD', i));
+      await p.publish(tick('OK', i));
+    }
+    await p.publish(tick('HUGE', 0)); // refused in publish(): the caller is not thrown at either
+    const r = await p.flush();
+    expect(r.failed.map((f) => (f.event.kind === 'tick' ? f.event.tick.symbol : ''))).toEqual([
+      'HUGE',
+      'BAD',
+      'BAD',
+    ]);
+    expect(seen).toEqual(['HUGE#0', 'BAD#0', 'BAD#1000']);
+    expect(r.delivered).toBe(4);
+    expect(stream.accepted.get('OK')?.length).toBe(3);
+    expect(stream.accepted.get('BAD')?.length).toBe(1);
+    expect(p.pending).toBe(0);
+    // The next run starts clean.
+    await p.publish(tick('OK', 3));
+    expect(await p.flush()).toMatchObject({ delivered: 1, failed: [] });
   });
 
   it('retries a whole-call error and reports a permanent one at once', async () => {
@@ -220,45 +273,78 @@ describe('KinesisPublisher', () => {
 });
 
 describe('KinesisPublisher with a stream endpoint that never answers', () => {
-  it('gives up a call after callTimeoutMs and reports the records, instead of waiting forever', async () => {
-    // A real socket on 127.0.0.1 that accepts the connection and the request, and never responds.
-    const sockets: Socket[] = [];
-    const server = createServer((s) => {
-      sockets.push(s);
-      s.on('data', () => {});
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const clients = createAwsClients({
+  // A real socket on 127.0.0.1 that accepts the connection and the request, and never responds.
+  let server: SilentServer;
+  let clients: AwsClients;
+  beforeAll(async () => {
+    server = await startSilentServer();
+    clients = createAwsClients({
       region: 'us-east-1',
-      endpoints: { kinesis: `http://127.0.0.1:${port}` },
+      endpoints: { kinesis: server.endpoint },
       credentials: LOCAL_CREDENTIALS,
     });
-    try {
-      const p = new KinesisPublisher({
-        streamName: 's',
-        kinesis: clients.kinesis,
-        maxAttempts: 2,
-        callTimeoutMs: 300,
-        ...noSleep,
-      });
-      await p.publish(tick('AAPL', 0));
-      const started = Date.now();
-      const r = await Promise.race([
-        p.flush(),
-        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000)),
-      ]);
-      expect(r).not.toBe('hung');
-      if (r === 'hung') return;
-      expect(Date.now() - started).toBeLessThan(3_000);
-      expect(r.delivered).toBe(0);
-      expect(r.calls).toBe(2);
-      expect(r.failed).toHaveLength(1);
-      expect(r.failed[0]!.reason).toMatch(/not delivered after 2 attempts: .*no answer within 300 ms/);
-    } finally {
-      clients.destroy();
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    }
+  });
+  afterAll(async () => {
+    clients.destroy();
+    await server.close();
+  });
+
+  it('gives up a call after callTimeoutMs and reports the records, instead of waiting forever', async () => {
+    const p = new KinesisPublisher({
+      streamName: 's',
+      kinesis: clients.kinesis,
+      maxAttempts: 2,
+      callTimeoutMs: 300,
+      ...noSleep,
+    });
+    await p.publish(tick('AAPL', 0));
+    const started = Date.now();
+    const r = await Promise.race([
+      p.flush(),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000)),
+    ]);
+    expect(r).not.toBe('hung');
+    if (r === 'hung') return;
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(r.delivered).toBe(0);
+    expect(r.calls).toBe(2);
+    expect(r.failed).toHaveLength(1);
+    expect(r.failed[0]!.reason).toMatch(/not delivered after 2 attempts: .*no answer within 300 ms/);
+  }, 10_000);
+
+  it('stops at its deadline, whatever its tries and call timeout, and reports every record', async () => {
+    let deadline = Date.now() + 600;
+    const p = new KinesisPublisher({
+      streamName: 's',
+      kinesis: clients.kinesis,
+      maxAttempts: 6,
+      callTimeoutMs: 10_000, // six tries of these would take a minute
+      deadline: () => deadline,
+      ...noSleep,
+    });
+    await p.publish(tick('AAPL', 0));
+    await p.publish(tick('AAPL', 1));
+    await p.publish(tick('MSFT', 0));
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await p.publish(tick('MSFT', 1)); // after the deadline, before the flush: not sent either
+    const r = await p.flush();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(r.delivered).toBe(0);
+    expect(r.calls).toBe(1);
+    const reasons = r.failed.map((f) => `${f.event.kind === 'tick' ? f.event.tick.symbol : ''}: ${f.reason}`);
+    expect(reasons).toHaveLength(4);
+    expect(reasons[0]).toMatch(
+      /^AAPL: not delivered by the writer's deadline .* after 1 attempts: TimeoutError: PutRecords had no answer/,
+    );
+    expect(reasons[1]).toMatch(/^AAPL: not sent: the writer's deadline .* passed$/);
+    expect(reasons.slice(2).map((x) => x.split(':')[0])).toEqual(['MSFT', 'MSFT']);
+
+    // The next run, with a deadline of its own, is tried again.
+    deadline = Date.now() + 300;
+    await p.publish(tick('AAPL', 0));
+    const again = await p.flush();
+    expect(again.calls).toBe(1);
+    expect(again.failed).toHaveLength(1);
   }, 10_000);
 });

@@ -112,6 +112,30 @@ describe('Yahoo quotes from recorded responses', () => {
     ]);
   });
 
+  it("a pre-market tick carries no day fields of the session before, and that session's close as its previous close", async () => {
+    // Recorded at 05:16 New York on 2022-02-24 (marketState PRE): the regular* fields are still
+    // 2022-02-23's session (its open, range, volume; regularMarketPrice is its 16:00 close), and
+    // regularMarketPreviousClose is the close BEFORE it (2022-02-22's).
+    const body = JSON.parse(readRecorded('quoteCombine-AAPL-TSLA.json')) as {
+      quoteResponse: { result: Record<string, number | string>[] };
+    };
+    const y = new RecordedYahoo().quoteBody('AAPL,TSLA', body);
+    const r = await yahoo(y, Date.parse('2022-02-24T12:00:00Z')).quotes(['AAPL', 'TSLA']);
+    expect(r.issues).toEqual([]);
+    for (const [i, q] of body.quoteResponse.result.entries()) {
+      expect(q.marketState).toBe('PRE');
+      const t = r.ticks[i]!;
+      expect(t).toMatchObject({
+        symbol: q.symbol,
+        price: q.preMarketPrice,
+        time: Number(q.preMarketTime) * 1000,
+      });
+      // The tick's trading day (02-24) follows the session that closed at regularMarketPrice.
+      expect(t.previousClose).toBe(q.regularMarketPrice);
+      for (const k of ['dayOpen', 'dayHigh', 'dayLow', 'dayVolume'] as const) expect(t).not.toHaveProperty(k);
+    }
+  });
+
   it('accepts reduced-field responses with only what they carry', async () => {
     const y = new RecordedYahoo()
       .quote('MSFT', 'quote-MSFT-fields-beta.json')
@@ -139,6 +163,27 @@ describe('Yahoo quotes from recorded responses', () => {
     expect(r.issues).toHaveLength(1);
     expect(r.issues[0]?.symbol).toBe('BABA');
     expect(r.issues[0]?.reason).toMatch(/price/);
+  });
+
+  it("keeps a price quoted in pence (Yahoo's GBp) in pence, labelled GBX, never as pounds (GBP)", async () => {
+    // The recorded AAPL quote as a London listing: Yahoo quotes LSE shares in pence, currency
+    // 'GBp' (and Johannesburg's in cents, 'ZAc'); the chart's bars are in the same minor unit.
+    const body = JSON.parse(readRecorded('quote-AAPL.json')) as {
+      quoteResponse: { result: Record<string, unknown>[] };
+    };
+    const aapl = body.quoteResponse.result[0]!;
+    const vod = { ...aapl, symbol: 'VOD.L', currency: 'GBp', exchange: 'LSE' };
+    const npn = { ...aapl, symbol: 'NPN.JO', currency: 'ZAc', exchange: 'JNB' };
+    const gbp = { ...aapl, symbol: 'SHEL.L', currency: 'GBP', exchange: 'LSE' };
+    body.quoteResponse.result = [vod, npn, gbp];
+    const y = new RecordedYahoo().quoteBody('VOD.L,NPN.JO,SHEL.L', body);
+    const r = await yahoo(y).quotes(['VOD.L', 'NPN.JO', 'SHEL.L']);
+    expect(r.issues).toEqual([]);
+    expect(r.ticks.map((t) => [t.symbol, t.price, t.currency])).toEqual([
+      ['VOD.L', aapl.postMarketPrice, 'GBX'],
+      ['NPN.JO', aapl.postMarketPrice, 'ZAC'],
+      ['SHEL.L', aapl.postMarketPrice, 'GBP'],
+    ]);
   });
 
   it('reports a symbol Yahoo left out of the response', async () => {
@@ -223,6 +268,25 @@ describe('Yahoo failures: retried with backoff, isolated per symbol', () => {
     expect(r.failures).toHaveLength(1);
     expect(r.failures[0]).toMatchObject({ symbol: 'BAD', kind: 'server', attempts: noWait.maxAttempts });
     expect(r.failures[0]?.reason).toMatch(/quote failed after 4 attempt/);
+  });
+
+  it('a batch rate-limited (429) on every try is reported once, not asked again symbol by symbol', async () => {
+    const y = new RecordedYahoo()
+      .quote('AAPL', 'quote-AAPL.json')
+      .quote('QQQ', 'quote-QQQ.json')
+      .fail('quote', { status: 429, body: 'Too Many Requests' }, 1_000);
+    const r = await yahoo(y).quotes(['AAPL', 'BTC-USD', 'QQQ']);
+    // Each symbol alone would be refused the same way: 3 x 4 more requests to a Yahoo asking for fewer.
+    expect(y.count('quote')).toBe(noWait.maxAttempts);
+    expect(r.ticks).toEqual([]);
+    expect(r.failures).toEqual([
+      expect.objectContaining({
+        symbol: 'AAPL,BTC-USD,QQQ',
+        at: 'quote',
+        kind: 'rate-limit',
+        attempts: noWait.maxAttempts,
+      }),
+    ]);
   });
 
   it('classes a 503 with a JSON error body as a server failure, retried, with its status', async () => {
@@ -315,6 +379,60 @@ describe('Yahoo 1-minute chart', () => {
     expect(r.failure).toBeUndefined();
     expect(r.bars).toEqual([]);
     expect(r.issues).toEqual([]);
+  });
+
+  it("keeps a 24/7 market's 23:59 bar: Yahoo's crypto and FX trading periods end at 23:59:00, not midnight", () => {
+    // The shape of Yahoo's multi-day BTC-USD chart: one period per UTC day, [00:00, 23:59:00]
+    // (as its currentTradingPeriod in the recorded shared/data/yahoo/chart/chart-BTC-USD-*.json:
+    // regular end - start = 86,340 s). The market trades through 23:59; so do the minutes here.
+    const day1 = Date.parse('2024-03-31T00:00:00Z') / 1000;
+    const day2 = day1 + 86_400;
+    const period = (start: number) => [{ timezone: 'UTC', start, end: start + 86_340, gmtoffset: 0 }];
+    const timestamp = [day2 - 180, day2 - 120, day2 - 60, day2, day2 + 60];
+    const body = {
+      chart: {
+        result: [
+          {
+            meta: {
+              currency: 'USD',
+              symbol: 'BTC-USD',
+              instrumentType: 'CRYPTOCURRENCY',
+              timezone: 'UTC',
+              exchangeTimezoneName: 'UTC',
+              dataGranularity: '1m',
+              tradingPeriods: [period(day1), period(day2)],
+            },
+            timestamp,
+            indicators: {
+              quote: [
+                {
+                  open: [69001, 69002, 69003, 69004, 69005],
+                  high: [69011, 69012, 69013, 69014, 69015],
+                  low: [68991, 68992, 68993, 68994, 68995],
+                  close: [69006, 69007, 69008, 69009, 69010],
+                  volume: [1, 2, 3, 4, 5],
+                },
+              ],
+            },
+          },
+        ],
+        error: null,
+      },
+    };
+    const r = chartToBars(rawChartToChartLike(body), {
+      now: (day2 + 180) * 1000,
+      symbol: 'BTC-USD',
+      sessionFor: sessionOf,
+    });
+    expect(r.bars.map((b) => new Date(b.start).toISOString())).toEqual([
+      '2024-03-31T23:57:00.000Z',
+      '2024-03-31T23:58:00.000Z',
+      '2024-03-31T23:59:00.000Z',
+      '2024-04-01T00:00:00.000Z',
+      '2024-04-01T00:01:00.000Z',
+    ]);
+    expect(r.bars.every((b) => b.session === 'none')).toBe(true);
+    expect(r.incompleteBars).toBe(0);
   });
 
   it('labels sessions by New York time when Yahoo gives no trading periods', () => {
