@@ -32,9 +32,11 @@ const USAGE = `usage: npm run replay -- --file FILE [--format auto|${REPLAY_FORM
                          [--speed max|N] [--tz ZONE] [--limit N] [--dry-run]
   --file     the file to replay (required; gzip-compressed is read decompressed)
   --format   auto (default) detects it from the first lines
-  --symbol   the symbol, for files without one (NinjaTrader, M/D/YYYY, CSV without a symbol column)
+  --symbol   the symbol, for files without one (NinjaTrader, M/D/YYYY, CSV without a symbol column);
+             in a file that names its symbols: replay only that symbol's rows
   --speed    max (default): as fast as the stream takes it; N: N times real time (1 = as recorded;
-             a gap of more than an hour between events, a night or a weekend, is skipped, not waited out)
+             a gap of more than an hour between events, a night or a weekend, is skipped, not waited out;
+             a file sorted by symbol replays its symbols side by side, in time order)
   --tz       time zone of the file's zone-less times (CSV, M/D/YYYY: default America/New_York;
              NinjaTrader: default UTC, as NinjaTrader exports); refused for NDJSON and Yahoo chart files
   --limit    stop after N events (N a positive whole number, like 100)
@@ -95,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     speed,
     ...(symbol ? { symbol } : {}),
     ...(values.tz ? { timeZone: values.tz } : {}),
+    warn: (m) => console.error(`replay: warning: ${m}`),
   });
   // Before any request: the file can be read as a replay, and --symbol and --tz fit it.
   let problem: string | undefined;

@@ -7,7 +7,12 @@ import {
   validateBar,
   validateTick,
 } from '../../domain/market/index.ts';
-import { NEW_YORK, sessionOf, zonedTimeToUtc } from '../../pipeline/ingest/market-hours.ts';
+import {
+  assertDateAndTime,
+  NEW_YORK,
+  sessionOf,
+  zonedTimeToUtc,
+} from '../../pipeline/ingest/market-hours.ts';
 import type { SourceIssue } from '../../ports/market-source.ts';
 import { type ChartLike, chartToBars, rawChartToChartLike } from '../yahoo/map.ts';
 
@@ -17,7 +22,8 @@ import { type ChartLike, chartToBars, rawChartToChartLike } from '../yahoo/map.t
  *   (`{request, response: {bodyJson | body}}`); null bars and the trailing bar are dropped.
  * - `csv`: a header row, then one bar (open/high/low/close[/volume]) or tick (price) per row; the
  *   time column is the first of bar_start_utc, start, timestamp, time, datetime, date,
- *   bar_start_et; ISO-8601 with a zone, epoch seconds/ms (from 1973), or a local time in `timeZone`.
+ *   bar_start_et; ISO-8601 with a zone, epoch seconds/ms (from 1973), or a local time in `timeZone`;
+ *   or a `date` column (YYYY-MM-DD, YYYYMMDD, M/D/YYYY) with a `time` column of clock times, local.
  * - `ninjatrader`: `YYYYMMDD HHMMSS;open;high;low;close;volume`, the time marks the bar END; UTC
  *   (as NinjaTrader exports), or the `timeZone` given.
  * - `mdy-ny`: a CSV whose time is `M/D/YYYY H:MM` (bar start), New York time or the `timeZone` given.
@@ -29,7 +35,9 @@ export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
 
 const NINJA = /^(\d{4})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2});/;
 const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/;
-const LOCAL_ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
+/** The written date and time of an ISO-8601 time with a zone. */
+const ZONED_ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?/;
+const LOCAL_ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/;
 const TIME_COLUMNS = ['bar_start_utc', 'start', 'timestamp', 'time', 'datetime', 'date', 'bar_start_et'];
 
 /** Detects the format from the start of a file (its first few KB). */
@@ -96,6 +104,16 @@ export function csvHeader(line: string): string[] {
   if (!TIME_COLUMNS.some((t) => cols.includes(t)))
     throw new Error(`CSV header has no time column (one of ${TIME_COLUMNS.join(', ')}): ${line}`);
   return cols;
+}
+
+/** The symbol an NDJSON stream envelope line names (`data.symbol`, a string), or undefined. */
+export function envelopeSymbol(line: string): string | undefined {
+  try {
+    const s = (JSON.parse(line) as { data?: { symbol?: unknown } } | null)?.data?.symbol;
+    return typeof s === 'string' ? s : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ParseContext {
@@ -182,7 +200,16 @@ export function lineParser(
       return (line, n) => {
         if (line.trim() === '') return null;
         const r = decodeMarketEvent(line, now);
-        return r.ok ? { event: r.value } : { issue: { at: `line ${n}`, reason: formatIssues(r.issues) } };
+        if (r.ok) return { event: r.value };
+        // The symbol the row names, if any: its issue is that symbol's (a --symbol replay skips others').
+        const symbol = envelopeSymbol(line);
+        return {
+          issue: {
+            ...(symbol !== undefined ? { symbol } : {}),
+            at: `line ${n}`,
+            reason: formatIssues(r.issues),
+          },
+        };
       };
     case 'ninjatrader': {
       const symbol = requireSymbol(ctx, 'NinjaTrader');
@@ -250,14 +277,23 @@ export function lineParser(
           const i = cols!.indexOf(name);
           return i < 0 ? undefined : cells[i];
         };
-        const symbol = get('symbol') || ctx.symbol || '';
+        // Yahoo symbols are upper-case and read case-blind (`aapl` is AAPL, `brk-b` BRK-B, `^gspc` ^GSPC).
+        const symbol = get('symbol')?.toUpperCase() || ctx.symbol || '';
         const timeCol = TIME_COLUMNS.find((t) => cols!.includes(t))!;
         const raw = get(timeCol) ?? '';
         let time: number;
+        // `Date,Time` (as many brokers export): a date in one column, the clock time in the other.
+        const clock = timeCol === 'time' && cols.includes('date') ? CLOCK.exec(raw.trim()) : null;
+        let field = timeCol;
         try {
-          time = parseTime(raw, zone, latest.get(symbol));
+          if (clock) {
+            field = 'date';
+            const [year, month, day] = parseDate(get('date') ?? '');
+            field = 'time';
+            time = clockTimeToUtc(year, month, day, clock, zone, latest.get(symbol));
+          } else time = parseTime(raw, zone, latest.get(symbol));
         } catch (err) {
-          return { issue: { symbol, at, field: timeCol, reason: (err as Error).message } };
+          return { issue: { symbol, at, field, reason: (err as Error).message } };
         }
         latest.set(symbol, Math.max(latest.get(symbol) ?? time, time));
         if (cols.includes('price') && !cols.includes('open')) {
@@ -294,6 +330,75 @@ export function lineParser(
 }
 
 /**
+ * {@link zonedTimeToUtc} of a local time whose seconds may have a fraction (its digits: `250`,
+ * `123456`, truncated to milliseconds); `after` compared with the fraction counted.
+ */
+function zonedWithFraction(
+  [year, month, day, hour, minute, second]: readonly [number, number, number, number, number, number],
+  digits: string | undefined,
+  zone: string,
+  after: number | undefined,
+): number {
+  const ms = Number((digits ?? '').padEnd(3, '0').slice(0, 3));
+  return (
+    zonedTimeToUtc(
+      year,
+      month,
+      day,
+      hour,
+      minute,
+      second,
+      zone,
+      after === undefined ? undefined : after - ms,
+    ) + ms
+  );
+}
+
+/** A clock time: `9:30`, `09:30:15`, `09:30:15.250`, `9:30 AM`, or `0930` / `093015` (in a `Time` column). */
+const CLOCK =
+  /^(?:(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:\s*([AaPp])\.?[Mm]\.?)?|(\d{2})(\d{2})(\d{2})?)$/;
+
+/** A `Date` cell of a file with a separate `Time` column: YYYY-MM-DD, YYYYMMDD or M/D/YYYY (month first). */
+function parseDate(raw: string): [number, number, number] {
+  const s = raw.trim();
+  const ymd = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(s);
+  if (ymd && (s.length === 8 || s.length === 10)) return [+ymd[1]!, +ymd[2]!, +ymd[3]!];
+  const mdy = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(s);
+  if (mdy) {
+    const [month, day] = [+mdy[1]!, +mdy[2]!];
+    if (month > 12 && day <= 12)
+      throw new RangeError(
+        `date ${JSON.stringify(s)}: ${month} is no month; the format is M/D/YYYY, month first (is the file day-first, D/M/YYYY?)`,
+      );
+    return [+mdy[3]!, month, day];
+  }
+  throw new Error(
+    s === ''
+      ? 'date is empty'
+      : `date ${JSON.stringify(s)} is not YYYY-MM-DD, YYYYMMDD or M/D/YYYY (month first)`,
+  );
+}
+
+/** The instant of a date and a {@link CLOCK} time, local in `zone` (`after`: see {@link zonedTimeToUtc}). */
+function clockTimeToUtc(
+  year: number,
+  month: number,
+  day: number,
+  m: RegExpExecArray,
+  zone: string,
+  after: number | undefined,
+): number {
+  let hour = +(m[1] ?? m[6]!);
+  const [minute, second] = [+(m[2] ?? m[7]!), +(m[3] ?? m[8] ?? 0)];
+  const half = m[5]?.toUpperCase();
+  if (half) {
+    if (hour < 1 || hour > 12) throw new RangeError(`time "${m[0]}": ${hour} is no hour of a 12-hour clock`);
+    hour = (hour % 12) + (half === 'P' ? 12 : 0);
+  }
+  return zonedWithFraction([year, month, day, hour, minute, second], m[4], zone, after);
+}
+
+/**
  * Parses a CSV time cell: ISO-8601 with a zone, epoch seconds or ms, or a local time in `zone`
  * (a local time a fall-back change repeats: see {@link zonedTimeToUtc}, `after` the previous row's time).
  */
@@ -322,22 +427,23 @@ export function parseTime(raw: string, zone: string, after?: number): number {
   }
   const local = LOCAL_ISO.exec(s);
   if (local)
-    return zonedTimeToUtc(
-      +local[1]!,
-      +local[2]!,
-      +local[3]!,
-      +local[4]!,
-      +local[5]!,
-      +(local[6] ?? 0),
+    return zonedWithFraction(
+      [+local[1]!, +local[2]!, +local[3]!, +local[4]!, +local[5]!, +(local[6] ?? 0)],
+      local[7],
       zone,
       after,
     );
   if (/[zZ]$|[+-]\d{2}:?\d{2}$/.test(s)) {
     const t = Date.parse(s);
-    if (!Number.isNaN(t)) return t;
+    if (!Number.isNaN(t)) {
+      // Date.parse rolls an impossible date or time over (2024-02-30 is March 1st, 24:00 the next day).
+      const f = ZONED_ISO.exec(s);
+      if (f) assertDateAndTime(+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!, +(f[6] ?? 0));
+      return t;
+    }
   }
   throw new Error(
-    `time ${JSON.stringify(s)} is not ISO-8601 with a zone, epoch seconds/ms, or M/D/YYYY H:MM`,
+    `time ${JSON.stringify(s)} is not ISO-8601 with a zone, epoch seconds/ms, or M/D/YYYY H:MM${CLOCK.test(s) ? ' (a clock time needs a date column beside it: Date,Time)' : ''}`,
   );
 }
 

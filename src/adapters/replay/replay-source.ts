@@ -10,11 +10,13 @@ import type { MarketSource, SourceIssue } from '../../ports/market-source.ts';
 import {
   csvHeader,
   detectFormat,
+  envelopeSymbol,
   lineParser,
   type ParseContext,
   parseYahooChart,
   type ReplayFormat,
   readYahooChart,
+  splitCsv,
 } from './formats.ts';
 
 export type ReplaySpeed = 'max' | number;
@@ -26,6 +28,8 @@ export interface ReplayOptions extends ParseContext {
   readonly speed?: ReplaySpeed;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly clock?: () => number;
+  /** Told once when a paced replay cannot keep to the file's time (a gzip file sorted by symbol). */
+  readonly warn?: (message: string) => void;
 }
 
 /** A plain decimal number (`60`, `0.5`, `.5`), optionally followed by `x`: no hex, exponent or sign. */
@@ -84,11 +88,14 @@ export interface ReplayInspection {
    * otherwise the replay needs one given (NinjaTrader, a CSV without a symbol column).
    */
   readonly carriesSymbol: boolean;
+  /** A Yahoo chart's symbol (`meta.symbol`): the one symbol the file holds. */
+  readonly symbol?: string;
 }
 
 /**
- * Why a symbol flag does not fit the file, or undefined: it is given exactly when the file names no
- * symbol of its own (given for one that does, it would be ignored or would rename the file's events).
+ * Why a symbol flag does not fit the file, or undefined. A file that names no symbol needs one; in
+ * a file that names its own it picks that symbol's rows, so it must not name another than a
+ * chart's one symbol.
  */
 export function symbolFlagProblem(
   file: ReplayInspection,
@@ -96,8 +103,8 @@ export function symbolFlagProblem(
   path: string,
   symbol: string | undefined,
 ): string | undefined {
-  if (file.carriesSymbol && symbol)
-    return `--symbol: ${path} (${file.format}) names its own symbol; --symbol is for files that have none (NinjaTrader, M/D/YYYY or a CSV without a symbol column)`;
+  if (file.symbol !== undefined && symbol !== undefined && symbol !== file.symbol)
+    return `--symbol ${symbol}: ${path} (${file.format}) holds ${file.symbol}'s bars only`;
   if (!file.carriesSymbol && !symbol)
     return `${fileFlag} ${path} (${file.format}) names no symbol: pass --symbol (e.g. --symbol SPY)`;
   return undefined;
@@ -130,9 +137,15 @@ export class ReplaySource implements MarketSource {
   #text: Promise<string> | undefined;
   /** Whether the file is gzip-compressed (known with its head). */
   #gzip = false;
+  /** The one symbol replayed of a file that names its symbols (`--symbol`), else undefined. */
+  #only: string | undefined;
+  /** What the file is parsed with: the options, without `symbol` when that picks rows. */
+  #ctx: ParseContext;
+  #inspection: Promise<ReplayInspection> | undefined;
 
   constructor(o: ReplayOptions) {
     this.o = o;
+    this.#ctx = o;
     this.name = `replay:${o.file}`;
   }
 
@@ -147,6 +160,13 @@ export class ReplaySource implements MarketSource {
   }
 
   private reject(issue: SourceIssue): void {
+    if (
+      this.#only !== undefined &&
+      issue.symbol !== undefined &&
+      issue.symbol !== '' &&
+      issue.symbol.toUpperCase() !== this.#only
+    )
+      return;
     this.#rejected++;
     if (this.found.length < KEPT_ISSUES) this.found.push(issue);
   }
@@ -162,9 +182,14 @@ export class ReplaySource implements MarketSource {
   /**
    * The format and whether the file names its symbol, before the replay; throws, with the reason,
    * for a file that cannot be replayed as it starts (empty, of no known format, a CSV header
-   * without a time column, a chart that is not JSON).
+   * without a time column, a chart that is not JSON). Looked at once (a chart is parsed whole).
    */
-  async inspect(): Promise<ReplayInspection> {
+  inspect(): Promise<ReplayInspection> {
+    this.#inspection ??= this.lookAtFile();
+    return this.#inspection;
+  }
+
+  private async lookAtFile(): Promise<ReplayInspection> {
     const head = (await this.head()).replace(/^\uFEFF/, '');
     if (head.trim() === '') throw new Error(`${this.o.file} is empty`);
     const format = await this.format();
@@ -173,8 +198,12 @@ export class ReplaySource implements MarketSource {
         return { format, carriesSymbol: false };
       case 'ndjson':
         return { format, carriesSymbol: true };
-      case 'yahoo-chart':
-        return { format, carriesSymbol: typeof readYahooChart(await this.text()).meta.symbol === 'string' };
+      case 'yahoo-chart': {
+        const symbol = readYahooChart(await this.text()).meta.symbol;
+        return typeof symbol === 'string'
+          ? { format, carriesSymbol: true, symbol: symbol.toUpperCase() }
+          : { format, carriesSymbol: false };
+      }
       case 'csv':
       case 'mdy-ny': {
         const header = head.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
@@ -243,6 +272,14 @@ export class ReplaySource implements MarketSource {
 
   async *events(signal?: AbortSignal): AsyncGenerator<MarketEvent> {
     const format = await this.format();
+    // In a file that names its symbols, `symbol` picks one: the others' rows are skipped, unpaced
+    // and unreported (a row naming none is still rejected, not given that symbol).
+    const only = (await this.inspect()).carriesSymbol ? this.o.symbol : undefined;
+    if (only !== undefined) {
+      this.#only = only;
+      const { symbol: _, ...ctx } = this.o;
+      this.#ctx = ctx;
+    }
     const speed = this.o.speed ?? 'max';
     const clock = this.o.clock ?? Date.now;
     // The pause between events ends at once when the signal aborts (at speed 1, a minute per bar).
@@ -251,12 +288,24 @@ export class ReplaySource implements MarketSource {
       ((ms: number) => (signal ? delay(ms, undefined, { signal }).catch(() => {}) : sleep(ms)));
     let t0: number | undefined;
     let w0 = 0;
-    const guard = new OrderGuard((i) => this.reject(i));
     let previous: number | undefined;
+    let warned = false;
     const pace = async (e: MarketEvent) => {
       if (speed === 'max') return;
       const t = eventTime(e);
-      if (t0 === undefined) {
+      // The first event, or one more than an hour before the previous one: the start of another
+      // symbol's rows in a file sorted by symbol that could not be interleaved by time (a gzip
+      // file, a pipe): its rows are paced from now, as the first symbol's were, not sent unpaced
+      // until they catch up with the previous symbol's time.
+      if (t0 === undefined || (previous !== undefined && previous - t > MAX_PACED_GAP_MS)) {
+        if (t0 !== undefined && !warned) {
+          warned = true;
+          this.o.warn?.(
+            `${this.o.file}: ${eventSymbol(e)}'s rows start at ${iso(t)}, before the previous rows' ${iso(previous!)}: ` +
+              'the file is not in time order across its symbols (sorted by symbol?): each run of rows is paced on its own, one after the other ' +
+              '(a file sorted by time, or an uncompressed file sorted by symbol, replays its symbols side by side)',
+          );
+        }
         t0 = t;
         w0 = clock();
         previous = t;
@@ -264,34 +313,76 @@ export class ReplaySource implements MarketSource {
       }
       // A night, weekend or holiday in the data is skipped, not waited out (at --speed 60 a weekend
       // would be 80 silent minutes): the next event is due as the previous one was.
-      if (previous !== undefined && t - previous > MAX_PACED_GAP_MS) t0 += t - previous;
+      if (t - previous! > MAX_PACED_GAP_MS) t0 += t - previous!;
       previous = t;
       const due = w0 + (t - t0) / speed;
       const delay = due - clock();
       if (delay > 0) await wait(delay);
     };
 
+    let source: AsyncIterable<MarketEvent> | Iterable<MarketEvent>;
     if (format === 'yahoo-chart') {
-      const { events, issues } = parseYahooChart(await this.text(), this.o);
+      const { events, issues } = parseYahooChart(await this.text(), this.#ctx);
       for (const i of issues) this.reject(i);
-      const inSequence = function* () {
+      const guard = new OrderGuard((i) => this.reject(i));
+      source = (function* () {
         for (const [i, e] of events.entries()) yield* guard.push(e, `bar ${i + 1}`);
         yield* guard.end();
-      };
-      for (const e of inSequence()) {
-        if (signal?.aborted) return;
-        await pace(e);
-        if (signal?.aborted) return;
-        yield e;
-      }
-      return;
+      })();
+    } else {
+      // Paced, a file sorted by symbol is replayed with its symbols side by side, in time order.
+      const sorted = speed === 'max' ? undefined : await this.symbolRuns(format);
+      source = sorted
+        ? mergeByTime(
+            sorted.runs.map((b) =>
+              this.lineEvents(
+                format,
+                createReadStream(this.o.file, { start: b.start, end: b.end - 1 }),
+                b.firstLine,
+                signal,
+                sorted.header,
+              ),
+            ),
+          )
+        : this.lineEvents(format, await this.input(), 1, signal);
     }
-    const parse = lineParser(format, this.o);
-    const rl = createInterface({
-      input: await this.input(),
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
-    let n = 0;
+    let picked = 0;
+    const others = new Set<string>();
+    for await (const e of source) {
+      if (signal?.aborted) return;
+      if (only !== undefined && eventSymbol(e) !== only) {
+        if (others.size < 10) others.add(eventSymbol(e));
+        continue;
+      }
+      picked++;
+      await pace(e);
+      if (signal?.aborted) return;
+      yield e;
+    }
+    if (only !== undefined && picked === 0)
+      this.reject({
+        symbol: only,
+        at: '--symbol',
+        reason: `no row of ${only} in ${this.o.file}${others.size > 0 ? ` (it has ${[...others].join(', ')})` : ''}`,
+      });
+  }
+
+  /**
+   * The events of a line-based file, or of a run of its lines (`firstLine` its first line's number;
+   * `header`, a CSV header, read first), each symbol's in sequence (see OrderGuard).
+   */
+  private async *lineEvents(
+    format: Exclude<ReplayFormat, 'yahoo-chart'>,
+    input: Readable,
+    firstLine: number,
+    signal: AbortSignal | undefined,
+    header?: { readonly line: string; readonly lineNo: number },
+  ): AsyncGenerator<MarketEvent> {
+    const parse = lineParser(format, this.#ctx);
+    if (header) parse(header.line, header.lineNo);
+    const guard = new OrderGuard((i) => this.reject(i));
+    const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    let n = firstLine - 1;
     try {
       for await (const line of rl) {
         n++;
@@ -303,23 +394,114 @@ export class ReplaySource implements MarketSource {
           this.reject(r.issue);
           continue;
         }
-        for (const e of guard.push(r.event, `line ${n}`)) {
-          await pace(e);
-          if (signal?.aborted) return;
-          yield e;
-        }
+        yield* guard.push(r.event, `line ${n}`);
       }
-      for (const e of guard.end()) {
-        if (signal?.aborted) return;
-        await pace(e);
-        if (signal?.aborted) return;
-        yield e;
-      }
+      yield* guard.end();
     } finally {
       rl.close();
+      input.destroy();
     }
   }
+
+  /**
+   * A file whose rows are sorted by symbol (all of one symbol's, then all of the next one's), as
+   * runs of bytes, one per symbol, to be read side by side: undefined for a file that is not (its
+   * symbols interleaved, or one only), that names no symbol per row, or that cannot be read again
+   * at a position (a pipe, a gzip file: those are replayed in file order, each run paced on its own).
+   */
+  private async symbolRuns(format: Exclude<ReplayFormat, 'yahoo-chart'>): Promise<SymbolRuns | undefined> {
+    await this.head();
+    if (format === 'ninjatrader' || this.#gzip || (await stat(this.o.file)).isFIFO()) return undefined;
+    let header: { line: string; lineNo: number } | undefined;
+    let symbolCol = -1;
+    /** Where the rows start: after the header (an NDJSON file has none: at its start). */
+    let body = { start: 0, firstLine: 1 };
+    const runs: { symbol: string; start: number; firstLine: number; end: number }[] = [];
+    const seen = new Set<string>();
+    let lineNo = 0;
+    /** Takes a line (without its newline) at byte `at`; false when the file is not sorted by symbol. */
+    const onLine = (bytes: Buffer, at: number): boolean => {
+      lineNo++;
+      const text = bytes.toString('utf8');
+      const line = (lineNo === 1 ? stripBom(text) : text).replace(/\r$/, '');
+      if (line.trim() === '') return true;
+      if (format !== 'ndjson' && !header) {
+        header = { line, lineNo };
+        body = { start: at + bytes.length + 1, firstLine: lineNo + 1 };
+        try {
+          symbolCol = csvHeader(line).indexOf('symbol');
+        } catch {
+          return false; // the replay reports it
+        }
+        return symbolCol >= 0;
+      }
+      const symbol =
+        format === 'ndjson' ? envelopeSymbol(line) : splitCsv(line)[symbolCol]?.toUpperCase() || undefined;
+      // A row that names no symbol is read (and reported) with the run it is in.
+      if (symbol === undefined || symbol === runs.at(-1)?.symbol) return true;
+      if (seen.has(symbol) || runs.length === MAX_SIDE_BY_SIDE) return false;
+      seen.add(symbol);
+      runs.push(
+        runs.length === 0 ? { symbol, ...body, end: 0 } : { symbol, start: at, firstLine: lineNo, end: 0 },
+      );
+      return true;
+    };
+    let offset = 0;
+    let carry = Buffer.alloc(0);
+    const stream = createReadStream(this.o.file);
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        let from = 0;
+        for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
+          const at = offset + from - carry.length;
+          const bytes =
+            carry.length > 0 ? Buffer.concat([carry, chunk.subarray(from, nl)]) : chunk.subarray(from, nl);
+          carry = Buffer.alloc(0);
+          if (!onLine(bytes, at)) return undefined;
+          from = nl + 1;
+        }
+        carry = Buffer.concat([carry, chunk.subarray(from)]);
+        offset += chunk.length;
+      }
+      if (carry.length > 0 && !onLine(carry, offset - carry.length)) return undefined;
+    } finally {
+      stream.destroy();
+    }
+    if (runs.length < 2) return undefined;
+    for (const [i, r] of runs.entries()) r.end = runs[i + 1]?.start ?? offset;
+    return { ...(header ? { header } : {}), runs };
+  }
 }
+
+/** A file sorted by symbol: its CSV header, and each symbol's run of lines (bytes `start` to `end`). */
+interface SymbolRuns {
+  readonly header?: { readonly line: string; readonly lineNo: number };
+  readonly runs: readonly { readonly start: number; readonly end: number; readonly firstLine: number }[];
+}
+
+/** The events of sequences each in time order, as one sequence in time order (a tie: the earlier sequence first). */
+async function* mergeByTime(sources: AsyncGenerator<MarketEvent>[]): AsyncGenerator<MarketEvent> {
+  try {
+    const heads = await Promise.all(sources.map((s) => s.next()));
+    for (;;) {
+      let best = -1;
+      for (const [i, h] of heads.entries())
+        if (!h.done && (best < 0 || eventTime(h.value) < eventTime(heads[best]!.value as MarketEvent)))
+          best = i;
+      if (best < 0) return;
+      yield heads[best]!.value as MarketEvent;
+      heads[best] = await sources[best]!.next();
+    }
+  } finally {
+    await Promise.all(sources.map((s) => s.return(undefined)));
+  }
+}
+
+/**
+ * How many symbols of a file sorted by symbol are read side by side at most (each an open file):
+ * a file with more is replayed in file order, each symbol's run paced on its own.
+ */
+const MAX_SIDE_BY_SIDE = 256;
 
 /** A longer gap between two events (the market closed) is skipped at --speed N, not replayed. */
 const MAX_PACED_GAP_MS = 3_600_000;

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { calendarForSymbol, type ExchangeCalendar } from '../../domain/calendar/calendar.ts';
 import type { MarketEvent, Tick } from '../../domain/market/index.ts';
 import { sleep } from '../../pipeline/ingest/backoff.ts';
@@ -159,7 +160,9 @@ export class SyntheticMarket implements MarketSource {
     });
     const rate = o.rate ?? 'max';
     const clock = o.clock ?? Date.now;
-    const wait = o.sleep ?? sleep;
+    // The pause between ticks ends at once when the signal aborts (at a low rate, seconds).
+    const wait =
+      o.sleep ?? ((ms: number) => (signal ? delay(ms, undefined, { signal }).catch(() => {}) : sleep(ms)));
     const w0 = clock();
     let emitted = 0;
     const exchange = o.symbols.map(calendarForSymbol).find((c) => c.hasSessions);
@@ -199,8 +202,11 @@ export class SyntheticMarket implements MarketSource {
           source: 'synthetic',
         };
         if (rate !== 'max') {
-          const delay = w0 + (emitted * 1000) / rate - clock();
-          if (delay > 0) await wait(delay);
+          const pause = w0 + (emitted * 1000) / rate - clock();
+          if (pause > 0) {
+            await wait(pause);
+            if (signal?.aborted) return;
+          }
         }
         emitted++;
         yield { kind: 'tick', tick };

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectFormat, parseTime } from '../../../src/adapters/replay/formats.ts';
-import { parseSpeed, ReplaySource } from '../../../src/adapters/replay/replay-source.ts';
+import { parseSpeed, ReplaySource, symbolFlagProblem } from '../../../src/adapters/replay/replay-source.ts';
 import { eventSymbol, eventTime, type MarketEvent } from '../../../src/domain/market/index.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -201,6 +201,61 @@ describe('replay across daylight-saving changes', () => {
     ]);
   });
 
+  it('reads separate Date and Time columns (as brokers export them), local in --tz', async () => {
+    const file = (rows: string[]) =>
+      tmpFile('date-time.csv', `Date,Time,Open,High,Low,Close,Volume\r\n${rows.join('\r\n')}\r\n`);
+    const times = async (f: string, timeZone?: string) => {
+      const src = new ReplaySource({ file: f, symbol: 'AAPL', ...(timeZone ? { timeZone } : {}) });
+      expect(await src.format()).toBe('csv');
+      const ev = await collect(src);
+      return { times: ev.map((e) => iso(eventTime(e))), issues: src.issues() };
+    };
+    // 09:30 New York (EDT) is 13:30Z, however the date and the clock time are written.
+    const rows = [
+      '2024-10-02,09:30,1,2,1,1.5,10',
+      '10/02/2024,09:31:00,1,2,1,1.5,10',
+      '20241002,093200,1,2,1,1.5,10',
+      '10/2/2024,9:33 AM,1,2,1,1.5,10',
+      '2024-10-02,0934,1,2,1,1.5,10',
+      '2024-10-02,1:05 PM,1,2,1,1.5,10',
+    ];
+    expect(await times(file(rows))).toEqual({
+      times: [
+        '2024-10-02T13:30:00.000Z',
+        '2024-10-02T13:31:00.000Z',
+        '2024-10-02T13:32:00.000Z',
+        '2024-10-02T13:33:00.000Z',
+        '2024-10-02T13:34:00.000Z',
+        '2024-10-02T17:05:00.000Z',
+      ],
+      issues: [],
+    });
+    // --tz: 14:30 in London (BST) is 13:30Z.
+    expect((await times(file(['2024-10-02,14:30,1,2,1,1.5,10']), 'Europe/London')).times).toEqual([
+      '2024-10-02T13:30:00.000Z',
+    ]);
+    // The hour a fall-back change repeats is read twice, EDT then EST, as for the other local times.
+    expect(
+      (await times(file(['2024-11-03,01:59,1,2,1,1.5,10', '2024-11-03,01:00,1,2,1,1.5,10']))).times,
+    ).toEqual(['2024-11-03T05:59:00.000Z', '2024-11-03T06:00:00.000Z']);
+    // Refused, not guessed at: a day-first date, a date in words, an hour past 23, a 13 PM.
+    const bad = await times(
+      file([
+        '13/10/2024,09:30,1,2,1,1.5,10',
+        'Oct 2 2024,09:30,1,2,1,1.5,10',
+        '2024-10-02,25:00,1,2,1,1.5,10',
+        '2024-10-02,13:00 PM,1,2,1,1.5,10',
+      ]),
+    );
+    expect(bad.times).toEqual([]);
+    expect(bad.issues.map((i) => `${i.at} ${i.field}: ${i.reason}`)).toEqual([
+      'line 2 date: date "13/10/2024": 13 is no month; the format is M/D/YYYY, month first (is the file day-first, D/M/YYYY?)',
+      'line 3 date: date "Oct 2 2024" is not YYYY-MM-DD, YYYYMMDD or M/D/YYYY (month first)',
+      'line 4 time: 2024-10-2 25:00:00 is not a valid date and time',
+      'line 5 time: time "13:00 PM": 13 is no hour of a 12-hour clock',
+    ]);
+  });
+
   it('a YYYYMMDD date or HHMMSS time cell is rejected, not read as epoch seconds in 1970', async () => {
     expect(() => parseTime('20241120', 'UTC')).toThrow(/"20241120" is no epoch time/);
     expect(() => parseTime('093000', 'UTC')).toThrow(/"093000" is no epoch time/);
@@ -221,9 +276,61 @@ describe('replay across daylight-saving changes', () => {
     expect(() => parseTime('2024-10-02 24:00', ny)).toThrow(
       '2024-10-2 24:00:00 is not a valid date and time',
     );
+    // With a zone too: Date.parse would read February 30 as March 1st, and 24:00 as the next midnight.
+    expect(() => parseTime('2024-02-30T14:30:00Z', ny)).toThrow(
+      '2024-2-30 14:30:00 is not a valid date and time',
+    );
+    expect(() => parseTime('2024-04-31 09:30:00-04:00', ny)).toThrow(
+      '2024-4-31 09:30:00 is not a valid date and time',
+    );
+    expect(() => parseTime('2024-10-02T24:00:00Z', ny)).toThrow(
+      '2024-10-2 24:00:00 is not a valid date and time',
+    );
+    expect(iso(parseTime('2024-02-29T14:30:00.250Z', ny))).toBe('2024-02-29T14:30:00.250Z');
     // A day-first file: 13/11/2019 is rejected, and says why (its 1/11..12/11 would read as January..December).
     expect(() => parseTime('13/11/2019 9:30', ny)).toThrow(/13 is no month; .* day-first, D\/M\/YYYY/);
     expect(() => parseTime('3/10/2024 2:30', ny)).toThrow(/does not exist in America\/New_York/);
+  });
+
+  it('a local time with a fraction of a second keeps its milliseconds, across the fall-back hour too', async () => {
+    const ny = 'America/New_York';
+    expect(iso(parseTime('2024-10-02 09:30:00.123', ny))).toBe('2024-10-02T13:30:00.123Z');
+    expect(iso(parseTime('2024-10-02T09:30:00.123456', ny))).toBe('2024-10-02T13:30:00.123Z');
+    const ticks = [
+      [
+        '2024-11-03 01:30:00.500',
+        '2024-11-03 01:30:00.700',
+        '2024-11-03 01:59:59.900',
+        '2024-11-03 01:00:00.100',
+      ],
+      [
+        '2024-11-03,01:30:00.500',
+        '2024-11-03,01:30:00.700',
+        '2024-11-03,01:59:59.900',
+        '2024-11-03,01:00:00.100',
+      ],
+    ];
+    for (const [header, rows] of [
+      ['time,price', ticks[0]!],
+      ['date,time,price', ticks[1]!],
+    ] as const) {
+      const src = new ReplaySource({
+        file: tmpFile('ticks.csv', [header, ...rows.map((r) => `${r},101.5`)].join('\n')),
+        symbol: 'SPY',
+      });
+      // Within the repeated hour, 01:30:00.700 follows 01:30:00.500 in daylight time; 01:00 after
+      // 01:59:59.900 is the second, standard-time reading.
+      expect(
+        (await collect(src)).map((e) => iso(eventTime(e))),
+        header,
+      ).toEqual([
+        '2024-11-03T05:30:00.500Z',
+        '2024-11-03T05:30:00.700Z',
+        '2024-11-03T05:59:59.900Z',
+        '2024-11-03T06:00:00.100Z',
+      ]);
+      expect(src.issues()).toEqual([]);
+    }
   });
 
   it('a local time repeated by the fall-back change resolves to its first (daylight) occurrence', () => {
@@ -442,6 +549,103 @@ describe('replay input errors', () => {
     }
   });
 
+  it('reads a symbol column case-blind, as Yahoo does: aapl is AAPL, brk-b BRK-B, ^gspc ^GSPC', async () => {
+    const rows = ['aapl', 'Brk-b', '^gspc', 'eurusd=x', 'a pl'].map(
+      (s) => `${s},2024-10-02T13:30:00Z,1,2,1,1.5,10`,
+    );
+    const src = new ReplaySource({
+      file: tmpFile('lower.csv', ['symbol,timestamp,open,high,low,close,volume', ...rows].join('\n')),
+    });
+    expect((await collect(src)).map(eventSymbol)).toEqual(['AAPL', 'BRK-B', '^GSPC', 'EURUSD=X']);
+    expect(src.issues()).toEqual([
+      {
+        symbol: 'A PL',
+        at: 'line 6',
+        reason:
+          'symbol: unknown symbol format: expected a Yahoo-style symbol such as AAPL, ^GSPC, EURUSD=X, GC=F or BTC-USD',
+      },
+    ]);
+  });
+
+  it('with --symbol, replays only that symbol of a file that names several (a row naming none is still rejected)', async () => {
+    const file = tmpFile(
+      'two.csv',
+      [
+        'symbol,timestamp,open,high,low,close,volume',
+        'AAPL,2024-10-02T13:30:00Z,1,2,1,1.5,10',
+        'MSFT,2024-10-02T13:30:00Z,3,4,3,3.5,20',
+        'AAPL,2024-10-02T13:31:00Z,1,0.5,1,1.5,10', // AAPL's bad row: not MSFT's business
+        'msft,2024-10-02T13:31:00Z,3,4,3,3.5,30',
+        ',2024-10-02T13:32:00Z,3,4,3,3.5,30', // names no symbol: rejected, not taken as MSFT
+        'MSFT,2024-10-02T13:33:00Z,3,2,3,3.5,30', // MSFT's bad row
+      ].join('\n'),
+    );
+    const src = new ReplaySource({ file, symbol: 'MSFT', speed: 60, sleep: async () => {} });
+    const events = await collect(src);
+    expect(events.map((e) => [eventSymbol(e), iso(eventTime(e))])).toEqual([
+      ['MSFT', '2024-10-02T13:30:00.000Z'],
+      ['MSFT', '2024-10-02T13:31:00.000Z'],
+    ]);
+    expect(src.issues().map((i) => i.at)).toEqual(['line 6', 'line 7']);
+    expect(src.rejectedCount()).toBe(2);
+
+    const none = new ReplaySource({ file, symbol: 'NVDA' });
+    expect(await collect(none)).toEqual([]);
+    expect(none.issues().map((i) => i.at)).toEqual(['line 6', '--symbol']);
+    expect(none.issues()[1]).toEqual({
+      symbol: 'NVDA',
+      at: '--symbol',
+      reason: `no row of NVDA in ${file} (it has AAPL, MSFT)`,
+    });
+
+    const chart = await new ReplaySource({ file: sample('yahoo-chart-AAPL-2024-10-02-1m.json') }).inspect();
+    expect(symbolFlagProblem(chart, '--replay', 'chart.json', 'AAPL')).toBeUndefined();
+    expect(symbolFlagProblem(chart, '--replay', 'chart.json', 'MSFT')).toBe(
+      "--symbol MSFT: chart.json (yahoo-chart) holds AAPL's bars only",
+    );
+  });
+
+  it('with --symbol, skips the bad rows of the other symbols of an NDJSON file too', async () => {
+    const bar = (symbol: string, minute: number, high: number) =>
+      JSON.stringify({
+        v: 1,
+        kind: 'bar',
+        data: {
+          symbol,
+          start: Date.parse(`2024-10-02T13:3${minute}:00Z`),
+          interval: '1m',
+          open: 1,
+          high,
+          low: 1,
+          close: 1.5,
+          volume: 10,
+          session: 'regular',
+          source: 'replay',
+        },
+      });
+    const file = tmpFile(
+      'two.ndjson',
+      `${[
+        bar('SPY', 0, 2),
+        bar('MSFT', 0, 0.5), // MSFT's bad row (high below low): not SPY's business
+        bar('SPY', 1, 2),
+        bar('SPY', 2, 0.5), // SPY's bad row
+        'not json', // names no symbol: rejected
+      ].join('\n')}\n`,
+    );
+    const src = new ReplaySource({ file, symbol: 'SPY' });
+    const events = await collect(src);
+    expect(events.map((e) => [eventSymbol(e), iso(eventTime(e))])).toEqual([
+      ['SPY', '2024-10-02T13:30:00.000Z'],
+      ['SPY', '2024-10-02T13:31:00.000Z'],
+    ]);
+    expect(src.issues().map((i) => [i.at, i.symbol])).toEqual([
+      ['line 4', 'SPY'],
+      ['line 5', undefined],
+    ]);
+    expect(src.rejectedCount()).toBe(2);
+  });
+
   it('asks for --symbol when the file has none', async () => {
     const src = new ReplaySource({ file: sample('spy-2011-01-ninjatrader.csv') });
     await expect(collect(src)).rejects.toThrow(/pass --symbol/);
@@ -461,6 +665,7 @@ describe('replay input errors', () => {
     expect(await inspect(sample('yahoo-chart-AAPL-2024-10-02-1m.json'))).toEqual({
       format: 'yahoo-chart',
       carriesSymbol: true,
+      symbol: 'AAPL',
     });
     expect(await inspect(fixture('dst-2024-11-03.ndjson'))).toEqual({
       format: 'ndjson',
@@ -622,5 +827,84 @@ describe('replay input errors', () => {
       '0.0',
     ])
       expect(() => parseSpeed(s), s).toThrow(/--speed must be "max" or a positive decimal number/);
+  });
+});
+
+describe('paced replay of a file sorted by symbol', () => {
+  /** AAPL's five minutes, then MSFT's same five minutes (its third row, line 9, unreadable). */
+  const sortedBySymbol = () => {
+    const rows = ['symbol,timestamp,open,high,low,close,volume'];
+    for (const s of ['AAPL', 'MSFT'])
+      for (let m = 0; m < 5; m++)
+        rows.push(
+          s === 'MSFT' && m === 2
+            ? `MSFT,2024-10-02T13:32:00Z,1,2,1,oops,10`
+            : `${s},2024-10-02T13:3${m}:00Z,1,2,1,1.5,10`,
+        );
+    return `${rows.join('\r\n')}\r\n`;
+  };
+  const paced = (file: string, warnings: string[] = []) => {
+    const clock = { now: 0, waits: [] as number[] };
+    const src = new ReplaySource({
+      file,
+      speed: 60,
+      clock: () => clock.now,
+      sleep: async (ms) => {
+        clock.waits.push(ms);
+        clock.now += ms;
+      },
+      warn: (m) => warnings.push(m),
+    });
+    return { src, clock };
+  };
+  const label = (e: MarketEvent) => `${eventSymbol(e)} ${iso(eventTime(e)).slice(11, 16)}`;
+
+  it('replays its symbols side by side in time order, each minute a second at --speed 60', async () => {
+    const warnings: string[] = [];
+    const { src, clock } = paced(tmpFile('sorted.csv', sortedBySymbol()), warnings);
+    const events = await collect(src);
+    expect(events.map(label)).toEqual([
+      'AAPL 13:30',
+      'MSFT 13:30',
+      'AAPL 13:31',
+      'MSFT 13:31',
+      'AAPL 13:32',
+      'AAPL 13:33',
+      'MSFT 13:33',
+      'AAPL 13:34',
+      'MSFT 13:34',
+    ]);
+    // Four minutes of market time, four seconds of wall time: MSFT's too, not sent at once.
+    expect(clock.now).toBe(4_000);
+    expect(src.issues()).toEqual([
+      { symbol: 'MSFT', at: 'line 9', field: 'close', reason: 'close "oops" is not a decimal number' },
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('stops early (--limit) without leaving a run unread open', async () => {
+    const { src } = paced(tmpFile('sorted.csv', sortedBySymbol()));
+    const got: MarketEvent[] = [];
+    for await (const e of src.events()) {
+      got.push(e);
+      if (got.length === 3) break;
+    }
+    expect(got.map(label)).toEqual(['AAPL 13:30', 'MSFT 13:30', 'AAPL 13:31']);
+  });
+
+  it('gzip: each symbol is paced on its own, one after the other, and a warning says so once', async () => {
+    // MSFT's rows two hours before AAPL's last (a step back of more than an hour starts pacing anew).
+    const text = `${sortedBySymbol().replaceAll('\r\n', '\n').replaceAll('MSFT,2024-10-02T13', 'MSFT,2024-10-02T11')}GOOG,2024-10-02T09:30:00Z,1,2,1,1.5,10\n`;
+    const warnings: string[] = [];
+    const { src, clock } = paced(tmpFile('sorted.csv.gz', gzipSync(text)), warnings);
+    const events = await collect(src);
+    expect(events.map(label).join(', ')).toBe(
+      'AAPL 13:30, AAPL 13:31, AAPL 13:32, AAPL 13:33, AAPL 13:34, MSFT 11:30, MSFT 11:31, MSFT 11:33, MSFT 11:34, GOOG 09:30',
+    );
+    // AAPL's four minutes, then MSFT's four, each paced: not MSFT's rows all at once.
+    expect(clock.now).toBe(8_000);
+    expect(clock.waits).toEqual([1_000, 1_000, 1_000, 1_000, 1_000, 2_000, 1_000]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/not in time order across its symbols \(sorted by symbol\?\)/);
   });
 });

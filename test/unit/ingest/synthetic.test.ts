@@ -125,4 +125,17 @@ describe('SyntheticMarket', () => {
     expect(waits).toEqual([100, 100, 100, 100]);
     expect(() => new SyntheticMarket({ symbols: ['A'], rate: 0 })).toThrow(/rate must be a positive number/);
   });
+
+  it('ends at once when the signal aborts during a pause, with no tick after the abort', async () => {
+    // 0.1 events/s: 10 s between two ticks. Ctrl-C must not wait that out, nor let a tick through.
+    const abort = new AbortController();
+    const got: number[] = [];
+    const started = performance.now();
+    for await (const e of new SyntheticMarket({ symbols: ['AAPL'], rate: 0.1 }).events(abort.signal)) {
+      if (e.kind === 'tick') got.push(e.tick.time);
+      setTimeout(() => abort.abort(), 50);
+    }
+    expect(got).toHaveLength(1);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
 });
