@@ -4,7 +4,9 @@
  *
  * Input: the schedule's event (its `time` names the run: the two days before it are compacted, so a
  * batch retried or replayed into yesterday after last night's run is picked up, then every older day
- * a late raw object marked pending, while the invocation's time allows), or
+ * a late raw object marked pending, while the invocation's time allows: one that would not end in
+ * the time left is given up before the timeout and left for the next night, one that would not end
+ * in the time a night has for its marked days, after its own two, is a failed day), or
  * `{ "day": "YYYY-MM-DD" }` for one day (a backfill, or a day to redo; `"force": true` replaces a
  * day's object even with fewer events). Anything else is refused. Each day is compacted on its own;
  * if any failed (or was refused), the invocation fails after the others are done.

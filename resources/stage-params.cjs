@@ -25,14 +25,14 @@ const STAGE_NAME = /^[a-z][a-z0-9]{0,18}$/;
 /** A number as YAML gives it, or the digits of a command-line string as that number. */
 const fromDigits = (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v);
 
-/** A whole number from YAML (number) or the command line (string), within [min, max]. */
-const whole = (min, max) =>
+/** A whole number from YAML (number) or the command line (string), within [min, max]; `why` says why the minimum. */
+const whole = (min, max, why) =>
   z.preprocess(
     fromDigits,
     z
       .number({ error: 'must be a whole number' })
       .int('must be a whole number')
-      .min(min, `must be at least ${min}`)
+      .min(min, `must be at least ${min}${why ? `: ${why}` : ''}`)
       .max(max, `must be at most ${max}`),
   );
 
@@ -87,6 +87,19 @@ const LOG_RETENTION_DAYS = [
 
 const lambdaMemoryMb = whole(128, 10240);
 const lambdaTimeoutSeconds = whole(1, 900);
+
+/**
+ * The nightly compaction starts a late (marked) day only with PENDING_DAY_MARGIN_MS (60 s) left
+ * after its own two days (src/pipeline/compact/compact-day.ts; a template test holds the two
+ * together): with a shorter timeout than that margin and a minute for its own days, no late day —
+ * a backfill's, a replay's — would ever be compacted, and nothing would say so.
+ */
+const PENDING_DAY_MARGIN_SECONDS = 60;
+const compactionTimeoutSeconds = whole(
+  2 * PENDING_DAY_MARGIN_SECONDS,
+  900,
+  `the nightly run starts a late (marked) day only with ${PENDING_DAY_MARGIN_SECONDS} s left after its own two days, so with less no late day would ever be compacted`,
+);
 
 /** Every param of params.default, with the values AWS (or the code reading it) accepts. */
 const StageParamsSchema = z
@@ -148,7 +161,7 @@ const StageParamsSchema = z
     compactionScheduleEnabled: flag,
     compactionSchedule: schedule,
     compactionMemoryMb: lambdaMemoryMb,
-    compactionTimeoutSeconds: lambdaTimeoutSeconds,
+    compactionTimeoutSeconds,
   })
   .strict() // a param of params.default with no rule here is reported, not let through
   .superRefine((p, ctx) => {

@@ -392,6 +392,27 @@ describe('the dashboard', () => {
     }
   });
 
+  it('costs what the README says: its count of the functions’ metric series is the number they emit', () => {
+    // A CloudWatch custom metric is a name with one set of dimension values: SinkLatency is one per
+    // sink, ColdStart one per function that captures it (service and function_name).
+    const sinks = (
+      /export type SinkName = ([^;]+);/
+        .exec(readFileSync(join(PROJECT_ROOT, 'src/pipeline/process/process-batch.ts'), 'utf8'))![1]!
+        .match(/'(\w+)'/g) ?? []
+    ).length;
+    let series = 0;
+    for (const names of emittedMetrics().values())
+      for (const dimensions of names.values()) series += dimensions.includes('sink') ? sinks : 1;
+    const dir = join(PROJECT_ROOT, 'functions');
+    for (const file of readdirSync(dir))
+      if (readFileSync(join(dir, file), 'utf8').includes('captureColdStartMetric: true')) series++;
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    const stated = /own metrics are (\d+) series per stage \((\d+) without Timestream\)/.exec(readme);
+    expect(stated?.slice(1).map(Number)).toEqual([series, series - 1]);
+    const dollars = /up to about \$(\d+) a month for a stage that sends them all month/.exec(readme);
+    expect(Number(dollars?.[1])).toBe(Math.round(series * 0.3));
+  });
+
   it('shows the latency of every sink the processor times', () => {
     const source = readFileSync(join(PROJECT_ROOT, 'src/pipeline/process/process-batch.ts'), 'utf8');
     const sinks = /export type SinkName = ([^;]+);/

@@ -372,13 +372,56 @@ describe('Timestream (closed to new AWS customers: off by default)', () => {
   it('keeps memory and magnetic retention and enables magnetic store writes', () => {
     const p = props(prod, 'TimestreamTable');
     expect(p.DatabaseName).toEqual({ Ref: 'TimestreamDatabase' });
-    expect(p.MagneticStoreWriteProperties).toEqual({ EnableMagneticStoreWrites: true });
+    expect(p.MagneticStoreWriteProperties.EnableMagneticStoreWrites).toBe(true);
     // The registry types these as strings; CloudFormation accepts JSON numbers for them.
     expect(Number(p.RetentionProperties.MemoryStoreRetentionPeriodInHours)).toBe(24);
     expect(Number(p.RetentionProperties.MagneticStoreRetentionPeriodInDays)).toBe(730);
     expect(Number(props(dev, 'TimestreamTable').RetentionProperties.MagneticStoreRetentionPeriodInDays)).toBe(
       365,
     );
+  });
+
+  it("sends the magnetic store's asynchronous rejections to the lake, SSE-S3, under a prefix nothing reads as lake data", async () => {
+    // AWS (Timestream developer guide, "Handling rejected records"): a magnetic store write whose
+    // version is at most the stored one is rejected after WriteRecords answered, and reported only
+    // to the table's MagneticStoreRejectedDataLocation; without one it is lost without a trace.
+    const on = await synthesizeTemplate('prod', { params: { timestreamEnabled: 'true' } });
+    const location = props(on, 'TimestreamTable').MagneticStoreWriteProperties
+      .MagneticStoreRejectedDataLocation;
+    expect(location).toEqual({
+      S3Configuration: {
+        BucketName: { Ref: 'LakeBucket' },
+        ObjectKeyPrefix: 'timestream-rejected',
+        EncryptionOption: 'SSE_S3',
+      },
+    });
+    const prefix = location.S3Configuration.ObjectKeyPrefix as string;
+    // CloudFormation, AWS::Timestream::Table S3Configuration: ObjectKeyPrefix 1..928 characters of
+    // this pattern; EncryptionOption SSE_S3 | SSE_KMS (SSE-S3 as the bucket's own default: no key).
+    expect(prefix).toMatch(/^[a-zA-Z0-9|!\-_*'()]([a-zA-Z0-9]|[!\-_*'()/.])+$/);
+    expect(prefix.length).toBeLessThanOrEqual(928);
+    expect(props(on, 'LakeBucket').BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+    ]);
+    // No Glue table, no Athena output and no function grant reaches a report's key (the bucket
+    // policy only denies).
+    const lakePrefixes: string[] = [];
+    const walk = (node: unknown): void => {
+      if (typeof node === 'string') {
+        const m = /^(?:s3:\/\/\$\{LakeBucket\}|\$\{LakeBucket\.Arn\})\/(.*)$/.exec(node);
+        if (m) lakePrefixes.push(m[1]!.replace(/(\*|dt=\$\{!dt\}\/)$/, ''));
+      } else if (node && typeof node === 'object') for (const v of Object.values(node)) walk(v);
+    };
+    for (const r of Object.values(on.Resources)) if (r.Type !== 'AWS::S3::BucketPolicy') walk(r);
+    expect(new Set(lakePrefixes)).toEqual(
+      new Set(['raw/', 'compacted/', 'compaction-pending/', 'athena-results/']),
+    );
+    for (const used of lakePrefixes) {
+      expect(prefix.startsWith(used) || used.startsWith(prefix), `lake location ${used}`).toBe(false);
+    }
+    for (const rule of props(on, 'LakeBucket').LifecycleConfiguration.Rules as { Prefix?: string }[]) {
+      if (rule.Prefix) expect(prefix.startsWith(rule.Prefix) || rule.Prefix.startsWith(prefix)).toBe(false);
+    }
   });
 
   it('turns on with the flag', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_SCHEMA, load, Type } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
+import { PENDING_DAY_MARGIN_MS } from '../../src/pipeline/compact/compact-day.ts';
 
 const require = createRequire(import.meta.url);
 const { validateStageParams, STAGE_NAME } = require(join(PROJECT_ROOT, 'resources', 'stage-params.cjs')) as {
@@ -104,6 +105,18 @@ describe('stage params validation', () => {
     for (const tz of ['Asia/Kolkata', 'Europe/Kyiv', 'Etc/GMT+9', 'UTC', 'America/Argentina/Buenos_Aires']) {
       expect(() => check('dev', { tableTradingHoursTimezone: tz }), tz).not.toThrow();
     }
+  });
+
+  it('refuses a compaction timeout that would never reach a late (marked) day', () => {
+    // The nightly run starts a marked day only with PENDING_DAY_MARGIN_MS left, after its own two days.
+    const minimum = (2 * PENDING_DAY_MARGIN_MS) / 1000;
+    for (const seconds of ['30', '60', String(minimum - 1)]) {
+      expect(() => check('dev', { compactionTimeoutSeconds: seconds }), seconds).toThrow(
+        `param compactionTimeoutSeconds: must be at least ${minimum}: the nightly run starts a late (marked) day only with ` +
+          `${PENDING_DAY_MARGIN_MS / 1000} s left after its own two days, so with less no late day would ever be compacted (got "${seconds}")`,
+      );
+    }
+    expect(() => check('dev', { compactionTimeoutSeconds: String(minimum) })).not.toThrow();
   });
 
   it('refuses a param that only makes sense against another', () => {

@@ -450,14 +450,15 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
     pending.mark('2024-09-30');
     pending.mark('2024-10-01');
     const log = quietLog();
-    const left = [61_000, 59_000];
+    // Once the run's own two days are done, 61 s left for the first marked day, then 59 s for the
+    // next: under the 60 s margin.
+    const left = [900_000, 900_000, 61_000, 59_000];
     const outcome = await compactDays(scheduled, {
       raw: rawDays(),
       compacted,
       log,
       pending,
-      // 61 s left for the first marked day, 59 s for the next: under the 60 s margin.
-      remainingMs: () => left.shift() ?? 0,
+      remainingMs: () => left[compacted.days.size] ?? 0,
     });
     expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-09-30']);
     expect(outcome.pendingLeft).toEqual(['2024-10-01']);
@@ -465,33 +466,131 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
     expect(log.warnings).toContainEqual({ days: ['2024-10-01'] });
   });
 
-  it('starts a marked day only with twice its slowest day so far left, when that is more than the margin', async () => {
-    // Each day takes 40 s (a clock that the raw zone's listing advances): 80 s are needed, 70 s left.
+  /**
+   * A run on a clock of its own (performance.now, which the invocation's remaining time is read
+   * against): each raw object of a day takes `readMs[day]` to read, and building and writing the
+   * day's file 1.5 times as long as reading it (as measured on a real day); the run has `runMs`.
+   */
+  async function timedRun(objects: Record<string, number>, readMs: Record<string, number>, runMs: number) {
     let clock = 0;
     const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
     try {
-      const raw = rawDays();
-      const listDay = raw.listDay.bind(raw);
-      raw.listDay = async (day: string) => {
-        clock += 40_000;
-        return listDay(day);
+      const raw = new Raw();
+      for (const [offset, day] of DAYS.entries()) {
+        for (let o = 0; o < (objects[day] ?? 1); o++) {
+          const lines = bars.map((b, i) =>
+            barRecord({ ...b, start: b.start + (offset - 2) * 86_400_000 + o * 180_000 }, `${o * 3 + i + 1}`),
+          );
+          raw.objects.set(`raw/dt=${day}/${String(o).padStart(3, '0')}.ndjson.gz`, toNdjson(lines));
+        }
+      }
+      const read = raw.read.bind(raw);
+      raw.read = async (key: string) => {
+        clock += readMs[/dt=([^/]+)/.exec(key)![1]!] ?? 1_000;
+        return read(key);
+      };
+      const compacted = new Compacted();
+      const writeDay = compacted.writeDay.bind(compacted);
+      compacted.writeDay = async (day: string, events: readonly CompactedEvent[]) => {
+        clock += 1.5 * (objects[day] ?? 1) * (readMs[day] ?? 1_000);
+        return writeDay(day, events);
       };
       const pending = new Marks();
       pending.mark('2024-09-30');
       pending.mark('2024-10-01');
-      const left = [80_000, 79_999];
+      const log = quietLog();
       const outcome = await compactDays(scheduled, {
         raw,
-        compacted: new Compacted(),
-        log: quietLog(),
+        compacted,
+        log,
         pending,
-        remainingMs: () => left.shift() ?? 0,
+        remainingMs: () => Math.max(0, runMs - clock),
       });
-      expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-09-30']);
-      expect(outcome.pendingLeft).toEqual(['2024-10-01']);
+      return { outcome, log, pending, compacted, ended: clock };
     } finally {
       now.mockRestore();
     }
+  }
+
+  it("compacts small marked days after slow own days: the estimate decides, not the own days' time", async () => {
+    // 900 s: the run's own two days take 250 s each (100 s to read, 150 s to write), leaving 400 s;
+    // the two marked days take 2.5 s each. Starting a marked day only with twice the slowest day
+    // left (500 s) would leave them every night while the own days are that slow: never compacted.
+    const { outcome, pending, ended } = await timedRun(
+      {},
+      { '2024-10-03': 100_000, '2024-10-02': 100_000 },
+      900_000,
+    );
+    expect(ended).toBe(505_000);
+    expect(outcome.reports.map((r) => r.day).join(' ')).toBe('2024-10-03 2024-10-02 2024-09-30 2024-10-01');
+    expect({ left: outcome.pendingLeft, failed: outcome.failures, marks: pending.keys.size }).toEqual({
+      left: [],
+      failed: [],
+      marks: 0,
+    });
+  });
+
+  it('gives up a marked day that the days before it left too little time for; a night of its own has enough', async () => {
+    // 900 s: the run's own two days take 2.5 s each. 09-30 (10 objects of 10 s, then 150 s to
+    // write) takes 250 s, leaving 645 s; 10-01 (22 objects of 10 s) is estimated at 660 s after its
+    // first object: given up before the timeout. A night's run has 895 s after its own two days.
+    const { outcome, log, pending, compacted, ended } = await timedRun(
+      { '2024-09-30': 10, '2024-10-01': 22 },
+      { '2024-09-30': 10_000, '2024-10-01': 10_000 },
+      900_000,
+    );
+    expect(ended).toBeLessThan(900_000);
+    expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-09-30']);
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.pendingLeft).toEqual(['2024-10-01']);
+    expect(compacted.days.has('2024-10-01')).toBe(false);
+    expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-10-01/m']);
+    expect(log.warnings).toContainEqual({
+      day: '2024-10-01',
+      reason: 'needs about 660 s (estimated from 1 of its 22 raw objects), 635 s were left',
+    });
+  });
+
+  it('fails a marked day that no night has the time for after its own two days, rather than leave it every night', async () => {
+    // 900 s: the run's own two days take 200 s each (80 s to read, 120 s to write), leaving 500 s
+    // every night; 09-30 (20 objects of 10 s, then 300 s to write) is estimated at 600 s: it fits a
+    // whole run, but no night's run after its own two days. Left for the next night, it would be
+    // given up there too, night after night, and never compacted.
+    const { outcome, log, pending, compacted, ended } = await timedRun(
+      { '2024-09-30': 20 },
+      { '2024-10-03': 80_000, '2024-10-02': 80_000, '2024-09-30': 10_000, '2024-10-01': 5_000 },
+      900_000,
+    );
+    expect(ended).toBeLessThan(900_000);
+    expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-10-01']);
+    expect(outcome.pendingLeft).toEqual([]);
+    const why =
+      '2024-09-30: needs about 600 s (estimated from 1 of its 20 raw objects), 490 s were left: ' +
+      "longer than a night has for late days (500 s of the run's 900 s, after its own two days): " +
+      'raise compactionMemoryMb (CPU comes with memory) or compactionTimeoutSeconds, then compact it with {"day": "2024-09-30"}; its marks are kept';
+    expect(outcome.failures).toEqual([why]);
+    expect(log.errors).toEqual([{ day: '2024-09-30', error: why.slice('2024-09-30: '.length) }]);
+    expect(compacted.days.has('2024-09-30')).toBe(false);
+    expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
+  });
+
+  it('fails a marked day longer than a whole run, saying what to do, after the other days; its marks are kept', async () => {
+    // 09-30: 100 objects of 10 s and 1,500 s to write, in a run of 900 s.
+    const { outcome, log, pending, compacted, ended } = await timedRun(
+      { '2024-09-30': 100 },
+      { '2024-09-30': 10_000 },
+      900_000,
+    );
+    expect(ended).toBeLessThan(900_000);
+    expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-10-01']);
+    expect(outcome.pendingLeft).toEqual([]);
+    const why =
+      "2024-09-30: needs about 3000 s (estimated from 1 of its 100 raw objects), 885 s were left: longer than a night has for late days (895 s of the run's 900 s, after its own two days): " +
+      'raise compactionMemoryMb (CPU comes with memory) or compactionTimeoutSeconds, then compact it with {"day": "2024-09-30"}; its marks are kept';
+    expect(outcome.failures).toEqual([why]);
+    expect(log.errors).toEqual([{ day: '2024-09-30', error: why.slice('2024-09-30: '.length) }]);
+    expect(compacted.days.has('2024-09-30')).toBe(false);
+    expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
   });
 
   it('keeps the marks of a marked day that failed, and removes the others', async () => {
