@@ -11,18 +11,18 @@
  * Every message it does not delete is made visible again before it exits. Talks to AWS, or to the
  * local cloud when the TICKSTREAM_ENDPOINT_* variables are set (`npm start -- --cloud-only` prints
  * them). Exit 0 when every given-up range was read (and, with --recover, recovered) without error,
- * 1 otherwise, 2 for a usage error, 130 when stopped by Ctrl-C before every message was received
- * and every range reviewed.
+ * 1 otherwise, 2 for a usage error, 130 when stopped by Ctrl-C (143 by SIGTERM, 141 when its
+ * output's reader went away) before every message was received and every range reviewed.
  */
 import { parseArgs } from 'node:util';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { DynamoDbMetricRowIndex } from '../src/adapters/aws/dynamodb-metric-row-index.ts';
-import { KinesisRangeReader } from '../src/adapters/aws/kinesis-range-reader.ts';
+import { KinesisRangeReader, KinesisShardMap } from '../src/adapters/aws/kinesis-range-reader.ts';
 import { S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
 import { S3LakeWriter } from '../src/adapters/aws/s3-lake-writer.ts';
 import { SqsDeadLetterQueue } from '../src/adapters/aws/sqs-dead-letter-queue.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
-import { parsePositiveWhole, UsageError } from '../src/pipeline/ingest/cli.ts';
+import { interruptedBy, parsePositiveWhole, UsageError } from '../src/pipeline/ingest/cli.ts';
 import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
 import {
   DEFAULT_MAX_MESSAGES,
@@ -136,17 +136,45 @@ async function main(argv: string[]): Promise<number> {
     : process.env.TICKS_STREAM_NAME || undefined;
 
   const clients = createAwsClients(awsClientConfigFromEnv());
-  // Ctrl-C: stop before the next message and still make the received ones visible again.
+  // Ctrl-C or SIGTERM: stop before the next range and still make the received messages visible
+  // again. One Ctrl-C can arrive twice (the terminal signals the whole process group, and `npm run`
+  // forwards what it got to the script when its shell exec'd node): a repeat within a second is that
+  // same signal. A later one quits at once, leaving the messages hidden until their 15 minutes are up.
   const stop = new AbortController();
-  process.once('SIGINT', () => {
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      if (Date.now() - firstSignalAt < 1000) return;
+      console.error(
+        `dead-letters: ${signal} again: quitting, the messages received stay hidden for 15 minutes`,
+      );
+      process.exit(interruptedBy(signal));
+    }
+    firstSignalAt = Date.now();
+    stoppedBy = signal;
     console.error('dead-letters: stopping after the current range…');
     stop.abort();
-  });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Its reader gone (`| head`, `less` quit early): the next line would end the process on EPIPE with
+  // the messages hidden; it stops instead, as a command a SIGPIPE ends (exit 141), releasing them.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      if (stop.signal.aborted) return;
+      stoppedBy = 'SIGPIPE';
+      console.error('dead-letters: output closed: stopping after the current range…');
+      stop.abort();
+    });
+  }
   try {
     const review = await reviewDeadLetters(
       {
         queue: new SqsDeadLetterQueue({ sqs: clients.sqs, queueUrl }),
         stream: new KinesisRangeReader({ kinesis: clients.kinesis }),
+        shards: new KinesisShardMap({ kinesis: clients.kinesis }),
         rows: new DynamoDbMetricRowIndex({ documents: clients.documents, tableName }),
         engines: analyticsEngines(), // the processor's (functions/process-ticks.ts)
         ...(bucket
@@ -200,8 +228,8 @@ async function main(argv: string[]): Promise<number> {
         console.log("run again with --recover to write the given-up batches' records to the lake");
       }
     }
-    // 130 after Ctrl-C, as a shell reports an interrupted command.
-    return s.stopped ? 130 : errors > 0 ? 1 : 0;
+    // 130 after Ctrl-C (143 after SIGTERM, 141 without a reader), as a shell reports it.
+    return s.stopped ? interruptedBy(stoppedBy) : errors > 0 ? 1 : 0;
   } finally {
     clients.destroy();
   }

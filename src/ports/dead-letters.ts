@@ -52,6 +52,15 @@ export interface StreamRangeReader {
   ): Promise<StreamRange>;
 }
 
+/**
+ * Which shards of a stream a partition key's records were put on: those whose hash key range holds
+ * the key's hash (the shard it is on now and, after a reshard, its parents and children the stream
+ * still lists).
+ */
+export interface StreamShardMap {
+  shardsOf(streamName: string, partitionKey: string): Promise<readonly string[]>;
+}
+
 /** A metric row's identity: (symbol, kind, event time). */
 export interface MetricRowKey {
   readonly symbol: string;

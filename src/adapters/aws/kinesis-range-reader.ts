@@ -1,12 +1,14 @@
+import { createHash } from 'node:crypto';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   InvalidArgumentException,
   type KinesisClient,
+  ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { sleep } from '../../pipeline/ingest/backoff.ts';
 import { compareSequenceNumbers } from '../../pipeline/process/sequence.ts';
-import type { StreamRange, StreamRangeReader } from '../../ports/dead-letters.ts';
+import type { StreamRange, StreamRangeReader, StreamShardMap } from '../../ports/dead-letters.ts';
 import type { StreamRecord } from '../../ports/processor.ts';
 
 export interface KinesisRangeReaderOptions {
@@ -122,5 +124,57 @@ export class KinesisRangeReader implements StreamRangeReader {
       );
       return res.ShardIterator;
     }
+  }
+}
+
+/** A shard's hash key range, both ends included. */
+interface ShardHashRange {
+  readonly shardId: string;
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+/**
+ * The shards a partition key maps to (ListShards, read once per stream and run): Kinesis puts a
+ * record on the shard whose hash key range holds the MD5 of its partition key, so after a reshard
+ * a key's records are on its old shard's parent or children, never elsewhere.
+ */
+export class KinesisShardMap implements StreamShardMap {
+  readonly #kinesis: KinesisClient;
+  readonly #streams = new Map<string, Promise<ShardHashRange[]>>();
+
+  constructor(options: { readonly kinesis: KinesisClient }) {
+    this.#kinesis = options.kinesis;
+  }
+
+  async shardsOf(streamName: string, partitionKey: string): Promise<readonly string[]> {
+    let shards = this.#streams.get(streamName);
+    if (!shards) {
+      shards = this.#list(streamName);
+      shards.catch(() => this.#streams.delete(streamName));
+      this.#streams.set(streamName, shards);
+    }
+    const hash = BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
+    return (await shards).filter((s) => s.start <= hash && hash <= s.end).map((s) => s.shardId);
+  }
+
+  async #list(streamName: string): Promise<ShardHashRange[]> {
+    const shards: ShardHashRange[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#kinesis.send(
+        new ListShardsCommand(token ? { NextToken: token } : { StreamName: streamName }),
+      );
+      for (const s of page.Shards ?? []) {
+        if (!s.ShardId || !s.HashKeyRange?.StartingHashKey || !s.HashKeyRange.EndingHashKey) continue;
+        shards.push({
+          shardId: s.ShardId,
+          start: BigInt(s.HashKeyRange.StartingHashKey),
+          end: BigInt(s.HashKeyRange.EndingHashKey),
+        });
+      }
+      token = page.NextToken;
+    } while (token);
+    return shards;
   }
 }

@@ -19,7 +19,8 @@
  * copy never replaces the line the table was built from. What a fresh engine cannot judge (lateness
  * against the symbol's state before the range) is not judged. Metric rows, indicators and alerts of
  * lost records stay missing. A range's message is deleted once the range was read from its first to
- * its last record and written; every other message is made visible again.
+ * its last record and written (what is left of a range past the stream's retention is written too,
+ * its message kept); every other message is made visible again.
  */
 
 import { type RawLakeReader, UnreadableRawObjectError } from '../../ports/compaction.ts';
@@ -28,6 +29,7 @@ import type {
   DeadLetterQueue,
   MetricRowIndex,
   StreamRangeReader,
+  StreamShardMap,
 } from '../../ports/dead-letters.ts';
 import { metricRowId } from '../../ports/dead-letters.ts';
 import { eventDay } from '../../ports/lake-line.ts';
@@ -185,6 +187,11 @@ export interface DeadLetterDeps {
   readonly queue: DeadLetterQueue;
   readonly stream: StreamRangeReader;
   readonly rows: MetricRowIndex;
+  /**
+   * The shards a symbol's records were put on, so that a key the raw zone holds on another shard of
+   * the symbol (before or after a reshard) counts as held; without it only the range's shard is read.
+   */
+  readonly shards?: StreamShardMap;
   /** The engine the processor runs, to tell which records it would take (sessions, order). */
   readonly engines: SymbolEngineFactory;
   /** The raw zone, to write to and to read back; both required to recover. */
@@ -330,8 +337,8 @@ const RAW_READ_CONCURRENCY = 8;
 
 /**
  * The (symbol, kind, time) keys of the raw zone's lines for a day and shard (a symbol's records
- * stay on one shard while the stream is not resharded), read once per run and kept up to date with
- * what the run writes. A line counts only if the compaction would take it (parseRawLine); an object
+ * stay on one shard while the stream is not resharded; after a reshard its parent's or children's
+ * are read too), read once per run and kept up to date with what the run writes. A line counts only if the compaction would take it (parseRawLine); an object
  * it cannot read (not gzip) holds no key for it either. A load that failed is tried again.
  */
 function rawZoneKeys(raw: RawLakeReader): RawZoneKeys {
@@ -443,24 +450,38 @@ async function reviewRange(
     review.stored = valid.length - review.withoutRow.length;
     const notInLake: LakeRecord[] = [];
     if (lakeKeys) {
+      // The range's shard first; a key it lacks may still be on a parent or child shard of the
+      // symbol (a reshard between the line the table was built from and this copy).
+      const shardsOf = new Map<string, readonly string[]>();
       for (const r of valid) {
-        if (!(await lakeKeys(eventDay(r.time), letter.shardId)).has(metricRowId(r))) notInLake.push(r);
+        let shards = shardsOf.get(r.symbol);
+        if (!shards) {
+          const mapped = deps.shards ? await deps.shards.shardsOf(letter.streamName, r.symbol) : [];
+          shards = [...new Set([letter.shardId, ...mapped])];
+          shardsOf.set(r.symbol, shards);
+        }
+        let held = false;
+        for (const shardId of shards) {
+          held = (await lakeKeys(eventDay(r.time), shardId)).has(metricRowId(r));
+          if (held) break;
+        }
+        if (!held) notInLake.push(r);
       }
       review.notInLake = notInLake.length;
     }
-    if (range.trimmed) {
-      review.error =
-        'the range starts past the stream retention: its first records are gone (delete the message once noted)';
-      return review;
-    }
+    const pastRetention = 'the range starts past the stream retention: its first records are gone';
+    const deleteOnceNoted = ' (delete the message once noted)';
     if (!range.complete) {
-      review.error = `the range's last record (${letter.endSequenceNumber}) was not read: ${range.records.length} record(s) read back`;
+      review.error = range.trimmed
+        ? pastRetention + deleteOnceNoted
+        : `the range's last record (${letter.endSequenceNumber}) was not read: ${range.records.length} record(s) read back`;
       return review;
     }
-    if (!lake || !lakeKeys) return review;
-    // As the processor writes lines: every record it takes (ticks of one time within the reorder
-    // window included: the compaction keeps the last), in sequence order.
-    if (notInLake.length > 0) {
+    // Read to its last record: what it holds is written, also when its first records are past the
+    // retention (what is left of them expires next; the message is kept, as the range is not whole).
+    if (lake && lakeKeys && notInLake.length > 0) {
+      // As the processor writes lines: every record it takes (ticks of one time within the reorder
+      // window included: the compaction keeps the last), in sequence order.
       review.lakeObjects = await lake.writeBatch({
         shardId: letter.shardId,
         firstSequenceNumber: notInLake[0]!.sequenceNumber,
@@ -469,7 +490,16 @@ async function reviewRange(
       });
       for (const r of notInLake) (await lakeKeys(eventDay(r.time), letter.shardId)).add(metricRowId(r));
     }
-    review.deleted = true;
+    if (range.trimmed) {
+      review.error =
+        pastRetention +
+        (review.lakeObjects.length > 0
+          ? `; the ${notInLake.length} left that the raw zone lacked were written`
+          : '') +
+        deleteOnceNoted;
+      return review;
+    }
+    review.deleted = lake !== undefined && lakeKeys !== undefined;
     return review;
   } catch (err) {
     review.error = errorMessage(err);

@@ -4,7 +4,7 @@
  * a range that ends before it starts) is reported with its reason and kept, and nothing of it is
  * read into the lake.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { CreateStreamCommand, PutRecordsCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import {
@@ -45,6 +45,36 @@ function deadLetters(env: Record<string, string>, args: readonly string[]): Prom
     });
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * The script, interrupted (signalled, its output closed) once it has printed its first reviewed
+ * range: it is then reviewing the others.
+ */
+function deadLettersInterrupted(
+  env: Record<string, string>,
+  args: readonly string[],
+  interrupt: (p: ChildProcessWithoutNullStreams) => void,
+): Promise<Run & { readonly signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['scripts/dead-letters.ts', ...args], {
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    p.stdout.on('data', (d) => {
+      stdout += d;
+      if (sent || !stdout.includes('given up ')) return;
+      sent = true;
+      interrupt(p);
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    p.on('error', reject);
+    p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 
@@ -196,6 +226,58 @@ describe('npm run dead-letters: messages that are not this stage’s given-up ba
     ]);
     expect(r.stdout).not.toContain('retention');
     expect(await queueCounts()).toEqual({ visible: 1, hidden: 0 });
+  }, 60_000);
+
+  /** Given-up batches of two records each, all on one shard (read at most twice a second). */
+  const queueGivenUpRanges = async (n: number) => {
+    const c = cloud();
+    const put = await c.clients.kinesis.send(
+      new PutRecordsCommand({ StreamName: c.env.TICKS_STREAM_NAME, Records: bars('IBM', 2 * n) }),
+    );
+    const recs = put.Records!;
+    for (let i = 0; i < n; i++)
+      await c.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: c.env.DEAD_LETTER_QUEUE_URL,
+          MessageBody: givenUpBody(
+            c.env.TICKS_STREAM_NAME!,
+            recs[2 * i]!.ShardId!,
+            recs[2 * i]!.SequenceNumber!,
+            recs[2 * i + 1]!.SequenceNumber!,
+            2,
+          ),
+        }),
+      );
+  };
+
+  it.each([
+    // One Ctrl-C reaches the script twice: from the terminal (the whole process group) and
+    // forwarded by npm, when the script shell exec'd node (bash, macOS's sh).
+    { what: 'a Ctrl-C delivered twice at once', signals: ['SIGINT', 'SIGINT'], code: 130 },
+    { what: 'SIGTERM (a process manager, `timeout`, `kill`)', signals: ['SIGTERM'], code: 143 },
+  ] as const)('stops cleanly on $what: exit $code, every message visible again', async ({
+    signals,
+    code,
+  }) => {
+    const c = cloud();
+    await queueGivenUpRanges(5);
+    const r = await deadLettersInterrupted(c.env, [], (p) =>
+      signals.forEach((s, i) => {
+        setTimeout(() => p.kill(s), i * 5);
+      }),
+    );
+    expect({ code: r.code, signal: r.signal }).toEqual({ code, signal: null });
+    expect(r.stdout).toMatch(/stopped: \d given-up batch\(es\) not reviewed, their messages kept/);
+    expect(await queueCounts()).toEqual({ visible: 5, hidden: 0 });
+  }, 60_000);
+
+  it('stops cleanly when its reader is gone (`| head`, `less` quit early): exit 141, every message visible again', async () => {
+    const c = cloud();
+    await queueGivenUpRanges(5);
+    const r = await deadLettersInterrupted(c.env, [], (p) => p.stdout.destroy());
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 141, signal: null });
+    expect(r.stderr).toContain('stopping after the current range');
+    expect(await queueCounts()).toEqual({ visible: 5, hidden: 0 });
   }, 60_000);
 
   it('says it was stopped when Ctrl-C came while it was still receiving, and releases what it took', async () => {

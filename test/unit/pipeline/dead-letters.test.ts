@@ -284,9 +284,38 @@ describe('reviewDeadLetters', () => {
       deleted: false,
       error: "the range's last record (105) was not read: 2 record(s) read back",
     });
-    expect(lake.objectCount).toBe(0);
+    // What is left of the range past retention (read to its last record) is written: it is the
+    // next to expire. Nothing of the range whose end was not read.
+    expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['100', '101']);
+    expect(review.givenUp[1]!.lakeObjects).toEqual([]);
     expect(queue.deleted).toEqual([]);
     expect(queue.released).toEqual(['m0', 'm1']);
+  });
+
+  it('writes what is left of a range past retention once, says so, and keeps its message', async () => {
+    const queue = new Queue([givenUp('99', '101', 3)]);
+    const { d, lake } = deps(queue, records, stored);
+    const first = await reviewDeadLetters(d, { recover: true });
+    expect(first.givenUp[0]).toMatchObject({
+      notInLake: 2,
+      deleted: false,
+      error:
+        'the range starts past the stream retention: its first records are gone; the 2 left that the raw zone ' +
+        'lacked were written (delete the message once noted)',
+    });
+    expect(first.givenUp[0]!.lakeObjects).toHaveLength(1);
+    // The next run: the kept message, received again.
+    queue.visible.push({ id: 'm0', receipt: 'r0b', body: givenUp('99', '101', 3) });
+    const again = await reviewDeadLetters(d, { recover: true });
+    expect(again.givenUp[0]).toMatchObject({
+      notInLake: 0,
+      lakeObjects: [],
+      deleted: false,
+      error:
+        'the range starts past the stream retention: its first records are gone (delete the message once noted)',
+    });
+    expect(lake.objectCount).toBe(1);
+    expect(queue.deleted).toEqual([]);
   });
 
   it('keeps a range whose recovery failed in the queue, with the reason, and goes on with the others', async () => {
