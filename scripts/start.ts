@@ -16,7 +16,6 @@
  * --cloud-only: boot the local cloud only, print what it created (with --once: and exit).
  */
 import { statSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPLAY_FORMATS, type ReplayFormat } from '../src/adapters/replay/formats.ts';
@@ -32,7 +31,8 @@ import {
 import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
 import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
-import { issueCount, type MarketSource } from '../src/ports/market-source.ts';
+import { interruptedBy } from '../src/pipeline/ingest/cli.ts';
+import { issueCount, type MarketSource, type SourceIssue } from '../src/ports/market-source.ts';
 import type { LocalCloud } from './local/local-cloud.ts';
 import { startLocalCloud } from './local/local-cloud.ts';
 import { DEFAULT_STATE_DIR } from './local/state-dir.ts';
@@ -204,7 +204,8 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S] [--t
                     [--once] [--cloud-only] [--stage dev] [--state-dir .local | --ephemeral] [--json]
   (no feed option)  replay the bundled real samples (data/samples: AAPL 2024-10-02, SPY Jan 2011, S&P 500 Nov 2019)
   --replay FILE     replay this file (formats: ${REPLAY_FORMATS.join(', ')}; detected unless --format)
-  --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY, CSV without a symbol column)
+  --symbol S        the symbol, for files that have none (NinjaTrader, M/D/YYYY, CSV without a symbol column);
+                    in a file that names its symbols: replay only S's rows
   --tz ZONE         zone of the file's zone-less times (CSV, M/D/YYYY: default America/New_York;
                     NinjaTrader: default UTC, as NinjaTrader exports); refused for NDJSON and Yahoo chart files
   --speed max|N     as fast as the stream takes it (default), or N times real time (a gap of more
@@ -225,8 +226,8 @@ const USAGE = `usage: npm start -- [--replay FILE [--format F] [--symbol S] [--t
 
 /**
  * What can be known of --replay's file before anything boots: that it can be read as a replay
- * (not empty, of a known format), and that --symbol is given exactly when the file has no symbol of
- * its own (the flag would otherwise be ignored, or would rename the file's symbol).
+ * (not empty, of a known format), and that --symbol fits it (given when the file has no symbol of
+ * its own; not another than a Yahoo chart's one).
  */
 export async function checkReplay(args: StartArgs, source: ReplaySource): Promise<void> {
   let file: ReplayInspection;
@@ -243,11 +244,14 @@ export async function checkReplay(args: StartArgs, source: ReplaySource): Promis
 
 export function feedsFor(args: StartArgs): MarketSource[] {
   if (args.synthetic) {
+    // N times real time: each symbol ticks once per simulated second (the market's step), so
+    // N seconds of its clock pass per second, as many ticks a second as N × the symbols.
     return [
       new SyntheticMarket({
         symbols: args.synthetic,
         seed: 1,
-        rate: args.speed === 'max' ? 'max' : 20 * args.speed,
+        stepMs: 1_000,
+        rate: args.speed === 'max' ? 'max' : args.speed * args.synthetic.length,
       }),
     ];
   }
@@ -259,6 +263,7 @@ export function feedsFor(args: StartArgs): MarketSource[] {
         speed: args.speed,
         ...(args.symbol ? { symbol: args.symbol } : {}),
         ...(args.tz ? { timeZone: args.tz } : {}),
+        warn: (m) => process.stderr.write(`warning: ${m}\n`),
       }),
     ];
   }
@@ -286,13 +291,6 @@ export function summaryJson(cloud: LocalCloud) {
 }
 
 /**
- * The exit code of a run a signal stopped before it was done, as a shell reports it: 128 + the
- * signal's number (Ctrl-C, SIGINT: 130, as `npm run dead-letters`; SIGTERM: 143; SIGHUP, the
- * terminal closed: 129).
- */
-const interruptedBy = (signal: NodeJS.Signals) => 128 + osConstants.signals[signal];
-
-/**
  * Boots the local cloud; when `signal` aborts meanwhile (Ctrl-C), what was started is stopped, an
  * ephemeral state directory removed, and undefined returned.
  */
@@ -304,7 +302,9 @@ async function bootLocalCloud(
   try {
     return await startLocalCloud({
       stage: args.stage,
-      ...(args.stateDir ? { stateDir: args.stateDir } : {}),
+      // An ephemeral run is endless too (a synthetic market, a cloud kept up): what it stores goes
+      // to its temp directory, not to memory.
+      ...(args.stateDir ? { stateDir: args.stateDir } : { ephemeralStore: 'disk' }),
       log,
       signal,
     });
@@ -381,11 +381,17 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
     const rejected = summary.ticksIn === 0 && !summary.interrupted ? feeds.flatMap((f) => f.issues()) : [];
     if (rejected.length > 0) {
       // Not one event: the file is not what it was taken for (say --format ndjson on a CSV).
-      const first = rejected.slice(0, 3).map((i) => `${i.at ? `${i.at}: ` : ''}${i.reason}`);
+      const line = (i: SourceIssue) => `${i.at ? `${i.at}: ` : ''}${i.reason}`;
+      const first = rejected.slice(0, 3).map(line);
       const all = feeds.reduce((n, f) => n + issueCount(f), 0);
+      // --symbol named a symbol the file does not have: that is the reason, whatever else was rejected.
+      const picked = rejected.find((i) => i.at === '--symbol');
+      const others = rejected.filter((i) => i !== picked).slice(0, 3);
       err(
         `npm start: no event could be read from ${feeds.map((f) => f.name).join(', ')}: ` +
-          `all ${all} rows were rejected (check --format); first: ${first.join('; ')}`,
+          (picked
+            ? `${picked.reason}${all > 1 ? `; ${all - 1} other row(s) rejected, first: ${others.map(line).join('; ')}` : ''}`
+            : `all ${all} rows were rejected (check --format); first: ${first.join('; ')}`),
       );
       return 1;
     }

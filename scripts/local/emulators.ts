@@ -5,6 +5,7 @@ import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import S3rver from 's3rver';
 import { installDesShim } from './des-shim.ts';
+import { deleteWithoutFolderScans } from './s3rver-delete.ts';
 import { type LocalSqs, SQS_SNAPSHOT_FILE, startLocalSqs } from './sqs.ts';
 
 /**
@@ -133,6 +134,7 @@ export async function startEmulators(opts: StartEmulatorsOptions): Promise<Emula
       directory: s3Dir,
       vhostBuckets: false,
     });
+    deleteWithoutFolderScans(s3rver.store);
     const addr = await s3rver.run();
     const s3: Emulator = {
       endpoint: `http://127.0.0.1:${addr.port}`,

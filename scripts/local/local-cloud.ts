@@ -37,6 +37,13 @@ export interface StartLocalCloudOptions {
   readonly stage?: string;
   /** The CloudFormation template to provision; default: `synthesizeTemplate(stage)`. */
   readonly template?: CloudFormationTemplate;
+  /**
+   * Where an ephemeral cloud keeps its streams and tables: in memory (the default, the fastest, for
+   * tests and benchmarks), or in LevelDB files in its temp directory, deleted with it, as a kept
+   * state is. In memory they grow with every record and item stored: several KB each, gigabytes in
+   * minutes for an endless feed (`npm start -- --synthetic`, which keeps them on disk).
+   */
+  readonly ephemeralStore?: 'memory' | 'disk';
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
   /** Region for ARNs and clients (default AWS_REGION or us-east-1). */
@@ -210,7 +217,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
     // A first plan sizes kinesalite's shard limit (queue URLs need the SQS port: planned again below).
     const shardLimit = planLocalResources(template, baseCtx).streams.reduce((n, s) => n + s.shardCount, 0);
     const emulators = await startEmulators({
-      ...(persistent ? { stateDir: dir } : {}),
+      ...(persistent || options.ephemeralStore === 'disk' ? { stateDir: dir } : {}),
       s3Directory: join(dir, 's3'),
       region,
       accountId: LOCAL_ACCOUNT_ID,

@@ -298,7 +298,9 @@ export async function countStreamRecords(
       const n = page.Records?.length ?? 0;
       count += n;
       if (count >= cap || Date.now() > deadline) return { count, complete: false };
-      if (n === 0 || page.MillisBehindLatest === 0) break;
+      // The tip is an empty page: kinesalite answers MillisBehindLatest 0 to every read, a full
+      // page of 10,000 records included, so a 0 with records does not mean the shard is read.
+      if (n === 0 && !((page.MillisBehindLatest ?? 0) > 0)) break;
       it = page.NextShardIterator;
     }
   }

@@ -48,6 +48,12 @@ declare module 's3rver' {
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
     httpServer?: Server;
+    /** Its FilesystemStore (lib/stores/filesystem.js). */
+    store: {
+      getBucketPath(bucket: string): string;
+      getResourcePath(bucket: string, key: string, resource: string): string;
+      deleteObject(bucket: string, key: string): Promise<void>;
+    };
     on(event: 'error', listener: (err: Error) => void): this;
   }
   export default S3rver;

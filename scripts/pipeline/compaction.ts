@@ -13,9 +13,18 @@ const FUNCTION_ID = 'CompactLakeLambdaFunction';
 /** s3rver keeps LastModified to the second: a margin so an object of the run's first second counts. */
 const CLOCK_MARGIN_MS = 1000;
 
-/** The UTC days (YYYY-MM-DD) with a raw object written at or after `since`, in order. */
-async function rawDaysWrittenSince(cloud: LocalCloud, bucket: string, since: number): Promise<string[]> {
+/**
+ * What was written to the raw zone at or after `since`: how many objects, and their UTC days
+ * (YYYY-MM-DD, in order). Listed whole, however long that takes: a count cut short by a deadline
+ * would be a wrong one (a long-kept lake of tens of thousands of objects lists in tens of seconds).
+ */
+export async function rawWrittenSince(
+  cloud: LocalCloud,
+  bucket: string,
+  since: number,
+): Promise<{ objects: number; days: string[] }> {
   const days = new Set<string>();
+  let objects = 0;
   let token: string | undefined;
   do {
     const page = await cloud.clients.s3.send(
@@ -27,11 +36,14 @@ async function rawDaysWrittenSince(cloud: LocalCloud, bucket: string, since: num
     );
     for (const o of page.Contents ?? []) {
       const day = /^[^/]*\/dt=(\d{4}-\d{2}-\d{2})\//.exec(o.Key ?? '')?.[1];
-      if (day && (o.LastModified?.getTime() ?? 0) >= since - CLOCK_MARGIN_MS) days.add(day);
+      if (day && (o.LastModified?.getTime() ?? 0) >= since - CLOCK_MARGIN_MS) {
+        days.add(day);
+        objects++;
+      }
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return [...days].sort();
+  return { objects, days: [...days].sort() };
 }
 
 /**
@@ -42,7 +54,7 @@ async function rawDaysWrittenSince(cloud: LocalCloud, bucket: string, since: num
  */
 export async function compactDaysWritten(
   cloud: LocalCloud,
-  since: number,
+  days: readonly string[],
   log: (line: string) => void,
 ): Promise<CompactSummary[]> {
   if (!cloud.template.Resources[FUNCTION_ID]) return [];
@@ -57,7 +69,6 @@ export async function compactDaysWritten(
   Object.assign(process.env, env);
   const { handler } = await import('../../functions/compact-lake.ts');
   const reports: CompactSummary[] = [];
-  const days = await rawDaysWrittenSince(cloud, bucket, since);
   // Said before and as it goes: after a long run (a synthetic market's many days) this takes minutes.
   if (days.length > 0) log(`compacting the ${days.length} day(s) the run wrote into the Parquet zone…`);
   for (const day of days) {

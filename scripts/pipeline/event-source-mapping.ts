@@ -115,6 +115,8 @@ interface PendingBatch {
 
 /** GetRecords returns at most this many records a call. */
 const MAX_GET_RECORDS = 10_000;
+/** Consecutive failed GetRecords calls on one iterator before a new one is asked for. */
+const FAILED_READS_BEFORE_NEW_ITERATOR = 3;
 
 /**
  * The lane (0 … factor − 1) of a partition key: the first 32 bits of its MD5 (the high bits of the
@@ -250,8 +252,9 @@ export class KinesisEventSourcePoller {
     });
   }
 
-  async #iterator(shardId: string): Promise<string> {
-    const after = this.#o.checkpoints.get(shardId);
+  /** An iterator after `after` (records already read), else after the checkpoint, else at the starting position. */
+  async #iterator(shardId: string, readTo?: string): Promise<string> {
+    const after = readTo ?? this.#o.checkpoints.get(shardId);
     const out = await this.#o.kinesis.send(
       new GetShardIteratorCommand({
         StreamName: this.#o.settings.streamName,
@@ -272,10 +275,12 @@ export class KinesisEventSourcePoller {
     let iterator: string | undefined;
     const buffered: KinesisRecord[] = [];
     let windowStart: number | undefined;
+    let failedReads = 0;
 
     while (!signal.aborted) {
       try {
-        iterator ??= await this.#iterator(shardId);
+        // Records held for the window were read already: a new iterator starts after them.
+        iterator ??= await this.#iterator(shardId, buffered.at(-1)?.SequenceNumber);
         const requestStartedAt = clock();
         const out = await this.#o.kinesis.send(
           new GetRecordsCommand({
@@ -284,6 +289,7 @@ export class KinesisEventSourcePoller {
           }),
         );
         iterator = out.NextShardIterator;
+        failedReads = 0;
         const records = out.Records ?? [];
         buffered.push(...records);
         if (buffered.length > 0) windowStart ??= clock();
@@ -295,9 +301,10 @@ export class KinesisEventSourcePoller {
           const batch = buffered.splice(0, buffered.length);
           windowStart = undefined;
           this.#atTipSince.set(shardId, -1);
-          await this.#deliverRead(shardId, batch);
-          // Anything retried and given up on is checkpointed past; re-read from the checkpoint.
+          // Anything retried and given up on is checkpointed past; re-read from the checkpoint
+          // (after a delivery that throws too).
           iterator = undefined;
+          await this.#deliverRead(shardId, batch);
           continue;
         }
         if (buffered.length === 0 && atTip) this.#markTip(shardId, requestStartedAt);
@@ -314,7 +321,12 @@ export class KinesisEventSourcePoller {
         }
         this.#o.log?.(`event source mapping: reading ${shardId} failed: ${(err as Error).message}`);
         await sleep(500, signal);
-        iterator = undefined;
+        // A failed read: an iterator stays valid for 5 minutes, so retry it (a new one at LATEST
+        // would skip the records put meanwhile). Only one that keeps failing is resolved again.
+        if (++failedReads >= FAILED_READS_BEFORE_NEW_ITERATOR) {
+          iterator = undefined;
+          failedReads = 0;
+        }
       }
     }
   }

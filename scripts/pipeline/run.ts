@@ -8,12 +8,10 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { countMetricRows } from '../../src/adapters/aws/dynamodb-metric-row-index.ts';
 import { KinesisPublisher } from '../../src/adapters/aws/kinesis-publisher.ts';
-import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
 import { eventSymbol } from '../../src/domain/market/index.ts';
 import { issueCount, type MarketSource } from '../../src/ports/market-source.ts';
 import type { LocalCloud } from '../local/local-cloud.ts';
-import { countBucketObjects } from '../local/provision.ts';
-import { compactDaysWritten } from './compaction.ts';
+import { compactDaysWritten, rawWrittenSince } from './compaction.ts';
 import { type AlertLine, type DashboardView, readSymbolLine, TerminalDashboard } from './dashboard.ts';
 import type { BatchOutcome } from './event-source-mapping.ts';
 import { startLocalPipeline } from './local-pipeline.ts';
@@ -202,9 +200,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
 
   const logFile = routeFunctionLogs(cloud.state.dir);
   log(`function logs: ${logFile}`);
-  // The raw zone only: not the compacted zone, nor the marks of late days (2024 samples are late).
-  const rawZone = () => ({ deadline: Date.now() + 10_000, prefix: DEFAULT_RAW_PREFIX });
-  const lakeBefore = (await countBucketObjects(cloud.clients, lake, rawZone())).count;
   const deadLettersBefore = new Set(cloud.queueMessages(dlqUrl).map((m) => m.messageId));
   // Alerts left in the view's inbox by an earlier run are not this run's.
   if (alertsInbox) while ((await cloud.sns.receive(alertsInbox, { max: 10 })).length > 0);
@@ -256,6 +251,9 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   });
   let feedDone = false;
   let feedCut = false;
+  // Not one event while rows were rejected (a wrong --format, a --symbol the file lacks): the run
+  // has nothing to serve, and ends as with --once, so that npm start exits 1 saying why.
+  const nothingRead = () => ticksIn === 0 && options.feeds.some((f) => issueCount(f) > 0);
   const feeding = Promise.all(
     options.feeds.map(async (source) => {
       for await (const e of source.events(options.signal)) {
@@ -269,7 +267,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   )
     .then(() => {
       // The run stays up at the end of the feed: on a terminal the view says so, elsewhere this line.
-      if (!options.once && !interactive && !options.signal.aborted)
+      if (!options.once && !interactive && !options.signal.aborted && !nothingRead())
         log(`feed finished: ${ticksIn} events in; the local cloud stays up until Ctrl-C`);
     })
     .finally(() => {
@@ -325,8 +323,9 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       await feeding;
       report = await publisher.flush();
       // With --once, run to completion: everything the stream took is processed before the stop,
-      // unless Ctrl-C comes first. Without it, keep the view up until Ctrl-C.
-      await (options.once ? Promise.race([pipeline.idle(), aborted]) : aborted);
+      // unless Ctrl-C comes first. Without it, keep the view up until Ctrl-C (unless not one event
+      // could be read: nothing to show).
+      await (options.once || nothingRead() ? Promise.race([pipeline.idle(), aborted]) : aborted);
       if (options.signal.aborted) {
         // Ctrl-C: finish what is in flight, for a bounded time. What is left stays in the stream and
         // the next start continues from the checkpoint: nothing is lost.
@@ -347,10 +346,11 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     const rowsPerSymbol = await Promise.all(
       [...symbols].map((s) => countMetricRows(cloud.clients.documents, tableName, s)),
     );
-    const lakeAfter = (await countBucketObjects(cloud.clients, lake, rawZone())).count;
+    // The raw zone only (not the compacted zone, nor the marks of late days): what this run wrote.
+    const raw = await rawWrittenSince(cloud, lake.name, started);
     const sourceRejected = options.feeds.reduce((n, f) => n + issueCount(f), 0);
-    // The nightly compaction, for the days this run wrote (after the count: its objects are not raw).
-    const compacted = await compactDaysWritten(cloud, started, log);
+    // The nightly compaction, for the days this run wrote.
+    const compacted = await compactDaysWritten(cloud, raw.days, log);
     if (interactive) dashboard.draw(await view('stopped'));
     return {
       ticksIn,
@@ -360,7 +360,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       rejected: sourceRejected + deadLetters.filter((m) => m.rejectedRecord).length,
       dlq: deadLetters.length,
       dynamodbMetricRows: rowsPerSymbol.reduce((a, b) => a + b, 0),
-      lakeObjects: lakeAfter - lakeBefore,
+      lakeObjects: raw.objects,
       compactedDays: compacted.filter((r) => r.written).map((r) => r.day),
       compactedEvents: compacted.reduce((n, r) => n + r.events, 0),
       alertsPublished,

@@ -204,6 +204,55 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     expect(await readTable(stateDir)).toEqual(table);
   });
 
+  it('a file of ticks replayed a second time leaves the same table and publishes no alert', async () => {
+    // Quotes made from the bundled day's first 40 bars: the open at :02 (inside the previous bar's
+    // grace), the high at :20, the close at :50, with a growing day volume.
+    const ticks = aaplSampleBars()
+      .slice(0, 40)
+      .flatMap((b, k) =>
+        [
+          [2_000, b.open],
+          [20_000, b.high],
+          [50_000, b.close],
+        ].map(
+          ([at, price], j) =>
+            `AAPL,${new Date(b.start + at!).toISOString()},${price},${(3 * k + j + 1) * 1_000}`,
+        ),
+      );
+    const file = join(tempDir(), 'ticks.csv');
+    writeFileSync(file, `symbol,timestamp,price,volume\n${ticks.join('\n')}\n`);
+    const stateDir = tempDir();
+    const first = await runOnce(['--state-dir', stateDir, '--replay', file]);
+    expect(first.code, first.stderr).toBe(0);
+    // 120 quote rows, and a row for each bar the quotes closed (the last minute's is still open).
+    expect(first.summary).toMatchObject({
+      ticksIn: 120,
+      processed: 120,
+      rejected: 0,
+      dynamodbMetricRows: 159,
+    });
+    // Every item but the symbol's state, which records the records it applied (their sequence
+    // numbers); and without the rows' expiry, which a row written again restarts (2024's rows
+    // expire a TTL after they are written).
+    const data = async () =>
+      (await readTable(stateDir)).filter((i) => i.sk !== 'STATE').map(({ expiresAt: _, ...item }) => item);
+    const table = await data();
+    expect(table.filter((i) => String(i.sk).startsWith('TICK#'))).toHaveLength(120);
+    const second = await runOnce(['--state-dir', stateDir, '--replay', file]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.summary).toMatchObject({
+      ticksIn: 120,
+      processed: 120,
+      dynamodbMetricRows: 159,
+      alertsPublished: 0,
+    });
+    // The ticks inside the reorder window (the last minute's) were folded in again: same rows.
+    expect(await data()).toEqual(table);
+    // The raw zone is at-least-once: those ticks' lines were written again, and the compaction
+    // keeps each (symbol, kind, time) once.
+    expect(second.summary.compactedEvents).toBe(first.summary.compactedEvents);
+  });
+
   it('reports rows the feed rejects and goes on with the rest', async () => {
     const dir = tempDir();
     const file = join(dir, 'bars.csv');
@@ -283,6 +332,39 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     }
   });
 
+  it('--symbol S of a file that names several symbols processes S alone; a file without S exits 1', async () => {
+    // The first ten rows of the bundled day, once as AAPL's and once as MSFT's.
+    const rows = readFileSync(SAMPLE, 'utf8').trim().split('\n');
+    const file = join(tempDir(), 'two.csv');
+    const ten = rows.slice(1, 11);
+    writeFileSync(file, `${[rows[0], ...ten, ...ten.map((r) => r.replace(/^AAPL,/, 'MSFT,'))].join('\n')}\n`);
+    const run = await runOnce(['--ephemeral', '--replay', file, '--symbol', 'MSFT']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.summary).toMatchObject({
+      ticksIn: 10,
+      recordsPut: 10,
+      processed: 10,
+      rejected: 0,
+      dynamodbMetricRows: 10,
+      symbols: ['MSFT'],
+    });
+    const none = await start(['--ephemeral', '--replay', SAMPLE, '--symbol', 'MSFT', '--once']);
+    expect(none.code, none.stderr).toBe(1);
+    expect(none.stderr).toMatch(
+      /no event could be read from .*: no row of MSFT in .*aapl-2024-10-02\.csv \(it has AAPL\)$/m,
+    );
+    // A row naming no symbol is rejected too; the missing symbol is still what is said first.
+    writeFileSync(
+      file,
+      `${readFileSync(file, 'utf8')},2024-10-02T09:50:00-04:00,2024-10-02T13:50:00Z,1,2,1,1.5,10\n`,
+    );
+    const nvda = await start(['--ephemeral', '--replay', file, '--symbol', 'NVDA', '--once']);
+    expect(nvda.code, nvda.stderr).toBe(1);
+    expect(nvda.stderr).toMatch(
+      /: no row of NVDA in .*two\.csv \(it has AAPL, MSFT\); 1 other row\(s\) rejected, first: line 22: symbol: /,
+    );
+  });
+
   it('runs from any current directory (the handler is found under the project, not the cwd)', async () => {
     const elsewhere = tempDir();
     const file = join(elsewhere, 'bars.csv');
@@ -299,6 +381,22 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
       /npm start: no event could be read from replay:.*aapl-2024-10-02\.csv: all 390 rows were rejected \(check --format\); first: line 1: /,
     );
     expect(run.stdout).not.toMatch(/"ticksIn"/);
+  });
+
+  it('without --once too, a file with no row of --symbol exits 1 saying so, not staying up for Ctrl-C', async () => {
+    // Ctrl-C only if the run waits for it (a run that had nothing to serve stayed up, exit 1 only after it).
+    const run = await runChild(
+      process.execPath,
+      [START, '--ephemeral', '--replay', SAMPLE, '--symbol', 'MSFT'],
+      {
+        interrupt: { when: 'stays up until Ctrl-C', afterMs: 0 },
+      },
+    );
+    expect(run.interrupted, run.stderr).toBe(false);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /no event could be read from .*: no row of MSFT in .*aapl-2024-10-02\.csv \(it has AAPL\)$/m,
+    );
   });
 
   it('replays a pipe whose format it detects from the head it reads (--replay <(cat file))', async () => {

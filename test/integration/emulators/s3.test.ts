@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
@@ -8,7 +9,8 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { S3PendingDays } from '../../../src/adapters/aws/s3-lake-compaction.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
 
 // S3 through the project's client factory against s3rver, on the template's lake bucket.
@@ -157,4 +159,42 @@ describe('S3 (s3rver) through createAwsClients', () => {
       pt: '0123456789abcdef',
     });
   });
+
+  it("removes a day's thousands of late-day marks without reading their folder once a mark (time in the square of their count)", async () => {
+    // Every raw object of a replayed or synthetic (2024) day leaves a mark beside it: a long
+    // --synthetic run leaves tens of thousands a shard folder, and the compaction removes them.
+    // s3rver read the whole folder after each delete (5,000 marks: about 20 s; 37,000: hours).
+    const s3 = cloud().clients.s3;
+    const Bucket = cloud().env.LAKE_BUCKET_NAME!;
+    const folder = 'compaction-pending/dt=2024-10-09/shard=shardId-000000000000/';
+    const keys = Array.from({ length: 5000 }, (_, i) => `${folder}${String(i).padStart(6, '0')}.ndjson.gz`);
+    const kept = 'compaction-pending/dt=2024-10-09/shard=shardId-000000000001/000000.ndjson.gz';
+    for (let i = 0; i < keys.length; i += 50)
+      await Promise.all(
+        keys.slice(i, i + 50).map((Key) => s3.send(new PutObjectCommand({ Bucket, Key, Body: '' }))),
+      );
+    await s3.send(new PutObjectCommand({ Bucket, Key: kept, Body: '' }));
+    const pending = new S3PendingDays({ s3, bucket: Bucket });
+    expect((await pending.list('2024-10-09')).get('2024-10-09')).toHaveLength(5001);
+
+    // s3rver's own delete read the key's whole folder (fs-extra's readdirSync, the module s3rver
+    // holds) after each key: counted, not timed.
+    const fsExtra = createRequire(import.meta.url)('fs-extra') as { readdirSync: (path: string) => string[] };
+    const folderReads = vi.spyOn(fsExtra, 'readdirSync');
+    try {
+      await pending.clear(keys);
+      expect(folderReads.mock.calls.length).toBeLessThan(100);
+    } finally {
+      folderReads.mockRestore();
+    }
+
+    // The emptied folder is gone, the day's other shard keeps its mark.
+    expect(await pending.list('2024-10-09')).toEqual(new Map([['2024-10-09', [kept]]]));
+    const shards = await s3.send(
+      new ListObjectsV2Command({ Bucket, Prefix: 'compaction-pending/dt=2024-10-09/', Delimiter: '/' }),
+    );
+    expect((shards.CommonPrefixes ?? []).map((p) => p.Prefix)).toEqual([
+      'compaction-pending/dt=2024-10-09/shard=shardId-000000000001/',
+    ]);
+  }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -193,6 +193,39 @@ describe('npm start (scripts/start.ts)', () => {
     running.child.kill('SIGINT');
     expect((await running.exited).code, running.err()).toBe(0);
     expect(ephemeral()).toEqual([]);
+  });
+
+  it('--ephemeral keeps what the stream stores in its temp directory, not in memory, and removes it on stop', async () => {
+    const env = { TMPDIR: tempDir() };
+    const p = startProcess(['--cloud-only', '--ephemeral', '--json'], env);
+    await p.waitFor('"bootMs"');
+    const [dir] = readdirSync(env.TMPDIR).filter((n) => n.startsWith('tickstream-local-'));
+    const summary = lastJson(p.out());
+    const clients = createAwsClients(awsClientConfigFromEnv(summary.env));
+    // 2,000 records of 1 KB: 2 MB that an in-memory stream would hold in the process for good.
+    for (let i = 0; i < 4; i++) {
+      await clients.kinesis.send(
+        new PutRecordsCommand({
+          StreamName: summary.env.TICKS_STREAM_NAME,
+          Records: Array.from({ length: 500 }, (_, j) => ({
+            PartitionKey: `S${j % 20}`,
+            Data: Buffer.alloc(1024, i * 500 + j),
+          })),
+        }),
+      );
+    }
+    clients.destroy();
+    const kinesisDir = join(env.TMPDIR, dir!, 'kinesis');
+    const bytes = existsSync(kinesisDir)
+      ? readdirSync(kinesisDir, { recursive: true })
+          .map((f) => statSync(join(kinesisDir, String(f))))
+          .filter((st) => st.isFile())
+          .reduce((n, st) => n + st.size, 0)
+      : 0;
+    expect(bytes).toBeGreaterThan(1_000_000);
+    p.child.kill('SIGINT');
+    expect((await p.exited).code, p.err()).toBe(0);
+    expect(existsSync(join(env.TMPDIR, dir!))).toBe(false);
   });
 
   it('rejects an unknown option with its name and exit code 2', async () => {

@@ -9,7 +9,8 @@
  * each day as it is done.
  */
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ListObjectsV2Command, type ListObjectsV2CommandInput, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runPipeline } from '../../../scripts/pipeline/run.ts';
 import type { MarketEvent } from '../../../src/domain/market/index.ts';
 import type { MarketSource } from '../../../src/ports/market-source.ts';
@@ -38,6 +39,15 @@ function feed(events: readonly MarketEvent[]): MarketSource {
 
 describe('runPipeline: the summary counts of batches the processor partly fails, then the compaction', () => {
   const cloud = useLocalCloud();
+  /** `npm start -- --once` on these events. */
+  const runOnce = (events: readonly MarketEvent[], log: (line: string) => void = () => {}) =>
+    runPipeline({
+      cloud: cloud(),
+      feeds: [feed(events)],
+      once: true,
+      signal: new AbortController().signal,
+      log,
+    });
   const console0 = { ...console };
   afterEach(() => {
     // runPipeline routes the functions' console output to the state directory's log file.
@@ -59,13 +69,7 @@ describe('runPipeline: the summary counts of batches the processor partly fails,
     ];
     expect(events).toHaveLength(25);
 
-    const summary = await runPipeline({
-      cloud: c,
-      feeds: [feed(events)],
-      once: true,
-      signal: new AbortController().signal,
-      log: () => {},
-    });
+    const summary = await runOnce(events);
     expect(summary).toMatchObject({
       ticksIn: 25,
       recordsPut: 25,
@@ -86,18 +90,56 @@ describe('runPipeline: the summary counts of batches the processor partly fails,
     // Two sessions, 2024-10-02 and 2024-10-03, of a symbol the other run did not feed.
     const events = [0, 24 * 60].flatMap((day) => [0, 1, 2].map((m) => bar('NVDA', day + m, 120 + m)));
     const lines: string[] = [];
-    const summary = await runPipeline({
-      cloud: cloud(),
-      feeds: [feed(events)],
-      once: true,
-      signal: new AbortController().signal,
-      log: (line) => lines.push(line),
-    });
+    const summary = await runOnce(events, (line) => lines.push(line));
     expect(summary.compactedDays).toEqual(['2024-10-02', '2024-10-03']);
     expect(lines.filter((l) => l.startsWith('compact'))).toEqual([
       'compacting the 2 day(s) the run wrote into the Parquet zone…',
       expect.stringMatching(/^compacted 2024-10-02: \d+ events /),
       expect.stringMatching(/^compacted 2024-10-03: 3 events /),
     ]);
+  });
+
+  it('counts the raw objects the run wrote however long the lake takes to list', async () => {
+    const c = cloud();
+    const bucket = c.env.LAKE_BUCKET_NAME!;
+    // A lake kept from earlier runs: 40 objects of older days, written well before this run.
+    for (let i = 0; i < 40; i++) {
+      await c.clients.s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `raw/dt=2020-01-02/shard=old/${i}.ndjson.gz`,
+          Body: 'x',
+        }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2_100)); // s3rver's LastModified is to the second
+    // A lake that lists slowly (a long-kept one of tens of thousands of objects takes tens of
+    // seconds): pages of 10 keys, each 4 s of the clock.
+    let skew = 0;
+    const now = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => now() + skew);
+    c.clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'ListObjectsV2Command') return next(args);
+        skew += 4_000;
+        return next({ ...args, input: { ...(args.input as ListObjectsV2CommandInput), MaxKeys: 10 } });
+      },
+      { step: 'initialize', name: 'slowLakeListing' },
+    );
+    try {
+      // A session of its own (2024-10-04) of a symbol the other runs did not feed.
+      const events = [0, 1, 2].map((m) => bar('AMZN', 2 * 24 * 60 + m, 186 + m));
+      const summary = await runOnce(events);
+      c.clients.s3.middlewareStack.remove('slowLakeListing');
+      const written = await c.clients.s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: 'raw/dt=2024-10-04/' }),
+      );
+      expect(written.KeyCount).toBeGreaterThan(0);
+      expect(summary.lakeObjects).toBe(written.KeyCount);
+      expect(summary.compactedDays).toEqual(['2024-10-04']);
+    } finally {
+      c.clients.s3.middlewareStack.remove('slowLakeListing');
+      clock.mockRestore();
+    }
   });
 });

@@ -119,21 +119,28 @@ function streamOf(keys: readonly string[]): KinesisRecord[] {
   }));
 }
 
-/** A client reading one shard holding `stream`, honouring GetRecords' Limit; the Limits asked are kept. */
-function shardOf(stream: readonly KinesisRecord[]) {
+/**
+ * A client reading one shard holding `stream`, honouring GetRecords' Limit (and at most `perRead`
+ * records a call); the Limits asked are kept. The `failRead`-th GetRecords call fails. LATEST is the
+ * position after the records there when the iterator is asked for.
+ */
+function shardOf(stream: readonly KinesisRecord[], o: { perRead?: number; failRead?: number } = {}) {
   const client = new KinesisClient({ region: 'us-east-1' });
   const limits: number[] = [];
   const kinesis = mockClient(client);
   kinesis.on(ListShardsCommand).resolves({
     Shards: [{ ShardId: 'shard-0', HashKeyRange: undefined, SequenceNumberRange: undefined }],
   });
-  kinesis
-    .on(GetShardIteratorCommand)
-    .callsFake((input) => ({ ShardIterator: `after:${input.StartingSequenceNumber ?? 0}` }));
+  kinesis.on(GetShardIteratorCommand).callsFake((input) => ({
+    ShardIterator: `after:${input.ShardIteratorType === 'LATEST' ? stream.length : (input.StartingSequenceNumber ?? 0)}`,
+  }));
   kinesis.on(GetRecordsCommand).callsFake((input) => {
     const after = Number(String(input.ShardIterator).slice('after:'.length));
     limits.push(input.Limit);
-    const out = stream.filter((r) => Number(r.SequenceNumber) > after).slice(0, input.Limit);
+    if (limits.length === o.failRead) throw new Error('Rate exceeded for shard shard-0');
+    const out = stream
+      .filter((r) => Number(r.SequenceNumber) > after)
+      .slice(0, Math.min(input.Limit, o.perRead ?? Number.POSITIVE_INFINITY));
     const next = out.length > 0 ? Number(out[out.length - 1]!.SequenceNumber) : after;
     const behind = stream.some((r) => Number(r.SequenceNumber) > next);
     return { Records: out, NextShardIterator: `after:${next}`, MillisBehindLatest: behind ? 1000 : 0 };
@@ -839,5 +846,50 @@ describe('local event source mapping: a long idle', () => {
     }
     expect(signals.size).toBeGreaterThan(0);
     expect(Math.max(...held)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('local event source mapping: a failed read', () => {
+  it('inside a batching window does not read the held records again: each record is delivered once', async () => {
+    const { client } = shardOf(streamOf([A, A, A, A]), { perRead: 2, failRead: 2 });
+    const delivered: string[][] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ batchSize: 10, batchingWindowSeconds: 1 }),
+      handler: async (event) => {
+        delivered.push(seqsOf(event));
+        return { batchItemFailures: [] };
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    await runToIdle(poller);
+    expect(delivered.flat()).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('at LATEST does not skip the records put after the start', async () => {
+    const stream = streamOf([A, A]);
+    const { client, limits } = shardOf(stream, { failRead: 3 });
+    const reads = () => limits.length;
+    const delivered: string[][] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ startingPosition: 'LATEST' }),
+      handler: async (event) => {
+        delivered.push(seqsOf(event));
+        return { batchItemFailures: [] };
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    await poller.start();
+    try {
+      await until('two empty reads at the tip', () => reads() >= 2);
+      stream.push(...streamOf([A, A, A, A]).slice(2)); // records 3 and 4, put after the start
+      await until('records 3 and 4 delivered', () => delivered.flat().length >= 2);
+    } finally {
+      await poller.stop();
+    }
+    expect(delivered.flat()).toEqual(['3', '4']);
   });
 });

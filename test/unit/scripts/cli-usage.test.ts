@@ -70,16 +70,8 @@ describe('command-line usage errors', () => {
       /--replay .*sp500-2019-11-05-to-08\.csv \(mdy-ny\) names no symbol: pass --symbol/,
     ],
     [
-      ['--replay', 'data/samples/aapl-2024-10-02.csv', '--symbol', 'MSFT', '--once'],
-      /--symbol: .*aapl-2024-10-02\.csv \(csv\) names its own symbol/,
-    ],
-    [
       ['--replay', 'data/samples/yahoo-chart-AAPL-2024-10-02-1m.json', '--symbol', 'MSFT', '--once'],
-      /--symbol: .*yahoo-chart-AAPL-2024-10-02-1m\.json \(yahoo-chart\) names its own symbol/,
-    ],
-    [
-      ['--replay', 'test/fixtures/replay/dst-2024-11-03.ndjson', '--symbol', 'MSFT', '--once'],
-      /--symbol: .*dst-2024-11-03\.ndjson \(ndjson\) names its own symbol/,
+      /--symbol MSFT: .*yahoo-chart-AAPL-2024-10-02-1m\.json \(yahoo-chart\) holds AAPL's bars only/,
     ],
   ] as const) {
     it(`npm start ${args.join(' ')}: refused before anything boots`, () => {
@@ -197,9 +189,12 @@ describe('command-line usage errors', () => {
     expect(ok.stdout.trim().split('\n')).toHaveLength(3);
   });
 
-  it('replay takes --symbol exactly for files that name no symbol, before sending anything', () => {
+  it("replay takes --symbol for files that name no symbol, and not another than a chart's, before sending anything", () => {
     for (const [args, message] of [
-      [['--file', 'data/samples/aapl-2024-10-02.csv', '--symbol', 'MSFT'], /\(csv\) names its own symbol/],
+      [
+        ['--file', 'data/samples/yahoo-chart-AAPL-2024-10-02-1m.json', '--symbol', 'MSFT'],
+        /\(yahoo-chart\) holds AAPL's bars only/,
+      ],
       [
         ['--file', 'data/samples/spy-2011-01-ninjatrader.csv'],
         /\(ninjatrader\) names no symbol: pass --symbol/,
@@ -210,6 +205,33 @@ describe('command-line usage errors', () => {
       expect(r.stderr).toMatch(message);
       expect(r.stdout).toBe('');
     }
+  });
+
+  it('replay --symbol S of a file that names several replays S alone; a file without S exits 1 saying what it has', () => {
+    const ok = run('scripts/replay.ts', [
+      '--file',
+      'test/fixtures/replay/dst-2024-11-03.ndjson',
+      '--symbol',
+      'SPY',
+      '--dry-run',
+    ]);
+    expect(ok.status, ok.stderr).toBe(0);
+    const symbols = ok.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { data: { symbol: string } }).data.symbol);
+    expect(symbols.length).toBeGreaterThan(0);
+    expect(new Set(symbols)).toEqual(new Set(['SPY']));
+    const none = run('scripts/replay.ts', [
+      '--file',
+      'data/samples/aapl-2024-10-02.csv',
+      '--symbol',
+      'MSFT',
+      '--dry-run',
+    ]);
+    expect(none.status).toBe(1);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/no row of MSFT in .*aapl-2024-10-02\.csv \(it has AAPL\)/);
   });
 
   it('backfill refuses a range wholly older than the 1-minute bars Yahoo keeps, instead of fetching nothing', () => {
@@ -227,5 +249,17 @@ describe('command-line usage errors', () => {
       /--to \(2024-10-03T00:00:00.000Z\) is older than the 1-minute bars Yahoo keeps .*: nothing to fetch/,
     );
     expect(r.stdout).toBe('');
+  });
+
+  it('backfill refuses a --concurrency that is not 1 to 64 symbols at a time', () => {
+    for (const [n, message] of [
+      ['0', /--concurrency must be a positive whole number \(like 100\), got "0"/],
+      ['65', /--concurrency must be at most 64, got 65/],
+    ] as const) {
+      const r = run('scripts/backfill.ts', ['--symbols', 'AAPL', '--concurrency', n, '--dry-run']);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    }
   });
 });

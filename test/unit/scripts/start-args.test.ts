@@ -55,3 +55,30 @@ describe('npm start --replay … --tz', () => {
     await expect(checkReplay(args, feedsFor(args)[0] as ReplaySource)).rejects.toThrow(/has no local times/);
   });
 });
+
+describe('npm start --synthetic … --speed N', () => {
+  /** Simulated seconds the market's clock advances per second of wall time, over about a second. */
+  const clockRate = async (argv: string[]) => {
+    const [source] = feedsFor(parseStartArgs(argv, {}));
+    const abort = new AbortController();
+    const stop = setTimeout(() => abort.abort(), 1_000);
+    const started = performance.now();
+    let first: number | undefined;
+    let last = 0;
+    for await (const e of source!.events(abort.signal)) {
+      first ??= eventTime(e);
+      last = eventTime(e);
+    }
+    clearTimeout(stop);
+    return (last - first!) / (performance.now() - started);
+  };
+
+  it('runs the market N times real time, whatever the number of symbols (a tick per symbol per second)', async () => {
+    // 10× real time: ten simulated seconds per second, for two symbols as for one.
+    for (const symbols of ['AAPL', 'AAPL,MSFT,SPY,NVDA']) {
+      const rate = await clockRate(['--synthetic', symbols, '--speed', '10']);
+      expect(rate).toBeGreaterThan(6);
+      expect(rate).toBeLessThan(12);
+    }
+  });
+});
