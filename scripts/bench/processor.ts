@@ -103,6 +103,10 @@ export const PRICES_USD = {
   lambdaArm64PerGbSecond: 0.0000133334,
   lambdaPerMillionRequests: 0.2,
   kinesisOnDemandPerGbIngested: 0.08,
+  // An on-demand stream also bills what its consumers read (the processor's event source mapping
+  // reads every record once); its $0.04 per stream-hour is a fixed cost, not per record.
+  kinesisOnDemandPerGbRetrieved: 0.04,
+  kinesisOnDemandPerStreamHour: 0.04,
   // Provisioned capacity (prod): paid per capacity-hour, whatever is used of it.
   dynamodbPerWcuHour: 0.00065,
   dynamodbPerRcuHour: 0.00013,
@@ -119,7 +123,7 @@ export interface CostUsage {
   readonly sqsRequests: number;
   readonly lambdaInvocations: number;
   readonly lambdaGbSeconds: number;
-  /** Σ bytes rounded up to whole KB (on-demand ingest billing), in KB. */
+  /** Σ bytes rounded up to whole KB (on-demand ingest billing, and the processor's reads priced alike), in KB. */
   readonly kinesisKb: number;
   /** Σ bytes (a provisioned shard takes 1 MiB/s). */
   readonly kinesisBytes: number;
@@ -184,7 +188,7 @@ export function priceDesigns(u: CostUsage, model: CapacityModel, records = 1_000
       : p.dynamodbPerRcuHour / (hour * model.dynamodbReadUtilization);
   const kinesis =
     model.mode === 'on-demand'
-      ? (u.kinesisKb / 1024 ** 2) * p.kinesisOnDemandPerGbIngested
+      ? (u.kinesisKb / 1024 ** 2) * (p.kinesisOnDemandPerGbIngested + p.kinesisOnDemandPerGbRetrieved)
       : (u.kinesisPayloadUnits * p.kinesisPerMillionPutPayloadUnits) / 1e6 +
         (Math.max(records / 1000, u.kinesisBytes / 1024 ** 2) / (hour * model.kinesisShardUtilization)) *
           p.kinesisPerShardHour;
@@ -1165,6 +1169,29 @@ export function matchCompletions(
   return { latencies, warmLatencies, unmatched, discarded };
 }
 
+/** The producer must reach this share of the asked rate for the run to stand for that rate. */
+const MIN_SHARE_OF_ASKED_RATE = 0.95;
+
+/**
+ * Whether a latency run meets the target: p99 under it, every record processed and none discarded,
+ * and the producer at the asked rate (a producer that fell behind measured a lighter load, and
+ * its records' wait in its own queue is before their PutRecords call, outside the latencies).
+ */
+export function latencyTargetMet(r: {
+  readonly p99Ms: number;
+  readonly unmatched: number;
+  readonly discarded: number;
+  readonly achievedRecordsPerSecond: number;
+  readonly askedRecordsPerSecond: number;
+}): boolean {
+  return (
+    r.p99Ms < TARGET_P99_MS &&
+    r.unmatched === 0 &&
+    r.discarded === 0 &&
+    r.achievedRecordsPerSecond >= MIN_SHARE_OF_ASKED_RATE * r.askedRecordsPerSecond
+  );
+}
+
 interface Probe {
   readonly symbol: string;
   readonly start: number;
@@ -1376,7 +1403,14 @@ async function latencySection(
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
   const max = latencies.at(-1) ?? Number.NaN;
-  const met = p99 < TARGET_P99_MS && unmatched === 0 && discarded === 0;
+  const met = latencyTargetMet({
+    p99Ms: p99,
+    unmatched,
+    discarded,
+    achievedRecordsPerSecond: achieved,
+    askedRecordsPerSecond: s.rate,
+  });
+  const slowProducer = achieved < MIN_SHARE_OF_ASKED_RATE * s.rate;
   const meanBatch = batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, batchSizes.length);
   log(
     `latency: ${fmt(sent.length)} records at ${fmt(achieved)} records/s achieved (asked ${fmt(s.rate)}, ${calls} PutRecords calls, ${symbolCount} symbols), ` +
@@ -1388,7 +1422,7 @@ async function latencySection(
   );
   log(
     `PutRecords → handler done (rows written): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; ` +
-      `target p99 < ${TARGET_P99_MS} ms: ${met ? 'met' : 'NOT met'}${unmatched > 0 ? ` (${unmatched} records never processed)` : ''}${discarded > 0 ? ` (${discarded} records discarded to the failure destination, not counted)` : ''}`,
+      `target p99 < ${TARGET_P99_MS} ms: ${met ? 'met' : 'NOT met'}${unmatched > 0 ? ` (${unmatched} records never processed)` : ''}${discarded > 0 ? ` (${discarded} records discarded to the failure destination, not counted)` : ''}${slowProducer ? ` (the producer reached ${fmt(achieved)} of the asked ${fmt(s.rate)} records/s)` : ''}`,
   );
   log(
     `probe (GetItem every ${PROBE_INTERVAL_MS} ms until the row is visible, ${probes.length} records): ` +
@@ -1688,7 +1722,7 @@ async function costSection(
   log(
     `prices (us-east-1 list): DynamoDB on-demand $${p.dynamodbPerMillionWriteRequestUnits}/M WRU, $${p.dynamodbPerMillionReadRequestUnits}/M RRU; ` +
       `S3 PUT $${p.s3PerThousandPutRequests}/1,000; SNS publish $${p.snsPerMillionPublishes}/M; SQS $${p.sqsPerMillionRequests}/M requests; ` +
-      `Lambda arm64 $${p.lambdaArm64PerGbSecond}/GB-s + $${p.lambdaPerMillionRequests}/M requests; Kinesis on-demand $${p.kinesisOnDemandPerGbIngested}/GB ingested; GetRecords via the Lambda ESM: not billed per call`,
+      `Lambda arm64 $${p.lambdaArm64PerGbSecond}/GB-s + $${p.lambdaPerMillionRequests}/M requests; Kinesis on-demand $${p.kinesisOnDemandPerGbIngested}/GB ingested + $${p.kinesisOnDemandPerGbRetrieved}/GB retrieved by the processor (GetRecords calls themselves not billed; $${p.kinesisOnDemandPerStreamHour} per stream-hour is fixed, not per record)`,
   );
   log(`per 1,000,000 records: batched design ${usd(batchedTotal)} (${itemized(batched)})`);
   log(

@@ -7,12 +7,14 @@
  * bars per symbol, all inside one trading day (bars 250–349 of the 389-bar AAPL sample day).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   addCompletion,
   type Completion,
   type CostUsage,
+  latencyTargetMet,
   matchCompletions,
   priceDesigns,
   type SentRecord,
@@ -159,9 +161,13 @@ describe('priceDesigns: both designs at AWS list prices (us-east-1)', () => {
   // Shared by both designs: SNS $0.50/M, SQS $0.40/M, Lambda $0.20/M requests + $0.0000133334/GB-s.
   const shared = (1000 * 0.5) / 1e6 + (10 * 0.4) / 1e6 + (2000 * 0.2) / 1e6 + 100 * 0.0000133334;
 
-  it('on demand: per request unit, per GB ingested', () => {
-    const kinesis = (1e6 / 1024 ** 2) * 0.08; // 1M KB = 0.954 GB at $0.08/GB
+  it('on demand: per request unit, per GB ingested and per GB retrieved', () => {
+    // 1M KB = 0.954 GB at $0.08/GB ingested, and read once by the processor at $0.04/GB retrieved
+    // (an on-demand stream bills the GetRecords data the Lambda event source mapping reads).
+    const kinesis = (1e6 / 1024 ** 2) * (0.08 + 0.04);
     const r = priceDesigns(usage, { mode: 'on-demand' });
+    expect(r.batched.kinesis).toBeCloseTo(kinesis, 9);
+    expect(r.perRecord.kinesis).toBeCloseTo(kinesis, 9);
     expect(r.batched.dynamodbWrites).toBeCloseTo(0.625, 9); // $0.625 per million WRU
     expect(r.batched.dynamodbReads).toBeCloseTo(0.025, 9); // $0.125 per million RRU
     expect(r.batched.s3Puts).toBeCloseTo(0.01, 9); // $0.005 per 1,000 PUTs
@@ -245,5 +251,61 @@ describe('matchCompletions: each sent record to the batch that finished it', () 
     expect(r.latencies.sort((x, y) => x - y)).toEqual([2, 40, 50, 60, 70]);
     expect(r.unmatched).toBe(0);
     expect(r.discarded).toBe(0);
+  });
+});
+
+describe('latencyTargetMet: p99 < 250 ms at the asked rate', () => {
+  const run = {
+    p99Ms: 120,
+    unmatched: 0,
+    discarded: 0,
+    achievedRecordsPerSecond: 997,
+    askedRecordsPerSecond: 1000,
+  };
+
+  it('is met with a p99 under 250 ms, every record processed, at the asked rate', () => {
+    expect(latencyTargetMet(run)).toBe(true);
+    expect(latencyTargetMet({ ...run, p99Ms: 250 })).toBe(false);
+    expect(latencyTargetMet({ ...run, unmatched: 1 })).toBe(false);
+    expect(latencyTargetMet({ ...run, discarded: 1 })).toBe(false);
+  });
+
+  it('is not met when the producer fell behind the asked rate: the p99 was measured at a lighter load', () => {
+    expect(latencyTargetMet({ ...run, achievedRecordsPerSecond: 700 })).toBe(false);
+  });
+});
+
+describe("the README's throughput runs", () => {
+  it('counts, in its target line, the runs its table lists since the lake is gzipped on the calling thread', () => {
+    const readme = readFileSync(new URL('README.md', `file://${root}`), 'utf8');
+    const table = readme.slice(readme.indexOf('| release | runs |')).split('\n\n')[0]!.split('\n');
+    const since = table.findIndex((row) => row.includes('gzipped on the calling thread'));
+    expect(since).toBeGreaterThan(0);
+    const runs = table.slice(since).flatMap((row) =>
+      (
+        row
+          .split('|')
+          .at(-2)
+          ?.match(/\d{2,3},\d{3}/g) ?? []
+      ).map((n) => Number(n.replace(',', ''))),
+    );
+    const words = [
+      'zero',
+      'one',
+      'two',
+      'three',
+      'four',
+      'five',
+      'six',
+      'seven',
+      'eight',
+      'nine',
+      'ten',
+      'eleven',
+    ];
+    const stated =
+      /met at 200 symbols in all (\w+) runs since the lake is\s+gzipped on the calling thread/.exec(readme);
+    expect(stated?.[1]).toBe(words[runs.length]);
+    expect(runs.every((r) => r >= 100_000)).toBe(true);
   });
 });
