@@ -273,6 +273,8 @@ export class KinesisEventSourcePoller {
     const idlePollMs = this.#o.idlePollMs ?? 50;
     const clock = this.#o.clock ?? Date.now;
     let iterator: string | undefined;
+    /** The iterator the last read answered with (kept aside while an empty read's is not used). */
+    let latest: string | undefined;
     const buffered: KinesisRecord[] = [];
     let windowStart: number | undefined;
     let failedReads = 0;
@@ -288,9 +290,15 @@ export class KinesisEventSourcePoller {
             Limit: Math.min(MAX_GET_RECORDS, settings.batchSize * this.#factor - buffered.length),
           }),
         );
-        iterator = out.NextShardIterator;
         failedReads = 0;
         const records = out.Records ?? [];
+        latest = out.NextShardIterator;
+        // An empty read keeps the position it read from. kinesalite stamps an empty read's next
+        // iterator with the read's time, and a record whose PutRecords began before that read but
+        // was written after it is stamped earlier: when it shares the iterator's sequence index (a
+        // stream's first record does, as does the first after a LATEST start) and a second boundary
+        // falls between the stamps, it sorts before the new iterator and would never be read.
+        if (records.length > 0 || latest === undefined) iterator = latest;
         buffered.push(...records);
         if (buffered.length > 0) windowStart ??= clock();
         const atTip = (out.MillisBehindLatest ?? 0) === 0 && records.length === 0;
@@ -304,6 +312,7 @@ export class KinesisEventSourcePoller {
           // Anything retried and given up on is checkpointed past; re-read from the checkpoint
           // (after a delivery that throws too).
           iterator = undefined;
+          latest = undefined;
           await this.#deliverRead(shardId, batch);
           continue;
         }
@@ -316,7 +325,10 @@ export class KinesisEventSourcePoller {
         }
       } catch (err) {
         if (err instanceof ExpiredIteratorException) {
-          iterator = undefined;
+          // A position kept through 5 minutes of empty reads: go on from the last read's iterator
+          // (a moment old), else resolve one again.
+          iterator = latest !== iterator ? latest : undefined;
+          latest = undefined;
           continue;
         }
         this.#o.log?.(`event source mapping: reading ${shardId} failed: ${(err as Error).message}`);
@@ -325,6 +337,7 @@ export class KinesisEventSourcePoller {
         // would skip the records put meanwhile). Only one that keeps failing is resolved again.
         if (++failedReads >= FAILED_READS_BEFORE_NEW_ITERATOR) {
           iterator = undefined;
+          latest = undefined;
           failedReads = 0;
         }
       }

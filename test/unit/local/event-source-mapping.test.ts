@@ -7,6 +7,7 @@
  */
 import { getEventListeners } from 'node:events';
 import {
+  ExpiredIteratorException,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
@@ -891,5 +892,54 @@ describe('local event source mapping: a failed read', () => {
       await poller.stop();
     }
     expect(delivered.flat()).toEqual(['3', '4']);
+  });
+});
+
+describe('local event source mapping: a position kept through empty reads', () => {
+  it('expires after 5 minutes; at LATEST the mapping goes on from the last read, skipping nothing put meanwhile', async () => {
+    // Iterators name a position and the read that handed them out (`at:<position>:<read>`); the
+    // start's (read 0) expires on the fourth read, and records 3 and 4 arrive just before it.
+    const stream = streamOf([A, A]);
+    const client = new KinesisClient({ region: 'us-east-1' });
+    const kinesis = mockClient(client);
+    kinesis.on(ListShardsCommand).resolves({
+      Shards: [{ ShardId: 'shard-0', HashKeyRange: undefined, SequenceNumberRange: undefined }],
+    });
+    kinesis.on(GetShardIteratorCommand).callsFake((input) => ({
+      ShardIterator: `at:${input.ShardIteratorType === 'LATEST' ? stream.length : (input.StartingSequenceNumber ?? 0)}:0`,
+    }));
+    const iteratorsRead: string[] = [];
+    kinesis.on(GetRecordsCommand).callsFake((input) => {
+      const iterator = String(input.ShardIterator);
+      iteratorsRead.push(iterator);
+      const [, at, read] = iterator.split(':').map(Number) as [number, number, number];
+      if (iteratorsRead.length === 4) {
+        stream.push(...streamOf([A, A, A, A]).slice(2));
+        if (read === 0) throw new ExpiredIteratorException({ message: 'Iterator expired', $metadata: {} });
+      }
+      const out = stream.filter((r) => Number(r.SequenceNumber) > at).slice(0, input.Limit);
+      const next = out.length > 0 ? Number(out.at(-1)!.SequenceNumber) : at;
+      return { Records: out, NextShardIterator: `at:${next}:${iteratorsRead.length}`, MillisBehindLatest: 0 };
+    });
+    const delivered: string[] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ startingPosition: 'LATEST' }),
+      handler: async (event) => {
+        delivered.push(...seqsOf(event));
+        return { batchItemFailures: [] };
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    await poller.start();
+    try {
+      await until('records 3 and 4 delivered', () => delivered.length >= 2);
+    } finally {
+      await poller.stop();
+    }
+    // The empty reads kept the start's position; after its expiry, the last read's iterator.
+    expect(iteratorsRead.slice(0, 5)).toEqual(['at:2:0', 'at:2:0', 'at:2:0', 'at:2:0', 'at:2:3']);
+    expect(delivered).toEqual(['3', '4']);
   });
 });
