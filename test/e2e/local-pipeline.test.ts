@@ -150,7 +150,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     const stateDir = tempDir();
     const first = await runOnce(['--state-dir', stateDir, '--replay', SAMPLE]);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.summary).toMatchObject({
+    expect(first.summary, first.stderr).toMatchObject({
       ticksIn: 389,
       recordsPut: 389,
       processed: 389,
@@ -191,7 +191,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     // The same file again: new records on the stream, the same events — nothing changes twice.
     const second = await runOnce(['--state-dir', stateDir, '--replay', SAMPLE]);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.summary).toMatchObject({
+    expect(second.summary, second.stderr).toMatchObject({
       ticksIn: 389,
       recordsPut: 389,
       processed: 389,
@@ -225,7 +225,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     const first = await runOnce(['--state-dir', stateDir, '--replay', file]);
     expect(first.code, first.stderr).toBe(0);
     // 120 quote rows, and a row for each bar the quotes closed (the last minute's is still open).
-    expect(first.summary).toMatchObject({
+    expect(first.summary, first.stderr).toMatchObject({
       ticksIn: 120,
       processed: 120,
       rejected: 0,
@@ -240,7 +240,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     expect(table.filter((i) => String(i.sk).startsWith('TICK#'))).toHaveLength(120);
     const second = await runOnce(['--state-dir', stateDir, '--replay', file]);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.summary).toMatchObject({
+    expect(second.summary, second.stderr).toMatchObject({
       ticksIn: 120,
       processed: 120,
       dynamodbMetricRows: 159,
@@ -264,7 +264,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     writeFileSync(file, `${rows.join('\n')}\n`);
     const run = await runOnce(['--ephemeral', '--replay', file]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.summary).toMatchObject({
+    expect(run.summary, run.stderr).toMatchObject({
       ticksIn: 9,
       recordsPut: 9,
       processed: 9,
@@ -300,12 +300,12 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     writeFileSync(file, saturdayBars(0, 25));
     const first = await runOnce(['--state-dir', stateDir, '--replay', file]);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.summary).toMatchObject({ ticksIn: 25, processed: 25, rejected: 25, dlq: 25 });
+    expect(first.summary, first.stderr).toMatchObject({ ticksIn: 25, processed: 25, rejected: 25, dlq: 25 });
 
     writeFileSync(file, saturdayBars(25, 3));
     const second = await runOnce(['--state-dir', stateDir, '--replay', file]);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.summary).toMatchObject({ ticksIn: 3, processed: 3, rejected: 3, dlq: 3 });
+    expect(second.summary, second.stderr).toMatchObject({ ticksIn: 3, processed: 3, rejected: 3, dlq: 3 });
 
     // Counting consumed nothing: every message is there, visible, never received.
     const cloud = await startLocalCloud({ stateDir, template: await realTemplate(), countState: false });
@@ -340,7 +340,7 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     writeFileSync(file, `${[rows[0], ...ten, ...ten.map((r) => r.replace(/^AAPL,/, 'MSFT,'))].join('\n')}\n`);
     const run = await runOnce(['--ephemeral', '--replay', file, '--symbol', 'MSFT']);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.summary).toMatchObject({
+    expect(run.summary, run.stderr).toMatchObject({
       ticksIn: 10,
       recordsPut: 10,
       processed: 10,
@@ -371,7 +371,12 @@ describe('npm start -- --replay <file> --once (the local pipeline end to end)', 
     writeFileSync(file, `${readFileSync(SAMPLE, 'utf8').trim().split('\n').slice(0, 6).join('\n')}\n`);
     const run = await runOnce(['--ephemeral', '--replay', 'bars.csv'], elsewhere);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.summary).toMatchObject({ ticksIn: 5, recordsPut: 5, processed: 5, dynamodbMetricRows: 5 });
+    expect(run.summary, run.stderr).toMatchObject({
+      ticksIn: 5,
+      recordsPut: 5,
+      processed: 5,
+      dynamodbMetricRows: 5,
+    });
   });
 
   it('exits 1 naming the first reasons when every row of the file is rejected (a CSV read as NDJSON)', async () => {
