@@ -276,7 +276,7 @@ describe('latencyTargetMet: p99 < 250 ms at the asked rate', () => {
 });
 
 describe("the README's throughput runs", () => {
-  it('counts, in its target line, the runs its table lists since the lake is gzipped on the calling thread', () => {
+  it('counts, in its target line, the runs its table lists since the lake is gzipped on the calling thread, and those that met it', () => {
     const readme = readFileSync(new URL('README.md', `file://${root}`), 'utf8');
     const table = readme.slice(readme.indexOf('| release | runs |')).split('\n\n')[0]!.split('\n');
     const since = table.findIndex((row) => row.includes('gzipped on the calling thread'));
@@ -302,10 +302,15 @@ describe("the README's throughput runs", () => {
       'nine',
       'ten',
       'eleven',
+      'twelve',
+      'thirteen',
+      'fourteen',
     ];
     const stated =
-      /met at 200 symbols in all (\w+) runs since the lake is\s+gzipped on the calling thread/.exec(readme);
-    expect(stated?.[1]).toBe(words[runs.length]);
-    expect(runs.every((r) => r >= 100_000)).toBe(true);
+      /met at 200 symbols in (\w+) of (\w+) runs since the lake is\s+gzipped on the calling thread/.exec(
+        readme,
+      );
+    expect(stated?.[1]).toBe(words[runs.filter((r) => r >= 100_000).length]);
+    expect(stated?.[2]).toBe(words[runs.length]);
   });
 });
