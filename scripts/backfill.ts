@@ -67,10 +67,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.symbols) throw new UsageError('--symbols is required, e.g. --symbols AAPL,MSFT');
-  const symbols = values.symbols
-    .split(',')
-    .map((s) => s.trim().toUpperCase())
-    .filter((s) => s !== '');
+  const symbols = [
+    ...new Set(
+      values.symbols
+        .split(',')
+        .map((s) => s.trim().toUpperCase())
+        .filter((s) => s !== ''),
+    ),
+  ];
   for (const s of symbols) {
     const r = SymbolSchema.safeParse(s);
     if (!r.success) throw new UsageError(`--symbols: "${s}": ${r.error.issues[0]?.message}`);

@@ -90,7 +90,9 @@ interface SymbolOutcome {
  * With a cursor store, each symbol's cursor is advanced to its last bar, or up to the first bar the
  * stream did not take (the publisher is expected to hold a symbol's later bars after that one).
  */
-export async function backfill(o: BackfillOptions, d: BackfillDeps): Promise<BackfillResult> {
+export async function backfill(options: BackfillOptions, d: BackfillDeps): Promise<BackfillResult> {
+  // A symbol named twice is backfilled once: twice, its bars would be fetched and published twice.
+  const o: BackfillOptions = { ...options, symbols: [...new Set(options.symbols)] };
   const windows = backfillWindows(o.from, o.to);
   let bars = 0;
 

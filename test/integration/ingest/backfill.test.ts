@@ -285,6 +285,18 @@ describe('backfill (npm run backfill) against the local stream, Yahoo answered f
     expect(await cursorOf('MSFT')).toBe(last);
   });
 
+  it('a symbol named twice is fetched and published once', async () => {
+    const yahoo = new FakeYahoo().chart('INTC', recordedHistory(WEEKS, AFTER_LAST_CLOSE));
+    const { result } = await runBackfill({ symbols: ['INTC', 'INTC'], ...RANGE }, yahoo);
+    expect(chartWindows(yahoo, 'INTC')).toEqual(WINDOWS);
+    const onStream = await newBars();
+    expectBars(
+      onStream.get('INTC')!,
+      WEEKS.flatMap((w) => sampleBars('INTC', w)),
+    );
+    expect(result.bars).toBe(3 * sampleBars('INTC', 0).length);
+  });
+
   it('a bar the stream refuses holds its symbol’s later bars (none published out of order); the other symbol goes through', async () => {
     const yahoo = new FakeYahoo()
       .chart('AMZN', recordedHistory(WEEKS, AFTER_LAST_CLOSE))
