@@ -37,6 +37,8 @@ const NINJA = /^(\d{4})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2});/;
 const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 /** The written date and time of an ISO-8601 time with a zone. */
 const ZONED_ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?/;
+/** A date and time ending in an offset of hours alone (`+00`, `-04`). */
+const HOURS_OFFSET = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?[+-]\d{2}$/;
 const LOCAL_ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/;
 const TIME_COLUMNS = ['bar_start_utc', 'start', 'timestamp', 'time', 'datetime', 'date', 'bar_start_et'];
 
@@ -433,8 +435,11 @@ export function parseTime(raw: string, zone: string, after?: number): number {
       zone,
       after,
     );
-  if (/[zZ]$|[+-]\d{2}:?\d{2}$/.test(s)) {
-    const t = Date.parse(s);
+  // An offset in whole hours (PostgreSQL writes a timestamptz so: `2024-10-02 13:30:00+00`), which
+  // Date.parse reads in one form and not the other: given its minutes.
+  const zoned = HOURS_OFFSET.test(s) ? `${s}:00` : s;
+  if (/[zZ]$|[+-]\d{2}:?\d{2}$/.test(zoned)) {
+    const t = Date.parse(zoned);
     if (!Number.isNaN(t)) {
       // Date.parse rolls an impossible date or time over (2024-02-30 is March 1st, 24:00 the next day).
       const f = ZONED_ISO.exec(s);

@@ -270,6 +270,18 @@ describe('replay across daylight-saving changes', () => {
     expect(src.issues()).toMatchObject([{ at: 'line 2', field: 'date' }]);
   });
 
+  it('reads an offset of whole hours (PostgreSQL timestamptz text, ISO-8601 basic), and a date alone still is no time', () => {
+    const ny = 'America/New_York';
+    expect(iso(parseTime('2024-10-02 13:30:00+00', ny))).toBe('2024-10-02T13:30:00.000Z');
+    expect(iso(parseTime('2024-10-02T09:30:00-04', ny))).toBe('2024-10-02T13:30:00.000Z');
+    expect(iso(parseTime('2024-10-02 09:30-04', ny))).toBe('2024-10-02T13:30:00.000Z');
+    expect(iso(parseTime('2024-10-02 19:00:00.25+05', ny))).toBe('2024-10-02T14:00:00.250Z');
+    expect(() => parseTime('2024-04-31 09:30:00-04', ny)).toThrow(
+      '2024-4-31 09:30:00 is not a valid date and time',
+    );
+    expect(() => parseTime('2024-10-02', ny)).toThrow(/is not ISO-8601 with a zone/);
+  });
+
   it('a date that exists in no zone is called invalid, not blamed on a daylight-saving change', () => {
     const ny = 'America/New_York';
     expect(() => parseTime('2/30/2024 9:30', ny)).toThrow('2024-2-30 09:30:00 is not a valid date and time');
