@@ -34,7 +34,8 @@ export const REPLAY_FORMATS = ['yahoo-chart', 'csv', 'ninjatrader', 'mdy-ny', 'n
 export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
 
 const NINJA = /^(\d{4})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2});/;
-const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+/** `M/D/YYYY` and a {@link CLOCK} time in one cell (`1/2/2024 9:30`, Excel's `1/2/2024 9:30:00 AM`). */
+const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})[ T]+(\S.*)$/;
 /** The written date and time of an ISO-8601 time with a zone. */
 const ZONED_ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?/;
 /** A date and time ending in an offset of hours alone (`+00`, `-04`). */
@@ -61,7 +62,7 @@ export function detectFormat(head: string): ReplayFormat {
     const header = splitCsv(first).map((h) => h.toLowerCase());
     const timeIdx = header.findIndex((h) => TIME_COLUMNS.includes(h));
     const value = splitCsv(lines[1])[timeIdx] ?? '';
-    if (MDY.test(value.trim())) return 'mdy-ny';
+    if (mdyTime(value.trim())) return 'mdy-ny';
     return 'csv';
   }
   throw new Error(
@@ -360,6 +361,13 @@ function zonedWithFraction(
 const CLOCK =
   /^(?:(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:\s*([AaPp])\.?[Mm]\.?)?|(\d{2})(\d{2})(\d{2})?)$/;
 
+/** The month, day, year and clock time of a `M/D/YYYY <time>` cell, or undefined. */
+function mdyTime(s: string): [number, number, number, RegExpExecArray] | undefined {
+  const m = MDY.exec(s);
+  const clock = m && CLOCK.exec(m[4]!);
+  return m && clock ? [+m[1]!, +m[2]!, +m[3]!, clock] : undefined;
+}
+
 /** A `Date` cell of a file with a separate `Time` column: YYYY-MM-DD, YYYYMMDD or M/D/YYYY (month first). */
 function parseDate(raw: string): [number, number, number] {
   const s = raw.trim();
@@ -417,15 +425,15 @@ export function parseTime(raw: string, zone: string, after?: number): number {
       );
     return Math.round(n < 1e11 ? n * 1000 : n);
   }
-  const mdy = MDY.exec(s);
+  const mdy = mdyTime(s);
   if (mdy) {
-    const [month, day] = [+mdy[1]!, +mdy[2]!];
+    const [month, day, year, clock] = mdy;
     // 13/11/2019: a day-first file, whose days 1 to 12 would be read with month and day swapped.
     if (month > 12 && day <= 12)
       throw new RangeError(
         `time ${JSON.stringify(s)}: ${month} is no month; the format is M/D/YYYY, month first (is the file day-first, D/M/YYYY?)`,
       );
-    return zonedTimeToUtc(+mdy[3]!, month, day, +mdy[4]!, +mdy[5]!, +(mdy[6] ?? 0), zone, after);
+    return clockTimeToUtc(year, month, day, clock, zone, after);
   }
   const local = LOCAL_ISO.exec(s);
   if (local)

@@ -171,6 +171,29 @@ describe('replay across daylight-saving changes', () => {
     ]);
   });
 
+  it("M/D/YYYY with a 12-hour clock in the same cell (Excel's US export) is detected and read", async () => {
+    const src = new ReplaySource({
+      file: tmpFile(
+        'excel.csv',
+        'Time,Open,High,Low,Close,Volume\n' +
+          '10/2/2024 9:30:00 AM,225.89,226.11,225.42,225.7,1205461\n' +
+          '10/2/2024 12:05:00 PM,225.73,226.0,225.55,225.94,205420\n' +
+          '10/2/2024 3:59:00 PM,226.01,226.2,225.9,226.1,310000\n',
+      ),
+      symbol: 'AAPL',
+    });
+    expect(await src.format()).toBe('mdy-ny');
+    expect((await collect(src)).map((e) => iso(eventTime(e)))).toEqual([
+      '2024-10-02T13:30:00.000Z',
+      '2024-10-02T16:05:00.000Z',
+      '2024-10-02T19:59:00.000Z',
+    ]);
+    expect(src.issues()).toEqual([]);
+    expect(() => parseTime('10/2/2024 13:05 PM', 'America/New_York')).toThrow(
+      /13 is no hour of a 12-hour clock/,
+    );
+  });
+
   it('--tz applies to M/D/YYYY and NinjaTrader files too, not only to ISO local times', async () => {
     // The DST fixture read as Chicago time: 15:58 CST = 21:58Z, 9:30 CDT on 3/11 = 14:30Z.
     const mdy = new ReplaySource({
