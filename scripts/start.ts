@@ -328,6 +328,55 @@ function outliveTerminal(): void {
   }
 }
 
+/**
+ * Signals repeated while a stop is under way. npm forwards the terminal's signal too, so only a
+ * repeat more than a second after the first counts: the first says what the stop is doing and that
+ * one more quits at once; the next quits at once, exit 128 + the signal, without the clean stop (a
+ * stop waiting on an emulator that hangs would wait out the function's timeout). The next start
+ * recovers a kept state directory (its stream keeps what was not processed; the local SQS saves its
+ * queues every 2 s, so their last changes can be lost) and removes an ephemeral one.
+ */
+export function repeatedSignals(o: {
+  readonly doing: () => string;
+  /** What becomes of the state when the process quits at once. */
+  readonly left: string;
+  readonly write: (line: string) => void;
+  /** Ends the process with `code`, `why` written last (after the view has given the screen back). */
+  readonly quit: (code: number, why: string) => void;
+  readonly clock?: () => number;
+}) {
+  const clock = o.clock ?? Date.now;
+  let firstAt: number | undefined;
+  let repeats = 0;
+  return (signal: NodeJS.Signals): void => {
+    if (firstAt === undefined) {
+      firstAt = clock();
+      return;
+    }
+    if (clock() - firstAt <= 1000) return;
+    const key = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+    if (++repeats === 1) {
+      o.write(`${signal} again: still ${o.doing()}; ${key} once more quits at once, without the clean stop`);
+      return;
+    }
+    o.quit(interruptedBy(signal), `${signal} again: quit at once; ${o.left}`);
+  };
+}
+
+/** What a quit without the clean stop leaves: a kept state directory is recovered by the next start. */
+const leftOnQuit = (stateDir: string | undefined): string =>
+  stateDir
+    ? `the next start recovers ${stateDir} (what was not processed is still in its stream; the queues' last 2 s of changes may be lost)`
+    : 'the next start removes the ephemeral state directory';
+
+/** Exits at once, `why` written on the way out: after the view's own exit handler left its screen. */
+const quitNow =
+  (write: (line: string) => void) =>
+  (code: number, why: string): void => {
+    process.once('exit', () => write(why));
+    process.exit(code);
+  };
+
 /** The pipeline mode: cloud + processor + feed; the view (or, with --once, a JSON summary) on stdout. */
 async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise<number> {
   // The functions' console output is routed to a log file once the pipeline starts: write directly.
@@ -335,15 +384,16 @@ async function runWholePipeline(args: StartArgs, feeds: MarketSource[]): Promise
   // Signals are handled from before the boot: Ctrl-C at any point stops cleanly.
   const abort = new AbortController();
   let booted = false;
-  let firstSignalAt = 0;
   let stoppedBy: NodeJS.Signals = 'SIGINT';
+  const repeated = repeatedSignals({
+    doing: () => (booted ? 'draining and compacting' : 'stopping'),
+    left: leftOnQuit(args.stateDir),
+    write: err,
+    quit: quitNow(err),
+  });
   const onSignal = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) {
-      if (Date.now() - firstSignalAt > 1000)
-        err(`${signal} again: still ${booted ? 'draining' : 'stopping'}, please wait`);
-      return;
-    }
-    firstSignalAt = Date.now();
+    repeated(signal);
+    if (abort.signal.aborted) return;
     stoppedBy = signal;
     if (signal === 'SIGHUP') outliveTerminal();
     err(
@@ -459,15 +509,15 @@ async function main(): Promise<number> {
     return 0;
   }
   return await new Promise<number>((resolveExit) => {
-    let firstSignalAt = 0;
+    const repeated = repeatedSignals({
+      doing: () => 'stopping (flushing state)',
+      left: leftOnQuit(args.stateDir),
+      write: (line) => console.error(line),
+      quit: quitNow((line) => console.error(line)),
+    });
     const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        // npm forwards the terminal's signal too: only a later, deliberate repeat gets an answer.
-        if (Date.now() - firstSignalAt > 1000)
-          console.error(`${signal} again: still stopping (flushing state), please wait`);
-        return;
-      }
-      firstSignalAt = Date.now();
+      repeated(signal);
+      if (stopping) return;
       if (signal === 'SIGHUP') outliveTerminal();
       console.error(`\n${signal}: stopping the local cloud…`);
       stop().then(

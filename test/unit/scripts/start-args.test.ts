@@ -2,7 +2,13 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STATE_DIR } from '../../../scripts/local/state-dir.ts';
-import { checkReplay, feedsFor, parseStartArgs, UsageError } from '../../../scripts/start.ts';
+import {
+  checkReplay,
+  feedsFor,
+  parseStartArgs,
+  repeatedSignals,
+  UsageError,
+} from '../../../scripts/start.ts';
 import type { ReplaySource } from '../../../src/adapters/replay/replay-source.ts';
 import { eventTime } from '../../../src/domain/market/index.ts';
 
@@ -80,5 +86,52 @@ describe('npm start --synthetic … --speed N', () => {
       expect(rate).toBeGreaterThan(6);
       expect(rate).toBeLessThan(12);
     }
+  });
+});
+
+describe('npm start: a signal repeated during the stop', () => {
+  function harness() {
+    let now = 0;
+    const lines: string[] = [];
+    const quits: [number, string][] = [];
+    const signal = repeatedSignals({
+      doing: () => 'draining',
+      left: 'the next start recovers .local',
+      write: (line) => lines.push(line),
+      quit: (code, why) => quits.push([code, why]),
+      clock: () => now,
+    });
+    const at = (ms: number) => {
+      now = ms;
+    };
+    return { signal, lines, quits, at };
+  }
+
+  it("ignores npm's forwarded copy, warns at a deliberate repeat, and quits at once at the next", () => {
+    const h = harness();
+    h.signal('SIGINT'); // the first: the clean stop starts (the caller's business)
+    h.at(200);
+    h.signal('SIGINT'); // npm's forwarded copy of the same Ctrl-C
+    expect(h.lines).toEqual([]);
+    h.at(1_500);
+    h.signal('SIGINT');
+    expect(h.lines).toEqual([
+      'SIGINT again: still draining; Ctrl-C once more quits at once, without the clean stop',
+    ]);
+    expect(h.quits).toEqual([]);
+    h.at(3_000);
+    h.signal('SIGINT');
+    expect(h.quits).toEqual([[130, 'SIGINT again: quit at once; the next start recovers .local']]);
+  });
+
+  it('quits with 128 + the signal that forced it', () => {
+    const h = harness();
+    h.signal('SIGINT');
+    h.at(2_000);
+    h.signal('SIGTERM');
+    h.at(2_100);
+    h.signal('SIGTERM');
+    expect(h.lines[0]).toMatch(/^SIGTERM again: still draining; SIGTERM once more quits at once/);
+    expect(h.quits.map(([code]) => code)).toEqual([143]);
   });
 });
