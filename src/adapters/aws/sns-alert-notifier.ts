@@ -43,6 +43,24 @@ function refused(err: unknown): boolean {
   return (meta?.attempts ?? 1) === 1 && typeof status === 'number' && status >= 400 && status < 500;
 }
 
+/**
+ * True when the request never left: no connection to SNS was opened, so nothing can have been
+ * published. Node names the step that failed in `syscall`: `getaddrinfo` (the endpoint's name did
+ * not resolve: ENOTFOUND, EAI_AGAIN) or `connect` (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT…), both
+ * before a byte of the request is written; the SDK's HTTP handler gives up on a connection it could
+ * not open within its connection timeout with a TimeoutError saying so. An error on a connection
+ * that was open (ECONNRESET, EPIPE, a socket timeout) may come after SNS took the message: unknown.
+ */
+function neverSent(err: unknown): boolean {
+  const e = err as { syscall?: unknown; name?: unknown; message?: unknown } | null;
+  if (e?.syscall === 'getaddrinfo' || e?.syscall === 'connect') return true;
+  return (
+    e?.name === 'TimeoutError' &&
+    typeof e.message === 'string' &&
+    /(did not establish|without establishing) a connection/.test(e.message)
+  );
+}
+
 /** SNS's own rate limits (Publish API reference), and HTTP 429: refused now, worth asking again. */
 function throttled(err: unknown): boolean {
   const e = err as SdkError;
@@ -150,7 +168,8 @@ export interface SnsAlertNotifierOptions {
  * One SNS message per alert, with String attributes symbol, kind and severity for filter policies;
  * JSON to machines, a text to e-mail and SMS subscribers (see alertMessages).
  * At most once: a publish is sent again only when SNS refused it (throttled), never after a timeout,
- * a broken connection or a 5xx, which may have published. AlertNotPublishedError says nothing was.
+ * a broken connection or a 5xx, which may have published. AlertNotPublishedError says nothing was:
+ * SNS refused it, or no connection to SNS could be opened (see neverSent).
  */
 export class SnsAlertNotifier implements AlertNotifier {
   readonly #sns: SNSClient;
@@ -197,7 +216,10 @@ export class SnsAlertNotifier implements AlertNotifier {
       try {
         res = await this.#sns.send(command);
       } catch (err) {
-        // Anything but a refusal leaves the outcome unknown: passed on as it is, never retried.
+        // A connection never opened sent nothing: the caller gives the claim back, its retry sends.
+        if (neverSent(err))
+          throw new AlertNotPublishedError(alert.id, (err as Error).message, { cause: err });
+        // Anything else but a refusal leaves the outcome unknown: passed on as it is, never retried.
         if (!refused(err)) throw err;
         if (throttled(err) && retry < this.#backoff.maxRetries) {
           await this.#backoff.delay(retry);

@@ -104,6 +104,40 @@ describe('SnsAlertNotifier', () => {
     );
   });
 
+  it('says nothing was published when the endpoint did not resolve or no connection opened in time', async () => {
+    const notifier = new SnsAlertNotifier({ sns, topicArn: TOPIC });
+    const never = [
+      // As Node and the SDK's HTTP handler raise them.
+      Object.assign(new Error('getaddrinfo EAI_AGAIN sns.us-east-1.amazonaws.com'), {
+        code: 'EAI_AGAIN',
+        syscall: 'getaddrinfo',
+      }),
+      Object.assign(new Error('connect ETIMEDOUT 52.94.0.1:443'), { code: 'ETIMEDOUT', syscall: 'connect' }),
+      Object.assign(
+        new Error(
+          '@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 5000 ms.',
+        ),
+        { name: 'TimeoutError' },
+      ),
+    ];
+    for (const err of never) {
+      snsMock.on(PublishCommand).rejects(err);
+      await expect(notifier.publish(alert), err.message).rejects.toBeInstanceOf(AlertNotPublishedError);
+    }
+    // On a connection that was open, the request may have been taken: unknown, not 'not published'.
+    for (const err of [
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }),
+      Object.assign(new Error('the request socket timed out after 30000 ms of inactivity'), {
+        name: 'TimeoutError',
+      }),
+    ]) {
+      snsMock.on(PublishCommand).rejects(err);
+      const outcome = await notifier.publish(alert).catch((e: unknown) => e);
+      expect(outcome, err.message).toBe(err);
+    }
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(5);
+  });
+
   it('rejects a topic that is not an ARN', () => {
     expect(() => new SnsAlertNotifier({ sns, topicArn: 'alerts' })).toThrow(
       /ALERTS_TOPIC_ARN must be an SNS topic ARN/,
@@ -215,6 +249,28 @@ describe('SnsAlertNotifier through the SDK, the client as the processor builds i
       expect(outcome, unknown).toBeInstanceOf(Error);
       expect(outcome, unknown).not.toBeInstanceOf(AlertNotPublishedError);
       expect([unknown, published, requests]).toEqual([unknown, 1, 1]);
+    }
+  });
+
+  it('says nothing was published when no connection to SNS could be opened, so the claim is given back', async () => {
+    // A loopback port nothing listens on: the connect is refused before a byte of the request is
+    // written. Without this the alert stayed claimed for good, as if SNS might have taken it.
+    const server = await scriptedSns([]);
+    const { endpoint } = server;
+    await server.close();
+    const clients = createAwsClients({
+      region: 'us-east-1',
+      endpoints: { sns: endpoint },
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const notifier = new SnsAlertNotifier({ sns: clients.sns, topicArn: TOPIC, backoff: noSleep });
+      const outcome = await notifier.publish(alert).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(AlertNotPublishedError);
+      expect((outcome as Error).message).toMatch(/ECONNREFUSED/);
+      expect(server.requests()).toBe(0);
+    } finally {
+      clients.destroy();
     }
   });
 
