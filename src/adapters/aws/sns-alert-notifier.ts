@@ -97,8 +97,15 @@ export function alertMessage(alert: Alert): string {
   });
 }
 
-/** Printable ASCII: `×` as `x`, anything else outside it (accents, line breaks) as `?`. */
-const ascii = (text: string): string => text.replace(/×/g, 'x').replace(/[^\x20-\x7e]/g, '?');
+/**
+ * Printable ASCII: the two signs the anomaly messages use (anomalies.ts) written out, `×` as `x` and
+ * `±` as `+/-` (neither is in GSM-7), anything else outside it (accents, line breaks) as `?`.
+ */
+const ascii = (text: string): string =>
+  text
+    .replace(/×/g, 'x')
+    .replace(/±/g, '+/-')
+    .replace(/[^\x20-\x7e]/g, '?');
 
 /** The alert as an SMS: severity, symbol, kind, time and its message, in one segment (see SMS_MAX_CHARS). */
 export function alertSms(alert: Alert): string {

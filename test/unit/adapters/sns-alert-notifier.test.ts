@@ -12,6 +12,7 @@ import {
   SnsAlertNotifier,
 } from '../../../src/adapters/aws/sns-alert-notifier.ts';
 import { LOCAL_CREDENTIALS } from '../../../src/config/aws.ts';
+import { priceMoveAnomaly, volumeSpikeAnomaly } from '../../../src/domain/analytics/anomalies.ts';
 import { type Alert, AlertNotPublishedError } from '../../../src/ports/processor.ts';
 
 const sns = new SNSClient({ region: 'us-east-1' });
@@ -78,6 +79,17 @@ describe('SnsAlertNotifier', () => {
       ),
     ).toBe(true);
     expect(sms.endsWith('...')).toBe(true);
+  });
+
+  it("writes the anomaly messages' own signs in ASCII in an SMS: ± as +/-, × as x, never '?'", () => {
+    const at = Date.UTC(2024, 9, 2, 13, 31);
+    const move = priceMoveAnomaly('F', at, 'info', 5.2, 5, 11.2, 10.6);
+    const spike = volumeSpikeAnomaly('F', at, 'info', 5.4, 5, 5400, 1000);
+    const sms = [move, spike].map((a) => alertSms({ ...a, id: `${a.symbol}#${a.kind}#${a.at}` }));
+    expect(sms).toEqual([
+      'INFO F price-move 13:31 UTC - F up +5.20 % vs previous close 10.6 (now 11.2, bar 2024-10-02T13:31:00.000Z; threshold +/-5 %)',
+      'INFO F volume-spike 13:31 UTC - F volume 5400 is 5.4x the typical 1000 per bar (bar 2024-10-02T13:31:00.000Z; threshold 5x)',
+    ]);
   });
 
   it('keeps the subject printable ASCII and under 100 characters', () => {
