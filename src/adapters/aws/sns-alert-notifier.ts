@@ -50,9 +50,17 @@ function refused(err: unknown): boolean {
  * before a byte of the request is written; the SDK's HTTP handler gives up on a connection it could
  * not open within its connection timeout with a TimeoutError saying so. An error on a connection
  * that was open (ECONNRESET, EPIPE, a socket timeout) may come after SNS took the message: unknown.
+ * Only the SDK's single attempt tells (see refused).
  */
 function neverSent(err: unknown): boolean {
-  const e = err as { syscall?: unknown; name?: unknown; message?: unknown } | null;
+  const e = err as {
+    syscall?: unknown;
+    name?: unknown;
+    message?: unknown;
+    $metadata?: { attempts?: number };
+  } | null;
+  // As for a refusal: after a retry, an earlier attempt may have published.
+  if ((e?.$metadata?.attempts ?? 1) !== 1) return false;
   if (e?.syscall === 'getaddrinfo' || e?.syscall === 'connect') return true;
   return (
     e?.name === 'TimeoutError' &&

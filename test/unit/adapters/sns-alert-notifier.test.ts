@@ -142,12 +142,18 @@ describe('SnsAlertNotifier', () => {
       Object.assign(new Error('the request socket timed out after 30000 ms of inactivity'), {
         name: 'TimeoutError',
       }),
+      // The last of a retrying client's attempts: an earlier one may have published.
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), {
+        code: 'ECONNREFUSED',
+        syscall: 'connect',
+        $metadata: { attempts: 3 },
+      }),
     ]) {
       snsMock.on(PublishCommand).rejects(err);
       const outcome = await notifier.publish(alert).catch((e: unknown) => e);
       expect(outcome, err.message).toBe(err);
     }
-    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(5);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(6);
   });
 
   it('rejects a topic that is not an ARN', () => {
