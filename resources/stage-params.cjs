@@ -45,10 +45,22 @@ const oneOf = (values) =>
 
 const flag = oneOf(['true', 'false']);
 
+/**
+ * EventBridge and Application Auto Scaling (which takes EventBridge's cron) refuse a cron expression
+ * that sets both day-of-month and day-of-week, or neither: exactly one of them is '?'. A Unix habit
+ * such as cron(30 0 * * * *) has six fields, and AWS would refuse it only minutes into a deploy.
+ */
+const oneDayField = (v) => {
+  const fields = /^cron\((.*)\)$/.exec(v)?.[1].split(' ');
+  return fields?.length !== 6 || (fields[2] === '?') !== (fields[4] === '?'); // the shape is checked apart
+};
+const ONE_DAY_FIELD = 'one of day-of-month and day-of-week must be ? and the other not';
+
 /** EventBridge / Application Auto Scaling cron: six fields. */
 const cron = z
   .string({ error: 'must be a cron(...) expression' })
-  .regex(/^cron\(\S+( \S+){5}\)$/, 'must be cron(minutes hours day-of-month month day-of-week year)');
+  .regex(/^cron\(\S+( \S+){5}\)$/, 'must be cron(minutes hours day-of-month month day-of-week year)')
+  .refine(oneDayField, ONE_DAY_FIELD);
 
 /** An EventBridge schedule: cron(...) with six fields or rate(N unit). */
 const schedule = z
@@ -56,7 +68,8 @@ const schedule = z
   .regex(
     /^(cron\(\S+( \S+){5}\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\))$/,
     'must be cron(minutes hours day-of-month month day-of-week year) or rate(N minutes|hours|days)',
-  );
+  )
+  .refine(oneDayField, ONE_DAY_FIELD);
 
 /**
  * An IANA zone name (Area/Location, Etc/…, or UTC) that the runtime knows. Intl alone also takes

@@ -107,6 +107,29 @@ describe('stage params validation', () => {
     }
   });
 
+  it('refuses a cron expression that sets both day fields, or neither, as EventBridge and Application Auto Scaling do', () => {
+    // One of day-of-month and day-of-week must be '?' and the other not: cron(30 0 * * * *), a Unix
+    // habit, has six fields yet would be refused by AWS only minutes into a deploy.
+    const cases: [string, string][] = [
+      ['compactionSchedule', 'cron(30 0 * * * *)'],
+      ['compactionSchedule', 'cron(30 0 1 * MON *)'],
+      ['compactionSchedule', 'cron(30 0 ? * ? *)'],
+      ['tableTradingHoursStartCron', 'cron(25 9 * * MON-FRI *)'],
+      ['tableTradingHoursEndCron', 'cron(5 16 ? * ? *)'],
+    ];
+    for (const [param, value] of cases) {
+      expect(() => check('prod', { [param]: value }), value).toThrow(
+        `param ${param}: one of day-of-month and day-of-week must be ? and the other not (got "${value}")`,
+      );
+    }
+    for (const value of ['cron(30 0 * * ? *)', 'cron(0 12 1 * ? *)', 'cron(25 9 ? * MON-FRI *)']) {
+      expect(
+        () => check('prod', { compactionSchedule: value, tableTradingHoursStartCron: value }),
+        value,
+      ).not.toThrow();
+    }
+  });
+
   it('refuses a compaction timeout that would never reach a late (marked) day', () => {
     // The nightly run starts a marked day only with PENDING_DAY_MARGIN_MS left, after its own two days.
     const minimum = (2 * PENDING_DAY_MARGIN_MS) / 1000;
