@@ -70,9 +70,19 @@ function subscriptionResources(topic, emails, severities = []) {
 }
 
 module.exports = async ({ resolveVariable }) => {
-  const alertEmails = parseEmails(await resolveVariable('param:alertEmails'), 'alertEmails');
-  const severities = parseAlertSeverities(await resolveVariable('param:alertEmailSeverities'));
-  const opsEmails = parseEmails(await resolveVariable('param:opsEmails'), 'opsEmails');
+  let alertEmails;
+  let severities;
+  let opsEmails;
+  try {
+    alertEmails = parseEmails(await resolveVariable('param:alertEmails'), 'alertEmails');
+    severities = parseAlertSeverities(await resolveVariable('param:alertEmailSeverities'));
+    opsEmails = parseEmails(await resolveVariable('param:opsEmails'), 'opsEmails');
+  } catch (error) {
+    // resources/stage-params.cjs reports the same problem with the others; osls would print this
+    // error's stack, whose frames are this file's and osls's, not the operator's settings.
+    error.stack = '';
+    throw error;
+  }
   return {
     Resources: {
       ...subscriptionResources('Alerts', alertEmails, severities),

@@ -13,6 +13,7 @@
 'use strict';
 
 const { z } = require('zod');
+const { parseAlertSeverities, parseEmails } = require('./email-subscriptions.cjs');
 
 /**
  * Lower-case letters and digits, starting with a letter, at most 19: the Glue database
@@ -90,8 +91,21 @@ const timeZone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as America/New_York');
 
-/** A comma string or YAML list; its items are checked where they are used (email-subscriptions.cjs, the functions' config). */
+/** A comma string or YAML list (items checked by checkedList below). */
 const list = z.union([z.string(), z.array(z.string())], { error: 'must be a comma-separated list' });
+
+/**
+ * A list whose items `parse` checks (email-subscriptions.cjs, which builds the subscriptions from
+ * it, throws `param <name>: <problem>`): a bad address is reported here with the other problems.
+ */
+const checkedList = (parse) =>
+  list.superRefine((value, ctx) => {
+    try {
+      parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: String(error.message).replace(/^param \w+: /, '') });
+    }
+  });
 
 /** CloudWatch Logs' retention choices (AWS::Logs::LogGroup RetentionInDays). */
 const LOG_RETENTION_DAYS = [
@@ -141,9 +155,9 @@ const StageParamsSchema = z
     tableTradingHoursTimezone: timeZone,
     tableTradingHoursStartCron: cron,
     tableTradingHoursEndCron: cron,
-    alertEmails: list,
-    alertEmailSeverities: list,
-    opsEmails: list,
+    alertEmails: checkedList((v) => parseEmails(v, 'alertEmails')),
+    alertEmailSeverities: checkedList(parseAlertSeverities),
+    opsEmails: checkedList((v) => parseEmails(v, 'opsEmails')),
     alarmIteratorAgeMs: whole(1000, 604800000),
     timestreamEnabled: flag,
     timestreamMemoryRetentionHours: whole(1, 8766),

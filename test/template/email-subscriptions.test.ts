@@ -122,6 +122,12 @@ describe('e-mail subscriptions in the template', () => {
     await expect(synthesizeTemplate('staging', { params: { opsEmails: 'oncall' } })).rejects.toThrow(
       /param opsEmails: "oncall" is not an e-mail address/,
     );
+    // The message alone: not the stack of the module that found it (frames in resources/ and osls).
+    const failure = await synthesizeTemplate('staging', { params: { alertEmails: 'ops@example' } }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect(String(failure)).toContain('invalid stage configuration:');
+    expect(String(failure)).not.toMatch(/^\s+at /m);
   });
 
   it('subscribes each opsEmails address to the ops topic, unfiltered, apart from the alert subscribers', async () => {

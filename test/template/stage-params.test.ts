@@ -165,6 +165,29 @@ describe('stage params validation', () => {
     );
   });
 
+  it('refuses an e-mail address or a severity the subscriptions cannot take, with the other problems', () => {
+    let message = '';
+    try {
+      check('dev', {
+        alertEmails: 'trader@example.com,ops@example',
+        alertEmailSeverities: 'high',
+        opsEmails: 'oncall',
+        processorBatchSize: '0',
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.split('\n').slice(1)).toEqual([
+      '  - param alertEmails: "ops@example" is not an e-mail address (expected name@domain.tld) (got "trader@example.com,ops@example")',
+      '  - param alertEmailSeverities: "high" is not a severity (expected some of info, warning, critical) (got "high")',
+      '  - param opsEmails: "oncall" is not an e-mail address (expected name@domain.tld) (got "oncall")',
+      '  - param processorBatchSize: must be at least 1 (got "0")',
+    ]);
+    expect(() =>
+      check('dev', { alertEmails: 'a@example.com, b@example.org', alertEmailSeverities: 'critical,warning' }),
+    ).not.toThrow();
+  });
+
   it('refuses a param name the service does not have (a typo would deploy the default)', () => {
     expect(() => check('dev', { alertEmail: 'ops@example.com' })).toThrow(
       'param alertEmail: not a param of this service (params.default)',
