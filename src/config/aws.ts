@@ -1,13 +1,21 @@
 import { z } from 'zod';
 
-const url = z.url({ error: 'must be an http(s) URL such as http://127.0.0.1:4567' }).optional();
+/** A variable set to nothing (`TICKSTREAM_ENDPOINT_S3=` in a .env file) counts as unset. */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+
+// http or https only: the URL parser also takes `localhost:4567` (scheme `localhost:`) or
+// `ftp://…`, which the SDK would only fail on at its first call.
+const url = z.preprocess(
+  unsetIfEmpty,
+  z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:4567' }).optional(),
+);
 
 /**
  * Where AWS clients point. In AWS every endpoint is unset and the SDK's defaults apply; the local
  * runtime sets one endpoint per emulator (TICKSTREAM_ENDPOINT_*), and handlers never know which.
  */
 export const AwsEnvSchema = z.object({
-  AWS_REGION: z.string().min(1, 'AWS_REGION is required').default('us-east-1'),
+  AWS_REGION: z.preprocess(unsetIfEmpty, z.string().default('us-east-1')),
   TICKSTREAM_ENDPOINT_KINESIS: url,
   TICKSTREAM_ENDPOINT_DYNAMODB: url,
   TICKSTREAM_ENDPOINT_S3: url,
@@ -30,8 +38,14 @@ export type AwsService = 'kinesis' | 'dynamodb' | 's3' | 'sqs' | 'sns' | 'timest
 /** Credentials the local emulators accept (s3rver's default key pair). Never valid in AWS. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
+/** Reads the endpoints and region; a bad one fails with each bad variable's name and why, in one line. */
 export function awsClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AwsClientConfig {
-  const e = AwsEnvSchema.parse(env);
+  const parsed = AwsEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid AWS client configuration: ${detail}`);
+  }
+  const e = parsed.data;
   const endpoints: Partial<Record<AwsService, string>> = {};
   if (e.TICKSTREAM_ENDPOINT_KINESIS) endpoints.kinesis = e.TICKSTREAM_ENDPOINT_KINESIS;
   if (e.TICKSTREAM_ENDPOINT_DYNAMODB) endpoints.dynamodb = e.TICKSTREAM_ENDPOINT_DYNAMODB;
