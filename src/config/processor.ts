@@ -15,10 +15,12 @@ export const ProcessorEnvSchema = z
     ALERTS_TOPIC_ARN: z
       .string({ error: 'ALERTS_TOPIC_ARN is required' })
       .startsWith('arn:', 'must be an SNS topic ARN'),
+    // The metricsTtlDays stage param's range (resources/stage-params.cjs).
     METRICS_TTL_DAYS: z.coerce
-      .number()
-      .int()
-      .positive('METRICS_TTL_DAYS must be a positive whole number')
+      .number({ error: 'METRICS_TTL_DAYS must be a whole number of days' })
+      .int('METRICS_TTL_DAYS must be a whole number of days')
+      .min(1, 'METRICS_TTL_DAYS must be at least 1')
+      .max(36_500, 'METRICS_TTL_DAYS must be at most 36500')
       .default(30),
     TIMESTREAM_ENABLED: flag,
     TIMESTREAM_DATABASE: z.string().optional(),

@@ -62,4 +62,20 @@ describe('the processor entry point', () => {
       /TIMESTREAM_DATABASE and TIMESTREAM_TABLE are required when TIMESTREAM_ENABLED is true/,
     );
   });
+
+  it('takes METRICS_TTL_DAYS as a whole number of days within the metricsTtlDays param’s range', () => {
+    expect(loadProcessorEnv({ ...GOOD_ENV, METRICS_TTL_DAYS: '7' }).METRICS_TTL_DAYS).toBe(7);
+    expect(loadProcessorEnv({ ...GOOD_ENV, METRICS_TTL_DAYS: '36500' }).METRICS_TTL_DAYS).toBe(36500);
+    const cases: [string, string][] = [
+      ['30d', 'METRICS_TTL_DAYS must be a whole number of days'],
+      ['1.5', 'METRICS_TTL_DAYS must be a whole number of days'],
+      ['0', 'METRICS_TTL_DAYS must be at least 1'],
+      ['36501', 'METRICS_TTL_DAYS must be at most 36500'],
+    ];
+    for (const [value, reason] of cases) {
+      expect(() => loadProcessorEnv({ ...GOOD_ENV, METRICS_TTL_DAYS: value }), value).toThrow(
+        new Error(`invalid stream processor configuration: METRICS_TTL_DAYS: ${reason}`),
+      );
+    }
+  });
 });
