@@ -24,8 +24,8 @@ export interface QueryArgs {
 
 const USAGE = `usage: npm run query -- [--state-dir DIR] [--stage S] [--json] "SQL"
   SQL over the local lake (npm start writes it), as in Athena: tickstream_<stage>.events (each
-  event once), tickstream_<stage>.raw_events (the raw zone, at-least-once) and, once a day has
-  been compacted, tickstream_<stage>.compacted_events (the Parquet zone); also unqualified
+  event once), tickstream_<stage>.raw_events (the raw zone, at-least-once) and
+  tickstream_<stage>.compacted_events (the Parquet zone: the days compacted so far); also unqualified
   --state-dir DIR   the local cloud's state directory (default .local/; env TICKSTREAM_STATE_DIR)
   --stage S         the stage whose lake is read (default dev; env TICKSTREAM_STAGE)
   --json            one JSON object per row instead of a table`;

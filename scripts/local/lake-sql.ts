@@ -21,7 +21,7 @@ import { DEFAULT_RAW_PREFIX } from '../../src/adapters/aws/s3-lake-writer.ts';
  * gzip NDJSON objects straight from s3rver's directory, through a view `tickstream_<stage>.raw_events`
  * with the Glue table's columns, names and types (both come from lake-schema.ts) and its `dt`
  * partition as a string, and the view `events` over it with the Glue view's SQL (each (symbol, kind,
- * time) once); `compacted_events` reads the compacted zone's Parquet objects, once there are any.
+ * time) once); `compacted_events` reads the compacted zone's Parquet objects (no row before there are any).
  * `from_unixtime` is defined as in Athena, so the README's Athena queries run unchanged.
  */
 
@@ -67,8 +67,8 @@ const struct = (fields: typeof LAKE_EVENT_FIELDS, name: (n: string) => string) =
   `STRUCT(${fields.map(([n, t]) => `${quoted(name(n))} ${DUCKDB_TYPES[t]}`).join(', ')})`;
 
 /**
- * The statements that define the stage's schema, its `raw_events` and `events` views, the
- * `compacted_events` view when `compactedGlob` is given, and `from_unixtime`.
+ * The statements that define the stage's schema, its `raw_events`, `events` and `compacted_events`
+ * views (the last empty when `compactedGlob` is not given: no day compacted yet), and `from_unixtime`.
  */
 function lakeViewStatements(glob: string, stage: string, compactedGlob: string | undefined): string[] {
   const schema = quoted(`tickstream_${stage}`);
@@ -87,6 +87,17 @@ function lakeViewStatements(glob: string, stage: string, compactedGlob: string |
   const compactedColumns = [...LAKE_LINE_FIELDS.map(([n]) => n.toLowerCase()), 'event', 'dt']
     .map(quoted)
     .join(', ');
+  // Before any day is compacted there is no Parquet object to read, but the Glue table exists all
+  // the same (empty): so does this view, with its columns and types, so that a query naming it (the
+  // README's, or one that reads closed days from it and the rest from `events`) runs and finds no row.
+  const compactedSource = compactedGlob
+    ? `SELECT ${compactedColumns} FROM read_parquet(${sqlString(compactedGlob)}, ` +
+      `hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`
+    : `SELECT ${[
+        ...LAKE_LINE_FIELDS.map(([n, t]) => `CAST(NULL AS ${DUCKDB_TYPES[t]}) AS ${quoted(n.toLowerCase())}`),
+        `CAST(NULL AS ${struct(LAKE_EVENT_FIELDS, (n) => n.toLowerCase())}) AS "event"`,
+        'CAST(NULL AS VARCHAR) AS dt',
+      ].join(', ')} WHERE false`;
   // ignore_errors: a line that is not JSON is skipped, as the Glue table's `ignore.malformed.json`
   // keeps Athena reading past it (Athena returns it as a row of nulls; the events view drops both).
   return [
@@ -95,12 +106,7 @@ function lakeViewStatements(glob: string, stage: string, compactedGlob: string |
       `format = 'newline_delimited', compression = 'gzip', ignore_errors = true, hive_partitioning = true, ` +
       `hive_types = {'dt': 'VARCHAR'}, columns = {${columns}})`,
     `CREATE VIEW ${schema}.${EVENTS_VIEW} AS ${eventsViewSql()}`,
-    ...(compactedGlob
-      ? [
-          `CREATE VIEW ${schema}.${COMPACTED_EVENTS_TABLE} AS SELECT ${compactedColumns} FROM read_parquet(${sqlString(compactedGlob)}, ` +
-            `hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`,
-        ]
-      : []),
+    `CREATE VIEW ${schema}.${COMPACTED_EVENTS_TABLE} AS ${compactedSource}`,
     `SET search_path = ${sqlString(`tickstream_${stage},main`)}`,
     // Athena's from_unixtime(seconds), the instant in UTC (Athena types it with the zone UTC).
     'CREATE MACRO main.from_unixtime(seconds) AS make_timestamp(CAST(round(seconds * 1000000) AS BIGINT))',

@@ -65,4 +65,42 @@ describe('the local lake views', () => {
       lake.close();
     }
   });
+
+  it('compacted_events exists before any day is compacted, as the Glue table does: no rows, the same columns and types', async () => {
+    // A lake whose raw zone has a day and whose compacted zone has none yet (a run stopped before
+    // its compaction, or a raw zone copied from elsewhere).
+    const s3Dir = join(scratch, 'raw-only', 's3');
+    const records: LakeRecord[] = aaplSampleBars()
+      .slice(0, 3)
+      .map((bar, i) => ({
+        symbol: 'AAPL',
+        time: bar.start,
+        kind: 'bar',
+        shardId: 'shardId-000000000000',
+        sequenceNumber: (10n ** 20n + BigInt(i)).toString(),
+        arrivalTime: bar.start + 61_000,
+        event: bar,
+      }));
+    putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
+
+    const lake = await LocalLake.open({ s3Dir, stage: 'dev' });
+    try {
+      const describe = async (name: string) =>
+        (await lake.query(`DESCRIBE ${name}`)).map((r) => [r.column_name, r.column_type]);
+      expect(await describe('tickstream_dev.compacted_events')).toEqual(await describe('raw_events'));
+      // The README's query of the compacted zone: no day yet, no row (not an error).
+      expect(
+        await lake.query('SELECT dt, count(*) AS events FROM compacted_events GROUP BY dt ORDER BY dt'),
+      ).toEqual([]);
+      // Closed days from the compacted zone, the rest from the view: one query, as in Athena.
+      expect(
+        await lake.query(
+          'SELECT count(*) AS n FROM (SELECT * FROM compacted_events UNION ALL SELECT * FROM events ' +
+            'WHERE dt NOT IN (SELECT dt FROM compacted_events))',
+        ),
+      ).toEqual([{ n: '3' }]);
+    } finally {
+      lake.close();
+    }
+  });
 });
