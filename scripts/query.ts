@@ -5,7 +5,7 @@
  *
  *   node scripts/query.ts [--state-dir .local] [--stage dev] [--json] "SELECT …"
  *
- * Prints the rows as a table, or with --json one JSON object per line. Exit 2 on a usage error or
+ * Prints the rows as a table (a struct as its JSON), or with --json one JSON object per line. Exit 2 on a usage error or
  * a lake with nothing in it, 1 when the SQL fails (DuckDB's message on stderr).
  */
 import { join, resolve } from 'node:path';
@@ -64,6 +64,18 @@ function parseQueryOptions(argv: readonly string[]) {
   });
 }
 
+/**
+ * A row as the table shows it: a struct, list or map as its JSON text, as --json prints it.
+ * console.table shows a nested value only while it is short (`{ x: 1 }`), and `[Object]` for the
+ * rest, which hid every field of `event` (19 of them) in `SELECT * FROM events`.
+ */
+function tableRow(row: Record<string, unknown>): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(row))
+    shown[name] = value !== null && typeof value === 'object' ? JSON.stringify(value) : value;
+  return shown;
+}
+
 async function main(): Promise<number> {
   let args: QueryArgs;
   try {
@@ -85,7 +97,7 @@ async function main(): Promise<number> {
   try {
     const rows = await lake.query(args.sql);
     if (args.json) for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
-    else if (rows.length > 0) console.table(rows);
+    else if (rows.length > 0) console.table(rows.map(tableRow));
     console.error(`${rows.length} row${rows.length === 1 ? '' : 's'}`);
     return 0;
   } catch (e) {

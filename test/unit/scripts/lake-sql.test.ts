@@ -2,9 +2,11 @@
  * `npm run query`'s views over a local lake laid out on disk as s3rver keeps it (each object's body
  * in `<bucket>/<key>._S3rver_object`), written by the lake writer's and the compaction's encoders.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalLake } from '../../../scripts/local/lake-sql.ts';
 import { encodeCompactedDay } from '../../../src/adapters/aws/s3-lake-compaction.ts';
@@ -102,5 +104,40 @@ describe('the local lake views', () => {
     } finally {
       lake.close();
     }
+  });
+});
+
+describe('npm run query', () => {
+  it("prints a struct column's fields in its table, not [Object]", () => {
+    const stateDir = join(scratch, 'table-output');
+    const bar = aaplSampleBars()[0]!;
+    const records: LakeRecord[] = [
+      {
+        symbol: 'AAPL',
+        time: bar.start,
+        kind: 'bar',
+        shardId: 'shardId-000000000000',
+        sequenceNumber: (10n ** 20n).toString(),
+        arrivalTime: bar.start + 61_000,
+        event: bar,
+      },
+    ];
+    putObject(
+      join(stateDir, 's3'),
+      lakeObjectKey('raw/', DAY, 'shardId-000000000000', records),
+      encodeLakeObject(records),
+    );
+    const cli = spawnSync(
+      process.execPath,
+      ['scripts/query.ts', '--state-dir', stateDir, 'SELECT symbol, event FROM events'],
+      { cwd: fileURLToPath(new URL('../../..', import.meta.url)), encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(cli.stderr).toBe('1 row\n');
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).not.toContain('[Object]');
+    // The bar's own values, as --json prints them (null for a tick's fields).
+    expect(cli.stdout).toContain(`"close":${bar.close}`);
+    expect(cli.stdout).toContain(`"start":"${bar.start}"`);
+    expect(cli.stdout).toContain('"price":null');
   });
 });
