@@ -62,6 +62,21 @@ function findLakeBucket(s3Dir: string, stage: string): string {
 }
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * `dt` of an object, from its own partition folder: the `dt=` folder that many levels above the
+ * object (the raw zone's `dt=…/shard=…/object`: 2; the compacted zone's `dt=…/object`: 1). Not
+ * DuckDB's hive_partitioning, which takes the first `dt=` of the whole path: a state directory kept
+ * under a folder named `dt=…` gave every row that folder's value. DuckDB prunes the files by a filter
+ * on this expression as it does by a partition (only that day's objects are read).
+ */
+function objectDt(levelsAbove: 1 | 2): string {
+  const part = String.raw`[^/\\]+`;
+  const sep = String.raw`[/\\]`;
+  const below = levelsAbove === 2 ? `${sep}${part}` : '';
+  return `regexp_extract(filename, ${sqlString(`${sep}dt=(${part})${below}${sep}${part}$`)}, 1) AS dt`;
+}
+
 const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const struct = (fields: typeof LAKE_EVENT_FIELDS, name: (n: string) => string) =>
   `STRUCT(${fields.map(([n, t]) => `${quoted(name(n))} ${DUCKDB_TYPES[t]}`).join(', ')})`;
@@ -80,19 +95,19 @@ function lakeViewStatements(glob: string, stage: string, compactedGlob: string |
   const select = [
     ...LAKE_LINE_FIELDS.map(([n]) => `${quoted(n)} AS ${quoted(n.toLowerCase())}`),
     `CAST("event" AS ${struct(LAKE_EVENT_FIELDS, (n) => n.toLowerCase())}) AS "event"`,
-    'dt',
+    objectDt(2),
   ].join(', ');
-  // The Glue table's columns by name: hive_partitioning also makes a column of any `name=value`
-  // folder above the lake (a state directory under `/builds/run=7/`, say), which is no column of Athena's.
-  const compactedColumns = [...LAKE_LINE_FIELDS.map(([n]) => n.toLowerCase()), 'event', 'dt']
-    .map(quoted)
-    .join(', ');
+  // The Glue table's columns by name: the Parquet objects' own, and dt from their path.
+  const compactedColumns = [
+    ...[...LAKE_LINE_FIELDS.map(([n]) => n.toLowerCase()), 'event'].map(quoted),
+    objectDt(1),
+  ].join(', ');
   // Before any day is compacted there is no Parquet object to read, but the Glue table exists all
   // the same (empty): so does this view, with its columns and types, so that a query naming it (the
   // README's, or one that reads closed days from it and the rest from `events`) runs and finds no row.
   const compactedSource = compactedGlob
     ? `SELECT ${compactedColumns} FROM read_parquet(${sqlString(compactedGlob)}, ` +
-      `hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`
+      'hive_partitioning = false, filename = true)'
     : `SELECT ${[
         ...LAKE_LINE_FIELDS.map(([n, t]) => `CAST(NULL AS ${DUCKDB_TYPES[t]}) AS ${quoted(n.toLowerCase())}`),
         `CAST(NULL AS ${struct(LAKE_EVENT_FIELDS, (n) => n.toLowerCase())}) AS "event"`,
@@ -103,8 +118,8 @@ function lakeViewStatements(glob: string, stage: string, compactedGlob: string |
   return [
     `CREATE SCHEMA ${schema}`,
     `CREATE VIEW ${schema}.${RAW_EVENTS_TABLE} AS SELECT ${select} FROM read_json(${sqlString(glob)}, ` +
-      `format = 'newline_delimited', compression = 'gzip', ignore_errors = true, hive_partitioning = true, ` +
-      `hive_types = {'dt': 'VARCHAR'}, columns = {${columns}})`,
+      `format = 'newline_delimited', compression = 'gzip', ignore_errors = true, hive_partitioning = false, ` +
+      `filename = true, columns = {${columns}})`,
     `CREATE VIEW ${schema}.${EVENTS_VIEW} AS ${eventsViewSql()}`,
     `CREATE VIEW ${schema}.${COMPACTED_EVENTS_TABLE} AS ${compactedSource}`,
     `SET search_path = ${sqlString(`tickstream_${stage},main`)}`,

@@ -107,6 +107,44 @@ describe('the local lake views', () => {
   });
 });
 
+describe('the local lake views under a folder named dt=…', () => {
+  it("take dt from the object's own partition, not from a dt= folder above the lake", async () => {
+    // A state directory kept under a folder named as a partition (a copy of a day's run, say).
+    const s3Dir = join(scratch, 'dt=2019-01-01', 'state', 's3');
+    const records: LakeRecord[] = aaplSampleBars()
+      .slice(0, 4)
+      .map((bar, i) => ({
+        symbol: 'AAPL',
+        time: bar.start,
+        kind: 'bar',
+        shardId: 'shardId-000000000000',
+        sequenceNumber: (10n ** 20n + BigInt(i)).toString(),
+        arrivalTime: bar.start + 61_000,
+        event: bar,
+      }));
+    putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
+    const events = toNdjson(records)
+      .trimEnd()
+      .split('\n')
+      .map((line) => parseRawLine(line, dayStart(DAY)) as CompactedEvent);
+    putObject(s3Dir, `compacted/dt=${DAY}/events.parquet`, encodeCompactedDay(events));
+
+    const lake = await LocalLake.open({ s3Dir, stage: 'dev' });
+    try {
+      for (const table of ['raw_events', 'events', 'compacted_events']) {
+        expect(await lake.query(`SELECT dt, count(*) AS n FROM ${table} GROUP BY dt`)).toEqual([
+          { dt: DAY, n: '4' },
+        ]);
+        expect(await lake.query(`SELECT count(*) AS n FROM ${table} WHERE dt = '${DAY}'`)).toEqual([
+          { n: '4' },
+        ]);
+      }
+    } finally {
+      lake.close();
+    }
+  });
+});
+
 describe('npm run query', () => {
   it("prints a struct column's fields in its table, not [Object]", () => {
     const stateDir = join(scratch, 'table-output');
