@@ -348,6 +348,20 @@ describe('ProcessorDeadLetterQueue and AlertsTopic', () => {
     }
   });
 
+  it('signs what every topic delivers with SHA256 (SignatureVersion 2), not the SHA1 SNS uses by default', () => {
+    // HTTPS webhooks and chat or incident tools subscribed to the alerts and ops topics check the
+    // signature of each message and subscription confirmation. SNS signs with SHA1 unless the topic
+    // says '2' (SNS Developer Guide, "Verifying the signatures of Amazon SNS messages": SHA256 is
+    // "the recommended option").
+    for (const [stage, t] of stages()) {
+      const topics = resourcesOfType(t, 'AWS::SNS::Topic');
+      expect(topics.map(([id]) => id).sort()).toEqual(['AlertsTopic', 'OpsTopic']);
+      for (const [id, r] of topics) {
+        expect([stage, id, r.Properties?.SignatureVersion]).toEqual([stage, id, '2']);
+      }
+    }
+  });
+
   it('subscribes nobody when no alert e-mail is configured', () => {
     for (const [, t] of stages()) expect(resourcesOfType(t, 'AWS::SNS::Subscription')).toEqual([]);
   });
