@@ -227,6 +227,28 @@ describe('MarketTable', () => {
     }
   });
 
+  it('has a resource policy denying every request not made over TLS, as the lake bucket and the queue do', () => {
+    // DynamoDB's endpoints answer plain HTTP too (AWS General Reference, "Amazon DynamoDB endpoints
+    // and quotas"); the bucket and the queue refuse it by their policies, the table by its own.
+    for (const [stage, t] of stages()) {
+      const policy = props(t, 'MarketTable').ResourcePolicy?.PolicyDocument;
+      expect(policy?.Statement).toEqual([
+        {
+          Sid: 'DenyInsecureTransport',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'dynamodb:*',
+          // The table's own ARN (a resource policy applies only where its Resource matches the
+          // table it is attached to); GetAtt cannot name the resource it is a property of.
+          Resource: {
+            'Fn::Sub': `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/tickstream-${stage}-market`,
+          },
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ]);
+    }
+  });
+
   it('is protected and retained in prod, disposable in dev', () => {
     expect(props(prod, 'MarketTable').DeletionProtectionEnabled).toBe(true);
     expect(resource(prod, 'MarketTable').DeletionPolicy).toBe('Retain');
