@@ -64,8 +64,35 @@ function table(headers: readonly string[], rows: readonly (readonly string[])[])
   return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
-/** Renders the view as plain text lines (no colour codes), `width` columns wide at most. */
-export function renderDashboard(view: DashboardView, width = 120): string {
+/**
+ * Renders the view as plain text lines (no colour codes), `width` columns wide and `height` lines
+ * tall at most. A frame taller than the terminal scrolled its top away (the title, throughput, lag
+ * and the table's header: a 24-line terminal showed only the rows below them), so what does not fit
+ * goes, least wanted first: the log's oldest lines (then the log), alerts down to the 3 most recent,
+ * symbols down to 3 (counted in the "more" line), then down to 1 of each.
+ */
+export function renderDashboard(view: DashboardView, width = 120, height = Number.POSITIVE_INFINITY): string {
+  let symbols = view.symbols.length;
+  let alerts = view.alerts.length;
+  let log = view.log?.length ?? 0;
+  let out = frame(view, symbols, alerts, log);
+  while (out.length > height) {
+    if (log > 0) log--;
+    else if (alerts > 3) alerts--;
+    else if (symbols > 3) symbols--;
+    else if (alerts > 1) alerts--;
+    else if (symbols > 1) symbols--;
+    else {
+      out = out.slice(0, Math.max(1, height));
+      break;
+    }
+    out = frame(view, symbols, alerts, log);
+  }
+  return out.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
+}
+
+/** The view's lines with the first `symbols` symbols, the `alerts` most recent alerts and the `log` latest lines. */
+function frame(view: DashboardView, symbols: number, alerts: number, log: number): string[] {
   const out: string[] = [];
   out.push(`${view.title}  ·  ${view.status}`);
   out.push(
@@ -80,36 +107,38 @@ export function renderDashboard(view: DashboardView, width = 120): string {
   out.push(
     ...table(
       ['symbol', 'event time (UTC)', 'last', 'chg %', 'SMA20', 'EMA20', 'RSI14', 'VWAP', 'anomalies'],
-      view.symbols.map((s) => [
-        s.symbol,
-        time(s.time),
-        fmt(s.price),
-        pct(s.changePct),
-        fmt(s.sma20),
-        fmt(s.ema20),
-        fmt(s.rsi14, 1),
-        fmt(s.vwap),
-        String(s.anomalies),
-      ]),
+      view.symbols
+        .slice(0, symbols)
+        .map((s) => [
+          s.symbol,
+          time(s.time),
+          fmt(s.price),
+          pct(s.changePct),
+          fmt(s.sma20),
+          fmt(s.ema20),
+          fmt(s.rsi14, 1),
+          fmt(s.vwap),
+          String(s.anomalies),
+        ]),
     ),
   );
-  const notShown = view.symbolsNotShown ?? 0;
+  const notShown = (view.symbolsNotShown ?? 0) + view.symbols.length - symbols;
   if (notShown > 0)
     out.push(`… and ${notShown} more symbol${notShown === 1 ? '' : 's'} (npm run query for every one)`);
   out.push('');
-  out.push(`alerts (${view.alerts.length} most recent)`);
+  out.push(`alerts (${alerts} most recent)`);
   if (view.alerts.length === 0) out.push('  none yet');
-  for (const a of view.alerts) {
+  for (const a of view.alerts.slice(0, alerts)) {
     out.push(
       `  ${time(a.at)}  ${a.severity.toUpperCase().padEnd(8)} ${a.symbol.padEnd(8)} ${a.kind.padEnd(14)} ${a.message}`,
     );
   }
-  if (view.log && view.log.length > 0) {
+  if (view.log && log > 0) {
     out.push('');
     out.push('log (latest lines; all of them on stderr: 2> FILE keeps them)');
-    for (const line of view.log) out.push(`  ${line.split('\n')[0]}`);
+    for (const line of view.log.slice(-log)) out.push(`  ${line.split('\n')[0]}`);
   }
-  return out.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
+  return out;
 }
 
 const num = (v: unknown): number | null | undefined =>
@@ -175,7 +204,7 @@ const ALT_SCREEN_OFF = '\x1b[?1049l';
  */
 export class TerminalDashboard {
   readonly #out: NodeJS.WriteStream;
-  #lastText: string | undefined;
+  #lastView: DashboardView | undefined;
   #closed = false;
   /** Should the process end with the view open (a crash), the terminal is given its screen back. */
   readonly #leaveOnExit = () => {
@@ -193,21 +222,26 @@ export class TerminalDashboard {
   draw(view: DashboardView): void {
     // A refresh still in flight when the view was closed draws nothing.
     if (!this.interactive || this.#closed) return;
-    const text = renderDashboard(view, this.#out.columns ?? 120);
-    if (this.#lastText === undefined) process.once('exit', this.#leaveOnExit);
+    // One line fewer than the screen: the newline after the last one must not scroll the top away.
+    const rows = this.#out.rows;
+    const text = renderDashboard(view, this.#out.columns ?? 120, rows ? Math.max(1, rows - 1) : undefined);
+    if (this.#lastView === undefined) process.once('exit', this.#leaveOnExit);
     // Home the cursor and clear below: no flicker, no scrollback spam.
     this.#out.write(
-      `${this.#lastText === undefined ? `${ALT_SCREEN_ON}\x1b[2J\x1b[H` : '\x1b[H\x1b[J'}${text}\n`,
+      `${this.#lastView === undefined ? `${ALT_SCREEN_ON}\x1b[2J\x1b[H` : '\x1b[H\x1b[J'}${text}\n`,
     );
-    this.#lastText = text;
+    this.#lastView = view;
   }
 
-  /** Leaves the view: back to the screen as it was before it, the last frame printed below. */
+  /**
+   * Leaves the view: back to the screen as it was before it, the last frame printed below, whole
+   * (the screen scrolls there: nothing is left out for its height).
+   */
   close(): void {
     this.#closed = true;
-    if (this.#lastText === undefined) return;
+    if (this.#lastView === undefined) return;
     process.off('exit', this.#leaveOnExit);
-    this.#out.write(`${ALT_SCREEN_OFF}${this.#lastText}\n`);
-    this.#lastText = undefined;
+    this.#out.write(`${ALT_SCREEN_OFF}${renderDashboard(this.#lastView, this.#out.columns ?? 120)}\n`);
+    this.#lastView = undefined;
   }
 }

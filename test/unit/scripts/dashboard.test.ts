@@ -39,10 +39,70 @@ describe('renderDashboard', () => {
   });
 });
 
+/** A view of `symbols` symbols (SYM0…), `alerts` alerts (newest first) and `log` log lines (oldest first). */
+const busy = (symbols: number, alerts: number, log: number) =>
+  view({
+    symbols: Array.from({ length: symbols }, (_, i) => ({ ...view().symbols[0]!, symbol: `SYM${i}` })),
+    symbolsNotShown: 4,
+    alerts: Array.from({ length: alerts }, (_, i) => ({
+      symbol: 'AAPL',
+      kind: 'volume-spike',
+      severity: 'info',
+      at: Date.parse('2024-10-02T19:59:00Z') - i * 60_000,
+      message: `alert ${i}`,
+    })),
+    log: Array.from({ length: log }, (_, i) => `log line ${i}`),
+  });
+
+describe('renderDashboard within a height', () => {
+  // 16 symbols, 8 alerts and 6 log lines are 41 lines: on a 24-line terminal the title, counters,
+  // throughput, lag and the table's header scrolled away, and only the rows below them were seen.
+  it('keeps the head and the table header, leaving out the log first, then alerts and symbols', () => {
+    const full = renderDashboard(busy(16, 8, 6)).split('\n');
+    expect(full).toHaveLength(41);
+
+    const within = (height: number) => renderDashboard(busy(16, 8, 6), 120, height).split('\n');
+    for (const height of [40, 30, 23, 17, 11]) {
+      const lines = within(height);
+      expect(lines.length, lines.join('\n')).toBeLessThanOrEqual(height);
+      expect(lines[0]).toBe('tickstream — local pipeline  ·  running');
+      expect(lines[2]).toBe('throughput 0 rec/s  ·  lag 0 ms');
+      expect(lines[4]).toMatch(/^symbol {2}/);
+      // The symbols left out are counted with those the run had no room for.
+      const shown = lines.filter((l) => l.startsWith('SYM')).length;
+      expect(lines).toContain(`… and ${16 - shown + 4} more symbols (npm run query for every one)`);
+    }
+    // The log's latest lines stay, then none; then alerts down to the 3 most recent, symbols down to 3.
+    expect(within(40).filter((l) => l.startsWith('  log line'))).toEqual([
+      '  log line 1',
+      '  log line 2',
+      '  log line 3',
+      '  log line 4',
+      '  log line 5',
+    ]);
+    const at23 = within(23);
+    expect(at23).not.toContain('log (latest lines; all of them on stderr: 2> FILE keeps them)');
+    expect(at23.filter((l) => l.startsWith('SYM'))).toHaveLength(
+      23 - 4 - 2 - 1 - 1 - 1 - 3, // head, table header, 'more' line, blank, alerts header, 3 alerts
+    );
+    expect(at23).toContain('alerts (3 most recent)');
+    expect(at23.filter((l) => l.includes('alert '))).toHaveLength(3);
+    const at11 = within(11);
+    expect(at11.filter((l) => l.startsWith('SYM'))).toEqual([expect.stringMatching(/^SYM0 /)]);
+    expect(at11.slice(-2)).toEqual(['alerts (1 most recent)', expect.stringContaining('alert 0')]);
+    // Smaller still, the frame is cut at the bottom: the head stays.
+    expect(within(6)).toEqual(within(11).slice(0, 6));
+  });
+
+  it('leaves out nothing when the view fits', () => {
+    expect(renderDashboard(busy(3, 2, 2), 120, 19)).toBe(renderDashboard(busy(3, 2, 2)));
+  });
+});
+
 /** A stdout: a terminal or not, and everything written to it. */
-function terminal(isTTY = true) {
+function terminal(isTTY = true, rows?: number) {
   const written: string[] = [];
-  const out = { isTTY, columns: 120, write: (chunk: string) => written.push(chunk) > 0 };
+  const out = { isTTY, columns: 120, rows, write: (chunk: string) => written.push(chunk) > 0 };
   return { out: out as unknown as NodeJS.WriteStream, written };
 }
 
@@ -74,6 +134,17 @@ describe('TerminalDashboard', () => {
     dashboard.draw(view());
     dashboard.close();
     expect(written).toHaveLength(count);
+  });
+
+  it("draws one line less than the terminal's height, and prints the last frame whole on close", () => {
+    const { out, written } = terminal(true, 24);
+    const dashboard = new TerminalDashboard(out);
+    dashboard.draw(busy(16, 8, 6));
+    // The frame and the newline after it: 23 lines, so the cursor ends on the 24th and nothing scrolls.
+    expect(written[0]!.split('\n')).toHaveLength(24);
+    expect(written[0]).toContain('throughput 0 rec/s');
+    dashboard.close();
+    expect(written.at(-1)).toBe(`${ALT_OFF}${renderDashboard(busy(16, 8, 6))}\n`);
   });
 
   it('writes nothing when stdout is not a terminal, nor when closed before any frame', () => {
