@@ -57,11 +57,37 @@ const pct = (v: number | null | undefined) =>
 const time = (t: number | undefined) =>
   t === undefined ? '—' : new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+/**
+ * The symbols' columns, and the order they are left out in when the table is wider than the
+ * terminal: cut at its width, a 60-column terminal lost RSI14, VWAP and the anomalies mid-cell.
+ * The symbol, last price, change % and anomalies always stay.
+ */
+const COLUMNS = [
+  'symbol',
+  'event time (UTC)',
+  'last',
+  'chg %',
+  'SMA20',
+  'EMA20',
+  'RSI14',
+  'VWAP',
+  'anomalies',
+];
+const LEFT_OUT_FIRST = ['EMA20', 'SMA20', 'VWAP', 'event time (UTC)', 'RSI14'];
+
+function table(headers: readonly string[], rows: readonly (readonly string[])[], width: number): string[] {
+  let shown = headers.map((_, i) => i);
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const total = () => shown.reduce((n, i) => n + widths[i]!, 0) + 2 * (shown.length - 1);
+  for (const header of LEFT_OUT_FIRST) {
+    if (total() <= width) break;
+    shown = shown.filter((i) => headers[i] !== header);
+  }
   const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
+    shown
+      .map((i) => (i === 0 ? cells[i]!.padEnd(widths[i]!) : (cells[i] ?? '').padStart(widths[i]!)))
+      .join('  ');
+  return [line(headers), shown.map((i) => '─'.repeat(widths[i]!)).join('  '), ...rows.map(line)];
 }
 
 /**
@@ -75,7 +101,7 @@ export function renderDashboard(view: DashboardView, width = 120, height = Numbe
   let symbols = view.symbols.length;
   let alerts = view.alerts.length;
   let log = view.log?.length ?? 0;
-  let out = frame(view, symbols, alerts, log);
+  let out = frame(view, width, symbols, alerts, log);
   while (out.length > height) {
     if (log > 0) log--;
     else if (alerts > 3) alerts--;
@@ -86,13 +112,13 @@ export function renderDashboard(view: DashboardView, width = 120, height = Numbe
       out = out.slice(0, Math.max(1, height));
       break;
     }
-    out = frame(view, symbols, alerts, log);
+    out = frame(view, width, symbols, alerts, log);
   }
   return out.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
 }
 
 /** The view's lines with the first `symbols` symbols, the `alerts` most recent alerts and the `log` latest lines. */
-function frame(view: DashboardView, symbols: number, alerts: number, log: number): string[] {
+function frame(view: DashboardView, width: number, symbols: number, alerts: number, log: number): string[] {
   const out: string[] = [];
   out.push(`${view.title}  ·  ${view.status}`);
   out.push(
@@ -106,7 +132,7 @@ function frame(view: DashboardView, symbols: number, alerts: number, log: number
   out.push('');
   out.push(
     ...table(
-      ['symbol', 'event time (UTC)', 'last', 'chg %', 'SMA20', 'EMA20', 'RSI14', 'VWAP', 'anomalies'],
+      COLUMNS,
       view.symbols
         .slice(0, symbols)
         .map((s) => [
@@ -120,6 +146,7 @@ function frame(view: DashboardView, symbols: number, alerts: number, log: number
           fmt(s.vwap),
           String(s.anomalies),
         ]),
+      width,
     ),
   );
   const notShown = (view.symbolsNotShown ?? 0) + view.symbols.length - symbols;

@@ -39,6 +39,56 @@ describe('renderDashboard', () => {
   });
 });
 
+describe('renderDashboard within a width', () => {
+  // Cut at the terminal's width, a 60-column terminal lost RSI14, VWAP and the anomalies mid-cell.
+  const symbols = ['^GSPC', 'BRK-B', 'EURUSD=X'].map((symbol, i) => ({
+    ...view().symbols[0]!,
+    symbol,
+    price: 5000.25,
+    anomalies: 10 + i,
+  }));
+  const header = (text: string) =>
+    text
+      .split('\n')
+      .find((l) => l.startsWith('symbol'))!
+      .split(/ {2,}/);
+  const rows = (text: string) => text.split('\n').filter((l) => /^(\^GSPC|BRK-B|EURUSD=X) /.test(l));
+
+  it('leaves out whole columns, least wanted first, and keeps symbol, last, chg % and anomalies', () => {
+    const wide = renderDashboard(view({ symbols }), 120);
+    expect(header(wide)).toEqual([
+      'symbol',
+      'event time (UTC)',
+      'last',
+      'chg %',
+      'SMA20',
+      'EMA20',
+      'RSI14',
+      'VWAP',
+      'anomalies',
+    ]);
+    const cases: [number, string[]][] = [
+      [80, ['symbol', 'event time (UTC)', 'last', 'chg %', 'SMA20', 'RSI14', 'VWAP', 'anomalies']],
+      [70, ['symbol', 'event time (UTC)', 'last', 'chg %', 'RSI14', 'VWAP', 'anomalies']],
+      [61, ['symbol', 'event time (UTC)', 'last', 'chg %', 'RSI14', 'anomalies']],
+      [60, ['symbol', 'last', 'chg %', 'RSI14', 'anomalies']],
+      [40, ['symbol', 'last', 'chg %', 'anomalies']],
+    ];
+    for (const [width, columns] of cases) {
+      const text = renderDashboard(view({ symbols }), width);
+      expect(header(text), `${width} columns`).toEqual(columns);
+      expect(rows(text).map((r) => r.split(/ {2,}/))).toEqual(
+        symbols.map((s) => [
+          s.symbol,
+          ...columns.slice(1, -1).map(() => expect.any(String)),
+          String(s.anomalies),
+        ]),
+      );
+      for (const line of rows(text)) expect(line.length).toBeLessThanOrEqual(width);
+    }
+  });
+});
+
 /** A view of `symbols` symbols (SYM0…), `alerts` alerts (newest first) and `log` log lines (oldest first). */
 const busy = (symbols: number, alerts: number, log: number) =>
   view({
