@@ -52,6 +52,17 @@ export interface DashboardView {
 
 const fmt = (v: number | null | undefined, digits = 2) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+/**
+ * A price: 2 decimals from 10 up (226.81), 4 below it (EURUSD=X at 1.0823: 2 hid its pips), and
+ * below 1 four significant digits (DOGE-USD 0.1236, SHIB-USD 0.00001792, which 2 decimals showed
+ * as 0.00); trailing zeros past the second decimal are dropped (5.12, not 5.1200).
+ */
+const price = (v: number | null | undefined) => {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  const a = Math.abs(v);
+  const digits = a >= 10 ? 2 : a >= 1 || a === 0 ? 4 : Math.min(12, 3 - Math.floor(Math.log10(a)));
+  return v.toFixed(digits).replace(/(\.\d\d\d*?)0+$/, '$1');
+};
 const pct = (v: number | null | undefined) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}%`;
 const time = (t: number | undefined) =>
@@ -138,12 +149,12 @@ function frame(view: DashboardView, width: number, symbols: number, alerts: numb
         .map((s) => [
           s.symbol,
           time(s.time),
-          fmt(s.price),
+          price(s.price),
           pct(s.changePct),
-          fmt(s.sma20),
-          fmt(s.ema20),
+          price(s.sma20),
+          price(s.ema20),
           fmt(s.rsi14, 1),
-          fmt(s.vwap),
+          price(s.vwap),
           String(s.anomalies),
         ]),
       width,

@@ -39,6 +39,49 @@ describe('renderDashboard', () => {
   });
 });
 
+describe('renderDashboard prices', () => {
+  // With 2 decimals always, SHIB-USD's price and indicators showed as 0.00, DOGE-USD's as 0.12 and
+  // EURUSD=X's pips were not seen.
+  it('shows a price below 10 with the decimals that tell it apart, and a missing figure as —', () => {
+    const cases: [number | null, string][] = [
+      [625109.8123, '625109.81'],
+      [226.8, '226.80'],
+      [12.345, '12.35'],
+      [5.12, '5.12'],
+      [1.08231, '1.0823'],
+      [0.12360903, '0.1236'],
+      [0.5, '0.50'],
+      [1.7915931e-5, '0.00001792'],
+      [0, '0.00'],
+      [-37.63, '-37.63'],
+      [null, '—'],
+      [Number.NaN, '—'],
+    ];
+    const symbols = cases.map(([p], i) => ({
+      symbol: `S${i}`,
+      price: p ?? undefined,
+      sma20: p,
+      ema20: p,
+      vwap: p,
+      rsi14: 50,
+      changePct: null,
+      anomalies: 0,
+    }));
+    const lines = renderDashboard(view({ symbols }), 200).split('\n');
+    const header = lines.find((l) => l.startsWith('symbol'))!.split(/ {2,}/);
+    cases.forEach(([, shown], i) => {
+      const cells = lines.find((l) => l.startsWith(`S${i} `))!.split(/ {2,}/);
+      const cell = (name: string) => cells[header.indexOf(name)];
+      expect([cell('last'), cell('SMA20'), cell('EMA20'), cell('VWAP')], `case ${i}`).toEqual([
+        shown,
+        shown,
+        shown,
+        shown,
+      ]);
+    });
+  });
+});
+
 describe('renderDashboard within a width', () => {
   // Cut at the terminal's width, a 60-column terminal lost RSI14, VWAP and the anomalies mid-cell.
   const symbols = ['^GSPC', 'BRK-B', 'EURUSD=X'].map((symbol, i) => ({
