@@ -233,6 +233,9 @@ export async function readSymbolLine(
 /** The terminal's alternate screen (as `less` and `top` use it): entered, and left. */
 const ALT_SCREEN_ON = '\x1b[?1049h';
 const ALT_SCREEN_OFF = '\x1b[?1049l';
+/** Erases from the cursor to the end of its line; to the end of the screen. */
+const ERASE_LINE_RIGHT = '\x1b[K';
+const ERASE_BELOW = '\x1b[J';
 
 /**
  * Redraws the view in place on a terminal; prints nothing when stdout is not a terminal. The view
@@ -262,12 +265,20 @@ export class TerminalDashboard {
     if (!this.interactive || this.#closed) return;
     // One line fewer than the screen: the newline after the last one must not scroll the top away.
     const rows = this.#out.rows;
-    const text = renderDashboard(view, this.#out.columns ?? 120, rows ? Math.max(1, rows - 1) : undefined);
-    if (this.#lastView === undefined) process.once('exit', this.#leaveOnExit);
-    // Home the cursor and clear below: no flicker, no scrollback spam.
-    this.#out.write(
-      `${this.#lastView === undefined ? `${ALT_SCREEN_ON}\x1b[2J\x1b[H` : '\x1b[H\x1b[J'}${text}\n`,
-    );
+    const width = this.#out.columns ?? 120;
+    const text = renderDashboard(view, width, rows ? Math.max(1, rows - 1) : undefined);
+    if (this.#lastView === undefined) {
+      process.once('exit', this.#leaveOnExit);
+      this.#out.write(`${ALT_SCREEN_ON}\x1b[2J\x1b[H${text}\n`);
+    } else {
+      // From the top, each line written over the last frame's, the rest of that line erased after
+      // it, then what the last frame had below: the screen is never blank between two frames (a
+      // clear before the frame, as before, could be shown on its own: a flicker twice a second).
+      // A line of the full width is not followed by the erase: the cursor waits on its last
+      // character, which the erase would wipe.
+      const lines = text.split('\n').map((l) => (l.length < width ? `${l}${ERASE_LINE_RIGHT}` : l));
+      this.#out.write(`\x1b[H${lines.join('\n')}\n${ERASE_BELOW}`);
+    }
     this.#lastView = view;
   }
 

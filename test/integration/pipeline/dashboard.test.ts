@@ -25,7 +25,7 @@ function fakeStdout(isTTY: boolean) {
       raw.push(chunk);
       // Without the cursor moves that redraw the view in place, and the alternate screen's switches.
       frames.push(
-        ['\x1b[?1049h', '\x1b[?1049l', '\x1b[2J', '\x1b[H', '\x1b[J'].reduce(
+        ['\x1b[?1049h', '\x1b[?1049l', '\x1b[2J', '\x1b[H', '\x1b[J', '\x1b[K'].reduce(
           (text, code) => text.replaceAll(code, ''),
           chunk,
         ),

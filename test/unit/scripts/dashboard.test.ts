@@ -211,7 +211,7 @@ describe('TerminalDashboard', () => {
     dashboard.draw(view({ status: 'stopped' }));
     // The first frame enters the alternate screen; the next ones redraw there in place.
     expect(written[0]!.startsWith(ALT_ON)).toBe(true);
-    expect(written[1]!.startsWith('\x1b[H\x1b[J')).toBe(true);
+    expect(written[1]!.startsWith('\x1b[H')).toBe(true);
     expect(written.slice(1).join('')).not.toContain(ALT_ON);
     // Should the process end with the view open, the screen is given back.
     expect(process.listenerCount('exit')).toBe(exitListeners + 1);
@@ -238,6 +238,26 @@ describe('TerminalDashboard', () => {
     expect(written[0]).toContain('throughput 0 rec/s');
     dashboard.close();
     expect(written.at(-1)).toBe(`${ALT_OFF}${renderDashboard(busy(16, 8, 6))}\n`);
+  });
+
+  it('redraws over the last frame, never clearing the screen before it (no flicker)', () => {
+    const { out, written } = terminal(true, 40);
+    const dashboard = new TerminalDashboard(out);
+    dashboard.draw(view({ status: 'running' }));
+    // A frame with a line of the terminal's full width (cut there with …).
+    const next = view({ status: 'running', log: ['x'.repeat(200)] });
+    dashboard.draw(next);
+    const redraw = written[1]!;
+    // The cursor goes home; then the frame's lines, each erasing what is left of the last frame's
+    // line after it; then what the last frame had below. Nothing is erased before the text.
+    expect(redraw.startsWith('\x1b[H')).toBe(true);
+    expect(redraw.endsWith('\n\x1b[J')).toBe(true);
+    const lines = redraw.slice('\x1b[H'.length, -'\n\x1b[J'.length).split('\n');
+    const expected = renderDashboard(next, 120, 39).split('\n');
+    expect(lines).toEqual(expected.map((l) => (l.length < 120 ? `${l}\x1b[K` : l)));
+    // The full-width line is not followed by an erase, which would wipe its last character.
+    expect(lines.at(-1)).toBe(`  ${'x'.repeat(117)}…`);
+    dashboard.close();
   });
 
   it('writes nothing when stdout is not a terminal, nor when closed before any frame', () => {
