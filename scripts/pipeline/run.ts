@@ -273,6 +273,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     .finally(() => {
       feedDone = true;
     });
+  // Nothing is behind once every shard has been read to its end.
+  const currentLag = () => (pipeline.caughtUp() ? 0 : lagMs);
   const view = async (status: string): Promise<DashboardView> => {
     const lines = await Promise.all(
       [...symbols].slice(0, VIEW_SYMBOLS).map((s) => readSymbolLine(cloud.clients.documents, tableName, s)),
@@ -284,8 +286,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       symbolsNotShown: Math.max(0, symbols.size - VIEW_SYMBOLS),
       counters: { 'ticks in': ticksIn, processed: counts.processed, alerts: alertsPublished },
       throughput: throughput.perSecond(Date.now()),
-      // Nothing is behind once every shard has been read to its end.
-      lagMs: pipeline.caughtUp() ? 0 : lagMs,
+      lagMs: currentLag(),
       alerts,
       log: [...logLines],
     };
@@ -303,7 +304,12 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         : 'running — Ctrl-C to stop';
     if (interactive) dashboard.draw(await view(status));
     else if (Date.now() - lastProgress > progressEveryMs) {
-      const line = `progress: ${ticksIn} events in, ${counts.processed} processed, ${alertsPublished} alerts`;
+      // The view's throughput and lag too: without them a run under a process manager could not
+      // tell a processor keeping up from one falling behind.
+      const lag = currentLag();
+      const line =
+        `progress: ${ticksIn} events in, ${counts.processed} processed, ${alertsPublished} alerts, ` +
+        `${throughput.perSecond(Date.now()).toFixed(0)} rec/s, lag ${lag === undefined ? '—' : `${Math.max(0, lag).toFixed(0)} ms`}`;
       if (line !== lastProgressLine) {
         lastProgress = Date.now();
         lastProgressLine = line;

@@ -155,6 +155,14 @@ describe('the live view of the local pipeline', () => {
     const progress = run.logged.filter((line) => line.startsWith('progress: '));
     expect(progress.length).toBeGreaterThan(0);
     expect(new Set(progress).size, progress.join('\n')).toBe(progress.length);
+    // With the view's throughput and lag: the run caught up, nothing is behind.
+    for (const line of progress)
+      expect(line).toMatch(
+        /^progress: \d+ events in, \d+ processed, \d+ alerts, \d+ rec\/s, lag (\d+ ms|—)$/,
+      );
+    expect(progress.at(-1)).toMatch(
+      /^progress: 389 events in, 389 processed, \d+ alerts, \d+ rec\/s, lag 0 ms$/,
+    );
     expect(run.summary).toMatchObject({ ticksIn: 389, processed: 389, interrupted: false });
   }, 90_000);
 
