@@ -222,6 +222,29 @@ describe('formula references over real AAPL daily closes (2016–2018)', () => {
     });
   });
 
+  it('Wilder ATR(14) equals the mean of the first 14 true ranges, then (ATR·13 + TR) / 14', () => {
+    // True range (Wilder): the first candle's high − low; then max(high, previous close) −
+    // min(low, previous close), so a gap counts. These daily bars gap 7 times in the first 15 days:
+    // the warm-up's true ranges are checked too, not only the smoothing after it.
+    const bars = aaplDaily();
+    const tr = bars.map((b, i) => {
+      if (i === 0) return b.high - b.low;
+      const pc = bars[i - 1]!.close;
+      return Math.max(b.high, pc) - Math.min(b.low, pc);
+    });
+    const atr = new ATR({ period: 14 });
+    let want = 0;
+    bars.forEach((b, i) => {
+      const v = atr.update({ high: b.high, low: b.low, close: b.close });
+      if (i < 13) {
+        expect(v, `bar ${i}`).toBeUndefined();
+        return;
+      }
+      want = i === 13 ? naiveMean(tr.slice(0, 14)) : (want * 13 + tr[i]!) / 14;
+      near(v, want, 1e-9, `bar ${i}`);
+    });
+  });
+
   it('ReturnsZScore(20) scores each return against the 20 returns before it (sample SD)', () => {
     const z = new ReturnsZScore({ period: 20 });
     const returns = closes.map((c, i) => (i === 0 ? Number.NaN : c / closes[i - 1]! - 1));
@@ -302,6 +325,8 @@ describe('edge values', () => {
     const flat = new RSI({ period: 3 });
     for (const p of [5, 5, 5, 5]) flat.update(p);
     expect(flat.value).toBe(50);
+    // and still 50 while the price stays unchanged after the warm-up (the smoothed averages are 0/0)
+    for (let i = 0; i < 10; i++) expect(flat.update(5), `flat input ${i + 5}`).toBe(50);
   });
 
   it('Bollinger %B is undefined when the bands touch (zero deviation)', () => {
@@ -354,5 +379,9 @@ describe('edge values', () => {
     expect(atr.update({ high: 11, low: 10, close: 10.5 })).toBe(1);
     expect(atr.update({ high: 14, low: 13, close: 13.5 })).toBe(3.5); // gap up: high − previous close
     expect(atr.update({ high: 10, low: 9, close: 9.5 })).toBe(4.5); // gap down: previous close − low
+    // the same during the warm-up: the second candle's true range already takes the gap
+    const warming = new ATR({ period: 2 });
+    expect(warming.update({ high: 11, low: 10, close: 10.5 })).toBeUndefined(); // TR 1
+    expect(warming.update({ high: 14, low: 13, close: 13.5 })).toBe(2.25); // TR 3.5: (1 + 3.5) / 2
   });
 });
