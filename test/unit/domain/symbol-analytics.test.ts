@@ -183,6 +183,25 @@ describe('indicators in the row', () => {
     expect(next?.indicators.vwap).toBeCloseTo(220, 10);
   });
 
+  it('session VWAP: post-market rows carry the day’s regular-session VWAP; pre-market rows and a day without regular bars have none', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const rows = rowsOf(a, [
+      bar('AAPL', '2024-10-02T19:58:00Z', 100, { high: 101, low: 99, volume: 300 }), // 15:58 ET
+      bar('AAPL', '2024-10-02T19:59:00Z', 103, { high: 104, low: 102, volume: 100 }), // 15:59 ET
+      bar('AAPL', '2024-10-02T20:30:00Z', 90, { high: 91, low: 89, volume: 1_000_000 }), // 16:30 ET post
+      bar('AAPL', '2024-10-03T12:00:00Z', 95, { volume: 50 }), // 08:00 ET pre, next day
+      // 2024-10-04: no regular bar reached the engine; a post-market bar only
+      bar('AAPL', '2024-10-04T21:00:00Z', 96, { volume: 50 }),
+    ]);
+    // typical prices 100 and 103: (100 · 300 + 103 · 100) / 400; the post-market bar is not in it
+    const regular = (100 * 300 + 103 * 100) / 400;
+    expect(rows.map((r) => r.session)).toEqual(['regular', 'regular', 'post', 'pre', 'post']);
+    expect(rows[1]?.indicators.vwap).toBeCloseTo(regular, 10);
+    expect(rows[2]?.indicators.vwap).toBeCloseTo(regular, 10);
+    expect(rows[3]?.indicators.vwap).toBeNull();
+    expect(rows[4]?.indicators.vwap).toBeNull();
+  });
+
   it('flattens multi-valued indicators into named columns and reports null while warming up', () => {
     const rows = rowsOf(
       new SymbolAnalytics('SPY'),
@@ -263,6 +282,32 @@ describe('anomaly detectors', () => {
       threshold: 5,
     });
     expect(x?.message).toMatch(/AAPL up \+5\.50 % vs previous close 100/);
+  });
+
+  it('price move: an episode ends with the trading day, so the next day’s move against its own previous close fires', () => {
+    const a = new SymbolAnalytics(
+      'AAPL',
+      config({ detectors: { disabled: ['volume-spike', 'return-zscore', 'opening-gap'] } }),
+    );
+    const rows = rowsOf(a, [
+      prevDay('AAPL', 100),
+      bar('AAPL', '2024-10-02T13:30:00Z', 106), // +6 % vs 100
+      bar('AAPL', '2024-10-02T19:59:00Z', 106), // same episode; the day closes at 106
+      bar('AAPL', '2024-10-03T13:30:00Z', 111.5), // +5.19 % vs 106: a new day's move
+    ]);
+    const fired = rows.map((r) => r.anomalies.map((x) => `${x.severity}:${x.value.toFixed(2)}`).join(','));
+    expect(fired).toEqual(['', 'info:6.00', '', `info:${(((111.5 - 106) / 106) * 100).toFixed(2)}`]);
+  });
+
+  it('price move is judged in the pre-market too (against the previous regular close); volume and return z-score are not', () => {
+    const a = new SymbolAnalytics('AAPL');
+    const rows = rowsOf(a, [
+      prevDay('AAPL', 100),
+      bar('AAPL', '2024-10-02T12:00:00Z', 106, { volume: 1_000_000 }), // 08:00 ET, after earnings, say
+    ]);
+    expect(rows[1]?.session).toBe('pre');
+    expect(rows[1]?.anomalies.map((x) => [x.kind, x.severity])).toEqual([['price-move', 'info']]);
+    expect(rows[1]?.anomalies[0]?.value).toBeCloseTo(6, 10);
   });
 
   it('price move thresholds are per symbol', () => {
