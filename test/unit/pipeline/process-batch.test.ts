@@ -55,6 +55,17 @@ function jumpDay(symbol: string): Bar[] {
   });
 }
 
+/** The jump day with a second +8 % jump 30 bars after the first, in the same batch of 50. */
+const SECOND_JUMP_AT = JUMP_AT + 30;
+
+function twoJumpDay(symbol: string): Bar[] {
+  return jumpDay(symbol).map((b, i) => {
+    if (i < SECOND_JUMP_AT) return b;
+    const f = 1.08;
+    return { ...b, open: b.open * f, high: b.high * f, low: b.low * f, close: b.close * f };
+  });
+}
+
 const silent = { info() {}, warn() {}, error() {} };
 
 /** The session's first five bars of AAPL, and the same bars as MSFT's: two symbols in one batch. */
@@ -115,6 +126,8 @@ describe('processBatch', () => {
     const closes = sinks.metrics.rows('AAPL', 'bar').map((r) => r.values.close);
     expect(closes).toEqual(bars.map((b) => b.close));
     expect(sinks.metrics.latest('AAPL')!.time).toBe(bars[bars.length - 1]!.start);
+    // IteratorLag: the clock less the newest event time of each batch (its last bar's start).
+    expect(reports.map((r) => r.maxLagMs)).toEqual([99, 199, 299, 388].map((i) => NOW - bars[i]!.start));
   });
 
   it('rejects a poison record with its reason and stores every other record; the shard moves on', async () => {
@@ -476,6 +489,67 @@ describe('processBatch', () => {
     expect(retry.failures).toEqual([]);
     expect(sinks.state.get('MSFT')?.lastSequenceNumber).toBe(msft[4]!.sequenceNumber);
     expect(sinks.metrics.count('MSFT', 'bar')).toBe(5);
+  });
+
+  it('sends every anomaly, each under its own id: two return z-score alerts of one symbol and day', async () => {
+    const bars = twoJumpDay('JUMP');
+    await runInBatches(
+      bars.map((b) => barRecord(b)),
+      depsFor(sinks),
+      50,
+    );
+    const sent = sinks.notifier.published.map((p) => p.alert).filter((a) => a.kind === 'return-zscore');
+    expect(sent.map((a) => a.at)).toEqual([bars[JUMP_AT]!.start, bars[SECOND_JUMP_AT]!.start]);
+    expect(new Set(sent.map((a) => a.id)).size).toBe(2);
+  });
+
+  it('publishes no alert of a symbol whose rows were not written; the retry publishes it once rows are stored', async () => {
+    const records = jumpDay('JUMP').map((b) => barRecord(b));
+    await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+    sinks.metrics.faults.failNext({ timing: 'before' });
+    const batch = records.slice(JUMP_AT, JUMP_AT + 50);
+    expect((await processBatch(batch, depsFor(sinks))).failures).toEqual([batch[0]!.sequenceNumber]);
+    expect(sinks.metrics.count('JUMP', 'bar')).toBe(JUMP_AT);
+    const sent = () => sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore');
+    expect(sent()).toHaveLength(0);
+    expect((await processBatch(batch, depsFor(sinks))).failures).toEqual([]);
+    expect(sinks.metrics.count('JUMP', 'bar')).toBe(JUMP_AT + 50);
+    expect(sent().map((p) => p.alert.at)).toEqual([jumpDay('JUMP')[JUMP_AT]!.start]);
+  });
+
+  it("a symbol's alerts go out in order: after a refused publish, its later alerts wait for the retry", async () => {
+    const bars = twoJumpDay('JUMP');
+    const records = bars.map((b) => barRecord(b));
+    await runInBatches(records.slice(0, JUMP_AT), depsFor(sinks), 50);
+    // The first alert of the batch is refused (nothing sent, its claim given back).
+    sinks.notifier.faults.failNext({ timing: 'before', error: new AlertNotPublishedError('x', 'throttled') });
+    const batch = records.slice(JUMP_AT, JUMP_AT + 50);
+    const sentBefore = sinks.notifier.published.length;
+    expect((await processBatch(batch, depsFor(sinks))).failures).toEqual([batch[0]!.sequenceNumber]);
+    expect(sinks.notifier.published.length).toBe(sentBefore);
+    expect((await processBatch(batch, depsFor(sinks))).failures).toEqual([]);
+    const zs = sinks.notifier.published.filter((p) => p.alert.kind === 'return-zscore');
+    expect(zs.map((p) => p.alert.at)).toEqual([bars[JUMP_AT]!.start, bars[SECOND_JUMP_AT]!.start]);
+  });
+
+  it('a container whose warm engine is behind the stored state (another container saved since) restores it', async () => {
+    // Lambda may hand a shard's next batch to another container: two containers taking turns,
+    // each with its own warm engines, must compute what one container restoring every batch does.
+    const records = twoJumpDay('JUMP').map((b) => barRecord(b));
+    const reference = createMemorySinks({ now: () => NOW });
+    await runInBatches(records, depsFor(reference), 20);
+    const containers = [new EngineCache(), new EngineCache()];
+    for (let i = 0, turn = 0; i < records.length; i += 20, turn++) {
+      const deps = depsForShared(sinks, analyticsEngines(), containers[turn % 2]);
+      expect((await processBatch(records.slice(i, i + 20), deps)).failures).toEqual([]);
+    }
+    expect(tableOf(sinks)).toBe(tableOf(reference));
+    expect(sinks.notifier.published.map((p) => p.alert.id)).toEqual(
+      reference.notifier.published.map((p) => p.alert.id),
+    );
+    expect(Buffer.from(sinks.state.get('JUMP')!.snapshot as Uint8Array)).toEqual(
+      Buffer.from(reference.state.get('JUMP')!.snapshot as Uint8Array),
+    );
   });
 
   it('a failed publish releases its claim so the retry sends the alert', async () => {
