@@ -7,7 +7,8 @@
  * here), BisectBatchOnFunctionError, MaximumRetryAttempts, MaximumRecordAgeInSeconds,
  * FunctionResponseTypes (ReportBatchItemFailures) and the on-failure destination; and the function's
  * Timeout: an invocation running longer fails, as on Lambda (the context's remaining time counts
- * down from it too).
+ * down from it too). A mapping with Enabled false is not run; one with a setting it does not
+ * implement (an AT_TIMESTAMP start, FilterCriteria, a tumbling window) is refused at start-up.
  *
  * Each concurrent invocation (one per shard, and with a ParallelizationFactor above 1 one per lane of
  * a shard) runs in an execution environment of its own, as on Lambda: a separate instance of the
@@ -74,6 +75,32 @@ function parallelizationFactor(logicalId: string, value: unknown): number {
   return factor;
 }
 
+/**
+ * Refuses the settings Lambda honours that the local event source mapping does not implement, so a
+ * template that uses one fails at start-up rather than running locally as if it were absent: an
+ * AT_TIMESTAMP starting position (read here as TRIM_HORIZON it would deliver records Lambda never
+ * sends), FilterCriteria (Lambda drops the records no filter matches; here the handler would get
+ * them all) and a tumbling window (Lambda passes state between invocations of a window).
+ */
+function unsupported(logicalId: string, p: Json) {
+  const refuse = (what: string) => {
+    throw new Error(
+      `event source mapping ${logicalId}: ${what} is not supported by the local event source mapping`,
+    );
+  };
+  if (
+    p.StartingPosition !== undefined &&
+    p.StartingPosition !== 'TRIM_HORIZON' &&
+    p.StartingPosition !== 'LATEST'
+  ) {
+    refuse(`StartingPosition ${JSON.stringify(p.StartingPosition)}`);
+  }
+  if (p.FilterCriteria !== undefined) refuse('FilterCriteria');
+  if (p.TumblingWindowInSeconds !== undefined && Number(p.TumblingWindowInSeconds) !== 0) {
+    refuse('TumblingWindowInSeconds');
+  }
+}
+
 /** Reads every Kinesis event source mapping of the template, with the settings Lambda would apply. */
 export function kinesisMappings(template: CloudFormationTemplate): MappingPlan[] {
   const plans: MappingPlan[] = [];
@@ -88,6 +115,10 @@ export function kinesisMappings(template: CloudFormationTemplate): MappingPlan[]
     if (!functionLogicalId || typeof handler !== 'string') {
       throw new Error(`event source mapping ${logicalId} names no function with a Handler in the template`);
     }
+    // A mapping the template disables (serverless.yml `enabled: false`) is not polled on Lambda:
+    // its records wait in the stream. Locally it is not run either.
+    if (p.Enabled === false || p.Enabled === 'false') continue;
+    unsupported(logicalId, p);
     const dot = handler.lastIndexOf('.');
     const onFailure = getAttTarget(
       ((p.DestinationConfig as Json | undefined)?.OnFailure as Json | undefined)?.Destination,

@@ -1,6 +1,7 @@
 /**
  * The settings the local event source mapping reads from a template's
- * AWS::Lambda::EventSourceMapping: here its ParallelizationFactor (absent: 1; Lambda's 1..10 only).
+ * AWS::Lambda::EventSourceMapping: here its ParallelizationFactor (absent: 1; Lambda's 1..10 only),
+ * Enabled, and the settings it refuses rather than ignore.
  */
 import { describe, expect, it } from 'vitest';
 import type { CloudFormationTemplate } from '../../../scripts/local/template.ts';
@@ -39,5 +40,31 @@ describe('kinesisMappings: ParallelizationFactor', () => {
     expect(() => kinesisMappings(templateWith({ ParallelizationFactor: value }))).toThrow(
       `event source mapping ProcessTicksEventSourceMappingKinesisTicksStream: ParallelizationFactor must be an integer from 1 to 10, got ${JSON.stringify(value)}`,
     );
+  });
+});
+
+describe('kinesisMappings: settings the local mapping cannot leave out', () => {
+  it('runs no mapping the template disables (Enabled false), as Lambda polls none', () => {
+    expect(kinesisMappings(templateWith({ Enabled: false }))).toEqual([]);
+    expect(kinesisMappings(templateWith({ Enabled: true }))).toHaveLength(1);
+    expect(kinesisMappings(templateWith({}))).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      { StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: 1_700_000_000 },
+      'StartingPosition "AT_TIMESTAMP"',
+    ],
+    [{ FilterCriteria: { Filters: [{ Pattern: '{"data":{"symbol":["AAPL"]}}' }] } }, 'FilterCriteria'],
+    [{ TumblingWindowInSeconds: 60 }, 'TumblingWindowInSeconds'],
+  ])('refuses %j rather than running as if it were absent', (mapping, what) => {
+    expect(() => kinesisMappings(templateWith(mapping))).toThrow(
+      `event source mapping ProcessTicksEventSourceMappingKinesisTicksStream: ${what} is not supported by the local event source mapping`,
+    );
+  });
+
+  it('accepts a zero tumbling window and both supported starting positions', () => {
+    expect(kinesisMappings(templateWith({ TumblingWindowInSeconds: 0 }))).toHaveLength(1);
+    expect(kinesisMappings(templateWith({ StartingPosition: 'LATEST' }))[0]?.startingPosition).toBe('LATEST');
   });
 });
