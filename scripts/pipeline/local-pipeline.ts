@@ -3,11 +3,11 @@
  * the synthesized template, the function's real handler module is loaded with its environment from
  * the template (resolved against the local cloud) and driven by a local event source mapping with
  * the settings the template gives the mapping: BatchSize, MaximumBatchingWindowInSeconds,
- * StartingPosition, ParallelizationFactor (1..10, default 1; a value Lambda would refuse is refused
- * here), BisectBatchOnFunctionError, MaximumRetryAttempts, MaximumRecordAgeInSeconds,
+ * StartingPosition, ParallelizationFactor (1..10, default 1), BisectBatchOnFunctionError, MaximumRetryAttempts, MaximumRecordAgeInSeconds,
  * FunctionResponseTypes (ReportBatchItemFailures) and the on-failure destination; and the function's
  * Timeout: an invocation running longer fails, as on Lambda (the context's remaining time counts
- * down from it too). A mapping with Enabled false is not run; one with a setting it does not
+ * down from it too). A value Lambda would refuse (a BatchSize, window, factor, retry count or record
+ * age out of its range) is refused here. A mapping with Enabled false is not run; one with a setting it does not
  * implement (an AT_TIMESTAMP start, FilterCriteria, a tumbling window) is refused at start-up.
  *
  * Each concurrent invocation (one per shard, and with a ParallelizationFactor above 1 one per lane of
@@ -63,16 +63,30 @@ function getAttTarget(value: unknown): string | undefined {
   return undefined;
 }
 
-/** ParallelizationFactor as Lambda accepts it: an integer from 1 to 10; absent means 1. */
-function parallelizationFactor(logicalId: string, value: unknown): number {
-  if (value === undefined) return 1;
-  const factor = typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
-  if (!Number.isInteger(factor) || factor < 1 || factor > 10) {
+/**
+ * A whole-number setting as Lambda accepts it for a Kinesis mapping: an integer from `min` to `max`
+ * (or -1, "infinite", where `infinite` says so); absent means `fallback`. A value Lambda would
+ * refuse is refused here rather than applied (a MaximumRecordAgeInSeconds of 0 would discard every
+ * record locally; a BatchSize of 0 would read nothing).
+ */
+function wholeSetting(
+  logicalId: string,
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  infinite = false,
+): number {
+  if (value === undefined) return fallback;
+  const n =
+    typeof value === 'number' || (typeof value === 'string' && value !== '') ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || ((n < min || n > max) && !(infinite && n === -1))) {
     throw new Error(
-      `event source mapping ${logicalId}: ParallelizationFactor must be an integer from 1 to 10, got ${JSON.stringify(value)}`,
+      `event source mapping ${logicalId}: ${name} must be an integer from ${min} to ${max}${infinite ? ' or -1' : ''}, got ${JSON.stringify(value)}`,
     );
   }
-  return factor;
+  return n;
 }
 
 /**
@@ -130,13 +144,43 @@ export function kinesisMappings(template: CloudFormationTemplate): MappingPlan[]
       handlerExport: handler.slice(dot + 1),
       streamLogicalId,
       ...(onFailure ? { onFailureQueueLogicalId: onFailure } : {}),
-      batchSize: Number(p.BatchSize ?? 100),
-      batchingWindowSeconds: Number(p.MaximumBatchingWindowInSeconds ?? 0),
-      parallelizationFactor: parallelizationFactor(logicalId, p.ParallelizationFactor),
+      batchSize: wholeSetting(logicalId, 'BatchSize', p.BatchSize, 100, 1, 10_000),
+      batchingWindowSeconds: wholeSetting(
+        logicalId,
+        'MaximumBatchingWindowInSeconds',
+        p.MaximumBatchingWindowInSeconds,
+        0,
+        0,
+        300,
+      ),
+      parallelizationFactor: wholeSetting(
+        logicalId,
+        'ParallelizationFactor',
+        p.ParallelizationFactor,
+        1,
+        1,
+        10,
+      ),
       startingPosition: p.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
       bisectOnError: p.BisectBatchOnFunctionError === true,
-      maxRetryAttempts: Number(p.MaximumRetryAttempts ?? -1),
-      maxRecordAgeSeconds: Number(p.MaximumRecordAgeInSeconds ?? -1),
+      maxRetryAttempts: wholeSetting(
+        logicalId,
+        'MaximumRetryAttempts',
+        p.MaximumRetryAttempts,
+        -1,
+        0,
+        10_000,
+        true,
+      ),
+      maxRecordAgeSeconds: wholeSetting(
+        logicalId,
+        'MaximumRecordAgeInSeconds',
+        p.MaximumRecordAgeInSeconds,
+        -1,
+        60,
+        604_800,
+        true,
+      ),
       reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes(
         'ReportBatchItemFailures',
       ),

@@ -68,3 +68,62 @@ describe('kinesisMappings: settings the local mapping cannot leave out', () => {
     expect(kinesisMappings(templateWith({ StartingPosition: 'LATEST' }))[0]?.startingPosition).toBe('LATEST');
   });
 });
+
+describe('kinesisMappings: the ranges Lambda accepts', () => {
+  it("reads each setting the template gives, and Lambda's default for each it does not", () => {
+    const read = kinesisMappings(
+      templateWith({
+        BatchSize: 10_000,
+        MaximumBatchingWindowInSeconds: 300,
+        MaximumRetryAttempts: 0,
+        MaximumRecordAgeInSeconds: 60,
+      }),
+    )[0];
+    expect([
+      read?.batchSize,
+      read?.batchingWindowSeconds,
+      read?.maxRetryAttempts,
+      read?.maxRecordAgeSeconds,
+    ]).toEqual([10_000, 300, 0, 60]);
+    const { BatchSize: _, ...none } = templateWith({}).Resources
+      .ProcessTicksEventSourceMappingKinesisTicksStream!.Properties as Record<string, unknown>;
+    const defaults = kinesisMappings({
+      Resources: {
+        ...templateWith({}).Resources,
+        ProcessTicksEventSourceMappingKinesisTicksStream: {
+          Type: 'AWS::Lambda::EventSourceMapping',
+          Properties: none,
+        },
+      },
+    })[0];
+    expect([
+      defaults?.batchSize,
+      defaults?.batchingWindowSeconds,
+      defaults?.maxRetryAttempts,
+      defaults?.maxRecordAgeSeconds,
+    ]).toEqual([100, 0, -1, -1]);
+    expect(
+      kinesisMappings(templateWith({ MaximumRetryAttempts: -1, MaximumRecordAgeInSeconds: -1 }))[0],
+    ).toMatchObject({
+      maxRetryAttempts: -1,
+      maxRecordAgeSeconds: -1,
+    });
+  });
+
+  it.each([
+    ['BatchSize', 0, 'from 1 to 10000'],
+    ['BatchSize', 10_001, 'from 1 to 10000'],
+    ['BatchSize', 'many', 'from 1 to 10000'],
+    ['MaximumBatchingWindowInSeconds', 301, 'from 0 to 300'],
+    ['MaximumBatchingWindowInSeconds', -1, 'from 0 to 300'],
+    ['MaximumRetryAttempts', -2, 'from 0 to 10000 or -1'],
+    ['MaximumRetryAttempts', 10_001, 'from 0 to 10000 or -1'],
+    ['MaximumRecordAgeInSeconds', 0, 'from 60 to 604800 or -1'],
+    ['MaximumRecordAgeInSeconds', 30, 'from 60 to 604800 or -1'],
+    ['MaximumRecordAgeInSeconds', 604_801, 'from 60 to 604800 or -1'],
+  ])('refuses %s %j, as Lambda would, rather than applying it', (name, value, range) => {
+    expect(() => kinesisMappings(templateWith({ [name]: value }))).toThrow(
+      `event source mapping ProcessTicksEventSourceMappingKinesisTicksStream: ${name} must be an integer ${range}, got ${JSON.stringify(value)}`,
+    );
+  });
+});
