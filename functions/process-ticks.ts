@@ -22,6 +22,7 @@ import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadProcessorEnv } from '../src/config/processor.ts';
 import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
 import {
+  type BatchReport,
   EngineCache,
   type ProcessDeps,
   processBatch,
@@ -104,10 +105,25 @@ const deps: ProcessDeps = {
 };
 
 async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
-  const records = toStreamRecords(event);
-  const first = records[0];
-  if (first) logger.appendKeys({ shardId: first.shardId, firstSequenceNumber: first.sequenceNumber });
-  const report = await processBatch(records, deps);
+  let report: BatchReport;
+  try {
+    const records = toStreamRecords(event);
+    const first = records[0];
+    if (first) logger.appendKeys({ shardId: first.shardId, firstSequenceNumber: first.sequenceNumber });
+    report = await processBatch(records, deps);
+  } catch (err) {
+    // A throw (not a symbol's failure, which processBatch reports) fails the invocation and Lambda
+    // retries the whole batch. Neither middleware says so in the function's own terms: the logger's
+    // logs nothing on an error, and the metrics' would flush an empty set (a warning, no EMF). So
+    // the batch gets its error line here (with the shard keys when they were set) and its received
+    // records are counted, as a batch that returns has them counted.
+    logger.error('batch failed; the whole batch will be retried', {
+      received: event.Records.length,
+      error: err as Error,
+    });
+    metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
+    throw err;
+  }
 
   metrics.addMetric('RecordsReceived', MetricUnit.Count, report.received);
   metrics.addMetric('RecordsProcessed', MetricUnit.Count, report.processed);

@@ -7,6 +7,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import { describe, expect, it } from 'vitest';
 import { countMetricRows } from '../../../src/adapters/aws/dynamodb-metric-row-index.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
+import { captureJsonLines, emfMetrics } from '../../support/json-output.ts';
 import { kinesisEvent } from '../../support/kinesis-events.ts';
 import { storeUnreadableState, useLocalCloud } from '../../support/local-cloud.ts';
 
@@ -59,5 +60,47 @@ describe('processTicks handler', () => {
     const again = await handler(kinesisEvent(records.slice(1)), context);
     expect(again).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
     expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'AAPL', 'bar')).toBe(3);
+  });
+
+  it('logs a batch that throws, with the records it got, and sends its metrics; no key of the batch before', async () => {
+    const handler = await loadHandler();
+    // A batch of another shard first: its shard and first sequence number are in its lines only.
+    const before = await captureJsonLines(() =>
+      handler(
+        kinesisEvent(
+          [{ partitionKey: 'IBM', payload: bar('IBM', 0), sequenceNumber: '700' }],
+          'shardId-000000000007',
+        ),
+        context,
+      ),
+    );
+    expect(before.lines.find((l) => l.message === 'batch processed')).toMatchObject({
+      shardId: 'shardId-000000000007',
+      firstSequenceNumber: '700',
+    });
+
+    // An event the handler cannot take (an eventID without its shard): the invocation throws, and
+    // Lambda retries the whole batch. That is not silent: an error line, and the records received.
+    const event = kinesisEvent([
+      { partitionKey: 'IBM', payload: bar('IBM', 1), sequenceNumber: '701' },
+      { partitionKey: 'IBM', payload: bar('IBM', 2), sequenceNumber: '702' },
+    ]);
+    event.Records[0]!.eventID = '701';
+    const thrown = await captureJsonLines(() => handler(event, context).then(() => 'returned', String));
+    expect(thrown.result).toMatch(/eventID "701" has no "shardId:sequenceNumber" form/);
+    const errors = thrown.lines.filter((l) => l.level === 'ERROR');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      message: 'batch failed; the whole batch will be retried',
+      function_name: 'tickstream-dev-processTicks',
+      received: 2,
+      error: { name: 'Error', message: expect.stringMatching(/eventID "701"/) },
+    });
+    expect(errors[0]).not.toHaveProperty('shardId');
+    expect(errors[0]).not.toHaveProperty('firstSequenceNumber');
+    expect(emfMetrics(thrown.lines).map((m) => [m.name, m.dimensions])).toEqual([
+      ['RecordsReceived', ['service']],
+    ]);
+    expect(thrown.lines.find((l) => 'RecordsReceived' in l)?.RecordsReceived).toBe(2);
   });
 });
