@@ -287,8 +287,14 @@ export async function processBatch(
 
   const healthy = () => work.filter((w) => w.failedAt === undefined && w.applied !== undefined);
   const failSymbols = (sink: SinkName, affected: readonly SymbolWork[], err: unknown) => {
-    deps.log.error(`${sink} write failed`, { error: describe(err), symbols: affected.map((w) => w.symbol) });
     for (const w of affected) w.failedAt ??= firstUnprocessed(w);
+    // Each symbol with the record it is retried from: `batchItemFailures` and the batch line list
+    // those sequence numbers without their symbols.
+    deps.log.error(`${sink} write failed`, {
+      error: describe(err),
+      symbols: affected.map((w) => w.symbol),
+      from: Object.fromEntries(affected.map((w) => [w.symbol, w.failedAt])),
+    });
   };
 
   const rowsOf = (ws: readonly SymbolWork[]) => ws.flatMap((w) => w.rows);

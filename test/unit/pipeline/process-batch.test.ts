@@ -477,6 +477,28 @@ describe('processBatch', () => {
     expect(failed.timeseriesRejected).toBe(0);
   });
 
+  it('names in a failed write’s error line each symbol and the record it will be retried from', async () => {
+    const { aapl, msft } = twoSymbols();
+    // AAPL's first two records are stored already: its retry starts at its third.
+    await processBatch(aapl.slice(0, 2), depsFor(sinks));
+    sinks.lake.faults.failNext({ timing: 'before', error: new Error('lake unavailable') });
+    const logged: Record<string, unknown>[] = [];
+    const log = {
+      ...silent,
+      error: (message: string, attributes?: object) => logged.push({ message, ...attributes }),
+    };
+    const report = await processBatch([...aapl, ...msft], { ...depsFor(sinks), log });
+    expect(report.failures).toEqual([aapl[2]!.sequenceNumber, msft[0]!.sequenceNumber]);
+    expect(logged).toEqual([
+      {
+        message: 'lake write failed',
+        error: 'Error: lake unavailable',
+        symbols: ['AAPL', 'MSFT'],
+        from: { AAPL: aapl[2]!.sequenceNumber, MSFT: msft[0]!.sequenceNumber },
+      },
+    ]);
+  });
+
   it('fails only the symbols whose rows the store could not write (a hot partition); the others advance', async () => {
     const { aapl, msft } = twoSymbols();
     sinks.metrics.faults.failNext({ timing: 'after', error: new RowsNotWrittenError('throttled', ['MSFT']) });
