@@ -8,8 +8,8 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import middy, { type MiddlewareObj, type MiddyHandlerObject } from '@middy/core';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createAwsClients } from '../src/adapters/aws/clients.ts';
 import { DynamoDbAlertLedger } from '../src/adapters/aws/dynamodb-alert-ledger.ts';
 import { DynamoDbMetricsStore } from '../src/adapters/aws/dynamodb-metrics-store.ts';
@@ -22,7 +22,6 @@ import { awsClientConfigFromEnv } from '../src/config/aws.ts';
 import { loadProcessorEnv } from '../src/config/processor.ts';
 import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
 import {
-  type BatchReport,
   EngineCache,
   type ProcessDeps,
   processBatch,
@@ -104,25 +103,30 @@ const deps: ProcessDeps = {
   around,
 };
 
-async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
-  let report: BatchReport;
-  try {
-    const records = toStreamRecords(event);
-    const first = records[0];
-    if (first) logger.appendKeys({ shardId: first.shardId, firstSequenceNumber: first.sequenceNumber });
-    report = await processBatch(records, deps);
-  } catch (err) {
-    // A throw (not a symbol's failure, which processBatch reports) fails the invocation and Lambda
-    // retries the whole batch. Neither middleware says so in the function's own terms: the logger's
-    // logs nothing on an error, and the metrics' would flush an empty set (a warning, no EMF). So
-    // the batch gets its error line here (with the shard keys when they were set) and its received
-    // records are counted, as a batch that returns has them counted.
-    logger.error('batch failed; the whole batch will be retried', {
-      received: event.Records.length,
-      error: err as Error,
+async function processTicks(
+  event: KinesisStreamEvent,
+  _context: Context,
+  { signal }: MiddyHandlerObject,
+): Promise<KinesisStreamBatchResponse> {
+  const records = toStreamRecords(event);
+  const first = records[0];
+  if (first) logger.appendKeys({ shardId: first.shardId, firstSequenceNumber: first.sequenceNumber });
+  const report = await processBatch(records, deps);
+  if (signal.aborted) {
+    // middy gave up on this batch just before the function's timeout (timeoutEarlyInMillis): the
+    // invocation failed, reportBatchError logged it, and Lambda retries the batch, which counts its
+    // records again. The environment stays warm, so this continuation runs during a later
+    // invocation: its counts would go out in that one's metrics and line, under its keys. The
+    // batch's outcome goes to a line of its own, with its own shard keys, and nothing else.
+    logger.warn('batch finished after its invocation timed out; the retry reports its records', {
+      shardId: first?.shardId,
+      firstSequenceNumber: first?.sequenceNumber,
+      received: report.received,
+      processed: report.processed,
+      alertsPublished: report.alertsPublished,
+      failures: report.failures,
     });
-    metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
-    throw err;
+    return { batchItemFailures: report.failures.map((itemIdentifier) => ({ itemIdentifier })) };
   }
 
   metrics.addMetric('RecordsReceived', MetricUnit.Count, report.received);
@@ -153,7 +157,25 @@ async function processTicks(event: KinesisStreamEvent): Promise<KinesisStreamBat
   return { batchItemFailures: report.failures.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
+/**
+ * An invocation that fails (the handler threw — not a symbol's failure, which processBatch reports —
+ * or middy gave up on it just before the function's timeout) is retried whole by Lambda. Neither
+ * Powertools middleware says so in the function's own terms: the logger's logs nothing on an error,
+ * and the metrics' would flush an empty set (a warning, no EMF). Used last, so its onError runs
+ * first: the line still carries the batch's shard keys, and the count goes out in the flush.
+ */
+const reportBatchError: MiddlewareObj<KinesisStreamEvent, KinesisStreamBatchResponse> = {
+  onError: ({ event, error }) => {
+    logger.error('batch failed; the whole batch will be retried', {
+      received: event.Records.length,
+      ...(error ? { error } : {}),
+    });
+    metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
+  },
+};
+
 export const handler = middy(processTicks)
   .use(captureLambdaHandler(tracer))
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .use(reportBatchError);

@@ -6,6 +6,7 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { countMetricRows } from '../../../src/adapters/aws/dynamodb-metric-row-index.ts';
+import { DynamoDbStateStore } from '../../../src/adapters/aws/dynamodb-state-store.ts';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
 import { captureJsonLines, emfMetrics } from '../../support/json-output.ts';
 import { kinesisEvent } from '../../support/kinesis-events.ts';
@@ -102,5 +103,74 @@ describe('processTicks handler', () => {
       ['RecordsReceived', ['service']],
     ]);
     expect(thrown.lines.find((l) => 'RecordsReceived' in l)?.RecordsReceived).toBe(2);
+  });
+
+  it('logs a batch cut off by the early timeout, and keeps what it does after out of the next invocation', async () => {
+    const c = cloud();
+    const handler = await loadHandler();
+    const state = new DynamoDbStateStore({
+      documents: c.clients.documents,
+      tableName: c.env.MARKET_TABLE_NAME!,
+    });
+    const savedUpTo = async (symbol: string) => {
+      const s = (await state.loadMany([symbol])).get(symbol);
+      return s instanceof Error ? undefined : s?.lastSequenceNumber;
+    };
+    const { lines } = await captureJsonLines(async () => {
+      // 5 ms left: middy gives up on the handler at once (its timeoutEarlyInMillis) and the
+      // invocation fails; the handler itself runs on, as it would in a warm Lambda environment.
+      const late = { ...context, getRemainingTimeInMillis: () => 5 } as Context;
+      const cutOff = await handler(
+        kinesisEvent(
+          [
+            { partitionKey: 'TSLA', payload: bar('TSLA', 0), sequenceNumber: '800' },
+            { partitionKey: 'TSLA', payload: bar('TSLA', 1), sequenceNumber: '801' },
+          ],
+          'shardId-000000000008',
+        ),
+        late,
+      ).then(
+        () => 'returned',
+        (err: Error) => err.name,
+      );
+      expect(cutOff).toBe('TimeoutError');
+      // The abandoned batch finishes (its state saved), then the environment's next invocation.
+      for (let i = 0; i < 200 && (await savedUpTo('TSLA')) !== '801'; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await savedUpTo('TSLA')).toBe('801');
+      await new Promise((resolve) => setImmediate(resolve));
+      return handler(
+        kinesisEvent([{ partitionKey: 'AMZN', payload: bar('AMZN', 0), sequenceNumber: '900' }]),
+        context,
+      );
+    });
+
+    expect(lines.filter((l) => l.level === 'ERROR')).toEqual([
+      expect.objectContaining({
+        message: 'batch failed; the whole batch will be retried',
+        shardId: 'shardId-000000000008',
+        firstSequenceNumber: '800',
+        received: 2,
+        error: expect.objectContaining({ name: 'TimeoutError' }),
+      }),
+    ]);
+    // The abandoned batch's outcome is a line of its own, under its own shard keys.
+    expect(lines.filter((l) => l.level === 'WARN')).toEqual([
+      expect.objectContaining({
+        message: 'batch finished after its invocation timed out; the retry reports its records',
+        shardId: 'shardId-000000000008',
+        firstSequenceNumber: '800',
+        received: 2,
+        processed: 2,
+      }),
+    ]);
+    // The next invocation's line and metrics are its own: one record, not the abandoned batch's too.
+    expect(lines.filter((l) => l.message === 'batch processed')).toEqual([
+      expect.objectContaining({ received: 1, firstSequenceNumber: '900' }),
+    ]);
+    expect(
+      lines.filter((l) => 'RecordsProcessed' in l).map((l) => [l.RecordsReceived, l.RecordsProcessed]),
+    ).toEqual([[1, 1]]);
+    expect(lines.filter((l) => 'RecordsReceived' in l).map((l) => l.RecordsReceived)).toEqual([2, 1]);
   });
 });
