@@ -166,11 +166,11 @@ async function processTicks(
  */
 const reportBatchError: MiddlewareObj<KinesisStreamEvent, KinesisStreamBatchResponse> = {
   onError: ({ event, error }) => {
-    logger.error('batch failed; the whole batch will be retried', {
-      received: event.Records.length,
-      ...(error ? { error } : {}),
-    });
-    metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
+    // An event without Records (a console test event) must not throw here: a throwing onError
+    // ends middy's chain, and the keys would not be reset, the metrics not flushed.
+    const received = Array.isArray(event?.Records) ? event.Records.length : 0;
+    logger.error('batch failed; the whole batch will be retried', { received, ...(error ? { error } : {}) });
+    metrics.addMetric('RecordsReceived', MetricUnit.Count, received);
   },
 };
 

@@ -105,6 +105,25 @@ describe('processTicks handler', () => {
     expect(thrown.lines.find((l) => 'RecordsReceived' in l)?.RecordsReceived).toBe(2);
   });
 
+  it('logs an event that is no Kinesis batch at all (a console test event) and still flushes its metrics', async () => {
+    const handler = await loadHandler();
+    const { result, lines } = await captureJsonLines(() =>
+      handler({} as KinesisStreamEvent, context).then(
+        () => 'returned',
+        (err: Error) => err.name,
+      ),
+    );
+    expect(result).toBe('TypeError');
+    expect(lines.filter((l) => l.level === 'ERROR')).toEqual([
+      expect.objectContaining({
+        message: 'batch failed; the whole batch will be retried',
+        received: 0,
+        error: expect.objectContaining({ name: 'TypeError' }),
+      }),
+    ]);
+    expect(lines.filter((l) => 'RecordsReceived' in l).map((l) => l.RecordsReceived)).toEqual([0]);
+  });
+
   it('logs a batch cut off by the early timeout, and keeps what it does after out of the next invocation', async () => {
     const c = cloud();
     const handler = await loadHandler();
