@@ -99,7 +99,8 @@ describe('Lambda functions', () => {
 
   it('gives the processor exactly the environment contract the code reads, wired to the resources', () => {
     const env = props(dev, 'ProcessTicksLambdaFunction').Environment.Variables;
-    expect(env.TICKS_STREAM_NAME).toEqual({ Ref: 'TicksStream' });
+    // The mapping hands it its records: it never reads the stream's name (src/config/processor.ts).
+    expect(env.TICKS_STREAM_NAME).toBeUndefined();
     expect(env.MARKET_TABLE_NAME).toEqual({ Ref: 'MarketTable' });
     expect(env.LAKE_BUCKET_NAME).toEqual({ Ref: 'LakeBucket' });
     expect(env.DEAD_LETTER_QUEUE_URL).toEqual({ Ref: 'ProcessorDeadLetterQueue' }); // Ref of a queue is its URL
