@@ -21,11 +21,8 @@ import { DynamoDbCursorStore } from '../src/adapters/aws/dynamodb-cursor-store.t
 import { KinesisPublisher } from '../src/adapters/aws/kinesis-publisher.ts';
 import { createYahooClient, YahooMarketData } from '../src/adapters/yahoo/yahoo-market-data.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
-import { ingestConfigFromEnv } from '../src/config/ingest.ts';
+import { ingestConfigFromEnv, POLL_FLUSH_MARGIN_MS } from '../src/config/ingest.ts';
 import { isCursorStoreFailure, pollOnce, runPollLoop } from '../src/pipeline/ingest/poll.ts';
-
-/** Kept free at the end of an invocation for the poll's flush and cursor writes. */
-const POLL_FLUSH_MARGIN_MS = 10_000;
 
 /**
  * Kept free after the stream writer's deadline, for the cursor writes, the log lines and the

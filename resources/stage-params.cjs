@@ -128,6 +128,20 @@ const compactionTimeoutSeconds = whole(
   `the nightly run starts a late (marked) day only with ${PENDING_DAY_MARGIN_SECONDS} s left after its own two days, so with less no late day would ever be compacted`,
 );
 
+/**
+ * A poll's deadline leaves one Yahoo request's timeout (DEFAULT_YAHOO_TIMEOUT_MS, 8 s: the template
+ * sets no YAHOO_TIMEOUT_MS) and POLL_FLUSH_MARGIN_MS (10 s) before the function's timeout
+ * (src/config/ingest.ts; a template test holds them together). With less than those and one more
+ * request's time, the deadline has passed before the first request: every symbol's request is
+ * deferred, every minute, and no bar is ever fetched.
+ */
+const INGEST_MIN_TIMEOUT_SECONDS = 26;
+const ingestTimeoutSeconds = whole(
+  INGEST_MIN_TIMEOUT_SECONDS,
+  900,
+  "a poll keeps a Yahoo request's timeout (8 s) and 10 s for its flush before the function's timeout, and needs the time of one request before that",
+);
+
 /** Every param of params.default, with the values AWS (or the code reading it) accepts. */
 const StageParamsSchema = z
   .object({
@@ -169,7 +183,7 @@ const StageParamsSchema = z
     ingestMode: oneOf(['quotes', 'bars', 'both']),
     pollIntervalSeconds: whole(30, 300), // POLL_INTERVAL_SECONDS' range (src/config/ingest.ts)
     ingestMemoryMb: lambdaMemoryMb,
-    ingestTimeoutSeconds: lambdaTimeoutSeconds,
+    ingestTimeoutSeconds,
     processorMemoryMb: lambdaMemoryMb,
     processorTimeoutSeconds: lambdaTimeoutSeconds,
     processorBatchSize: whole(1, 10000),

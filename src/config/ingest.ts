@@ -41,6 +41,12 @@ const positiveInt = (name: string, def: number, max: number) =>
     .max(max, `${name} must be at most ${max}`)
     .default(def);
 
+/** Yahoo's per-request timeout when YAHOO_TIMEOUT_MS is not set (the deployed template sets none). */
+export const DEFAULT_YAHOO_TIMEOUT_MS = 8_000;
+
+/** Kept free at the end of an ingestQuotes invocation for the poll's flush and cursor writes. */
+export const POLL_FLUSH_MARGIN_MS = 10_000;
+
 /** Environment of the ingestQuotes function. A missing or bad setting fails at cold start. */
 export const IngestEnvSchema = z.object({
   SYMBOLS: symbolList,
@@ -65,7 +71,7 @@ export const IngestEnvSchema = z.object({
   INGEST_WHEN_CLOSED: bool('INGEST_WHEN_CLOSED'),
   /** Tries per Yahoo request, the first included. */
   YAHOO_MAX_ATTEMPTS: positiveInt('YAHOO_MAX_ATTEMPTS', 4, 10),
-  YAHOO_TIMEOUT_MS: positiveInt('YAHOO_TIMEOUT_MS', 8_000, 60_000),
+  YAHOO_TIMEOUT_MS: positiveInt('YAHOO_TIMEOUT_MS', DEFAULT_YAHOO_TIMEOUT_MS, 60_000),
   /** How far back the first bar poll of a symbol with no cursor reaches. */
   BARS_LOOKBACK_MINUTES: positiveInt('BARS_LOOKBACK_MINUTES', 60, 7 * 24 * 60),
   POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_SCHEMA, load, Type } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, synthesizeTemplate } from '../../scripts/template/synthesize.ts';
+import { DEFAULT_YAHOO_TIMEOUT_MS, POLL_FLUSH_MARGIN_MS } from '../../src/config/ingest.ts';
 import { PENDING_DAY_MARGIN_MS } from '../../src/pipeline/compact/compact-day.ts';
 
 const require = createRequire(import.meta.url);
@@ -140,6 +141,19 @@ describe('stage params validation', () => {
       );
     }
     expect(() => check('dev', { compactionTimeoutSeconds: String(minimum) })).not.toThrow();
+  });
+
+  it('refuses an ingest timeout in which a poll could never send a request', () => {
+    // The poll's deadline keeps one request's timeout and the flush margin; one more request's time
+    // before it is the least a poll needs.
+    const minimum = Math.ceil((2 * DEFAULT_YAHOO_TIMEOUT_MS + POLL_FLUSH_MARGIN_MS) / 1000);
+    for (const seconds of ['3', '18', String(minimum - 1)]) {
+      expect(() => check('dev', { ingestTimeoutSeconds: seconds }), seconds).toThrow(
+        `param ingestTimeoutSeconds: must be at least ${minimum}: a poll keeps a Yahoo request's timeout ` +
+          `(${DEFAULT_YAHOO_TIMEOUT_MS / 1000} s) and ${POLL_FLUSH_MARGIN_MS / 1000} s for its flush`,
+      );
+    }
+    expect(() => check('dev', { ingestTimeoutSeconds: String(minimum) })).not.toThrow();
   });
 
   it('refuses a param that only makes sense against another', () => {
