@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SYMBOL_PATTERN } from '../domain/market/index.ts';
+import { envFlag } from './env-flag.ts';
 import { metricsNamespace } from './metrics.ts';
 
 const symbolList = z
@@ -26,12 +27,6 @@ const symbolList = z
       )
       .min(1, 'SYMBOLS must name at least one symbol'),
   );
-
-const bool = (name: string) =>
-  z
-    .enum(['true', 'false', '1', '0', ''], { error: `${name} must be true or false` })
-    .default('false')
-    .transform((v) => v === 'true' || v === '1');
 
 const positiveInt = (name: string, def: number, max: number) =>
   z.coerce
@@ -66,9 +61,9 @@ export const IngestEnvSchema = z.object({
     .string({ error: 'MARKET_TABLE_NAME is required' })
     .min(1, 'MARKET_TABLE_NAME is required'),
   /** Poll equities outside regular hours (pre/post market). */
-  INGEST_EXTENDED_HOURS: bool('INGEST_EXTENDED_HOURS'),
+  INGEST_EXTENDED_HOURS: envFlag('INGEST_EXTENDED_HOURS'),
   /** Poll even when the market is closed (weekends, nights, holidays). */
-  INGEST_WHEN_CLOSED: bool('INGEST_WHEN_CLOSED'),
+  INGEST_WHEN_CLOSED: envFlag('INGEST_WHEN_CLOSED'),
   /** Tries per Yahoo request, the first included. */
   YAHOO_MAX_ATTEMPTS: positiveInt('YAHOO_MAX_ATTEMPTS', 4, 10),
   YAHOO_TIMEOUT_MS: positiveInt('YAHOO_TIMEOUT_MS', DEFAULT_YAHOO_TIMEOUT_MS, 60_000),

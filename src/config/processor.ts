@@ -1,10 +1,6 @@
 import { z } from 'zod';
+import { envFlag } from './env-flag.ts';
 import { metricsNamespace } from './metrics.ts';
-
-const flag = z
-  .enum(['true', 'false'], { error: 'must be "true" or "false"' })
-  .default('false')
-  .transform((v) => v === 'true');
 
 /** The stream processor's environment. A missing or malformed setting fails at cold start. */
 export const ProcessorEnvSchema = z
@@ -22,7 +18,7 @@ export const ProcessorEnvSchema = z
       .min(1, 'METRICS_TTL_DAYS must be at least 1')
       .max(36_500, 'METRICS_TTL_DAYS must be at most 36500')
       .default(30),
-    TIMESTREAM_ENABLED: flag,
+    TIMESTREAM_ENABLED: envFlag('TIMESTREAM_ENABLED'),
     TIMESTREAM_DATABASE: z.string().optional(),
     TIMESTREAM_TABLE: z.string().optional(),
     POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,

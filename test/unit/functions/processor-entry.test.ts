@@ -53,8 +53,19 @@ describe('the processor entry point', () => {
       /ALERTS_TOPIC_ARN: must be an SNS topic ARN/,
     );
     expect(() => loadProcessorEnv({ ...GOOD_ENV, TIMESTREAM_ENABLED: 'yes' })).toThrow(
-      /TIMESTREAM_ENABLED: must be "true" or "false"/,
+      /TIMESTREAM_ENABLED: TIMESTREAM_ENABLED must be true or false \(or 1 or 0\)/,
     );
+    // The same on/off values as the poller's flags: 1/0, and empty for off.
+    expect(loadProcessorEnv({ ...GOOD_ENV, TIMESTREAM_ENABLED: '' }).TIMESTREAM_ENABLED).toBe(false);
+    expect(loadProcessorEnv({ ...GOOD_ENV, TIMESTREAM_ENABLED: '0' }).TIMESTREAM_ENABLED).toBe(false);
+    expect(
+      loadProcessorEnv({
+        ...GOOD_ENV,
+        TIMESTREAM_ENABLED: '1',
+        TIMESTREAM_DATABASE: 'd',
+        TIMESTREAM_TABLE: 't',
+      }).TIMESTREAM_ENABLED,
+    ).toBe(true);
     expect(() => loadProcessorEnv({ ...GOOD_ENV, POWERTOOLS_METRICS_NAMESPACE: '' })).toThrow(
       /POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS_METRICS_NAMESPACE is required/,
     );
