@@ -63,6 +63,24 @@ describe('processTicks handler', () => {
     expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'AAPL', 'bar')).toBe(3);
   });
 
+  it('reports every failing symbol from its own first record, the earliest among them', async () => {
+    const c = cloud();
+    const handler = await loadHandler();
+    // Two symbols fail (unusable stored state), one between them succeeds. Lambda retries the shard
+    // from the lowest sequence number reported: a response naming only the later symbol's record
+    // would let the checkpoint pass the earlier symbol's records, which would then never be retried.
+    await storeUnreadableState(c, 'GOOG');
+    await storeUnreadableState(c, 'META');
+    const records = [0, 1].flatMap((m) => [
+      { partitionKey: 'META', payload: bar('META', m), sequenceNumber: String(300 + 3 * m) },
+      { partitionKey: 'NVDA', payload: bar('NVDA', m), sequenceNumber: String(301 + 3 * m) },
+      { partitionKey: 'GOOG', payload: bar('GOOG', m), sequenceNumber: String(302 + 3 * m) },
+    ]);
+    const response = await handler(kinesisEvent(records), context);
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: '300' }, { itemIdentifier: '302' }] });
+    expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'NVDA', 'bar')).toBe(2);
+  });
+
   it('logs a batch that throws, with the records it got, and sends its metrics; no key of the batch before', async () => {
     const handler = await loadHandler();
     // A batch of another shard first: its shard and first sequence number are in its lines only.
