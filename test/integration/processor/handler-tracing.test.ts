@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeMarketEvent } from '../../../src/domain/market/index.ts';
 import { kinesisEvent } from '../../support/kinesis-events.ts';
 import { useLocalCloud } from '../../support/local-cloud.ts';
-import { sessionBar } from '../../support/samples.ts';
+import { aaplSampleBars, sessionBar } from '../../support/samples.ts';
 
 type Handler = (e: KinesisStreamEvent, c: Context) => Promise<KinesisStreamBatchResponse>;
 
@@ -20,6 +20,17 @@ const symbols = ['AAPL', 'MSFT', 'IBM', 'TSLA'];
 
 const bar = (symbol: string, minute: number) =>
   encodeMarketEvent({ kind: 'bar', bar: sessionBar(symbol, minute, 100.5) });
+/**
+ * The AAPL sample's first 301 minutes as JUMP's, the last one 8 % up: a one-minute return far
+ * beyond 4 standard deviations of the 200-bar window, an anomaly, so the alerts sink is called.
+ */
+const jumpBars = aaplSampleBars('JUMP')
+  .slice(0, 301)
+  .map((b, i) =>
+    i < 300
+      ? b
+      : { ...b, open: b.open * 1.08, high: b.high * 1.08, low: b.low * 1.08, close: b.close * 1.08 },
+  );
 
 interface Traced {
   readonly name: string;
@@ -59,6 +70,15 @@ describe('processTicks handler traced by X-Ray', () => {
       const records = [0, 1, 2].flatMap((m) =>
         symbols.map((s) => ({ partitionKey: s, payload: bar(s, m), sequenceNumber: String(seq++) })),
       );
+      // A record that is not an event (the rejects sink: SQS) and a symbol with an anomaly (the
+      // alerts sink: the ledger in DynamoDB, SNS).
+      records.push({ partitionKey: 'AAPL', payload: '{"kind":"bar"}', sequenceNumber: String(seq++) });
+      for (const b of jumpBars)
+        records.push({
+          partitionKey: 'JUMP',
+          payload: encodeMarketEvent({ kind: 'bar', bar: b }),
+          sequenceNumber: String(seq++),
+        });
       expect(await handler(kinesisEvent(records), context)).toEqual({ batchItemFailures: [] });
       await new Promise((resolve) => setTimeout(resolve, 300));
     } finally {
@@ -75,21 +95,24 @@ describe('processTicks handler traced by X-Ray', () => {
     const parentName = (t: Traced) => (t.parent === undefined ? undefined : byId.get(t.parent)?.name);
 
     const sinkCalls = traced.filter((t) => t.name.startsWith('### sink '));
-    expect(sinkCalls.map((t) => t.name).sort()).toEqual([
-      '### sink lake',
-      '### sink metrics',
-      '### sink state', // the batch's state load
-      ...symbols.map(() => '### sink state'),
-    ]);
+    const calls = (name: string) => sinkCalls.filter((t) => t.name === `### sink ${name}`).length;
+    expect(new Set(sinkCalls.map((t) => t.name))).toEqual(
+      new Set(['lake', 'metrics', 'state', 'rejects', 'alerts'].map((s) => `### sink ${s}`)),
+    );
+    // The batch's state load, then each of the five symbols' state save.
+    expect(['lake', 'metrics', 'rejects', 'state'].map(calls)).toEqual([1, 1, 1, 1 + symbols.length + 1]);
+    expect(calls('alerts')).toBeGreaterThan(0);
     expect(sinkCalls.map((t) => `${t.name} in ${parentName(t)}`)).toEqual(
       sinkCalls.map((t) => `${t.name} in ## ${HANDLER}`),
     );
     const awsCalls = traced.filter((t) => ['DynamoDB', 'S3', 'SQS', 'SNS'].includes(t.name));
     expect(awsCalls.length).toBeGreaterThanOrEqual(7);
     for (const call of awsCalls) expect(parentName(call), call.name).toMatch(/^### sink /);
-    // The S3 calls (the object, and the compaction's mark of a late day) are the lake's.
-    expect(new Set(awsCalls.filter((t) => t.name === 'S3').map(parentName))).toEqual(
-      new Set(['### sink lake']),
-    );
+    // The S3 calls (the object, and the compaction's mark of a late day) are the lake's; the one
+    // SQS call (the rejected record) the rejects sink's; each alert's SNS publish its alerts call's.
+    const parents = (service: string) => awsCalls.filter((t) => t.name === service).map(parentName);
+    expect(new Set(parents('S3'))).toEqual(new Set(['### sink lake']));
+    expect(parents('SQS')).toEqual(['### sink rejects']);
+    expect(parents('SNS')).toEqual(Array.from({ length: calls('alerts') }, () => '### sink alerts'));
   });
 });
