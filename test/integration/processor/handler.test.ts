@@ -76,9 +76,15 @@ describe('processTicks handler', () => {
       { partitionKey: 'NVDA', payload: bar('NVDA', m), sequenceNumber: String(301 + 3 * m) },
       { partitionKey: 'GOOG', payload: bar('GOOG', m), sequenceNumber: String(302 + 3 * m) },
     ]);
-    const response = await handler(kinesisEvent(records), context);
+    const { result: response, lines } = await captureJsonLines(() => handler(kinesisEvent(records), context));
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: '300' }, { itemIdentifier: '302' }] });
     expect(await countMetricRows(c.clients.documents, c.env.MARKET_TABLE_NAME!, 'NVDA', 'bar')).toBe(2);
+    // The dashboard's counts of the batch: six records in, NVDA's two processed, two failures.
+    expect(
+      lines
+        .filter((l) => 'BatchItemFailures' in l)
+        .map((l) => [l.RecordsReceived, l.RecordsProcessed, l.BatchItemFailures]),
+    ).toEqual([[6, 2, 2]]);
   });
 
   it('logs a batch that throws, with the records it got, and sends its metrics; no key of the batch before', async () => {
