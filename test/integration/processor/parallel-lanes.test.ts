@@ -47,8 +47,6 @@ describe('processTicks on the local event source mapping with ParallelizationFac
       sequenceNumbers.filter((_, i) => entries[i]!.PartitionKey === symbol).at(-1);
 
     const outcomes: BatchOutcome[] = [];
-    /** When each batch's invocation ran (ms). */
-    const spans: [number, number][] = [];
     const log: string[] = [];
     const { result: pipeline, lines } = await captureJsonLines(async () => {
       // Batches of 20 (reads of up to 40): several reads, each lane with batches of its own.
@@ -56,10 +54,7 @@ describe('processTicks on the local event source mapping with ParallelizationFac
         cloud: c,
         overrides: { batchSize: 20, batchingWindowSeconds: 0 },
         log: (line) => log.push(line),
-        onBatch: (o) => {
-          outcomes.push(o);
-          spans.push([performance.now() - o.durationMs, performance.now()]);
-        },
+        onBatch: (o) => outcomes.push(o),
       });
       try {
         await p.idle();
@@ -73,11 +68,6 @@ describe('processTicks on the local event source mapping with ParallelizationFac
     expect(outcomes.map((o) => o.status).every((s) => s === 'ok')).toBe(true);
     expect(outcomes.every((o) => o.size <= 20)).toBe(true);
     expect(outcomes.reduce((n, o) => n + o.succeeded, 0)).toBe(2 * PER_SYMBOL);
-    // Two invocations of the one shard ran at the same time (one lane's, the other's).
-    const overlapping = spans.some(([s1, e1], i) =>
-      spans.some(([s2, e2], j) => i !== j && Math.min(e1, e2) - Math.max(s1, s2) > 5),
-    );
-    expect(overlapping).toBe(true);
     const table = c.env.MARKET_TABLE_NAME!;
     for (const symbol of [a!, b!]) {
       expect(await countMetricRows(c.clients.documents, table, symbol, 'bar')).toBe(PER_SYMBOL);
@@ -95,8 +85,9 @@ describe('processTicks on the local event source mapping with ParallelizationFac
     expect(sum('RecordsReceived')).toBe(2 * PER_SYMBOL);
     expect(sum('RecordsProcessed')).toBe(2 * PER_SYMBOL);
     expect(sum('RecordsDuplicate')).toBe(0);
-    // The lanes ran in two execution environments (at most two invocations overlap): the second one
-    // created when the first was busy, each reporting its own cold start, as on Lambda.
+    // Two invocations of the one shard ran at the same time (one lane's, the other's), in two
+    // execution environments: the second is created only when the first is busy (at most two
+    // invocations overlap), each reporting its own cold start, as on Lambda.
     expect(log.filter((l) => l.includes('cold start'))).toEqual([
       expect.stringMatching(/^tickstream-prod-\w+: cold start of environment 2$/),
     ]);
