@@ -28,27 +28,37 @@ function putObject(s3Dir: string, key: string, body: Uint8Array) {
   writeFileSync(file, body);
 }
 
+/** The first `n` bars of the bundled AAPL day as the processor writes them to the lake. */
+function sampleRecords(n: number): LakeRecord[] {
+  return aaplSampleBars()
+    .slice(0, n)
+    .map((bar, i) => ({
+      symbol: 'AAPL',
+      time: bar.start,
+      kind: 'bar',
+      shardId: 'shardId-000000000000',
+      sequenceNumber: (10n ** 20n + BigInt(i)).toString(),
+      arrivalTime: bar.start + 61_000,
+      event: bar,
+    }));
+}
+
+/** `records` as DAY's raw object, and with `compacted` as DAY's Parquet object too. */
+function putDay(s3Dir: string, records: LakeRecord[], compacted: boolean) {
+  putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
+  if (!compacted) return;
+  const events = toNdjson(records)
+    .trimEnd()
+    .split('\n')
+    .map((line) => parseRawLine(line, dayStart(DAY)) as CompactedEvent);
+  putObject(s3Dir, `compacted/dt=${DAY}/events.parquet`, encodeCompactedDay(events));
+}
+
 describe('the local lake views', () => {
   it('compacted_events has the Glue table’s columns, even under a folder named name=value', async () => {
     // A state directory somewhere below a `run=7` folder (a CI workspace, say).
     const s3Dir = join(scratch, 'run=7', 'state', 's3');
-    const records: LakeRecord[] = aaplSampleBars()
-      .slice(0, 5)
-      .map((bar, i) => ({
-        symbol: 'AAPL',
-        time: bar.start,
-        kind: 'bar',
-        shardId: 'shardId-000000000000',
-        sequenceNumber: (10n ** 20n + BigInt(i)).toString(),
-        arrivalTime: bar.start + 61_000,
-        event: bar,
-      }));
-    putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
-    const events = toNdjson(records)
-      .trimEnd()
-      .split('\n')
-      .map((line) => parseRawLine(line, dayStart(DAY)) as CompactedEvent);
-    putObject(s3Dir, `compacted/dt=${DAY}/events.parquet`, encodeCompactedDay(events));
+    putDay(s3Dir, sampleRecords(5), true);
 
     const lake = await LocalLake.open({ s3Dir, stage: 'dev' });
     try {
@@ -72,18 +82,7 @@ describe('the local lake views', () => {
     // A lake whose raw zone has a day and whose compacted zone has none yet (a run stopped before
     // its compaction, or a raw zone copied from elsewhere).
     const s3Dir = join(scratch, 'raw-only', 's3');
-    const records: LakeRecord[] = aaplSampleBars()
-      .slice(0, 3)
-      .map((bar, i) => ({
-        symbol: 'AAPL',
-        time: bar.start,
-        kind: 'bar',
-        shardId: 'shardId-000000000000',
-        sequenceNumber: (10n ** 20n + BigInt(i)).toString(),
-        arrivalTime: bar.start + 61_000,
-        event: bar,
-      }));
-    putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
+    putDay(s3Dir, sampleRecords(3), false);
 
     const lake = await LocalLake.open({ s3Dir, stage: 'dev' });
     try {
@@ -111,23 +110,7 @@ describe('the local lake views under a folder named dt=…', () => {
   it("take dt from the object's own partition, not from a dt= folder above the lake", async () => {
     // A state directory kept under a folder named as a partition (a copy of a day's run, say).
     const s3Dir = join(scratch, 'dt=2019-01-01', 'state', 's3');
-    const records: LakeRecord[] = aaplSampleBars()
-      .slice(0, 4)
-      .map((bar, i) => ({
-        symbol: 'AAPL',
-        time: bar.start,
-        kind: 'bar',
-        shardId: 'shardId-000000000000',
-        sequenceNumber: (10n ** 20n + BigInt(i)).toString(),
-        arrivalTime: bar.start + 61_000,
-        event: bar,
-      }));
-    putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
-    const events = toNdjson(records)
-      .trimEnd()
-      .split('\n')
-      .map((line) => parseRawLine(line, dayStart(DAY)) as CompactedEvent);
-    putObject(s3Dir, `compacted/dt=${DAY}/events.parquet`, encodeCompactedDay(events));
+    putDay(s3Dir, sampleRecords(4), true);
 
     const lake = await LocalLake.open({ s3Dir, stage: 'dev' });
     try {
@@ -149,22 +132,7 @@ describe('npm run query', () => {
   it("prints a struct column's fields in its table, not [Object]", () => {
     const stateDir = join(scratch, 'table-output');
     const bar = aaplSampleBars()[0]!;
-    const records: LakeRecord[] = [
-      {
-        symbol: 'AAPL',
-        time: bar.start,
-        kind: 'bar',
-        shardId: 'shardId-000000000000',
-        sequenceNumber: (10n ** 20n).toString(),
-        arrivalTime: bar.start + 61_000,
-        event: bar,
-      },
-    ];
-    putObject(
-      join(stateDir, 's3'),
-      lakeObjectKey('raw/', DAY, 'shardId-000000000000', records),
-      encodeLakeObject(records),
-    );
+    putDay(join(stateDir, 's3'), sampleRecords(1), false);
     const cli = spawnSync(
       process.execPath,
       ['scripts/query.ts', '--state-dir', stateDir, 'SELECT symbol, event FROM events'],
