@@ -22,7 +22,7 @@ import { S3RawLakeReader } from '../src/adapters/aws/s3-lake-compaction.ts';
 import { S3LakeWriter } from '../src/adapters/aws/s3-lake-writer.ts';
 import { SqsDeadLetterQueue } from '../src/adapters/aws/sqs-dead-letter-queue.ts';
 import { awsClientConfigFromEnv } from '../src/config/aws.ts';
-import { interruptedBy, parsePositiveWhole, UsageError } from '../src/pipeline/ingest/cli.ts';
+import { interruptedBy, parsePositiveWhole, signalRepeats, UsageError } from '../src/pipeline/ingest/cli.ts';
 import { analyticsEngines } from '../src/pipeline/process/analytics-engine.ts';
 import {
   DEFAULT_MAX_MESSAGES,
@@ -137,21 +137,19 @@ async function main(argv: string[]): Promise<number> {
 
   const clients = createAwsClients(awsClientConfigFromEnv());
   // Ctrl-C or SIGTERM: stop before the next range and still make the received messages visible
-  // again. One Ctrl-C can arrive twice (the terminal signals the whole process group, and `npm run`
-  // forwards what it got to the script when its shell exec'd node): a repeat within a second is that
-  // same signal. A later one quits at once, leaving the messages hidden until their 15 minutes are up.
+  // again. A deliberate repeat (signalRepeats: not the forwarded copy of the first) quits at once,
+  // leaving the messages hidden until their 15 minutes are up.
   const stop = new AbortController();
   let stoppedBy: NodeJS.Signals = 'SIGINT';
-  let firstSignalAt = 0;
+  const repeat = signalRepeats();
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.signal.aborted) {
-      if (Date.now() - firstSignalAt < 1000) return;
+    if (repeat() > 0) {
       console.error(
         `dead-letters: ${signal} again: quitting, the messages received stay hidden for 15 minutes`,
       );
       process.exit(interruptedBy(signal));
     }
-    firstSignalAt = Date.now();
+    if (stop.signal.aborted) return;
     stoppedBy = signal;
     console.error('dead-letters: stopping after the current range…');
     stop.abort();

@@ -31,7 +31,7 @@ import {
 import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
 import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
-import { interruptedBy } from '../src/pipeline/ingest/cli.ts';
+import { interruptedBy, signalRepeats } from '../src/pipeline/ingest/cli.ts';
 import { issueCount, type MarketSource, type SourceIssue } from '../src/ports/market-source.ts';
 import type { LocalCloud } from './local/local-cloud.ts';
 import { startLocalCloud } from './local/local-cloud.ts';
@@ -329,9 +329,9 @@ function outliveTerminal(): void {
 }
 
 /**
- * Signals repeated while a stop is under way. npm forwards the terminal's signal too, so only a
- * repeat more than a second after the first counts: the first says what the stop is doing and that
- * one more quits at once; the next quits at once, exit 128 + the signal, without the clean stop (a
+ * Signals repeated while a stop is under way, counted by signalRepeats (npm's forwarded copy of
+ * the first is none): the first deliberate repeat says what the stop is doing and that one more
+ * quits at once; the next quits at once, exit 128 + the signal, without the clean stop (a
  * stop waiting on an emulator that hangs would wait out the function's timeout). The next start
  * recovers a kept state directory (its stream keeps what was not processed; the local SQS saves its
  * queues every 2 s, so their last changes can be lost) and removes an ephemeral one.
@@ -345,21 +345,13 @@ export function repeatedSignals(o: {
   readonly quit: (code: number, why: string) => void;
   readonly clock?: () => number;
 }) {
-  const clock = o.clock ?? Date.now;
-  let firstAt: number | undefined;
-  let repeats = 0;
+  const repeat = signalRepeats(o.clock);
   return (signal: NodeJS.Signals): void => {
-    if (firstAt === undefined) {
-      firstAt = clock();
-      return;
-    }
-    if (clock() - firstAt <= 1000) return;
+    const n = repeat();
     const key = signal === 'SIGINT' ? 'Ctrl-C' : signal;
-    if (++repeats === 1) {
+    if (n === 1)
       o.write(`${signal} again: still ${o.doing()}; ${key} once more quits at once, without the clean stop`);
-      return;
-    }
-    o.quit(interruptedBy(signal), `${signal} again: quit at once; ${o.left}`);
+    else if (n > 1) o.quit(interruptedBy(signal), `${signal} again: quit at once; ${o.left}`);
   };
 }
 

@@ -9,6 +9,24 @@ import type { EventPublisher, PublishReport } from '../../ports/event-publisher.
  */
 export const interruptedBy = (signal: NodeJS.Signals): number => 128 + osConstants.signals[signal];
 
+/**
+ * Numbers the signals a command gets once the first has started its clean stop: 0 for the first and
+ * for a repeat within a second of it — one Ctrl-C can arrive twice (the terminal signals the whole
+ * process group, and `npm run` forwards what it got to the script) — then 1, 2, … for each later,
+ * deliberate repeat.
+ */
+export function signalRepeats(clock: () => number = Date.now): () => number {
+  let firstAt: number | undefined;
+  let repeats = 0;
+  return () => {
+    if (firstAt === undefined) {
+      firstAt = clock();
+      return 0;
+    }
+    return clock() - firstAt <= 1000 ? 0 : ++repeats;
+  };
+}
+
 /** A usage error: printed with the usage text, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
