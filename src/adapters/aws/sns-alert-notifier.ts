@@ -30,7 +30,15 @@ export class AlertPublishError extends AlertNotPublishedError {
   }
 }
 
-type SdkError = { name?: string; $metadata?: { httpStatusCode?: number; attempts?: number } } | null;
+type SdkError = {
+  name?: string;
+  message?: unknown;
+  syscall?: unknown;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+} | null;
+
+/** Whether the SDK made one attempt: after a retry, an earlier attempt may have published. */
+const onlyAttempt = (err: unknown): boolean => ((err as SdkError)?.$metadata?.attempts ?? 1) === 1;
 
 /**
  * True when SNS refused the request and nothing was published: a 4xx answer to the only attempt the
@@ -38,9 +46,8 @@ type SdkError = { name?: string; $metadata?: { httpStatusCode?: number; attempts
  * message was not taken; and when the SDK had retried, an earlier attempt may have published.
  */
 function refused(err: unknown): boolean {
-  const meta = (err as SdkError)?.$metadata;
-  const status = meta?.httpStatusCode;
-  return (meta?.attempts ?? 1) === 1 && typeof status === 'number' && status >= 400 && status < 500;
+  const status = (err as SdkError)?.$metadata?.httpStatusCode;
+  return onlyAttempt(err) && typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /**
@@ -53,14 +60,8 @@ function refused(err: unknown): boolean {
  * Only the SDK's single attempt tells (see refused).
  */
 function neverSent(err: unknown): boolean {
-  const e = err as {
-    syscall?: unknown;
-    name?: unknown;
-    message?: unknown;
-    $metadata?: { attempts?: number };
-  } | null;
-  // As for a refusal: after a retry, an earlier attempt may have published.
-  if ((e?.$metadata?.attempts ?? 1) !== 1) return false;
+  const e = err as SdkError;
+  if (!onlyAttempt(err)) return false;
   if (e?.syscall === 'getaddrinfo' || e?.syscall === 'connect') return true;
   return (
     e?.name === 'TimeoutError' &&
