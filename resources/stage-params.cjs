@@ -131,9 +131,9 @@ const compactionTimeoutSeconds = whole(
 /**
  * A poll's deadline leaves one Yahoo request's timeout (DEFAULT_YAHOO_TIMEOUT_MS, 8 s: the template
  * sets no YAHOO_TIMEOUT_MS) and POLL_FLUSH_MARGIN_MS (10 s) before the function's timeout
- * (src/config/ingest.ts; a template test holds them together). With less than those and one more
- * request's time, the deadline has passed before the first request: every symbol's request is
- * deferred, every minute, and no bar is ever fetched.
+ * (src/config/ingest.ts; a template test holds them together). Below those 18 s the deadline has
+ * passed before the first request: every symbol's request is deferred, every minute, and no bar is
+ * ever fetched; the minimum adds one request's full timeout, so a poll can always send one.
  */
 const INGEST_MIN_TIMEOUT_SECONDS = 26;
 const ingestTimeoutSeconds = whole(
