@@ -53,6 +53,9 @@ export function awsClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Aw
   if (e.TICKSTREAM_ENDPOINT_SQS) endpoints.sqs = e.TICKSTREAM_ENDPOINT_SQS;
   if (e.TICKSTREAM_ENDPOINT_SNS) endpoints.sns = e.TICKSTREAM_ENDPOINT_SNS;
   if (e.TICKSTREAM_ENDPOINT_TIMESTREAM) endpoints.timestream = e.TICKSTREAM_ENDPOINT_TIMESTREAM;
+  // Any endpoint makes this a local run, and then every client gets the emulators' key pair, those
+  // without an endpoint too: a client left to the default chain on a laptop would find the developer's
+  // own AWS credentials, and a local run must never write to a real account.
   const local = Object.keys(endpoints).length > 0;
   return { region: e.AWS_REGION, endpoints, ...(local ? { credentials: LOCAL_CREDENTIALS } : {}) };
 }

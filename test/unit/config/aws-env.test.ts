@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../../src/adapters/aws/clients.ts';
 import { awsClientConfigFromEnv, LOCAL_CREDENTIALS } from '../../../src/config/aws.ts';
 
 describe('where the AWS clients point (TICKSTREAM_ENDPOINT_*, AWS_REGION)', () => {
@@ -44,5 +45,23 @@ describe('where the AWS clients point (TICKSTREAM_ENDPOINT_*, AWS_REGION)', () =
       'invalid AWS client configuration: TICKSTREAM_ENDPOINT_SQS: must be an http(s) URL such as http://127.0.0.1:4567; ' +
         'TICKSTREAM_ENDPOINT_SNS: must be an http(s) URL such as http://127.0.0.1:4567',
     );
+  });
+});
+
+describe('a local run’s clients', () => {
+  it('give every client the emulators’ key pair, one without an endpoint too, never the default chain', async () => {
+    // The local cloud emulates no Timestream: its client has no endpoint. Left to the default chain,
+    // it would pick up the developer's own AWS credentials and could write to a real account.
+    const clients = createAwsClients(
+      awsClientConfigFromEnv({ TICKSTREAM_ENDPOINT_KINESIS: 'http://127.0.0.1:4567' }),
+    );
+    try {
+      for (const client of [clients.kinesis, clients.timestream, clients.s3]) {
+        const credentials = await client.config.credentials();
+        expect(credentials).toMatchObject(LOCAL_CREDENTIALS);
+      }
+    } finally {
+      clients.destroy();
+    }
   });
 });
