@@ -5,7 +5,7 @@
  *
  *   node scripts/query.ts [--state-dir .local] [--stage dev] [--json] "SELECT …"
  *
- * Prints the rows as a table (a struct as its JSON), or with --json one JSON object per line. Exit 2 on a usage error or
+ * One statement, as Athena takes it. Prints the rows as a table (a struct as its JSON), or with --json one JSON object per line. Exit 2 on a usage error or
  * a lake with nothing in it, 1 when the SQL fails (DuckDB's message on stderr).
  */
 import { join, resolve } from 'node:path';

@@ -171,8 +171,28 @@ export class LocalLake {
     return new LocalLake(instance, connection);
   }
 
-  /** Runs one statement; rows as JSON-safe objects (BIGINT as a decimal string, as JSON cannot hold it). */
+  /**
+   * Runs one statement; rows as JSON-safe objects (BIGINT as a decimal string, as JSON cannot hold it).
+   * Several statements are refused, as Athena refuses them: DuckDB would run them all and give back
+   * only the last one's rows, so `SELECT …; SELECT …` printed the second result alone.
+   */
   async query(sql: string): Promise<Record<string, unknown>[]> {
+    let count: number;
+    try {
+      count = (await this.#connection.extractStatements(sql)).count;
+    } catch {
+      // DuckDB splits neither a syntax error nor a text with no statement (its message then says
+      // nothing more than "Error in native callback"): running it gives the parser's own message,
+      // and when it runs, it held no statement.
+      await this.#connection.run(sql);
+      count = 0;
+    }
+    if (count === 0) throw new LocalLakeError('no SQL statement given');
+    if (count > 1) {
+      throw new LocalLakeError(
+        `one statement per query, as Athena runs them: this holds ${count}; run them one at a time`,
+      );
+    }
     const reader = await this.#connection.runAndReadAll(sql);
     return reader.getRowObjectsJson();
   }

@@ -208,6 +208,15 @@ describe('SQL over the local lake', () => {
           "SELECT event.close FROM events WHERE symbol = 'NVDA' AND kind = 'bar' ORDER BY time",
         ),
       ).toEqual(bars.map((b) => ({ close: b.close })));
+      // One statement per query, as in Athena (DuckDB alone would print only the last one's rows).
+      expect(await lake.query('SELECT 1 AS n;')).toEqual([{ n: 1 }]);
+      await expect(
+        lake.query("SELECT 1 AS n; SELECT 2 AS n FROM events WHERE symbol = 'NVDA'"),
+      ).rejects.toThrow('one statement per query, as Athena runs them: this holds 2; run them one at a time');
+      await expect(lake.query('-- nothing')).rejects.toThrow('no SQL statement given');
+      await expect(lake.query('SELEC 1; SELECT 2')).rejects.toThrow(
+        /Parser Error: syntax error at or near "SELEC"/,
+      );
       // The same columns as the table, names and types.
       const describe = async (name: string) =>
         (await lake.query(`DESCRIBE ${name}`)).map((r) => [r.column_name, r.column_type]);
