@@ -8,13 +8,27 @@ import type { LakeRecord } from './processor.ts';
 export interface RawLakeReader {
   /** The keys of the day's raw objects (YYYY-MM-DD), in key order. */
   listDay(day: string): Promise<string[]>;
-  /** One object's NDJSON text (decompressed); an UnreadableRawObjectError when its body cannot be. */
+  /**
+   * One object's NDJSON text (decompressed); an UnreadableRawObjectError when its body cannot be
+   * (with the text decoded before the damage, when some could be).
+   */
   read(key: string): Promise<string>;
 }
 
 /** A raw object whose body is not what the raw zone holds (not gzip, say): bad data, not a fault. */
 export class UnreadableRawObjectError extends Error {
   override name = 'UnreadableRawObjectError';
+  /**
+   * The text decoded before the damage (a gzip cut off: a partial copy or upload), when there is
+   * any: its whole lines are the object's first lines, as `zcat` shows them; what follows its last
+   * newline was cut off. Undefined when nothing of the object can be trusted (not gzip at all).
+   */
+  readonly partial: string | undefined;
+
+  constructor(message: string, partial?: string) {
+    super(message);
+    this.partial = partial;
+  }
 }
 
 /** One event of the compacted zone: a raw line's fields, `event` holding the tick's or bar's own. */

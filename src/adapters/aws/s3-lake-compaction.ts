@@ -3,7 +3,7 @@
  * and the compacted zone written (`compacted/dt=YYYY-MM-DD/events.parquet`, one object per day).
  */
 import { promisify } from 'node:util';
-import { gunzip as gunzipCallback } from 'node:zlib';
+import { constants, gunzip as gunzipCallback } from 'node:zlib';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -148,7 +148,20 @@ export class S3RawLakeReader implements RawLakeReader {
     try {
       text = await gunzip(body);
     } catch (err) {
-      throw new UnreadableRawObjectError(`not gzip: ${(err as Error).message}`);
+      if ((err as { code?: unknown }).code !== 'Z_BUF_ERROR')
+        throw new UnreadableRawObjectError(`not gzip: ${(err as Error).message}`);
+      // Cut off (a partial copy or upload): the input ended before the stream did. Decoded again,
+      // flushed rather than finished, it gives what `zcat` shows before its error: the object's
+      // first lines, whole but for the last (the compaction keeps those and reports the cut). This
+      // second pass is paid only by a damaged object; should it fail, nothing of it is kept.
+      const message = `gzip cut off: ${(err as Error).message}`;
+      let partial: string | undefined;
+      try {
+        partial = (await gunzip(body, { finishFlush: constants.Z_SYNC_FLUSH })).toString('utf8');
+      } catch {
+        partial = undefined;
+      }
+      throw new UnreadableRawObjectError(message, partial || undefined);
     }
     return text.toString('utf8');
   }

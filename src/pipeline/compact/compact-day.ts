@@ -39,7 +39,10 @@ export interface CompactDeps {
 /** A raw line the step cannot use: where it is and why. */
 export interface RejectedLine {
   readonly key: string;
-  /** 1-based line number within the object; 0 for an object that could not be read at all. */
+  /**
+   * 1-based line number within the object (for an object cut off, the line the cut falls on); 0 for
+   * an object that could not be read at all.
+   */
   readonly line: number;
   readonly reason: string;
 }
@@ -244,12 +247,19 @@ export async function compactDay(
   for (const [read, key] of keys.entries()) {
     checkTime(read);
     let text: string;
+    // Why a damaged object's text stops where it does (reported at the line the damage cut).
+    let cut: string | undefined;
     try {
       text = await deps.raw.read(key);
     } catch (err) {
       if (!(err instanceof UnreadableRawObjectError)) throw err; // a fault (S3, network): the day fails
-      rejected.push({ key, line: 0, reason: err.message });
-      continue;
+      if (err.partial === undefined) {
+        rejected.push({ key, line: 0, reason: err.message });
+        continue;
+      }
+      // Cut off: its whole lines are used, as `zcat` shows them; the line the damage cut is not.
+      text = err.partial.slice(0, err.partial.lastIndexOf('\n') + 1);
+      cut = `${err.message}: this line and any after it are lost`;
     }
     const list = text.split('\n');
     if (list.at(-1) === '') list.pop();
@@ -268,6 +278,7 @@ export async function compactDay(
       }
       newest.set(id, parsed);
     }
+    if (cut) rejected.push({ key, line: list.length + 1, reason: cut });
   }
   checkTime(keys.length);
   for (const r of rejected.slice(0, REJECTIONS_SHOWN)) deps.log.warn('raw lake line rejected', { day, ...r });

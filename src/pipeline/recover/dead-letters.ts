@@ -339,7 +339,7 @@ const RAW_READ_CONCURRENCY = 8;
  * The (symbol, kind, time) keys of the raw zone's lines for a day and shard (a symbol's records
  * stay on one shard while the stream is not resharded; after a reshard its parent's or children's
  * are read too), read once per run and kept up to date with what the run writes. A line counts only if the compaction would take it (parseRawLine); an object
- * it cannot read (not gzip) holds no key for it either. A load that failed is tried again.
+ * it cannot read (not gzip) holds no key for it either, one cut off only its whole lines. A load that failed is tried again.
  */
 function rawZoneKeys(raw: RawLakeReader): RawZoneKeys {
   const loaded = new Map<string, Promise<Set<string>>>();
@@ -355,8 +355,9 @@ function rawZoneKeys(raw: RawLakeReader): RawZoneKeys {
         try {
           ndjson = await raw.read(key);
         } catch (err) {
-          if (err instanceof UnreadableRawObjectError) continue;
-          throw err;
+          if (!(err instanceof UnreadableRawObjectError)) throw err;
+          if (err.partial === undefined) continue;
+          ndjson = err.partial.slice(0, err.partial.lastIndexOf('\n') + 1); // its whole lines
         }
         for (const line of ndjson.split('\n')) {
           if (line === '') continue;

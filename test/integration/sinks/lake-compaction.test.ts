@@ -7,7 +7,7 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants, deflateRawSync, gzipSync } from 'node:zlib';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import type { CompactSummary } from '../../../functions/compact-lake.ts';
 import { LocalLake } from '../../../scripts/local/lake-sql.ts';
 import { lambdaContext } from '../../../scripts/pipeline/local-pipeline.ts';
-import { S3LakeWriter } from '../../../src/adapters/aws/s3-lake-writer.ts';
+import { S3LakeWriter, toNdjson } from '../../../src/adapters/aws/s3-lake-writer.ts';
 import type { LakeRecord } from '../../../src/ports/processor.ts';
 import { captureJsonLines, emfMetrics } from '../../support/json-output.ts';
 import { lakeBatchOf } from '../../support/lake.ts';
@@ -286,6 +286,52 @@ describe('lake compaction (compactLake) against the local S3', () => {
       lambdaContext('compactLake'),
     )) as CompactSummary[];
     expect(forced).toMatchObject({ events: 5, written: { key: 'compacted/dt=2024-10-06/events.parquet' } });
+  });
+
+  it('keeps the whole lines of a raw object whose gzip is cut off, and reports the line the cut falls on', async () => {
+    const { bucket, s3, handler } = await compaction();
+    const day = '2024-10-13';
+    const records = barsOn(11, 10, 'TLT');
+    // Bars 6–9 as the writer put them; bars 0–6 in an object cut off inside bar 6's line (a
+    // partial copy): a gzip header and its deflate stream flushed to a byte boundary there, so a
+    // reader gets exactly those bytes, then the end of the input (no final block, no trailer).
+    await new S3LakeWriter({ s3, bucket }).writeBatch(lakeBatchOf(records.slice(6)));
+    const text = toNdjson(records.slice(0, 7));
+    const upToCut = text.slice(0, text.lastIndexOf('\n', text.length - 2) + 40);
+    const cutKey = `raw/dt=${day}/shard=${SHARD}/cut.ndjson.gz`;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: cutKey,
+        Body: Buffer.concat([
+          gzipSync('').subarray(0, 10),
+          deflateRawSync(upToCut, { finishFlush: constants.Z_FULL_FLUSH }),
+        ]),
+      }),
+    );
+
+    const { result, lines } = await captureJsonLines(
+      async () => (await handler({ day }, lambdaContext('compactLake'))) as CompactSummary[],
+    );
+    const [report] = result;
+    expect(report).toMatchObject({ day, objects: 2, lines: 6 + 4, duplicates: 0, events: 10 });
+    expect(report!.firstRejected).toEqual([
+      {
+        key: cutKey,
+        line: 7,
+        reason: 'gzip cut off: unexpected end of file: this line and any after it are lost',
+      },
+    ]);
+    expect(lines.find((l) => l.message === 'raw lake line rejected')).toMatchObject({
+      day,
+      key: cutKey,
+      line: 7,
+    });
+    expect(lines.find((l) => '_aws' in l)).toMatchObject({ LakeLinesRejected: 1, LakeEventsCompacted: 10 });
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: `compacted/dt=${day}/events.parquet` }),
+    );
+    expect(head.Metadata).toEqual({ 'event-count': '10' });
   });
 
   it('a scheduled run also compacts an older day the writer marked late, and removes its marks', async () => {

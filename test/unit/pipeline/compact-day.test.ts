@@ -298,6 +298,41 @@ describe('lake compaction of one day', () => {
     expect(report.written?.bytes).toBe(1);
   });
 
+  it('keeps the whole lines of an object cut off before the damage, and reports the line it cut', async () => {
+    const text = toNdjson(bars.map((b, i) => barRecord(b, `${i + 1}`)));
+    const ends = [...text.matchAll(/\n/g)].map((m) => m.index + 1); // where each line's newline ends
+    const report = async (partial: string | undefined) =>
+      compactDay(DAY, {
+        raw: {
+          listDay: async () => [`raw/dt=${DAY}/a.ndjson.gz`],
+          read: async () => {
+            throw new UnreadableRawObjectError('gzip cut off: unexpected end of file', partial);
+          },
+        },
+        compacted: new Compacted(),
+        log: quietLog(),
+      });
+    const cutAt = (line: number) => ({
+      key: `raw/dt=${DAY}/a.ndjson.gz`,
+      line,
+      reason: 'gzip cut off: unexpected end of file: this line and any after it are lost',
+    });
+    // Cut inside line 4: lines 1–3 used (line 2 damaged before the cut: rejected on its own).
+    const damaged = text.slice(0, ends[0]) + 'junk\n' + text.slice(ends[1], ends[3]! - 10);
+    const inside = await report(damaged);
+    expect(inside).toMatchObject({ lines: 3, events: 2, written: { bytes: 2 } });
+    expect(inside.rejected).toEqual([
+      { key: `raw/dt=${DAY}/a.ndjson.gz`, line: 2, reason: 'not JSON' },
+      cutAt(4),
+    ]);
+    // Cut right after line 5's newline: lines 1–5 used, the cut at line 6.
+    const atNewline = await report(text.slice(0, ends[4]));
+    expect(atNewline).toMatchObject({ lines: 5, events: 5 });
+    expect(atNewline.rejected).toEqual([cutAt(6)]);
+    // Cut inside line 1: nothing used, the cut at line 1.
+    expect((await report(text.slice(0, 30))).rejected).toEqual([cutAt(1)]);
+  });
+
   it('parses a line only within its day', () => {
     const line = toNdjson([barRecord(bars[0]!, '1')]).trim();
     expect(parseRawLine(line, dayStart(DAY))).toMatchObject({ symbol: 'AAPL', kind: 'bar' });

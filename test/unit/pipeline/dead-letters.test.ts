@@ -459,6 +459,25 @@ describe('reviewDeadLetters', () => {
     expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['101', '103']);
   });
 
+  it('counts the whole lines of an object cut off before the damage, as the compaction keeps them', async () => {
+    const queue = new Queue([givenUp('101', '101', 1), givenUp('103', '103', 1)]);
+    const { d, lake } = deps(queue, records, stored);
+    // MSFT 101's line whole, MSFT 103's cut off inside it.
+    const partial = `${JSON.stringify(processorLineOf(records[1]!))}\n${JSON.stringify(processorLineOf(records[3]!)).slice(0, 60)}`;
+    const raw: RawLakeReader = {
+      listDay: async (day) => [`raw/dt=${day}/shard=shardId-000000000000/a.ndjson.gz`],
+      read: async () => {
+        throw new UnreadableRawObjectError('gzip cut off: unexpected end of file', partial);
+      },
+    };
+    const review = await reviewDeadLetters({ ...d, raw }, { recover: true });
+    expect(review.givenUp.map((g) => [g.notInLake, g.deleted])).toEqual([
+      [0, true],
+      [1, true],
+    ]);
+    expect(lake.records().map((r) => r.sequenceNumber)).toEqual(['103']);
+  });
+
   it('tries a raw-zone day again after its load failed', async () => {
     const queue = new Queue([givenUp('101', '101', 1), givenUp('103', '103', 1)]);
     const { d, lake } = deps(queue, records, stored);
