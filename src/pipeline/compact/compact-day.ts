@@ -289,13 +289,16 @@ export async function compactDay(
   const counts = { day, objects: keys.length, lines, duplicates, rejected, events: events.length };
   if (keys.length === 0) return { ...counts, written: undefined };
   const before = options.force ? undefined : await deps.compacted.existing(day);
+  // What to run once the operator knows why (the raw zone rightly holds fewer, say): nothing else
+  // replaces the object, and a marked day keeps failing every night until then (compactDays).
+  const forceIt = `compact it with {"day": "${day}", "force": true} to replace it`;
   const refused =
     before === undefined
       ? undefined
       : before.events === undefined
-        ? `the compacted day's object does not say how many events it holds (not written by the compaction): kept, not replaced (force to replace)`
+        ? `the compacted day's object does not say how many events it holds (not written by the compaction): kept, not replaced; ${forceIt}`
         : events.length < before.events
-          ? `the compacted day holds ${before.events} events; this compaction found ${events.length} (${rejected.length} lines rejected): kept, not replaced (force to replace)`
+          ? `the compacted day holds ${before.events} events; this compaction found ${events.length} (${rejected.length} lines rejected): kept, not replaced; if the raw zone rightly holds fewer, ${forceIt}`
           : undefined;
   if (refused) {
     deps.log.warn('lake day not compacted', { ...counts, rejected: rejected.length, refused });
@@ -372,8 +375,12 @@ export async function compactDays(request: CompactionRequest, deps: CompactDeps)
         ...(isMarked && deps.remainingMs ? { remainingMs: deps.remainingMs } : {}),
       });
       reports.push(r);
-      if (r.refused) failures.push(`${day}: ${r.refused}`);
-      else await clearMarks(day, marks.get(day), deps);
+      if (!r.refused) await clearMarks(day, marks.get(day), deps);
+      // A marked day's marks are kept: every night's run compacts it again, and fails, until it
+      // is forced (or its raw zone grows back), so the failure says so.
+      else if (marks.has(day))
+        failures.push(`${day}: ${r.refused} (its marks are kept: every night's run fails on it until then)`);
+      else failures.push(`${day}: ${r.refused}`);
     } catch (err) {
       if (
         err instanceof DayTooLongError &&

@@ -204,7 +204,7 @@ describe('lake compaction of one day', () => {
     const refused = await compactDay(DAY, { raw, compacted, log });
     expect(refused).toMatchObject({ events: 4, written: undefined });
     expect(refused.refused).toBe(
-      'the compacted day holds 6 events; this compaction found 4 (2 lines rejected): kept, not replaced (force to replace)',
+      'the compacted day holds 6 events; this compaction found 4 (2 lines rejected): kept, not replaced; if the raw zone rightly holds fewer, compact it with {"day": "2024-10-02", "force": true} to replace it',
     );
     expect(compacted.days.get(DAY)).toHaveLength(6);
     expect(log.warnings.at(-1)).toMatchObject({ day: DAY, refused: refused.refused });
@@ -231,7 +231,9 @@ describe('lake compaction of one day', () => {
     const compacted = new Compacted();
     compacted.uncounted.add(DAY);
     const report = await compactDay(DAY, { raw, compacted, log: quietLog() });
-    expect(report.refused).toMatch(/does not say how many events it holds .*force to replace/);
+    expect(report.refused).toMatch(
+      /does not say how many events it holds .*; compact it with \{"day": "2024-10-02", "force": true\} to replace it$/,
+    );
     expect(compacted.days.has(DAY)).toBe(false);
     expect((await compactDay(DAY, { raw, compacted, log: quietLog() }, { force: true })).written?.bytes).toBe(
       6,
@@ -626,6 +628,37 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
     expect(log.errors).toEqual([{ day: '2024-09-30', error: why.slice('2024-09-30: '.length) }]);
     expect(compacted.days.has('2024-09-30')).toBe(false);
     expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
+  });
+
+  it('fails a refused marked day every night, saying so and the invocation that replaces it; forced, it is done', async () => {
+    const compacted = new Compacted();
+    // Its object holds 5 events; its raw zone now gives 3.
+    compacted.days.set(
+      '2024-09-30',
+      Array.from({ length: 5 }, () => ({}) as CompactedEvent),
+    );
+    const pending = new Marks();
+    pending.mark('2024-09-30');
+    const deps = { raw: rawDays(), compacted, log: quietLog(), pending };
+    const failure =
+      '2024-09-30: the compacted day holds 5 events; this compaction found 3 (0 lines rejected): kept, not replaced; ' +
+      'if the raw zone rightly holds fewer, compact it with {"day": "2024-09-30", "force": true} to replace it ' +
+      "(its marks are kept: every night's run fails on it until then)";
+    for (const time of ['2024-10-04T00:30:00Z', '2024-10-05T00:30:00Z']) {
+      const night = await compactDays(compactionRequest({ time }), deps);
+      expect(night.failures).toEqual([failure]);
+    }
+    // The invocation the failure names, as given (JSON): the day replaced, its marks removed.
+    const forced = await compactDays(
+      compactionRequest(JSON.parse('{"day": "2024-09-30", "force": true}')),
+      deps,
+    );
+    expect(forced.failures).toEqual([]);
+    expect(compacted.days.get('2024-09-30')).toHaveLength(3);
+    expect(pending.keys.size).toBe(0);
+    expect((await compactDays(compactionRequest({ time: '2024-10-06T00:30:00Z' }), deps)).failures).toEqual(
+      [],
+    );
   });
 
   it('keeps the marks of a marked day that failed, and removes the others', async () => {
