@@ -335,6 +335,44 @@ describe('lake compaction of one day', () => {
     expect((await report(text.slice(0, 30))).rejected).toEqual([cutAt(1)]);
   });
 
+  it('reads 8 raw objects at once, and uses them in key order whichever answers first', async () => {
+    // 20 objects, each one bar with its own sequence number and a line the day rejects; a later
+    // key answers sooner (fewer turns of the event loop), and bar 0 in every object (a retry).
+    const keys = Array.from(
+      { length: 20 },
+      (_, i) => `raw/dt=${DAY}/o${String(i).padStart(2, '0')}.ndjson.gz`,
+    );
+    let inFlight = 0;
+    let most = 0;
+    const raw: RawLakeReader = {
+      listDay: async () => keys,
+      read: async (key) => {
+        const i = keys.indexOf(key);
+        most = Math.max(most, ++inFlight);
+        for (let turn = 0; turn < 20 - i; turn++) await new Promise((r) => setImmediate(r));
+        inFlight--;
+        return `${toNdjson([barRecord(bars[0]!, '7')])}not JSON ${i}\n`;
+      },
+    };
+    const compacted = new Compacted();
+    const report = await compactDay(DAY, { raw, compacted, log: quietLog() });
+    expect(most).toBe(8);
+    expect(report).toMatchObject({ objects: 20, lines: 40, duplicates: 19, events: 1 });
+    expect(report.rejected.map((r) => r.key)).toEqual(keys);
+    // A fault met while others are in flight fails the day, once its object's turn comes.
+    const failing: RawLakeReader = {
+      listDay: async () => keys,
+      read: async (key) => {
+        await new Promise((r) => setImmediate(r));
+        if (key === keys[3]) throw new Error('socket hang up');
+        return toNdjson([barRecord(bars[0]!, '7')]);
+      },
+    };
+    await expect(
+      compactDay(DAY, { raw: failing, compacted: new Compacted(), log: quietLog() }),
+    ).rejects.toThrow('socket hang up');
+  });
+
   it('parses a line only within its day', () => {
     const line = toNdjson([barRecord(bars[0]!, '1')]).trim();
     expect(parseRawLine(line, dayStart(DAY))).toMatchObject({ symbol: 'AAPL', kind: 'bar' });
@@ -521,10 +559,20 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
           raw.objects.set(`raw/dt=${day}/${String(o).padStart(3, '0')}.ndjson.gz`, toNdjson(lines));
         }
       }
+      // The reads answer one after another, in key order, each a turn of the event loop after the
+      // one before (the compaction has used that one by then): the clock a day's objects see is
+      // the one of reading them in turn, however many it has asked for at once.
       const read = raw.read.bind(raw);
-      raw.read = async (key: string) => {
-        clock += readMs[/dt=([^/]+)/.exec(key)![1]!] ?? 1_000;
-        return read(key);
+      let answered: Promise<unknown> = Promise.resolve();
+      raw.read = (key: string) => {
+        const text = answered
+          .then(() => new Promise((r) => setImmediate(r)))
+          .then(() => {
+            clock += readMs[/dt=([^/]+)/.exec(key)![1]!] ?? 1_000;
+            return read(key);
+          });
+        answered = text;
+        return text;
       };
       const compacted = new Compacted();
       const writeDay = compacted.writeDay.bind(compacted);
