@@ -406,6 +406,23 @@ describe('Timestream (closed to new AWS customers: off by default)', () => {
     }
   });
 
+  it('updates the processor, whose flag turns its Timestream writes on, only once its Timestream policy exists', async () => {
+    // Unordered, a deploy turning the flag on could run the function with it before its role had the
+    // grants: every write denied, the symbols retried and then dead-lettered. DependsOn takes no
+    // condition; a reference under the flag in the function's Metadata orders them.
+    const on = await synthesizeTemplate('dev', { params: { timestreamEnabled: 'true' } });
+    for (const t of [on, dev, prod]) {
+      const fn = resource(t, 'ProcessTicksLambdaFunction');
+      expect(props(t, 'ProcessTicksLambdaFunction').Environment.Variables.TIMESTREAM_ENABLED).toBe(
+        t === on ? 'true' : 'false',
+      );
+      expect(fn.Metadata?.TimestreamPolicy).toEqual({
+        'Fn::If': ['TimestreamEnabled', { Ref: 'ProcessTicksTimestreamPolicy' }, { Ref: 'AWS::NoValue' }],
+      });
+    }
+    expect(evaluateCondition(on, 'TimestreamEnabled')).toBe(true);
+  });
+
   it('keeps memory and magnetic retention and enables magnetic store writes', () => {
     const p = props(prod, 'TimestreamTable');
     expect(p.DatabaseName).toEqual({ Ref: 'TimestreamDatabase' });
