@@ -29,6 +29,7 @@ import {
   timeZoneFlagProblem,
 } from '../src/adapters/replay/replay-source.ts';
 import { SyntheticMarket } from '../src/adapters/synthetic/synthetic-source.ts';
+import { envFlag } from '../src/config/env-flag.ts';
 import { assertTimeZone } from '../src/domain/calendar/zone.ts';
 import { SymbolSchema } from '../src/domain/market/index.ts';
 import { interruptedBy, signalRepeats } from '../src/pipeline/ingest/cli.ts';
@@ -65,11 +66,24 @@ export class UsageError extends Error {
 /** The flags that turn something on: given, they are on; they take no value. */
 const ON_OFF_FLAGS = new Set(['--ephemeral', '--once', '--json', '--cloud-only', '--help']);
 
+/**
+ * TICKSTREAM_START_ONCE, read as every function reads an on/off setting (`envFlag`): `true` or `1`
+ * is --once; `false`, `0`, empty or unset is not. Any other value (`yes`, `TRUE`) is refused, as
+ * `--once=false` is: read as off, it would leave a process manager that asked for one run with a
+ * run that never ends.
+ */
+function startOnceFromEnv(value: string | undefined): boolean {
+  const flag = envFlag('TICKSTREAM_START_ONCE').safeParse(value);
+  if (!flag.success)
+    throw new UsageError(`TICKSTREAM_START_ONCE must be true or false (or 1 or 0), got "${value}"`);
+  return flag.data;
+}
+
 export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): StartArgs {
   const args: StartArgs = {
     stage: env.TICKSTREAM_STAGE || 'dev',
     stateDir: env.TICKSTREAM_STATE_DIR ? resolve(env.TICKSTREAM_STATE_DIR) : DEFAULT_STATE_DIR,
-    once: env.TICKSTREAM_START_ONCE === '1' || env.TICKSTREAM_START_ONCE === 'true',
+    once: startOnceFromEnv(env.TICKSTREAM_START_ONCE),
     json: false,
     cloudOnly: false,
     replay: undefined,

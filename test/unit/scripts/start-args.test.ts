@@ -35,6 +35,22 @@ describe('npm start: the state directory', () => {
   });
 });
 
+describe('npm start: TICKSTREAM_START_ONCE', () => {
+  it('reads it as the functions read an on/off setting: true or 1 on; false, 0, empty or unset off', () => {
+    for (const on of ['true', '1']) expect(parseStartArgs([], { TICKSTREAM_START_ONCE: on }).once).toBe(true);
+    for (const off of ['false', '0', '', undefined])
+      expect(parseStartArgs([], { TICKSTREAM_START_ONCE: off }).once).toBe(false);
+    expect(parseStartArgs(['--once'], { TICKSTREAM_START_ONCE: '0' }).once).toBe(true);
+  });
+
+  it('refuses any other value rather than run endlessly where a process manager asked for one run', () => {
+    for (const bad of ['yes', 'TRUE', 'on', ' 1'])
+      expect(() => parseStartArgs([], { TICKSTREAM_START_ONCE: bad })).toThrow(
+        new UsageError(`TICKSTREAM_START_ONCE must be true or false (or 1 or 0), got "${bad}"`),
+      );
+  });
+});
+
 describe('npm start --replay … --tz', () => {
   const mdy = resolve('data/samples/sp500-2019-11-05-to-08.csv');
   const firstTime = async (argv: string[]) => {
