@@ -39,8 +39,9 @@ const MAX_CONCURRENCY = 64;
 
 const USAGE = `usage: npm run backfill -- --symbols AAPL,MSFT [--from DATE] [--to DATE] [--concurrency N] [--update-cursor] [--dry-run]
   --symbols        comma-separated Yahoo symbols (required)
-  --from           start, ISO date/time (default: 7 days ago; Yahoo keeps ~30 days of 1-minute bars)
-  --to             end, ISO date/time (default: now)
+  --from           start, ISO date (00:00 UTC) or date/time with its zone (2024-10-02T13:30Z)
+                   (default: 7 days before --to; Yahoo keeps ~30 days of 1-minute bars)
+  --to             end, not included, in the same form (default: now)
   --concurrency    symbols backfilled at a time, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_BACKFILL_CONCURRENCY}); Yahoo is
                    still asked at most 4 requests at a time (yahoo-finance2's queue)
   --update-cursor  also move each symbol's bar cursor in MARKET_TABLE_NAME past the delivered bars,

@@ -32,10 +32,23 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Parses a date/time option: ISO-8601 (a bare date is 00:00 UTC) or epoch ms. */
+/** An ISO-8601 date alone (00:00 UTC), or a date and time with its zone: `Z` or an offset. */
+const ISO_INSTANT =
+  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?))?$/i;
+
+/**
+ * Parses a date/time option: ISO-8601 (a bare date is 00:00 UTC; a time needs its zone) or epoch
+ * ms. `Date.parse` reads a date and time without a zone (`2024-10-02T09:30`), and forms other than
+ * ISO (`Oct 2 2024`, `2024/10/02`), in the machine's own zone: the same command would name other
+ * minutes on a laptop in New York than on a UTC host, so those are refused rather than guessed at.
+ */
 export function parseInstant(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const t = /^\d{10,}$/.test(v) ? Number(v) : Date.parse(v);
+  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/i.test(v))
+    throw new UsageError(
+      `--${name} "${v}" has no zone: add Z for UTC or the offset (2024-10-02T13:30:00Z, 2024-10-02T09:30-04:00)`,
+    );
+  const t = /^\d{10,}$/.test(v) ? Number(v) : ISO_INSTANT.test(v) ? Date.parse(v) : Number.NaN;
   if (!Number.isFinite(t))
     throw new UsageError(
       `--${name} must be an ISO date/time such as 2024-10-02 or 2024-10-02T13:30:00Z, got "${v}"`,
