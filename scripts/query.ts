@@ -8,12 +8,13 @@
  * One statement, as Athena takes it. Prints the rows as a table (a struct as its JSON), or with --json one JSON object per line. Exit 2 on a usage error or
  * a lake with nothing in it, 1 when the SQL fails (DuckDB's message on stderr).
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/pipeline/ingest/cli.ts';
 import { LocalLake, LocalLakeError } from './local/lake-sql.ts';
-import { DEFAULT_STATE_DIR } from './local/state-dir.ts';
+import { DEFAULT_STATE_DIR, META_FILE } from './local/state-dir.ts';
 
 export interface QueryArgs {
   readonly stateDir: string;
@@ -28,7 +29,23 @@ const USAGE = `usage: npm run query -- [--state-dir DIR] [--stage S] [--json] "S
   tickstream_<stage>.compacted_events (the Parquet zone: the days compacted so far); also unqualified
   --state-dir DIR   the local cloud's state directory (default .local/; env TICKSTREAM_STATE_DIR)
   --stage S         the stage whose lake is read (default dev; env TICKSTREAM_STAGE)
-  --json            one JSON object per row instead of a table`;
+  --json            one JSON object per row instead of a table
+  env AWS_REGION    of a state started in several regions, whose lake is read (default: the last start's)`;
+
+/**
+ * The region whose lake is read when the state directory holds the stage's lake buckets of several
+ * regions (a start with another AWS_REGION on it): AWS_REGION when set, as the CLIs' clients take
+ * it, else the region of the directory's last start (its local-cloud.json).
+ */
+function lakeRegion(stateDir: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.AWS_REGION) return env.AWS_REGION;
+  try {
+    const meta = JSON.parse(readFileSync(join(stateDir, META_FILE), 'utf8')) as { region?: unknown };
+    return typeof meta.region === 'string' ? meta.region : undefined;
+  } catch {
+    return undefined; // never started, or not readable: the bucket alone decides
+  }
+}
 
 export function parseQueryArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): QueryArgs {
   let parsed: ReturnType<typeof parseQueryOptions>;
@@ -88,7 +105,11 @@ async function main(): Promise<number> {
   }
   let lake: LocalLake;
   try {
-    lake = await LocalLake.open({ s3Dir: join(args.stateDir, 's3'), stage: args.stage });
+    lake = await LocalLake.open({
+      s3Dir: join(args.stateDir, 's3'),
+      stage: args.stage,
+      region: lakeRegion(args.stateDir, process.env),
+    });
   } catch (e) {
     if (!(e instanceof LocalLakeError)) throw e;
     console.error(`npm run query: ${e.message}`);

@@ -40,25 +40,39 @@ export interface LocalLakeOptions {
   /** The lake bucket; by default the one directory under s3Dir named `…-<stage>-lake`. */
   readonly bucket?: string;
   readonly stage: string;
+  /**
+   * The region whose lake bucket is read when s3Dir holds the stage's lake buckets of several
+   * regions: the region is part of the bucket's name, so a start with another AWS_REGION on the
+   * same state directory made a bucket of its own beside the first.
+   */
+  readonly region?: string;
 }
 
-/** The lake bucket of a stage under s3rver's directory (its name ends in `-<stage>-lake`). */
-function findLakeBucket(s3Dir: string, stage: string): string {
+/**
+ * The lake bucket of a stage under s3rver's directory (its name ends in `-<stage>-lake`); of
+ * several, one per region (`tickstream-<account>-<region>-<stage>-lake`), the region's.
+ */
+function findLakeBucket(s3Dir: string, stage: string, region: string | undefined): string {
   let names: string[];
   try {
     names = readdirSync(s3Dir);
   } catch {
     throw new LocalLakeError(`no local S3 data under ${s3Dir}: run npm start first`);
   }
-  const buckets = names.filter((n) => n.endsWith(`-${stage}-lake`));
-  if (buckets.length !== 1) {
+  const suffix = `-${stage}-lake`;
+  const buckets = names.filter((n) => n.endsWith(suffix));
+  if (buckets.length === 0)
     throw new LocalLakeError(
-      buckets.length === 0
-        ? `no lake bucket of stage ${stage} under ${s3Dir} (found: ${names.join(', ') || 'nothing'})`
-        : `more than one lake bucket of stage ${stage} under ${s3Dir}: ${buckets.join(', ')}`,
+      `no lake bucket of stage ${stage} under ${s3Dir} (found: ${names.join(', ') || 'nothing'})`,
     );
-  }
-  return buckets[0]!;
+  if (buckets.length === 1) return buckets[0]!;
+  const regionOf = (n: string) => /-\d{12}-(.+)$/.exec(n.slice(0, -suffix.length))?.[1] ?? n;
+  const ofRegion = buckets.filter((n) => regionOf(n) === region);
+  if (ofRegion.length === 1) return ofRegion[0]!;
+  throw new LocalLakeError(
+    `lake buckets of stage ${stage} in ${buckets.length} regions (${buckets.map(regionOf).sort().join(', ')}) ` +
+      `under ${s3Dir}${region ? `, none of ${region}` : ''}: set AWS_REGION to the region to read`,
+  );
 }
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -139,7 +153,7 @@ export class LocalLake {
   }
 
   static async open(options: LocalLakeOptions): Promise<LocalLake> {
-    const bucket = options.bucket ?? findLakeBucket(options.s3Dir, options.stage);
+    const bucket = options.bucket ?? findLakeBucket(options.s3Dir, options.stage, options.region);
     const root = join(options.s3Dir, bucket, DEFAULT_RAW_PREFIX);
     // The path becomes part of a file glob (here and in DuckDB): say so rather than find nothing.
     if (/[*?[\]{}]/.test(root))

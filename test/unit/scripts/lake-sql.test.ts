@@ -22,8 +22,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const DAY = '2024-10-02';
 const BUCKET = 'tickstream-000000000000-us-east-1-dev-lake';
 
-function putObject(s3Dir: string, key: string, body: Uint8Array) {
-  const file = join(s3Dir, BUCKET, `${key}._S3rver_object`);
+function putObject(s3Dir: string, key: string, body: Uint8Array, bucket = BUCKET) {
+  const file = join(s3Dir, bucket, `${key}._S3rver_object`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, body);
 }
@@ -44,8 +44,13 @@ function sampleRecords(n: number): LakeRecord[] {
 }
 
 /** `records` as DAY's raw object, and with `compacted` as DAY's Parquet object too. */
-function putDay(s3Dir: string, records: LakeRecord[], compacted: boolean) {
-  putObject(s3Dir, lakeObjectKey('raw/', DAY, 'shardId-000000000000', records), encodeLakeObject(records));
+function putDay(s3Dir: string, records: LakeRecord[], compacted: boolean, bucket = BUCKET) {
+  putObject(
+    s3Dir,
+    lakeObjectKey('raw/', DAY, 'shardId-000000000000', records),
+    encodeLakeObject(records),
+    bucket,
+  );
   if (!compacted) return;
   const events = toNdjson(records)
     .trimEnd()
@@ -145,5 +150,46 @@ describe('npm run query', () => {
     expect(cli.stdout).toContain(`"close":${bar.close}`);
     expect(cli.stdout).toContain(`"start":"${bar.start}"`);
     expect(cli.stdout).toContain('"price":null');
+  });
+});
+
+describe('npm run query on a state of two regions', () => {
+  // `AWS_REGION=eu-west-1 npm start` on a state first started in us-east-1 makes a second lake
+  // bucket beside the first (the region is in its name); the query used to refuse both.
+  const stateDir = join(scratch, 'two-regions');
+  const s3Dir = join(stateDir, 's3');
+  putDay(s3Dir, sampleRecords(2), false);
+  putDay(s3Dir, sampleRecords(5), false, 'tickstream-000000000000-eu-west-1-dev-lake');
+  const query = (env: NodeJS.ProcessEnv) =>
+    spawnSync(
+      process.execPath,
+      ['scripts/query.ts', '--state-dir', stateDir, '--json', 'SELECT count(*) AS n FROM raw_events'],
+      {
+        cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { PATH: process.env.PATH, ...env },
+      },
+    );
+
+  it('reads the lake of AWS_REGION', () => {
+    for (const [region, n] of [
+      ['eu-west-1', '5'],
+      ['us-east-1', '2'],
+    ]) {
+      const cli = query({ AWS_REGION: region });
+      expect(cli.stderr).toBe('1 row\n');
+      expect(cli.stdout).toBe(`{"n":"${n}"}\n`);
+    }
+  });
+
+  it("reads the last start's region without AWS_REGION, and names the regions when it cannot tell", () => {
+    const cli = query({});
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toContain('lake buckets of stage dev in 2 regions (eu-west-1, us-east-1)');
+    expect(cli.stderr).toContain('AWS_REGION');
+    writeFileSync(join(stateDir, 'local-cloud.json'), JSON.stringify({ stage: 'dev', region: 'eu-west-1' }));
+    expect(query({}).stdout).toBe('{"n":"5"}\n');
+    expect(query({ AWS_REGION: 'us-east-1' }).stdout).toBe('{"n":"2"}\n');
   });
 });
