@@ -188,6 +188,13 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
     );
   if (previous && previous.stage !== stage)
     log(`warning: ${dir} holds state of stage ${previous.stage}, starting stage ${stage} on it`);
+  // The table, stream and queues keep their names in any region, but the lake bucket's name carries
+  // it: the run's lake objects go to a bucket of their own, beside the earlier region's.
+  if (previous?.region && previous.region !== region)
+    log(
+      `warning: ${dir} holds state of region ${previous.region}, starting region ${region} on it: ` +
+        "the lake is a bucket of its own, beside the other region's (npm run query reads AWS_REGION's, or the last start's)",
+    );
 
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {

@@ -181,6 +181,39 @@ describe('local cloud restart with the same stateDir', () => {
     }
   });
 
+  it('warns when it starts on the state of another region: its lake is a bucket of its own', async () => {
+    const dir = join(stateDir(), 'two-regions');
+    const template = await realTemplate('dev');
+    const lines: string[] = [];
+    const first = await startLocalCloud({ stateDir: dir, template, region: 'us-east-1', countState: false });
+    await first.stop();
+    const same = await startLocalCloud({
+      stateDir: dir,
+      template,
+      region: 'us-east-1',
+      countState: false,
+      log: (line) => lines.push(line),
+    });
+    await same.stop();
+    expect(lines.filter((l) => l.startsWith('warning:'))).toEqual([]);
+    const other = await startLocalCloud({
+      stateDir: dir,
+      template,
+      region: 'eu-west-1',
+      countState: false,
+      log: (line) => lines.push(line),
+    });
+    try {
+      expect(lines.filter((l) => l.startsWith('warning:'))).toEqual([
+        `warning: ${dir} holds state of region us-east-1, starting region eu-west-1 on it: ` +
+          "the lake is a bucket of its own, beside the other region's (npm run query reads AWS_REGION's, or the last start's)",
+      ]);
+      expect(other.resources.buckets.LakeBucket?.name).toBe('tickstream-000000000000-eu-west-1-dev-lake');
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('a start-up its signal stops (Ctrl-C) closes what it started: the next start finds a clean stop', async () => {
     const dir = join(stateDir(), 'aborted-boot');
     const template = await realTemplate('dev');
