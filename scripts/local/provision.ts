@@ -297,10 +297,11 @@ export async function countStreamRecords(
       const page = await clients.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
       const n = page.Records?.length ?? 0;
       count += n;
-      if (count >= cap || Date.now() > deadline) return { count, complete: false };
       // The tip is an empty page: kinesalite answers MillisBehindLatest 0 to every read, a full
       // page of 10,000 records included, so a 0 with records does not mean the shard is read.
+      // Checked before the deadline: a shard read to its tip is counted whenever that was.
       if (n === 0 && !((page.MillisBehindLatest ?? 0) > 0)) break;
+      if (count >= cap || Date.now() > deadline) return { count, complete: false };
       it = page.NextShardIterator;
     }
   }
