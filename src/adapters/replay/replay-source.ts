@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { pipeline, Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { eventSymbol, eventTime, type MarketEvent } from '../../domain/market/index.ts';
+import { eventSymbol, eventTime, type MarketEvent, ONE_MINUTE_MS } from '../../domain/market/index.ts';
 import { sleep } from '../../pipeline/ingest/backoff.ts';
 import type { MarketSource, SourceIssue } from '../../ports/market-source.ts';
 import {
@@ -348,6 +348,7 @@ export class ReplaySource implements MarketSource {
     }
     let picked = 0;
     const others = new Set<string>();
+    const spacing = new BarSpacing(this.o.file, this.o.warn);
     for await (const e of source) {
       if (signal?.aborted) return;
       if (only !== undefined && eventSymbol(e) !== only) {
@@ -355,9 +356,16 @@ export class ReplaySource implements MarketSource {
         continue;
       }
       picked++;
-      await pace(e);
+      for (const out of spacing.push(e)) {
+        await pace(out);
+        if (signal?.aborted) return;
+        yield out;
+      }
+    }
+    for (const out of spacing.end()) {
+      await pace(out);
       if (signal?.aborted) return;
-      yield e;
+      yield out;
     }
     if (only !== undefined && picked === 0)
       this.reject({
@@ -596,6 +604,113 @@ class OrderGuard {
       out.push(head.e);
     }
     return out;
+  }
+}
+
+/**
+ * How many gaps between a symbol's bars (all the file's symbols counted) refuse the file when all of
+ * them are multiples of more than a minute (of 5 minutes, say): its bars are not 1-minute bars. A
+ * gap that shares no such multiple with the ones before (two bars a minute apart, or gaps of 2 and
+ * 3 minutes) settles that they are. An illiquid symbol's 1-minute bars have gaps too (SPY's early
+ * hours in 2011: 10, 9, 31, 27, 8, 2… minutes), but that twenty of them in a row are all even, say,
+ * is a chance of one in a million.
+ */
+const SPACING_GAPS = 20;
+
+/**
+ * How many events are held at most, from the first bar on, while the bars' spacing is undecided: a
+ * file still undecided by then (ticks with a few bars) is not checked further.
+ */
+const SPACING_HOLD = 10_000;
+
+/** A span of whole minutes, in words: `5 minutes`, `1 hour`, `1 day`; as an adjective, `5-minute`. */
+function span(ms: number, adjective = false): string {
+  const minutes = ms / ONE_MINUTE_MS;
+  const [n, unit] =
+    minutes % 1440 === 0
+      ? [minutes / 1440, 'day']
+      : minutes % 60 === 0
+        ? [minutes / 60, 'hour']
+        : [minutes, 'minute'];
+  return adjective ? `${n}-${unit}` : `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Refuses a file of bars coarser than 1-minute bars (5-minute, hourly, daily bars, in a CSV,
+ * NinjaTrader or M/D/YYYY file, which say nothing of their bars' length): each row would be taken
+ * for one minute of trading, its volume and the indicators and anomalies computed from it wrong.
+ * The events are held, in file order, from the file's first bar until {@link SPACING_GAPS} gaps
+ * between a symbol's bars decide (a 1-minute file is decided by its first two bars a minute apart,
+ * or any gap of no common multiple with the others): a refused file sends no event. A file too short
+ * to decide whose gaps are all multiples of more than a minute is replayed with a warning.
+ */
+class BarSpacing {
+  private readonly queue: MarketEvent[] = [];
+  /** Each symbol's latest bar start. */
+  private readonly previous = new Map<string, number>();
+  /** The greatest common divisor of the gaps seen (0: none yet), their count, the smallest, the first bar seen. */
+  private divisor = 0;
+  private gaps = 0;
+  private smallest = Number.POSITIVE_INFINITY;
+  private first: { symbol: string; start: number } | undefined;
+  /** Whether the bars are known to be 1-minute bars, or are no longer looked at. */
+  private settled = false;
+  private readonly file: string;
+  private readonly warn: ((message: string) => void) | undefined;
+
+  constructor(file: string, warn: ((message: string) => void) | undefined) {
+    this.file = file;
+    this.warn = warn;
+  }
+
+  /** Takes the next event; returns the events now let through, in file order. Throws for a file of coarser bars. */
+  push(e: MarketEvent): MarketEvent[] {
+    if (this.settled) return [e];
+    if (e.kind === 'bar') this.look(e.bar.symbol, e.bar.start);
+    if (this.settled) return [...this.queue.splice(0), e];
+    if (this.queue.length === 0 && e.kind !== 'bar') return [e];
+    this.queue.push(e);
+    if (this.queue.length < SPACING_HOLD) return [];
+    this.settled = true;
+    return this.queue.splice(0);
+  }
+
+  /**
+   * At the end of the file: the events still held, with a warning when five gaps or more, too few
+   * to refuse the file, are all multiples of more than a minute (fewer say nothing: two bars of a
+   * symbol days apart).
+   */
+  end(): MarketEvent[] {
+    if (!this.settled && this.gaps >= 5 && this.divisor > ONE_MINUTE_MS)
+      this.warn?.(
+        `${this.file}: all ${this.gaps} gaps between bars of a symbol are multiples of ${span(this.divisor)} ` +
+          `(the smallest ${span(this.smallest)}), too few to tell: if they are ${span(this.divisor, true)} bars, ` +
+          'they are replayed as 1-minute bars (the replay takes 1-minute bars only)',
+      );
+    this.settled = true;
+    return this.queue.splice(0);
+  }
+
+  private look(symbol: string, start: number): void {
+    this.first ??= { symbol, start };
+    const before = this.previous.get(symbol);
+    this.previous.set(symbol, start);
+    // Each symbol's bars are in time order (OrderGuard): a gap is positive.
+    if (before === undefined) return;
+    const gap = start - before;
+    this.divisor = gcd(gap, this.divisor);
+    this.gaps++;
+    this.smallest = Math.min(this.smallest, gap);
+    if (this.divisor <= ONE_MINUTE_MS) this.settled = true;
+    else if (this.gaps >= SPACING_GAPS)
+      throw new Error(
+        `${this.file} is not a file of 1-minute bars: all ${this.gaps} gaps between bars of a symbol from ` +
+          `${this.first.symbol}'s ${iso(this.first.start)} on are multiples of ${span(this.divisor)} (the smallest ${span(this.smallest)}), ` +
+          `as in a file of ${span(this.divisor, true)} bars; the replay takes 1-minute bars only (each row would be taken for one minute of trading), ` +
+          'and has replayed none of them',
+      );
   }
 }
 

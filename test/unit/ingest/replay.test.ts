@@ -943,3 +943,120 @@ describe('paced replay of a file sorted by symbol', () => {
     expect(warnings[0]).toMatch(/not in time order across its symbols \(sorted by symbol\?\)/);
   });
 });
+
+describe('bars coarser than 1-minute bars', () => {
+  /** The rows of a comma-separated fixture, by lower-case column name. */
+  const csvRows = (file: string) => {
+    const [header, ...rows] = readFileSync(file, 'utf8').trim().split(/\r?\n/);
+    const cols = header!.split(',').map((c) => c.toLowerCase());
+    return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [cols[i], v])));
+  };
+  /** 1-minute rows grouped into coarser bars (first open, highest high, lowest low, last close, volumes summed). */
+  const aggregate = (rows: Record<string, string>[], key: (r: Record<string, string>) => string) => {
+    const bars = new Map<
+      string,
+      { open: string; high: number; low: number; close: string; volume: number }
+    >();
+    for (const r of rows) {
+      const k = key(r);
+      const b = bars.get(k);
+      if (!b)
+        bars.set(k, { open: r.open!, high: +r.high!, low: +r.low!, close: r.close!, volume: +r.volume! });
+      else
+        Object.assign(b, {
+          high: Math.max(b.high, +r.high!),
+          low: Math.min(b.low, +r.low!),
+          close: r.close!,
+          volume: b.volume + +r.volume!,
+        });
+    }
+    return [...bars].map(([k, b]) => ({ key: k, ...b }));
+  };
+  /** The real AAPL 1-minute bars of 2024-10-02 (test/fixtures/market) as 5-minute bars, bar start UTC. */
+  const aapl5m = () =>
+    aggregate(csvRows(join(root, 'test/fixtures/market/aapl-2024-10-02.csv')), (r) =>
+      iso(Math.floor(Date.parse(r.bar_start_utc!) / 300_000) * 300_000),
+    ).map((b) => `AAPL,${b.key},${b.open},${b.high},${b.low},${b.close},${b.volume}`);
+  /** The real S&P 500 1-minute bars of 2019-11-05..08 (test/fixtures/market) as hourly bars from 9:30, M/D/YYYY H:MM. */
+  const sp500Hourly = () =>
+    aggregate(csvRows(join(root, 'test/fixtures/market/sp500-2019-11-05-to-08.csv')), (r) => {
+      const [date, clock] = r.date!.split(' ');
+      const [h, m] = clock!.split(':').map(Number);
+      return `${date} ${Math.floor((h! * 60 + m! - 30) / 60) + 9}:30`;
+    }).map((b) => `${b.key},${b.open},${b.close},${b.high},${b.low},${b.volume}`);
+  /** Collects the events until the replay ends or throws; the error, if any. */
+  const run = async (src: ReplaySource) => {
+    const got: MarketEvent[] = [];
+    try {
+      for await (const e of src.events()) got.push(e);
+      return { got, error: undefined };
+    } catch (err) {
+      return { got, error: (err as Error).message };
+    }
+  };
+
+  it('refuses 5-minute bars in a CSV, and hourly bars in an M/D/YYYY file, before sending any of them', async () => {
+    const csv = tmpFile(
+      'aapl-5m.csv',
+      `symbol,bar_start_utc,open,high,low,close,volume\n${aapl5m().join('\n')}\n`,
+    );
+    const src = new ReplaySource({ file: csv });
+    const five = await run(src);
+    expect(src.issues()).toEqual([]);
+    expect(five.got).toEqual([]);
+    expect(five.error).toBe(
+      `${csv} is not a file of 1-minute bars: all 20 gaps between bars of a symbol from AAPL's 2024-10-02T13:30:00.000Z on ` +
+        'are multiples of 5 minutes (the smallest 5 minutes), as in a file of 5-minute bars; the replay takes 1-minute bars ' +
+        'only (each row would be taken for one minute of trading), and has replayed none of them',
+    );
+
+    // 7 bars a day (9:30 to 15:30) over four days: 27 gaps, of an hour or a night (18 hours).
+    const mdy = tmpFile('sp500-1h.csv', `Date,Open,Close,High,Low,Volume\n${sp500Hourly().join('\n')}\n`);
+    const hourly = await run(new ReplaySource({ file: mdy, symbol: '^GSPC' }));
+    expect(hourly.got).toEqual([]);
+    expect(hourly.error).toMatch(/multiples of 1 hour \(the smallest 1 hour\), as in a file of 1-hour bars/);
+  });
+
+  it('accepts an illiquid 1-minute file, none of whose bars are a minute apart', async () => {
+    // Lines 3 to 14 of the real SPY NinjaTrader sample: 2011-01-03 09:06..11:01 UTC, gaps of
+    // 10, 9, 31, 27, 8, 2, 4, 3, 5, 3 and 13 minutes (counted by hand from the file).
+    const lines = readFileSync(sample('spy-2011-01-ninjatrader.csv'), 'utf8').split('\n').slice(2, 14);
+    const warnings: string[] = [];
+    const src = new ReplaySource({
+      file: tmpFile('spy-early.csv', `${lines.join('\n')}\n`),
+      symbol: 'SPY',
+      warn: (m) => warnings.push(m),
+    });
+    const { got, error } = await run(src);
+    expect(error).toBeUndefined();
+    expect(got).toHaveLength(12);
+    expect(src.issues()).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("counts the gaps of all of a file's symbols: two symbols of eleven 5-minute bars each are refused", async () => {
+    // AAPL's first eleven 5-minute bars (2024-10-02), then the S&P 500's of 2019-11-05 (its
+    // 1-minute bars grouped by five, M/D/YYYY H:MM, New York time).
+    const sp5m = aggregate(csvRows(join(root, 'test/fixtures/market/sp500-2019-11-05-to-08.csv')), (r) => {
+      const [date, clock] = r.date!.split(' ');
+      const [h, m] = clock!.split(':').map(Number);
+      return `${date} ${h}:${String(m! - (m! % 5)).padStart(2, '0')}`;
+    })
+      .slice(0, 11)
+      .map((b) => `^GSPC,${b.key},${b.open},${b.high},${b.low},${b.close},${b.volume}`);
+    const rows = [...aapl5m().slice(0, 11), ...sp5m];
+    const file = tmpFile('two.csv', `symbol,timestamp,open,high,low,close,volume\n${rows.join('\n')}\n`);
+    const both = await run(new ReplaySource({ file }));
+    expect(both.got).toEqual([]);
+    expect(both.error).toMatch(/all 20 gaps between bars of a symbol from AAPL's .* multiples of 5 minutes/);
+    // One of them alone has ten gaps: too few to refuse, replayed with a warning.
+    const warnings: string[] = [];
+    const one = await run(new ReplaySource({ file, symbol: 'AAPL', warn: (m) => warnings.push(m) }));
+    expect(one.error).toBeUndefined();
+    expect(one.got).toHaveLength(11);
+    expect(warnings).toEqual([
+      `${file}: all 10 gaps between bars of a symbol are multiples of 5 minutes (the smallest 5 minutes), too few to tell: ` +
+        'if they are 5-minute bars, they are replayed as 1-minute bars (the replay takes 1-minute bars only)',
+    ]);
+  });
+});
