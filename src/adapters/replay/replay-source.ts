@@ -290,18 +290,29 @@ export class ReplaySource implements MarketSource {
     let w0 = 0;
     let previous: number | undefined;
     let warned = false;
+    /** The symbols paced so far. */
+    const seen = new Set<string>();
     const pace = async (e: MarketEvent) => {
       if (speed === 'max') return;
       const t = eventTime(e);
-      // The first event, or one more than an hour before the previous one: the start of another
-      // symbol's rows in a file sorted by symbol that could not be interleaved by time (a gzip
-      // file, a pipe): its rows are paced from now, as the first symbol's were, not sent unpaced
-      // until they catch up with the previous symbol's time.
-      if (t0 === undefined || (previous !== undefined && previous - t > MAX_PACED_GAP_MS)) {
+      const symbol = eventSymbol(e);
+      const firstOfSymbol = !seen.has(symbol);
+      if (firstOfSymbol) seen.add(symbol);
+      // The first event, one more than an hour before the previous one, or a symbol's first event
+      // more than two minutes before it: the start of another symbol's rows in a file sorted by
+      // symbol that could not be interleaved by time (a gzip file, a pipe), its rows spanning the
+      // previous symbol's hour or less: its rows are paced from now, as the first symbol's were,
+      // not sent unpaced until they catch up with the previous symbol's time. (A capture of the
+      // live stream steps back too, a bar after the ticks of its minute, but by less.)
+      if (
+        t0 === undefined ||
+        (previous !== undefined &&
+          (previous - t > MAX_PACED_GAP_MS || (firstOfSymbol && previous - t > NEW_RUN_STEP_BACK_MS)))
+      ) {
         if (t0 !== undefined && !warned) {
           warned = true;
           this.o.warn?.(
-            `${this.o.file}: ${eventSymbol(e)}'s rows start at ${iso(t)}, before the previous rows' ${iso(previous!)}: ` +
+            `${this.o.file}: ${symbol}'s rows start at ${iso(t)}, before the previous rows' ${iso(previous!)}: ` +
               'the file is not in time order across its symbols (sorted by symbol?): each run of rows is paced on its own, one after the other ' +
               '(a file sorted by time, or an uncompressed file sorted by symbol, replays its symbols side by side)',
           );
@@ -513,6 +524,13 @@ const MAX_SIDE_BY_SIDE = 256;
 
 /** A longer gap between two events (the market closed) is skipped at --speed N, not replayed. */
 const MAX_PACED_GAP_MS = 3_600_000;
+
+/**
+ * A symbol's first event this far before the previous event starts a run of its own at --speed N
+ * (a file sorted by symbol): more than a bar's minute and the moment it went out, after the ticks of
+ * that minute, in a capture of the live stream.
+ */
+const NEW_RUN_STEP_BACK_MS = 2 * 60_000;
 
 /** How many later rows an event is held at most while its symbol's next row is awaited. */
 const HOLD_ROWS = 1000;

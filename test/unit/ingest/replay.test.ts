@@ -942,6 +942,23 @@ describe('paced replay of a file sorted by symbol', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/not in time order across its symbols \(sorted by symbol\?\)/);
   });
+
+  it('gzip: a symbol whose rows start less than an hour back is paced on its own too, and warned of', async () => {
+    // MSFT's five minutes are AAPL's: its first row is four minutes before AAPL's last.
+    const warnings: string[] = [];
+    const { src, clock } = paced(tmpFile('sorted.csv.gz', gzipSync(sortedBySymbol())), warnings);
+    const events = await collect(src);
+    expect(events.map(label).join(', ')).toBe(
+      'AAPL 13:30, AAPL 13:31, AAPL 13:32, AAPL 13:33, AAPL 13:34, MSFT 13:30, MSFT 13:31, MSFT 13:33, MSFT 13:34',
+    );
+    // AAPL's four minutes, then MSFT's four, each a second: not MSFT's rows sent at once.
+    expect(clock.waits).toEqual([1_000, 1_000, 1_000, 1_000, 1_000, 2_000, 1_000]);
+    expect(clock.now).toBe(8_000);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /MSFT's rows start at 2024-10-02T13:30:00.000Z, before the previous rows' 2024-10-02T13:34:00.000Z/,
+    );
+  });
 });
 
 describe('bars coarser than 1-minute bars', () => {
