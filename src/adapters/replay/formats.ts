@@ -58,6 +58,7 @@ export function detectFormat(head: string): ReplayFormat {
     return 'yahoo-chart';
   }
   if (NINJA.test(first)) return 'ninjatrader';
+  if (semicolonSeparated(first)) throw new Error(semicolonsRefused(first));
   if (first.includes(',') && lines[1] !== undefined) {
     const header = splitCsv(first).map((h) => h.toLowerCase());
     const timeIdx = header.findIndex((h) => TIME_COLUMNS.includes(h));
@@ -69,6 +70,17 @@ export function detectFormat(head: string): ReplayFormat {
     `cannot detect the replay format from the first line ${JSON.stringify(first.slice(0, 80))}; pass --format (${REPLAY_FORMATS.join(', ')})`,
   );
 }
+
+/**
+ * Whether a CSV's first line separates its cells with semicolons, as European tools write a CSV (the
+ * comma being their decimal mark): no comma, and a semicolon.
+ */
+const semicolonSeparated = (line: string): boolean => line.includes(';') && !line.includes(',');
+
+const semicolonsRefused = (line: string): string =>
+  `the first line ${JSON.stringify(line.slice(0, 80))} separates its cells with semicolons (a European CSV?); ` +
+  'the replay reads a CSV of commas and decimal points (225.89): convert the file (semicolons to commas, ' +
+  'decimal commas to points), or export it so';
 
 /**
  * The cells of a CSV line, trimmed: a cell in double quotes may hold commas (`"1,205,461"`) and
@@ -103,6 +115,7 @@ export function splitCsv(line: string): string[] {
  * means the file names each row's symbol.
  */
 export function csvHeader(line: string): string[] {
+  if (semicolonSeparated(line)) throw new Error(semicolonsRefused(line));
   const cols = splitCsv(line.replace(/^\uFEFF/, '')).map((h) => h.toLowerCase());
   if (!TIME_COLUMNS.some((t) => cols.includes(t)))
     throw new Error(`CSV header has no time column (one of ${TIME_COLUMNS.join(', ')}): ${line}`);
@@ -139,8 +152,9 @@ function bar(
   raw: Record<'open' | 'high' | 'low' | 'close' | 'volume', string | undefined>,
   at: string,
   now: number,
+  style?: NumberStyle,
 ): LineResult {
-  const n = numbers(raw);
+  const n = numbers(raw, style);
   if ('field' in n) return { issue: { symbol, at, field: n.field, reason: n.reason } };
   const candidate: Omit<Bar, 'session'> & { session: Bar['session'] } = {
     symbol,
@@ -167,21 +181,46 @@ function safeSession(symbol: string, start: number): Bar['session'] {
 /** A decimal number: sign, fraction and exponent allowed (`-1.5`, `.5`, `2.2589e2`); no hex, binary or octal. */
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 /** A decimal number with comma thousands separators in groups of three (`1,205,461`, `3,080.49`). */
-const GROUPED = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+const GROUPED = /^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/;
+/** A number written with a decimal comma, as European tools write it (`225,89`, `0,512`), when not {@link GROUPED}. */
+const DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
+/** A {@link GROUPED} number that a decimal comma would read otherwise: one group, no point (`1,234`). */
+const ONE_GROUP = /^[+-]?\d{1,3},\d{3}$/;
 
-/** The numbers of a row's cells, or the first cell that is missing or not a decimal number. */
+/**
+ * What a file's number cells have shown: a decimal comma (`225,89`), after which a cell like
+ * `1,234` is no longer read as one thousand two hundred and thirty-four.
+ */
+interface NumberStyle {
+  decimalComma: boolean;
+}
+
+/**
+ * The numbers of a row's cells, or the first cell that is missing or not a decimal number. A cell
+ * with a decimal comma is refused, and marks the file's `style`: its later `1,234`-like cells, which
+ * a comma thousands separator and a decimal comma read a thousand times apart, are refused too.
+ */
 function numbers<K extends string>(
   raw: Record<K, string | undefined>,
+  style: NumberStyle = { decimalComma: false },
 ): { values: Record<K, number> } | { field: K; reason: string } {
   const values = {} as Record<K, number>;
+  const commaHint = (s: string) =>
+    `${JSON.stringify(s)}: the file writes decimal commas (a European CSV?); the replay reads decimal points (225.89), and a comma as a thousands separator only (1,205,461): convert the file`;
   for (const k of Object.keys(raw) as K[]) {
     const s = raw[k]?.trim() ?? '';
+    if (style.decimalComma && ONE_GROUP.test(s)) return { field: k, reason: `${k} ${commaHint(s)}` };
     const n = DECIMAL.test(s) ? Number(s) : GROUPED.test(s) ? Number(s.replaceAll(',', '')) : Number.NaN;
-    if (Number.isNaN(n))
+    if (Number.isNaN(n)) {
+      if (DECIMAL_COMMA.test(s)) {
+        style.decimalComma = true;
+        return { field: k, reason: `${k} ${commaHint(s)}` };
+      }
       return {
         field: k,
         reason: s === '' ? `${k} is missing` : `${k} ${JSON.stringify(s)} is not a decimal number`,
       };
+    }
     values[k] = n;
   }
   return { values };
@@ -217,6 +256,7 @@ export function lineParser(
     case 'ninjatrader': {
       const symbol = requireSymbol(ctx, 'NinjaTrader');
       const zone = ctx.timeZone ?? 'UTC';
+      const style: NumberStyle = { decimalComma: false };
       let lastEnd: number | undefined;
       return (line, n) => {
         if (line.trim() === '') return null;
@@ -248,12 +288,14 @@ export function lineParser(
           { open: f[1], high: f[2], low: f[3], close: f[4], volume: f[5] },
           at,
           now,
+          style,
         );
       };
     }
     case 'csv':
     case 'mdy-ny': {
       let cols: string[] | undefined;
+      const style: NumberStyle = { decimalComma: false };
       const zone = ctx.timeZone ?? NEW_YORK;
       /** Each symbol's latest row time: which of a local time's two readings at a fall-back change follows it. */
       const latest = new Map<string, number>();
@@ -302,7 +344,7 @@ export function lineParser(
         if (cols.includes('price') && !cols.includes('open')) {
           const raw: Record<string, string | undefined> = { price: get('price') };
           if (cols.includes('volume')) raw.volume = get('volume');
-          const n = numbers(raw);
+          const n = numbers(raw, style);
           if ('field' in n) return { issue: { symbol, at, field: n.field, reason: n.reason } };
           const { price, volume } = n.values as { price: number; volume?: number };
           const r = validateTick(
@@ -326,6 +368,7 @@ export function lineParser(
           },
           at,
           now,
+          style,
         );
       };
     }

@@ -439,6 +439,41 @@ describe('replay input errors', () => {
     ]);
   });
 
+  it('refuses a European CSV (semicolons, decimal commas) clearly, and does not read 225,730 as 225730', async () => {
+    // The first three bars of the real AAPL sample, written as a European spreadsheet writes them.
+    const [header, ...rows] = readFileSync(sample('aapl-2024-10-02.csv'), 'utf8').split('\r\n').slice(0, 4);
+    const european = (r: string) => r.replaceAll(',', ';').replace(/(\d)\.(\d)/g, '$1,$2');
+    const semicolons = tmpFile('eu.csv', [header!, ...rows].map(european).join('\r\n'));
+    const reason =
+      'separates its cells with semicolons (a European CSV?); the replay reads a CSV of commas and decimal points';
+    await expect(new ReplaySource({ file: semicolons }).inspect()).rejects.toThrow(reason);
+    // --format csv: the same reason, not "CSV header has no time column".
+    await expect(new ReplaySource({ file: semicolons, format: 'csv' }).inspect()).rejects.toThrow(reason);
+
+    // Commas between cells, decimal commas in quotes (a spreadsheet of a European locale); the
+    // second bar's prices written to three decimals (225,730), which read as a thousands
+    // separator would be 225730, a price a thousand times too high.
+    const quoted = (r: string) =>
+      r
+        .split(',')
+        .map((c) => (/^\d+\.\d+$/.test(c) ? `"${c.replace('.', ',')}"` : c))
+        .join(',');
+    const threeDecimals = (r: string) =>
+      r.replace(/,(\d+)\.(\d{2}),/g, ',$1.$20,').replace(/,(\d+)\.(\d{2}),/g, ',$1.$20,');
+    const f = tmpFile(
+      'eu-commas.csv',
+      [header!, quoted(rows[0]!), quoted(threeDecimals(rows[1]!))].join('\r\n'),
+    );
+    const src = new ReplaySource({ file: f });
+    expect(await collect(src)).toEqual([]);
+    const hint =
+      'the file writes decimal commas (a European CSV?); the replay reads decimal points (225.89), and a comma as a thousands separator only (1,205,461): convert the file';
+    expect(src.issues()).toEqual([
+      { symbol: 'AAPL', at: 'line 2', field: 'open', reason: `open "225,89": ${hint}` },
+      { symbol: 'AAPL', at: 'line 3', field: 'open', reason: `open "225,730": ${hint}` },
+    ]);
+  });
+
   it('reads a file saved with a byte-order mark as the same file without it, first row included', async () => {
     const withBom = async (file: string, symbol?: string) => {
       const text = readFileSync(file, 'utf8');
