@@ -14,8 +14,9 @@ export interface DeadLetterMessage {
 
 export interface DeadLetterQueue {
   /**
-   * Up to `max` messages, each hidden from other readers until released or deleted; fewer (or
-   * none) when the queue has no more visible ones.
+   * Up to `max` messages, each hidden from other readers until released or deleted (however long
+   * that takes: an adapter whose messages reappear after a visibility timeout renews it meanwhile);
+   * fewer (or none) when the queue has no more visible ones.
    */
   receive(max: number): Promise<DeadLetterMessage[]>;
   delete(messages: readonly DeadLetterMessage[]): Promise<void>;

@@ -2,9 +2,20 @@
  * The dead-letter queue adapter against the local SQS, through the real SDK: a release or delete
  * whose call fails for one chunk of ten still sends the other chunks, and reports the failed ones.
  * The failure is made by a middleware on the client that fails the first such call as SQS would
- * after the SDK's retries (a service error); every other call reaches the local queue.
+ * after the SDK's retries (a service error); every other call reaches the local queue. And a
+ * message it holds stays hidden past its visibility timeout, renewed until deleted or released;
+ * one whose renewal failed (another reader deleted it) is not deleted with the older receipt.
  */
-import { SendMessageBatchCommand, SQSServiceException } from '@aws-sdk/client-sqs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSServiceException,
+} from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { SqsDeadLetterQueue } from '../../../src/adapters/aws/sqs-dead-letter-queue.ts';
 import type { DeadLetterMessage } from '../../../src/ports/dead-letters.ts';
@@ -105,4 +116,111 @@ describe('SqsDeadLetterQueue: one chunk whose call fails', () => {
         .sort(),
     );
   });
+});
+
+describe('SqsDeadLetterQueue: messages held longer than their visibility timeout', () => {
+  const cloud = useLocalCloud();
+
+  /** A queue of its own with one message, and a counter of the renewals answered on it. */
+  const setUp = async (name: string) => {
+    const c = cloud();
+    const queueUrl = (await c.clients.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
+    await c.clients.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{"n":1}' }));
+    const renewals = { count: 0 };
+    c.clients.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { QueueUrl?: string; Entries?: { VisibilityTimeout?: number }[] };
+        const answer = await next(args);
+        if (
+          context.commandName === 'ChangeMessageVisibilityBatchCommand' &&
+          input.QueueUrl === queueUrl &&
+          input.Entries?.some((e) => e.VisibilityTimeout !== 0)
+        )
+          renewals.count++;
+        return answer;
+      },
+      { step: 'initialize', name: `count${name}` },
+    );
+    const counts = async () => {
+      const a = await c.clients.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return {
+        messages: Number(a.Attributes?.ApproximateNumberOfMessages),
+        hidden: Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible),
+      };
+    };
+    return {
+      c,
+      queueUrl,
+      renewals,
+      counts,
+      done: () => c.clients.sqs.middlewareStack.remove(`count${name}`),
+    };
+  };
+
+  it('keeps a held message hidden past its timeout, and stops renewing once it is deleted', async () => {
+    const { c, queueUrl, renewals, counts, done } = await setUp('held-renewed');
+    try {
+      // A 2 s timeout renewed every 400 ms: held for 3.5 s, the message would be visible again
+      // twice over without the renewals.
+      const queue = new SqsDeadLetterQueue({
+        sqs: c.clients.sqs,
+        queueUrl,
+        visibilityTimeoutSeconds: 2,
+        heartbeatMs: 400,
+      });
+      const [held] = await queue.receive(10);
+      expect(held).toBeDefined();
+      await sleep(3500);
+      expect(renewals.count).toBeGreaterThan(0);
+      // Another reader finds nothing to take.
+      const other = await c.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
+      expect(other.Messages ?? []).toEqual([]);
+      expect(await counts()).toEqual({ messages: 1, hidden: 1 });
+      await queue.delete([held!]);
+      expect(await counts()).toEqual({ messages: 0, hidden: 0 });
+      // Nothing is held any more: no renewal is sent after the delete.
+      const after = renewals.count;
+      await sleep(1200);
+      expect(renewals.count).toBe(after);
+    } finally {
+      done();
+    }
+  }, 30_000);
+
+  it('does not delete a message whose renewal failed, and says why', async () => {
+    const { c, queueUrl, renewals, done } = await setUp('held-lost');
+    try {
+      // Renewed only after the 1 s timeout has passed: meanwhile another reader takes the
+      // message and deletes it, so the renewal finds no such message.
+      const queue = new SqsDeadLetterQueue({
+        sqs: c.clients.sqs,
+        queueUrl,
+        visibilityTimeoutSeconds: 1,
+        heartbeatMs: 2000,
+      });
+      const [held] = await queue.receive(10);
+      let taken: string | undefined;
+      while (!taken) {
+        const got = await c.clients.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
+        );
+        taken = got.Messages?.[0]?.ReceiptHandle;
+      }
+      await c.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: taken }));
+      while (renewals.count === 0) await sleep(100);
+      await sleep(0); // the renewal's answer handled
+      await expect(queue.delete([held!])).rejects.toThrow(/could not keep 1 message\(s\) .* hidden/);
+      // Released at the end of a run, it is left alone (not another reader's to make visible).
+      await queue.release([held!]);
+    } finally {
+      done();
+    }
+  }, 30_000);
 });
