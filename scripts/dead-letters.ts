@@ -28,6 +28,7 @@ import {
   DEFAULT_MAX_MESSAGES,
   type DeadLetterReview,
   type GivenUpReview,
+  MAX_MESSAGES_LIMIT,
   reviewDeadLetters,
 } from '../src/pipeline/recover/dead-letters.ts';
 
@@ -35,7 +36,8 @@ const USAGE = `usage: npm run dead-letters -- [--recover] [--max N] [--json]
   --recover  write each valid record of a given-up batch whose (symbol, kind, time) the lake's raw
              zone lacks, and delete the batch's message once its range was read to its end
              (rejected records are only listed, never deleted)
-  --max N    messages to review at most, a positive whole number (default 1000)
+  --max N    messages to review at most, a positive whole number (default 1000, at most 120000:
+             SQS keeps at most 120,000 of a queue's messages in flight)
   --json     print the review as one JSON object (last stdout line) instead of text
 env: DEAD_LETTER_QUEUE_URL, MARKET_TABLE_NAME, LAKE_BUCKET_NAME and TICKS_STREAM_NAME (both required
      with --recover; given-up batches of any other stream are kept as unreadable), AWS_REGION,
@@ -126,6 +128,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const max = values.max === undefined ? DEFAULT_MAX_MESSAGES : parsePositiveWhole('max', values.max);
+  // Beyond it SQS refuses the receive (too many messages in flight), and the run would end there.
+  if (max > MAX_MESSAGES_LIMIT)
+    throw new UsageError(
+      `--max must be at most ${MAX_MESSAGES_LIMIT} (SQS keeps at most 120,000 of a queue's messages in flight), got ${max}`,
+    );
   const queueUrl = required('DEAD_LETTER_QUEUE_URL');
   const tableName = required('MARKET_TABLE_NAME');
   // The raw zone is read when it is named (the review then says what it lacks), and must be to recover.

@@ -200,6 +200,13 @@ export interface DeadLetterDeps {
 }
 
 export const DEFAULT_MAX_MESSAGES = 1000;
+/**
+ * Messages a review takes at most: SQS keeps at most 120,000 messages of a standard queue in flight
+ * (received and hidden), and refuses the receive beyond. Each is held until the end of the review,
+ * but only as much as the review reports (a rejected record's reason, a range's bounds, the
+ * message's id and receipt), not its body (up to 256 KiB): a few hundred bytes to a kilobyte each.
+ */
+export const MAX_MESSAGES_LIMIT = 120_000;
 
 export interface DeadLetterOptions {
   /**
@@ -207,7 +214,7 @@ export interface DeadLetterOptions {
    * (symbol, kind, time) the raw zone lacks, and delete the range's message.
    */
   readonly recover: boolean;
-  /** Messages to take at most (default DEFAULT_MAX_MESSAGES). */
+  /** Messages to take at most (default DEFAULT_MAX_MESSAGES, never more than MAX_MESSAGES_LIMIT). */
   readonly max?: number;
   /** Called per given-up range as it is handled (progress for a CLI). */
   readonly onRange?: (review: GivenUpReview) => void;
@@ -233,11 +240,14 @@ export async function reviewDeadLetters(
   const { lake, raw } = deps;
   if (options.recover && (!lake || !raw))
     throw new Error('recovering given-up batches needs the lake writer and the raw zone reader');
-  const max = options.max ?? DEFAULT_MAX_MESSAGES;
+  const max = Math.min(options.max ?? DEFAULT_MAX_MESSAGES, MAX_MESSAGES_LIMIT);
   const rejected = new Map<string, RejectedLetter & { copies: number }>();
   const givenUp: GivenUpReview[] = [];
   const unreadable: (UnreadableLetter & { id: string })[] = [];
-  /** Received and not deleted, by message id (a message seen again keeps its newest receipt). */
+  /**
+   * Received and not deleted, by message id (a message seen again keeps its newest receipt), without
+   * its body: parsed once into what the review reports, the body is not kept.
+   */
   const held = new Map<string, DeadLetterMessage>();
   const lakeKeys = raw ? rawZoneKeys(raw) : undefined;
   let releaseError: string | undefined;
@@ -260,7 +270,7 @@ export async function reviewDeadLetters(
           fresh++;
           letters.push({ id: m.id, letter: parseDeadLetter(m.body) });
         }
-        held.set(m.id, m);
+        held.set(m.id, { id: m.id, receipt: m.receipt, body: '' });
       }
       if (fresh === 0) break; // only messages this run already holds: nothing new is visible
     }

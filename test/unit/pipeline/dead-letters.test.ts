@@ -405,6 +405,32 @@ describe('reviewDeadLetters', () => {
     expect(queue.visible).toHaveLength(18);
   });
 
+  it('holds no message body once read: what it deletes or releases is the id and the receipt', async () => {
+    const given: DeadLetterMessage[] = [];
+    const queue = new (class extends Queue {
+      override async delete(messages: readonly DeadLetterMessage[]) {
+        given.push(...messages);
+        await super.delete(messages);
+      }
+      override async release(messages: readonly DeadLetterMessage[]) {
+        given.push(...messages);
+        await super.release(messages);
+      }
+    })([rejectedBody('7'), givenUp('101', '101', 1), givenUp('102', '102', 1)]);
+    const { d } = deps(queue, records, stored);
+    await reviewDeadLetters(d, { recover: true });
+    expect(given.map((m) => m.id).sort()).toEqual(['m0', 'm1', 'm2']);
+    expect(given.every((m) => m.body === '' && m.receipt === `r${m.id.slice(1)}`)).toBe(true);
+  });
+
+  it('takes at most 120,000 messages, SQS’s limit of messages in flight, whatever --max', async () => {
+    const queue = new Queue(Array.from({ length: 120_005 }, (_, i) => rejectedBody(String(i))));
+    const { d } = deps(queue, records, stored);
+    const review = await reviewDeadLetters(d, { recover: false, max: 200_000 });
+    expect(review.messages).toBe(120_000);
+    expect(queue.visible).toHaveLength(5);
+  });
+
   it('leaves out what the processor’s engine refuses: a bar outside its exchange’s sessions', async () => {
     const night = barRecord('MSFT', -630, '300'); // 03:00 UTC: NYSE is closed
     const queue = new Queue([givenUp('300', '300', 1)]);

@@ -105,7 +105,7 @@ describe('command-line usage errors', () => {
       expect(r.stderr).toContain(`tickstream_<stage>.${table} `);
   });
 
-  it('dead-letters names the setting it lacks, and refuses a --max that is not a count', () => {
+  it('dead-letters names the setting it lacks, and refuses a --max that is not a count or beyond SQS’s in-flight limit', () => {
     const r = run('scripts/dead-letters.ts', [], {
       ...process.env,
       DEAD_LETTER_QUEUE_URL: '',
@@ -119,6 +119,11 @@ describe('command-line usage errors', () => {
       expect(m.stderr).toContain(`--max must be a positive whole number (like 100), got "${bad}"`);
       expect(m.stdout).toBe('');
     }
+    // SQS keeps at most 120,000 of a queue's messages in flight: a receive beyond is refused.
+    const over = run('scripts/dead-letters.ts', ['--max', '120001']);
+    expect(over.status).toBe(2);
+    expect(over.stderr).toContain('--max must be at most 120000');
+    expect(over.stdout).toBe('');
   });
 
   it('replay --dry-run whose reader goes away (| head) ends quietly, exit 0, no stack trace', async () => {
