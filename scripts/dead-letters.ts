@@ -52,12 +52,25 @@ function required(name: string): string {
   return v;
 }
 
+/**
+ * With a parallelization factor above 1, Lambda splits a shard's records into lanes by partition
+ * key: a given-up batch holds its lane's records between its first and last, and the range read
+ * back also holds the other lanes' records between them (which Lambda's undocumented lane hash
+ * does not let us tell apart). The counts are of the range; this says how many the batch held.
+ */
+function otherLanes(r: GivenUpReview): string {
+  const held = r.letter.batchSize;
+  return held !== undefined && r.read > held
+    ? ` (the batch held ${held}; the range also holds other lanes' records, parallelization factor above 1)`
+    : '';
+}
+
 function describeRange(r: GivenUpReview): string {
   const l = r.letter;
   const symbols = [...new Set(r.withoutRow.map((m) => m.symbol))].sort().join(',');
   return (
     `given up  ${l.shardId} ${l.startSequenceNumber}…${l.endSequenceNumber} (${l.condition}): ` +
-    `${r.read} read back, ${r.stored} with their metric row, ${r.withoutRow.length} without${symbols ? ` (${symbols})` : ''}, ` +
+    `${r.read} read back${otherLanes(r)}, ${r.stored} with their metric row, ${r.withoutRow.length} without${symbols ? ` (${symbols})` : ''}, ` +
     `${r.rejected.length} rejected` +
     (r.notInLake !== undefined ? `, ${r.notInLake} not in the lake` : '') +
     (r.lakeObjects.length > 0 ? `; written to ${r.lakeObjects.join(', ')}` : '') +
@@ -82,6 +95,9 @@ function summary(review: DeadLetterReview, recover: boolean) {
       startSequenceNumber: g.letter.startSequenceNumber,
       endSequenceNumber: g.letter.endSequenceNumber,
       condition: g.letter.condition,
+      // Records in the batch (Lambda's count); `read` and the rest are of the whole range, which
+      // with a parallelization factor above 1 holds the other lanes' records too.
+      batchSize: g.letter.batchSize ?? null,
       read: g.read,
       withRow: g.stored,
       withoutRow: g.withoutRow.map((r) => ({

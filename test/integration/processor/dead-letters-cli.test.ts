@@ -228,6 +228,43 @@ describe('npm run dead-letters: messages that are not this stage’s given-up ba
     expect(await queueCounts()).toEqual({ visible: 1, hidden: 0 });
   }, 60_000);
 
+  it('says how many records the batch held when its range also holds other lanes’ (parallelization factor 2)', async () => {
+    const c = cloud();
+    // One shard, two symbols interleaved: with two lanes, a batch of IBM's lane holds IBM's two
+    // records, and its range (first to last) holds the AAPL record put between them too.
+    const put = await c.clients.kinesis.send(
+      new PutRecordsCommand({
+        StreamName: c.env.TICKS_STREAM_NAME,
+        Records: [...bars('IBM', 1), ...bars('AAPL', 1), ...bars('IBM', 2).slice(1)].map((r) => ({
+          ...r,
+          ExplicitHashKey: '0',
+        })),
+      }),
+    );
+    const [first, , last] = put.Records!;
+    await c.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: c.env.DEAD_LETTER_QUEUE_URL,
+        MessageBody: givenUpBody(
+          c.env.TICKS_STREAM_NAME!,
+          first!.ShardId!,
+          first!.SequenceNumber!,
+          last!.SequenceNumber!,
+          2,
+        ),
+      }),
+    );
+    const text = await deadLetters(c.env, []);
+    expect(text.stdout).toMatch(
+      /3 read back \(the batch held 2; the range also holds other lanes' records, parallelization factor above 1\)/,
+    );
+    const json = await deadLetters(c.env, ['--json']);
+    expect(JSON.parse(json.stdout.trim().split('\n').at(-1)!).givenUp).toEqual([
+      expect.objectContaining({ batchSize: 2, read: 3 }),
+    ]);
+    expect(await queueCounts()).toEqual({ visible: 1, hidden: 0 });
+  }, 60_000);
+
   /** Given-up batches of two records each, all on one shard (read at most twice a second). */
   const queueGivenUpRanges = async (n: number) => {
     const c = cloud();
