@@ -144,6 +144,35 @@ describe('KinesisPublisher', () => {
     ]);
   });
 
+  it('with holdSymbolAfterFailure, a record published after its symbol failed is not sent until the next flush', async () => {
+    const stream = new FakeStream((key, seq) =>
+      key === 'AAPL' && seq === 0 ? 'InternalFailure' : undefined,
+    );
+    const p = new KinesisPublisher({
+      streamName: 's',
+      kinesis: stream,
+      maxAttempts: 1,
+      holdSymbolAfterFailure: true,
+      ...noSleep,
+    });
+    await p.publish(tick('AAPL', 0));
+    // Let the writer try AAPL #0 and give it up before the symbol's next record is published.
+    for (let i = 0; i < 100 && p.pending > 0; i++) await new Promise((r) => setImmediate(r));
+    expect(p.pending).toBe(0);
+    await p.publish(tick('AAPL', 1));
+    await p.publish(tick('MSFT', 1));
+    const r = await p.flush();
+    expect(r.failed.map((f) => f.reason)).toEqual([
+      'not delivered after 1 attempts: InternalFailure: injected',
+      'not sent: an earlier record of AAPL was not delivered',
+    ]);
+    expect(stream.accepted.get('AAPL')).toBeUndefined();
+    expect(stream.accepted.get('MSFT')).toEqual([1]);
+    // The next flush's records go again (the poller resends AAPL #0 from its cursor first).
+    await p.publish(tick('AAPL', 2));
+    expect(await p.flush()).toMatchObject({ delivered: 1, failed: [] });
+  });
+
   it('reports a record after the bounded number of tries, with the reason, and delivers the rest', async () => {
     const stream = new FakeStream((key, seq) => (key === 'BAD' && seq === 1 ? 'InternalFailure' : undefined));
     const reported: string[] = [];
@@ -233,6 +262,44 @@ describe('KinesisPublisher', () => {
       'PutRecords failed permanently: ResourceNotFoundException: Stream s not found',
       'PutRecords failed permanently: ResourceNotFoundException: Stream s not found',
     ]);
+
+    // A request Kinesis refuses as invalid is refused again on every try: reported, not retried.
+    const invalid = {
+      send: async () => {
+        throw Object.assign(new Error('1 validation error detected'), { name: 'ValidationException' });
+      },
+    };
+    const p3 = new KinesisPublisher({ streamName: 's', kinesis: invalid, ...noSleep });
+    await p3.publish(tick('AAPL', 0));
+    const r3 = await p3.flush();
+    expect(r3).toMatchObject({ calls: 1, retries: 0, delivered: 0 });
+    expect(r3.failed.map((f) => f.reason)).toEqual([
+      'PutRecords failed permanently: ValidationException: 1 validation error detected',
+    ]);
+  });
+
+  it('never sleeps a backoff past its deadline', async () => {
+    const stream = new FakeStream((key) => (key === 'AAPL' ? 'InternalFailure' : undefined));
+    const slept: number[] = [];
+    const deadline = Date.now() + 60_000;
+    const p = new KinesisPublisher({
+      streamName: 's',
+      kinesis: stream,
+      maxAttempts: 3,
+      // Full jitter at 0.5 of a 10-minute cap: a 5-minute backoff, far past the deadline.
+      baseDelayMs: 600_000,
+      maxDelayMs: 600_000,
+      deadline: () => deadline,
+      random: () => 0.5,
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
+    await p.publish(tick('AAPL', 0));
+    const r = await p.flush();
+    expect(r.failed).toHaveLength(1);
+    expect(slept).toHaveLength(2);
+    for (const ms of slept) expect(ms).toBeLessThanOrEqual(60_000);
   });
 
   it('applies back-pressure: a stalled stream stops the source at the buffer bound', async () => {
