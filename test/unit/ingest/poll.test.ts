@@ -31,7 +31,10 @@ const bar = (symbol: string, start: number): Bar => ({
 });
 const tick = (symbol: string, time: number): Tick => ({ symbol, time, price: 10, source: 'yahoo' });
 
-/** Yahoo stand-in that serves every minute up to `now` after the cursor. */
+/**
+ * Yahoo stand-in that serves every completed minute from `from` (its period1) up to `now`, after
+ * the cursor; like Yahoo, it refuses a request reaching back more than 8 days of 1-minute bars.
+ */
 function feeds(now: number, calls: string[] = []): QuoteFeed & BarFeed {
   return {
     async quotes(symbols) {
@@ -53,9 +56,16 @@ function feeds(now: number, calls: string[] = []): QuoteFeed & BarFeed {
           },
         };
       }
+      if ((o.to ?? now) - o.from! > 8 * 24 * 3_600_000) {
+        const reason = 'Only 8 days worth of 1m granularity data are allowed to be fetched per request.';
+        return { bars: [], issues: [], failure: { symbol, at: 'chart', kind: 'other', attempts: 1, reason } };
+      }
       const out: Bar[] = [];
       for (
-        let t = o.after !== undefined ? o.after + 60_000 : Math.ceil(o.from! / 60_000) * 60_000;
+        let t = Math.max(
+          Math.ceil(o.from! / 60_000) * 60_000,
+          (o.after ?? Number.NEGATIVE_INFINITY) + 60_000,
+        );
         t + 60_000 <= now;
         t += 60_000
       )
@@ -201,6 +211,30 @@ describe('pollOnce', () => {
     ]);
   });
 
+  it('a cursor older than one request reaches: the last 7 days are fetched, the older gap reported', async () => {
+    const cursors = new MemoryCursorStore();
+    await cursors.advance('AAPL', 'bars-1m', Date.parse('2024-09-22T14:00:00Z'));
+    const pub = new RecordingPublisher();
+    const r = await pollOnce(
+      { symbols: ['AAPL'], quotes: false, bars: true, now: OPEN },
+      { quoteFeed: feeds(OPEN), barFeed: feeds(OPEN), cursors, publisher: pub },
+    );
+    expect(r.failures).toEqual([]);
+    expect(r.issues).toEqual([
+      {
+        symbol: 'AAPL',
+        at: 'bars',
+        reason:
+          "bars from 2024-09-22T14:01:00.000Z to 2024-09-25T14:00:30.000Z are beyond one request's reach and are skipped (use npm run backfill)",
+      },
+    ]);
+    // Every minute from 7 days before 14:00:30 (the first whole one: 14:01) to the last completed one.
+    const starts = pub.sent.map((e) => (e.kind === 'bar' ? e.bar.start : 0));
+    expect(new Date(starts[0]!).toISOString()).toBe('2024-09-25T14:01:00.000Z');
+    expect(starts).toHaveLength(7 * 24 * 60 - 1);
+    expect(r.cursors.AAPL).toBe(Date.parse('2024-10-02T13:59:00Z'));
+  });
+
   it('stops the cursor before the first bar the stream did not take, so it is sent again', async () => {
     const cursors = new MemoryCursorStore();
     const failAt = Date.parse('2024-10-02T13:57:00Z');
@@ -306,6 +340,44 @@ describe('pollOnce', () => {
       expect(later.skippedClosed).toEqual(['AAPL']);
       expect(calls).toHaveLength(1);
     }
+  });
+
+  it('keeps fetching bars for 5 minutes after the close, not longer', async () => {
+    const calls: string[] = [];
+    const cursors = new MemoryCursorStore();
+    await cursors.advance('AAPL', 'bars-1m', Date.parse('2024-10-02T19:58:00Z'));
+    const pub = new RecordingPublisher();
+    // 16:04:40 New York: the market was open at 15:59:40, 5 minutes before.
+    const inside = Date.parse('2024-10-02T20:04:40Z');
+    const r = await pollOnce(
+      { symbols: ['AAPL'], quotes: false, bars: true, now: inside },
+      { quoteFeed: feeds(inside, calls), barFeed: feeds(inside, calls), cursors, publisher: pub },
+    );
+    expect(r.skippedClosed).toEqual([]);
+    expect(calls).toEqual([`bars:AAPL:${Date.parse('2024-10-02T19:58:00Z')}`]);
+    const after = inside + 60_000;
+    const r2 = await pollOnce(
+      { symbols: ['AAPL'], quotes: false, bars: true, now: after },
+      { quoteFeed: feeds(after, calls), barFeed: feeds(after, calls), cursors, publisher: pub },
+    );
+    expect(r2.skippedClosed).toEqual(['AAPL']);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('gives the quote request the poll deadline, so its retries stop in time', async () => {
+    const asked: (number | undefined)[] = [];
+    const f = feeds(OPEN);
+    const quoteFeed: QuoteFeed = {
+      quotes: async (symbols, o) => {
+        asked.push(o?.deadline);
+        return f.quotes(symbols, o);
+      },
+    };
+    await pollOnce(
+      { symbols: ['AAPL'], quotes: true, bars: false, now: OPEN, deadline: OPEN + 20_000 },
+      { quoteFeed, barFeed: f, cursors: new MemoryCursorStore(), publisher: new RecordingPublisher() },
+    );
+    expect(asked).toEqual([OPEN + 20_000]);
   });
 
   it('does not poll closed markets unless told to; crypto is always open', async () => {
