@@ -136,6 +136,27 @@ describe('Yahoo quotes from recorded responses', () => {
     }
   });
 
+  it("a pre-market tick is not replaced by the previous evening's older post-market trade", async () => {
+    // The recorded pre-market response, with the post-market fields Yahoo also gives before the
+    // open: the 2022-02-23 evening's last trade (19:59:58 New York), older than the pre-market one.
+    const body = JSON.parse(readRecorded('quoteCombine-AAPL-TSLA.json')) as {
+      quoteResponse: { result: Record<string, number | string>[] };
+    };
+    const aapl = body.quoteResponse.result[0]!;
+    aapl.postMarketTime = Date.parse('2022-02-24T00:59:58Z') / 1000;
+    aapl.postMarketPrice = 159.5;
+    const y = new RecordedYahoo().quoteBody('AAPL,TSLA', body);
+    const r = await yahoo(y, Date.parse('2022-02-24T12:00:00Z')).quotes(['AAPL', 'TSLA']);
+    expect(r.ticks[0]).toMatchObject({ symbol: 'AAPL', price: 155.82, time: 1645697777_000 });
+    expect(r.ticks[0]).not.toHaveProperty('dayOpen');
+  });
+
+  it('returns ticks of the symbols asked for only, whatever else the response holds', async () => {
+    const y = new RecordedYahoo().quote('AAPL', 'quote-AAPL-BABA.json');
+    const r = await yahoo(y).quotes(['AAPL']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
+  });
+
   it('accepts reduced-field responses with only what they carry', async () => {
     const y = new RecordedYahoo()
       .quote('MSFT', 'quote-MSFT-fields-beta.json')
@@ -230,6 +251,21 @@ describe('Yahoo failures: retried with backoff, isolated per symbol', () => {
     expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
     // first handshake failed at the crumb; the retry did the whole handshake again
     expect(y.count('cookie')).toBe(2);
+    expect(y.count('crumb')).toBe(2);
+  });
+
+  it('starts a new session after Yahoo refuses the crumb of a quote request', async () => {
+    const y = new RecordedYahoo().quote('AAPL', 'quote-AAPL.json').fail(
+      'quote',
+      {
+        status: 401,
+        body: '{"finance":{"result":null,"error":{"code":"Unauthorized","description":"Invalid Crumb"}}}',
+      },
+      1,
+    );
+    const r = await yahoo(y).quotes(['AAPL']);
+    expect(r.ticks.map((t) => t.symbol)).toEqual(['AAPL']);
+    expect(y.count('quote')).toBe(2);
     expect(y.count('crumb')).toBe(2);
   });
 
@@ -365,6 +401,22 @@ describe('Yahoo 1-minute chart', () => {
         new Date(Date.parse('2024-10-02T13:50:00Z') + i * 60_000).toISOString(),
       ),
     );
+  });
+
+  it('asks for regular-session bars unless told to include pre/post market, and not at all when no minute can have completed', async () => {
+    const y = new RecordedYahoo().chart(
+      'AAPL',
+      'chart-AAPL-2024-10-02-to-2024-10-03-includePrePost-false-interval-1m.json',
+    );
+    const yd = yahoo(y, Date.parse('2024-10-02T14:00:30Z'));
+    await yd.bars('AAPL', { after: Date.parse('2024-10-02T13:49:00Z') });
+    await yd.bars('AAPL', { after: Date.parse('2024-10-02T13:49:00Z'), includePrePost: true });
+    const urls = y.requests.filter((r) => r.route === 'chart').map((r) => new URL(r.url).searchParams);
+    expect(urls.map((q) => q.get('includePrePost'))).toEqual(['false', 'true']);
+    // The cursor is the 13:59 bar: the 14:00 bar is still in progress at 14:00:30, nothing to ask for.
+    const r = await yd.bars('AAPL', { after: Date.parse('2024-10-02T13:59:00Z') });
+    expect(r).toMatchObject({ bars: [], issues: [] });
+    expect(y.count('chart')).toBe(2);
   });
 
   it('returns no bars and no failure for the empty weekend chart', async () => {
