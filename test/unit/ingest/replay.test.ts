@@ -402,6 +402,26 @@ describe('replay input errors', () => {
     expect(issues[3]?.reason).toMatch(/not after the previous/);
   });
 
+  it('a CSV without a volume column (an index) gives bars of volume 0', async () => {
+    // The first two bars of the real AAPL sample, without the volume column.
+    const [header, ...rows] = readFileSync(sample('aapl-2024-10-02.csv'), 'utf8').split('\r\n').slice(0, 3);
+    const cols = header!.split(',');
+    const v = cols.indexOf('volume');
+    const drop = (r: string) =>
+      r
+        .split(',')
+        .filter((_, i) => i !== v)
+        .join(',');
+    const f = tmpFile('no-volume.csv', [header!, ...rows].map(drop).join('\n'));
+    const src = new ReplaySource({ file: f, symbol: 'AAPL' });
+    const ev = await collect(src);
+    expect(src.issues()).toEqual([]);
+    expect(ev.map((e) => e.kind === 'bar' && [iso(e.bar.start), e.bar.open, e.bar.volume])).toEqual([
+      ['2024-10-02T13:30:00.000Z', 225.89, 0],
+      ['2024-10-02T13:31:00.000Z', 225.73, 0],
+    ]);
+  });
+
   it('reads quoted cells and thousands separators; rejects hex numbers and rows whose fields do not line up', async () => {
     // The first five bars of the real AAPL sample, rewritten as spreadsheets export them.
     const [header, ...rows] = readFileSync(sample('aapl-2024-10-02.csv'), 'utf8').split('\r\n').slice(0, 6);
