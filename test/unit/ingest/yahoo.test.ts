@@ -344,6 +344,12 @@ describe('Yahoo failures: retried with backoff, isolated per symbol', () => {
     const c = new RecordedYahoo().fail('chart', unavailable('chart'), 1_000);
     const b = await yahoo(c).bars('AAPL', { after: Date.parse('2024-10-02T13:00:00Z') });
     expect(b.failure).toMatchObject({ symbol: 'AAPL', kind: 'server', attempts: noWait.maxAttempts });
+
+    // 500 itself is a server error too.
+    const e = new RecordedYahoo().fail('chart', { ...unavailable('chart'), status: 500 }, 1_000);
+    const b500 = await yahoo(e).bars('AAPL', { after: Date.parse('2024-10-02T13:00:00Z') });
+    expect(b500.failure).toMatchObject({ symbol: 'AAPL', kind: 'server', attempts: noWait.maxAttempts });
+    expect(b500.failure?.reason).toMatch(/\(server\): HTTPError: 500: Try again later$/);
   });
 
   it('does not retry a symbol Yahoo does not know (404) and never throws', async () => {
