@@ -657,6 +657,30 @@ describe('replay input errors', () => {
     ]);
   });
 
+  it("rejects a symbol's repeated row even more than 1000 rows after it (past the rows an event is held for)", async () => {
+    const t0 = Date.parse('2024-10-02T13:30:00Z');
+    const msft = Array.from(
+      { length: 1001 },
+      (_, i) => `MSFT,${new Date(t0 + i * 60_000).toISOString()},3,4,3,3.5,20`,
+    );
+    const file = tmpFile(
+      'repeat.csv',
+      [
+        'symbol,timestamp,open,high,low,close,volume',
+        'AAPL,2024-10-02T13:30:00Z,1,2,1,1.5,10',
+        ...msft,
+        'AAPL,2024-10-02T13:30:00Z,1,2,1,1.5,10',
+      ].join('\n'),
+    );
+    const src = new ReplaySource({ file });
+    const events = await collect(src);
+    expect(events.filter((e) => eventSymbol(e) === 'AAPL')).toHaveLength(1);
+    expect(events).toHaveLength(1002);
+    expect(src.issues()).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', at: 'line 1004', field: 'start' }),
+    ]);
+  });
+
   it('with --symbol, replays only that symbol of a file that names several (a row naming none is still rejected)', async () => {
     const file = tmpFile(
       'two.csv',
