@@ -56,6 +56,9 @@ describe('parseInstant (backfill --from / --to)', () => {
       '2026-11-17T09:30:00.000',
       'Nov 17 2026',
       '2026/11/17',
+      // A compact date is not 10 digits of epoch milliseconds: not read as a moment of 1970.
+      '20261117',
+      '2026-13-01',
     ])
       expect(() => parseInstant('from', v)).toThrow(UsageError);
     expect(() => parseInstant('from', '2026-11-17T09:30')).toThrow(/--from "2026-11-17T09:30" has no zone/);
