@@ -320,7 +320,7 @@ describe('lake compaction of one day', () => {
       reason: 'gzip cut off: unexpected end of file: this line and any after it are lost',
     });
     // Cut inside line 4: lines 1–3 used (line 2 damaged before the cut: rejected on its own).
-    const damaged = text.slice(0, ends[0]) + 'junk\n' + text.slice(ends[1], ends[3]! - 10);
+    const damaged = `${text.slice(0, ends[0])}junk\n${text.slice(ends[1], ends[3]! - 10)}`;
     const inside = await report(damaged);
     expect(inside).toMatchObject({ lines: 3, events: 2, written: { bytes: 2 } });
     expect(inside.rejected).toEqual([
