@@ -14,7 +14,8 @@
  * when every lane has finished this one, and the shard's checkpoint only moves up to the record
  * before the first one some lane has not finished (completed or discarded): a restart may deliver
  * again what a faster lane had finished (the processor skips it by sequence number), never loses
- * a record.
+ * a record. Records a lane gave up on past the checkpoint are kept with it (CheckpointStore.givenUp):
+ * a restart skips them instead of retrying them and sending a second on-failure message.
  *
  * Invocations of different shards and lanes overlap: the `handler` given is called concurrently. The
  * local pipeline gives each concurrent call an execution environment of its own, as Lambda does
@@ -69,6 +70,14 @@ export type StreamHandler = (event: KinesisStreamEvent) => Promise<KinesisStream
 export interface CheckpointStore {
   get(shardId: string): string | undefined;
   set(shardId: string, sequenceNumber: string): void;
+  /**
+   * Records of the shard given up on (sent to the on-failure destination) past its checkpoint: with
+   * a parallelization factor above 1 a lane may give up on records while another lane has an
+   * earlier one to finish, and a restart reads them again. Kept, they are skipped then, not retried
+   * and given up a second time. Without these two methods they are retried after a restart.
+   */
+  givenUp?(shardId: string): readonly string[];
+  setGivenUp?(shardId: string, sequenceNumbers: readonly string[]): void;
 }
 
 export interface BatchOutcome {
@@ -187,6 +196,8 @@ export class KinesisEventSourcePoller {
   #idleWaiters: { since: number; resolve: () => void }[] = [];
 
   readonly #factor: number;
+  /** Per shard: sequence numbers given up on past the checkpoint (CheckpointStore.givenUp). */
+  readonly #givenUp = new Map<string, Set<string>>();
   /** Lanes of the partition keys seen (a few symbols; cleared if a stream has many more keys). */
   readonly #laneOfKey = new Map<string, number>();
 
@@ -372,11 +383,16 @@ export class KinesisEventSourcePoller {
    */
   async #deliverRead(shardId: string, records: KinesisRecord[]): Promise<void> {
     const { batchSize } = this.#o.settings;
-    const progress = new ReadProgress(records, (sequenceNumber) =>
-      this.#o.checkpoints.set(shardId, sequenceNumber),
-    );
+    const progress = new ReadProgress(records, (sequenceNumber) => {
+      this.#o.checkpoints.set(shardId, sequenceNumber);
+      this.#forgetGivenUp(shardId, sequenceNumber);
+    });
+    // Given up on before a restart (its message sent then): finished, not delivered again.
+    const givenUp = this.#givenUpOf(shardId);
+    const skipped = givenUp.size > 0 ? records.filter((r) => givenUp.has(r.SequenceNumber!)) : [];
+    if (skipped.length > 0) progress.finish(skipped);
     const lanes: KinesisRecord[][] = Array.from({ length: this.#factor }, () => []);
-    for (const r of records) lanes[this.#lane(r)]!.push(r);
+    for (const r of records) if (!givenUp.has(r.SequenceNumber!)) lanes[this.#lane(r)]!.push(r);
     // Settled, not Promise.all: a lane that throws must not let the next read start while another
     // lane is still delivering this one.
     const settled = await Promise.allSettled(
@@ -391,6 +407,28 @@ export class KinesisEventSourcePoller {
     );
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  #givenUpOf(shardId: string): Set<string> {
+    let set = this.#givenUp.get(shardId);
+    if (!set) {
+      set = new Set(this.#o.checkpoints.givenUp?.(shardId) ?? []);
+      this.#givenUp.set(shardId, set);
+    }
+    return set;
+  }
+
+  /** The checkpoint moved to `sequenceNumber`: what was given up on up to it need not be kept. */
+  #forgetGivenUp(shardId: string, sequenceNumber: string) {
+    const set = this.#givenUpOf(shardId);
+    let changed = false;
+    for (const s of set) {
+      if (compareSequenceNumbers(s, sequenceNumber) <= 0) {
+        set.delete(s);
+        changed = true;
+      }
+    }
+    if (changed) this.#o.checkpoints.setGivenUp?.(shardId, [...set]);
   }
 
   /** Invokes the handler for one batch until it succeeds, is discarded, or the poller stops. */
@@ -553,6 +591,12 @@ export class KinesisEventSourcePoller {
       await this.#o.sqs.send(
         new SendMessageCommand({ QueueUrl: settings.onFailureQueueUrl, MessageBody: JSON.stringify(body) }),
       );
+    }
+    if (this.#o.checkpoints.setGivenUp) {
+      // Kept before the checkpoint moves (one write of the store holds both).
+      const set = this.#givenUpOf(shardId);
+      for (const r of sorted) set.add(r.SequenceNumber!);
+      this.#o.checkpoints.setGivenUp(shardId, [...set]);
     }
     this.#o.log?.(
       `event source mapping: discarded ${sorted.length} record(s) of ${shardId} (${condition}), ` +

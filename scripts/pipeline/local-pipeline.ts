@@ -194,21 +194,37 @@ export function kinesisMappings(template: CloudFormationTemplate): MappingPlan[]
  * and the file follows on the libuv pool, one write at a time, always with the newest positions (a
  * burst of batches is one write). A checkpoint only says where a restart resumes; resuming from an
  * older one replays records whose effects are already stored, which the processor skips. `flush`
- * waits for the file to hold the newest positions; a failed write is thrown by the next call.
+ * waits for the file to hold the newest positions; a failed write is thrown by the next call. The
+ * records given up on past a shard's checkpoint are kept in the same file (`givenUp:<shardId>`, in
+ * the same write as the position), so that a restart does not give them up a second time.
  */
 export class FileCheckpointStore implements CheckpointStore {
   readonly #file: string;
-  readonly #data: Record<string, string>;
+  readonly #data: Record<string, string | string[]>;
   #writing: Promise<void> | undefined;
   #dirty = false;
   #error: unknown;
 
   constructor(file: string) {
     this.#file = file;
-    this.#data = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+    this.#data = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string | string[]>)
+      : {};
   }
   get(shardId: string) {
-    return this.#data[shardId];
+    const position = this.#data[shardId];
+    return typeof position === 'string' ? position : undefined;
+  }
+  givenUp(shardId: string): readonly string[] {
+    const kept = this.#data[`givenUp:${shardId}`];
+    return Array.isArray(kept) ? kept : [];
+  }
+  setGivenUp(shardId: string, sequenceNumbers: readonly string[]) {
+    this.#throwIfFailed();
+    if (sequenceNumbers.length > 0) this.#data[`givenUp:${shardId}`] = [...sequenceNumbers];
+    else delete this.#data[`givenUp:${shardId}`];
+    this.#dirty = true;
+    this.#writing ??= this.#drain();
   }
   set(shardId: string, sequenceNumber: string) {
     this.#throwIfFailed();
