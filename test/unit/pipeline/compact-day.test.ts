@@ -167,6 +167,42 @@ describe('lake compaction of one day', () => {
     expect(compacted.days.get(DAY)![1]!.event).toMatchObject({ price: 226.1, open: null });
   });
 
+  it('sorts the day by symbol, then kind (bars before ticks), then time, whatever order the raw zone holds', async () => {
+    const raw = new Raw();
+    // Real bars of the session, and a tick at the close of each bar, for two symbols, in an order
+    // the day's file must not keep: MSFT first, ticks before bars, latest first.
+    const tickOf = (b: Bar, symbol: string, seq: string): LakeRecord => ({
+      ...barRecord(b, seq, symbol),
+      kind: 'tick',
+      time: b.start + 59_000,
+      event: { symbol, time: b.start + 59_000, price: b.close, currency: 'USD', source: 'yahoo' },
+    });
+    const shuffled = [
+      tickOf(bars[1]!, 'MSFT', '1'),
+      tickOf(bars[0]!, 'MSFT', '2'),
+      barRecord(bars[1]!, '3', 'MSFT'),
+      barRecord(bars[0]!, '4', 'MSFT'),
+      tickOf(bars[1]!, 'AAPL', '5'),
+      tickOf(bars[0]!, 'AAPL', '6'),
+      barRecord(bars[1]!, '7'),
+      barRecord(bars[0]!, '8'),
+    ];
+    raw.objects.set(`raw/dt=${DAY}/shard=${SHARD}/a.ndjson.gz`, toNdjson(shuffled));
+    const compacted = new Compacted();
+    await compactDay(DAY, { raw, compacted, log: quietLog() });
+    const [t0, t1] = [bars[0]!.start, bars[1]!.start];
+    expect(compacted.days.get(DAY)!.map((e) => [e.symbol, e.kind, e.time])).toEqual([
+      ['AAPL', 'bar', t0],
+      ['AAPL', 'bar', t1],
+      ['AAPL', 'tick', t0 + 59_000],
+      ['AAPL', 'tick', t1 + 59_000],
+      ['MSFT', 'bar', t0],
+      ['MSFT', 'bar', t1],
+      ['MSFT', 'tick', t0 + 59_000],
+      ['MSFT', 'tick', t1 + 59_000],
+    ]);
+  });
+
   it('writes nothing for a day with no usable line', async () => {
     const raw = new Raw();
     raw.objects.set(`raw/dt=${DAY}/x.ndjson.gz`, 'junk\n');
@@ -658,6 +694,7 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
     expect(compacted.days.has('2024-09-30')).toBe(false);
     expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
   });
+
 
   it('fails a marked day longer than a whole run, saying what to do, after the other days; its marks are kept', async () => {
     // 09-30: 100 objects of 10 s and 1,500 s to write, in a run of 900 s.
