@@ -695,6 +695,26 @@ describe('lake compaction of the days marked pending (late raw objects)', () => 
     expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
   });
 
+  it('fails a marked day whose estimate ends within the 10 s reserve of a whole night, rather than leave it every night', async () => {
+    // 900 s: the run's own two days take 2.5 s each, leaving a night 895 s for its marked days.
+    // 09-30 (30 objects of 9.9 s, estimated at 3 × 9.9 s an object: reading, and writing twice as
+    // long) needs about 891 s: it would end with 4 s of the 885 s left, inside the 10 s reserve
+    // kept for the day's end, so it is given up; and as a night has no more for it, it is failed.
+    const { outcome, pending, compacted } = await timedRun(
+      { '2024-09-30': 30 },
+      { '2024-09-30': 9_900 },
+      900_000,
+    );
+    expect(outcome.reports.map((r) => r.day)).toEqual(['2024-10-03', '2024-10-02', '2024-10-01']);
+    expect(outcome.pendingLeft).toEqual([]);
+    expect(outcome.failures).toEqual([
+      expect.stringMatching(
+        /^2024-09-30: needs about 891 s \(estimated from 1 of its 30 raw objects\), 885 s were left: longer than a night has for late days \(895 s of the run's 900 s/,
+      ),
+    ]);
+    expect(compacted.days.has('2024-09-30')).toBe(false);
+    expect([...pending.keys.keys()]).toEqual(['compaction-pending/dt=2024-09-30/m']);
+  });
 
   it('fails a marked day longer than a whole run, saying what to do, after the other days; its marks are kept', async () => {
     // 09-30: 100 objects of 10 s and 1,500 s to write, in a run of 900 s.
