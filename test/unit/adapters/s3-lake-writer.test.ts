@@ -230,6 +230,20 @@ describe('eventDay', () => {
     }
     expect(() => eventDay(Number.NaN)).toThrow(/finite epoch-ms/);
   });
+
+  it('is the UTC day on a machine in another time zone (npm start on a laptop)', () => {
+    const zone = process.env.TZ;
+    try {
+      // New York's evening and Tokyo's morning are the next UTC day and the same UTC day.
+      process.env.TZ = 'America/New_York';
+      expect(eventDay(Date.parse('2024-11-05T03:00:00.000Z'))).toBe('2024-11-05');
+      process.env.TZ = 'Asia/Tokyo';
+      expect(eventDay(Date.parse('2024-11-06T20:00:00.000Z'))).toBe('2024-11-06');
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });
 
 describe('isLateDay: a day no scheduled compaction covers any more', () => {
