@@ -122,23 +122,36 @@ function streamOf(keys: readonly string[]): KinesisRecord[] {
 
 /**
  * A client reading one shard holding `stream`, honouring GetRecords' Limit (and at most `perRead`
- * records a call); the Limits asked are kept. The `failRead`-th GetRecords call fails. LATEST is the
- * position after the records there when the iterator is asked for.
+ * records a call); the Limits asked are kept. The `failRead`-th GetRecords call fails (each of them,
+ * given several). LATEST is the position after the records there when the iterator is asked for;
+ * AT_SEQUENCE_NUMBER the position before that record, AFTER_SEQUENCE_NUMBER the one after it.
  */
-function shardOf(stream: readonly KinesisRecord[], o: { perRead?: number; failRead?: number } = {}) {
+function shardOf(
+  stream: readonly KinesisRecord[],
+  o: { perRead?: number; failRead?: number | readonly number[] } = {},
+) {
   const client = new KinesisClient({ region: 'us-east-1' });
   const limits: number[] = [];
   const kinesis = mockClient(client);
   kinesis.on(ListShardsCommand).resolves({
     Shards: [{ ShardId: 'shard-0', HashKeyRange: undefined, SequenceNumberRange: undefined }],
   });
-  kinesis.on(GetShardIteratorCommand).callsFake((input) => ({
-    ShardIterator: `after:${input.ShardIteratorType === 'LATEST' ? stream.length : (input.StartingSequenceNumber ?? 0)}`,
-  }));
+  kinesis.on(GetShardIteratorCommand).callsFake((input) => {
+    const position: Record<string, number> = {
+      LATEST: stream.length,
+      TRIM_HORIZON: 0,
+      AT_SEQUENCE_NUMBER: Number(input.StartingSequenceNumber) - 1,
+      AFTER_SEQUENCE_NUMBER: Number(input.StartingSequenceNumber),
+    };
+    const after = position[input.ShardIteratorType];
+    if (after === undefined || Number.isNaN(after))
+      throw new Error(`unexpected iterator ${JSON.stringify(input)}`);
+    return { ShardIterator: `after:${after}` };
+  });
   kinesis.on(GetRecordsCommand).callsFake((input) => {
     const after = Number(String(input.ShardIterator).slice('after:'.length));
     limits.push(input.Limit);
-    if (limits.length === o.failRead) throw new Error('Rate exceeded for shard shard-0');
+    if ([o.failRead].flat().includes(limits.length)) throw new Error('Rate exceeded for shard shard-0');
     const out = stream
       .filter((r) => Number(r.SequenceNumber) > after)
       .slice(0, Math.min(input.Limit, o.perRead ?? Number.POSITIVE_INFINITY));
