@@ -956,3 +956,103 @@ describe('local event source mapping: a position kept through empty reads', () =
     expect(delivered).toEqual(['3', '4']);
   });
 });
+
+// --- What Lambda documents for Kinesis event source mappings ----------------------------------
+
+/** An SQS client whose SendMessage bodies (the on-failure records) are kept, parsed. */
+function onFailureQueue() {
+  const sqsClient = new SQSClient({ region: 'us-east-1' });
+  const letters: Record<string, Record<string, unknown>>[] = [];
+  mockClient(sqsClient)
+    .on(SendMessageCommand)
+    .callsFake((input) => {
+      letters.push(JSON.parse(input.MessageBody));
+      return {};
+    });
+  return { sqs: sqsClient, letters, queueUrl: 'http://127.0.0.1:1/000000000000/dlq' };
+}
+
+describe('local event source mapping: the event and the on-failure record Lambda documents', () => {
+  it("gives each record Lambda's shape: eventID shardId:sequenceNumber, base64 data, the arrival in epoch seconds", async () => {
+    const arrival = new Date('2024-03-01T14:30:00.250Z');
+    const { client } = shardOf(streamOf([A]).map((r) => ({ ...r, ApproximateArrivalTimestamp: arrival })));
+    const events: KinesisStreamEvent[] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({}),
+      handler: async (event) => {
+        events.push(event);
+        return { batchItemFailures: [] };
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+    });
+    await runToIdle(poller);
+    expect(events).toEqual([
+      {
+        Records: [
+          {
+            kinesis: {
+              kinesisSchemaVersion: '1.0',
+              partitionKey: A,
+              sequenceNumber: '1',
+              data: Buffer.from('record 1').toString('base64'),
+              approximateArrivalTimestamp: 1_709_303_400.25,
+            },
+            eventSource: 'aws:kinesis',
+            eventVersion: '1.0',
+            eventID: 'shard-0:1',
+            eventName: 'aws:kinesis:record',
+            invokeIdentityArn: expect.stringMatching(/^arn:aws:iam::\d{12}:role\//),
+            awsRegion: 'us-east-1',
+            eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/s',
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('sends a given-up batch to the on-failure queue as KinesisBatchInfo: shard, first and last record, their arrivals, count', async () => {
+    const base = Date.parse('2024-03-01T14:30:00.000Z');
+    const stream = streamOf(['K', 'K', 'K']).map((r, i) => ({
+      ...r,
+      ApproximateArrivalTimestamp: new Date(base + i * 1500),
+    }));
+    const { client } = shardOf(stream);
+    const { sqs, letters, queueUrl } = onFailureQueue();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      sqs,
+      settings: settings({ batchSize: 10, maxRetryAttempts: 1, onFailureQueueUrl: queueUrl }),
+      handler: async () => {
+        throw new Error('down');
+      },
+      checkpoints: memoryCheckpoints(),
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+    });
+    await runToIdle(poller);
+    expect(letters).toEqual([
+      {
+        requestContext: {
+          requestId: expect.any(String),
+          functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:f',
+          condition: 'RetryAttemptsExhausted',
+          approximateInvokeCount: 2,
+        },
+        responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+        version: '1.0',
+        timestamp: expect.any(String),
+        KinesisBatchInfo: {
+          shardId: 'shard-0',
+          startSequenceNumber: '1',
+          endSequenceNumber: '3',
+          approximateArrivalOfFirstRecord: '2024-03-01T14:30:00.000Z',
+          approximateArrivalOfLastRecord: '2024-03-01T14:30:03.000Z',
+          batchSize: 3,
+          streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/s',
+        },
+      },
+    ]);
+  });
+});
