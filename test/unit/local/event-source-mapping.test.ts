@@ -1056,3 +1056,68 @@ describe('local event source mapping: the event and the on-failure record Lambda
     ]);
   });
 });
+
+describe('local event source mapping: MaximumRecordAgeInSeconds', () => {
+  it('discards a record older than the maximum age, in seconds, and delivers a younger one', async () => {
+    const now = Date.now();
+    // Record 1 arrived 90 s ago, record 2 30 s ago; the maximum age is 60 s.
+    const stream = streamOf(['K', 'K']).map((r, i) => ({
+      ...r,
+      ApproximateArrivalTimestamp: new Date(now - (i === 0 ? 90_000 : 30_000)),
+    }));
+    const { client } = shardOf(stream);
+    const { sqs, letters, queueUrl } = onFailureQueue();
+    const delivered: string[][] = [];
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      sqs,
+      settings: settings({ maxRecordAgeSeconds: 60, onFailureQueueUrl: queueUrl }),
+      handler: async (event) => {
+        delivered.push(seqsOf(event));
+        return { batchItemFailures: [] };
+      },
+      checkpoints,
+      idlePollMs: 1,
+    });
+    await runToIdle(poller);
+    expect(delivered).toEqual([['2']]);
+    expect(
+      letters.map((l) => [l.requestContext!.condition, l.KinesisBatchInfo!.startSequenceNumber]),
+    ).toEqual([['RecordAgeExceeded', '1']]);
+    expect(checkpoints.positions.get('shard-0')).toBe('2');
+  });
+
+  it('with unlimited retries, gives a failing record up once it grows older than the maximum age while retried', async () => {
+    // The clock moves 40 s on at each invocation: the record is 40 s old at the first retry, 80 s at
+    // the second, which it does not get. (Were it retried on, the sixth invocation would succeed.)
+    let offset = 0;
+    const { client } = shardOf(streamOf(['K']));
+    const { sqs, letters, queueUrl } = onFailureQueue();
+    let invocations = 0;
+    const outcomes: BatchOutcome[] = [];
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      sqs,
+      settings: settings({ maxRetryAttempts: -1, maxRecordAgeSeconds: 60, onFailureQueueUrl: queueUrl }),
+      handler: async () => {
+        offset += 40_000;
+        if (++invocations <= 5) throw new Error('down');
+        return { batchItemFailures: [] };
+      },
+      checkpoints,
+      clock: () => Date.now() + offset,
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+      onBatch: (b) => outcomes.push(b),
+    });
+    await runToIdle(poller);
+    expect(invocations).toBe(2);
+    expect(outcomes.map((o) => o.status)).toEqual(['error', 'error', 'discarded']);
+    expect(letters.map((l) => l.requestContext)).toEqual([
+      expect.objectContaining({ condition: 'RecordAgeExceeded', approximateInvokeCount: 2 }),
+    ]);
+    expect(checkpoints.positions.get('shard-0')).toBe('1');
+  });
+});
