@@ -1121,3 +1121,75 @@ describe('local event source mapping: MaximumRecordAgeInSeconds', () => {
     expect(checkpoints.positions.get('shard-0')).toBe('1');
   });
 });
+
+describe('local event source mapping: the batching window (MaximumBatchingWindowInSeconds)', () => {
+  it('invokes as soon as a read holds batchSize records, and holds the rest for a window of its own, in seconds', async () => {
+    // 11 records, read 3 at a time; batch size 10, window 60 s. The clock only moves when told.
+    let now = Date.now();
+    const { client, limits } = shardOf(streamOf(Array.from({ length: 11 }, () => 'K')), { perRead: 3 });
+    const delivered: string[][] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ batchSize: 10, batchingWindowSeconds: 60 }),
+      handler: async (event) => {
+        delivered.push(seqsOf(event));
+        return { batchItemFailures: [] };
+      },
+      checkpoints: memoryCheckpoints(),
+      clock: () => now,
+      idlePollMs: 1,
+    });
+    const first10 = Array.from({ length: 10 }, (_, i) => String(i + 1));
+    await poller.start();
+    try {
+      // Records 1…10 go without waiting for the window; 11 is not read with them.
+      await until('the first batch', () => delivered.length === 1);
+      expect(delivered).toEqual([first10]);
+      let reads = limits.length;
+      await until('ten reads more', () => limits.length >= reads + 10);
+      expect(delivered).toEqual([first10]);
+      // A second into the window: 11 is still held.
+      now += 1000;
+      reads = limits.length;
+      await until('ten reads more', () => limits.length >= reads + 10);
+      expect(delivered).toEqual([first10]);
+      // The window's 60 s are over.
+      now += 59_000;
+      await until('the second batch', () => delivered.length === 2);
+    } finally {
+      await poller.stop();
+    }
+    expect(delivered).toEqual([first10, ['11']]);
+    // No read asked for more than the batch still had room for.
+    expect(limits.slice(0, 4)).toEqual([10, 7, 4, 1]);
+  });
+
+  it('three failed reads in a row inside a window (a new iterator) do not read the held records again', async () => {
+    let now = Date.now();
+    const { client, limits } = shardOf(streamOf([A, A, A, A]), { perRead: 2, failRead: [2, 3, 4] });
+    const delivered: string[][] = [];
+    const log: string[] = [];
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ batchSize: 10, batchingWindowSeconds: 60 }),
+      handler: async (event) => {
+        delivered.push(seqsOf(event));
+        return { batchItemFailures: [] };
+      },
+      checkpoints: memoryCheckpoints(),
+      clock: () => now,
+      idlePollMs: 1,
+      log: (line) => log.push(line),
+    });
+    await poller.start();
+    try {
+      await until('a read after the three failed ones', () => limits.length >= 8, 5000);
+      now += 60_000;
+      await until('the window delivered', () => delivered.length > 0);
+    } finally {
+      await poller.stop();
+    }
+    expect(log.filter((l) => l.includes('Rate exceeded'))).toHaveLength(3);
+    expect(delivered.flat()).toEqual(['1', '2', '3', '4']);
+  });
+});
