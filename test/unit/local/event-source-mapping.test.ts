@@ -1193,3 +1193,72 @@ describe('local event source mapping: the batching window (MaximumBatchingWindow
     expect(delivered.flat()).toEqual(['1', '2', '3', '4']);
   });
 });
+
+describe('local event source mapping: partial batch responses (ReportBatchItemFailures)', () => {
+  /** Runs records 1…4 of one key; `respond` answers invocation n (from 1); the invocations made. */
+  async function partialRun(
+    respond: (n: number) => unknown,
+    o: Partial<EventSourceMappingSettings> = {},
+  ): Promise<{ invocations: string[][]; checkpoint: string | undefined }> {
+    const { client } = shardOf(streamOf(['K', 'K', 'K', 'K']));
+    const invocations: string[][] = [];
+    const checkpoints = memoryCheckpoints();
+    const poller = new KinesisEventSourcePoller({
+      kinesis: client,
+      settings: settings({ batchSize: 10, ...o }),
+      handler: async (event) => {
+        invocations.push(seqsOf(event));
+        return respond(invocations.length) as KinesisStreamBatchResponse;
+      },
+      checkpoints,
+      idlePollMs: 1,
+      retryBackoffMs: 1,
+    });
+    await runToIdle(poller);
+    return { invocations, checkpoint: checkpoints.positions.get('shard-0') };
+  }
+  const failing = (...ids: unknown[]) => ({
+    batchItemFailures: ids.map((itemIdentifier) => ({ itemIdentifier })),
+  });
+
+  it('ignores a partial response when the mapping does not turn ReportBatchItemFailures on: the batch succeeded', async () => {
+    const run = await partialRun(() => failing('2'), { reportBatchItemFailures: false });
+    expect(run).toEqual({ invocations: [['1', '2', '3', '4']], checkpoint: '4' });
+  });
+
+  it('with several failures, retries from the lowest sequence number, whatever their order', async () => {
+    const run = await partialRun((n) => (n === 1 ? failing('3', '2') : failing()));
+    expect(run).toEqual({
+      invocations: [
+        ['1', '2', '3', '4'],
+        ['2', '3', '4'],
+      ],
+      checkpoint: '4',
+    });
+  });
+
+  it('treats an empty or null itemIdentifier, or a wrong key name, as a failure of the whole batch', async () => {
+    const bad = [failing(''), failing(null), { batchItemFailures: [{ itemIdentifer: '2' }] }];
+    for (const response of bad) {
+      const run = await partialRun((n) => (n === 1 ? response : failing()));
+      expect(run, JSON.stringify(response)).toEqual({
+        invocations: [
+          ['1', '2', '3', '4'],
+          ['1', '2', '3', '4'],
+        ],
+        checkpoint: '4',
+      });
+    }
+  });
+
+  it('with BisectBatchOnFunctionError too, a partial response splits the batch at the failure: the rest is retried whole', async () => {
+    const run = await partialRun((n) => (n === 1 ? failing('2') : failing()), { bisectOnError: true });
+    expect(run).toEqual({
+      invocations: [
+        ['1', '2', '3', '4'],
+        ['2', '3', '4'],
+      ],
+      checkpoint: '4',
+    });
+  });
+});
