@@ -305,6 +305,10 @@ describe("the README's throughput runs", () => {
       'twelve',
       'thirteen',
       'fourteen',
+      'fifteen',
+      'sixteen',
+      'seventeen',
+      'eighteen',
     ];
     const stated =
       /met at 200 symbols in (\w+) of (\w+) runs since the lake is\s+gzipped on the calling thread/.exec(
