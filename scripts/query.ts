@@ -8,13 +8,12 @@
  * One statement, as Athena takes it. Prints the rows as a table (a struct as its JSON), or with --json one JSON object per line. Exit 2 on a usage error or
  * a lake with nothing in it, 1 when the SQL fails (DuckDB's message on stderr).
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/pipeline/ingest/cli.ts';
 import { LocalLake, LocalLakeError } from './local/lake-sql.ts';
-import { DEFAULT_STATE_DIR, META_FILE } from './local/state-dir.ts';
+import { DEFAULT_STATE_DIR, readStateMeta } from './local/state-dir.ts';
 
 export interface QueryArgs {
   readonly stateDir: string;
@@ -39,12 +38,9 @@ const USAGE = `usage: npm run query -- [--state-dir DIR] [--stage S] [--json] "S
  */
 function lakeRegion(stateDir: string, env: NodeJS.ProcessEnv): string | undefined {
   if (env.AWS_REGION) return env.AWS_REGION;
-  try {
-    const meta = JSON.parse(readFileSync(join(stateDir, META_FILE), 'utf8')) as { region?: unknown };
-    return typeof meta.region === 'string' ? meta.region : undefined;
-  } catch {
-    return undefined; // never started, or not readable: the bucket alone decides
-  }
+  // Never started, or not readable: the bucket alone decides.
+  const region = readStateMeta(stateDir)?.region;
+  return typeof region === 'string' ? region : undefined;
 }
 
 export function parseQueryArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): QueryArgs {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -18,7 +18,14 @@ import {
 } from './provision.ts';
 import { type LocalSns, startLocalSns } from './sns.ts';
 import type { HeldMessage } from './sqs.ts';
-import { acquireLock, EPHEMERAL_PREFIX, META_FILE, sweepStaleEphemeralDirs } from './state-dir.ts';
+import {
+  acquireLock,
+  EPHEMERAL_PREFIX,
+  META_FILE,
+  readStateMeta,
+  type StateMeta,
+  sweepStaleEphemeralDirs,
+} from './state-dir.ts';
 import {
   type CloudFormationTemplate,
   functionEnvironment,
@@ -141,14 +148,6 @@ const ENV_NAMES: Record<AwsService, string> = {
   timestream: 'TICKSTREAM_ENDPOINT_TIMESTREAM',
 };
 
-interface Meta {
-  stage: string;
-  region: string;
-  startedAt: string;
-  stoppedAt?: string;
-  pid: number;
-}
-
 /** The service name the template's stack would have: `tickstream-<stage>`. */
 export function stackNameFor(stage: string): string {
   return `tickstream-${stage}`;
@@ -171,12 +170,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
   mkdirSync(dir, { recursive: true });
 
   const release = acquireLock(dir);
-  let previous: Meta | undefined;
-  try {
-    previous = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as Meta;
-  } catch {
-    previous = undefined;
-  }
+  const previous = readStateMeta(dir);
   const previousRun: LocalState['previousRun'] = previous
     ? previous.stoppedAt
       ? 'clean'
@@ -230,7 +224,7 @@ export async function startLocalCloud(options: StartLocalCloudOptions = {}): Pro
       accountId: LOCAL_ACCOUNT_ID,
       shardLimit,
     });
-    const meta: Meta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
+    const meta: StateMeta = { stage, region, startedAt: new Date().toISOString(), pid: process.pid };
     /** Tells the next start this one's emulators closed completely: a clean stop. */
     const recordCleanStop = () => {
       if (persistent)

@@ -22,6 +22,24 @@ export const LOCK_FILE = 'lock.json';
 /** What the local cloud records of its last start (stage, region, pid, stop time). */
 export const META_FILE = 'local-cloud.json';
 
+/** The record of a state directory's last start (META_FILE). */
+export interface StateMeta {
+  stage: string;
+  region: string;
+  startedAt: string;
+  stoppedAt?: string;
+  pid: number;
+}
+
+/** The directory's start record; undefined when it has none (never started) or it cannot be read. */
+export function readStateMeta(dir: string): StateMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as StateMeta;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Every entry a local cloud writes in its state directory, from its lock on: the emulators'
  * directories (emulators.ts, sns.ts), the SQS snapshot (sqs.ts SQS_SNAPSHOT_FILE) and the start
