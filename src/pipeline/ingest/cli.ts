@@ -32,9 +32,9 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** An ISO-8601 date alone (00:00 UTC), or a date and time with its zone: `Z` or an offset. */
-const ISO_INSTANT =
-  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?))?$/i;
+/** An ISO-8601 date, with a time or not, and the time's zone (`Z` or an offset) if any. */
+const ISO_DATE_TIME =
+  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 /**
  * Parses a date/time option: ISO-8601 (a bare date is 00:00 UTC; a time needs its zone) or epoch
@@ -44,11 +44,13 @@ const ISO_INSTANT =
  */
 export function parseInstant(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/i.test(v))
+  const iso = ISO_DATE_TIME.exec(v);
+  // A date alone is 00:00 UTC; a time without its zone would be the machine's.
+  if (iso && v.length > 10 && iso[1] === undefined)
     throw new UsageError(
       `--${name} "${v}" has no zone: add Z for UTC or the offset (2024-10-02T13:30:00Z, 2024-10-02T09:30-04:00)`,
     );
-  const t = /^\d{10,}$/.test(v) ? Number(v) : ISO_INSTANT.test(v) ? Date.parse(v) : Number.NaN;
+  const t = /^\d{10,}$/.test(v) ? Number(v) : iso ? Date.parse(v) : Number.NaN;
   if (!Number.isFinite(t))
     throw new UsageError(
       `--${name} must be an ISO date/time such as 2024-10-02 or 2024-10-02T13:30:00Z, got "${v}"`,
